@@ -1,0 +1,44 @@
+//! `POST /v1/auth/login`: username or email + password → access and refresh tokens.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::api::LoginRequest;
+use shared::auth::{start_session, verify_password};
+use shared::domain::accounts::{LoginId, PASSWORD_MAX};
+use shared::http::{Ctx, json, json_body};
+use shared::ports::Store;
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "login");
+    ctx.run(login(deps, &req)).await
+}
+
+fn invalid_credentials() -> ApiError {
+    // One message for unknown user and wrong password: nothing tells which accounts exist.
+    ApiError::Unauthorized {
+        message: "invalid username/email or password".into(),
+        code: "invalid_credentials",
+    }
+}
+
+async fn login<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: LoginRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let login = LoginId::from_fields(body.username.as_deref(), body.email.as_deref())?;
+    if body.password.is_empty() {
+        return Err(ApiError::missing("password"));
+    }
+    if body.password.chars().count() > PASSWORD_MAX {
+        return Err(invalid_credentials());
+    }
+    let user = deps.store.user_by_login(&login).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = verify_password(body.password, stored).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!("sign-in refused");
+        return Err(invalid_credentials());
+    };
+    let tokens = start_session(deps, &user.id, user.role).await?;
+    tracing::info!(user_id = %user.id, "signed in");
+    json(StatusCode::OK, &tokens)
+}

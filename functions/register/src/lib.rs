@@ -1,0 +1,56 @@
+//! `POST /v1/auth/register`: creates an account.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::api::{RegisterRequest, UserResponse};
+use shared::auth::{hash_password, new_referral_code};
+use shared::domain::accounts::{Role, validate_email, validate_password, validate_username};
+use shared::domain::{new_id, now_epoch};
+use shared::http::{Ctx, json, json_body};
+use shared::ports::{CreditBalance, Store, UserRecord};
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "register");
+    ctx.run(register(deps, &req)).await
+}
+
+async fn register<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body: RegisterRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let username = validate_username(&body.username)?;
+    let email = validate_email(&body.email)?;
+    validate_password(&body.password)?;
+    let referral = body
+        .referral_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let referred_by = match referral {
+        Some(code) => Some(
+            deps.store
+                .referrer(&code.to_uppercase())
+                .await?
+                .ok_or_else(|| ApiError::invalid("referral_code", "unknown referral code"))?,
+        ),
+        None => None,
+    };
+    let user = UserRecord {
+        id: new_id("user"),
+        role: Role::for_new_user(&username, &deps.config.admin_usernames),
+        username,
+        email,
+        password_hash: hash_password(body.password).await?,
+        created_at: now_epoch(),
+        referral_code: new_referral_code(),
+        referred_by,
+        credits: CreditBalance {
+            available: deps.config.signup_credits,
+            earned: 0,
+            spent: 0,
+        },
+    };
+    // One transaction writes the user and its username/email guards: a race has one winner.
+    deps.store.create_user(&user).await?;
+    tracing::info!(user_id = %user.id, role = user.role.as_str(), "account created");
+    json(StatusCode::CREATED, &UserResponse::from(&user))
+}

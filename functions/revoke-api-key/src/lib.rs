@@ -1,0 +1,35 @@
+//! `DELETE /v1/api-keys/{id}`: revokes one of the caller's keys; it fails at once everywhere.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::api::Deleted;
+use shared::http::{Ctx, json, path_param};
+use shared::ports::Store;
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "revoke-api-key");
+    ctx.run(revoke(deps, &ctx, &req)).await
+}
+
+async fn revoke<S: Store>(
+    deps: &Deps<S>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let id = path_param(req, "id")?;
+    // Another user's key id is indistinguishable from an unknown one.
+    if !deps.store.revoke_key(&who.user_id, &id).await? {
+        return Err(ApiError::NotFound(format!("no API key with id '{id}'")));
+    }
+    tracing::info!(user_id = %who.user_id, key_id = %id, "api key revoked");
+    json(
+        StatusCode::OK,
+        &Deleted {
+            id,
+            object: "api_key".into(),
+            deleted: true,
+        },
+    )
+}

@@ -1,0 +1,615 @@
+//! DynamoDB adapter: one table, generic `pk`/`sk` keys, `expires_at` as the TTL attribute.
+//!
+//! Item layout (pk / sk):
+//! - `USER#<id>` / `PROFILE`: the user, with its credit balance
+//! - `USERNAME#<lower>` / `USERNAME`, `EMAIL#<lower>` / `EMAIL`, `REFCODE#<code>` / `REFCODE`:
+//!   uniqueness guards written in the same transaction as the user
+//! - `SESSION#<id>` / `SESSION`: a refresh-token family; `revoked` kills its access tokens too
+//! - `REFRESH#<sha256>` / `REFRESH`: one refresh token, `used` once rotated
+//! - `APIKEY#<sha256>` / `APIKEY` (lookup by key) and `USER#<id>` / `APIKEY#<key id>` (listing)
+//! - `RATE#<user>#<window start>` / `RATE`: request counter of one window
+
+use crate::domain::accounts::{LoginId, Role};
+use crate::error::ApiError;
+use crate::ports::*;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
+use std::collections::HashMap;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, ApiError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|out| out.item)
+            .map_err(sdk_error)
+    }
+
+    /// Runs a transaction; `Ok(Err(reasons))` when it was cancelled, with one code per item.
+    /// Conflicts with a concurrent transaction are retried so callers see the real outcome.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<String>>, ApiError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(err) => match err.into_service_error() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        let reasons: Vec<String> = c
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_string())
+                            .collect();
+                        let conflict = reasons.iter().any(|r| r == "TransactionConflict");
+                        let failed = reasons.iter().any(|r| r == "ConditionalCheckFailed");
+                        if conflict && !failed && attempt < 6 {
+                            tokio::time::sleep(std::time::Duration::from_millis(
+                                20 * attempt as u64,
+                            ))
+                            .await;
+                            continue;
+                        }
+                        return Ok(Err(reasons));
+                    }
+                    other => {
+                        return Err(ApiError::internal(format!(
+                            "dynamodb transaction: {}",
+                            DisplayErrorContext(other)
+                        )));
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn sdk_error<E, R>(err: SdkError<E, R>) -> ApiError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    ApiError::internal(format!("dynamodb: {}", DisplayErrorContext(err)))
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == "ConditionalCheckFailedException")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn item(
+    pk: String,
+    sk: &str,
+    attrs: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+) -> Item {
+    let mut it = key(pk, sk);
+    it.extend(attrs.into_iter().map(|(k, v)| (k.to_string(), v)));
+    it
+}
+
+fn put_new(table: &str, it: Item) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(it))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("table, item set"),
+        )
+        .build()
+}
+
+fn corrupt(field: &str) -> ApiError {
+    ApiError::internal(format!("stored item lacks a valid '{field}'"))
+}
+
+fn get_s(it: &Item, field: &str) -> Result<String, ApiError> {
+    it.get(field)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| corrupt(field))
+}
+
+fn opt_s(it: &Item, field: &str) -> Option<String> {
+    it.get(field).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(it: &Item, field: &str) -> Result<i64, ApiError> {
+    it.get(field)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt(field))
+}
+
+fn opt_n(it: &Item, field: &str) -> Option<i64> {
+    it.get(field)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn get_bool(it: &Item, field: &str) -> bool {
+    it.get(field)
+        .and_then(|v| v.as_bool().ok())
+        .copied()
+        .unwrap_or(false)
+}
+
+fn get_role(it: &Item) -> Result<Role, ApiError> {
+    Role::parse(&get_s(it, "role")?).ok_or_else(|| corrupt("role"))
+}
+
+fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
+    Ok(UserRecord {
+        id: get_s(it, "id")?,
+        username: get_s(it, "username")?,
+        email: get_s(it, "email")?,
+        password_hash: get_s(it, "password_hash")?,
+        role: get_role(it)?,
+        created_at: get_n(it, "created_at")?,
+        referral_code: get_s(it, "referral_code")?,
+        referred_by: opt_s(it, "referred_by"),
+        credits: CreditBalance {
+            available: get_n(it, "credits_available")?,
+            earned: get_n(it, "credits_earned")?,
+            spent: get_n(it, "credits_spent")?,
+        },
+    })
+}
+
+fn api_key_from(it: &Item) -> Result<ApiKeyRecord, ApiError> {
+    Ok(ApiKeyRecord {
+        id: get_s(it, "key_id")?,
+        user_id: get_s(it, "user_id")?,
+        role: get_role(it)?,
+        name: get_s(it, "name")?,
+        prefix: get_s(it, "prefix")?,
+        hash: get_s(it, "hash")?,
+        created_at: get_n(it, "created_at")?,
+        last_used_at: opt_n(it, "last_used_at"),
+    })
+}
+
+fn user_pk(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+impl Accounts for DynamoStore {
+    async fn create_user(&self, u: &UserRecord) -> Result<(), ApiError> {
+        let mut profile = item(
+            user_pk(&u.id),
+            "PROFILE",
+            [
+                ("entity", s("user")),
+                ("id", s(&u.id)),
+                ("username", s(&u.username)),
+                ("email", s(&u.email)),
+                ("password_hash", s(&u.password_hash)),
+                ("role", s(u.role.as_str())),
+                ("created_at", n(u.created_at)),
+                ("referral_code", s(&u.referral_code)),
+                ("credits_available", n(u.credits.available)),
+                ("credits_earned", n(u.credits.earned)),
+                ("credits_spent", n(u.credits.spent)),
+            ],
+        );
+        if let Some(r) = &u.referred_by {
+            profile.insert("referred_by".into(), s(r));
+        }
+        let guard =
+            |pk: String, sk: &str| put_new(&self.table, item(pk, sk, [("user_id", s(&u.id))]));
+        let items = vec![
+            put_new(&self.table, profile),
+            guard(
+                format!("USERNAME#{}", u.username.to_lowercase()),
+                "USERNAME",
+            ),
+            guard(format!("EMAIL#{}", u.email.to_lowercase()), "EMAIL"),
+            guard(format!("REFCODE#{}", u.referral_code), "REFCODE"),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => {
+                let failed = |i: usize| {
+                    reasons
+                        .get(i)
+                        .is_some_and(|r| r == "ConditionalCheckFailed")
+                };
+                if failed(1) {
+                    Err(ApiError::Conflict {
+                        message: "username is already taken".into(),
+                        param: Some("username".into()),
+                    })
+                } else if failed(2) {
+                    Err(ApiError::Conflict {
+                        message: "email is already registered".into(),
+                        param: Some("email".into()),
+                    })
+                } else {
+                    Err(ApiError::internal(format!(
+                        "user creation cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, ApiError> {
+        self.get(user_pk(id), "PROFILE")
+            .await?
+            .map(|it| user_from(&it))
+            .transpose()
+    }
+
+    async fn user_by_login(&self, login: &LoginId) -> Result<Option<UserRecord>, ApiError> {
+        let guard = match login {
+            LoginId::Username(u) => self.get(format!("USERNAME#{u}"), "USERNAME").await?,
+            LoginId::Email(e) => self.get(format!("EMAIL#{e}"), "EMAIL").await?,
+        };
+        match guard {
+            Some(g) => self.user(&get_s(&g, "user_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn referrer(&self, code: &str) -> Result<Option<String>, ApiError> {
+        self.get(format!("REFCODE#{code}"), "REFCODE")
+            .await?
+            .map(|it| get_s(&it, "user_id"))
+            .transpose()
+    }
+}
+
+fn session_from(it: &Item) -> Result<SessionRecord, ApiError> {
+    Ok(SessionRecord {
+        id: get_s(it, "session_id")?,
+        user_id: get_s(it, "user_id")?,
+        role: get_role(it)?,
+        revoked: get_bool(it, "revoked"),
+    })
+}
+
+fn refresh_item(hash: &str, session: &SessionRecord, expires_at: i64) -> Item {
+    item(
+        format!("REFRESH#{hash}"),
+        "REFRESH",
+        [
+            ("session_id", s(&session.id)),
+            ("user_id", s(&session.user_id)),
+            ("role", s(session.role.as_str())),
+            ("used", AttributeValue::Bool(false)),
+            ("expires_at", n(expires_at)),
+        ],
+    )
+}
+
+impl Sessions for DynamoStore {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), ApiError> {
+        let session_item = item(
+            format!("SESSION#{}", session.id),
+            "SESSION",
+            [
+                ("session_id", s(&session.id)),
+                ("user_id", s(&session.user_id)),
+                ("role", s(session.role.as_str())),
+                ("revoked", AttributeValue::Bool(false)),
+                ("created_at", n(crate::domain::now_epoch())),
+                ("expires_at", n(expires_at)),
+            ],
+        );
+        let items = vec![
+            put_new(&self.table, session_item),
+            put_new(&self.table, refresh_item(refresh_hash, session, expires_at)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "session creation cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, ApiError> {
+        self.get(format!("SESSION#{id}"), "SESSION")
+            .await?
+            .map(|it| session_from(&it))
+            .transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Rotation, ApiError> {
+        let Some(old) = self.get(format!("REFRESH#{old_hash}"), "REFRESH").await? else {
+            return Ok(Rotation::Invalid);
+        };
+        // TTL deletion is lazy, so expiry is checked here rather than trusted to DynamoDB.
+        if get_n(&old, "expires_at")? <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let session = session_from(&old)?;
+        if get_bool(&old, "used") {
+            self.revoke_session(&session.id).await?;
+            return Ok(Rotation::ReuseDetected);
+        }
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("REFRESH#{old_hash}"), "REFRESH")))
+            .update_expression("SET used = :t, used_at = :now")
+            .condition_expression("used = :f")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .expect("update fields set");
+        let extend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("SESSION#{}", session.id), "SESSION")))
+            .update_expression("SET expires_at = :exp")
+            .condition_expression("revoked = :f")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":exp", n(expires_at))
+            .build()
+            .expect("update fields set");
+        let items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder().update(extend).build(),
+            put_new(&self.table, refresh_item(new_hash, &session, expires_at)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(Rotation::Rotated(session)),
+            Err(reasons) => {
+                let code = |i: usize| reasons.get(i).map(String::as_str).unwrap_or("None");
+                if matches!(code(0), "ConditionalCheckFailed" | "TransactionConflict") {
+                    // Someone else spent this token at the same moment: treat it as reuse.
+                    self.revoke_session(&session.id).await?;
+                    Ok(Rotation::ReuseDetected)
+                } else if code(1) == "ConditionalCheckFailed" {
+                    Ok(Rotation::Invalid)
+                } else {
+                    Err(ApiError::internal(format!(
+                        "rotation cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn refresh_session(&self, hash: &str) -> Result<Option<SessionRecord>, ApiError> {
+        self.get(format!("REFRESH#{hash}"), "REFRESH")
+            .await?
+            .map(|it| session_from(&it))
+            .transpose()
+    }
+
+    async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("SESSION#{id}"), "SESSION")))
+            .update_expression("SET revoked = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+fn api_key_attrs(k: &ApiKeyRecord) -> [(&'static str, AttributeValue); 7] {
+    [
+        ("key_id", s(&k.id)),
+        ("user_id", s(&k.user_id)),
+        ("role", s(k.role.as_str())),
+        ("name", s(&k.name)),
+        ("prefix", s(&k.prefix)),
+        ("hash", s(&k.hash)),
+        ("created_at", n(k.created_at)),
+    ]
+}
+
+impl ApiKeys for DynamoStore {
+    async fn create_key(&self, k: &ApiKeyRecord) -> Result<(), ApiError> {
+        let items = vec![
+            put_new(
+                &self.table,
+                item(format!("APIKEY#{}", k.hash), "APIKEY", api_key_attrs(k)),
+            ),
+            put_new(
+                &self.table,
+                item(
+                    user_pk(&k.user_id),
+                    &format!("APIKEY#{}", k.id),
+                    api_key_attrs(k),
+                ),
+            ),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "api key creation cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        let pages: Vec<_> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":prefix", s("APIKEY#"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        let mut keys = pages
+            .into_iter()
+            .map(|it| it.map_err(sdk_error).and_then(|it| api_key_from(&it)))
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_key(&self, user_id: &str, key_id: &str) -> Result<bool, ApiError> {
+        let sk = format!("APIKEY#{key_id}");
+        let Some(listed) = self.get(user_pk(user_id), &sk).await? else {
+            return Ok(false);
+        };
+        let hash = get_s(&listed, "hash")?;
+        let delete = |pk: String, sk: &str| {
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(pk, sk)))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .expect("table, key set"),
+                )
+                .build()
+        };
+        let items = vec![
+            delete(user_pk(user_id), &sk),
+            delete(format!("APIKEY#{hash}"), "APIKEY"),
+        ];
+        // Cancelled means a concurrent revoke won: either way the key is gone.
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+        self.get(format!("APIKEY#{hash}"), "APIKEY")
+            .await?
+            .map(|it| api_key_from(&it))
+            .transpose()
+    }
+
+    async fn touch_key(&self, user_id: &str, key_id: &str, now: i64) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &format!("APIKEY#{key_id}"))))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+impl RateLimits for DynamoStore {
+    async fn hit(
+        &self,
+        user_id: &str,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let reset_at = start + window_secs;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("RATE#{user_id}#{start}"), "RATE")))
+            .update_expression("ADD hits :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit as i64))
+            // Kept a little past the window so clock skew between instances cannot reset it early.
+            .expression_attribute_values(":exp", n(reset_at + 60))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let used = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| opt_n(a, "hits"))
+                    .unwrap_or(1);
+                Ok(Ok(RateWindow {
+                    limit,
+                    used: used as u32,
+                    reset_at,
+                }))
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(Err(RateWindow {
+                limit,
+                used: limit,
+                reset_at,
+            })),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Implementations of the ports over aws-sdk-rust.
+
+pub mod dynamo;

@@ -1,0 +1,291 @@
+//! Credentials: password hashing (argon2id), access tokens (HS256 JWT, algorithm pinned),
+//! opaque refresh tokens and API keys (random, stored as SHA-256).
+
+use crate::Deps;
+use crate::api::TokenResponse;
+use crate::config::Config;
+use crate::domain::accounts::Role;
+use crate::error::ApiError;
+use crate::ports::{SessionRecord, Sessions};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+pub const API_KEY_PREFIX: &str = "sk-";
+pub const REFRESH_TOKEN_PREFIX: &str = "rt_";
+
+/// Hashes with argon2id and its recommended parameters; CPU-heavy, so off the async executor.
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::encode_b64(&random_bytes::<16>()).map_err(ApiError::internal)?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Verifies a password; with `None` (unknown user) it still spends the same work on a dummy
+/// hash so response time does not reveal which usernames exist.
+pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let ok = PasswordHash::new(&phc)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        known && ok
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("salt");
+    Argon2::default()
+        .hash_password(b"timing-equaliser", &salt)
+        .expect("argon2 with default params")
+        .to_string()
+});
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    rand::rng().fill_bytes(&mut buf);
+    buf
+}
+
+fn random_token(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
+/// An opaque refresh token (256 random bits); only its hash is stored.
+pub fn new_refresh_token() -> String {
+    random_token(REFRESH_TOKEN_PREFIX)
+}
+
+/// An API key `sk-...` (256 random bits); shown once, only its hash is stored.
+pub fn new_api_key() -> String {
+    random_token(API_KEY_PREFIX)
+}
+
+/// What is displayed for a key after creation: enough to recognise it, useless to an attacker.
+pub fn api_key_display_prefix(key: &str) -> String {
+    key.chars().take(API_KEY_PREFIX.len() + 6).collect()
+}
+
+/// High-entropy secrets need no slow hash: SHA-256 makes the stored value useless if leaked.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A referral code: 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L).
+pub fn new_referral_code() -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+    random_bytes::<10>()
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Starts a session (refresh-token family) for a signed-in user and returns its first tokens.
+pub async fn start_session<S: Sessions>(
+    deps: &Deps<S>,
+    user_id: &str,
+    role: Role,
+) -> Result<TokenResponse, ApiError> {
+    let now = crate::domain::now_epoch();
+    let session = SessionRecord {
+        id: crate::domain::new_id("sess"),
+        user_id: user_id.to_string(),
+        role,
+        revoked: false,
+    };
+    let refresh_token = new_refresh_token();
+    let refresh_ttl = deps.config.refresh_token_ttl.as_secs() as i64;
+    deps.store
+        .start_session(&session, &token_hash(&refresh_token), now + refresh_ttl)
+        .await?;
+    token_response(&deps.config, &session, refresh_token, now)
+}
+
+/// Signs an access token for `session` and pairs it with `refresh_token`.
+pub fn token_response(
+    config: &Config,
+    session: &SessionRecord,
+    refresh_token: String,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
+    let (access_token, expires_in) =
+        issue_access_token(config, &session.user_id, &session.id, session.role, now)?;
+    Ok(TokenResponse {
+        access_token,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        refresh_expires_in: config.refresh_token_ttl.as_secs() as i64,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// User id.
+    pub sub: String,
+    /// Session (refresh-token family) id: sign-out revokes it, and with it this token.
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub role: Role,
+}
+
+pub const JWT_ALGORITHM: Algorithm = Algorithm::HS256;
+
+/// Signs a short-lived access token; returns it with its lifetime in seconds.
+pub fn issue_access_token(
+    config: &Config,
+    user_id: &str,
+    session_id: &str,
+    role: Role,
+    now: i64,
+) -> Result<(String, i64), ApiError> {
+    let ttl = config.access_token_ttl.as_secs() as i64;
+    let claims = Claims {
+        iss: config.jwt_issuer.clone(),
+        aud: config.jwt_audience.clone(),
+        sub: user_id.to_string(),
+        sid: session_id.to_string(),
+        jti: uuid::Uuid::new_v4().simple().to_string(),
+        iat: now,
+        exp: now + ttl,
+        role,
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(JWT_ALGORITHM),
+        &claims,
+        &EncodingKey::from_secret(&config.jwt_secret),
+    )
+    .map_err(ApiError::internal)?;
+    Ok((token, ttl))
+}
+
+/// Checks signature (HS256 only: `none` and every other algorithm are refused), issuer,
+/// audience and expiry. Revocation is checked by the caller against the session.
+pub fn verify_access_token(config: &Config, token: &str) -> Result<Claims, ApiError> {
+    let mut validation = Validation::new(JWT_ALGORITHM);
+    validation.set_issuer(&[&config.jwt_issuer]);
+    validation.set_audience(&[&config.jwt_audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 5;
+    jsonwebtoken::decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(&config.jwt_secret),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::Unauthorized {
+                message: "access token has expired; refresh it at /v1/auth/refresh".into(),
+                code: "token_expired",
+            },
+            _ => ApiError::unauthorized("invalid access token"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config() -> Config {
+        let vars: HashMap<String, String> = [
+            ("TABLE_NAME", "t"),
+            ("BUCKET_NAME", "b"),
+            ("QUEUE_URL", "q"),
+            ("JWT_SECRET", "test-secret-test-secret-test-secret!"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+        Config::from_map(&vars).unwrap()
+    }
+
+    #[tokio::test]
+    async fn password_round_trip_and_unknown_user_fails() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong horse".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("correct horse".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn access_token_round_trip() {
+        let c = config();
+        let now = crate::domain::now_epoch();
+        let (token, ttl) = issue_access_token(&c, "user_1", "sess_1", Role::User, now).unwrap();
+        assert_eq!(ttl, 900);
+        let claims = verify_access_token(&c, &token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str()),
+            ("user_1", "sess_1")
+        );
+    }
+
+    #[test]
+    fn wrong_issuer_or_secret_is_rejected() {
+        let c = config();
+        let now = crate::domain::now_epoch();
+        let (token, _) = issue_access_token(&c, "u", "s", Role::User, now).unwrap();
+        let mut other = c.clone();
+        other.jwt_secret = b"another-secret-another-secret-another".to_vec();
+        assert!(verify_access_token(&other, &token).is_err());
+        let mut other = c.clone();
+        other.jwt_issuer = "someone-else".into();
+        assert!(verify_access_token(&other, &token).is_err());
+    }
+
+    #[test]
+    fn referral_codes_use_the_unambiguous_alphabet() {
+        let code = new_referral_code();
+        assert_eq!(code.len(), 10);
+        assert!(code.chars().all(|c| !"01OIL".contains(c)), "{code}");
+        assert_ne!(code, new_referral_code());
+    }
+
+    #[test]
+    fn secrets_are_random_and_hashes_stable() {
+        let (a, b) = (new_api_key(), new_api_key());
+        assert_ne!(a, b);
+        assert!(a.starts_with("sk-") && a.len() == 3 + 43);
+        assert_eq!(token_hash(&a), token_hash(&a));
+        assert_ne!(token_hash(&a), token_hash(&b));
+        assert_eq!(api_key_display_prefix(&a).len(), 9);
+    }
+}

@@ -1,0 +1,252 @@
+//! Account rules: what a valid username, email and password are, and who is an admin.
+
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 8;
+/// Bounded so a huge password cannot make argon2 a denial-of-service lever.
+pub const PASSWORD_MAX: usize = 128;
+pub const EMAIL_MAX: usize = 254;
+pub const API_KEY_NAME_MAX: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Admins are bootstrapped from deploy-time configuration, never from request input.
+    pub fn for_new_user(username: &str, admin_usernames: &[String]) -> Self {
+        if admin_usernames
+            .iter()
+            .any(|a| a == &username.to_lowercase())
+        {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    }
+}
+
+/// Usernames keep the case the user chose; uniqueness is case-insensitive.
+pub fn validate_username(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return Err(ApiError::invalid(
+            "username",
+            format!("username must be {USERNAME_MIN} to {USERNAME_MAX} characters long"),
+        ));
+    }
+    if !name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(ApiError::invalid(
+            "username",
+            "username may contain only letters, digits, '_', '-' and '.', and must start with a letter or digit",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A deliberately modest check: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// Returned lower-cased, which is also the uniqueness key.
+pub fn validate_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || {
+        ApiError::invalid(
+            "email",
+            "email must be a valid address like name@example.com",
+        )
+    };
+    if email.len() > EMAIL_MAX || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    let len = password.chars().count();
+    if len < PASSWORD_MIN {
+        return Err(ApiError::invalid(
+            "password",
+            format!("password must be at least {PASSWORD_MIN} characters long"),
+        ));
+    }
+    if len > PASSWORD_MAX {
+        return Err(ApiError::invalid(
+            "password",
+            format!("password must be at most {PASSWORD_MAX} characters long"),
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err(ApiError::invalid("password", "password must not be blank"));
+    }
+    Ok(())
+}
+
+pub fn validate_api_key_name(raw: Option<&str>) -> Result<String, ApiError> {
+    let name = raw.unwrap_or("").trim();
+    if name.is_empty() {
+        return Ok("default".to_string());
+    }
+    if name.chars().count() > API_KEY_NAME_MAX || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            format!("name must be at most {API_KEY_NAME_MAX} printable characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A login identifier: `username` or `email`, exactly one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginId {
+    Username(String),
+    Email(String),
+}
+
+impl LoginId {
+    pub fn from_fields(username: Option<&str>, email: Option<&str>) -> Result<Self, ApiError> {
+        let username = username.map(str::trim).filter(|s| !s.is_empty());
+        let email = email.map(str::trim).filter(|s| !s.is_empty());
+        match (username, email) {
+            (Some(_), Some(_)) => Err(ApiError::invalid(
+                "username",
+                "send either username or email, not both",
+            )),
+            (Some(u), None) => Ok(LoginId::Username(u.to_lowercase())),
+            (None, Some(e)) => Ok(LoginId::Email(e.to_lowercase())),
+            (None, None) => Err(ApiError::missing("username")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(e: ApiError) -> Option<String> {
+        match e {
+            ApiError::InvalidRequest { param, .. } => param,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn usernames() {
+        assert_eq!(validate_username(" Ada_99 ").unwrap(), "Ada_99");
+        for bad in [
+            "ab",
+            "",
+            "-ada",
+            "ada lovelace",
+            "ädä",
+            &"a".repeat(33),
+            "a/b",
+        ] {
+            assert_eq!(
+                param(validate_username(bad).unwrap_err()).as_deref(),
+                Some("username"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            validate_email(" Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@.com",
+            "a@b..com",
+        ] {
+            assert_eq!(
+                param(validate_email(bad).unwrap_err()).as_deref(),
+                Some("email"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(validate_password("correct horse").is_ok());
+        for bad in ["short", "        ", &"x".repeat(129)] {
+            assert_eq!(
+                param(validate_password(bad).unwrap_err()).as_deref(),
+                Some("password")
+            );
+        }
+    }
+
+    #[test]
+    fn admins_come_from_configuration_case_insensitively() {
+        let admins = vec!["root".to_string()];
+        assert_eq!(Role::for_new_user("Root", &admins), Role::Admin);
+        assert_eq!(Role::for_new_user("rooty", &admins), Role::User);
+    }
+
+    #[test]
+    fn login_needs_exactly_one_identifier() {
+        assert_eq!(
+            LoginId::from_fields(Some("Ada"), None).unwrap(),
+            LoginId::Username("ada".into())
+        );
+        assert_eq!(
+            LoginId::from_fields(None, Some("A@X.io")).unwrap(),
+            LoginId::Email("a@x.io".into())
+        );
+        assert!(LoginId::from_fields(None, None).is_err());
+        assert!(LoginId::from_fields(Some("a"), Some("b@c.d")).is_err());
+    }
+
+    #[test]
+    fn api_key_names() {
+        assert_eq!(validate_api_key_name(None).unwrap(), "default");
+        assert_eq!(validate_api_key_name(Some(" ci ")).unwrap(), "ci");
+        assert!(validate_api_key_name(Some(&"n".repeat(65))).is_err());
+    }
+}

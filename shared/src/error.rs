@@ -1,0 +1,199 @@
+//! The one API error type and its single mapping to status + OpenAI-shaped body.
+
+use http::StatusCode;
+use serde::Serialize;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: bad input; `param` names the offending field when there is one.
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+        code: &'static str,
+    },
+    /// 401: missing, malformed, expired or revoked credentials.
+    #[error("{message}")]
+    Unauthorized { message: String, code: &'static str },
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: unknown id, another user's id, or an unknown route.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: String },
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        param: Option<String>,
+    },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429 with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+        limit: u32,
+        reset_epoch: u64,
+    },
+    /// 500: our bug. The source is logged with the request id, never sent to the client.
+    #[error("internal error: {0}")]
+    Internal(#[source] Source),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Option<&'a str>,
+    code: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            message: message.into(),
+            param: Some(param.into()),
+            code: "invalid_value",
+        }
+    }
+
+    pub fn missing(param: &str) -> Self {
+        Self::InvalidRequest {
+            message: format!("missing required parameter: '{param}'"),
+            param: Some(param.to_string()),
+            code: "missing_required_parameter",
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            message: message.into(),
+            code: "invalid_token",
+        }
+    }
+
+    pub fn internal(source: impl Into<Source>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The OpenAI error body: `{"error": {"message", "type", "param", "code"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        let message = match self {
+            Self::Internal(_) => "The server had an error while processing your request. Quote the x-request-id header if you report it.".to_string(),
+            other => other.to_string(),
+        };
+        let (kind, param, code): (&str, Option<&str>, Option<&str>) = match self {
+            Self::InvalidRequest { param, code, .. } => {
+                ("invalid_request_error", param.as_deref(), Some(code))
+            }
+            Self::Unauthorized { code, .. } => ("authentication_error", None, Some(code)),
+            Self::Forbidden(_) => ("permission_error", None, Some("forbidden")),
+            Self::NotFound(_) => ("invalid_request_error", None, Some("not_found")),
+            Self::MethodNotAllowed { .. } => {
+                ("invalid_request_error", None, Some("method_not_allowed"))
+            }
+            Self::Conflict { param, .. } => {
+                ("invalid_request_error", param.as_deref(), Some("conflict"))
+            }
+            Self::PayloadTooLarge(_) => ("invalid_request_error", None, Some("payload_too_large")),
+            Self::UnsupportedMediaType(_) => (
+                "invalid_request_error",
+                None,
+                Some("unsupported_media_type"),
+            ),
+            Self::RateLimited { .. } => ("requests", None, Some("rate_limit_exceeded")),
+            Self::Internal(_) => ("server_error", None, Some("internal_error")),
+        };
+        serde_json::to_value(Body {
+            error: Detail {
+                message: &message,
+                kind,
+                param,
+                code,
+            },
+        })
+        .expect("error body serializes")
+    }
+
+    /// Extra headers this error must carry (`Retry-After`, `Allow`, rate-limit state).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs,
+                limit,
+                reset_epoch,
+                ..
+            } => vec![
+                ("retry-after", retry_after_secs.to_string()),
+                ("x-ratelimit-limit", limit.to_string()),
+                ("x-ratelimit-remaining", "0".to_string()),
+                ("x-ratelimit-reset", reset_epoch.to_string()),
+            ],
+            Self::MethodNotAllowed { allow, .. } => vec![("allow", allow.clone())],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_request_has_openai_shape() {
+        let e = ApiError::invalid("n", "n must be between 1 and 10");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            e.body(),
+            serde_json::json!({"error": {"message": "n must be between 1 and 10",
+                "type": "invalid_request_error", "param": "n", "code": "invalid_value"}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_source() {
+        let e = ApiError::internal("dynamodb: secret table arn:aws:xyz");
+        let body = e.body().to_string();
+        assert!(!body.contains("arn:aws"), "{body}");
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn rate_limited_carries_retry_after() {
+        let e = ApiError::RateLimited {
+            message: "slow down".into(),
+            retry_after_secs: 42,
+            limit: 100,
+            reset_epoch: 1_700_000_000,
+        };
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(e.headers().contains(&("retry-after", "42".to_string())));
+    }
+}

@@ -1,0 +1,438 @@
+//! HTTP glue shared by every function: request ids, logging span, body parsing, auth,
+//! rate-limit headers and the one mapping from `ApiError` to a response.
+
+use crate::Deps;
+use crate::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
+use crate::domain::accounts::Role;
+use crate::domain::now_epoch;
+use crate::error::ApiError;
+use crate::ports::{RateWindow, Store};
+use http::{HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const RATE_WINDOW_SECS: i64 = 3600;
+
+/// Who is calling, once their credentials have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of this session (refresh-token family).
+    Session {
+        session_id: String,
+    },
+    ApiKey {
+        key_id: String,
+    },
+}
+
+/// Per-request context: the request id every log line and response carries, and the
+/// rate-limit state to report in headers.
+pub struct Ctx {
+    pub request_id: String,
+    function: &'static str,
+    method: String,
+    path: String,
+    rate: Mutex<Option<RateWindow>>,
+}
+
+impl Ctx {
+    pub fn new(req: &Request, function: &'static str) -> Self {
+        let from_gateway = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
+            _ => None,
+        };
+        let request_id = from_gateway
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        Self {
+            request_id,
+            function,
+            method: req.method().to_string(),
+            path: req.uri().path().to_string(),
+            rate: Mutex::new(None),
+        }
+    }
+
+    /// Runs a handler body inside the request's span and turns its outcome into a response.
+    pub async fn run<F>(&self, body: F) -> Response<Body>
+    where
+        F: Future<Output = Result<Response<Body>, ApiError>>,
+    {
+        let span = tracing::info_span!(
+            "request",
+            request_id = %self.request_id,
+            function = self.function,
+            method = %self.method,
+            path = %self.path,
+            user_id = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let mut response = match body.await {
+                Ok(r) => r,
+                Err(e) => {
+                    match &e {
+                        ApiError::Internal(source) => {
+                            tracing::error!(error = %source, "request failed")
+                        }
+                        other => tracing::info!(error = %other, "request refused"),
+                    }
+                    error_response(&e)
+                }
+            };
+            let headers = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&self.request_id) {
+                headers.insert("x-request-id", v);
+            }
+            let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(w) = rate {
+                if !headers.contains_key("x-ratelimit-limit") {
+                    for (name, value) in rate_headers(&w) {
+                        headers.insert(name, HeaderValue::from(value));
+                    }
+                }
+            }
+            tracing::info!(
+                status = response.status().as_u16(),
+                latency_ms = started.elapsed().as_millis() as u64,
+                "handled"
+            );
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Checks the bearer credential (access JWT or API key) and counts the request against the
+    /// user's hourly limit. Revoked sessions and deleted keys fail here, on every endpoint.
+    pub async fn authenticate<S: Store>(
+        &self,
+        deps: &Deps<S>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let token = bearer_token(req)?;
+        let principal = if token.starts_with(API_KEY_PREFIX) {
+            let key = deps
+                .store
+                .key_by_hash(&token_hash(token))
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized {
+                    message: "invalid API key".into(),
+                    code: "invalid_api_key",
+                })?;
+            Principal {
+                user_id: key.user_id,
+                role: key.role,
+                credential: Credential::ApiKey { key_id: key.id },
+            }
+        } else {
+            let claims = verify_access_token(&deps.config, token)?;
+            match deps.store.session(&claims.sid).await? {
+                Some(s) if !s.revoked && s.user_id == claims.sub => Principal {
+                    user_id: claims.sub,
+                    role: claims.role,
+                    credential: Credential::Session {
+                        session_id: claims.sid,
+                    },
+                },
+                _ => {
+                    return Err(ApiError::Unauthorized {
+                        message: "access token has been revoked; sign in again".into(),
+                        code: "token_revoked",
+                    });
+                }
+            }
+        };
+        tracing::Span::current().record("user_id", principal.user_id.as_str());
+
+        let now = now_epoch();
+        let limit = deps.config.rate_limit_per_hour;
+        let touch = async {
+            match &principal.credential {
+                Credential::ApiKey { key_id } => {
+                    deps.store.touch_key(&principal.user_id, key_id, now).await
+                }
+                Credential::Session { .. } => Ok(()),
+            }
+        };
+        let (hit, touched) = tokio::join!(
+            deps.store
+                .hit(&principal.user_id, limit, RATE_WINDOW_SECS, now),
+            touch
+        );
+        if let Err(e) = touched {
+            // Bookkeeping only: a failed last-used update must not fail the request.
+            tracing::warn!(error = %e, "could not record API key use");
+        }
+        match hit? {
+            Ok(window) => {
+                *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(window);
+                Ok(principal)
+            }
+            Err(window) => {
+                let retry = (window.reset_at - now).max(1) as u64;
+                Err(ApiError::RateLimited {
+                    message: format!(
+                        "Rate limit reached: {limit} requests per hour. Try again in {retry} seconds."
+                    ),
+                    retry_after_secs: retry,
+                    limit,
+                    reset_epoch: window.reset_at as u64,
+                })
+            }
+        }
+    }
+}
+
+fn rate_headers(w: &RateWindow) -> [(&'static str, u64); 3] {
+    [
+        ("x-ratelimit-limit", w.limit as u64),
+        (
+            "x-ratelimit-remaining",
+            w.limit.saturating_sub(w.used) as u64,
+        ),
+        ("x-ratelimit-reset", w.reset_at.max(0) as u64),
+    ]
+}
+
+/// The token from `Authorization: Bearer <token>`.
+pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized {
+            message: "missing credentials: send 'Authorization: Bearer <access token or API key>'"
+                .into(),
+            code: "missing_credentials",
+        })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "malformed Authorization header: expected 'Bearer <token>'",
+        )),
+    }
+}
+
+/// A JSON response; every body of this API is JSON and none may be cached by intermediaries.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Body>, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(
+            String::from_utf8(bytes).map_err(ApiError::internal)?,
+        ))
+        .map_err(ApiError::internal)
+}
+
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(e.status())
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store");
+    for (name, value) in e.headers() {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Body::Text(e.body().to_string()))
+        .expect("static status and headers are valid")
+}
+
+fn is_json_content_type(req: &Request) -> Option<bool> {
+    let ct = req.headers().get(http::header::CONTENT_TYPE)?;
+    let media = ct
+        .to_str()
+        .ok()?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    Some(
+        media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json")),
+    )
+}
+
+/// Parses a required JSON body: 415 for another media type, 413 over the limit, 400 naming the
+/// field for malformed JSON, missing fields, wrong types and unknown fields.
+pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    optional_json_body(req, limit)?.ok_or_else(|| ApiError::InvalidRequest {
+        message: "a JSON request body is required".into(),
+        param: None,
+        code: "missing_body",
+    })
+}
+
+/// As [`json_body`], but an empty body is `None`.
+pub fn optional_json_body<T: DeserializeOwned>(
+    req: &Request,
+    limit: usize,
+) -> Result<Option<T>, ApiError> {
+    let body: &[u8] = req.body().as_ref();
+    if body.len() > limit {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "request body is {} bytes; this endpoint accepts at most {limit} bytes of JSON",
+            body.len()
+        )));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if is_json_content_type(req) != Some(true) {
+        return Err(ApiError::UnsupportedMediaType(
+            "request body must be JSON: send 'Content-Type: application/json'".into(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de)
+        .map(Some)
+        .map_err(|e| json_error(&e))
+}
+
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = e.inner();
+    let msg = inner.to_string();
+    if !inner.is_data() {
+        return ApiError::InvalidRequest {
+            message: format!("request body is not valid JSON: {msg}"),
+            param: None,
+            code: "invalid_json",
+        };
+    }
+    let path = e.path().to_string();
+    let field = |prefix: &str| -> Option<String> {
+        let rest = msg.strip_prefix(prefix)?;
+        let name = rest.split('`').next()?;
+        Some(if path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        })
+    };
+    if let Some(name) = field("missing field `") {
+        return ApiError::missing(&name);
+    }
+    if msg.starts_with("unknown field `") {
+        // The path already ends with the unknown field's name.
+        return ApiError::InvalidRequest {
+            message: format!("Unrecognized request argument supplied: {path}"),
+            param: Some(path),
+            code: "unknown_parameter",
+        };
+    }
+    let detail = msg.split(" at line ").next().unwrap_or(&msg);
+    ApiError::InvalidRequest {
+        message: format!("invalid value for '{path}': {detail}"),
+        param: Some(path),
+        code: "invalid_type",
+    }
+}
+
+/// A path parameter the route guarantees (e.g. `{id}`).
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::invalid(name.to_string(), format!("missing path parameter '{name}'"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        n: u8,
+    }
+
+    fn req(ct: Option<&str>, body: &str) -> Request {
+        let mut b = http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::Text(body.into())).unwrap()
+    }
+
+    fn param_of(e: ApiError) -> (StatusCode, Option<String>) {
+        let status = e.status();
+        let param = e.body()["error"]["param"].as_str().map(str::to_string);
+        (status, param)
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let ct = Some("application/json");
+        let e = json_body::<Sample>(&req(ct, r#"{"name":"a"}"#), 1024).unwrap_err();
+        assert_eq!(param_of(e), (StatusCode::BAD_REQUEST, Some("n".into())));
+        let e = json_body::<Sample>(&req(ct, r#"{"name":"a","n":"x"}"#), 1024).unwrap_err();
+        assert_eq!(param_of(e), (StatusCode::BAD_REQUEST, Some("n".into())));
+        let e = json_body::<Sample>(&req(ct, r#"{"name":"a","n":1,"x":2}"#), 1024).unwrap_err();
+        assert_eq!(param_of(e), (StatusCode::BAD_REQUEST, Some("x".into())));
+        let e = json_body::<Sample>(&req(ct, r#"{"name":"#), 1024).unwrap_err();
+        assert_eq!(param_of(e), (StatusCode::BAD_REQUEST, None));
+    }
+
+    #[test]
+    fn wrong_media_type_and_size() {
+        let e = json_body::<Sample>(&req(Some("text/plain"), r#"{"name":"a","n":1}"#), 1024)
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let e = json_body::<Sample>(&req(None, r#"{"name":"a","n":1}"#), 1024).unwrap_err();
+        assert_eq!(e.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let e = json_body::<Sample>(&req(Some("application/json"), &"x".repeat(2000)), 1024)
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let ok = json_body::<Sample>(
+            &req(
+                Some("application/json; charset=utf-8"),
+                r#"{"name":"a","n":1}"#,
+            ),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(ok.n, 1);
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let r = http::Request::builder()
+            .header("authorization", "bearer abc")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(bearer_token(&r).unwrap(), "abc");
+        let r = http::Request::builder()
+            .header("authorization", "Basic abc")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(
+            bearer_token(&r).unwrap_err().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! The OpenAPI 3.1 document served at `/v1/doc`, generated from the wire types in [`crate::api`].
+//! A test checks that its operations and template.yaml's routes are the same set.
+
+use crate::api::*;
+use crate::domain::accounts::Role;
+use std::sync::LazyLock;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Image API",
+        description = "Self-hostable, OpenAI-compatible AI image API. Every error has the OpenAI shape \
+            `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` and every response carries `x-request-id`. \
+            Authenticated routes accept `Authorization: Bearer <access token or sk- API key>` and are limited per \
+            user per hour (429 with `Retry-After`; `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` \
+            on success)."
+    ),
+    paths(register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key, doc),
+    components(schemas(
+        RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
+        Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
+        Deleted, ErrorResponse, ErrorDetail
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
+        (name = "meta", description = "This document")
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT access token or sk- API key")
+                        .description(Some("An access token from /v1/auth/login or an API key"))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// The document as JSON, rendered once per cold start.
+pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+});
+
+/// Every documented operation as (METHOD, path template).
+pub fn operations() -> Vec<(String, String)> {
+    let doc = ApiDoc::openapi();
+    let mut ops = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let methods = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("DELETE", item.delete.is_some()),
+        ];
+        for (m, present) in methods {
+            if present {
+                ops.push((m.to_string(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+/// Whether a concrete path matches a template such as `/v1/api-keys/{id}`.
+pub fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
+}
+
+/// The methods documented for a path; empty when the path is unknown.
+pub fn allowed_methods(path: &str) -> Vec<String> {
+    static OPS: LazyLock<Vec<(String, String)>> = LazyLock::new(operations);
+    let mut methods: Vec<String> = OPS
+        .iter()
+        .filter(|(_, t)| path_matches(t, path))
+        .map(|(m, _)| m.clone())
+        .collect();
+    methods.sort();
+    methods.dedup();
+    methods
+}
+
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", operation_id = "register",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created, with the signup credit grant", body = UserResponse),
+        (status = 400, description = "Invalid field (named in `param`)", body = ErrorResponse),
+        (status = 409, description = "Username or email already taken", body = ErrorResponse),
+        (status = 415, description = "Body is not JSON", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn register() {}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", operation_id = "login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, description = "Invalid field", body = ErrorResponse),
+        (status = 401, description = "Wrong username/email or password (one message for both)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn login() {}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", operation_id = "refresh",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New access token and a new refresh token; the old one is spent", body = TokenResponse),
+        (status = 401, description = "Unknown, expired or already-used refresh token (reuse revokes the session)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn refresh() {}
+
+#[utoipa::path(post, path = "/v1/signout", tag = "auth", operation_id = "signout",
+    request_body(content = Option<SignoutRequest>, description = "Optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The session's access and refresh tokens are revoked", body = SignoutResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn signout() {}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", operation_id = "logout",
+    request_body(content = Option<SignoutRequest>, description = "Optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Alias of /v1/signout", body = SignoutResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn logout() {}
+
+#[utoipa::path(get, path = "/v1/me", tag = "auth", operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Profile, role and credits", body = UserResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 429, description = "Hourly request limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn me() {}
+
+#[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", operation_id = "create_api_key",
+    request_body(content = Option<CreateApiKeyRequest>, description = "Optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The key, shown this once", body = ApiKeyCreated),
+        (status = 400, description = "Invalid name", body = ErrorResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn create_api_key() {}
+
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", operation_id = "list_api_keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's keys, newest first (never the secret)", body = ApiKeyList),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn list_api_keys() {}
+
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", operation_id = "revoke_api_key",
+    params(("id" = String, Path, description = "The key id from the list")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked: the key fails at once everywhere", body = Deleted),
+        (status = 404, description = "No such key for this user", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn revoke_api_key() {}
+
+#[utoipa::path(get, path = "/v1/doc", tag = "meta", operation_id = "doc",
+    responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")))]
+#[allow(dead_code)]
+fn doc() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_is_openapi_3_1_with_bearer_auth() {
+        let v: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
+        assert_eq!(
+            v["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert!(v["paths"]["/v1/api-keys/{id}"]["delete"].is_object());
+    }
+
+    #[test]
+    fn method_lookup() {
+        assert_eq!(allowed_methods("/v1/api-keys"), vec!["GET", "POST"]);
+        assert_eq!(allowed_methods("/v1/api-keys/key_1"), vec!["DELETE"]);
+        assert!(allowed_methods("/v1/nope").is_empty());
+        assert!(!path_matches("/v1/api-keys/{id}", "/v1/api-keys/"));
+    }
+}
