@@ -1,0 +1,262 @@
+//! One HTTP server for every HttpApi route of the template. Each request becomes the API Gateway
+//! HTTP API (payload 2.0) event that AWS would deliver, parsed by lambda_http exactly as on
+//! Lambda, and is answered by the route's function handler.
+
+use crate::registry::HttpHandler;
+use crate::template::{Cors, Route};
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request as HyperRequest, Response as HyperResponse};
+use lambda_http::Body;
+use serde_json::{json, Map, Value};
+use shared::{ApiError, Deps};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Lambda's synchronous invocation payload limit: bigger requests never reach a function.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+
+pub struct Gateway {
+    pub routes: Vec<(Route, HttpHandler)>,
+    pub cors: Option<Cors>,
+    pub deps: Arc<Deps>,
+}
+
+/// How specific a route is for a path: API Gateway prefers literal segments, then
+/// parameters, and a greedy `{proxy+}` last.
+fn match_route(template: &str, path: &str) -> Option<(usize, BTreeMap<String, String>)> {
+    let t: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut params = BTreeMap::new();
+    let mut score = 0;
+    for (i, seg) in t.iter().enumerate() {
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+            let rest = p.get(i..)?.join("/");
+            if rest.is_empty() {
+                return None;
+            }
+            params.insert(name.to_string(), rest);
+            return Some((score, params));
+        }
+        let actual = p.get(i)?;
+        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            if actual.is_empty() {
+                return None;
+            }
+            params.insert(name.to_string(), percent_decode(actual));
+            score += 1;
+        } else if seg == actual {
+            score += 100;
+        } else {
+            return None;
+        }
+    }
+    (t.len() == p.len()).then_some((score + 1_000, params))
+}
+
+fn percent_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}
+
+impl Gateway {
+    fn find(&self, method: &str, path: &str) -> Option<(&Route, &HttpHandler, BTreeMap<String, String>)> {
+        self.routes
+            .iter()
+            .filter(|(r, _)| r.method == "ANY" || r.method == method)
+            .filter_map(|(r, h)| match_route(&r.path, path).map(|(score, params)| (score, r, h, params)))
+            .max_by_key(|(score, ..)| *score)
+            .map(|(_, r, h, p)| (r, h, p))
+    }
+
+    pub async fn handle(&self, req: HyperRequest<Incoming>) -> HyperResponse<Full<Bytes>> {
+        let origin = req.headers().get("origin").cloned();
+        let mut response = if req.method() == hyper::Method::OPTIONS
+            && req.headers().contains_key("access-control-request-method")
+            && self.cors.is_some()
+        {
+            self.preflight()
+        } else {
+            self.invoke(req).await
+        };
+        if let (Some(cors), Some(_)) = (&self.cors, origin) {
+            let h = response.headers_mut();
+            if let Ok(v) = cors.allow_origins.join(",").parse() {
+                h.insert("access-control-allow-origin", v);
+            }
+            if let Ok(v) = cors.expose_headers.join(",").parse() {
+                h.insert("access-control-expose-headers", v);
+            }
+        }
+        response
+    }
+
+    fn preflight(&self) -> HyperResponse<Full<Bytes>> {
+        let cors = self.cors.as_ref().expect("checked by caller");
+        let mut b = HyperResponse::builder()
+            .status(204)
+            .header("access-control-allow-methods", cors.allow_methods.join(","))
+            .header("access-control-allow-headers", cors.allow_headers.join(","));
+        if let Some(age) = cors.max_age {
+            b = b.header("access-control-max-age", age.to_string());
+        }
+        b.body(Full::new(Bytes::new())).expect("valid preflight")
+    }
+
+    async fn invoke(&self, req: HyperRequest<Incoming>) -> HyperResponse<Full<Bytes>> {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return error(
+                    &request_id,
+                    &ApiError::PayloadTooLarge(format!(
+                        "request body exceeds the {} MB a function can receive; upload large files with POST /v1/uploads",
+                        MAX_REQUEST_BYTES / (1024 * 1024)
+                    )),
+                );
+            }
+        };
+        let method = parts.method.as_str().to_string();
+        let path = parts.uri.path().to_string();
+        let Some((route, handler, params)) = self.find(&method, &path) else {
+            // The template has a catch-all route; without one API Gateway answers 404 itself.
+            return error(&request_id, &ApiError::NotFound(format!("Unknown route: {method} {path}")));
+        };
+        let event = api_gateway_event(&parts, &body, route, &params, &request_id);
+        let request = match lambda_http::request::from_str(&event.to_string()) {
+            Ok(r) => r,
+            Err(e) => return error(&request_id, &ApiError::internal(format!("event conversion: {e}"))),
+        };
+        let response = handler(self.deps.clone(), request).await;
+        let (parts, body) = response.into_parts();
+        let bytes = match body {
+            Body::Empty => Bytes::new(),
+            Body::Text(t) => Bytes::from(t),
+            Body::Binary(b) => Bytes::from(b),
+            _ => Bytes::new(),
+        };
+        HyperResponse::from_parts(parts, Full::new(bytes))
+    }
+}
+
+fn error(request_id: &str, e: &ApiError) -> HyperResponse<Full<Bytes>> {
+    let r = shared::http::error_response(e);
+    let (mut parts, body) = r.into_parts();
+    if let Ok(v) = request_id.parse() {
+        parts.headers.insert("x-request-id", v);
+    }
+    HyperResponse::from_parts(parts, Full::new(Bytes::from(body.to_vec())))
+}
+
+/// The payload-format-2.0 event API Gateway builds for a request.
+fn api_gateway_event(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    request_id: &str,
+) -> Value {
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == "cookie" {
+            cookies.extend(value.split("; ").map(|c| Value::String(c.to_string())));
+            continue;
+        }
+        // API Gateway joins repeated headers with commas.
+        match headers.get_mut(name.as_str()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), Value::String(value));
+            }
+        }
+    }
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let mut query = Map::new();
+    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
+        match query.get_mut(k.as_ref()) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                query.insert(k.into_owned(), Value::String(v.into_owned()));
+            }
+        }
+    }
+    let (body, is_base64) = match std::str::from_utf8(body) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
+    };
+    let route_key = format!("{} {}", route.method, route.path);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": parts.headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": now.as_millis() as u64,
+        },
+        "isBase64Encoded": is_base64,
+    });
+    if !body.is_empty() {
+        event["body"] = Value::String(body);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !params.is_empty() {
+        event["pathParameters"] = json!(params);
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_beats_parameter_beats_greedy() {
+        let (lit, _) = match_route("/v1/api-keys", "/v1/api-keys").unwrap();
+        let (param, p) = match_route("/v1/api-keys/{id}", "/v1/api-keys/key_1").unwrap();
+        let (greedy, g) = match_route("/{proxy+}", "/v1/api-keys/key_1").unwrap();
+        assert_eq!(p["id"], "key_1");
+        assert_eq!(g["proxy"], "v1/api-keys/key_1");
+        assert!(param > greedy);
+        assert!(match_route("/{proxy+}", "/v1/api-keys").unwrap().0 < lit);
+        assert!(match_route("/v1/api-keys/{id}", "/v1/api-keys").is_none());
+        assert!(match_route("/v1/api-keys/{id}", "/v1/api-keys/").is_none());
+        assert!(match_route("/v1/me", "/v1/me/x").is_none());
+    }
+}

@@ -1,0 +1,211 @@
+//! The embedded local stack behind `make run` and the end-to-end tests: an S3/DynamoDB/SQS
+//! emulator (moto), the resources and routes of template.yaml, one HTTP gateway calling every
+//! function's handler, and the worker polling the emulated queue.
+
+pub mod gateway;
+pub mod provision;
+pub mod registry;
+pub mod template;
+pub mod worker_loop;
+
+use crate::provision::{Clients, Created};
+use crate::template::{Error, Template};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::{Config, Deps};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+pub struct Options {
+    pub template: PathBuf,
+    /// An emulator already running; `None` starts `moto_server` and stops it on drop.
+    pub endpoint: Option<String>,
+    pub moto_server: PathBuf,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// Prefix of every resource name, so stacks can share one emulator.
+    pub stack_name: String,
+    /// Template parameter values (e.g. `RateLimitPerHour`).
+    pub parameters: HashMap<String, String>,
+    pub region: String,
+}
+
+impl Options {
+    /// Defaults for this checkout: its template.yaml and `.venv/bin/moto_server`.
+    pub fn for_workspace(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self {
+            template: root.join("template.yaml"),
+            endpoint: None,
+            moto_server: root.join(".venv/bin/moto_server"),
+            port: 0,
+            stack_name: "imageapi-local".into(),
+            parameters: HashMap::new(),
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+pub struct LocalStack {
+    pub base_url: String,
+    pub endpoint: String,
+    pub config: Config,
+    pub created: Created,
+    pub routes: Vec<template::Route>,
+    pub clients: Arc<Clients>,
+    tasks: Vec<JoinHandle<()>>,
+    _emulator: Option<Child>,
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        // The emulator child is killed on drop (`kill_on_drop`).
+    }
+}
+
+async fn free_port() -> Result<u16, Error> {
+    Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
+}
+
+/// Starts `moto_server` on 127.0.0.1 and waits until it answers.
+pub async fn start_emulator(moto_server: &std::path::Path) -> Result<(Child, String), Error> {
+    if !moto_server.exists() {
+        return Err(format!(
+            "{} not found: run `make venv` (or `make run`) to install the emulator",
+            moto_server.display()
+        )
+        .into());
+    }
+    let port = free_port().await?;
+    let child = Command::new(moto_server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok((child, endpoint));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("moto_server did not start on port {port} within 10 s").into())
+}
+
+impl LocalStack {
+    pub async fn start(opts: Options) -> Result<Self, Error> {
+        let template = Template::load(&opts.template)?;
+        let own = template.functions_with_own_environment();
+        if !own.is_empty() {
+            return Err(format!("functions {own:?} declare their own Environment; keep it in Globals").into());
+        }
+        let (emulator, endpoint) = match opts.endpoint.clone() {
+            Some(e) => (None, e),
+            None => {
+                let (child, e) = start_emulator(&opts.moto_server).await?;
+                (Some(child), e)
+            }
+        };
+
+        // The clients the functions would build, pointed at the emulator.
+        let bootstrap = Config::from_lookup(|k| match k {
+            "TABLE_NAME" | "BUCKET_NAME" | "QUEUE_URL" => Some("-".into()),
+            "JWT_SECRET" => Some("x".repeat(shared::config::MIN_JWT_SECRET_BYTES)),
+            "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
+            "AWS_REGION" => Some(opts.region.clone()),
+            _ => None,
+        })?;
+        let sdk = shared::aws::sdk_config(&bootstrap).await;
+        let clients = Arc::new(Clients {
+            dynamodb: shared::aws::dynamodb(&sdk),
+            s3: shared::aws::s3(&sdk, &bootstrap),
+            sqs: shared::aws::sqs(&sdk),
+        });
+
+        let parameters = template.parameters(&opts.parameters)?;
+        let created =
+            provision::provision(&template, &clients, &opts.stack_name, parameters, &opts.region)
+                .await?;
+        let mut env = provision::environment(&template, &created)?;
+        env.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
+        env.insert("AWS_REGION".into(), opts.region.clone());
+        let config = Config::from_map(&env)?;
+        let deps = Arc::new(Deps::from_config(config.clone()).await);
+
+        let handlers = registry::http_handlers();
+        let routes = template.routes();
+        let mut bound = Vec::new();
+        for r in &routes {
+            let h = handlers
+                .get(r.binary.as_str())
+                .ok_or_else(|| format!("route {} {} names function {} which has no handler", r.method, r.path, r.binary))?;
+            bound.push((r.clone(), h.clone()));
+        }
+        let gateway = Arc::new(gateway::Gateway {
+            routes: bound,
+            cors: template.cors(),
+            deps,
+        });
+
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port))).await?;
+        let addr = listener.local_addr()?;
+        let mut tasks = vec![tokio::spawn(serve(listener, gateway))];
+
+        for (binary, queue) in template.sqs_consumers() {
+            if !registry::SQS_CONSUMERS.contains(&binary.as_str()) {
+                return Err(format!("SQS function {binary} has no handler in the local stack").into());
+            }
+            let (url, _) = created.queues.get(&queue).ok_or("worker queue not created")?.clone();
+            let arn = template::resolve(
+                &serde_yaml::from_str(&format!("{{\"Fn::GetAtt\": [{queue}, Arn]}}"))?,
+                &created,
+            )?;
+            tasks.push(tokio::spawn(worker_loop::run(
+                clients.sqs.clone(),
+                url,
+                arn,
+                opts.region.clone(),
+            )));
+        }
+
+        Ok(Self {
+            base_url: format!("http://{addr}"),
+            endpoint,
+            config,
+            created,
+            routes,
+            clients,
+            tasks,
+            _emulator: emulator,
+        })
+    }
+}
+
+async fn serve(listener: TcpListener, gateway: Arc<gateway::Gateway>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let gateway = gateway.clone();
+                async move { Ok::<_, std::convert::Infallible>(gateway.handle(req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

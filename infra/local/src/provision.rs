@@ -1,0 +1,243 @@
+//! Creates the template's table, bucket and queues in the emulator, under names prefixed by
+//! the stack name (so tests can run side by side), and resolves the functions' environment.
+
+use crate::template::{resolve, Error, Resolve, Template};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_s3::types::{
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_yaml::Value;
+use std::collections::HashMap;
+
+/// What was created, by logical id.
+#[derive(Debug, Default, Clone)]
+pub struct Created {
+    pub region: String,
+    pub account: String,
+    pub parameters: HashMap<String, String>,
+    pub tables: HashMap<String, String>,
+    pub buckets: HashMap<String, String>,
+    /// Logical id → (queue URL, queue name).
+    pub queues: HashMap<String, (String, String)>,
+}
+
+impl Resolve for Created {
+    fn reference(&self, id: &str) -> Option<String> {
+        match id {
+            "AWS::Region" => return Some(self.region.clone()),
+            "AWS::AccountId" => return Some(self.account.clone()),
+            _ => {}
+        }
+        self.parameters
+            .get(id)
+            .or_else(|| self.tables.get(id))
+            .or_else(|| self.buckets.get(id))
+            .or_else(|| self.queues.get(id).map(|(url, _)| url))
+            .cloned()
+    }
+
+    fn attribute(&self, id: &str, attribute: &str) -> Option<String> {
+        let (r, a) = (&self.region, &self.account);
+        match attribute {
+            "Arn" => {
+                if let Some(t) = self.tables.get(id) {
+                    Some(format!("arn:aws:dynamodb:{r}:{a}:table/{t}"))
+                } else if let Some(b) = self.buckets.get(id) {
+                    Some(format!("arn:aws:s3:::{b}"))
+                } else {
+                    let (_, name) = self.queues.get(id)?;
+                    Some(format!("arn:aws:sqs:{r}:{a}:{name}"))
+                }
+            }
+            "QueueUrl" => self.queues.get(id).map(|(url, _)| url.clone()),
+            "QueueName" => self.queues.get(id).map(|(_, name)| name.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn key_schema(v: &Value) -> Result<Vec<KeySchemaElement>, Error> {
+    v.as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            Ok(KeySchemaElement::builder()
+                .attribute_name(s(&k["AttributeName"]))
+                .key_type(KeyType::from(s(&k["KeyType"]).as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// Creates every table, bucket and queue of the template under `prefix`.
+pub async fn provision(
+    template: &Template,
+    clients: &Clients,
+    prefix: &str,
+    parameters: HashMap<String, String>,
+    region: &str,
+) -> Result<Created, Error> {
+    let mut created = Created {
+        region: region.to_string(),
+        account: "123456789012".into(),
+        parameters,
+        ..Default::default()
+    };
+
+    for (id, res) in template.resources_of("AWS::DynamoDB::Table") {
+        let p = &res["Properties"];
+        let name = format!("{prefix}-{id}");
+        let mut req = clients
+            .dynamodb
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_key_schema(Some(key_schema(&p["KeySchema"])?));
+        for a in p["AttributeDefinitions"].as_sequence().into_iter().flatten() {
+            req = req.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(s(&a["AttributeName"]))
+                    .attribute_type(ScalarAttributeType::from(s(&a["AttributeType"]).as_str()))
+                    .build()?,
+            );
+        }
+        for g in p["GlobalSecondaryIndexes"].as_sequence().into_iter().flatten() {
+            let projection = g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL");
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(s(&g["IndexName"]))
+                    .set_key_schema(Some(key_schema(&g["KeySchema"])?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(projection))
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+        req.send().await?;
+        let ttl = &p["TimeToLiveSpecification"];
+        if ttl["Enabled"].as_bool() == Some(true) {
+            clients
+                .dynamodb
+                .update_time_to_live()
+                .table_name(&name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .attribute_name(s(&ttl["AttributeName"]))
+                        .enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+        created.tables.insert(id, name);
+    }
+
+    for (id, res) in template.resources_of("AWS::S3::Bucket") {
+        let p = &res["Properties"];
+        let name = format!("{prefix}-{id}").to_lowercase();
+        clients.s3.create_bucket().bucket(&name).send().await?;
+        if p["PublicAccessBlockConfiguration"].is_mapping() {
+            let b = &p["PublicAccessBlockConfiguration"];
+            let flag = |k: &str| b[k].as_bool().unwrap_or(false);
+            clients
+                .s3
+                .put_public_access_block()
+                .bucket(&name)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(flag("BlockPublicAcls"))
+                        .block_public_policy(flag("BlockPublicPolicy"))
+                        .ignore_public_acls(flag("IgnorePublicAcls"))
+                        .restrict_public_buckets(flag("RestrictPublicBuckets"))
+                        .build(),
+                )
+                .send()
+                .await?;
+        }
+        if p["BucketEncryption"].is_mapping() {
+            clients
+                .s3
+                .put_bucket_encryption()
+                .bucket(&name)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(
+                                    ServerSideEncryptionByDefault::builder()
+                                        .sse_algorithm(ServerSideEncryption::Aes256)
+                                        .build()?,
+                                )
+                                .build(),
+                        )
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+        created.buckets.insert(id, name);
+    }
+
+    // Queues without a redrive policy first: a dead-letter queue must exist before its source.
+    let mut queues = template.resources_of("AWS::SQS::Queue");
+    queues.sort_by_key(|(_, q)| !q["Properties"]["RedrivePolicy"].is_null());
+    for (id, res) in queues {
+        let p = &res["Properties"];
+        let name = format!("{prefix}-{id}");
+        let mut req = clients.sqs.create_queue().queue_name(&name);
+        for (attr, key) in [
+            (QueueAttributeName::VisibilityTimeout, "VisibilityTimeout"),
+            (QueueAttributeName::MessageRetentionPeriod, "MessageRetentionPeriod"),
+        ] {
+            if !p[key].is_null() {
+                req = req.attributes(attr, s(&p[key]));
+            }
+        }
+        let redrive = &p["RedrivePolicy"];
+        if redrive.is_mapping() {
+            let target = resolve(&redrive["deadLetterTargetArn"], &created)?;
+            let policy = serde_json::json!({
+                "deadLetterTargetArn": target,
+                "maxReceiveCount": s(&redrive["maxReceiveCount"]),
+            });
+            req = req.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+        }
+        let url = req
+            .send()
+            .await?
+            .queue_url
+            .ok_or("emulator returned no queue URL")?;
+        created.queues.insert(id, (url, name));
+    }
+    Ok(created)
+}
+
+/// The functions' environment: template Globals resolved against what was created.
+pub fn environment(template: &Template, created: &Created) -> Result<HashMap<String, String>, Error> {
+    template
+        .global_environment()
+        .into_iter()
+        .map(|(k, v)| Ok((k, resolve(&v, created)?)))
+        .collect()
+}

@@ -1,0 +1,44 @@
+//! The handler of every function crate, by binary name. A test checks this against the
+//! template: no route without a handler, no handler without a route.
+
+use futures::future::BoxFuture;
+use lambda_http::{Body, Request, Response};
+use shared::Deps;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type HttpHandler =
+    Arc<dyn Fn(Arc<Deps>, Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
+
+macro_rules! with_deps {
+    ($krate:ident) => {
+        Arc::new(|deps: Arc<Deps>, req: Request| {
+            Box::pin(async move { $krate::handler(&deps, req).await }) as BoxFuture<'static, _>
+        }) as HttpHandler
+    };
+}
+
+macro_rules! without_deps {
+    ($krate:ident) => {
+        Arc::new(|_: Arc<Deps>, req: Request| Box::pin($krate::handler(req)) as BoxFuture<'static, _>)
+            as HttpHandler
+    };
+}
+
+pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
+    BTreeMap::from([
+        ("register", with_deps!(register)),
+        ("login", with_deps!(login)),
+        ("refresh-token", with_deps!(refresh_token)),
+        ("signout", with_deps!(signout)),
+        ("me", with_deps!(me)),
+        ("create-api-key", with_deps!(create_api_key)),
+        ("list-api-keys", with_deps!(list_api_keys)),
+        ("revoke-api-key", with_deps!(revoke_api_key)),
+        ("doc", without_deps!(doc)),
+        ("not-found", without_deps!(not_found)),
+    ])
+}
+
+/// Functions fed by SQS rather than HTTP.
+pub const SQS_CONSUMERS: &[&str] = &["worker"];

@@ -1,0 +1,283 @@
+//! Reads template.yaml: routes, CORS, resources, parameters and the functions' environment.
+//! Nothing the template declares is written a second time for the local stack.
+
+use serde_yaml::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    pub path: String,
+    /// The cargo-lambda binary (= function crate) serving the route.
+    pub binary: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u64>,
+}
+
+pub struct Template {
+    root: Value,
+}
+
+fn as_str(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_sequence()
+        .map(|s| s.iter().filter_map(as_str).collect())
+        .unwrap_or_default()
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let root: Value = serde_yaml::from_str(text)?;
+        if root.get("Resources").and_then(Value::as_mapping).is_none() {
+            return Err("template has no Resources".into());
+        }
+        Ok(Self { root })
+    }
+
+    /// (logical id, resource) pairs of one CloudFormation type, in template order.
+    pub fn resources_of(&self, kind: &str) -> Vec<(String, &Value)> {
+        self.root["Resources"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .filter_map(|(id, r)| Some((id.as_str()?.to_string(), r)))
+            .collect()
+    }
+
+    pub fn resource(&self, logical_id: &str) -> Option<&Value> {
+        self.root["Resources"].get(logical_id)
+    }
+
+    /// Binary name of each function, by logical id.
+    pub fn function_binaries(&self) -> BTreeMap<String, String> {
+        self.resources_of("AWS::Serverless::Function")
+            .into_iter()
+            .filter_map(|(id, f)| {
+                let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str()?;
+                Some((id, bin.to_string()))
+            })
+            .collect()
+    }
+
+    /// Every HttpApi route: one per event of type HttpApi.
+    pub fn routes(&self) -> Vec<Route> {
+        let bins = self.function_binaries();
+        let mut routes = Vec::new();
+        for (id, f) in self.resources_of("AWS::Serverless::Function") {
+            let Some(binary) = bins.get(&id) else { continue };
+            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                if event["Type"].as_str() != Some("HttpApi") {
+                    continue;
+                }
+                let props = &event["Properties"];
+                let method = props["Method"].as_str().unwrap_or("ANY").to_uppercase();
+                let path = props["Path"].as_str().unwrap_or("/{proxy+}").to_string();
+                routes.push(Route {
+                    method,
+                    path,
+                    binary: binary.clone(),
+                });
+            }
+        }
+        routes
+    }
+
+    /// Binaries of functions fed by an SQS event, with the queue's logical id.
+    pub fn sqs_consumers(&self) -> Vec<(String, String)> {
+        let bins = self.function_binaries();
+        let mut out = Vec::new();
+        for (id, f) in self.resources_of("AWS::Serverless::Function") {
+            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                if event["Type"].as_str() != Some("SQS") {
+                    continue;
+                }
+                let queue = event["Properties"]["Queue"]["Fn::GetAtt"][0].as_str();
+                if let (Some(bin), Some(queue)) = (bins.get(&id), queue) {
+                    out.push((bin.clone(), queue.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn cors(&self) -> Option<Cors> {
+        let api = self.resources_of("AWS::Serverless::HttpApi").into_iter().next()?.1;
+        let c = &api["Properties"]["CorsConfiguration"];
+        if c.is_null() {
+            return None;
+        }
+        Some(Cors {
+            allow_origins: strings(&c["AllowOrigins"]),
+            allow_methods: strings(&c["AllowMethods"]),
+            allow_headers: strings(&c["AllowHeaders"]),
+            expose_headers: strings(&c["ExposeHeaders"]),
+            max_age: c["MaxAge"].as_u64(),
+        })
+    }
+
+    /// Parameter values: an override, else the template default; a `NoEcho` parameter without
+    /// default (a secret) gets a fresh random value, anything else missing is an error.
+    pub fn parameters(
+        &self,
+        overrides: &HashMap<String, String>,
+    ) -> Result<HashMap<String, String>, Error> {
+        let mut out = HashMap::new();
+        for (name, p) in self.root["Parameters"].as_mapping().into_iter().flatten() {
+            let Some(name) = name.as_str() else { continue };
+            let value = if let Some(v) = overrides.get(name) {
+                v.clone()
+            } else if let Some(d) = p.get("Default").and_then(as_str) {
+                d
+            } else if p["NoEcho"].as_bool() == Some(true) {
+                random_secret()
+            } else {
+                return Err(format!("parameter {name} has no default; pass a value").into());
+            };
+            out.insert(name.to_string(), value);
+        }
+        Ok(out)
+    }
+
+    /// `Globals.Function.Environment.Variables`, unresolved.
+    pub fn global_environment(&self) -> Vec<(String, Value)> {
+        self.root["Globals"]["Function"]["Environment"]["Variables"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+            .collect()
+    }
+
+    /// Names of functions declaring their own `Environment` (the local stack serves every
+    /// function with the Globals environment, so this must stay empty).
+    pub fn functions_with_own_environment(&self) -> Vec<String> {
+        self.resources_of("AWS::Serverless::Function")
+            .into_iter()
+            .filter(|(_, f)| !f["Properties"]["Environment"].is_null())
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+fn random_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Resolves `Ref` and `Fn::GetAtt` against what the local stack created.
+pub trait Resolve {
+    fn reference(&self, logical_id: &str) -> Option<String>;
+    fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String>;
+}
+
+pub fn resolve(value: &Value, r: &dyn Resolve) -> Result<String, Error> {
+    if let Some(s) = as_str(value) {
+        return Ok(s);
+    }
+    if let Some(name) = value.get("Ref").and_then(Value::as_str) {
+        return r
+            .reference(name)
+            .ok_or_else(|| format!("cannot resolve Ref {name}").into());
+    }
+    if let Some(att) = value.get("Fn::GetAtt") {
+        let id = att[0].as_str().unwrap_or_default();
+        let attribute = att[1].as_str().unwrap_or_default();
+        return r
+            .attribute(id, attribute)
+            .ok_or_else(|| format!("cannot resolve Fn::GetAtt {id}.{attribute}").into());
+    }
+    Err(format!("unsupported intrinsic in template value: {value:?}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = r#"
+Parameters:
+  Secret: {Type: String, NoEcho: true}
+  Level: {Type: String, Default: info}
+Globals:
+  Function:
+    Environment:
+      Variables:
+        LEVEL: {Ref: Level}
+        ARN: {"Fn::GetAtt": [Q, Arn]}
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      CorsConfiguration: {AllowOrigins: ["*"], AllowHeaders: [authorization], MaxAge: 600}
+  A:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: a}}
+    Properties:
+      Events:
+        One: {Type: HttpApi, Properties: {Path: /v1/a, Method: get}}
+        Two: {Type: HttpApi, Properties: {Path: /v1/a/{id}, Method: DELETE}}
+  W:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: w}}
+    Properties:
+      Events:
+        Q: {Type: SQS, Properties: {Queue: {"Fn::GetAtt": [Q, Arn]}}}
+  Q: {Type: AWS::SQS::Queue}
+"#;
+
+    struct R;
+    impl Resolve for R {
+        fn reference(&self, id: &str) -> Option<String> {
+            (id == "Level").then(|| "info".into())
+        }
+        fn attribute(&self, id: &str, a: &str) -> Option<String> {
+            Some(format!("{id}.{a}"))
+        }
+    }
+
+    #[test]
+    fn reads_routes_consumers_cors_and_parameters() {
+        let t = Template::parse(T).unwrap();
+        let routes = t.routes();
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes[0], Route { method: "GET".into(), path: "/v1/a".into(), binary: "a".into() });
+        assert_eq!(t.sqs_consumers(), vec![("w".to_string(), "Q".to_string())]);
+        assert_eq!(t.cors().unwrap().max_age, Some(600));
+        let p = t.parameters(&HashMap::new()).unwrap();
+        assert_eq!(p["Level"], "info");
+        assert_eq!(p["Secret"].len(), 64);
+        let env: HashMap<_, _> = t
+            .global_environment()
+            .into_iter()
+            .map(|(k, v)| (k, resolve(&v, &R).unwrap()))
+            .collect();
+        assert_eq!(env["ARN"], "Q.Arn");
+    }
+}

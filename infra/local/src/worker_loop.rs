@@ -1,0 +1,101 @@
+//! Lambda's SQS event source, locally: long-polls the queue, hands batches to the worker
+//! handler as real `SqsEvent`s and deletes only the messages it did not report as failed.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use lambda_runtime::{Context, LambdaEvent};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn: String, region: String) {
+    loop {
+        match poll_once(&sqs, &queue_url, &queue_arn, &region).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(messages = n, "worker batch handled"),
+            Err(e) => {
+                tracing::warn!(error = %e, "worker poll failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// One receive → invoke → delete cycle; returns how many messages were received.
+pub async fn poll_once(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    queue_arn: &str,
+    region: &str,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let out = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .send()
+        .await?;
+    let messages = out.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let mut receipts = HashMap::new();
+    let records: Vec<SqsMessage> = messages
+        .iter()
+        .map(|m| {
+            if let (Some(id), Some(rh)) = (&m.message_id, &m.receipt_handle) {
+                receipts.insert(id.clone(), rh.clone());
+            }
+            let mut record = SqsMessage::default();
+            record.message_id = m.message_id.clone();
+            record.receipt_handle = m.receipt_handle.clone();
+            record.body = m.body.clone();
+            record.md5_of_body = m.md5_of_body.clone();
+            record.attributes = m
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect();
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(queue_arn.to_string());
+            record.aws_region = Some(region.to_string());
+            record
+        })
+        .collect();
+    let mut event = SqsEvent::default();
+    event.records = records;
+    let count = event.records.len();
+    let failed: HashSet<String> = match worker::handler(LambdaEvent::new(event, Context::default())).await {
+        Ok(resp) => resp
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect(),
+        Err(e) => {
+            // Like Lambda: a failed invocation leaves the whole batch for redelivery.
+            tracing::warn!(error = %e, "worker invocation failed");
+            return Ok(count);
+        }
+    };
+    let entries: Vec<_> = receipts
+        .into_iter()
+        .filter(|(id, _)| !failed.contains(id))
+        .enumerate()
+        .map(|(i, (_, rh))| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(format!("m{i}"))
+                .receipt_handle(rh)
+                .build()
+        })
+        .collect::<Result<_, _>>()?;
+    if !entries.is_empty() {
+        sqs.delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+    }
+    Ok(count)
+}
