@@ -98,11 +98,9 @@ impl Ctx {
                 headers.insert("x-request-id", v);
             }
             let rate = *self.rate.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(w) = rate {
-                if !headers.contains_key("x-ratelimit-limit") {
-                    for (name, value) in rate_headers(&w) {
-                        headers.insert(name, HeaderValue::from(value));
-                    }
+            if let Some(w) = rate.filter(|_| !headers.contains_key("x-ratelimit-limit")) {
+                for (name, value) in rate_headers(&w) {
+                    headers.insert(name, HeaderValue::from(value));
                 }
             }
             tracing::info!(
@@ -350,7 +348,7 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 }
 
 /// A path parameter the route guarantees (e.g. `{id}`).
-pub fn path_param<'a>(req: &'a Request, name: &str) -> Result<String, ApiError> {
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
     req.path_parameters_ref()
         .and_then(|p| p.first(name))
         .map(str::to_string)

@@ -28,10 +28,9 @@ async fn signout<S: Store>(
     }
     if let Some(token) = body.refresh_token.as_deref().filter(|t| !t.is_empty()) {
         // Only the caller's own sessions; an unknown token reveals nothing and changes nothing.
-        if let Some(s) = deps.store.refresh_session(&token_hash(token)).await? {
-            if s.user_id == who.user_id {
-                sessions.push(s.id);
-            }
+        let owner = deps.store.refresh_session(&token_hash(token)).await?;
+        if let Some(s) = owner.filter(|s| s.user_id == who.user_id) {
+            sessions.push(s.id);
         }
     }
     if sessions.is_empty() {

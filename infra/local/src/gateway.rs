@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request as HyperRequest, Response as HyperResponse};
 use lambda_http::Body;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use shared::{ApiError, Deps};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,11 +63,17 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Gateway {
-    fn find(&self, method: &str, path: &str) -> Option<(&Route, &HttpHandler, BTreeMap<String, String>)> {
+    fn find(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Option<(&Route, &HttpHandler, BTreeMap<String, String>)> {
         self.routes
             .iter()
             .filter(|(r, _)| r.method == "ANY" || r.method == method)
-            .filter_map(|(r, h)| match_route(&r.path, path).map(|(score, params)| (score, r, h, params)))
+            .filter_map(|(r, h)| {
+                match_route(&r.path, path).map(|(score, params)| (score, r, h, params))
+            })
             .max_by_key(|(score, ..)| *score)
             .map(|(_, r, h, p)| (r, h, p))
     }
@@ -125,12 +131,20 @@ impl Gateway {
         let path = parts.uri.path().to_string();
         let Some((route, handler, params)) = self.find(&method, &path) else {
             // The template has a catch-all route; without one API Gateway answers 404 itself.
-            return error(&request_id, &ApiError::NotFound(format!("Unknown route: {method} {path}")));
+            return error(
+                &request_id,
+                &ApiError::NotFound(format!("Unknown route: {method} {path}")),
+            );
         };
         let event = api_gateway_event(&parts, &body, route, &params, &request_id);
         let request = match lambda_http::request::from_str(&event.to_string()) {
             Ok(r) => r,
-            Err(e) => return error(&request_id, &ApiError::internal(format!("event conversion: {e}"))),
+            Err(e) => {
+                return error(
+                    &request_id,
+                    &ApiError::internal(format!("event conversion: {e}")),
+                );
+            }
         };
         let response = handler(self.deps.clone(), request).await;
         let (parts, body) = response.into_parts();

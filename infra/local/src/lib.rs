@@ -95,7 +95,10 @@ pub async fn start_emulator(moto_server: &std::path::Path) -> Result<(Child, Str
         .spawn()?;
     let endpoint = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok((child, endpoint));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -108,7 +111,10 @@ impl LocalStack {
         let template = Template::load(&opts.template)?;
         let own = template.functions_with_own_environment();
         if !own.is_empty() {
-            return Err(format!("functions {own:?} declare their own Environment; keep it in Globals").into());
+            return Err(format!(
+                "functions {own:?} declare their own Environment; keep it in Globals"
+            )
+            .into());
         }
         let (emulator, endpoint) = match opts.endpoint.clone() {
             Some(e) => (None, e),
@@ -134,9 +140,14 @@ impl LocalStack {
         });
 
         let parameters = template.parameters(&opts.parameters)?;
-        let created =
-            provision::provision(&template, &clients, &opts.stack_name, parameters, &opts.region)
-                .await?;
+        let created = provision::provision(
+            &template,
+            &clients,
+            &opts.stack_name,
+            parameters,
+            &opts.region,
+        )
+        .await?;
         let mut env = provision::environment(&template, &created)?;
         env.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
         env.insert("AWS_REGION".into(), opts.region.clone());
@@ -147,9 +158,12 @@ impl LocalStack {
         let routes = template.routes();
         let mut bound = Vec::new();
         for r in &routes {
-            let h = handlers
-                .get(r.binary.as_str())
-                .ok_or_else(|| format!("route {} {} names function {} which has no handler", r.method, r.path, r.binary))?;
+            let h = handlers.get(r.binary.as_str()).ok_or_else(|| {
+                format!(
+                    "route {} {} names function {} which has no handler",
+                    r.method, r.path, r.binary
+                )
+            })?;
             bound.push((r.clone(), h.clone()));
         }
         let gateway = Arc::new(gateway::Gateway {
@@ -164,9 +178,15 @@ impl LocalStack {
 
         for (binary, queue) in template.sqs_consumers() {
             if !registry::SQS_CONSUMERS.contains(&binary.as_str()) {
-                return Err(format!("SQS function {binary} has no handler in the local stack").into());
+                return Err(
+                    format!("SQS function {binary} has no handler in the local stack").into(),
+                );
             }
-            let (url, _) = created.queues.get(&queue).ok_or("worker queue not created")?.clone();
+            let (url, _) = created
+                .queues
+                .get(&queue)
+                .ok_or("worker queue not created")?
+                .clone();
             let arn = template::resolve(
                 &serde_yaml::from_str(&format!("{{\"Fn::GetAtt\": [{queue}, Arn]}}"))?,
                 &created,

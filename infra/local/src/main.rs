@@ -7,8 +7,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     shared::telemetry::init();
     let root = std::env::var("WORKSPACE_ROOT").unwrap_or_else(|_| ".".into());
     let mut opts = Options::for_workspace(&root);
-    opts.port = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    opts.endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty());
+    opts.port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty());
     let stack = LocalStack::start(opts).await?;
 
     eprintln!();
@@ -20,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for (id, (url, _)) in &stack.created.queues {
         eprintln!("    {id:<18} {url}");
     }
-    eprintln!("  {} routes from template.yaml; worker polling the generation queue.", stack.routes.len());
+    eprintln!(
+        "  {} routes from template.yaml; worker polling the generation queue.",
+        stack.routes.len()
+    );
     eprintln!();
     eprintln!("  Try:");
     eprintln!(
@@ -32,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!("  Ctrl-C stops the gateway, the worker and the emulator.");
 
     // Ctrl-C, or a TERM/HUP from a supervisor: either way the emulator child is stopped.
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     tokio::select! {

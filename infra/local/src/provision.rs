@@ -1,10 +1,10 @@
 //! Creates the template's table, bucket and queues in the emulator, under names prefixed by
 //! the stack name (so tests can run side by side), and resolves the functions' environment.
 
-use crate::template::{resolve, Error, Resolve, Template};
+use crate::template::{Error, Resolve, Template, resolve};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -112,7 +112,11 @@ pub async fn provision(
             .table_name(&name)
             .billing_mode(BillingMode::PayPerRequest)
             .set_key_schema(Some(key_schema(&p["KeySchema"])?));
-        for a in p["AttributeDefinitions"].as_sequence().into_iter().flatten() {
+        for a in p["AttributeDefinitions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
             req = req.attribute_definitions(
                 AttributeDefinition::builder()
                     .attribute_name(s(&a["AttributeName"]))
@@ -120,7 +124,11 @@ pub async fn provision(
                     .build()?,
             );
         }
-        for g in p["GlobalSecondaryIndexes"].as_sequence().into_iter().flatten() {
+        for g in p["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
             let projection = g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL");
             req = req.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
@@ -208,7 +216,10 @@ pub async fn provision(
         let mut req = clients.sqs.create_queue().queue_name(&name);
         for (attr, key) in [
             (QueueAttributeName::VisibilityTimeout, "VisibilityTimeout"),
-            (QueueAttributeName::MessageRetentionPeriod, "MessageRetentionPeriod"),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                "MessageRetentionPeriod",
+            ),
         ] {
             if !p[key].is_null() {
                 req = req.attributes(attr, s(&p[key]));
@@ -234,7 +245,10 @@ pub async fn provision(
 }
 
 /// The functions' environment: template Globals resolved against what was created.
-pub fn environment(template: &Template, created: &Created) -> Result<HashMap<String, String>, Error> {
+pub fn environment(
+    template: &Template,
+    created: &Created,
+) -> Result<HashMap<String, String>, Error> {
     template
         .global_environment()
         .into_iter()

@@ -20,8 +20,9 @@ macro_rules! with_deps {
 
 macro_rules! without_deps {
     ($krate:ident) => {
-        Arc::new(|_: Arc<Deps>, req: Request| Box::pin($krate::handler(req)) as BoxFuture<'static, _>)
-            as HttpHandler
+        Arc::new(|_: Arc<Deps>, req: Request| {
+            Box::pin($krate::handler(req)) as BoxFuture<'static, _>
+        }) as HttpHandler
     };
 }
 

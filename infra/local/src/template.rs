@@ -90,7 +90,9 @@ impl Template {
         let bins = self.function_binaries();
         let mut routes = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
-            let Some(binary) = bins.get(&id) else { continue };
+            let Some(binary) = bins.get(&id) else {
+                continue;
+            };
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
                 if event["Type"].as_str() != Some("HttpApi") {
                     continue;
@@ -127,7 +129,11 @@ impl Template {
     }
 
     pub fn cors(&self) -> Option<Cors> {
-        let api = self.resources_of("AWS::Serverless::HttpApi").into_iter().next()?.1;
+        let api = self
+            .resources_of("AWS::Serverless::HttpApi")
+            .into_iter()
+            .next()?
+            .1;
         let c = &api["Properties"]["CorsConfiguration"];
         if c.is_null() {
             return None;
@@ -267,7 +273,14 @@ Resources:
         let t = Template::parse(T).unwrap();
         let routes = t.routes();
         assert_eq!(routes.len(), 2);
-        assert_eq!(routes[0], Route { method: "GET".into(), path: "/v1/a".into(), binary: "a".into() });
+        assert_eq!(
+            routes[0],
+            Route {
+                method: "GET".into(),
+                path: "/v1/a".into(),
+                binary: "a".into()
+            }
+        );
         assert_eq!(t.sqs_consumers(), vec![("w".to_string(), "Q".to_string())]);
         assert_eq!(t.cors().unwrap().max_age, Some(600));
         let p = t.parameters(&HashMap::new()).unwrap();

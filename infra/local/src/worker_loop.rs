@@ -67,18 +67,19 @@ pub async fn poll_once(
     let mut event = SqsEvent::default();
     event.records = records;
     let count = event.records.len();
-    let failed: HashSet<String> = match worker::handler(LambdaEvent::new(event, Context::default())).await {
-        Ok(resp) => resp
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect(),
-        Err(e) => {
-            // Like Lambda: a failed invocation leaves the whole batch for redelivery.
-            tracing::warn!(error = %e, "worker invocation failed");
-            return Ok(count);
-        }
-    };
+    let failed: HashSet<String> =
+        match worker::handler(LambdaEvent::new(event, Context::default())).await {
+            Ok(resp) => resp
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect(),
+            Err(e) => {
+                // Like Lambda: a failed invocation leaves the whole batch for redelivery.
+                tracing::warn!(error = %e, "worker invocation failed");
+                return Ok(count);
+            }
+        };
     let entries: Vec<_> = receipts
         .into_iter()
         .filter(|(id, _)| !failed.contains(id))

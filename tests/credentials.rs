@@ -1,0 +1,163 @@
+//! Every way a bearer credential can be bad is a 401, and API keys behave like access tokens.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use e2e_tests::*;
+use jsonwebtoken::{EncodingKey, Header, encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn forged_expired_and_malformed_tokens_are_rejected() {
+    let t = start().await;
+    let (_, session) = t.new_user().await;
+    let claims = claims_of(&session.access);
+    assert_eq!(
+        t.get("/v1/me", Some(&session.access)).await.status,
+        StatusCode::OK
+    );
+
+    // alg "none": the same claims, unsigned.
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let unsigned = format!("{header}.{body}.");
+    // Signed with a key that is not ours.
+    let wrong_key = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(b"an-attacker-secret-of-sufficient-length"),
+    )
+    .unwrap();
+    // Ours, but expired an hour ago.
+    let mut old = claims.clone();
+    old["exp"] = json!(claims["iat"].as_i64().unwrap() - 3600);
+    let expired = encode(
+        &Header::default(),
+        &old,
+        &EncodingKey::from_secret(&t.stack.config.jwt_secret),
+    )
+    .unwrap();
+    // Ours, but for another audience.
+    let mut aud = claims.clone();
+    aud["aud"] = json!("another-service");
+    let wrong_audience = encode(
+        &Header::default(),
+        &aud,
+        &EncodingKey::from_secret(&t.stack.config.jwt_secret),
+    )
+    .unwrap();
+
+    for (what, token) in [
+        ("alg none", unsigned.as_str()),
+        ("wrong key", &wrong_key),
+        ("expired", &expired),
+        ("wrong audience", &wrong_audience),
+        ("garbage", "not-a-jwt"),
+    ] {
+        let r = t.get("/v1/me", Some(token)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.text);
+        assert_eq!(r.body["error"]["type"], "authentication_error", "{what}");
+    }
+    let r = t.get("/v1/me", Some(&expired)).await;
+    assert_eq!(r.code(), Some("token_expired"));
+
+    let r = t.get("/v1/me", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), Some("missing_credentials"));
+    let r = t
+        .send(
+            t.http
+                .get(t.url("/v1/me"))
+                .header("authorization", format!("Basic {}", session.access)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_keys_work_like_access_tokens_until_revoked() {
+    let t = start().await;
+    let (name, session) = t.new_user().await;
+    let (key_id, key) = t.api_key(&session.access).await;
+    assert!(key.starts_with("sk-"));
+
+    let me = t.get("/v1/me", Some(&key)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["username"], name.as_str());
+
+    // Listed by prefix, never by secret, with its last use recorded.
+    let list = t.get("/v1/api-keys", Some(&session.access)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.text.contains(&key), "the secret must not be listed");
+    let entry = &list.body["data"][0];
+    assert_eq!(entry["id"], key_id.as_str());
+    assert!(key.starts_with(entry["prefix"].as_str().unwrap()));
+    assert!(entry["last_used_at"].as_i64().is_some(), "{}", list.text);
+
+    // Another user cannot see or revoke it.
+    let (_, stranger) = t.new_user().await;
+    let r = t
+        .delete(&format!("/v1/api-keys/{key_id}"), Some(&stranger.access))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t.get("/v1/api-keys", Some(&stranger.access)).await;
+    assert_eq!(r.body["data"], json!([]));
+
+    let r = t
+        .delete(&format!("/v1/api-keys/{key_id}"), Some(&session.access))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["deleted"], true);
+    let r = t.get("/v1/me", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.code(), Some("invalid_api_key"));
+    let r = t
+        .delete(&format!("/v1/api-keys/{key_id}"), Some(&session.access))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "a second revoke finds nothing"
+    );
+
+    // A made-up key of the right shape is refused too.
+    let r = t
+        .get(
+            "/v1/me",
+            Some("sk-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_key_cannot_sign_out_but_signout_with_its_refresh_token_works() {
+    let t = start().await;
+    let (_, session) = t.new_user().await;
+    let (_, key) = t.api_key(&session.access).await;
+    let r = t.post("/v1/signout", json!({}), Some(&key)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.param(), Some("refresh_token"));
+    let r = t
+        .post(
+            "/v1/signout",
+            json!({"refresh_token": session.refresh}),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        t.get("/v1/me", Some(&session.access)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        t.get("/v1/me", Some(&key)).await.status,
+        StatusCode::OK,
+        "the key itself lives on"
+    );
+}

@@ -1,0 +1,174 @@
+//! Routes, handlers, resources and the OpenAPI document are one set, read from template.yaml.
+
+use e2e_tests::*;
+use local_stack::registry::{SQS_CONSUMERS, http_handlers};
+use local_stack::template::Template;
+use std::collections::BTreeSet;
+
+fn template() -> Template {
+    Template::load(&workspace_root().join("template.yaml")).unwrap()
+}
+
+#[test]
+fn every_route_has_a_handler_and_every_handler_a_route() {
+    let t = template();
+    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.binary).collect();
+    let handled: BTreeSet<String> = http_handlers().keys().map(|k| k.to_string()).collect();
+    assert_eq!(routed, handled);
+    let consumers: BTreeSet<String> = t.sqs_consumers().into_iter().map(|(b, _)| b).collect();
+    let known: BTreeSet<String> = SQS_CONSUMERS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(consumers, known);
+}
+
+#[test]
+fn every_function_is_a_crate_of_the_workspace() {
+    let t = template();
+    for (id, binary) in t.function_binaries() {
+        let manifest = workspace_root()
+            .join("functions")
+            .join(&binary)
+            .join("Cargo.toml");
+        let text =
+            std::fs::read_to_string(&manifest).unwrap_or_else(|_| panic!("{id}: no {manifest:?}"));
+        assert!(text.contains(&format!("name = \"{binary}\"")), "{id}");
+        let res = t.resource(&id).unwrap();
+        assert_eq!(
+            res["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+    }
+    let dirs = std::fs::read_dir(workspace_root().join("functions"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        dirs,
+        t.function_binaries().len(),
+        "a function crate without a template function"
+    );
+}
+
+#[test]
+fn the_openapi_document_covers_exactly_the_template_routes() {
+    let t = template();
+    let routes: BTreeSet<(String, String)> = t
+        .routes()
+        .into_iter()
+        .filter(|r| r.path != "/{proxy+}")
+        .map(|r| (r.method, r.path))
+        .collect();
+    let documented: BTreeSet<(String, String)> =
+        shared::openapi::operations().into_iter().collect();
+    assert_eq!(routes, documented);
+}
+
+#[tokio::test]
+async fn the_served_document_is_openapi_3_1() {
+    let t = start().await;
+    let r = t.get("/v1/doc", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(r.body["paths"]["/v1/auth/logout"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn resources_are_created_as_the_template_declares() {
+    let t = start().await;
+    let table = t.stack.created.tables["Table"].clone();
+    let d = t
+        .stack
+        .clients
+        .dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let desc = d.table.unwrap();
+    let keys: Vec<_> = desc
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name().to_string())
+        .collect();
+    assert_eq!(keys, ["pk", "sk"]);
+    assert_eq!(
+        desc.global_secondary_indexes()[0].index_name(),
+        Some("gsi1")
+    );
+    let ttl = t
+        .stack
+        .clients
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description.unwrap().attribute_name(),
+        Some("expires_at")
+    );
+
+    let (url, _) = t.stack.created.queues["GenerationQueue"].clone();
+    let attrs = t
+        .stack
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = attrs.attributes.unwrap();
+    assert_eq!(
+        attrs[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout],
+        "360"
+    );
+    assert!(
+        attrs[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy].contains("GenerationDLQ")
+    );
+}
+
+#[tokio::test]
+async fn the_worker_consumes_the_queue_and_leaves_unreadable_messages() {
+    let t = start().await;
+    let (url, _) = t.stack.created.queues["GenerationQueue"].clone();
+    let sqs = &t.stack.clients.sqs;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(r#"{"job_id":"job_1"}"#)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("not json")
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let mut last = (String::new(), String::new());
+    for _ in 0..100 {
+        let a = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        last = (
+            a[&A::ApproximateNumberOfMessages].clone(),
+            a[&A::ApproximateNumberOfMessagesNotVisible].clone(),
+        );
+        // The good one is deleted; the bad one was reported failed and waits, invisible, for redelivery.
+        if last == ("0".to_string(), "1".to_string()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("queue never settled: visible/in-flight = {last:?}");
+}

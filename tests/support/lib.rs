@@ -1,0 +1,175 @@
+//! Test support: a fresh local stack per test (own table, bucket and queues, named per test) on
+//! the emulator `make test` started (`AWS_ENDPOINT_URL`), or on one this test starts and stops.
+
+use local_stack::{LocalStack, Options};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub struct TestStack {
+    pub stack: LocalStack,
+    pub http: reqwest::Client,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// `error.param` of an OpenAI-shaped error body.
+    pub fn param(&self) -> Option<&str> {
+        self.body["error"]["param"].as_str()
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+}
+
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+pub async fn start() -> TestStack {
+    start_with(&[]).await
+}
+
+/// Starts a stack with template parameter overrides (e.g. `("RateLimitPerHour", "5")`).
+pub async fn start_with(parameters: &[(&str, &str)]) -> TestStack {
+    let mut opts = Options::for_workspace(workspace_root());
+    opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty());
+    opts.stack_name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    for (k, v) in parameters {
+        opts.parameters.insert(k.to_string(), v.to_string());
+    }
+    let stack = LocalStack::start(opts).await.expect("local stack starts");
+    TestStack {
+        stack,
+        http: reqwest::Client::new(),
+    }
+}
+
+/// A username unique to this run.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+impl TestStack {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.base_url)
+    }
+
+    /// Another instance of the functions' dependencies, as a second Lambda container would build.
+    pub async fn deps(&self) -> shared::Deps {
+        shared::Deps::from_config(self.stack.config.clone()).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request reaches the gateway");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.http.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn register(&self, username: &str) -> Reply {
+        self.post(
+            "/v1/auth/register",
+            json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str) -> Tokens {
+        let r = self
+            .post(
+                "/v1/auth/login",
+                json!({"username": username, "password": PASSWORD}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "login: {}", r.text);
+        tokens(&r)
+    }
+
+    /// Registers a fresh user and signs in.
+    pub async fn new_user(&self) -> (String, Tokens) {
+        let name = unique("user");
+        let r = self.register(&name).await;
+        assert_eq!(r.status, StatusCode::CREATED, "register: {}", r.text);
+        let t = self.login(&name).await;
+        (name, t)
+    }
+
+    /// Creates an API key for the holder of `access`.
+    pub async fn api_key(&self, access: &str) -> (String, String) {
+        let r = self
+            .post("/v1/api-keys", json!({"name": "test"}), Some(access))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "create key: {}", r.text);
+        (
+            r.body["id"].as_str().unwrap().to_string(),
+            r.body["key"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+pub fn tokens(r: &Reply) -> Tokens {
+    Tokens {
+        access: r.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string(),
+        refresh: r.body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
+    }
+}
