@@ -14,6 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|e| !e.is_empty());
+    // Template parameters can be set under their own names: `RateLimitPerHour=10 make run`.
+    opts.parameters = std::env::vars().collect();
     let stack = LocalStack::start(opts).await?;
 
     eprintln!();

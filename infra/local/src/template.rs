@@ -248,7 +248,7 @@ Resources:
     Properties:
       Events:
         One: {Type: HttpApi, Properties: {Path: /v1/a, Method: get}}
-        Two: {Type: HttpApi, Properties: {Path: /v1/a/{id}, Method: DELETE}}
+        Two: {Type: HttpApi, Properties: {Path: "/v1/a/{id}", Method: DELETE}}
   W:
     Type: AWS::Serverless::Function
     Metadata: {BuildProperties: {Binary: w}}

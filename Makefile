@@ -1,0 +1,43 @@
+# The README's two commands live here: `make run` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+PORT  ?= 3000
+CARGO ?= cargo
+
+.PHONY: run test venv fmt lint clippy cfn-lint unit build deploy clean
+
+## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
+run: venv
+	$(CARGO) build -p local-stack
+	PORT=$(PORT) ./target/debug/local-stack
+
+## test: formatting, clippy, cfn-lint, then every test against a moto server started and stopped here
+test: venv fmt clippy cfn-lint
+	./infra/local/with-moto.sh $(CARGO) test --workspace
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: infra/local/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
+	touch $@
+
+fmt:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+cfn-lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+## build / deploy: SAM with cargo-lambda (needs `pip install aws-sam-cli cargo-lambda` and AWS credentials)
+build:
+	sam build
+
+deploy: build
+	sam deploy --guided
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .aws-sam
