@@ -170,3 +170,176 @@ pub struct ErrorDetail {
     pub param: Option<String>,
     pub code: Option<String>,
 }
+
+/// One image of an ImagesResponse: `url` or `b64_json`, plus our asset `id`.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ImageData {
+    /// The asset id in the library (`GET /v1/images/{id}`).
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b64_json: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+}
+
+/// OpenAI's ImagesResponse.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ImagesResponse {
+    pub created: i64,
+    pub data: Vec<ImageData>,
+    pub size: String,
+    pub output_format: String,
+    pub background: String,
+    pub quality: String,
+    pub model: String,
+}
+
+/// A library item: its metadata and fresh presigned URLs.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct ImageInfo {
+    pub id: String,
+    pub object: String,
+    pub kind: crate::ports::AssetKind,
+    pub prompt: Option<String>,
+    pub revised_prompt: Option<String>,
+    pub model: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub size: String,
+    pub format: String,
+    pub bytes: u64,
+    pub background: Option<String>,
+    pub quality: Option<String>,
+    pub parent_id: Option<String>,
+    pub created_at: i64,
+    /// Presigned GET URL of the image.
+    pub url: String,
+    /// Presigned GET URL of the 256-px WebP thumbnail.
+    pub thumbnail_url: Option<String>,
+    /// When the URLs stop working (Unix seconds).
+    pub urls_expire_at: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ImageList {
+    pub object: String,
+    pub data: Vec<ImageInfo>,
+    pub has_more: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ModelCost {
+    /// Credits per image, by size, at the default quality.
+    pub per_image: std::collections::BTreeMap<String, i64>,
+    /// Qualities that multiply the price, with their factor.
+    pub quality_multipliers: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ModelInfoText {
+    pub what_is: String,
+    pub use_cases: Vec<String>,
+    pub tips: Vec<String>,
+}
+
+/// OpenAI's Model object, extended with what this API knows about it.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ModelInfo {
+    pub id: String,
+    pub object: String,
+    pub created: i64,
+    pub owned_by: String,
+    pub kind: String,
+    pub provider: String,
+    pub is_ai_model: bool,
+    pub sizes: Vec<String>,
+    pub default_size: String,
+    pub qualities: Vec<String>,
+    pub styles: Vec<String>,
+    pub max_n: u8,
+    pub max_prompt_chars: usize,
+    pub transparent_background: String,
+    pub cost: ModelCost,
+    pub info: ModelInfoText,
+}
+
+impl From<&crate::domain::catalog::Model> for ModelInfo {
+    fn from(m: &crate::domain::catalog::Model) -> Self {
+        use crate::domain::catalog::ProviderKind;
+        let per_image = m
+            .sizes
+            .iter()
+            .map(|s| (s.to_string(), m.cost(*s, m.default_quality())))
+            .collect();
+        let quality_multipliers = m
+            .qualities
+            .iter()
+            .map(|q| {
+                let base = m.cost(m.default_size, m.default_quality()).max(1);
+                (q.to_string(), m.cost(m.default_size, q) / base)
+            })
+            .collect();
+        Self {
+            id: m.id.to_string(),
+            object: "model".into(),
+            created: 0,
+            owned_by: m.owned_by.to_string(),
+            kind: "image".into(),
+            provider: match m.provider {
+                ProviderKind::Local => "local",
+                ProviderKind::OpenAi => "openai",
+            }
+            .into(),
+            is_ai_model: m.provider != ProviderKind::Local,
+            sizes: m.sizes.iter().map(|s| s.to_string()).collect(),
+            default_size: m.default_size.to_string(),
+            qualities: m.qualities.iter().map(|q| q.to_string()).collect(),
+            styles: m.styles.iter().map(|s| s.to_string()).collect(),
+            max_n: m.max_n,
+            max_prompt_chars: m.max_prompt_chars,
+            transparent_background: if m.native_transparency {
+                "native"
+            } else {
+                "post-processed"
+            }
+            .into(),
+            cost: ModelCost {
+                per_image,
+                quality_multipliers,
+            },
+            info: ModelInfoText {
+                what_is: m.info.what_is.to_string(),
+                use_cases: m.info.use_cases.iter().map(|s| s.to_string()).collect(),
+                tips: m.info.tips.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ModelList {
+    pub object: String,
+    pub data: Vec<ModelInfo>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct LedgerItem {
+    pub id: String,
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct CreditResponse {
+    pub available: i64,
+    pub earned: i64,
+    pub spent: i64,
+    /// The most recent entries, newest first.
+    pub ledger: Vec<LedgerItem>,
+}

@@ -102,8 +102,8 @@ pub fn new_referral_code() -> String {
 }
 
 /// Starts a session (refresh-token family) for a signed-in user and returns its first tokens.
-pub async fn start_session<S: Sessions>(
-    deps: &Deps<S>,
+pub async fn start_session<S: Sessions, B>(
+    deps: &Deps<S, B>,
     user_id: &str,
     role: Role,
 ) -> Result<TokenResponse, ApiError> {

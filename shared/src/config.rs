@@ -34,6 +34,17 @@ pub struct Config {
     pub admin_usernames: Vec<String>,
     /// Largest request body a JSON endpoint accepts.
     pub max_json_body_bytes: usize,
+    /// OpenAI models are offered only with a key; without one the local provider serves.
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: String,
+    /// Total time budget of one provider call, retries included.
+    pub provider_timeout: Duration,
+    pub provider_max_retries: u32,
+    /// Lifetime of presigned GET URLs (default 1 hour, at most 7 days).
+    pub presign_ttl: Duration,
+    pub daily_image_limit: u32,
+    /// Lower-cased terms (or phrases) refused in prompts before anything is charged.
+    pub refused_terms: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -49,6 +60,10 @@ impl std::fmt::Debug for Config {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("signup_credits", &self.signup_credits)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
+            .field("openai_configured", &self.openai_api_key.is_some())
+            .field("openai_base_url", &self.openai_base_url)
+            .field("presign_ttl", &self.presign_ttl)
+            .field("daily_image_limit", &self.daily_image_limit)
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +137,50 @@ impl Config {
                 reason: "must not be negative".into(),
             });
         }
+        let presign: u64 = parse("PRESIGN_TTL_SECONDS", get("PRESIGN_TTL_SECONDS"), 3600)?;
+        if !(1..=7 * 24 * 3600).contains(&presign) {
+            return Err(ConfigError::Invalid {
+                name: "PRESIGN_TTL_SECONDS",
+                reason: "must be between 1 second and 7 days (604800)".into(),
+            });
+        }
+        let provider_timeout: u64 = parse(
+            "PROVIDER_TIMEOUT_SECONDS",
+            get("PROVIDER_TIMEOUT_SECONDS"),
+            25,
+        )?;
+        if provider_timeout == 0 {
+            return Err(ConfigError::Invalid {
+                name: "PROVIDER_TIMEOUT_SECONDS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(|t| {
+                            t.split_whitespace()
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                                .to_lowercase()
+                        })
+                        .filter(|t| !t.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         Ok(Self {
+            openai_api_key: get("OPENAI_API_KEY"),
+            openai_base_url: get("OPENAI_BASE_URL")
+                .unwrap_or_else(|| "https://api.openai.com/v1".into())
+                .trim_end_matches('/')
+                .to_string(),
+            provider_timeout: Duration::from_secs(provider_timeout),
+            provider_max_retries: parse("PROVIDER_MAX_RETRIES", get("PROVIDER_MAX_RETRIES"), 2)?,
+            presign_ttl: Duration::from_secs(presign),
+            daily_image_limit: parse("DAILY_IMAGE_LIMIT", get("DAILY_IMAGE_LIMIT"), 50)?,
+            refused_terms: list("REFUSED_TERMS"),
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
             queue_url: required("QUEUE_URL")?,
@@ -137,14 +195,7 @@ impl Config {
             refresh_token_ttl: Duration::from_secs(refresh),
             signup_credits,
             rate_limit_per_hour,
-            admin_usernames: get("ADMIN_USERNAMES")
-                .map(|v| {
-                    v.split(',')
-                        .map(|u| u.trim().to_lowercase())
-                        .filter(|u| !u.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            admin_usernames: list("ADMIN_USERNAMES"),
             max_json_body_bytes: parse(
                 "MAX_JSON_BODY_BYTES",
                 get("MAX_JSON_BODY_BYTES"),
@@ -177,6 +228,31 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 24 * 3600));
         assert_eq!(c.rate_limit_per_hour, 100);
         assert_eq!(c.aws_endpoint_url, None);
+        assert_eq!(c.presign_ttl, Duration::from_secs(3600));
+        assert_eq!(c.daily_image_limit, 50);
+        assert!(c.openai_api_key.is_none());
+    }
+
+    #[test]
+    fn presign_ttl_is_capped_at_seven_days() {
+        let mut vars = base();
+        vars.insert("PRESIGN_TTL_SECONDS".into(), "604801".into());
+        assert!(
+            Config::from_map(&vars)
+                .unwrap_err()
+                .to_string()
+                .contains("PRESIGN_TTL_SECONDS")
+        );
+    }
+
+    #[test]
+    fn refused_terms_are_normalised() {
+        let mut vars = base();
+        vars.insert("REFUSED_TERMS".into(), " Gore ,blood   Bath,, ".into());
+        assert_eq!(
+            Config::from_map(&vars).unwrap().refused_terms,
+            vec!["gore", "blood bath"]
+        );
     }
 
     #[test]

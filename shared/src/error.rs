@@ -41,6 +41,19 @@ pub enum ApiError {
         limit: u32,
         reset_epoch: u64,
     },
+    /// 429 `insufficient_quota`, as OpenAI answers when credits run out.
+    #[error("{0}")]
+    InsufficientQuota(String),
+    /// 400 `content_policy_violation`: refused by our moderation or by the provider's.
+    #[error("{0}")]
+    ContentPolicy(String),
+    /// 502/503/504: the image provider failed, is overloaded, or timed out.
+    #[error("{message}")]
+    Provider {
+        status: StatusCode,
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
     /// 500: our bug. The source is logged with the request id, never sent to the client.
     #[error("internal error: {0}")]
     Internal(#[source] Source),
@@ -99,6 +112,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::InsufficientQuota(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::ContentPolicy(_) => StatusCode::BAD_REQUEST,
+            Self::Provider { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,6 +145,21 @@ impl ApiError {
                 Some("unsupported_media_type"),
             ),
             Self::RateLimited { .. } => ("requests", None, Some("rate_limit_exceeded")),
+            Self::InsufficientQuota(_) => ("insufficient_quota", None, Some("insufficient_quota")),
+            Self::ContentPolicy(_) => (
+                "invalid_request_error",
+                Some("prompt"),
+                Some("content_policy_violation"),
+            ),
+            Self::Provider { status, .. } => (
+                "server_error",
+                None,
+                Some(match status.as_u16() {
+                    504 => "provider_timeout",
+                    503 => "provider_overloaded",
+                    _ => "provider_error",
+                }),
+            ),
             Self::Internal(_) => ("server_error", None, Some("internal_error")),
         };
         serde_json::to_value(Body {
@@ -157,6 +188,10 @@ impl ApiError {
                 ("x-ratelimit-reset", reset_epoch.to_string()),
             ],
             Self::MethodNotAllowed { allow, .. } => vec![("allow", allow.clone())],
+            Self::Provider {
+                retry_after_secs: Some(s),
+                ..
+            } => vec![("retry-after", s.to_string())],
             _ => Vec::new(),
         }
     }

@@ -116,9 +116,9 @@ impl Ctx {
 
     /// Checks the bearer credential (access JWT or API key) and counts the request against the
     /// user's hourly limit. Revoked sessions and deleted keys fail here, on every endpoint.
-    pub async fn authenticate<S: Store>(
+    pub async fn authenticate<S: Store, B>(
         &self,
-        deps: &Deps<S>,
+        deps: &Deps<S, B>,
         req: &Request,
     ) -> Result<Principal, ApiError> {
         let token = bearer_token(req)?;
@@ -355,6 +355,38 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| {
             ApiError::invalid(name.to_string(), format!("missing path parameter '{name}'"))
         })
+}
+
+/// The first value of a query parameter.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// Refuses query parameters the endpoint does not define, naming the first one.
+pub fn reject_unknown_query(req: &Request, allowed: &[&str]) -> Result<(), ApiError> {
+    let query = req.query_string_parameters_ref();
+    if let Some((name, _)) = query.and_then(|q| q.iter().find(|(k, _)| !allowed.contains(k))) {
+        return Err(ApiError::InvalidRequest {
+            message: format!(
+                "unknown query parameter '{name}'; this endpoint takes: {}",
+                allowed.join(", ")
+            ),
+            param: Some(name.to_string()),
+            code: "unknown_parameter",
+        });
+    }
+    Ok(())
+}
+
+/// A 302 to a presigned URL.
+pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header("location", location)
+        .header("cache-control", "no-store")
+        .body(Body::Empty)
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -9,18 +9,25 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod imaging;
 pub mod openapi;
 pub mod ports;
+pub mod providers;
 pub mod telemetry;
 
+pub mod service;
+
 pub use adapters::dynamo::DynamoStore;
+pub use adapters::s3::S3Blobs;
 pub use config::Config;
 pub use error::ApiError;
 
 /// What a handler needs, built once per cold start and borrowed by every invocation.
-pub struct Deps<S = DynamoStore> {
+pub struct Deps<S = DynamoStore, B = S3Blobs> {
     pub config: Config,
     pub store: S,
+    pub blobs: B,
+    pub providers: providers::Providers,
 }
 
 impl Deps<DynamoStore> {
@@ -32,6 +39,13 @@ impl Deps<DynamoStore> {
     pub async fn from_config(config: Config) -> Self {
         let sdk = aws::sdk_config(&config).await;
         let store = DynamoStore::new(aws::dynamodb(&sdk), config.table_name.clone());
-        Self { config, store }
+        let blobs = S3Blobs::new(aws::s3(&sdk, &config), config.bucket_name.clone());
+        let providers = providers::Providers::from_config(&config);
+        Self {
+            config,
+            store,
+            blobs,
+            providers,
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::api::*;
 use crate::domain::accounts::Role;
+use crate::domain::generation::CreateImageRequest;
+use crate::ports::AssetKind;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,16 +19,24 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
             user per hour (429 with `Retry-After`; `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` \
             on success)."
     ),
-    paths(register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key, doc),
+    paths(
+        register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
+        generate_image, generate_image_alias, list_images, get_image, download_image, delete_image,
+        list_models, get_model, credit, doc
+    ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
-        Deleted, ErrorResponse, ErrorDetail
+        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo,
+        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
+        (name = "images", description = "OpenAI-compatible generation and the asset library"),
+        (name = "models", description = "The catalog of models this deployment serves"),
+        (name = "credits", description = "Balance and ledger"),
         (name = "meta", description = "This document")
     )
 )]
@@ -191,6 +201,97 @@ fn list_api_keys() {}
     ))]
 #[allow(dead_code)]
 fn revoke_api_key() {}
+
+#[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
+    request_body = CreateImageRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h without charging again")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64", body = ImagesResponse),
+        (status = 400, description = "Unsupported value or combination (named in `param`), or `content_policy_violation`", body = ErrorResponse),
+        (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),
+        (status = 429, description = "`insufficient_quota` (credits), daily image limit or hourly request limit", body = ErrorResponse),
+        (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
+        (status = 503, description = "The provider is overloaded (Retry-After)", body = ErrorResponse),
+        (status = 504, description = "The provider timed out (nothing charged)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn generate_image() {}
+
+#[utoipa::path(post, path = "/v1/generate-image", tag = "images", operation_id = "generate_image_alias",
+    request_body = CreateImageRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "Alias of /v1/images/generations", body = ImagesResponse)))]
+#[allow(dead_code)]
+fn generate_image_alias() {}
+
+#[utoipa::path(get, path = "/v1/images", tag = "images", operation_id = "list_images",
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("type" = Option<String>, Query, description = "all (default), image, video or upload"),
+        ("sort" = Option<String>, Query, description = "newest (default) or oldest"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the caller's assets", body = ImageList),
+        (status = 400, description = "Invalid limit, cursor, type or sort", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn list_images() {}
+
+#[utoipa::path(get, path = "/v1/images/{id}", tag = "images", operation_id = "get_image",
+    params(("id" = String, Path, description = "Asset id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Metadata with fresh presigned URLs", body = ImageInfo),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn get_image() {}
+
+#[utoipa::path(get, path = "/v1/images/{id}/content", tag = "images", operation_id = "download_image",
+    params(
+        ("id" = String, Path, description = "Asset id"),
+        ("variant" = Option<String>, Query, description = "original (default) or thumbnail"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 302, description = "Redirect to a presigned URL"),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn download_image() {}
+
+#[utoipa::path(delete, path = "/v1/images/{id}", tag = "images", operation_id = "delete_image",
+    params(("id" = String, Path, description = "Asset id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Objects and metadata removed", body = Deleted),
+        (status = 404, description = "Unknown id, another user's, or already deleted", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn delete_image() {}
+
+#[utoipa::path(get, path = "/v1/models", tag = "models", operation_id = "list_models",
+    responses((status = 200, description = "The models this deployment can serve", body = ModelList)))]
+#[allow(dead_code)]
+fn list_models() {}
+
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "models", operation_id = "get_model",
+    params(("id" = String, Path, description = "Model id")),
+    responses(
+        (status = 200, description = "Sizes, qualities, styles, cost and tips", body = ModelInfo),
+        (status = 404, description = "Unknown or unavailable model", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn get_model() {}
+
+#[utoipa::path(get, path = "/v1/credit", tag = "credits", operation_id = "credit",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Available, earned and spent credits, recent ledger", body = CreditResponse)))]
+#[allow(dead_code)]
+fn credit() {}
 
 #[utoipa::path(get, path = "/v1/doc", tag = "meta", operation_id = "doc",
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")))]

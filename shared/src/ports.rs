@@ -140,6 +140,201 @@ pub trait RateLimits: Send + Sync {
     ) -> impl Future<Output = Result<Result<RateWindow, RateWindow>, ApiError>> + Send;
 }
 
-/// Everything a handler may need from storage.
-pub trait Store: Accounts + Sessions + ApiKeys + RateLimits {}
-impl<T: Accounts + Sessions + ApiKeys + RateLimits> Store for T {}
+/// What kind of asset a library item is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetKind {
+    Image,
+    Video,
+    Upload,
+}
+
+impl AssetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Image => "image",
+            AssetKind::Video => "video",
+            AssetKind::Upload => "upload",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(AssetKind::Image),
+            "video" => Some(AssetKind::Video),
+            "upload" => Some(AssetKind::Upload),
+            _ => None,
+        }
+    }
+}
+
+/// Metadata of one stored asset; its bytes live in S3 under keys derived from the ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: String,
+    pub user_id: String,
+    pub kind: AssetKind,
+    pub prompt: Option<String>,
+    pub revised_prompt: Option<String>,
+    pub model: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    /// png, jpeg or webp.
+    pub format: String,
+    pub bytes: u64,
+    pub key: String,
+    pub thumbnail_key: Option<String>,
+    pub created_at: i64,
+    pub parent_id: Option<String>,
+    pub background: Option<String>,
+    pub quality: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    NewestFirst,
+    OldestFirst,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: String,
+    /// Negative for spending, positive for grants and refunds.
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub created_at: i64,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: go ahead, then complete or abandon it.
+    New,
+    /// Same key and body already answered: replay this stored JSON.
+    Replay(String),
+    /// Same key, another body.
+    Mismatch,
+    /// Same key and body, still being processed.
+    InProgress,
+}
+
+pub trait Images: Send + Sync {
+    /// Stores all records or none.
+    fn put_images(
+        &self,
+        records: &[ImageRecord],
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn image(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<ImageRecord>, ApiError>> + Send;
+    /// One page; the second value is the id to continue after, when there is more.
+    fn list_images(
+        &self,
+        user_id: &str,
+        kind: Option<AssetKind>,
+        order: SortOrder,
+        limit: usize,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<(Vec<ImageRecord>, Option<String>), ApiError>> + Send;
+    /// Deletes the metadata; `false` when there was none (already deleted or never the user's).
+    fn delete_image(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+}
+
+pub trait Credits: Send + Sync {
+    /// Takes `amount` credits atomically, never below zero; `Ok(false)` when there are too few.
+    fn debit(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// Gives back the debit of `reference`; a second refund of the same reference does nothing.
+    fn refund(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reference: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn ledger(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, ApiError>> + Send;
+}
+
+pub trait Quotas: Send + Sync {
+    /// Reserves `n` of today's images (UTC day); `Err(reset_at)` when that would pass `limit`.
+    fn reserve_daily(
+        &self,
+        user_id: &str,
+        n: u32,
+        limit: u32,
+        now: i64,
+    ) -> impl Future<Output = Result<Result<(), i64>, ApiError>> + Send;
+    fn release_daily(
+        &self,
+        user_id: &str,
+        n: u32,
+        now: i64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+pub trait Idempotency: Send + Sync {
+    fn claim(
+        &self,
+        user_id: &str,
+        key: &str,
+        body_hash: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<IdempotencyClaim, ApiError>> + Send;
+    fn complete(
+        &self,
+        user_id: &str,
+        key: &str,
+        response: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Frees the key after a failure, so the client can retry with it.
+    fn abandon(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// Private object storage; objects leave it only through presigned URLs.
+pub trait Blobs: Send + Sync {
+    fn put(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, ApiError>> + Send;
+    /// Deletes every key; missing keys are not an error.
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn presign_get(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+}
+
+/// Everything a handler may need from the metadata store.
+pub trait Store:
+    Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency
+{
+}
+impl<T> Store for T where
+    T: Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency
+{
+}

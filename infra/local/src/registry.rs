@@ -18,6 +18,15 @@ macro_rules! with_deps {
     };
 }
 
+macro_rules! with_config {
+    ($krate:ident) => {
+        Arc::new(|deps: Arc<Deps>, req: Request| {
+            Box::pin(async move { $krate::handler(&deps.config, req).await })
+                as BoxFuture<'static, _>
+        }) as HttpHandler
+    };
+}
+
 macro_rules! without_deps {
     ($krate:ident) => {
         Arc::new(|_: Arc<Deps>, req: Request| {
@@ -36,6 +45,14 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("create-api-key", with_deps!(create_api_key)),
         ("list-api-keys", with_deps!(list_api_keys)),
         ("revoke-api-key", with_deps!(revoke_api_key)),
+        ("generate-image", with_deps!(generate_image)),
+        ("list-images", with_deps!(list_images)),
+        ("get-image", with_deps!(get_image)),
+        ("download-image", with_deps!(download_image)),
+        ("delete-image", with_deps!(delete_image)),
+        ("models", with_config!(models)),
+        ("model-info", with_config!(model_info)),
+        ("credit", with_deps!(credit)),
         ("doc", without_deps!(doc)),
         ("not-found", without_deps!(not_found)),
     ])

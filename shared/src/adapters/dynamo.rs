@@ -613,3 +613,444 @@ impl RateLimits for DynamoStore {
         }
     }
 }
+
+fn image_item(r: &ImageRecord) -> Item {
+    let mut it = item(
+        user_pk(&r.user_id),
+        &format!("IMAGE#{}", r.id),
+        [
+            ("entity", s("image")),
+            ("id", s(&r.id)),
+            ("user_id", s(&r.user_id)),
+            ("kind", s(r.kind.as_str())),
+            ("width", n(r.width as i64)),
+            ("height", n(r.height as i64)),
+            ("format", s(&r.format)),
+            ("bytes", n(r.bytes as i64)),
+            ("object_key", s(&r.key)),
+            ("created_at", n(r.created_at)),
+            (
+                "gsi1pk",
+                s(format!("USER#{}#{}", r.user_id, r.kind.as_str())),
+            ),
+            ("gsi1sk", s(format!("IMAGE#{}", r.id))),
+        ],
+    );
+    let optional = [
+        ("prompt", &r.prompt),
+        ("revised_prompt", &r.revised_prompt),
+        ("model", &r.model),
+        ("thumbnail_key", &r.thumbnail_key),
+        ("parent_id", &r.parent_id),
+        ("background", &r.background),
+        ("quality", &r.quality),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            it.insert(k.to_string(), s(v));
+        }
+    }
+    it
+}
+
+fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
+    Ok(ImageRecord {
+        id: get_s(it, "id")?,
+        user_id: get_s(it, "user_id")?,
+        kind: AssetKind::parse(&get_s(it, "kind")?).ok_or_else(|| corrupt("kind"))?,
+        prompt: opt_s(it, "prompt"),
+        revised_prompt: opt_s(it, "revised_prompt"),
+        model: opt_s(it, "model"),
+        width: get_n(it, "width")? as u32,
+        height: get_n(it, "height")? as u32,
+        format: get_s(it, "format")?,
+        bytes: get_n(it, "bytes")? as u64,
+        key: get_s(it, "object_key")?,
+        thumbnail_key: opt_s(it, "thumbnail_key"),
+        created_at: get_n(it, "created_at")?,
+        parent_id: opt_s(it, "parent_id"),
+        background: opt_s(it, "background"),
+        quality: opt_s(it, "quality"),
+    })
+}
+
+impl Images for DynamoStore {
+    async fn put_images(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
+        let items = records
+            .iter()
+            .map(|r| put_new(&self.table, image_item(r)))
+            .collect();
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "image metadata write cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn image(&self, user_id: &str, id: &str) -> Result<Option<ImageRecord>, ApiError> {
+        self.get(user_pk(user_id), &format!("IMAGE#{id}"))
+            .await?
+            .map(|it| image_from(&it))
+            .transpose()
+    }
+
+    async fn list_images(
+        &self,
+        user_id: &str,
+        kind: Option<AssetKind>,
+        order: SortOrder,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<ImageRecord>, Option<String>), ApiError> {
+        // A kind has its own GSI partition, so pages are full (no post-query filtering).
+        let (index, pk_name, sk_name, pk) = match kind {
+            None => (None, "pk", "sk", user_pk(user_id)),
+            Some(k) => (
+                Some("gsi1"),
+                "gsi1pk",
+                "gsi1sk",
+                format!("USER#{user_id}#{}", k.as_str()),
+            ),
+        };
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_names("#sk", sk_name)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s("IMAGE#"))
+            .scan_index_forward(order == SortOrder::OldestFirst)
+            // One more than asked tells whether another page exists.
+            .limit(limit as i32 + 1);
+        if let Some(after) = after {
+            let mut start = key(user_pk(user_id), &format!("IMAGE#{after}"));
+            if let Some(k) = kind {
+                start.insert("gsi1pk".into(), s(format!("USER#{user_id}#{}", k.as_str())));
+                start.insert("gsi1sk".into(), s(format!("IMAGE#{after}")));
+            }
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        let out = query.send().await.map_err(sdk_error)?;
+        let mut records = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(image_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok((records, next))
+    }
+
+    async fn delete_image(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+fn ledger_put(
+    table: &str,
+    user_id: &str,
+    sk: String,
+    delta: i64,
+    reason: &str,
+    reference: &str,
+) -> Put {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item(
+            user_pk(user_id),
+            &sk,
+            [
+                ("entity", s("ledger")),
+                ("id", s(sk.trim_start_matches("LEDGER#"))),
+                ("delta", n(delta)),
+                ("reason", s(reason)),
+                ("reference", s(reference)),
+                ("created_at", n(crate::domain::now_epoch())),
+            ],
+        )))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("table, item set")
+}
+
+impl Credits for DynamoStore {
+    async fn debit(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        // A single conditional update: DynamoDB serialises writes to one item, so concurrent
+        // debits can never take the balance below zero (no transaction conflicts to retry).
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c")
+            .condition_expression("credits_available >= :c")
+            .expression_attribute_values(":c", n(amount))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if is_conditional_failure(&e) => return Ok(false),
+            Err(e) => return Err(sdk_error(e)),
+        }
+        let entry = ledger_put(
+            &self.table,
+            user_id,
+            format!("LEDGER#{reference}"),
+            -amount,
+            reason,
+            reference,
+        );
+        if let Err(e) = self
+            .client
+            .put_item()
+            .set_item(entry.item.clone().into())
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            // The balance moved but its record did not: give the credits back and fail loudly.
+            self.refund(user_id, amount, reference).await?;
+            return Err(sdk_error(e));
+        }
+        Ok(true)
+    }
+
+    async fn refund(&self, user_id: &str, amount: i64, reference: &str) -> Result<(), ApiError> {
+        let give_back = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("SET credits_available = credits_available + :c, credits_spent = credits_spent - :c")
+            .expression_attribute_values(":c", n(amount))
+            .build()
+            .expect("update fields set");
+        let items = vec![
+            TransactWriteItem::builder().update(give_back).build(),
+            TransactWriteItem::builder()
+                .put(ledger_put(
+                    &self.table,
+                    user_id,
+                    format!("LEDGER#{reference}~refund"),
+                    amount,
+                    "refund",
+                    reference,
+                ))
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            // The refund record exists already: this reference was refunded before.
+            Err(reasons)
+                if reasons
+                    .get(1)
+                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                Ok(())
+            }
+            Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
+        }
+    }
+
+    async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":prefix", s("LEDGER#"))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|it| {
+                Ok(LedgerEntry {
+                    id: get_s(it, "id")?,
+                    delta: get_n(it, "delta")?,
+                    reason: get_s(it, "reason")?,
+                    reference: opt_s(it, "reference"),
+                    created_at: get_n(it, "created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+const DAY: i64 = 24 * 3600;
+
+impl Quotas for DynamoStore {
+    async fn reserve_daily(
+        &self,
+        user_id: &str,
+        n_images: u32,
+        limit: u32,
+        now: i64,
+    ) -> Result<Result<(), i64>, ApiError> {
+        let day = now.div_euclid(DAY);
+        let reset_at = (day + 1) * DAY;
+        if n_images > limit {
+            return Ok(Err(reset_at));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .update_expression("ADD images :n SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(images) OR images <= :room")
+            .expression_attribute_values(":n", n(n_images as i64))
+            .expression_attribute_values(":room", n((limit - n_images) as i64))
+            .expression_attribute_values(":exp", n(reset_at + DAY))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_conditional_failure(&e) => Ok(Err(reset_at)),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn release_daily(&self, user_id: &str, n_images: u32, now: i64) -> Result<(), ApiError> {
+        let day = now.div_euclid(DAY);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .update_expression("ADD images :neg")
+            .condition_expression("attribute_exists(images)")
+            .expression_attribute_values(":neg", n(-(n_images as i64)))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if is_conditional_failure(&e) {
+                    Ok(())
+                } else {
+                    Err(sdk_error(e))
+                }
+            })
+    }
+}
+
+const IDEMPOTENCY_TTL: i64 = 24 * 3600;
+
+impl Idempotency for DynamoStore {
+    async fn claim(
+        &self,
+        user_id: &str,
+        idem_key: &str,
+        body_hash: &str,
+        now: i64,
+    ) -> Result<IdempotencyClaim, ApiError> {
+        let pk = format!("IDEMP#{user_id}#{idem_key}");
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(
+                pk.clone(),
+                "IDEMP",
+                [
+                    ("state", s("pending")),
+                    ("body_hash", s(body_hash)),
+                    ("created_at", n(now)),
+                    ("expires_at", n(now + IDEMPOTENCY_TTL)),
+                ],
+            )))
+            // An expired record (TTL deletion is lazy) may be taken over.
+            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(IdempotencyClaim::New),
+            Err(e) if is_conditional_failure(&e) => {}
+            Err(e) => return Err(sdk_error(e)),
+        }
+        let Some(existing) = self.get(pk, "IDEMP").await? else {
+            // Abandoned between our write and read: the caller may simply retry.
+            return Ok(IdempotencyClaim::InProgress);
+        };
+        if get_s(&existing, "body_hash")? != body_hash {
+            return Ok(IdempotencyClaim::Mismatch);
+        }
+        match (
+            opt_s(&existing, "state").as_deref(),
+            opt_s(&existing, "response"),
+        ) {
+            (Some("done"), Some(response)) => Ok(IdempotencyClaim::Replay(response)),
+            _ => Ok(IdempotencyClaim::InProgress),
+        }
+    }
+
+    async fn complete(
+        &self,
+        user_id: &str,
+        idem_key: &str,
+        response: &str,
+    ) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("IDEMP#{user_id}#{idem_key}"), "IDEMP")))
+            .update_expression("SET #state = :done, #response = :r")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":r", s(response))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+
+    async fn abandon(&self, user_id: &str, idem_key: &str) -> Result<(), ApiError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("IDEMP#{user_id}#{idem_key}"), "IDEMP")))
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s("pending"))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if is_conditional_failure(&e) {
+                    Ok(())
+                } else {
+                    Err(sdk_error(e))
+                }
+            })
+    }
+}

@@ -1,6 +1,8 @@
 //! Pure types and rules: no I/O.
 
 pub mod accounts;
+pub mod catalog;
+pub mod generation;
 
 /// Seconds since the Unix epoch, the time unit of every timestamp in the API (as OpenAI's `created`).
 pub fn now_epoch() -> i64 {

@@ -1,0 +1,44 @@
+//! `POST /v1/images/generations` (alias `/v1/generate-image`): OpenAI's CreateImageRequest in,
+//! ImagesResponse out. Credits are debited before the provider is called and refunded if it
+//! fails; an `Idempotency-Key` replays the first answer without charging again.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::domain::generation::CreateImageRequest;
+use shared::http::{Ctx, json_body};
+use shared::ports::{Blobs, Store};
+use shared::service::{generate, idempotency_key, idempotent};
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "generate-image");
+    ctx.run(generate_image(deps, &ctx, &req)).await
+}
+
+async fn generate_image<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let body: CreateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let key = idempotency_key(req)?;
+    // The canonical form (sorted keys, no whitespace) decides whether two bodies are "the same".
+    let canonical = serde_json::from_slice::<serde_json::Value>(req.body().as_ref())
+        .map_err(ApiError::internal)?
+        .to_string();
+    let plan = body.plan(deps.providers.default_model(), |m| {
+        deps.providers.serves(m.provider)
+    })?;
+    let json = idempotent(deps, &who, key.as_deref(), &canonical, || async {
+        let response = generate(deps, &who, plan).await?;
+        serde_json::to_string(&response).map_err(ApiError::internal)
+    })
+    .await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(json))
+        .map_err(ApiError::internal)
+}

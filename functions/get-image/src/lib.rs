@@ -1,0 +1,29 @@
+//! `GET /v1/images/{id}`: one asset's metadata with fresh presigned URLs.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::http::{Ctx, json, path_param};
+use shared::ports::{Blobs, Store};
+use shared::service::image_info;
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "get-image");
+    ctx.run(get(deps, &ctx, &req)).await
+}
+
+async fn get<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let id = path_param(req, "id")?;
+    // Keys include the owner: another user's id is simply not found.
+    let record = deps
+        .store
+        .image(&who.user_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))?;
+    json(StatusCode::OK, &image_info(deps, &record).await?)
+}

@@ -1,0 +1,107 @@
+//! `GET /v1/images`: the caller's library, newest or oldest first, with an opaque cursor.
+
+use base64::Engine;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::api::ImageList;
+use shared::http::{Ctx, json, query_param, reject_unknown_query};
+use shared::ports::{AssetKind, Blobs, SortOrder, Store};
+use shared::service::image_info;
+use shared::{ApiError, Deps};
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "list-images");
+    ctx.run(list(deps, &ctx, &req)).await
+}
+
+const CURSOR_PREFIX: &str = "v1:";
+
+fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let invalid = || ApiError::invalid("cursor", "cursor is not one this API returned");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(invalid());
+    }
+    Ok(id.to_string())
+}
+
+async fn list<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    reject_unknown_query(req, &["limit", "cursor", "type", "sort"])?;
+    let limit = match query_param(req, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let kind = match query_param(req, "type").unwrap_or("all") {
+        "all" => None,
+        t => Some(AssetKind::parse(t).ok_or_else(|| {
+            ApiError::invalid("type", "type must be all, image, video or upload")
+        })?),
+    };
+    let order = match query_param(req, "sort").unwrap_or("newest") {
+        "newest" => SortOrder::NewestFirst,
+        "oldest" => SortOrder::OldestFirst,
+        _ => return Err(ApiError::invalid("sort", "sort must be newest or oldest")),
+    };
+    let after = query_param(req, "cursor").map(decode_cursor).transpose()?;
+    let (records, next) = deps
+        .store
+        .list_images(&who.user_id, kind, order, limit, after.as_deref())
+        .await?;
+    let mut data = Vec::with_capacity(records.len());
+    for r in &records {
+        data.push(image_info(deps, r).await?);
+    }
+    json(
+        StatusCode::OK,
+        &ImageList {
+            object: "list".into(),
+            data,
+            has_more: next.is_some(),
+            next_cursor: next.as_deref().map(encode_cursor),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = encode_cursor("img_0123abc");
+        assert_eq!(decode_cursor(&c).unwrap(), "img_0123abc");
+        for bad in [
+            "",
+            "!!!",
+            "aW1nXzEyMw",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("v1:a#b"),
+        ] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

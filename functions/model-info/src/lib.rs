@@ -1,0 +1,24 @@
+//! `GET /v1/models/{id}`: one model of the catalog; unknown or unavailable models are 404.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::api::ModelInfo;
+use shared::domain::catalog;
+use shared::http::{Ctx, json, path_param};
+use shared::{ApiError, Config};
+
+pub async fn handler(config: &Config, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "model-info");
+    ctx.run(async {
+        let id = path_param(&req, "id")?;
+        let model = catalog::usable(config.openai_api_key.is_some())
+            .find(|m| m.id == id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "The model '{id}' does not exist or is not available here"
+                ))
+            })?;
+        json(StatusCode::OK, &ModelInfo::from(model))
+    })
+    .await
+}

@@ -1,0 +1,25 @@
+//! `GET /v1/models`: the catalog, limited to the models this deployment can serve.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::Config;
+use shared::api::{ModelInfo, ModelList};
+use shared::domain::catalog;
+use shared::http::{Ctx, json};
+
+pub async fn handler(config: &Config, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "models");
+    ctx.run(async {
+        let data = catalog::usable(config.openai_api_key.is_some())
+            .map(ModelInfo::from)
+            .collect();
+        json(
+            StatusCode::OK,
+            &ModelList {
+                object: "list".into(),
+                data,
+            },
+        )
+    })
+    .await
+}

@@ -1,0 +1,112 @@
+//! S3 adapter: private objects, reached by clients only through presigned GET URLs.
+
+use crate::error::ApiError;
+use crate::ports::Blobs;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+fn s3_error(op: &str, e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::internal(format!("s3 {op}: {}", DisplayErrorContext(e)))
+}
+
+impl Blobs for S3Blobs {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ApiError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| s3_error("put", e))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let data = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| s3_error("get body", e))?;
+                Ok(Some(data.into_bytes().to_vec()))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(s3_error("get", e)),
+        }
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), ApiError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let objects = keys
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| s3_error("delete", e))?;
+        let out = self
+            .client
+            .delete_objects()
+            .bucket(&self.bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| s3_error("delete", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| s3_error("delete", e))?;
+        if let Some(err) = out.errors().first() {
+            return Err(ApiError::internal(format!(
+                "s3 delete of {:?} failed: {:?}",
+                err.key(),
+                err.message()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| s3_error("presign", e))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| s3_error("presign", e))?;
+        Ok(req.uri().to_string())
+    }
+}

@@ -1,0 +1,494 @@
+//! OpenAI's CreateImageRequest, validated against the catalog into a plan. Every unsupported
+//! value or combination is a 400 naming `param`; nothing is silently dropped.
+
+use crate::domain::catalog::{self, Model, Size};
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
+
+/// The request body, field for field as OpenAI defines it (nullable fields mean "absent"),
+/// plus `seed` for deterministic models.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateImageRequest {
+    pub prompt: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub n: Option<i64>,
+    #[serde(default)]
+    pub size: Option<String>,
+    #[serde(default)]
+    pub quality: Option<String>,
+    #[serde(default)]
+    pub style: Option<String>,
+    #[serde(default)]
+    pub response_format: Option<String>,
+    #[serde(default)]
+    pub output_format: Option<String>,
+    #[serde(default)]
+    pub output_compression: Option<i64>,
+    #[serde(default)]
+    pub background: Option<String>,
+    #[serde(default)]
+    pub moderation: Option<String>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub partial_images: Option<i64>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Only for deterministic models: the same prompt and seed give the same image.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Url,
+    B64Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Png,
+    Jpeg,
+    Webp,
+}
+
+impl OutputFormat {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "png" => Some(Self::Png),
+            "jpeg" | "jpg" => Some(Self::Jpeg),
+            "webp" => Some(Self::Webp),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpeg",
+            Self::Webp => "webp",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jpeg => "jpg",
+            other => other.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Background {
+    Transparent,
+    Opaque,
+}
+
+/// A validated generation: everything a provider and the post-processing need.
+#[derive(Debug, Clone)]
+pub struct GenerationPlan {
+    pub model: &'static Model,
+    pub prompt: String,
+    pub n: u8,
+    pub size: Size,
+    pub quality: &'static str,
+    pub style: Option<&'static str>,
+    pub response_format: ResponseFormat,
+    pub output_format: OutputFormat,
+    /// 0–100 for jpeg/webp; `None` means the format's best (100).
+    pub output_compression: Option<u8>,
+    pub background: Background,
+    pub moderation: Option<&'static str>,
+    pub user: Option<String>,
+    pub seed: u64,
+    /// Credits for the whole request.
+    pub cost: i64,
+}
+
+pub const MAX_USER_CHARS: usize = 256;
+
+fn pick(
+    param: &str,
+    value: &str,
+    allowed: &'static [&'static str],
+    model: &Model,
+) -> Result<&'static str, ApiError> {
+    allowed
+        .iter()
+        .copied()
+        .find(|a| *a == value)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                param,
+                format!(
+                    "'{value}' is not a supported {param} for model '{}'; supported: {}",
+                    model.id,
+                    allowed.join(", ")
+                ),
+            )
+        })
+}
+
+impl CreateImageRequest {
+    /// Validates against the catalog. `default_model` applies when `model` is absent;
+    /// `usable` says whether a model can be served by this deployment.
+    pub fn plan(
+        self,
+        default_model: &'static str,
+        usable: impl Fn(&Model) -> bool,
+    ) -> Result<GenerationPlan, ApiError> {
+        let model_id = self
+            .model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty());
+        let model = match model_id {
+            None => catalog::find(default_model).expect("default model is in the catalog"),
+            Some(id) => catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
+                ApiError::invalid(
+                    "model",
+                    format!("unknown or unavailable model '{id}'; see GET /v1/models"),
+                )
+            })?,
+        };
+
+        let prompt = self.prompt.trim().to_string();
+        if prompt.is_empty() {
+            return Err(ApiError::invalid("prompt", "prompt must not be empty"));
+        }
+        let chars = prompt.chars().count();
+        if chars > model.max_prompt_chars {
+            return Err(ApiError::invalid(
+                "prompt",
+                format!(
+                    "prompt is {chars} characters; model '{}' accepts at most {}",
+                    model.id, model.max_prompt_chars
+                ),
+            ));
+        }
+
+        let n = self.n.unwrap_or(1);
+        if !(1..=10).contains(&n) {
+            return Err(ApiError::invalid("n", "n must be between 1 and 10"));
+        }
+        if n > model.max_n as i64 {
+            return Err(ApiError::invalid(
+                "n",
+                format!("model '{}' supports at most n={}", model.id, model.max_n),
+            ));
+        }
+
+        let size = match self.size.as_deref() {
+            None | Some("auto") => model.default_size,
+            Some(s) => Size::parse(s)
+                .filter(|s| model.sizes.contains(s))
+                .ok_or_else(|| {
+                    let list: Vec<String> = model.sizes.iter().map(Size::to_string).collect();
+                    ApiError::invalid(
+                        "size",
+                        format!(
+                            "size '{s}' is not supported by model '{}'; supported: {}",
+                            model.id,
+                            list.join(", ")
+                        ),
+                    )
+                })?,
+        };
+
+        let quality = match self.quality.as_deref() {
+            None | Some("auto") => model.default_quality(),
+            Some(q) => pick("quality", q, model.qualities, model)?,
+        };
+
+        let style = match self.style.as_deref() {
+            None => None,
+            Some(_) if model.styles.is_empty() => {
+                return Err(ApiError::invalid(
+                    "style",
+                    format!("model '{}' has no styles; remove `style`", model.id),
+                ));
+            }
+            Some(s) => Some(pick("style", s, model.styles, model)?),
+        };
+
+        let response_format = match self.response_format.as_deref() {
+            None | Some("url") => ResponseFormat::Url,
+            Some("b64_json") => ResponseFormat::B64Json,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "response_format",
+                    format!("response_format must be 'url' or 'b64_json', not '{other}'"),
+                ));
+            }
+        };
+
+        let output_format = match self.output_format.as_deref() {
+            None => OutputFormat::Png,
+            Some(f) => OutputFormat::parse(f).ok_or_else(|| {
+                ApiError::invalid(
+                    "output_format",
+                    format!("output_format must be png, jpeg or webp, not '{f}'"),
+                )
+            })?,
+        };
+
+        let output_compression = match self.output_compression {
+            None => None,
+            Some(c) if !(0..=100).contains(&c) => {
+                return Err(ApiError::invalid(
+                    "output_compression",
+                    "output_compression must be between 0 and 100",
+                ));
+            }
+            Some(_) if output_format == OutputFormat::Png => {
+                return Err(ApiError::invalid(
+                    "output_compression",
+                    "output_compression applies to jpeg and webp output; PNG is always lossless",
+                ));
+            }
+            Some(c) => Some(c as u8),
+        };
+
+        let background = match self.background.as_deref() {
+            None | Some("auto") | Some("opaque") => Background::Opaque,
+            Some("transparent") => Background::Transparent,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    "background",
+                    format!("background must be transparent, opaque or auto, not '{other}'"),
+                ));
+            }
+        };
+        if background == Background::Transparent && output_format == OutputFormat::Jpeg {
+            return Err(ApiError::invalid(
+                "background",
+                "a transparent background needs png or webp output; jpeg has no alpha channel",
+            ));
+        }
+
+        let moderation = match self.moderation.as_deref() {
+            None => None,
+            Some(_) if !model.gpt_image_params => {
+                return Err(ApiError::invalid(
+                    "moderation",
+                    format!("model '{}' does not take a moderation level", model.id),
+                ));
+            }
+            Some(m) => Some(pick("moderation", m, &["auto", "low"], model)?),
+        };
+
+        if self.stream == Some(true) {
+            return Err(ApiError::invalid(
+                "stream",
+                "streaming is not supported; use `Prefer: respond-async` for long generations",
+            ));
+        }
+        if self.partial_images.is_some_and(|p| p != 0) {
+            return Err(ApiError::invalid(
+                "partial_images",
+                "partial_images needs streaming, which is not supported",
+            ));
+        }
+        if self.seed.is_some() && model.provider != catalog::ProviderKind::Local {
+            return Err(ApiError::invalid(
+                "seed",
+                format!(
+                    "model '{}' is not deterministic and takes no seed",
+                    model.id
+                ),
+            ));
+        }
+        if self
+            .user
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > MAX_USER_CHARS)
+        {
+            return Err(ApiError::invalid(
+                "user",
+                format!("user must be at most {MAX_USER_CHARS} characters"),
+            ));
+        }
+
+        let n = n as u8;
+        Ok(GenerationPlan {
+            cost: model.cost(size, quality) * n as i64,
+            model,
+            prompt,
+            n,
+            size,
+            quality,
+            style,
+            response_format,
+            output_format,
+            output_compression,
+            background,
+            moderation,
+            user: self.user,
+            seed: self.seed.unwrap_or(0),
+        })
+    }
+}
+
+/// Whole-word, case-insensitive match of refused terms; returns the first one found.
+pub fn refused_term<'a>(prompt: &str, terms: &'a [String]) -> Option<&'a str> {
+    let words: Vec<String> = prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    terms.iter().map(String::as_str).find(|term| {
+        let parts: Vec<&str> = term.split_whitespace().collect();
+        !parts.is_empty()
+            && words
+                .windows(parts.len())
+                .any(|w| w.iter().zip(&parts).all(|(a, b)| a == b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(v: serde_json::Value) -> CreateImageRequest {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn plan(v: serde_json::Value) -> Result<GenerationPlan, ApiError> {
+        req(v).plan("local-procedural", |_| true)
+    }
+
+    fn param(v: serde_json::Value) -> String {
+        match plan(v.clone()) {
+            Err(ApiError::InvalidRequest { param: Some(p), .. }) => p,
+            other => panic!("{v}: expected a 400 with param, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let p = plan(serde_json::json!({"prompt": "a red fox"})).unwrap();
+        assert_eq!(p.model.id, "local-procedural");
+        assert_eq!(
+            (p.n, p.size, p.quality),
+            (1, Size::new(1024, 1024), "standard")
+        );
+        assert_eq!(p.response_format, ResponseFormat::Url);
+        assert_eq!(p.output_format, OutputFormat::Png);
+        assert_eq!(p.background, Background::Opaque);
+        assert_eq!(p.cost, 3);
+    }
+
+    #[test]
+    fn nulls_mean_absent() {
+        let p = plan(serde_json::json!({"prompt": "x", "n": null, "size": null, "style": null}))
+            .unwrap();
+        assert_eq!(p.n, 1);
+    }
+
+    #[test]
+    fn every_bad_value_names_its_param() {
+        use serde_json::json;
+        let cases = [
+            (json!({"prompt": ""}), "prompt"),
+            (json!({"prompt": "   "}), "prompt"),
+            (json!({"prompt": "x".repeat(4001)}), "prompt"),
+            (
+                json!({"prompt": "x".repeat(1001), "model": "dall-e-2"}),
+                "prompt",
+            ),
+            (json!({"prompt": "x", "n": 0}), "n"),
+            (json!({"prompt": "x", "n": 11}), "n"),
+            (json!({"prompt": "x", "n": 2, "model": "dall-e-3"}), "n"),
+            (json!({"prompt": "x", "size": "1000x1000"}), "size"),
+            (json!({"prompt": "x", "size": "big"}), "size"),
+            (
+                json!({"prompt": "x", "size": "1792x1024", "model": "dall-e-2"}),
+                "size",
+            ),
+            (json!({"prompt": "x", "quality": "ultra"}), "quality"),
+            (
+                json!({"prompt": "x", "quality": "hd", "model": "dall-e-2"}),
+                "quality",
+            ),
+            (json!({"prompt": "x", "style": "vivid"}), "style"),
+            (
+                json!({"prompt": "x", "style": "noir", "model": "dall-e-3"}),
+                "style",
+            ),
+            (json!({"prompt": "x", "model": "nope-1"}), "model"),
+            (
+                json!({"prompt": "x", "response_format": "png"}),
+                "response_format",
+            ),
+            (
+                json!({"prompt": "x", "output_format": "gif"}),
+                "output_format",
+            ),
+            (
+                json!({"prompt": "x", "output_format": "jpeg", "output_compression": 101}),
+                "output_compression",
+            ),
+            (
+                json!({"prompt": "x", "output_compression": 50}),
+                "output_compression",
+            ),
+            (json!({"prompt": "x", "background": "green"}), "background"),
+            (
+                json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}),
+                "background",
+            ),
+            (json!({"prompt": "x", "moderation": "low"}), "moderation"),
+            (json!({"prompt": "x", "stream": true}), "stream"),
+            (
+                json!({"prompt": "x", "partial_images": 2}),
+                "partial_images",
+            ),
+            (
+                json!({"prompt": "x", "seed": 1, "model": "dall-e-2"}),
+                "seed",
+            ),
+            (json!({"prompt": "x", "user": "u".repeat(300)}), "user"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(param(body.clone()), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn unavailable_models_are_refused() {
+        let r = req(serde_json::json!({"prompt": "x", "model": "dall-e-3"}))
+            .plan("local-procedural", |m| {
+                m.provider == catalog::ProviderKind::Local
+            });
+        assert!(matches!(r, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
+    }
+
+    #[test]
+    fn cost_is_per_image() {
+        let p = plan(serde_json::json!({"prompt": "x", "n": 4, "size": "256x256"})).unwrap();
+        assert_eq!(p.cost, 4);
+    }
+
+    #[test]
+    fn refused_terms_match_whole_words() {
+        let terms = vec!["gore".to_string(), "blood bath".to_string()];
+        assert_eq!(refused_term("Some GORE here", &terms), Some("gore"));
+        assert_eq!(refused_term("a gorgeous sunset", &terms), None);
+        assert_eq!(refused_term("a blood  bath", &terms), Some("blood bath"));
+        assert_eq!(refused_term("blood orange bath", &terms), None);
+    }
+}

@@ -1,0 +1,368 @@
+//! Image post-processing: bounded decoding, white→transparent background, high-quality resize,
+//! and encoding to PNG / JPEG / WebP.
+
+use crate::domain::generation::OutputFormat;
+use fast_image_resize::images::Image as FirImage;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::{CompressionType, PngEncoder};
+use image::{DynamicImage, ImageEncoder, ImageReader, RgbaImage};
+use std::io::Cursor;
+
+/// Default tolerance of "near white": every channel within 24 of 255.
+pub const WHITE_TOLERANCE: u8 = 24;
+pub const THUMBNAIL_EDGE: u32 = 256;
+/// Refuse anything larger before decoding (decompression bombs).
+pub const MAX_PIXELS: u64 = 40_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImagingError {
+    #[error("not a supported image (PNG, JPEG or WebP)")]
+    Unsupported,
+    #[error("image is {width}x{height}: more than {MAX_PIXELS} pixels")]
+    TooLarge { width: u32, height: u32 },
+    #[error("image data is corrupt or truncated: {0}")]
+    Corrupt(String),
+    #[error("encoding failed: {0}")]
+    Encode(String),
+}
+
+/// Decodes PNG/JPEG/WebP recognised by their bytes, checking dimensions from the header first.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
+    match reader.format() {
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP) => {}
+        _ => return Err(ImagingError::Unsupported),
+    }
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
+    if width as u64 * height as u64 > MAX_PIXELS {
+        return Err(ImagingError::TooLarge { width, height });
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(20_000);
+    limits.max_image_height = Some(20_000);
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    reader.limits(limits);
+    reader
+        .decode()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))
+}
+
+#[inline]
+fn whiteness_distance(p: &[u8]) -> u8 {
+    255 - p[0].min(p[1]).min(p[2])
+}
+
+/// Makes the near-white background that touches the border transparent — not every white
+/// pixel: white enclosed by the subject stays opaque. Pixels of the subject that touch the
+/// background get a soft alpha proportional to how far from white they are, so anti-aliased
+/// edges do not keep a white halo.
+pub fn white_to_alpha(img: &mut RgbaImage, tolerance: u8) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let tol = tolerance;
+    let data: &mut [u8] = img.as_mut();
+    // `bg` marks background pixels; a pixel is marked when it is pushed, so each is visited once.
+    let mut bg = vec![false; w * h];
+    let near_white = |data: &[u8], i: usize| whiteness_distance(&data[i * 4..i * 4 + 4]) <= tol;
+    let mut stack: Vec<usize> = Vec::with_capacity(w * 2 + h * 2);
+    let seed = |i: usize, bg: &mut Vec<bool>, stack: &mut Vec<usize>| {
+        if !bg[i] && near_white(data, i) {
+            bg[i] = true;
+            stack.push(i);
+        }
+    };
+    for x in 0..w {
+        seed(x, &mut bg, &mut stack);
+        seed((h - 1) * w + x, &mut bg, &mut stack);
+    }
+    for y in 0..h {
+        seed(y * w, &mut bg, &mut stack);
+        seed(y * w + w - 1, &mut bg, &mut stack);
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        if x > 0 {
+            seed(i - 1, &mut bg, &mut stack);
+        }
+        if x + 1 < w {
+            seed(i + 1, &mut bg, &mut stack);
+        }
+        if y > 0 {
+            seed(i - w, &mut bg, &mut stack);
+        }
+        if y + 1 < h {
+            seed(i + w, &mut bg, &mut stack);
+        }
+    }
+    let span = 2.0 * tol.max(1) as f32;
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            let px = &mut data[i * 4..i * 4 + 4];
+            if bg[i] {
+                px[3] = 0;
+                continue;
+            }
+            let touches = (x > 0 && bg[i - 1])
+                || (x + 1 < w && bg[i + 1])
+                || (y > 0 && bg[i - w])
+                || (y + 1 < h && bg[i + w]);
+            if touches {
+                let d = whiteness_distance(px) as f32;
+                let soft = (255.0 * d / span).round().min(255.0) as u8;
+                px[3] = px[3].min(soft);
+            }
+        }
+    }
+}
+
+/// Lanczos3 resampling with premultiplied alpha (no dark fringes around transparency).
+pub fn resize(img: &RgbaImage, width: u32, height: u32) -> RgbaImage {
+    if img.width() == width && img.height() == height {
+        return img.clone();
+    }
+    let src = FirImage::from_vec_u8(
+        img.width(),
+        img.height(),
+        img.as_raw().clone(),
+        PixelType::U8x4,
+    )
+    .expect("buffer matches dimensions");
+    let mut dst = FirImage::new(width, height, PixelType::U8x4);
+    Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
+        )
+        .expect("same pixel type");
+    RgbaImage::from_raw(width, height, dst.into_vec()).expect("buffer matches dimensions")
+}
+
+/// The largest size within `edge`×`edge` keeping the aspect ratio (never upscaling).
+pub fn fit_within(width: u32, height: u32, edge: u32) -> (u32, u32) {
+    if width <= edge && height <= edge {
+        return (width, height);
+    }
+    let scale = edge as f64 / width.max(height) as f64;
+    (
+        ((width as f64 * scale).round() as u32).max(1),
+        ((height as f64 * scale).round() as u32).max(1),
+    )
+}
+
+pub fn has_transparency(img: &RgbaImage) -> bool {
+    img.pixels().any(|p| p.0[3] != 255)
+}
+
+/// Encodes to the requested format. `quality` (0–100) applies to JPEG and WebP; `None` is the
+/// format's best (JPEG 90, WebP lossless). Opaque images are written without an alpha channel.
+pub fn encode(
+    img: &RgbaImage,
+    format: OutputFormat,
+    quality: Option<u8>,
+) -> Result<Vec<u8>, ImagingError> {
+    let enc_err = |e: image::ImageError| ImagingError::Encode(e.to_string());
+    let (w, h) = img.dimensions();
+    let mut out = Vec::new();
+    match format {
+        OutputFormat::Png => {
+            let encoder = PngEncoder::new_with_quality(
+                &mut out,
+                CompressionType::Fast,
+                image::codecs::png::FilterType::Adaptive,
+            );
+            if has_transparency(img) {
+                encoder.write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgba8)
+            } else {
+                let rgb = DynamicImage::ImageRgba8(img.clone()).into_rgb8();
+                encoder.write_image(rgb.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            }
+            .map_err(enc_err)?;
+        }
+        OutputFormat::Jpeg => {
+            let rgb = DynamicImage::ImageRgba8(img.clone()).into_rgb8();
+            JpegEncoder::new_with_quality(&mut out, quality.unwrap_or(90).max(1))
+                .write_image(rgb.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+                .map_err(enc_err)?;
+        }
+        OutputFormat::Webp => {
+            let encoder = webp::Encoder::from_rgba(img.as_raw(), w, h);
+            let mem = match quality {
+                None => encoder.encode_lossless(),
+                Some(q) => encoder.encode(q as f32),
+            };
+            out = mem.to_vec();
+        }
+    }
+    Ok(out)
+}
+
+/// A 256-px WebP preview, fitted within the square.
+pub fn thumbnail(img: &RgbaImage) -> Result<Vec<u8>, ImagingError> {
+    let (w, h) = fit_within(img.width(), img.height(), THUMBNAIL_EDGE);
+    encode(&resize(img, w, h), OutputFormat::Webp, Some(80))
+}
+
+/// The benchmarked pipeline: decode a PNG, white→alpha, Lanczos3 to 256×256, encode PNG.
+pub fn transparent_thumbnail_png(png: &[u8]) -> Result<Vec<u8>, ImagingError> {
+    let mut img = decode(png)?.into_rgba8();
+    white_to_alpha(&mut img, WHITE_TOLERANCE);
+    encode(&resize(&img, 256, 256), OutputFormat::Png, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgba;
+
+    /// White canvas, a black ring enclosing a white hole, and an anti-aliased grey edge.
+    fn ring() -> RgbaImage {
+        let mut img = RgbaImage::from_pixel(64, 64, Rgba([255, 255, 255, 255]));
+        for y in 16..48 {
+            for x in 16..48 {
+                let inner = (24..40).contains(&x) && (24..40).contains(&y);
+                if !inner {
+                    img.put_pixel(x, y, Rgba([0, 0, 0, 255]));
+                }
+            }
+        }
+        img.put_pixel(15, 30, Rgba([225, 225, 225, 255]));
+        img
+    }
+
+    #[test]
+    fn only_border_connected_white_becomes_transparent() {
+        let mut img = ring();
+        white_to_alpha(&mut img, WHITE_TOLERANCE);
+        assert_eq!(img.get_pixel(0, 0).0[3], 0, "background");
+        assert_eq!(img.get_pixel(63, 63).0[3], 0, "background");
+        assert_eq!(
+            img.get_pixel(32, 32).0[3],
+            255,
+            "enclosed white hole stays opaque"
+        );
+        assert_eq!(img.get_pixel(20, 20).0[3], 255, "subject interior");
+        // The grey anti-aliasing pixel touches the background: partially transparent.
+        let a = img.get_pixel(15, 30).0[3];
+        assert!(a > 0 && a < 255, "soft edge alpha {a}");
+        // A black edge pixel touching the background stays fully opaque.
+        assert_eq!(img.get_pixel(16, 16).0[3], 255);
+    }
+
+    #[test]
+    fn near_white_within_tolerance_counts_as_background() {
+        let mut img = RgbaImage::from_pixel(8, 8, Rgba([240, 236, 250, 255]));
+        white_to_alpha(&mut img, WHITE_TOLERANCE);
+        assert!(img.pixels().all(|p| p.0[3] == 0));
+        let mut img = RgbaImage::from_pixel(8, 8, Rgba([200, 255, 255, 255]));
+        white_to_alpha(&mut img, WHITE_TOLERANCE);
+        assert!(img.pixels().all(|p| p.0[3] == 255));
+    }
+
+    #[test]
+    fn resize_hits_exact_dimensions_and_keeps_colour_under_alpha() {
+        let mut img = ring();
+        white_to_alpha(&mut img, WHITE_TOLERANCE);
+        let small = resize(&img, 16, 8);
+        assert_eq!(small.dimensions(), (16, 8));
+        // Premultiplied resampling: no white bleeding into the black ring's colour.
+        let p = small.get_pixel(4, 3).0;
+        assert!(p[3] > 0 && p[0] < 60, "{p:?}");
+        assert_eq!(fit_within(1792, 1024, 256), (256, 146));
+        assert_eq!(fit_within(100, 50, 256), (100, 50));
+    }
+
+    #[test]
+    fn encodes_every_format_and_decodes_back() {
+        let mut img = ring();
+        white_to_alpha(&mut img, WHITE_TOLERANCE);
+        for (format, quality, alpha) in [
+            (OutputFormat::Png, None, true),
+            (OutputFormat::Webp, None, true),
+            (OutputFormat::Webp, Some(50), true),
+            (OutputFormat::Jpeg, Some(70), false),
+        ] {
+            let bytes = encode(&img, format, quality).unwrap();
+            let back = decode(&bytes).unwrap();
+            assert_eq!((back.width(), back.height()), (64, 64), "{format:?}");
+            assert_eq!(back.color().has_alpha(), alpha, "{format:?}");
+        }
+        // Lower quality, fewer bytes.
+        let noisy = RgbaImage::from_fn(128, 128, |x, y| {
+            Rgba([
+                (x * 7 % 255) as u8,
+                (y * 13 % 255) as u8,
+                ((x ^ y) % 255) as u8,
+                255,
+            ])
+        });
+        let hi = encode(&noisy, OutputFormat::Jpeg, Some(95)).unwrap();
+        let lo = encode(&noisy, OutputFormat::Jpeg, Some(20)).unwrap();
+        assert!(lo.len() < hi.len());
+    }
+
+    #[test]
+    fn refuses_non_images_truncated_data_and_bombs() {
+        assert!(matches!(
+            decode(b"hello world, not an image"),
+            Err(ImagingError::Unsupported)
+        ));
+        let png = encode(&ring(), OutputFormat::Png, None).unwrap();
+        assert!(matches!(
+            decode(&png[..png.len() / 2]),
+            Err(ImagingError::Corrupt(_))
+        ));
+        // A valid PNG header (correct CRC) claiming 100000x100000 pixels, then small data.
+        let mut bomb = png[..33].to_vec();
+        bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+        bomb.extend_from_slice(&png[33..]);
+        let r = decode(&bomb);
+        assert!(matches!(r, Err(ImagingError::TooLarge { .. })), "{r:?}");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for b in bytes {
+            crc ^= *b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn pipeline_produces_a_transparent_256_png() {
+        let mut big = RgbaImage::from_pixel(1024, 1024, Rgba([255, 255, 255, 255]));
+        for y in 300..700 {
+            for x in 300..700 {
+                big.put_pixel(x, y, Rgba([200, 30, 30, 255]));
+            }
+        }
+        let png = encode(&big, OutputFormat::Png, None).unwrap();
+        let out = decode(&transparent_thumbnail_png(&png).unwrap())
+            .unwrap()
+            .into_rgba8();
+        assert_eq!(out.dimensions(), (256, 256));
+        assert_eq!(out.get_pixel(0, 0).0[3], 0);
+        assert_eq!(out.get_pixel(128, 128).0, [200, 30, 30, 255]);
+    }
+}

@@ -1,0 +1,136 @@
+//! Image providers behind one port. Which provider serves a model is in the catalog.
+
+pub mod local;
+pub mod openai;
+
+use crate::config::Config;
+use crate::domain::catalog::ProviderKind;
+use crate::domain::generation::GenerationPlan;
+use crate::error::ApiError;
+use http::StatusCode;
+use image::RgbaImage;
+use std::future::Future;
+
+/// One image as a provider delivers it.
+pub struct ProviderImage {
+    pub image: ProviderOutput,
+    pub revised_prompt: Option<String>,
+}
+
+pub enum ProviderOutput {
+    /// Pixels rendered in-process (no encode/decode round trip).
+    Raw(RgbaImage),
+    /// Encoded bytes (PNG/JPEG/WebP) from a vendor.
+    Encoded(Vec<u8>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{0}")]
+    ContentPolicy(String),
+    #[error("the image provider did not answer in time")]
+    Timeout,
+    #[error("the image provider is rate limiting requests")]
+    RateLimited { retry_after_secs: Option<u64> },
+    /// A 4xx other than a policy refusal: our request was wrong for the vendor.
+    #[error("the image provider rejected the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("the image provider failed ({status}): {message}")]
+    Upstream { status: u16, message: String },
+    #[error("the image provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the image provider returned an unusable image: {0}")]
+    BadOutput(String),
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> Self {
+        let provider = |status, retry_after_secs| ApiError::Provider {
+            status,
+            message: e.to_string(),
+            retry_after_secs,
+        };
+        match &e {
+            ProviderError::ContentPolicy(m) => ApiError::ContentPolicy(format!(
+                "Your request was rejected by the image provider's safety system: {m}"
+            )),
+            ProviderError::Timeout => provider(StatusCode::GATEWAY_TIMEOUT, None),
+            ProviderError::RateLimited { retry_after_secs } => provider(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(retry_after_secs.unwrap_or(30)),
+            ),
+            _ => provider(StatusCode::BAD_GATEWAY, None),
+        }
+    }
+}
+
+pub trait ImageProvider: Send + Sync {
+    /// Exactly `plan.n` images, or an error; never a partial result.
+    fn generate(
+        &self,
+        plan: &GenerationPlan,
+    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
+}
+
+/// Every configured provider; dispatches by the model's provider.
+pub struct Providers {
+    pub local: local::LocalProvider,
+    pub openai: Option<openai::OpenAiProvider>,
+}
+
+impl Providers {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            local: local::LocalProvider,
+            openai: config.openai_api_key.as_ref().map(|key| {
+                openai::OpenAiProvider::new(
+                    &config.openai_base_url,
+                    key,
+                    config.provider_timeout,
+                    config.provider_max_retries,
+                )
+            }),
+        }
+    }
+
+    pub fn serves(&self, kind: ProviderKind) -> bool {
+        match kind {
+            ProviderKind::Local => true,
+            ProviderKind::OpenAi => self.openai.is_some(),
+        }
+    }
+
+    /// The default model: OpenAI's own default when configured, else the local renderer.
+    pub fn default_model(&self) -> &'static str {
+        if self.openai.is_some() {
+            "dall-e-2"
+        } else {
+            "local-procedural"
+        }
+    }
+
+    pub async fn generate(
+        &self,
+        plan: &GenerationPlan,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let images = match plan.model.provider {
+            ProviderKind::Local => self.local.generate(plan).await?,
+            ProviderKind::OpenAi => match &self.openai {
+                Some(p) => p.generate(plan).await?,
+                None => {
+                    return Err(ProviderError::Unreachable(
+                        "OpenAI is not configured".into(),
+                    ));
+                }
+            },
+        };
+        if images.len() != plan.n as usize {
+            return Err(ProviderError::BadOutput(format!(
+                "asked for {} images, got {}",
+                plan.n,
+                images.len()
+            )));
+        }
+        Ok(images)
+    }
+}

@@ -1,0 +1,428 @@
+//! OpenAI's Images API over HTTP: the real request shapes per model, bounded retries with
+//! backoff on 429/5xx/timeouts honouring `Retry-After`, and error mapping.
+
+use super::{ImageProvider, ProviderError, ProviderImage, ProviderOutput};
+use crate::domain::generation::{Background, GenerationPlan};
+use base64::Engine;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+pub struct OpenAiProvider {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    budget: Duration,
+    max_retries: u32,
+}
+
+/// Longest wait we accept from a `Retry-After` before giving up on this request.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+
+impl OpenAiProvider {
+    pub fn new(base_url: &str, api_key: &str, budget: Duration, max_retries: u32) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("static client configuration"),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            budget,
+            max_retries,
+        }
+    }
+
+    /// The JSON body of `POST /images/generations` for a plan, with each model's own rules:
+    /// DALL·E models are asked for `b64_json` (we store the bytes ourselves); GPT image models
+    /// always answer base64 and take the output/background/moderation parameters instead.
+    pub fn generation_body(plan: &GenerationPlan) -> Value {
+        let mut body = json!({
+            "model": plan.model.id,
+            "prompt": plan.prompt,
+            "n": plan.n,
+            "size": plan.size.to_string(),
+        });
+        let b = body.as_object_mut().expect("object literal");
+        if plan.model.gpt_image_params {
+            b.insert("quality".into(), json!(plan.quality));
+            b.insert("output_format".into(), json!(plan.output_format.as_str()));
+            if let Some(c) = plan.output_compression {
+                b.insert("output_compression".into(), json!(c));
+            }
+            if plan.background == Background::Transparent {
+                b.insert("background".into(), json!("transparent"));
+            }
+            if let Some(m) = plan.moderation {
+                b.insert("moderation".into(), json!(m));
+            }
+        } else {
+            b.insert("response_format".into(), json!("b64_json"));
+            if plan.model.qualities.len() > 1 {
+                b.insert("quality".into(), json!(plan.quality));
+            }
+        }
+        if let Some(style) = plan.style {
+            b.insert("style".into(), json!(style));
+        }
+        if let Some(user) = &plan.user {
+            b.insert("user".into(), json!(user));
+        }
+        body
+    }
+
+    /// POSTs JSON with retries; returns the parsed success body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let url = format!("{}{path}", self.base_url);
+        let mut attempt = 0u32;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ProviderError::Timeout);
+            }
+            let sent = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.api_key)
+                .json(body)
+                .timeout(remaining)
+                .send()
+                .await;
+            let retryable: ProviderError;
+            let mut wait = backoff(attempt);
+            match sent {
+                Err(e) if e.is_timeout() => retryable = ProviderError::Timeout,
+                Err(e) => retryable = ProviderError::Unreachable(e.to_string()),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    let text = match resp.text().await {
+                        Ok(t) => t,
+                        Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
+                        Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
+                    };
+                    if (200..300).contains(&status) {
+                        return serde_json::from_str(&text).map_err(|e| {
+                            ProviderError::BadOutput(format!("response is not JSON: {e}"))
+                        });
+                    }
+                    let (message, code, kind) = error_fields(&text);
+                    match status {
+                        429 | 500 | 502 | 503 | 504 => {
+                            if let Some(s) = retry_after {
+                                wait = Duration::from_secs(s);
+                            }
+                            retryable = if status == 429 {
+                                ProviderError::RateLimited {
+                                    retry_after_secs: retry_after,
+                                }
+                            } else {
+                                ProviderError::Upstream { status, message }
+                            };
+                        }
+                        _ if code.as_deref() == Some("content_policy_violation")
+                            || kind.as_deref() == Some("image_generation_user_error")
+                            || message.contains("safety system") =>
+                        {
+                            return Err(ProviderError::ContentPolicy(message));
+                        }
+                        _ => return Err(ProviderError::Rejected { status, message }),
+                    }
+                }
+            }
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if attempt > self.max_retries || wait > MAX_RETRY_AFTER || wait >= left {
+                tracing::warn!(attempts = attempt, error = %retryable, "provider call failed");
+                return Err(retryable);
+            }
+            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying provider call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn image_from(&self, item: &Value) -> Result<ProviderImage, ProviderError> {
+        let bytes = if let Some(b64) = item["b64_json"].as_str() {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|e| ProviderError::BadOutput(format!("b64_json is not base64: {e}")))?
+        } else if let Some(url) = item["url"].as_str() {
+            let resp = self
+                .http
+                .get(url)
+                .timeout(self.budget)
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
+            if !resp.status().is_success() {
+                return Err(ProviderError::BadOutput(format!(
+                    "image URL answered {}",
+                    resp.status()
+                )));
+            }
+            resp.bytes()
+                .await
+                .map_err(|e| ProviderError::Unreachable(e.to_string()))?
+                .to_vec()
+        } else {
+            return Err(ProviderError::BadOutput(
+                "an item has neither b64_json nor url".into(),
+            ));
+        };
+        Ok(ProviderImage {
+            image: ProviderOutput::Encoded(bytes),
+            revised_prompt: item["revised_prompt"].as_str().map(str::to_string),
+        })
+    }
+}
+
+/// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
+fn backoff(attempt: u32) -> Duration {
+    use rand::Rng;
+    let base = 500u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(base + rand::rng().random_range(0..=base / 4))
+}
+
+fn error_fields(text: &str) -> (String, Option<String>, Option<String>) {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let e = &v["error"];
+    let message = e["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| text.chars().take(300).collect());
+    (
+        message,
+        e["code"].as_str().map(str::to_string),
+        e["type"].as_str().map(str::to_string),
+    )
+}
+
+impl ImageProvider for OpenAiProvider {
+    async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
+        let body = Self::generation_body(plan);
+        let resp = self.post_json("/images/generations", &body).await?;
+        let items = resp["data"]
+            .as_array()
+            .ok_or_else(|| ProviderError::BadOutput("response has no data array".into()))?;
+        let mut images = Vec::with_capacity(items.len());
+        for item in items {
+            images.push(self.image_from(item).await?);
+        }
+        Ok(images)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generation::CreateImageRequest;
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn plan(v: Value) -> GenerationPlan {
+        serde_json::from_value::<CreateImageRequest>(v)
+            .unwrap()
+            .plan("dall-e-2", |_| true)
+            .unwrap()
+    }
+
+    fn png(w: u32, h: u32) -> String {
+        let img = image::RgbaImage::from_pixel(w, h, image::Rgba([10, 200, 30, 255]));
+        let bytes =
+            crate::imaging::encode(&img, crate::domain::generation::OutputFormat::Png, None)
+                .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn provider(server: &MockServer, budget_ms: u64) -> OpenAiProvider {
+        OpenAiProvider::new(
+            &server.uri(),
+            "sk-test",
+            Duration::from_millis(budget_ms),
+            2,
+        )
+    }
+
+    #[test]
+    fn request_bodies_follow_each_models_rules() {
+        let d2 = OpenAiProvider::generation_body(&plan(
+            json!({"prompt": "p", "model": "dall-e-2", "n": 3, "size": "512x512"}),
+        ));
+        assert_eq!(
+            d2,
+            json!({"model": "dall-e-2", "prompt": "p", "n": 3, "size": "512x512", "response_format": "b64_json"})
+        );
+        let d3 = OpenAiProvider::generation_body(&plan(
+            json!({"prompt": "p", "model": "dall-e-3", "quality": "hd", "style": "natural", "user": "u1"}),
+        ));
+        assert_eq!(d3["quality"], "hd");
+        assert_eq!(d3["style"], "natural");
+        assert_eq!(d3["user"], "u1");
+        let g = OpenAiProvider::generation_body(&plan(json!({
+            "prompt": "p", "model": "gpt-image-1", "background": "transparent",
+            "output_format": "webp", "output_compression": 60, "response_format": "url"
+        })));
+        assert!(
+            g.get("response_format").is_none(),
+            "GPT image models refuse response_format"
+        );
+        assert_eq!(g["background"], "transparent");
+        assert_eq!(g["output_format"], "webp");
+        assert_eq!(g["output_compression"], 60);
+        assert_eq!(g["quality"], "medium");
+    }
+
+    #[tokio::test]
+    async fn returns_decoded_images_and_revised_prompts() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/images/generations"))
+            .and(header("authorization", "Bearer sk-test"))
+            .and(body_partial_json(json!({"model": "dall-e-3"})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "created": 1, "data": [{"b64_json": png(32, 32), "revised_prompt": "a better prompt"}]
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let out = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p", "model": "dall-e-3"})))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].revised_prompt.as_deref(), Some("a better prompt"));
+        let ProviderOutput::Encoded(bytes) = &out[0].image else {
+            panic!("encoded")
+        };
+        assert_eq!(crate::imaging::decode(bytes).unwrap().width(), 32);
+    }
+
+    #[tokio::test]
+    async fn retries_server_errors_and_honours_retry_after() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": [{"b64_json": png(8, 8)}]})),
+            )
+            .mount(&server)
+            .await;
+        let started = Instant::now();
+        let out = provider(&server, 10_000)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "waited for Retry-After"
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_retry_budget() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_json(json!({"error": {"message": "overloaded"}})),
+            )
+            .mount(&server)
+            .await;
+        let err = provider(&server, 10_000)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ProviderError::Upstream { status: 503, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            3,
+            "1 try + 2 retries"
+        );
+        assert_eq!(
+            crate::error::ApiError::from(err).status(),
+            http::StatusCode::BAD_GATEWAY
+        );
+    }
+
+    #[tokio::test]
+    async fn content_policy_refusals_are_not_retried() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "message": "Your request was rejected as a result of our safety system.",
+                "type": "image_generation_user_error", "code": "content_policy_violation"}})))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, ProviderError::ContentPolicy(_)), "{err:?}");
+        let api = crate::error::ApiError::from(err);
+        assert_eq!(api.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(api.body()["error"]["code"], "content_policy_violation");
+    }
+
+    #[tokio::test]
+    async fn a_slow_provider_is_a_timeout() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+            .mount(&server)
+            .await;
+        let err = provider(&server, 400)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, ProviderError::Timeout), "{err:?}");
+        assert_eq!(
+            crate::error::ApiError::from(err).status(),
+            http::StatusCode::GATEWAY_TIMEOUT
+        );
+    }
+
+    #[tokio::test]
+    async fn other_client_errors_are_upstream_rejections() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .set_body_json(json!({"error": {"message": "Incorrect API key"}})),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ProviderError::Rejected { status: 401, .. }),
+            "{err:?}"
+        );
+    }
+}

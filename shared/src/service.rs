@@ -1,0 +1,389 @@
+//! Image generation as one unit of work: moderation, daily quota, credits, provider, post-processing,
+//! storage and response — with every failure undoing what was done (refund, quota, objects).
+
+use crate::Deps;
+use crate::api::{ImageData, ImagesResponse};
+use crate::domain::generation::{Background, GenerationPlan, OutputFormat, refused_term};
+use crate::domain::{new_id, now_epoch};
+use crate::error::ApiError;
+use crate::http::Principal;
+use crate::imaging::{self, ImagingError};
+use crate::ports::{AssetKind, Blobs, IdempotencyClaim, ImageRecord, Store};
+use crate::providers::{ProviderError, ProviderImage, ProviderOutput};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+
+/// One image ready to store: encoded bytes in the requested format and a thumbnail.
+pub struct Processed {
+    pub bytes: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub revised_prompt: Option<String>,
+}
+
+/// Turns provider output into what the plan asked for: transparent background when the model
+/// cannot do it, exact size (Lanczos3), requested format and compression, and a thumbnail.
+pub fn post_process(
+    image: ProviderImage,
+    plan: &GenerationPlan,
+) -> Result<Processed, ImagingError> {
+    let (mut rgba, original) = match image.image {
+        ProviderOutput::Raw(img) => (img, None),
+        ProviderOutput::Encoded(bytes) => (imaging::decode(&bytes)?.into_rgba8(), Some(bytes)),
+    };
+    let mut changed = false;
+    if plan.background == Background::Transparent && !plan.model.native_transparency {
+        imaging::white_to_alpha(&mut rgba, imaging::WHITE_TOLERANCE);
+        changed = true;
+    }
+    let (w, h) = (plan.size.width, plan.size.height);
+    if rgba.dimensions() != (w, h) {
+        rgba = imaging::resize(&rgba, w, h);
+        changed = true;
+    }
+    // A vendor image already in the requested format is kept bit for bit (no re-encoding loss).
+    let same_format = original
+        .as_deref()
+        .and_then(|b| image::guess_format(b).ok())
+        .is_some_and(|f| {
+            matches!(
+                (f, plan.output_format),
+                (image::ImageFormat::Png, OutputFormat::Png)
+                    | (image::ImageFormat::Jpeg, OutputFormat::Jpeg)
+                    | (image::ImageFormat::WebP, OutputFormat::Webp)
+            )
+        });
+    let bytes = match original {
+        Some(bytes) if !changed && same_format => bytes,
+        _ => imaging::encode(&rgba, plan.output_format, plan.output_compression)?,
+    };
+    Ok(Processed {
+        thumbnail: imaging::thumbnail(&rgba)?,
+        bytes,
+        width: w,
+        height: h,
+        revised_prompt: image.revised_prompt,
+    })
+}
+
+/// Object keys come from ids only, never from anything a user typed.
+pub fn object_keys(user_id: &str, image_id: &str, format: OutputFormat) -> (String, String) {
+    (
+        format!("images/{user_id}/{image_id}.{}", format.extension()),
+        format!("thumbnails/{user_id}/{image_id}.webp"),
+    )
+}
+
+/// Generates, stores and answers. Nothing is charged for a refused prompt, and a failure after
+/// the debit refunds it and releases the daily quota; stored objects are removed if their
+/// metadata cannot be written.
+pub async fn generate<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+) -> Result<ImagesResponse, ApiError> {
+    if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
+        tracing::info!(user_id = %who.user_id, "prompt refused by moderation");
+        return Err(ApiError::ContentPolicy(format!(
+            "Your prompt was refused by this service's content policy (it contains '{term}')."
+        )));
+    }
+    let uid = who.user_id.as_str();
+    let now = now_epoch();
+    let limit = deps.config.daily_image_limit;
+    if let Err(reset_at) = deps
+        .store
+        .reserve_daily(uid, plan.n as u32, limit, now)
+        .await?
+    {
+        let retry = (reset_at - now).max(1) as u64;
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
+                plan.n
+            ),
+            retry_after_secs: retry,
+            limit,
+            reset_epoch: reset_at as u64,
+        });
+    }
+    let generation_id = new_id("gen");
+    let charged = match deps
+        .store
+        .debit(uid, plan.cost, "generation", &generation_id)
+        .await
+    {
+        Ok(charged) => charged,
+        Err(e) => {
+            release_quota(deps, uid, &plan, now).await;
+            return Err(e);
+        }
+    };
+    if !charged {
+        release_quota(deps, uid, &plan, now).await;
+        return Err(ApiError::InsufficientQuota(format!(
+            "You have too few credits for this request ({} needed). See GET /v1/credit.",
+            plan.cost
+        )));
+    }
+    let result = produce_and_store(deps, uid, &plan).await;
+    if let Err(e) = &result {
+        tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
+        if let Err(refund) = deps.store.refund(uid, plan.cost, &generation_id).await {
+            tracing::error!(user_id = %uid, %generation_id, error = %refund, "REFUND FAILED");
+        }
+        release_quota(deps, uid, &plan, now).await;
+    } else {
+        tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
+    }
+    result
+}
+
+async fn release_quota<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    uid: &str,
+    plan: &GenerationPlan,
+    now: i64,
+) {
+    if let Err(e) = deps.store.release_daily(uid, plan.n as u32, now).await {
+        tracing::error!(user_id = %uid, error = %e, "could not release daily quota");
+    }
+}
+
+async fn produce_and_store<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    uid: &str,
+    plan: &GenerationPlan,
+) -> Result<ImagesResponse, ApiError> {
+    let images = deps.providers.generate(plan).await?;
+    let processed = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || {
+            images
+                .into_iter()
+                .map(|img| post_process(img, &plan))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::from(ProviderError::BadOutput(e.to_string())))?
+    };
+
+    let created_at = now_epoch();
+    let records: Vec<ImageRecord> = processed
+        .iter()
+        .map(|p| {
+            let id = new_id("img");
+            let (key, thumbnail_key) = object_keys(uid, &id, plan.output_format);
+            ImageRecord {
+                id,
+                user_id: uid.to_string(),
+                kind: AssetKind::Image,
+                prompt: Some(plan.prompt.clone()),
+                revised_prompt: p.revised_prompt.clone(),
+                model: Some(plan.model.id.to_string()),
+                width: p.width,
+                height: p.height,
+                format: plan.output_format.as_str().to_string(),
+                bytes: p.bytes.len() as u64,
+                key,
+                thumbnail_key: Some(thumbnail_key),
+                created_at,
+                parent_id: None,
+                background: Some(background_name(plan.background).to_string()),
+                quality: Some(plan.quality.to_string()),
+            }
+        })
+        .collect();
+    store_objects(deps, &records, &processed, plan.output_format).await?;
+
+    let mut data = Vec::with_capacity(records.len());
+    for (record, p) in records.iter().zip(&processed) {
+        let (url, b64_json) = match plan.response_format {
+            crate::domain::generation::ResponseFormat::B64Json => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(&p.bytes)),
+            ),
+            crate::domain::generation::ResponseFormat::Url => (
+                Some(
+                    deps.blobs
+                        .presign_get(&record.key, deps.config.presign_ttl)
+                        .await?,
+                ),
+                None,
+            ),
+        };
+        data.push(ImageData {
+            id: record.id.clone(),
+            url,
+            b64_json,
+            revised_prompt: p.revised_prompt.clone(),
+        });
+    }
+    Ok(ImagesResponse {
+        created: created_at,
+        data,
+        size: plan.size.to_string(),
+        output_format: plan.output_format.as_str().to_string(),
+        background: background_name(plan.background).to_string(),
+        quality: plan.quality.to_string(),
+        model: plan.model.id.to_string(),
+    })
+}
+
+fn background_name(b: Background) -> &'static str {
+    match b {
+        Background::Transparent => "transparent",
+        Background::Opaque => "opaque",
+    }
+}
+
+/// Uploads every object, then writes all metadata at once. On any failure the objects already
+/// uploaded are deleted: no orphans, and no metadata pointing at nothing.
+pub async fn store_objects<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    records: &[ImageRecord],
+    processed: &[Processed],
+    format: OutputFormat,
+) -> Result<(), ApiError> {
+    let mut uploaded: Vec<String> = Vec::new();
+    let mut outcome = Ok(());
+    for (r, p) in records.iter().zip(processed) {
+        let thumb_key = r
+            .thumbnail_key
+            .clone()
+            .expect("generated images have thumbnails");
+        let puts = [
+            (r.key.clone(), p.bytes.clone(), format.content_type()),
+            (thumb_key, p.thumbnail.clone(), "image/webp"),
+        ];
+        for (key, bytes, content_type) in puts {
+            match deps.blobs.put(&key, bytes, content_type).await {
+                Ok(()) => uploaded.push(key),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        if outcome.is_err() {
+            break;
+        }
+    }
+    if outcome.is_ok() {
+        outcome = deps.store.put_images(records).await;
+    }
+    if outcome.is_err()
+        && let Err(e) = deps.blobs.delete(&uploaded).await
+    {
+        tracing::error!(error = %e, keys = ?uploaded, "could not remove objects of a failed write");
+    }
+    outcome
+}
+
+/// Runs `work` at most once per (user, Idempotency-Key) within 24 hours: a replay with the
+/// same body returns the stored JSON without doing anything; another body is a 409.
+pub async fn idempotent<S: Store, B: Blobs, F, Fut>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    key: Option<&str>,
+    canonical_body: &str,
+    work: F,
+) -> Result<String, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<String, ApiError>>,
+{
+    let Some(key) = key else {
+        return work().await;
+    };
+    let hash = hex::encode(Sha256::digest(canonical_body.as_bytes()));
+    match deps
+        .store
+        .claim(&who.user_id, key, &hash, now_epoch())
+        .await?
+    {
+        IdempotencyClaim::New => {}
+        IdempotencyClaim::Replay(stored) => {
+            tracing::info!(user_id = %who.user_id, "idempotent replay");
+            return Ok(stored);
+        }
+        IdempotencyClaim::Mismatch => {
+            return Err(ApiError::Conflict {
+                message: "this Idempotency-Key was already used with a different request body"
+                    .into(),
+                param: Some("Idempotency-Key".into()),
+            });
+        }
+        IdempotencyClaim::InProgress => {
+            return Err(ApiError::Conflict {
+                message:
+                    "a request with this Idempotency-Key is still being processed; retry later"
+                        .into(),
+                param: Some("Idempotency-Key".into()),
+            });
+        }
+    }
+    match work().await {
+        Ok(json) => {
+            deps.store.complete(&who.user_id, key, &json).await?;
+            Ok(json)
+        }
+        Err(e) => {
+            if let Err(abandon) = deps.store.abandon(&who.user_id, key).await {
+                tracing::error!(error = %abandon, "could not release an idempotency key");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, validated (1–255 visible ASCII characters).
+pub fn idempotency_key(req: &lambda_http::Request) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().map(str::trim).unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// A library item with fresh presigned URLs.
+pub async fn image_info<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    r: &ImageRecord,
+) -> Result<crate::api::ImageInfo, ApiError> {
+    let ttl = deps.config.presign_ttl;
+    let url = deps.blobs.presign_get(&r.key, ttl).await?;
+    let thumbnail_url = match &r.thumbnail_key {
+        Some(k) => Some(deps.blobs.presign_get(k, ttl).await?),
+        None => None,
+    };
+    Ok(crate::api::ImageInfo {
+        id: r.id.clone(),
+        object: "image".into(),
+        kind: r.kind,
+        prompt: r.prompt.clone(),
+        revised_prompt: r.revised_prompt.clone(),
+        model: r.model.clone(),
+        width: r.width,
+        height: r.height,
+        size: format!("{}x{}", r.width, r.height),
+        format: r.format.clone(),
+        bytes: r.bytes,
+        background: r.background.clone(),
+        quality: r.quality.clone(),
+        parent_id: r.parent_id.clone(),
+        created_at: r.created_at,
+        url,
+        thumbnail_url,
+        urls_expire_at: now_epoch() + ttl.as_secs() as i64,
+    })
+}
