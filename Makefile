@@ -4,7 +4,7 @@ VENV  := .venv
 PORT  ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test venv fmt lint clippy cfn-lint unit build deploy clean
+.PHONY: run test venv node fmt clippy cfn-lint bench build deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv
@@ -12,10 +12,17 @@ run: venv
 	PORT=$(PORT) ./target/debug/local-stack
 
 ## test: formatting, clippy, cfn-lint, then every test against a moto server started and stopped here
-test: venv fmt clippy cfn-lint
+test: venv node fmt clippy cfn-lint
 	./infra/local/with-moto.sh $(CARGO) test --workspace
 
 venv: $(VENV)/.installed
+
+## node: Prism (validates our OpenAI requests against OpenAI's spec) into ./node_modules
+node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: infra/local/requirements.txt
 	python3 -m venv $(VENV)

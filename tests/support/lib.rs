@@ -173,3 +173,89 @@ pub fn tokens(r: &Reply) -> Tokens {
             .to_string(),
     }
 }
+
+impl TestStack {
+    pub async fn generate(&self, token: &str, body: Value) -> Reply {
+        self.post("/v1/images/generations", body, Some(token)).await
+    }
+
+    pub async fn credits(&self, token: &str) -> Value {
+        let r = self.get("/v1/credit", Some(token)).await;
+        assert_eq!(r.status, StatusCode::OK, "credit: {}", r.text);
+        r.body
+    }
+
+    pub fn bucket(&self) -> String {
+        self.stack.created.buckets["ImagesBucket"].clone()
+    }
+
+    /// An object's bytes straight from the emulated bucket, or `None`.
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        match self.stack.clients.s3.get_object().bucket(self.bucket()).key(key).send().await {
+            Ok(out) => Some(out.body.collect().await.unwrap().into_bytes().to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    /// Every object key in the bucket.
+    pub async fn object_keys(&self) -> Vec<String> {
+        let out = self
+            .stack
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(self.bucket())
+            .send()
+            .await
+            .unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    }
+}
+
+/// Decodes base64 image bytes.
+pub fn b64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+}
+
+/// A local HTTP stand-in for OpenAI's Images API (wiremock), returning real PNGs or faults.
+pub mod fake_openai {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    pub fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbaImage::from_fn(width, height, |x, y| {
+            if (x / 16 + y / 16) % 2 == 0 {
+                image::Rgba([255, 255, 255, 255])
+            } else {
+                image::Rgba([30, 90, 200, 255])
+            }
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    /// Answers every generation with `n` PNGs of the given size.
+    pub async fn serving_pngs(n: usize, width: u32, height: u32) -> MockServer {
+        use base64::Engine;
+        let server = MockServer::start().await;
+        let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height)), "revised_prompt": "revised by the model"});
+        Mock::given(method("POST"))
+            .and(path("/images/generations"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"created": 1, "data": vec![item; n]})))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    pub async fn failing(status: u16, body: serde_json::Value) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        server
+    }
+}

@@ -1,0 +1,77 @@
+//! The requests the OpenAI provider sends are valid according to OpenAI's official OpenAPI
+//! spec: Prism, serving `openapi.validating.yaml`, answers 422 to any request that breaks it.
+
+use e2e_tests::*;
+use serde_json::json;
+use shared::domain::generation::CreateImageRequest;
+use shared::providers::openai::OpenAiProvider;
+use shared::providers::ImageProvider;
+use shared::providers::ProviderError;
+use std::time::Duration;
+
+/// Prism stops when this is dropped (`kill_on_drop`).
+async fn start_prism() -> (tokio::process::Child, String) {
+    let root = workspace_root();
+    let bin = root.join("node_modules/.bin/prism");
+    assert!(bin.exists(), "{} is missing: run `npm install` (make test does)", bin.display());
+    let spec = root.join("../shared/openai/openapi.validating.yaml");
+    assert!(spec.exists(), "{} is missing", spec.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = tokio::process::Command::new(bin)
+        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .arg(spec)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    // Prism parses the 2 MB spec before listening: about 25 s on two cores.
+    for _ in 0..240 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return (child, url);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("Prism did not start within 120 s");
+}
+
+#[tokio::test]
+async fn every_model_request_is_accepted_by_the_official_spec() {
+    let (_prism, url) = start_prism().await;
+    let provider = OpenAiProvider::new(&url, "sk-conformance", Duration::from_secs(30), 0);
+    let requests = [
+        json!({"prompt": "a fox", "model": "dall-e-2"}),
+        json!({"prompt": "a fox", "model": "dall-e-2", "n": 4, "size": "256x256", "user": "u-1"}),
+        json!({"prompt": "a fox", "model": "dall-e-3", "size": "1792x1024", "quality": "hd", "style": "natural"}),
+        json!({"prompt": "a fox", "model": "dall-e-3", "size": "1024x1792", "style": "vivid"}),
+        json!({"prompt": "a fox", "model": "gpt-image-1", "n": 2, "size": "1536x1024", "quality": "high"}),
+        json!({"prompt": "a fox", "model": "gpt-image-1", "background": "transparent", "output_format": "webp", "output_compression": 70, "moderation": "low"}),
+        json!({"prompt": "a fox", "model": "gpt-image-1", "output_format": "jpeg", "quality": "low"}),
+    ];
+    for request in requests {
+        let plan = serde_json::from_value::<CreateImageRequest>(request.clone())
+            .unwrap()
+            .plan("dall-e-2", |_| true)
+            .unwrap();
+        match provider.generate(&plan).await {
+            // Prism's example body is not a real image: reaching the decoding step means the
+            // request passed validation.
+            Ok(_) | Err(ProviderError::BadOutput(_)) => {}
+            Err(ProviderError::Rejected { status, message }) => {
+                panic!("Prism rejected {request} with {status}: {message}")
+            }
+            Err(other) => panic!("{request}: {other:?}"),
+        }
+    }
+
+    // The check has teeth: a request that breaks the spec is refused with 422.
+    let bad = reqwest::Client::new()
+        .post(format!("{url}/images/generations"))
+        .bearer_auth("sk-conformance")
+        .json(&json!({"prompt": "a fox", "n": 50, "size": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}

@@ -1,0 +1,84 @@
+//! Generation through the OpenAI provider against a local stand-in (wiremock): real PNGs,
+//! refunds on failure, content-policy refusals, and nothing stored when the provider fails.
+
+use e2e_tests::fake_openai;
+use e2e_tests::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn stack_against(server: &wiremock::MockServer) -> TestStack {
+    start_with(&[
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &server.uri()),
+        ("ProviderMaxRetries", "1"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn vendor_images_are_stored_and_returned_with_revised_prompts() {
+    let server = fake_openai::serving_pngs(2, 512, 512).await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let r = t
+        .generate(&s.access, json!({"prompt": "a cat", "model": "dall-e-2", "n": 2, "size": "512x512", "response_format": "b64_json"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["data"][0]["revised_prompt"], "revised by the model");
+    // The PNG from the vendor is kept byte for byte.
+    assert_eq!(b64(r.body["data"][0]["b64_json"].as_str().unwrap()), fake_openai::png(512, 512));
+    let sent = &server.received_requests().await.unwrap()[0];
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["response_format"], "b64_json");
+    assert_eq!(sent.headers["authorization"], "Bearer sk-fake");
+    // Without a model the OpenAI default applies once a key is configured.
+    let r = t.generate(&s.access, json!({"prompt": "a dog", "n": 2, "size": "512x512"})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["model"], "dall-e-2");
+}
+
+#[tokio::test]
+async fn a_provider_500_refunds_and_stores_nothing() {
+    let server = fake_openai::failing(500, json!({"error": {"message": "boom"}})).await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await;
+    let r = t.generate(&s.access, json!({"prompt": "a cat", "model": "dall-e-2", "size": "256x256"})).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
+    assert_eq!(r.code(), Some("provider_error"));
+    assert_eq!(server.received_requests().await.unwrap().len(), 2, "one retry");
+    let after = t.credits(&s.access).await;
+    assert_eq!(after["available"], before["available"], "refunded");
+    assert_eq!(after["spent"], before["spent"]);
+    let reasons: Vec<_> = after["ledger"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
+    assert_eq!(reasons, ["refund", "generation"], "debit and refund both recorded");
+    assert!(t.object_keys().await.is_empty());
+    assert!(t.get("/v1/images", Some(&s.access)).await.body["data"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn provider_content_policy_refusal_is_400_and_free() {
+    let server = fake_openai::failing(
+        400,
+        json!({"error": {"message": "Your request was rejected as a result of our safety system.", "type": "image_generation_user_error", "code": "content_policy_violation"}}),
+    )
+    .await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let r = t.generate(&s.access, json!({"prompt": "something", "model": "dall-e-2", "size": "256x256"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), Some("content_policy_violation"));
+    assert_eq!(t.credits(&s.access).await["spent"], 0);
+}
+
+#[tokio::test]
+async fn provider_overload_is_503_with_retry_after() {
+    let server = fake_openai::failing(429, json!({"error": {"message": "slow down"}})).await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let r = t.generate(&s.access, json!({"prompt": "x", "model": "dall-e-2", "size": "256x256"})).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    assert_eq!(t.credits(&s.access).await["spent"], 0);
+}

@@ -1,0 +1,67 @@
+"""Drives the local gateway with the official `openai` Python SDK, unchanged.
+
+Run by tests/openai_sdk.rs with OPENAI_BASE_URL and OPENAI_API_KEY pointing at the stack.
+Prints one JSON line: the sha256 of every image fetched through a returned URL, by asset id,
+so the Rust side can compare them with the objects stored in S3.
+"""
+
+import base64
+import hashlib
+import json
+import struct
+import sys
+import urllib.request
+
+import openai
+from openai import OpenAI
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG header (the default output format)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def main() -> None:
+    client = OpenAI(max_retries=0)
+    fetched = {}
+
+    result = client.images.generate(prompt="a red fox in the snow", n=2, size="512x512", response_format="b64_json")
+    assert len(result.data) == 2, result
+    for item in result.data:
+        assert item.url is None
+        assert image_size(base64.b64decode(item.b64_json)) == (512, 512)
+    assert result.size == "512x512", result.size
+
+    result = client.images.generate(
+        model="local-procedural", prompt="a lighthouse at dusk", n=2, size="256x256", response_format="url"
+    )
+    assert len(result.data) == 2
+    for item in result.data:
+        assert item.b64_json is None
+        data = urllib.request.urlopen(item.url).read()
+        assert image_size(data) == (256, 256)
+        fetched[item.model_extra["id"]] = hashlib.sha256(data).hexdigest()
+
+    # Errors arrive as the SDK's typed exceptions, with OpenAI's body.
+    try:
+        client.images.generate(prompt="x", n=11)
+        raise AssertionError("n=11 was accepted")
+    except openai.BadRequestError as e:
+        assert e.status_code == 400 and e.body["param"] == "n", e.body
+
+    try:
+        OpenAI(api_key="sk-wrong", max_retries=0).images.generate(prompt="x")
+        raise AssertionError("a wrong key was accepted")
+    except openai.AuthenticationError as e:
+        assert e.status_code == 401
+
+    print(json.dumps({"fetched": fetched, "sdk": openai.__version__}))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:  # make the failure readable from the Rust test
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise
