@@ -48,3 +48,10 @@ deploy: build
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) .aws-sam
+
+## bench: the post-processing pipeline in Rust (criterion), then the same in Pillow and pyvips
+bench: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(CARGO) bench -p shared --bench pipeline
+	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
+		--rust-json target/criterion/pipeline/rust/new/estimates.json

@@ -61,3 +61,58 @@ async fn account_events_drive_the_handlers() {
     let resp = me::handler(&deps, request("me", Some(&access))).await;
     assert_eq!(resp.status(), 401);
 }
+
+fn request_for(name: &str, token: &str, id: Option<&str>) -> lambda_http::Request {
+    let mut text = event(name).replace("REPLACE_WITH_ACCESS_TOKEN", token);
+    if let Some(id) = id {
+        text = text.replace("img_example", id);
+    }
+    lambda_http::request::from_str(&text).expect("a valid API Gateway v2 event")
+}
+
+#[tokio::test]
+async fn image_events_drive_the_handlers() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+
+    let resp = generate_image::handler(&deps, request_for("generate-image", &s.access, None)).await;
+    assert_eq!(resp.status(), 200, "{:?}", json(&resp));
+    let body = json(&resp);
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    let id = body["data"][0]["id"].as_str().unwrap().to_string();
+
+    let resp = list_images::handler(&deps, request_for("list-images", &s.access, None)).await;
+    assert_eq!(json(&resp)["data"].as_array().unwrap().len(), 2);
+    let resp = get_image::handler(&deps, request_for("get-image", &s.access, None)).await;
+    assert_eq!(resp.status(), 404, "the sample id does not exist");
+    let resp = get_image::handler(&deps, request_for("get-image", &s.access, Some(&id))).await;
+    assert_eq!(resp.status(), 200);
+    let resp =
+        download_image::handler(&deps, request_for("download-image", &s.access, Some(&id))).await;
+    assert_eq!(resp.status(), 302);
+    let resp =
+        delete_image::handler(&deps, request_for("delete-image", &s.access, Some(&id))).await;
+    assert_eq!(resp.status(), 200);
+    let resp = credit::handler(&deps, request_for("credit", &s.access, None)).await;
+    assert_eq!(json(&resp)["spent"], 2);
+    let resp = models::handler(&deps.config, request_for("models", "", None)).await;
+    assert_eq!(resp.status(), 200);
+    let resp = model_info::handler(&deps.config, request_for("model-info", "", None)).await;
+    assert_eq!(json(&resp)["id"], "local-procedural");
+}
+
+#[test]
+fn every_function_has_an_event_that_parses() {
+    let template =
+        local_stack::template::Template::load(&workspace_root().join("template.yaml")).unwrap();
+    for (_, binary) in template.function_binaries() {
+        let text = event(&binary);
+        if binary == "worker" {
+            let _: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(text.contains("\"eventSource\": \"aws:sqs\""));
+        } else {
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{binary}: {e}"));
+        }
+    }
+}

@@ -13,7 +13,11 @@ fn decode(bytes: &[u8]) -> image::DynamicImage {
 async fn b64_images_have_the_requested_count_size_and_format() {
     let t = start().await;
     let (_, s) = t.new_user().await;
-    for (n, size, format) in [(2, "256x256", "png"), (1, "1024x1536", "webp"), (3, "512x512", "jpeg")] {
+    for (n, size, format) in [
+        (2, "256x256", "png"),
+        (1, "1024x1536", "webp"),
+        (3, "512x512", "jpeg"),
+    ] {
         let r = t
             .generate(
                 &s.access,
@@ -29,9 +33,15 @@ async fn b64_images_have_the_requested_count_size_and_format() {
         let (w, h) = size.split_once('x').unwrap();
         for d in data {
             let bytes = b64(d["b64_json"].as_str().unwrap());
-            assert_eq!(image::guess_format(&bytes).unwrap().extensions_str()[0].replace("jpg", "jpeg"), format);
+            assert_eq!(
+                image::guess_format(&bytes).unwrap().extensions_str()[0].replace("jpg", "jpeg"),
+                format
+            );
             let img = decode(&bytes);
-            assert_eq!((img.width().to_string(), img.height().to_string()), (w.to_string(), h.to_string()));
+            assert_eq!(
+                (img.width().to_string(), img.height().to_string()),
+                (w.to_string(), h.to_string())
+            );
             assert!(d.get("url").is_none());
         }
     }
@@ -41,20 +51,43 @@ async fn b64_images_have_the_requested_count_size_and_format() {
 async fn urls_download_the_stored_bytes_and_expire_as_configured() {
     let t = start_with(&[("PresignTtlSeconds", "600")]).await;
     let (_, s) = t.new_user().await;
-    let r = t.generate(&s.access, json!({"prompt": "two moons", "n": 2, "size": "256x256"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "two moons", "n": 2, "size": "256x256"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     for d in r.body["data"].as_array().unwrap() {
         let url = d["url"].as_str().unwrap();
         assert!(url.contains("X-Amz-Expires=600"), "{url}");
-        let downloaded = t.http.get(url).send().await.unwrap().bytes().await.unwrap().to_vec();
-        let info = t.get(&format!("/v1/images/{}", d["id"].as_str().unwrap()), Some(&s.access)).await;
+        let downloaded = t
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        let info = t
+            .get(
+                &format!("/v1/images/{}", d["id"].as_str().unwrap()),
+                Some(&s.access),
+            )
+            .await;
         let key = t
             .object_keys()
             .await
             .into_iter()
             .find(|k| k.starts_with("images/") && k.contains(d["id"].as_str().unwrap()))
             .unwrap();
-        assert_eq!(downloaded, t.object(&key).await.unwrap(), "the URL serves the stored object");
+        assert_eq!(
+            downloaded,
+            t.object(&key).await.unwrap(),
+            "the URL serves the stored object"
+        );
         assert_eq!(info.body["bytes"], downloaded.len());
         assert_eq!(decode(&downloaded).width(), 256);
     }
@@ -70,7 +103,8 @@ async fn the_same_prompt_and_seed_give_the_same_image() {
     let c = t
         .generate(&s.access, json!({"prompt": "a blue whale", "size": "256x256", "seed": 42, "response_format": "b64_json"}))
         .await;
-    let img = |r: &Reply| decode(&b64(r.body["data"][0]["b64_json"].as_str().unwrap())).into_rgba8();
+    let img =
+        |r: &Reply| decode(&b64(r.body["data"][0]["b64_json"].as_str().unwrap())).into_rgba8();
     assert_eq!(img(&a), img(&b));
     assert_ne!(img(&a), img(&c));
 }
@@ -89,7 +123,10 @@ async fn transparent_background_clears_the_backdrop() {
     assert_eq!(r.body["background"], "transparent");
     let img = decode(&b64(r.body["data"][0]["b64_json"].as_str().unwrap())).into_rgba8();
     assert_eq!(img.get_pixel(0, 0).0[3], 0, "corner is transparent");
-    assert!(img.pixels().any(|p| p.0[3] == 255), "the subject stays opaque");
+    assert!(
+        img.pixels().any(|p| p.0[3] == 255),
+        "the subject stays opaque"
+    );
 }
 
 #[tokio::test]
@@ -99,41 +136,78 @@ async fn credits_decrease_by_exactly_the_catalog_cost() {
     let model = t.get("/v1/models/local-procedural", None).await;
     let per_image = model.body["cost"]["per_image"]["512x512"].as_i64().unwrap();
     let before = t.credits(&s.access).await["available"].as_i64().unwrap();
-    let r = t.generate(&s.access, json!({"prompt": "a kite", "n": 3, "size": "512x512"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a kite", "n": 3, "size": "512x512"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let after = t.credits(&s.access).await;
     assert_eq!(after["available"].as_i64().unwrap(), before - 3 * per_image);
     assert_eq!(after["spent"].as_i64().unwrap(), 3 * per_image);
-    assert_eq!(after["ledger"][0]["delta"].as_i64().unwrap(), -3 * per_image);
+    assert_eq!(
+        after["ledger"][0]["delta"].as_i64().unwrap(),
+        -3 * per_image
+    );
     assert_eq!(after["ledger"][0]["reason"], "generation");
 }
 
 #[tokio::test]
 async fn one_hundred_concurrent_generations_with_credits_for_ten() {
-    let t = start_with(&[("SignupCredits", "10"), ("RateLimitPerHour", "1000"), ("DailyImageLimit", "1000")]).await;
+    let t = start_with(&[
+        ("SignupCredits", "10"),
+        ("RateLimitPerHour", "1000"),
+        ("DailyImageLimit", "1000"),
+    ])
+    .await;
     let (_, s) = t.new_user().await;
     let body = json!({"prompt": "a tiny robot", "size": "256x256"});
-    let replies = futures::future::join_all((0..100).map(|_| t.generate(&s.access, body.clone()))).await;
-    let ok = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let replies =
+        futures::future::join_all((0..100).map(|_| t.generate(&s.access, body.clone()))).await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     let broke = replies
         .iter()
-        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS && r.code() == Some("insufficient_quota"))
+        .filter(|r| {
+            r.status == StatusCode::TOO_MANY_REQUESTS && r.code() == Some("insufficient_quota")
+        })
         .count();
-    assert_eq!((ok, broke), (10, 90), "{:?}", replies.iter().map(|r| (r.status, r.code().map(str::to_string))).collect::<Vec<_>>());
+    assert_eq!(
+        (ok, broke),
+        (10, 90),
+        "{:?}",
+        replies
+            .iter()
+            .map(|r| (r.status, r.code().map(str::to_string)))
+            .collect::<Vec<_>>()
+    );
     let credits = t.credits(&s.access).await;
     assert_eq!(credits["available"], 0, "never below zero");
     assert_eq!(credits["spent"], 10);
     let list = t.get("/v1/images?limit=100", Some(&s.access)).await;
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 10, "exactly the paid images are stored");
+    assert_eq!(
+        list.body["data"].as_array().unwrap().len(),
+        10,
+        "exactly the paid images are stored"
+    );
 }
 
 #[tokio::test]
 async fn idempotent_replay_returns_identical_data_and_charges_once() {
     let t = start().await;
     let (_, s) = t.new_user().await;
-    let body = json!({"prompt": "a paper boat", "n": 2, "size": "256x256", "response_format": "b64_json"});
+    let body =
+        json!({"prompt": "a paper boat", "n": 2, "size": "256x256", "response_format": "b64_json"});
     let send = |key: &'static str, body: serde_json::Value| {
-        let req = t.http.post(t.url("/v1/images/generations")).bearer_auth(&s.access).header("Idempotency-Key", key).json(&body);
+        let req = t
+            .http
+            .post(t.url("/v1/images/generations"))
+            .bearer_auth(&s.access)
+            .header("Idempotency-Key", key)
+            .json(&body);
         t.send(req)
     };
     let first = send("key-1", body.clone()).await;
@@ -142,16 +216,32 @@ async fn idempotent_replay_returns_identical_data_and_charges_once() {
     let replay = send("key-1", body.clone()).await;
     assert_eq!(replay.status, StatusCode::OK);
     assert_eq!(replay.body["data"], first.body["data"], "identical data");
-    assert_eq!(t.credits(&s.access).await["spent"].as_i64().unwrap(), spent, "charged once");
+    assert_eq!(
+        t.credits(&s.access).await["spent"].as_i64().unwrap(),
+        spent,
+        "charged once"
+    );
     let list = t.get("/v1/images", Some(&s.access)).await;
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 2, "generated once");
+    assert_eq!(
+        list.body["data"].as_array().unwrap().len(),
+        2,
+        "generated once"
+    );
 
-    let other = send("key-1", json!({"prompt": "another boat", "size": "256x256"})).await;
+    let other = send(
+        "key-1",
+        json!({"prompt": "another boat", "size": "256x256"}),
+    )
+    .await;
     assert_eq!(other.status, StatusCode::CONFLICT);
     assert_eq!(other.param(), Some("Idempotency-Key"));
 
     // A failed request frees its key: a valid retry with the same key works.
-    let bad = send("key-2", json!({"prompt": "x", "size": "256x256", "n": 1000})).await;
+    let bad = send(
+        "key-2",
+        json!({"prompt": "x", "size": "256x256", "n": 1000}),
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let good = send("key-2", json!({"prompt": "x", "size": "256x256"})).await;
     assert_eq!(good.status, StatusCode::OK, "{}", good.text);
@@ -163,30 +253,50 @@ async fn refused_terms_are_400_and_nothing_is_charged_or_stored() {
     let (_, s) = t.new_user().await;
     let before = t.credits(&s.access).await;
     for prompt in ["a FORBIDDEN   thing at night", "some gore"] {
-        let r = t.generate(&s.access, json!({"prompt": prompt, "size": "256x256"})).await;
+        let r = t
+            .generate(&s.access, json!({"prompt": prompt, "size": "256x256"}))
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
         assert_eq!(r.code(), Some("content_policy_violation"));
         assert_eq!(r.param(), Some("prompt"));
     }
-    let ok = t.generate(&s.access, json!({"prompt": "a gorgeous forbidden-city view... no: a garden", "size": "256x256"})).await;
+    let ok = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a gorgeous forbidden-city view... no: a garden", "size": "256x256"}),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "whole words only: {}", ok.text);
     let after = t.credits(&s.access).await;
-    assert_eq!(after["spent"].as_i64().unwrap(), before["spent"].as_i64().unwrap() + 1);
+    assert_eq!(
+        after["spent"].as_i64().unwrap(),
+        before["spent"].as_i64().unwrap() + 1
+    );
 }
 
 #[tokio::test]
 async fn the_daily_image_limit_is_429_with_retry_after() {
     let t = start_with(&[("DailyImageLimit", "3")]).await;
     let (_, s) = t.new_user().await;
-    let r = t.generate(&s.access, json!({"prompt": "a", "n": 2, "size": "256x256"})).await;
+    let r = t
+        .generate(&s.access, json!({"prompt": "a", "n": 2, "size": "256x256"}))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = t.generate(&s.access, json!({"prompt": "b", "n": 2, "size": "256x256"})).await;
+    let r = t
+        .generate(&s.access, json!({"prompt": "b", "n": 2, "size": "256x256"}))
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert_eq!(r.code(), Some("rate_limit_exceeded"));
     let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=86_400).contains(&retry));
-    assert_eq!(t.credits(&s.access).await["spent"], 2, "the refused request cost nothing");
-    let r = t.generate(&s.access, json!({"prompt": "c", "n": 1, "size": "256x256"})).await;
+    assert_eq!(
+        t.credits(&s.access).await["spent"],
+        2,
+        "the refused request cost nothing"
+    );
+    let r = t
+        .generate(&s.access, json!({"prompt": "c", "n": 1, "size": "256x256"}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "one image still fits today");
 }
 
@@ -206,10 +316,22 @@ async fn every_validation_error_is_400_with_param() {
         (json!({"prompt": "x", "model": "dall-e-3"}), "model"),
         (json!({"prompt": "x", "model": "no-such-model"}), "model"),
         (json!({"prompt": "x", "quality": "hd"}), "quality"),
-        (json!({"prompt": "x", "response_format": "gif"}), "response_format"),
-        (json!({"prompt": "x", "output_format": "bmp"}), "output_format"),
-        (json!({"prompt": "x", "output_compression": 50}), "output_compression"),
-        (json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}), "background"),
+        (
+            json!({"prompt": "x", "response_format": "gif"}),
+            "response_format",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "bmp"}),
+            "output_format",
+        ),
+        (
+            json!({"prompt": "x", "output_compression": 50}),
+            "output_compression",
+        ),
+        (
+            json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}),
+            "background",
+        ),
         (json!({"prompt": "x", "stream": true}), "stream"),
         (json!({"prompt": "x", "colour": "red"}), "colour"),
     ];
@@ -226,13 +348,30 @@ async fn every_validation_error_is_400_with_param() {
 async fn the_catalog_shows_only_usable_models() {
     let t = start().await;
     let r = t.get("/v1/models", None).await;
-    let ids: Vec<_> = r.body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<_> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, ["local-procedural"]);
     let m = t.get("/v1/models/local-procedural", None).await;
     assert_eq!(m.body["is_ai_model"], false);
-    assert!(m.body["info"]["what_is"].as_str().unwrap().contains("Not an AI model"));
-    assert!(m.body["info"]["tips"].as_array().is_some_and(|t| !t.is_empty()));
-    assert_eq!(t.get("/v1/models/dall-e-3", None).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        m.body["info"]["what_is"]
+            .as_str()
+            .unwrap()
+            .contains("Not an AI model")
+    );
+    assert!(
+        m.body["info"]["tips"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(
+        t.get("/v1/models/dall-e-3", None).await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let with_key = start_with(&[("OpenAiApiKey", "sk-configured")]).await;
     let r = with_key.get("/v1/models", None).await;

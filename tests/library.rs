@@ -8,7 +8,12 @@ use std::collections::BTreeSet;
 async fn make_images(t: &TestStack, token: &str, count: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..count {
-        let r = t.generate(token, json!({"prompt": format!("picture {i}"), "size": "256x256"})).await;
+        let r = t
+            .generate(
+                token,
+                json!({"prompt": format!("picture {i}"), "size": "256x256"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         ids.push(r.body["data"][0]["id"].as_str().unwrap().to_string());
     }
@@ -25,7 +30,12 @@ async fn walk(t: &TestStack, token: &str, query: &str) -> Vec<String> {
         };
         let r = t.get(&url, Some(token)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        let page: Vec<String> = r.body["data"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+        let page: Vec<String> = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect();
         assert!(page.len() <= 3);
         seen.extend(page);
         match r.body["next_cursor"].as_str() {
@@ -49,7 +59,10 @@ async fn pagination_walks_every_item_once_in_order() {
 
     let newest = walk(&t, &s.access, "limit=3").await;
     let expected: Vec<String> = created.iter().rev().cloned().collect();
-    assert_eq!(newest, expected, "newest first, no duplicates, nothing missing");
+    assert_eq!(
+        newest, expected,
+        "newest first, no duplicates, nothing missing"
+    );
     assert_eq!(newest.iter().collect::<BTreeSet<_>>().len(), 7);
 
     let oldest = walk(&t, &s.access, "limit=3&sort=oldest").await;
@@ -88,11 +101,22 @@ async fn metadata_and_downloads() {
     assert_eq!(info.body["size"], "512x512");
     assert_eq!(info.body["format"], "webp");
     assert_eq!(info.body["kind"], "image");
-    let thumb = t.http.get(info.body["thumbnail_url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    let thumb = t
+        .http
+        .get(info.body["thumbnail_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let thumb = image::load_from_memory(&thumb).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 256));
 
-    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = no_redirects
         .get(t.url(&format!("/v1/images/{id}/content")))
         .bearer_auth(&s.access)
@@ -101,9 +125,20 @@ async fn metadata_and_downloads() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::FOUND);
     let location = resp.headers()["location"].to_str().unwrap().to_string();
-    let bytes = t.http.get(&location).send().await.unwrap().bytes().await.unwrap();
+    let bytes = t
+        .http
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(bytes.len() as u64, info.body["bytes"].as_u64().unwrap());
-    assert_eq!(image::guess_format(&bytes).unwrap(), image::ImageFormat::WebP);
+    assert_eq!(
+        image::guess_format(&bytes).unwrap(),
+        image::ImageFormat::WebP
+    );
 }
 
 #[tokio::test]
@@ -112,19 +147,41 @@ async fn delete_removes_objects_and_metadata_once() {
     let (_, s) = t.new_user().await;
     let ids = make_images(&t, &s.access, 2).await;
     let keys_before = t.object_keys().await;
-    assert_eq!(keys_before.len(), 4, "image and thumbnail each: {keys_before:?}");
+    assert_eq!(
+        keys_before.len(),
+        4,
+        "image and thumbnail each: {keys_before:?}"
+    );
     for k in &keys_before {
-        assert!(k.starts_with("images/user_") || k.starts_with("thumbnails/user_"), "{k}");
+        assert!(
+            k.starts_with("images/user_") || k.starts_with("thumbnails/user_"),
+            "{k}"
+        );
     }
 
-    let r = t.delete(&format!("/v1/images/{}", ids[0]), Some(&s.access)).await;
+    let r = t
+        .delete(&format!("/v1/images/{}", ids[0]), Some(&s.access))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["deleted"], true);
     let keys_after = t.object_keys().await;
     assert_eq!(keys_after.len(), 2);
-    assert!(keys_after.iter().all(|k| !k.contains(&ids[0])), "both objects of the image are gone");
-    assert_eq!(t.get(&format!("/v1/images/{}", ids[0]), Some(&s.access)).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(t.delete(&format!("/v1/images/{}", ids[0]), Some(&s.access)).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        keys_after.iter().all(|k| !k.contains(&ids[0])),
+        "both objects of the image are gone"
+    );
+    assert_eq!(
+        t.get(&format!("/v1/images/{}", ids[0]), Some(&s.access))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.delete(&format!("/v1/images/{}", ids[0]), Some(&s.access))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let list = t.get("/v1/images", Some(&s.access)).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
@@ -147,6 +204,17 @@ async fn another_users_image_is_404_on_every_route() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(r.code(), Some("not_found"));
     }
-    assert!(t.get("/v1/images", Some(&other.access)).await.body["data"].as_array().unwrap().is_empty());
-    assert_eq!(t.get(&format!("/v1/images/{id}"), Some(&owner.access)).await.status, StatusCode::OK, "still there");
+    assert!(
+        t.get("/v1/images", Some(&other.access)).await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        t.get(&format!("/v1/images/{id}"), Some(&owner.access))
+            .await
+            .status,
+        StatusCode::OK,
+        "still there"
+    );
 }

@@ -10,7 +10,11 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     let (_, s) = t.new_user().await;
     let (_, key) = t.api_key(&s.access).await;
     let python = workspace_root().join(".venv/bin/python");
-    assert!(python.exists(), "run `make venv` first: {} is missing", python.display());
+    assert!(
+        python.exists(),
+        "run `make venv` first: {} is missing",
+        python.display()
+    );
 
     let out = tokio::process::Command::new(python)
         .arg(workspace_root().join("tests/sdk/images_generate.py"))
@@ -21,7 +25,11 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "SDK script failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
 
     // Every URL served exactly the bytes stored in the bucket.
@@ -29,9 +37,16 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     assert_eq!(fetched.len(), 2);
     let keys = t.object_keys().await;
     for (id, sha) in fetched {
-        let key = keys.iter().find(|k| k.starts_with("images/") && k.contains(id.as_str())).unwrap();
+        let key = keys
+            .iter()
+            .find(|k| k.starts_with("images/") && k.contains(id.as_str()))
+            .unwrap();
         let stored = t.object(key).await.unwrap();
-        assert_eq!(hex::encode(Sha256::digest(&stored)), sha.as_str().unwrap(), "{id}");
+        assert_eq!(
+            hex::encode(Sha256::digest(&stored)),
+            sha.as_str().unwrap(),
+            "{id}"
+        );
     }
     // Four images were generated and paid for through the API key.
     let list = t.get("/v1/images", Some(&key)).await;

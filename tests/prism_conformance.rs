@@ -4,19 +4,27 @@
 use e2e_tests::*;
 use serde_json::json;
 use shared::domain::generation::CreateImageRequest;
-use shared::providers::openai::OpenAiProvider;
 use shared::providers::ImageProvider;
 use shared::providers::ProviderError;
+use shared::providers::openai::OpenAiProvider;
 use std::time::Duration;
 
 /// Prism stops when this is dropped (`kill_on_drop`).
 async fn start_prism() -> (tokio::process::Child, String) {
     let root = workspace_root();
     let bin = root.join("node_modules/.bin/prism");
-    assert!(bin.exists(), "{} is missing: run `npm install` (make test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm install` (make test does)",
+        bin.display()
+    );
     let spec = root.join("../shared/openai/openapi.validating.yaml");
     assert!(spec.exists(), "{} is missing", spec.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = tokio::process::Command::new(bin)
         .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
         .arg(spec)
@@ -28,7 +36,10 @@ async fn start_prism() -> (tokio::process::Child, String) {
     let url = format!("http://127.0.0.1:{port}");
     // Prism parses the 2 MB spec before listening: about 25 s on two cores.
     for _ in 0..240 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return (child, url);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -27,13 +27,21 @@ async fn vendor_images_are_stored_and_returned_with_revised_prompts() {
     assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
     assert_eq!(r.body["data"][0]["revised_prompt"], "revised by the model");
     // The PNG from the vendor is kept byte for byte.
-    assert_eq!(b64(r.body["data"][0]["b64_json"].as_str().unwrap()), fake_openai::png(512, 512));
+    assert_eq!(
+        b64(r.body["data"][0]["b64_json"].as_str().unwrap()),
+        fake_openai::png(512, 512)
+    );
     let sent = &server.received_requests().await.unwrap()[0];
     let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["response_format"], "b64_json");
     assert_eq!(sent.headers["authorization"], "Bearer sk-fake");
     // Without a model the OpenAI default applies once a key is configured.
-    let r = t.generate(&s.access, json!({"prompt": "a dog", "n": 2, "size": "512x512"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a dog", "n": 2, "size": "512x512"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["model"], "dall-e-2");
 }
@@ -44,17 +52,40 @@ async fn a_provider_500_refunds_and_stores_nothing() {
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
     let before = t.credits(&s.access).await;
-    let r = t.generate(&s.access, json!({"prompt": "a cat", "model": "dall-e-2", "size": "256x256"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a cat", "model": "dall-e-2", "size": "256x256"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
     assert_eq!(r.code(), Some("provider_error"));
-    assert_eq!(server.received_requests().await.unwrap().len(), 2, "one retry");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "one retry"
+    );
     let after = t.credits(&s.access).await;
     assert_eq!(after["available"], before["available"], "refunded");
     assert_eq!(after["spent"], before["spent"]);
-    let reasons: Vec<_> = after["ledger"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap().to_string()).collect();
-    assert_eq!(reasons, ["refund", "generation"], "debit and refund both recorded");
+    let reasons: Vec<_> = after["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["refund", "generation"],
+        "debit and refund both recorded"
+    );
     assert!(t.object_keys().await.is_empty());
-    assert!(t.get("/v1/images", Some(&s.access)).await.body["data"].as_array().unwrap().is_empty());
+    assert!(
+        t.get("/v1/images", Some(&s.access)).await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -66,7 +97,12 @@ async fn provider_content_policy_refusal_is_400_and_free() {
     .await;
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
-    let r = t.generate(&s.access, json!({"prompt": "something", "model": "dall-e-2", "size": "256x256"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "something", "model": "dall-e-2", "size": "256x256"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.code(), Some("content_policy_violation"));
     assert_eq!(t.credits(&s.access).await["spent"], 0);
@@ -77,7 +113,12 @@ async fn provider_overload_is_503_with_retry_after() {
     let server = fake_openai::failing(429, json!({"error": {"message": "slow down"}})).await;
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
-    let r = t.generate(&s.access, json!({"prompt": "x", "model": "dall-e-2", "size": "256x256"})).await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "x", "model": "dall-e-2", "size": "256x256"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(t.credits(&s.access).await["spent"], 0);

@@ -191,7 +191,16 @@ impl TestStack {
 
     /// An object's bytes straight from the emulated bucket, or `None`.
     pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
-        match self.stack.clients.s3.get_object().bucket(self.bucket()).key(key).send().await {
+        match self
+            .stack
+            .clients
+            .s3
+            .get_object()
+            .bucket(self.bucket())
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => Some(out.body.collect().await.unwrap().into_bytes().to_vec()),
             Err(_) => None,
         }
@@ -208,14 +217,19 @@ impl TestStack {
             .send()
             .await
             .unwrap();
-        out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
     }
 }
 
 /// Decodes base64 image bytes.
 pub fn b64(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
 }
 
 /// A local HTTP stand-in for OpenAI's Images API (wiremock), returning real PNGs or faults.
@@ -244,7 +258,10 @@ pub mod fake_openai {
         let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height)), "revised_prompt": "revised by the model"});
         Mock::given(method("POST"))
             .and(path("/images/generations"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"created": 1, "data": vec![item; n]})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"created": 1, "data": vec![item; n]})),
+            )
             .mount(&server)
             .await;
         server
