@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs a command with a moto server on a free 127.0.0.1 port, exported as AWS_ENDPOINT_URL,
+# Runs a command with the emulator (moto, see moto_server.py) on a free 127.0.0.1 port, exported as AWS_ENDPOINT_URL,
 # and stops the server however the command ends.
 set -euo pipefail
-moto="${MOTO_SERVER:-.venv/bin/moto_server}"
+python="${PYTHON:-.venv/bin/python}"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$moto" -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+"$python" infra/local/moto_server.py -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 100); do

@@ -212,7 +212,11 @@ pub struct ImageInfo {
     pub bytes: u64,
     pub background: Option<String>,
     pub quality: Option<String>,
+    /// The asset this one was derived from (edit, variation, transform or earlier version).
     pub parent_id: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub version: u32,
     pub created_at: i64,
     /// Presigned GET URL of the image.
     pub url: String,
@@ -342,4 +346,120 @@ pub struct CreditResponse {
     pub spent: i64,
     /// The most recent entries, newest first.
     pub ledger: Vec<LedgerItem>,
+}
+
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUploadRequest {
+    /// image/png, image/jpeg or image/webp.
+    pub content_type: String,
+    /// Exact size of the file in bytes (bound into the presigned URL).
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct UploadTicket {
+    pub id: String,
+    pub object: String,
+    /// PUT the file here, with exactly `headers`.
+    pub upload_url: String,
+    pub method: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub max_bytes: u64,
+    pub expires_at: i64,
+    /// POST here once the PUT succeeded.
+    pub complete_url: String,
+}
+
+/// PATCH body: change metadata, and/or make a new version from a prompt (with an optional mask)
+/// or from another asset.
+#[derive(Deserialize, ToSchema, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateImageRequest {
+    /// A new title; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub title: Option<Option<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Edit this image with this prompt; the result becomes its next version.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// An asset whose transparent pixels mark where to edit (with `prompt`).
+    #[serde(default)]
+    pub mask_id: Option<String>,
+    /// An asset whose content becomes the next version.
+    #[serde(default)]
+    pub image_id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, ToSchema, Debug)]
+pub struct TransformRequest {
+    /// Applied in order: resize {width, height, fit: contain|cover|fill, upscale}, crop {x, y,
+    /// width, height}, rotate {degrees, background}, flip, flop, grayscale, blur {sigma},
+    /// sharpen {sigma, threshold}, brightness {factor}, contrast {factor}, saturation {factor},
+    /// hue {degrees}, gamma {value}, remove_background {tolerance}.
+    pub operations: Vec<serde_json::Value>,
+    /// png, jpeg or webp (default: the source's format).
+    pub output_format: Option<String>,
+    /// 1–100 for jpeg and webp.
+    pub quality: Option<u8>,
+}
+
+/// `multipart/form-data` body of an edit (documentation of the form the SDKs send).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EditImageForm {
+    /// The image to edit; or repeat `image[]` up to 16 times (PNG, JPEG or WebP, by content).
+    #[schema(value_type = String, format = Binary)]
+    image: String,
+    /// PNG with alpha: fully transparent pixels mark where to edit; same size as the first image.
+    #[schema(value_type = Option<String>, format = Binary)]
+    mask: Option<String>,
+    prompt: String,
+    n: Option<u8>,
+    size: Option<String>,
+    model: Option<String>,
+    quality: Option<String>,
+    response_format: Option<String>,
+    output_format: Option<String>,
+    output_compression: Option<u8>,
+    background: Option<String>,
+    user: Option<String>,
+}
+
+/// JSON body of an edit that names stored assets.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EditImageJson {
+    /// `[{"file_id": "<asset id>"}]`, up to 16.
+    images: Vec<serde_json::Value>,
+    /// `{"file_id": "<asset id>"}`.
+    mask: Option<serde_json::Value>,
+    prompt: String,
+    n: Option<u8>,
+    size: Option<String>,
+    model: Option<String>,
+    response_format: Option<String>,
+    output_format: Option<String>,
+    background: Option<String>,
+}
+
+/// `multipart/form-data` body of a variation.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct VariationForm {
+    #[schema(value_type = String, format = Binary)]
+    image: String,
+    n: Option<u8>,
+    size: Option<String>,
+    model: Option<String>,
+    response_format: Option<String>,
+    user: Option<String>,
 }

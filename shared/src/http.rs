@@ -308,7 +308,7 @@ pub fn optional_json_body<T: DeserializeOwned>(
         .map_err(|e| json_error(&e))
 }
 
-fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+pub(crate) fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = e.inner();
     let msg = inner.to_string();
     if !inner.is_data() {

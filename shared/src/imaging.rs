@@ -55,6 +55,16 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
         .map_err(|e| ImagingError::Corrupt(e.to_string()))
 }
 
+/// The format of encoded bytes, recognised by their content (never by a declared type).
+pub fn sniff_format(bytes: &[u8]) -> Option<OutputFormat> {
+    match image::guess_format(bytes).ok()? {
+        image::ImageFormat::Png => Some(OutputFormat::Png),
+        image::ImageFormat::Jpeg => Some(OutputFormat::Jpeg),
+        image::ImageFormat::WebP => Some(OutputFormat::Webp),
+        _ => None,
+    }
+}
+
 #[inline]
 fn whiteness_distance(p: &[u8]) -> u8 {
     255 - p[0].min(p[1]).min(p[2])

@@ -10,12 +10,16 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod imaging;
+pub mod inpaint;
+pub mod inputs;
+pub mod multipart;
 pub mod openapi;
 pub mod ports;
 pub mod providers;
 pub mod telemetry;
 
 pub mod service;
+pub mod transform;
 
 pub use adapters::dynamo::DynamoStore;
 pub use adapters::s3::S3Blobs;

@@ -22,13 +22,16 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     paths(
         register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
         generate_image, generate_image_alias, list_images, get_image, download_image, delete_image,
-        list_models, get_model, credit, doc
+        edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
+        complete_upload, list_models, get_model, credit, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo,
-        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem
+        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
+        EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
+        CreateUploadRequest, UploadTicket
     )),
     modifiers(&BearerAuth),
     tags(
@@ -272,6 +275,90 @@ fn download_image() {}
     ))]
 #[allow(dead_code)]
 fn delete_image() {}
+
+#[utoipa::path(post, path = "/v1/images/edits", tag = "images", operation_id = "edit_images",
+    request_body(content(
+        (EditImageForm = "multipart/form-data"),
+        (EditImageJson = "application/json"),
+    )),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Exactly n edited images", body = ImagesResponse),
+        (status = 400, description = "Bad image, mask, field or combination (named in `param`)", body = ErrorResponse),
+        (status = 404, description = "A named asset does not exist", body = ErrorResponse),
+        (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),
+        (status = 429, description = "`insufficient_quota`, daily or hourly limit", body = ErrorResponse),
+        (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn edit_images() {}
+
+#[utoipa::path(post, path = "/v1/edit-image", tag = "images", operation_id = "edit_images_alias",
+    request_body(content((EditImageForm = "multipart/form-data"), (EditImageJson = "application/json"))),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Alias of /v1/images/edits", body = ImagesResponse)))]
+#[allow(dead_code)]
+fn edit_images_alias() {}
+
+#[utoipa::path(post, path = "/v1/images/variations", tag = "images", operation_id = "image_variations",
+    request_body(content((VariationForm = "multipart/form-data"))),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Exactly n variations", body = ImagesResponse),
+        (status = 400, description = "Bad image or field (named in `param`)", body = ErrorResponse),
+        (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn image_variations() {}
+
+#[utoipa::path(patch, path = "/v1/images/{id}", tag = "images", operation_id = "update_image",
+    params(("id" = String, Path, description = "Asset id")),
+    request_body = UpdateImageRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Title and tags changed", body = ImageInfo),
+        (status = 201, description = "A new version (its parent_id is this asset, which is kept)", body = ImageInfo),
+        (status = 400, description = "Invalid field", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn update_image() {}
+
+#[utoipa::path(post, path = "/v1/images/{id}/transform", tag = "images", operation_id = "transform_image",
+    params(("id" = String, Path, description = "Source asset id")),
+    request_body = TransformRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new asset", body = ImageInfo),
+        (status = 400, description = "Unknown operation or out-of-range value (`operations[i].field`)", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn transform_image() {}
+
+#[utoipa::path(post, path = "/v1/uploads", tag = "images", operation_id = "create_upload",
+    request_body = CreateUploadRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A presigned PUT (content type and length bound in)", body = UploadTicket),
+        (status = 400, description = "Unsupported content type or size", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn create_upload() {}
+
+#[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "images", operation_id = "complete_upload",
+    params(("id" = String, Path, description = "Upload id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered as an asset of kind upload", body = ImageInfo),
+        (status = 200, description = "Already completed: the same asset", body = ImageInfo),
+        (status = 400, description = "Nothing uploaded, or not a supported image (the object is deleted)", body = ErrorResponse),
+        (status = 413, description = "Larger than announced (the object is deleted)", body = ErrorResponse),
+        (status = 404, description = "Unknown upload id", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn complete_upload() {}
 
 #[utoipa::path(get, path = "/v1/models", tag = "models", operation_id = "list_models",
     responses((status = 200, description = "The models this deployment can serve", body = ModelList)))]

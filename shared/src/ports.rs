@@ -190,6 +190,53 @@ pub struct ImageRecord {
     pub parent_id: Option<String>,
     pub background: Option<String>,
     pub quality: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    /// 1 for an original; a new version made by PATCH is its parent's version + 1.
+    pub version: u32,
+}
+
+/// Where a new asset comes from: its parent (if derived) and what it inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    pub parent_id: Option<String>,
+    pub version: u32,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl Lineage {
+    /// A first version, derived from `parent_id` if given.
+    pub fn original(parent_id: Option<String>) -> Self {
+        Self {
+            parent_id,
+            version: 1,
+            title: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// The next version of `parent`, inheriting its title and tags.
+    pub fn next_version_of(parent: &ImageRecord) -> Self {
+        Self {
+            parent_id: Some(parent.id.clone()),
+            version: parent.version + 1,
+            title: parent.title.clone(),
+            tags: parent.tags.clone(),
+        }
+    }
+}
+
+/// A presigned upload waiting for its object, or completed into an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub id: String,
+    pub user_id: String,
+    pub content_type: String,
+    pub declared_bytes: u64,
+    pub key: String,
+    pub asset_id: Option<String>,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +293,33 @@ pub trait Images: Send + Sync {
         &self,
         user_id: &str,
         id: &str,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// Changes title and/or tags; `None` when the image does not exist.
+    fn update_image_meta(
+        &self,
+        user_id: &str,
+        id: &str,
+        title: Option<Option<String>>,
+        tags: Option<Vec<String>>,
+    ) -> impl Future<Output = Result<Option<ImageRecord>, ApiError>> + Send;
+}
+
+pub trait Uploads: Send + Sync {
+    fn create_upload(
+        &self,
+        upload: &UploadRecord,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn upload(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<UploadRecord>, ApiError>> + Send;
+    /// Marks a pending upload completed as `asset_id`; `false` if it was completed already.
+    fn complete_upload(
+        &self,
+        user_id: &str,
+        id: &str,
+        asset_id: &str,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }
 
@@ -327,14 +401,32 @@ pub trait Blobs: Send + Sync {
         key: &str,
         ttl: std::time::Duration,
     ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    /// A presigned PUT with the content type and length bound into the signature.
+    fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: u64,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<String, ApiError>> + Send;
+    /// The size of an object, or `None` when it does not exist.
+    fn size(&self, key: &str) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send;
 }
 
 /// Everything a handler may need from the metadata store.
 pub trait Store:
-    Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency
+    Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency + Uploads
 {
 }
 impl<T> Store for T where
-    T: Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency
+    T: Accounts
+        + Sessions
+        + ApiKeys
+        + RateLimits
+        + Images
+        + Credits
+        + Quotas
+        + Idempotency
+        + Uploads
 {
 }

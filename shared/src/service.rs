@@ -8,8 +8,8 @@ use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
 use crate::imaging::{self, ImagingError};
-use crate::ports::{AssetKind, Blobs, IdempotencyClaim, ImageRecord, Store};
-use crate::providers::{ProviderError, ProviderImage, ProviderOutput};
+use crate::ports::{AssetKind, Blobs, IdempotencyClaim, ImageRecord, Lineage, Store};
+use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -44,17 +44,8 @@ pub fn post_process(
         changed = true;
     }
     // A vendor image already in the requested format is kept bit for bit (no re-encoding loss).
-    let same_format = original
-        .as_deref()
-        .and_then(|b| image::guess_format(b).ok())
-        .is_some_and(|f| {
-            matches!(
-                (f, plan.output_format),
-                (image::ImageFormat::Png, OutputFormat::Png)
-                    | (image::ImageFormat::Jpeg, OutputFormat::Jpeg)
-                    | (image::ImageFormat::WebP, OutputFormat::Webp)
-            )
-        });
+    let same_format =
+        original.as_deref().and_then(imaging::sniff_format) == Some(plan.output_format);
     let bytes = match original {
         Some(bytes) if !changed && same_format => bytes,
         _ => imaging::encode(&rgba, plan.output_format, plan.output_compression)?,
@@ -84,6 +75,58 @@ pub async fn generate<S: Store, B: Blobs>(
     who: &Principal,
     plan: GenerationPlan,
 ) -> Result<ImagesResponse, ApiError> {
+    run(deps, who, &plan, Lineage::original(None), || {
+        deps.providers.generate(&plan)
+    })
+    .await
+}
+
+/// An edit of `inputs`. By default the result is a new asset whose parent is the first input's
+/// asset; PATCH passes a `lineage` that makes it the next version of that asset.
+pub async fn edit<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+    inputs: EditInputs,
+    lineage: Option<Lineage>,
+) -> Result<ImagesResponse, ApiError> {
+    let lineage = lineage.unwrap_or_else(|| {
+        Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
+    });
+    run(deps, who, &plan, lineage, || {
+        deps.providers.edit(&plan, &inputs)
+    })
+    .await
+}
+
+pub async fn variation<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+    input: InputImage,
+) -> Result<ImagesResponse, ApiError> {
+    let lineage = Lineage::original(input.asset_id.clone());
+    run(deps, who, &plan, lineage, || {
+        deps.providers.variation(&plan, &input)
+    })
+    .await
+}
+
+/// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
+/// post-processing and storage, with refund and quota release on any failure.
+async fn run<S, B, F, Fut>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: &GenerationPlan,
+    lineage: Lineage,
+    produce: F,
+) -> Result<ImagesResponse, ApiError>
+where
+    S: Store,
+    B: Blobs,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Vec<ProviderImage>, ProviderError>>,
+{
     if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
         tracing::info!(user_id = %who.user_id, "prompt refused by moderation");
         return Err(ApiError::ContentPolicy(format!(
@@ -117,24 +160,27 @@ pub async fn generate<S: Store, B: Blobs>(
     {
         Ok(charged) => charged,
         Err(e) => {
-            release_quota(deps, uid, &plan, now).await;
+            release_quota(deps, uid, plan, now).await;
             return Err(e);
         }
     };
     if !charged {
-        release_quota(deps, uid, &plan, now).await;
+        release_quota(deps, uid, plan, now).await;
         return Err(ApiError::InsufficientQuota(format!(
             "You have too few credits for this request ({} needed). See GET /v1/credit.",
             plan.cost
         )));
     }
-    let result = produce_and_store(deps, uid, &plan).await;
+    let result = match produce().await {
+        Ok(images) => store_results(deps, uid, plan, &lineage, images).await,
+        Err(e) => Err(e.into()),
+    };
     if let Err(e) = &result {
         tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
         if let Err(refund) = deps.store.refund(uid, plan.cost, &generation_id).await {
             tracing::error!(user_id = %uid, %generation_id, error = %refund, "REFUND FAILED");
         }
-        release_quota(deps, uid, &plan, now).await;
+        release_quota(deps, uid, plan, now).await;
     } else {
         tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
     }
@@ -152,12 +198,13 @@ async fn release_quota<S: Store, B: Blobs>(
     }
 }
 
-async fn produce_and_store<S: Store, B: Blobs>(
+async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     uid: &str,
     plan: &GenerationPlan,
+    lineage: &Lineage,
+    images: Vec<ProviderImage>,
 ) -> Result<ImagesResponse, ApiError> {
-    let images = deps.providers.generate(plan).await?;
     let processed = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
@@ -181,7 +228,7 @@ async fn produce_and_store<S: Store, B: Blobs>(
                 id,
                 user_id: uid.to_string(),
                 kind: AssetKind::Image,
-                prompt: Some(plan.prompt.clone()),
+                prompt: Some(plan.prompt.clone()).filter(|p| !p.is_empty()),
                 revised_prompt: p.revised_prompt.clone(),
                 model: Some(plan.model.id.to_string()),
                 width: p.width,
@@ -191,9 +238,12 @@ async fn produce_and_store<S: Store, B: Blobs>(
                 key,
                 thumbnail_key: Some(thumbnail_key),
                 created_at,
-                parent_id: None,
+                parent_id: lineage.parent_id.clone(),
                 background: Some(background_name(plan.background).to_string()),
                 quality: Some(plan.quality.to_string()),
+                title: lineage.title.clone(),
+                tags: lineage.tags.clone(),
+                version: lineage.version,
             }
         })
         .collect();
@@ -381,6 +431,9 @@ pub async fn image_info<S: Store, B: Blobs>(
         background: r.background.clone(),
         quality: r.quality.clone(),
         parent_id: r.parent_id.clone(),
+        title: r.title.clone(),
+        tags: r.tags.clone(),
+        version: r.version,
         created_at: r.created_at,
         url,
         thumbnail_url,

@@ -14,8 +14,11 @@ use shared::{ApiError, Deps};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Lambda's synchronous invocation payload limit: bigger requests never reach a function.
-pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+/// API Gateway HTTP API's payload limit.
+pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// Lambda's synchronous invocation payload limit (the whole event, binary bodies base64-encoded):
+/// bigger requests never reach a function.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
 pub struct Gateway {
     pub routes: Vec<(Route, HttpHandler)>,
@@ -117,15 +120,7 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return error(
-                    &request_id,
-                    &ApiError::PayloadTooLarge(format!(
-                        "request body exceeds the {} MB a function can receive; upload large files with POST /v1/uploads",
-                        MAX_REQUEST_BYTES / (1024 * 1024)
-                    )),
-                );
-            }
+            Err(_) => return error(&request_id, &too_large()),
         };
         let method = parts.method.as_str().to_string();
         let path = parts.uri.path().to_string();
@@ -136,8 +131,11 @@ impl Gateway {
                 &ApiError::NotFound(format!("Unknown route: {method} {path}")),
             );
         };
-        let event = api_gateway_event(&parts, &body, route, &params, &request_id);
-        let request = match lambda_http::request::from_str(&event.to_string()) {
+        let event = api_gateway_event(&parts, &body, route, &params, &request_id).to_string();
+        if event.len() > MAX_EVENT_BYTES {
+            return error(&request_id, &too_large());
+        }
+        let request = match lambda_http::request::from_str(&event) {
             Ok(r) => r,
             Err(e) => {
                 return error(
@@ -156,6 +154,14 @@ impl Gateway {
         };
         HyperResponse::from_parts(parts, Full::new(bytes))
     }
+}
+
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "request exceeds the {} MB a function can receive (binary bodies count base64-encoded); \
+         upload large files with POST /v1/uploads",
+        MAX_EVENT_BYTES / (1024 * 1024)
+    ))
 }
 
 fn error(request_id: &str, e: &ApiError) -> HyperResponse<Full<Bytes>> {

@@ -25,9 +25,12 @@ use tokio::task::JoinHandle;
 
 pub struct Options {
     pub template: PathBuf,
-    /// An emulator already running; `None` starts `moto_server` and stops it on drop.
+    /// An emulator already running; `None` starts one and stops it on drop.
     pub endpoint: Option<String>,
-    pub moto_server: PathBuf,
+    /// The Python of `.venv`, which has moto installed.
+    pub python: PathBuf,
+    /// `infra/local/moto_server.py`: moto's server with DynamoDB requests serialised.
+    pub moto_launcher: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
     /// Prefix of every resource name, so stacks can share one emulator.
@@ -38,13 +41,14 @@ pub struct Options {
 }
 
 impl Options {
-    /// Defaults for this checkout: its template.yaml and `.venv/bin/moto_server`.
+    /// Defaults for this checkout: its template.yaml and the emulator of `.venv`.
     pub fn for_workspace(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         Self {
             template: root.join("template.yaml"),
             endpoint: None,
-            moto_server: root.join(".venv/bin/moto_server"),
+            python: root.join(".venv/bin/python"),
+            moto_launcher: root.join("infra/local/moto_server.py"),
             port: 0,
             stack_name: "imageapi-local".into(),
             parameters: HashMap::new(),
@@ -77,17 +81,18 @@ async fn free_port() -> Result<u16, Error> {
     Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
 }
 
-/// Starts `moto_server` on 127.0.0.1 and waits until it answers.
-pub async fn start_emulator(moto_server: &std::path::Path) -> Result<(Child, String), Error> {
-    if !moto_server.exists() {
+/// Starts the emulator (moto, see `moto_server.py`) on 127.0.0.1 and waits until it answers.
+pub async fn start_emulator(python: &std::path::Path, launcher: &std::path::Path) -> Result<(Child, String), Error> {
+    if !python.exists() {
         return Err(format!(
             "{} not found: run `make venv` (or `make run`) to install the emulator",
-            moto_server.display()
+            python.display()
         )
         .into());
     }
     let port = free_port().await?;
-    let child = Command::new(moto_server)
+    let child = Command::new(python)
+        .arg(launcher)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -103,7 +108,7 @@ pub async fn start_emulator(moto_server: &std::path::Path) -> Result<(Child, Str
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(format!("moto_server did not start on port {port} within 10 s").into())
+    Err(format!("the emulator did not start on port {port} within 10 s").into())
 }
 
 impl LocalStack {
@@ -119,7 +124,7 @@ impl LocalStack {
         let (emulator, endpoint) = match opts.endpoint.clone() {
             Some(e) => (None, e),
             None => {
-                let (child, e) = start_emulator(&opts.moto_server).await?;
+                let (child, e) = start_emulator(&opts.python, &opts.moto_launcher).await?;
                 (Some(child), e)
             }
         };

@@ -644,13 +644,28 @@ fn image_item(r: &ImageRecord) -> Item {
         ("parent_id", &r.parent_id),
         ("background", &r.background),
         ("quality", &r.quality),
+        ("title", &r.title),
     ];
     for (k, v) in optional {
         if let Some(v) = v {
             it.insert(k.to_string(), s(v));
         }
     }
+    if !r.tags.is_empty() {
+        it.insert(
+            "tags".into(),
+            AttributeValue::L(r.tags.iter().map(s).collect()),
+        );
+    }
+    it.insert("version".into(), n(r.version as i64));
     it
+}
+
+fn tags_of(it: &Item) -> Vec<String> {
+    it.get("tags")
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+        .unwrap_or_default()
 }
 
 fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
@@ -671,6 +686,9 @@ fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
         parent_id: opt_s(it, "parent_id"),
         background: opt_s(it, "background"),
         quality: opt_s(it, "quality"),
+        title: opt_s(it, "title"),
+        tags: tags_of(it),
+        version: opt_n(it, "version").unwrap_or(1) as u32,
     })
 }
 
@@ -750,6 +768,16 @@ impl Images for DynamoStore {
         Ok((records, next))
     }
 
+    async fn update_image_meta(
+        &self,
+        user_id: &str,
+        id: &str,
+        title: Option<Option<String>>,
+        tags: Option<Vec<String>>,
+    ) -> Result<Option<ImageRecord>, ApiError> {
+        self.update_meta_inner(user_id, id, title, tags).await
+    }
+
     async fn delete_image(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
         let result = self
             .client
@@ -757,6 +785,129 @@ impl Images for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
             .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn update_meta_inner(
+        &self,
+        user_id: &str,
+        id: &str,
+        title: Option<Option<String>>,
+        tags: Option<Vec<String>>,
+    ) -> Result<Option<ImageRecord>, ApiError> {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        match title {
+            Some(Some(t)) => {
+                sets.push("title = :title");
+                req = req.expression_attribute_values(":title", s(t));
+            }
+            Some(None) => removes.push("title"),
+            None => {}
+        }
+        match tags {
+            Some(t) if t.is_empty() => removes.push("tags"),
+            Some(t) => {
+                sets.push("tags = :tags");
+                req = req.expression_attribute_values(
+                    ":tags",
+                    AttributeValue::L(t.iter().map(s).collect()),
+                );
+            }
+            None => {}
+        }
+        let mut expr = String::new();
+        if !sets.is_empty() {
+            expr.push_str(&format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        if expr.is_empty() {
+            return self.image(user_id, id).await;
+        }
+        match req.update_expression(expr.trim()).send().await {
+            Ok(out) => out.attributes.as_ref().map(image_from).transpose(),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+fn upload_from(it: &Item) -> Result<UploadRecord, ApiError> {
+    Ok(UploadRecord {
+        id: get_s(it, "id")?,
+        user_id: get_s(it, "user_id")?,
+        content_type: get_s(it, "content_type")?,
+        declared_bytes: get_n(it, "declared_bytes")? as u64,
+        key: get_s(it, "object_key")?,
+        asset_id: opt_s(it, "asset_id"),
+        expires_at: get_n(it, "expires_at")?,
+    })
+}
+
+impl Uploads for DynamoStore {
+    async fn create_upload(&self, u: &UploadRecord) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(
+                user_pk(&u.user_id),
+                &format!("UPLOAD#{}", u.id),
+                [
+                    ("entity", s("upload")),
+                    ("id", s(&u.id)),
+                    ("user_id", s(&u.user_id)),
+                    ("content_type", s(&u.content_type)),
+                    ("declared_bytes", n(u.declared_bytes as i64)),
+                    ("object_key", s(&u.key)),
+                    ("expires_at", n(u.expires_at)),
+                ],
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+
+    async fn upload(&self, user_id: &str, id: &str) -> Result<Option<UploadRecord>, ApiError> {
+        self.get(user_pk(user_id), &format!("UPLOAD#{id}"))
+            .await?
+            .map(|it| upload_from(&it))
+            .transpose()
+    }
+
+    async fn complete_upload(
+        &self,
+        user_id: &str,
+        id: &str,
+        asset_id: &str,
+    ) -> Result<bool, ApiError> {
+        // Completed uploads are kept (without TTL) so a repeated complete returns the same asset.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &format!("UPLOAD#{id}"))))
+            .update_expression("SET asset_id = :a REMOVE expires_at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(asset_id)")
+            .expression_attribute_values(":a", s(asset_id))
             .send()
             .await;
         match result {

@@ -109,4 +109,40 @@ impl Blobs for S3Blobs {
             .map_err(|e| s3_error("presign", e))?;
         Ok(req.uri().to_string())
     }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: u64,
+        ttl: Duration,
+    ) -> Result<String, ApiError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| s3_error("presign", e))?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(bytes as i64)
+            .presigned(config)
+            .await
+            .map_err(|e| s3_error("presign", e))?;
+        Ok(req.uri().to_string())
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.content_length.unwrap_or(0).max(0) as u64)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(s3_error("head", e)),
+        }
+    }
 }

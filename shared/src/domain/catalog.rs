@@ -63,6 +63,11 @@ pub struct Model {
     pub gpt_image_params: bool,
     /// Credits per image at the smallest size and default quality.
     pub base_cost: i64,
+    /// How many input images an edit takes; 0 when the model cannot edit.
+    pub max_edit_images: u8,
+    /// Sizes an edit may produce (empty: none).
+    pub edit_sizes: &'static [Size],
+    pub variations: bool,
     pub info: Info,
 }
 
@@ -117,6 +122,9 @@ pub static MODELS: &[Model] = &[
         native_transparency: false,
         gpt_image_params: false,
         base_cost: 1,
+        max_edit_images: 16,
+        edit_sizes: SQUARE_AND_WIDE,
+        variations: true,
         info: Info {
             what_is: "Not an AI model: an offline, deterministic procedural renderer. The prompt and \
                 seed choose palette, shapes and layout, so the same prompt and seed always give the same \
@@ -129,6 +137,9 @@ pub static MODELS: &[Model] = &[
             tips: &[
                 "Send the same prompt with a different `seed` for a different image",
                 "`background: transparent` removes the white backdrop connected to the border",
+                "Edits fill the mask's transparent area by classical inpainting (Telea's fast marching \
+                 method); several input images make a collage",
+                "Variations are seeded crops, mirrors and hue/exposure shifts of the input",
             ],
         },
     },
@@ -149,6 +160,13 @@ pub static MODELS: &[Model] = &[
         native_transparency: false,
         gpt_image_params: false,
         base_cost: 2,
+        max_edit_images: 1,
+        edit_sizes: &[
+            Size::new(256, 256),
+            Size::new(512, 512),
+            Size::new(1024, 1024),
+        ],
+        variations: true,
         info: Info {
             what_is: "OpenAI's DALL·E 2: fast, inexpensive square images.",
             use_cases: &["Quick drafts", "Many variations of a simple idea"],
@@ -172,6 +190,9 @@ pub static MODELS: &[Model] = &[
         native_transparency: false,
         gpt_image_params: false,
         base_cost: 4,
+        max_edit_images: 0,
+        edit_sizes: &[],
+        variations: false,
         info: Info {
             what_is: "OpenAI's DALL·E 3: detailed images that follow long prompts; rewrites the prompt \
                 (returned as `revised_prompt`).",
@@ -203,6 +224,13 @@ pub static MODELS: &[Model] = &[
         native_transparency: true,
         gpt_image_params: true,
         base_cost: 5,
+        max_edit_images: 16,
+        edit_sizes: &[
+            Size::new(1024, 1024),
+            Size::new(1536, 1024),
+            Size::new(1024, 1536),
+        ],
+        variations: false,
         info: Info {
             what_is: "OpenAI's GPT Image 1: the strongest instruction following and text rendering, \
                 native transparent backgrounds.",

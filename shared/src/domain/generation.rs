@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The request body, field for field as OpenAI defines it (nullable fields mean "absent"),
 /// plus `seed` for deterministic models.
-#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateImageRequest {
     pub prompt: String,
@@ -143,11 +143,37 @@ fn pick(
         })
 }
 
+/// What a plan is for: the same fields mean slightly different things per operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Generate,
+    /// An edit of `images` input images, the first of them `input` pixels large.
+    Edit {
+        images: usize,
+        input: Size,
+    },
+    /// A variation of one image `input` pixels large (no prompt).
+    Variation {
+        input: Size,
+    },
+}
+
 impl CreateImageRequest {
-    /// Validates against the catalog. `default_model` applies when `model` is absent;
-    /// `usable` says whether a model can be served by this deployment.
+    /// Validates a generation against the catalog. `default_model` applies when `model` is
+    /// absent; `usable` says whether a model can be served by this deployment.
     pub fn plan(
         self,
+        default_model: &'static str,
+        usable: impl Fn(&Model) -> bool,
+    ) -> Result<GenerationPlan, ApiError> {
+        self.plan_for(Operation::Generate, default_model, usable)
+    }
+
+    /// Validates for any operation: edits and variations use the models' edit sizes and
+    /// capabilities, and the offline model keeps the input's size by default.
+    pub fn plan_for(
+        self,
+        op: Operation,
         default_model: &'static str,
         usable: impl Fn(&Model) -> bool,
     ) -> Result<GenerationPlan, ApiError> {
@@ -165,9 +191,40 @@ impl CreateImageRequest {
                 )
             })?,
         };
+        let (sizes, default_size) = match op {
+            Operation::Generate => (model.sizes, model.default_size),
+            Operation::Edit { images, input } => {
+                if model.max_edit_images == 0 {
+                    return Err(ApiError::invalid(
+                        "model",
+                        format!("model '{}' cannot edit images", model.id),
+                    ));
+                }
+                if images > model.max_edit_images as usize {
+                    return Err(ApiError::invalid(
+                        "image",
+                        format!(
+                            "model '{}' edits at most {} image(s); got {images}",
+                            model.id, model.max_edit_images
+                        ),
+                    ));
+                }
+                (model.edit_sizes, edit_default(model, input))
+            }
+            Operation::Variation { input } => {
+                if !model.variations {
+                    return Err(ApiError::invalid(
+                        "model",
+                        format!("model '{}' does not make variations", model.id),
+                    ));
+                }
+                (model.edit_sizes, edit_default(model, input))
+            }
+        };
 
         let prompt = self.prompt.trim().to_string();
-        if prompt.is_empty() {
+        let needs_prompt = !matches!(op, Operation::Variation { .. });
+        if needs_prompt && prompt.is_empty() {
             return Err(ApiError::invalid("prompt", "prompt must not be empty"));
         }
         let chars = prompt.chars().count();
@@ -193,11 +250,11 @@ impl CreateImageRequest {
         }
 
         let size = match self.size.as_deref() {
-            None | Some("auto") => model.default_size,
+            None | Some("auto") => default_size,
             Some(s) => Size::parse(s)
-                .filter(|s| model.sizes.contains(s))
+                .filter(|s| sizes.contains(s))
                 .ok_or_else(|| {
-                    let list: Vec<String> = model.sizes.iter().map(Size::to_string).collect();
+                    let list: Vec<String> = sizes.iter().map(Size::to_string).collect();
                     ApiError::invalid(
                         "size",
                         format!(
@@ -216,7 +273,7 @@ impl CreateImageRequest {
 
         let style = match self.style.as_deref() {
             None => None,
-            Some(_) if model.styles.is_empty() => {
+            Some(_) if model.styles.is_empty() || op != Operation::Generate => {
                 return Err(ApiError::invalid(
                     "style",
                     format!("model '{}' has no styles; remove `style`", model.id),
@@ -340,6 +397,15 @@ impl CreateImageRequest {
             user: self.user,
             seed: self.seed.unwrap_or(0),
         })
+    }
+}
+
+/// The offline model keeps the input's size; vendors default to their standard square.
+fn edit_default(model: &Model, input: Size) -> Size {
+    if model.provider == catalog::ProviderKind::Local {
+        input
+    } else {
+        model.default_size
     }
 }
 
@@ -475,6 +541,56 @@ mod tests {
                 m.provider == catalog::ProviderKind::Local
             });
         assert!(matches!(r, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
+    }
+
+    #[test]
+    fn edits_and_variations_follow_model_capabilities() {
+        let input = Size::new(300, 200);
+        let edit = |v: serde_json::Value, images| {
+            req(v).plan_for(
+                Operation::Edit { images, input },
+                "local-procedural",
+                |_| true,
+            )
+        };
+        let p = edit(serde_json::json!({"prompt": "x"}), 2).unwrap();
+        assert_eq!(p.size, input, "the offline model keeps the input size");
+        let p = edit(serde_json::json!({"prompt": "x", "model": "dall-e-2"}), 1).unwrap();
+        assert_eq!(p.size, Size::new(1024, 1024));
+        for (body, images, param) in [
+            (
+                serde_json::json!({"prompt": "x", "model": "dall-e-3"}),
+                1,
+                "model",
+            ),
+            (
+                serde_json::json!({"prompt": "x", "model": "dall-e-2"}),
+                2,
+                "image",
+            ),
+            (serde_json::json!({"prompt": "x"}), 17, "image"),
+            (serde_json::json!({"prompt": ""}), 1, "prompt"),
+            (
+                serde_json::json!({"prompt": "x", "model": "gpt-image-1", "size": "512x512"}),
+                1,
+                "size",
+            ),
+        ] {
+            match edit(body.clone(), images) {
+                Err(ApiError::InvalidRequest { param: Some(p), .. }) => {
+                    assert_eq!(p, param, "{body}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let var = |v: serde_json::Value| {
+            req(v).plan_for(Operation::Variation { input }, "local-procedural", |_| true)
+        };
+        assert!(
+            var(serde_json::json!({"prompt": ""})).is_ok(),
+            "variations take no prompt"
+        );
+        assert!(var(serde_json::json!({"prompt": "", "model": "gpt-image-1"})).is_err());
     }
 
     #[test]

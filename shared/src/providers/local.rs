@@ -2,8 +2,9 @@
 //! renderer. The prompt's words choose the palette and shapes, the seed and image index vary
 //! the layout; the same prompt and seed always give the same pixels.
 
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderOutput};
+use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::GenerationPlan;
+use crate::inpaint::inpaint;
 use image::{Rgba, RgbaImage};
 
 pub struct LocalProvider;
@@ -174,6 +175,75 @@ pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> R
     img
 }
 
+/// A local edit. One image: the transparent part of the mask (or of the image itself, without
+/// a mask) is filled by Telea inpainting, so a masked object on a simple background disappears;
+/// everything outside the mask is kept exactly. Several images: a collage of them. The prompt
+/// cannot steer either: this is not an AI model. Outputs `i` of `n` differ by inpainting radius
+/// or collage order.
+pub fn edit(images: &[RgbaImage], mask: Option<&RgbaImage>, index: u64) -> RgbaImage {
+    if images.len() > 1 {
+        return collage(images, index as usize);
+    }
+    let mut img = images[0].clone();
+    let source = mask.unwrap_or(&images[0]);
+    let unknown: Vec<bool> = source.pixels().map(|p| p.0[3] == 0).collect();
+    inpaint(&mut img, &unknown, 3 + (index % 4) as u32);
+    // The filled region is opaque; pixels outside the mask keep their own alpha.
+    for (p, u) in img.pixels_mut().zip(&unknown) {
+        if *u {
+            p.0[3] = 255;
+        }
+    }
+    img
+}
+
+/// Images laid out in a grid on white, each fitted to its cell, starting with image `start`.
+fn collage(images: &[RgbaImage], start: usize) -> RgbaImage {
+    let count = images.len();
+    let cols = (count as f64).sqrt().ceil() as u32;
+    let rows = (count as u32).div_ceil(cols);
+    let cell = 512;
+    let mut out = RgbaImage::from_pixel(cols * cell, rows * cell, Rgba([255, 255, 255, 255]));
+    for k in 0..count {
+        let img = &images[(start + k) % count];
+        let (w, h) = crate::imaging::fit_within(img.width(), img.height(), cell);
+        let scaled = crate::imaging::resize(img, w, h);
+        let (cx, cy) = ((k as u32 % cols) * cell, (k as u32 / cols) * cell);
+        image::imageops::overlay(
+            &mut out,
+            &scaled,
+            (cx + (cell - w) / 2) as i64,
+            (cy + (cell - h) / 2) as i64,
+        );
+    }
+    out
+}
+
+/// A documented, deterministic alteration: a seeded crop/zoom of 80–95 %, a mirror on every
+/// other variation, a hue rotation of up to ±30° and an exposure change of up to ±12 %.
+pub fn variation(img: &RgbaImage, seed: u64, index: u64) -> RgbaImage {
+    let mut rng = Rng(fnv1a(&index.to_le_bytes(), seed ^ 0x5EED));
+    let (w, h) = img.dimensions();
+    let zoom = rng.range(0.80, 0.95);
+    let (cw, ch) = (((w as f32) * zoom) as u32, ((h as f32) * zoom) as u32);
+    let x = (rng.unit() * (w - cw) as f32) as u32;
+    let y = (rng.unit() * (h - ch) as f32) as u32;
+    let cropped = image::imageops::crop_imm(img, x, y, cw.max(1), ch.max(1)).to_image();
+    let mut out = crate::imaging::resize(&cropped, w, h);
+    if (seed + index) % 2 == 1 {
+        image::imageops::flip_horizontal_in_place(&mut out);
+    }
+    let hue = rng.range(-30.0, 30.0) as i32;
+    let mut out = image::imageops::huerotate(&out, hue);
+    let exposure = rng.range(0.88, 1.12);
+    for p in out.pixels_mut() {
+        for c in 0..3 {
+            p.0[c] = (p.0[c] as f32 * exposure).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
 impl ImageProvider for LocalProvider {
     async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
         let (prompt, seed, n) = (plan.prompt.clone(), plan.seed, plan.n as u64);
@@ -182,6 +252,45 @@ impl ImageProvider for LocalProvider {
             (0..n)
                 .map(|i| ProviderImage {
                     image: ProviderOutput::Raw(render(&prompt, seed, i, w, h)),
+                    revised_prompt: None,
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ProviderError::BadOutput(e.to_string()))
+    }
+
+    async fn edit(
+        &self,
+        plan: &GenerationPlan,
+        inputs: &EditInputs,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let images: Vec<RgbaImage> = inputs.images.iter().map(|i| i.rgba.clone()).collect();
+        let mask = inputs.mask.as_ref().map(|m| m.rgba.clone());
+        let n = plan.n as u64;
+        tokio::task::spawn_blocking(move || {
+            (0..n)
+                .map(|i| ProviderImage {
+                    image: ProviderOutput::Raw(edit(&images, mask.as_ref(), i)),
+                    revised_prompt: None,
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ProviderError::BadOutput(e.to_string()))
+    }
+
+    async fn variation(
+        &self,
+        plan: &GenerationPlan,
+        input: &InputImage,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let img = input.rgba.clone();
+        let (n, seed) = (plan.n as u64, plan.seed);
+        tokio::task::spawn_blocking(move || {
+            (0..n)
+                .map(|i| ProviderImage {
+                    image: ProviderOutput::Raw(variation(&img, seed, i)),
                     revised_prompt: None,
                 })
                 .collect()
@@ -227,6 +336,47 @@ mod tests {
                 diff(&fox, &other)
             );
         }
+    }
+
+    #[test]
+    fn edits_keep_everything_outside_the_mask() {
+        let base = render("a scene", 3, 0, 64, 48);
+        let mut mask = RgbaImage::from_pixel(64, 48, Rgba([0, 0, 0, 255]));
+        for y in 10..30 {
+            for x in 20..40 {
+                mask.put_pixel(x, y, Rgba([0, 0, 0, 0]));
+            }
+        }
+        let out = edit(std::slice::from_ref(&base), Some(&mask), 0);
+        for (x, y, p) in out.enumerate_pixels() {
+            if mask.get_pixel(x, y).0[3] != 0 {
+                assert_eq!(p, base.get_pixel(x, y));
+            } else {
+                assert_eq!(p.0[3], 255);
+            }
+        }
+    }
+
+    #[test]
+    fn variations_differ_from_each_other_and_are_reproducible() {
+        let base = render("a harbour", 1, 0, 96, 96);
+        let a = variation(&base, 0, 0);
+        let b = variation(&base, 0, 1);
+        assert_eq!(a.dimensions(), (96, 96));
+        assert!(diff(&a, &b) > 3.0);
+        assert_eq!(a, variation(&base, 0, 0));
+    }
+
+    #[test]
+    fn several_images_make_a_collage() {
+        let imgs = [
+            render("a", 0, 0, 40, 40),
+            render("b", 0, 0, 80, 40),
+            render("c", 0, 0, 40, 80),
+        ];
+        let out = edit(&imgs, None, 0);
+        assert_eq!(out.dimensions(), (1024, 1024), "2x2 grid of 512-px cells");
+        assert_ne!(edit(&imgs, None, 0), edit(&imgs, None, 1));
     }
 
     #[test]

@@ -64,11 +64,37 @@ impl From<ProviderError> for ApiError {
     }
 }
 
+/// An input image: the bytes as received (sent on to vendors) and its decoded pixels.
+pub struct InputImage {
+    pub bytes: Vec<u8>,
+    pub rgba: RgbaImage,
+    /// The library asset it came from, if any (recorded as the result's parent).
+    pub asset_id: Option<String>,
+    /// Whether the encoded image has an alpha channel (a mask must).
+    pub has_alpha: bool,
+}
+
+pub struct EditInputs {
+    pub images: Vec<InputImage>,
+    /// Transparent pixels mark where to edit; same size as the first image.
+    pub mask: Option<InputImage>,
+}
+
+/// Every method returns exactly `plan.n` images, or an error; never a partial result.
 pub trait ImageProvider: Send + Sync {
-    /// Exactly `plan.n` images, or an error; never a partial result.
     fn generate(
         &self,
         plan: &GenerationPlan,
+    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
+    fn edit(
+        &self,
+        plan: &GenerationPlan,
+        inputs: &EditInputs,
+    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
+    fn variation(
+        &self,
+        plan: &GenerationPlan,
+        input: &InputImage,
     ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
 }
 
@@ -115,22 +141,52 @@ impl Providers {
     ) -> Result<Vec<ProviderImage>, ProviderError> {
         let images = match plan.model.provider {
             ProviderKind::Local => self.local.generate(plan).await?,
-            ProviderKind::OpenAi => match &self.openai {
-                Some(p) => p.generate(plan).await?,
-                None => {
-                    return Err(ProviderError::Unreachable(
-                        "OpenAI is not configured".into(),
-                    ));
-                }
-            },
+            ProviderKind::OpenAi => self.openai()?.generate(plan).await?,
         };
-        if images.len() != plan.n as usize {
-            return Err(ProviderError::BadOutput(format!(
-                "asked for {} images, got {}",
-                plan.n,
-                images.len()
-            )));
-        }
-        Ok(images)
+        exactly(plan, images)
     }
+
+    pub async fn edit(
+        &self,
+        plan: &GenerationPlan,
+        inputs: &EditInputs,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let images = match plan.model.provider {
+            ProviderKind::Local => self.local.edit(plan, inputs).await?,
+            ProviderKind::OpenAi => self.openai()?.edit(plan, inputs).await?,
+        };
+        exactly(plan, images)
+    }
+
+    pub async fn variation(
+        &self,
+        plan: &GenerationPlan,
+        input: &InputImage,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let images = match plan.model.provider {
+            ProviderKind::Local => self.local.variation(plan, input).await?,
+            ProviderKind::OpenAi => self.openai()?.variation(plan, input).await?,
+        };
+        exactly(plan, images)
+    }
+
+    fn openai(&self) -> Result<&openai::OpenAiProvider, ProviderError> {
+        self.openai
+            .as_ref()
+            .ok_or_else(|| ProviderError::Unreachable("OpenAI is not configured".into()))
+    }
+}
+
+fn exactly(
+    plan: &GenerationPlan,
+    images: Vec<ProviderImage>,
+) -> Result<Vec<ProviderImage>, ProviderError> {
+    if images.len() != plan.n as usize {
+        return Err(ProviderError::BadOutput(format!(
+            "asked for {} images, got {}",
+            plan.n,
+            images.len()
+        )));
+    }
+    Ok(images)
 }

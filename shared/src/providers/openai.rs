@@ -1,7 +1,7 @@
 //! OpenAI's Images API over HTTP: the real request shapes per model, bounded retries with
 //! backoff on 429/5xx/timeouts honouring `Retry-After`, and error mapping.
 
-use super::{ImageProvider, ProviderError, ProviderImage, ProviderOutput};
+use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::{Background, GenerationPlan};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -72,6 +72,16 @@ impl OpenAiProvider {
 
     /// POSTs JSON with retries; returns the parsed success body.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ProviderError> {
+        self.post(path, |req| req.json(body)).await
+    }
+
+    /// POSTs with retries, building the body afresh for every attempt (multipart forms cannot
+    /// be cloned); returns the parsed success body.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Value, ProviderError> {
         let deadline = Instant::now() + self.budget;
         let url = format!("{}{path}", self.base_url);
         let mut attempt = 0u32;
@@ -80,11 +90,7 @@ impl OpenAiProvider {
             if remaining.is_zero() {
                 return Err(ProviderError::Timeout);
             }
-            let sent = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.api_key)
-                .json(body)
+            let sent = body(self.http.post(&url).bearer_auth(&self.api_key))
                 .timeout(remaining)
                 .send()
                 .await;
@@ -201,10 +207,47 @@ fn error_fields(text: &str) -> (String, Option<String>, Option<String>) {
     )
 }
 
-impl ImageProvider for OpenAiProvider {
-    async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
-        let body = Self::generation_body(plan);
-        let resp = self.post_json("/images/generations", &body).await?;
+/// The text fields of an edit or variation form, with each model's rules (as for generations).
+pub fn form_fields(plan: &GenerationPlan, with_prompt: bool) -> Vec<(&'static str, String)> {
+    let body = OpenAiProvider::generation_body(plan);
+    let mut fields = Vec::new();
+    for (k, v) in body.as_object().expect("object") {
+        let name: &'static str = match k.as_str() {
+            "model" => "model",
+            "prompt" if with_prompt => "prompt",
+            "n" => "n",
+            "size" => "size",
+            "quality" if with_prompt => "quality",
+            "response_format" => "response_format",
+            "output_format" => "output_format",
+            "output_compression" => "output_compression",
+            "background" => "background",
+            "user" => "user",
+            _ => continue,
+        };
+        let value = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        fields.push((name, value));
+    }
+    fields
+}
+
+fn part(bytes: &[u8], name: &str) -> reqwest::multipart::Part {
+    let (mime, ext) = match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Jpeg) => ("image/jpeg", "jpg"),
+        Ok(image::ImageFormat::WebP) => ("image/webp", "webp"),
+        _ => ("image/png", "png"),
+    };
+    reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name(format!("{name}.{ext}"))
+        .mime_str(mime)
+        .expect("static mime type")
+}
+
+impl OpenAiProvider {
+    async fn images_of(&self, resp: Value) -> Result<Vec<ProviderImage>, ProviderError> {
         let items = resp["data"]
             .as_array()
             .ok_or_else(|| ProviderError::BadOutput("response has no data array".into()))?;
@@ -213,6 +256,69 @@ impl ImageProvider for OpenAiProvider {
             images.push(self.image_from(item).await?);
         }
         Ok(images)
+    }
+
+    /// The multipart form of `POST /images/edits`: one `image` for DALL·E 2, `image[]` parts for
+    /// GPT image models, and the mask.
+    pub fn edit_form(plan: &GenerationPlan, inputs: &EditInputs) -> reqwest::multipart::Form {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in form_fields(plan, true) {
+            form = form.text(k, v);
+        }
+        let field = if plan.model.gpt_image_params {
+            "image[]"
+        } else {
+            "image"
+        };
+        for (i, img) in inputs.images.iter().enumerate() {
+            form = form.part(field, part(&img.bytes, &format!("image{i}")));
+        }
+        if let Some(mask) = &inputs.mask {
+            form = form.part("mask", part(&mask.bytes, "mask"));
+        }
+        form
+    }
+
+    pub fn variation_form(plan: &GenerationPlan, input: &InputImage) -> reqwest::multipart::Form {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in form_fields(plan, false) {
+            form = form.text(k, v);
+        }
+        form.part("image", part(&input.bytes, "image"))
+    }
+}
+
+impl ImageProvider for OpenAiProvider {
+    async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
+        let body = Self::generation_body(plan);
+        let resp = self.post_json("/images/generations", &body).await?;
+        self.images_of(resp).await
+    }
+
+    async fn edit(
+        &self,
+        plan: &GenerationPlan,
+        inputs: &EditInputs,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let resp = self
+            .post("/images/edits", |req| {
+                req.multipart(Self::edit_form(plan, inputs))
+            })
+            .await?;
+        self.images_of(resp).await
+    }
+
+    async fn variation(
+        &self,
+        plan: &GenerationPlan,
+        input: &InputImage,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let resp = self
+            .post("/images/variations", |req| {
+                req.multipart(Self::variation_form(plan, input))
+            })
+            .await?;
+        self.images_of(resp).await
     }
 }
 

@@ -1,0 +1,59 @@
+//! `POST /v1/images/edits` (alias `/v1/edit-image`): OpenAI's image edit. Multipart with `image`
+//! or repeated `image[]` (up to 16) and an optional `mask` whose transparent pixels mark where to
+//! edit, or JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::domain::catalog::Size;
+use shared::domain::generation::Operation;
+use shared::http::Ctx;
+use shared::inputs::{self, check_edit};
+use shared::ports::{Blobs, Store};
+use shared::providers::EditInputs;
+use shared::service::{edit, idempotency_key, idempotent};
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "edit-image");
+    ctx.run(edit_image(deps, &ctx, &req)).await
+}
+
+async fn edit_image<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let parsed = inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
+    let key = idempotency_key(req)?;
+    let mut images = Vec::with_capacity(parsed.images.len());
+    for (param, source) in parsed.images {
+        images.push(inputs::load(deps, &who.user_id, &param, source).await?);
+    }
+    let mask = match parsed.mask {
+        Some((param, source)) => Some(inputs::load(deps, &who.user_id, &param, source).await?),
+        None => None,
+    };
+    let (w, h) = images[0].rgba.dimensions();
+    let plan = parsed.fields.plan_for(
+        Operation::Edit {
+            images: images.len(),
+            input: Size::new(w, h),
+        },
+        deps.providers.default_model(),
+        |m| deps.providers.serves(m.provider),
+    )?;
+    let inputs = EditInputs { images, mask };
+    check_edit(&plan, &inputs)?;
+    let json = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || async {
+        let response = edit(deps, &who, plan, inputs, None).await?;
+        serde_json::to_string(&response).map_err(ApiError::internal)
+    })
+    .await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(json))
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,51 @@
+//! `POST /v1/images/variations`: OpenAI's image variation (multipart `image`, `n`, `size`,
+//! `model`, `response_format`, `user`), or JSON naming a stored asset (`image: {"file_id"}`).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::domain::catalog::{ProviderKind, Size};
+use shared::domain::generation::Operation;
+use shared::http::Ctx;
+use shared::inputs::{self, dalle2_input};
+use shared::ports::{Blobs, Store};
+use shared::service::{idempotency_key, idempotent, variation};
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "image-variation");
+    ctx.run(make_variation(deps, &ctx, &req)).await
+}
+
+async fn make_variation<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let mut parsed = inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
+    let key = idempotency_key(req)?;
+    let (param, source) = parsed.images.remove(0);
+    let input = inputs::load(deps, &who.user_id, &param, source).await?;
+    let (w, h) = input.rgba.dimensions();
+    let plan = parsed.fields.plan_for(
+        Operation::Variation {
+            input: Size::new(w, h),
+        },
+        deps.providers.default_model(),
+        |m| deps.providers.serves(m.provider),
+    )?;
+    if plan.model.provider == ProviderKind::OpenAi {
+        dalle2_input(&input)?;
+    }
+    let json = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || async {
+        let response = variation(deps, &who, plan, input).await?;
+        serde_json::to_string(&response).map_err(ApiError::internal)
+    })
+    .await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .body(Body::Text(json))
+        .map_err(ApiError::internal)
+}

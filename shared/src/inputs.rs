@@ -1,0 +1,303 @@
+//! Inputs of edits and variations: multipart uploads (as the OpenAI SDKs send them) or JSON that
+//! names stored assets, decoded safely and checked before anything is charged.
+
+use crate::Deps;
+use crate::domain::catalog::ProviderKind;
+use crate::domain::generation::{CreateImageRequest, GenerationPlan};
+use crate::error::ApiError;
+use crate::http::json_error;
+use crate::imaging::{self, ImagingError};
+use crate::multipart;
+use crate::ports::{Blobs, Store};
+use crate::providers::{EditInputs, InputImage};
+use lambda_http::Request;
+use serde_json::Value;
+
+/// Largest image part a request may carry inline; Lambda's 6 MB payload limit includes the
+/// base64 encoding of binary bodies, so about 4.5 MB of raw bytes fit.
+pub const MAX_INLINE_IMAGE_BYTES: usize = 4_500_000;
+pub const MAX_EDIT_IMAGES: usize = 16;
+const FILE_FIELDS: &[&str] = &["image", "image[]", "mask"];
+const INTEGER_FIELDS: &[&str] = &["n", "output_compression", "partial_images", "seed"];
+const BOOLEAN_FIELDS: &[&str] = &["stream"];
+
+pub enum ImageSource {
+    Bytes(Vec<u8>),
+    /// An asset of the caller's library (`file_id` in JSON bodies).
+    Asset(String),
+}
+
+/// A parsed edit or variation: the image sources, each with the `param` to blame, and the
+/// OpenAI fields.
+pub struct ParsedInputs {
+    pub images: Vec<(String, ImageSource)>,
+    pub mask: Option<(String, ImageSource)>,
+    pub fields: CreateImageRequest,
+    /// What decides whether two requests are "the same" for Idempotency-Key.
+    pub canonical: String,
+}
+
+fn fields_from(value: Value) -> Result<CreateImageRequest, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| json_error(&e))
+}
+
+fn too_large(bytes: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "request body is {bytes} bytes; inline images may be at most {MAX_INLINE_IMAGE_BYTES} bytes. \\
+         Upload larger images with POST /v1/uploads and pass their id"
+    ))
+}
+
+/// Parses `multipart/form-data` (fields `image` / `image[]`, `mask`, and OpenAI's text fields) or
+/// JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
+pub async fn parse(
+    req: &Request,
+    with_prompt: bool,
+    max_json: usize,
+) -> Result<ParsedInputs, ApiError> {
+    let body_len = req.body().len();
+    if multipart::is_multipart(req) {
+        if body_len > MAX_INLINE_IMAGE_BYTES * 2 {
+            return Err(too_large(body_len));
+        }
+        let form = multipart::parse(req, FILE_FIELDS, MAX_INLINE_IMAGE_BYTES).await?;
+        let mut text = form.text_json(INTEGER_FIELDS, BOOLEAN_FIELDS)?;
+        if !with_prompt {
+            if text.get("prompt").is_some() {
+                return Err(ApiError::invalid("prompt", "variations take no prompt"));
+            }
+            text["prompt"] = Value::String(String::new());
+        } else if text.get("prompt").is_none() {
+            return Err(ApiError::missing("prompt"));
+        }
+        let mut images = Vec::new();
+        let mut mask = None;
+        for (name, bytes) in form.files {
+            match name.as_str() {
+                "mask" if mask.is_some() => {
+                    return Err(ApiError::invalid("mask", "send at most one mask"));
+                }
+                "mask" => mask = Some(("mask".to_string(), ImageSource::Bytes(bytes))),
+                _ => {
+                    let param = if images.is_empty() {
+                        "image".to_string()
+                    } else {
+                        format!("image[{}]", images.len())
+                    };
+                    images.push((param, ImageSource::Bytes(bytes)));
+                }
+            }
+        }
+        if !with_prompt && mask.is_some() {
+            return Err(ApiError::invalid("mask", "variations take no mask"));
+        }
+        if images.is_empty() {
+            return Err(ApiError::missing("image"));
+        }
+        if images.len() > MAX_EDIT_IMAGES || (!with_prompt && images.len() > 1) {
+            let max = if with_prompt { MAX_EDIT_IMAGES } else { 1 };
+            return Err(ApiError::invalid(
+                "image",
+                format!("at most {max} image(s); got {}", images.len()),
+            ));
+        }
+        let canonical = crate::auth::token_hash(&String::from_utf8_lossy(req.body().as_ref()));
+        return Ok(ParsedInputs {
+            images,
+            mask,
+            fields: fields_from(text)?,
+            canonical,
+        });
+    }
+    // JSON with references to stored assets.
+    let mut value: Value = crate::http::json_body(req, max_json)?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("body", "the JSON body must be an object"))?;
+    let canonical = Value::Object(obj.clone()).to_string();
+    let refs_key = if with_prompt { "images" } else { "image" };
+    let refs = match obj.remove(refs_key) {
+        Some(Value::Array(items)) if with_prompt => items,
+        Some(single @ Value::Object(_)) if !with_prompt => vec![single],
+        Some(_) => {
+            return Err(ApiError::invalid(
+                refs_key,
+                if with_prompt {
+                    "images must be an array of {\"file_id\": ...}"
+                } else {
+                    "image must be {\"file_id\": ...}"
+                },
+            ));
+        }
+        None => return Err(ApiError::missing(refs_key)),
+    };
+    let mut images = Vec::new();
+    for (i, r) in refs.into_iter().enumerate() {
+        let param = if with_prompt {
+            format!("images[{i}]")
+        } else {
+            "image".to_string()
+        };
+        images.push((param.clone(), ImageSource::Asset(reference(&param, r)?)));
+    }
+    let mask = match obj.remove("mask") {
+        None | Some(Value::Null) => None,
+        Some(m) => Some((
+            "mask".to_string(),
+            ImageSource::Asset(reference("mask", m)?),
+        )),
+    };
+    if !with_prompt {
+        obj.insert("prompt".into(), Value::String(String::new()));
+    }
+    Ok(ParsedInputs {
+        images,
+        mask,
+        fields: fields_from(value)?,
+        canonical,
+    })
+}
+
+fn reference(param: &str, v: Value) -> Result<String, ApiError> {
+    let obj = v.as_object().ok_or_else(|| {
+        ApiError::invalid(
+            param,
+            format!("{param} must be {{\"file_id\": \"<asset id>\"}}"),
+        )
+    })?;
+    if obj.contains_key("image_url") {
+        // Fetching arbitrary URLs server-side would be an SSRF hole.
+        return Err(ApiError::invalid(
+            format!("{param}.image_url"),
+            "image_url is not supported: upload the image (multipart or POST /v1/uploads) and pass its id as file_id",
+        ));
+    }
+    if let Some(extra) = obj.keys().find(|k| *k != "file_id") {
+        return Err(ApiError::invalid(
+            format!("{param}.{extra}"),
+            format!("unknown field '{extra}'"),
+        ));
+    }
+    obj.get("file_id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.trim().is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::missing(&format!("{param}.file_id")))
+}
+
+/// Decodes one input: uploaded bytes, or an asset of the caller's library (another user's id is
+/// 404). Non-images, truncated files and oversized dimensions are 400s naming `param`.
+pub async fn load<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    param: &str,
+    source: ImageSource,
+) -> Result<InputImage, ApiError> {
+    let (bytes, asset_id) = match source {
+        ImageSource::Bytes(b) => (b, None),
+        ImageSource::Asset(id) => {
+            let record =
+                deps.store.image(user_id, &id).await?.ok_or_else(|| {
+                    ApiError::NotFound(format!("no image with id '{id}' ({param})"))
+                })?;
+            let bytes = deps
+                .blobs
+                .get(&record.key)
+                .await?
+                .ok_or_else(|| ApiError::internal(format!("object of {id} is missing")))?;
+            (bytes, Some(id))
+        }
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::invalid(param, format!("{param} is empty")));
+    }
+    let decoded = {
+        let bytes = bytes.clone();
+        tokio::task::spawn_blocking(move || imaging::decode(&bytes))
+            .await
+            .map_err(ApiError::internal)?
+    };
+    let image = decoded.map_err(|e| match e {
+        ImagingError::Unsupported => {
+            ApiError::invalid(param, format!("{param} is not a PNG, JPEG or WebP image"))
+        }
+        ImagingError::TooLarge { width, height } => ApiError::invalid(
+            param,
+            format!(
+                "{param} is {width}x{height}: more than {} pixels",
+                imaging::MAX_PIXELS
+            ),
+        ),
+        other => ApiError::invalid(param, format!("{param}: {other}")),
+    })?;
+    let has_alpha = image.color().has_alpha();
+    let rgba = image.into_rgba8();
+    Ok(InputImage {
+        bytes,
+        rgba,
+        asset_id,
+        has_alpha,
+    })
+}
+
+/// Checks what depends on the decoded inputs and the model, before anything is charged.
+pub fn check_edit(plan: &GenerationPlan, inputs: &EditInputs) -> Result<(), ApiError> {
+    let first = &inputs.images[0];
+    if let Some(mask) = &inputs.mask {
+        if !mask.has_alpha {
+            return Err(ApiError::invalid(
+                "mask",
+                "mask must be a PNG with an alpha channel: transparent pixels mark where to edit",
+            ));
+        }
+        if mask.rgba.dimensions() != first.rgba.dimensions() {
+            let (w, h) = first.rgba.dimensions();
+            let (mw, mh) = mask.rgba.dimensions();
+            return Err(ApiError::invalid(
+                "mask",
+                format!("mask is {mw}x{mh} but the image is {w}x{h}"),
+            ));
+        }
+    }
+    match plan.model.provider {
+        ProviderKind::Local if inputs.images.len() > 1 && inputs.mask.is_some() => {
+            Err(ApiError::invalid(
+                "mask",
+                "with several images the local model makes a collage and takes no mask",
+            ))
+        }
+        ProviderKind::Local
+            if inputs.images.len() == 1
+                && inputs.mask.is_none()
+                && !first.rgba.pixels().any(|p| p.0[3] == 0) =>
+        {
+            Err(ApiError::invalid(
+                "mask",
+                "nothing to edit: send a mask (or an image with transparent pixels) marking where to edit",
+            ))
+        }
+        ProviderKind::OpenAi if !plan.model.gpt_image_params => dalle2_input(&inputs.images[0]),
+        _ => Ok(()),
+    }
+}
+
+/// DALL·E 2 takes one square PNG under 4 MB.
+pub fn dalle2_input(img: &InputImage) -> Result<(), ApiError> {
+    let (w, h) = img.rgba.dimensions();
+    if w != h {
+        return Err(ApiError::invalid(
+            "image",
+            format!("dall-e-2 needs a square image; this one is {w}x{h}"),
+        ));
+    }
+    if image::guess_format(&img.bytes).ok() != Some(image::ImageFormat::Png) {
+        return Err(ApiError::invalid("image", "dall-e-2 needs a PNG image"));
+    }
+    if img.bytes.len() >= 4 * 1024 * 1024 {
+        return Err(ApiError::invalid(
+            "image",
+            "dall-e-2 needs an image under 4 MB",
+        ));
+    }
+    Ok(())
+}
