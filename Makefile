@@ -49,9 +49,10 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) .aws-sam
 
-## bench: the post-processing pipeline in Rust (criterion), then the same in Pillow and pyvips
+## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips
 bench: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(CARGO) bench -p shared --bench pipeline
 	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
+	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion

@@ -63,5 +63,38 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// The transform operations, named as in bench/transforms.py (which runs Pillow and pyvips).
+fn transforms(c: &mut Criterion) {
+    use shared::transform::{Op, apply};
+    let png = input_png();
+    let rgba = imaging::decode(&png).expect("decode").into_rgba8();
+    let mut group = c.benchmark_group("transforms");
+    group.sample_size(30);
+    group.bench_function("resize_lanczos3_1024_to_512", |b| {
+        b.iter(|| imaging::resize(black_box(&rgba), 512, 512))
+    });
+    group.bench_function("gaussian_blur_sigma_2", |b| {
+        b.iter(|| apply(black_box(rgba.clone()), &[Op::Blur { sigma: 2.0 }]).expect("blur"))
+    });
+    let colour = [
+        Op::Brightness { factor: 1.1 },
+        Op::Contrast { factor: 1.2 },
+        Op::Saturation { factor: 0.8 },
+    ];
+    group.bench_function("colour_adjust", |b| {
+        b.iter(|| apply(black_box(rgba.clone()), &colour).expect("colour"))
+    });
+    group.bench_function("encode_png", |b| {
+        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Png, None).expect("png"))
+    });
+    group.bench_function("encode_webp_q80", |b| {
+        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Webp, Some(80)).expect("webp"))
+    });
+    group.bench_function("encode_jpeg_q80", |b| {
+        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Jpeg, Some(80)).expect("jpeg"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, transforms);
 criterion_main!(benches);

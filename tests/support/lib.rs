@@ -47,6 +47,12 @@ pub async fn start() -> TestStack {
 
 /// Starts a stack with template parameter overrides (e.g. `("RateLimitPerHour", "5")`).
 pub async fn start_with(parameters: &[(&str, &str)]) -> TestStack {
+    // Warnings and errors of the functions show up in a failing test's output.
+    let level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(shared::telemetry::filter(&level))
+        .with_test_writer()
+        .try_init();
     let mut opts = Options::for_workspace(workspace_root());
     opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
@@ -274,5 +280,53 @@ pub mod fake_openai {
             .mount(&server)
             .await;
         server
+    }
+}
+
+/// Image fixtures and multipart helpers for edits and variations.
+pub mod fixtures {
+    use image::{Rgba, RgbaImage};
+
+    pub fn encode(img: &RgbaImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        match format {
+            image::ImageFormat::Jpeg => image::DynamicImage::ImageRgba8(img.clone())
+                .into_rgb8()
+                .write_to(&mut out, format)
+                .unwrap(),
+            _ => img.write_to(&mut out, format).unwrap(),
+        }
+        out.into_inner()
+    }
+
+    /// A red square on a plain blue background.
+    pub fn object_on_background(w: u32, h: u32) -> RgbaImage {
+        RgbaImage::from_fn(w, h, |x, y| {
+            if (w / 3..2 * w / 3).contains(&x) && (h / 3..2 * h / 3).contains(&y) {
+                Rgba([220, 30, 30, 255])
+            } else {
+                Rgba([40, 110, 220, 255])
+            }
+        })
+    }
+
+    /// Opaque everywhere except a transparent rectangle (a little larger than the object).
+    pub fn mask_over_object(w: u32, h: u32) -> RgbaImage {
+        RgbaImage::from_fn(w, h, |x, y| {
+            let inside =
+                (w / 3 - 2..2 * w / 3 + 2).contains(&x) && (h / 3 - 2..2 * h / 3 + 2).contains(&y);
+            Rgba([0, 0, 0, if inside { 0 } else { 255 }])
+        })
+    }
+
+    pub fn png(img: &RgbaImage) -> Vec<u8> {
+        encode(img, image::ImageFormat::Png)
+    }
+
+    pub fn part(bytes: Vec<u8>) -> reqwest::multipart::Part {
+        // As the SDKs may: octet-stream and no telling file name.
+        reqwest::multipart::Part::bytes(bytes)
+            .mime_str("application/octet-stream")
+            .unwrap()
     }
 }

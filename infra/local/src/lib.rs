@@ -82,7 +82,10 @@ async fn free_port() -> Result<u16, Error> {
 }
 
 /// Starts the emulator (moto, see `moto_server.py`) on 127.0.0.1 and waits until it answers.
-pub async fn start_emulator(python: &std::path::Path, launcher: &std::path::Path) -> Result<(Child, String), Error> {
+pub async fn start_emulator(
+    python: &std::path::Path,
+    launcher: &std::path::Path,
+) -> Result<(Child, String), Error> {
     if !python.exists() {
         return Err(format!(
             "{} not found: run `make venv` (or `make run`) to install the emulator",

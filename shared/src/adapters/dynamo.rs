@@ -857,7 +857,8 @@ fn upload_from(it: &Item) -> Result<UploadRecord, ApiError> {
         declared_bytes: get_n(it, "declared_bytes")? as u64,
         key: get_s(it, "object_key")?,
         asset_id: opt_s(it, "asset_id"),
-        expires_at: get_n(it, "expires_at")?,
+        // Completed uploads no longer expire.
+        expires_at: opt_n(it, "expires_at").unwrap_or(0),
     })
 }
 

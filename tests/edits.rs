@@ -1,0 +1,363 @@
+//! Edits and variations through the gateway with the offline provider, and every bad input.
+
+use e2e_tests::fixtures::*;
+use e2e_tests::*;
+use reqwest::StatusCode;
+use reqwest::multipart::Form;
+use serde_json::json;
+
+async fn edit(t: &TestStack, token: &str, form: Form) -> Reply {
+    t.send(
+        t.http
+            .post(t.url("/v1/images/edits"))
+            .bearer_auth(token)
+            .multipart(form),
+    )
+    .await
+}
+
+fn decode_b64(r: &Reply, i: usize) -> image::RgbaImage {
+    image::load_from_memory(&b64(r.body["data"][i]["b64_json"].as_str().unwrap()))
+        .unwrap()
+        .into_rgba8()
+}
+
+#[tokio::test]
+async fn the_mask_decides_what_changes_and_the_object_disappears() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let base = object_on_background(96, 72);
+    let mask = mask_over_object(96, 72);
+    let form = Form::new()
+        .part("image", part(png(&base)))
+        .part("mask", part(png(&mask)))
+        .text("prompt", "remove the red square")
+        .text("response_format", "b64_json");
+    let r = edit(&t, &s.access, form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let out = decode_b64(&r, 0);
+    assert_eq!(
+        out.dimensions(),
+        (96, 72),
+        "the offline model keeps the input size"
+    );
+    for (x, y, p) in out.enumerate_pixels() {
+        if mask.get_pixel(x, y).0[3] != 0 {
+            assert_eq!(
+                p,
+                base.get_pixel(x, y),
+                "pixel ({x},{y}) outside the mask changed"
+            );
+        } else {
+            // Filled from the surrounding background: blue, not red.
+            assert!(p.0[2] > 180 && p.0[0] < 80, "pixel ({x},{y}) = {p:?}");
+        }
+    }
+    let credits = t.credits(&s.access).await;
+    assert_eq!(credits["spent"], 1, "an edit costs the catalog price");
+}
+
+#[tokio::test]
+async fn json_edits_name_stored_assets_and_record_the_parent() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let up = |bytes: Vec<u8>| {
+        let form = Form::new()
+            .part("image", part(bytes))
+            .text("prompt", "keep")
+            .text("response_format", "b64_json");
+        edit(&t, &s.access, form)
+    };
+    // Store a base image and a mask as assets, through transparent-pixel edits (no mask needed).
+    let mut holey = object_on_background(64, 64);
+    holey.put_pixel(0, 0, image::Rgba([0, 0, 0, 0]));
+    let stored = up(png(&holey)).await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    let base_id = stored.body["data"][0]["id"].as_str().unwrap().to_string();
+    let mask_upload = t
+        .post(
+            "/v1/uploads",
+            json!({"content_type": "image/png", "bytes": png(&mask_over_object(64, 64)).len()}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        mask_upload.status,
+        StatusCode::CREATED,
+        "{}",
+        mask_upload.text
+    );
+    let put = t
+        .http
+        .put(mask_upload.body["upload_url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(png(&mask_over_object(64, 64)))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let mask = t
+        .post(
+            &format!(
+                "/v1/uploads/{}/complete",
+                mask_upload.body["id"].as_str().unwrap()
+            ),
+            json!({}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(mask.status, StatusCode::CREATED, "{}", mask.text);
+    let mask_id = mask.body["id"].as_str().unwrap();
+
+    let r = t
+        .post(
+            "/v1/images/edits",
+            json!({"images": [{"file_id": base_id}], "mask": {"file_id": mask_id}, "prompt": "remove it", "n": 2}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
+    let info = t
+        .get(
+            &format!("/v1/images/{}", r.body["data"][0]["id"].as_str().unwrap()),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(info.body["parent_id"], base_id.as_str());
+
+    let r = t
+        .post(
+            "/v1/images/edits",
+            json!({"images": [{"file_id": "img_nope"}], "prompt": "x"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .post(
+            "/v1/images/edits",
+            json!({"images": [{"image_url": "http://169.254.169.254/"}], "prompt": "x"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.param(), Some("images[0].image_url"));
+}
+
+#[tokio::test]
+async fn several_images_and_variations() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let a = png(&object_on_background(80, 80));
+    let b = encode(&object_on_background(60, 40), image::ImageFormat::Jpeg);
+    let form = Form::new()
+        .part("image[]", part(a.clone()))
+        .part("image[]", part(b))
+        .text("prompt", "a collage")
+        .text("size", "512x512")
+        .text("response_format", "b64_json");
+    let r = edit(&t, &s.access, form).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(decode_b64(&r, 0).dimensions(), (512, 512));
+
+    let form = Form::new()
+        .part("image", part(a))
+        .text("n", "3")
+        .text("response_format", "b64_json");
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/variations"))
+                .bearer_auth(&s.access)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v: Vec<_> = (0..3).map(|i| decode_b64(&r, i)).collect();
+    assert!(v.iter().all(|i| i.dimensions() == (80, 80)));
+    assert!(
+        v[0] != v[1] && v[1] != v[2] && v[0] != v[2],
+        "variations differ from each other"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_clear_4xx_and_costs_nothing() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let good = png(&object_on_background(64, 64));
+    let mask = png(&mask_over_object(64, 64));
+    let truncated = good[..good.len() / 2].to_vec();
+    let bomb = {
+        // A real PNG header claiming 60000x60000 pixels, followed by a tiny image's data.
+        let mut b = good.clone();
+        b[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+        b[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+        let crc = crc32(&b[12..29]);
+        b[29..33].copy_from_slice(&crc.to_be_bytes());
+        b
+    };
+    let cases: Vec<(&str, Form, StatusCode, Option<&str>)> = vec![
+        (
+            "non-image bytes",
+            Form::new()
+                .part("image", part(b"just some text".to_vec()))
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("image"),
+        ),
+        (
+            "truncated PNG",
+            Form::new()
+                .part("image", part(truncated))
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("image"),
+        ),
+        (
+            "decompression bomb",
+            Form::new().part("image", part(bomb)).text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("image"),
+        ),
+        (
+            "mask of another size",
+            Form::new()
+                .part("image", part(good.clone()))
+                .part("mask", part(png(&mask_over_object(32, 32))))
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("mask"),
+        ),
+        (
+            "mask without alpha",
+            Form::new()
+                .part("image", part(good.clone()))
+                .part(
+                    "mask",
+                    part(encode(&mask_over_object(64, 64), image::ImageFormat::Jpeg)),
+                )
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("mask"),
+        ),
+        (
+            "missing prompt",
+            Form::new()
+                .part("image", part(good.clone()))
+                .part("mask", part(mask.clone())),
+            StatusCode::BAD_REQUEST,
+            Some("prompt"),
+        ),
+        (
+            "no image",
+            Form::new().text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("image"),
+        ),
+        (
+            "nothing to edit",
+            Form::new()
+                .part("image", part(good.clone()))
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("mask"),
+        ),
+        (
+            "n not a number",
+            Form::new()
+                .part("image", part(good.clone()))
+                .part("mask", part(mask.clone()))
+                .text("prompt", "x")
+                .text("n", "two"),
+            StatusCode::BAD_REQUEST,
+            Some("n"),
+        ),
+        (
+            "unknown field",
+            Form::new()
+                .part("image", part(good.clone()))
+                .part("mask", part(mask.clone()))
+                .text("prompt", "x")
+                .text("strength", "0.5"),
+            StatusCode::BAD_REQUEST,
+            Some("strength"),
+        ),
+    ];
+    for (what, form, status, param) in cases {
+        let r = edit(&t, &s.access, form).await;
+        assert_eq!(r.status, status, "{what}: {}", r.text);
+        assert_eq!(r.param(), param, "{what}: {}", r.text);
+    }
+    let mut seventeen = Form::new().text("prompt", "x");
+    for _ in 0..17 {
+        seventeen = seventeen.part("image[]", part(good.clone()));
+    }
+    let r = edit(&t, &s.access, seventeen).await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("image")),
+        "{}",
+        r.text
+    );
+
+    // Multipart without a boundary, and a broken one.
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/edits"))
+                .bearer_auth(&s.access)
+                .header("content-type", "multipart/form-data")
+                .body("--x\r\n"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_multipart"));
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/edits"))
+                .bearer_auth(&s.access)
+                .header("content-type", "multipart/form-data; boundary=abc")
+                .body(
+                    "--abc\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nunterminated",
+                ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // An inline image over what a Lambda request can carry points to /v1/uploads.
+    let big = vec![7u8; 5_000_000];
+    let r = edit(
+        &t,
+        &s.access,
+        Form::new().part("image", part(big)).text("prompt", "x"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/uploads")
+    );
+
+    assert_eq!(t.credits(&s.access).await["spent"], 0, "nothing charged");
+    assert!(t.object_keys().await.is_empty(), "nothing stored");
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for b in bytes {
+        crc ^= *b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
