@@ -116,3 +116,38 @@ fn every_function_has_an_event_that_parses() {
         }
     }
 }
+
+#[tokio::test]
+async fn asset_events_drive_the_handlers() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let r = t
+        .generate(
+            &s.access,
+            serde_json::json!({"prompt": "a buoy", "size": "256x256", "background": "transparent"}),
+        )
+        .await;
+    let id = r.body["data"][0]["id"].as_str().unwrap().to_string();
+    let with_ids = |name: &str| {
+        let text = event(name)
+            .replace("REPLACE_WITH_ACCESS_TOKEN", &s.access)
+            .replace("img_mask_example", &id)
+            .replace("img_example", &id);
+        lambda_http::request::from_str(&text).unwrap()
+    };
+    let resp = update_image::handler(&deps, with_ids("update-image")).await;
+    assert_eq!(resp.status(), 200, "{:?}", json(&resp));
+    assert_eq!(json(&resp)["title"], "Lighthouse");
+    let resp = transform_image::handler(&deps, with_ids("transform-image")).await;
+    assert_eq!(resp.status(), 201, "{:?}", json(&resp));
+    assert_eq!(json(&resp)["format"], "webp");
+    let resp = edit_image::handler(&deps, with_ids("edit-image")).await;
+    assert_eq!(resp.status(), 200, "{:?}", json(&resp));
+    let resp = image_variation::handler(&deps, with_ids("image-variation")).await;
+    assert_eq!(json(&resp)["data"].as_array().unwrap().len(), 2);
+    let resp = create_upload::handler(&deps, with_ids("create-upload")).await;
+    assert_eq!(resp.status(), 201);
+    let resp = complete_upload::handler(&deps, with_ids("complete-upload")).await;
+    assert_eq!(resp.status(), 404, "the sample upload id does not exist");
+}

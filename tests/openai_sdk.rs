@@ -52,3 +52,44 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     let list = t.get("/v1/images", Some(&key)).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn openai_python_sdk_edits_and_variations() {
+    use e2e_tests::fixtures::*;
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let (_, key) = t.api_key(&s.access).await;
+    let dir = std::env::temp_dir().join(format!("sdk-fixtures-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("base.png"), png(&object_on_background(120, 90))).unwrap();
+    std::fs::write(dir.join("mask.png"), png(&mask_over_object(120, 90))).unwrap();
+    std::fs::write(dir.join("second.png"), png(&object_on_background(64, 64))).unwrap();
+
+    let out = tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
+        .arg(workspace_root().join("tests/sdk/images_edit.py"))
+        .env("OPENAI_BASE_URL", t.url("/v1"))
+        .env("OPENAI_API_KEY", &key)
+        .env("FIXTURES", &dir)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "SDK script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        seen["edit"],
+        serde_json::json!([120, 90]),
+        "the edit keeps the input size"
+    );
+    assert_eq!(
+        seen["edit_two_images"],
+        serde_json::json!([[512, 512], [512, 512]])
+    );
+    assert_eq!(seen["variation"], serde_json::json!([[64, 64], [64, 64]]));
+}

@@ -123,3 +123,81 @@ async fn provider_overload_is_503_with_retry_after() {
     assert!(r.headers.contains_key("retry-after"));
     assert_eq!(t.credits(&s.access).await["spent"], 0);
 }
+
+#[tokio::test]
+async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
+    use e2e_tests::fixtures::*;
+    use reqwest::multipart::Form;
+    let server = fake_openai::serving_pngs(1, 256, 256).await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let square = png(&object_on_background(256, 256));
+    let form = Form::new()
+        .part("image", part(square.clone()))
+        .part("mask", part(png(&mask_over_object(256, 256))))
+        .text("prompt", "remove it")
+        .text("model", "dall-e-2")
+        .text("size", "256x256");
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/edits"))
+                .bearer_auth(&s.access)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let sent = &server.received_requests().await.unwrap()[0];
+    assert_eq!(sent.url.path(), "/images/edits");
+    let body = String::from_utf8_lossy(&sent.body);
+    for field in [
+        "name=\"image\"",
+        "name=\"mask\"",
+        "name=\"prompt\"",
+        "name=\"response_format\"",
+    ] {
+        assert!(
+            body.contains(field),
+            "{field} missing from the vendor request"
+        );
+    }
+
+    let form = Form::new()
+        .part("image", part(square))
+        .text("model", "dall-e-2")
+        .text("n", "1");
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/variations"))
+                .bearer_auth(&s.access)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // DALL·E 2 takes one square PNG: refused before anything is sent or charged.
+    let calls = server.received_requests().await.unwrap().len();
+    let spent = t.credits(&s.access).await["spent"].clone();
+    let wide = png(&object_on_background(300, 200));
+    let form = Form::new()
+        .part("image", part(wide))
+        .text("model", "dall-e-2")
+        .text("prompt", "x");
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/edits"))
+                .bearer_auth(&s.access)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("image")),
+        "{}",
+        r.text
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), calls);
+    assert_eq!(t.credits(&s.access).await["spent"], spent);
+}

@@ -241,7 +241,7 @@ pub fn b64(s: &str) -> Vec<u8> {
 /// A local HTTP stand-in for OpenAI's Images API (wiremock), returning real PNGs or faults.
 pub mod fake_openai {
     use serde_json::json;
-    use wiremock::matchers::{method, path};
+    use wiremock::matchers::{method, path_regex};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     pub fn png(width: u32, height: u32) -> Vec<u8> {
@@ -257,13 +257,13 @@ pub mod fake_openai {
         out.into_inner()
     }
 
-    /// Answers every generation with `n` PNGs of the given size.
+    /// Answers every generation, edit and variation with `n` PNGs of the given size.
     pub async fn serving_pngs(n: usize, width: u32, height: u32) -> MockServer {
         use base64::Engine;
         let server = MockServer::start().await;
         let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height)), "revised_prompt": "revised by the model"});
         Mock::given(method("POST"))
-            .and(path("/images/generations"))
+            .and(path_regex("^/images/(generations|edits|variations)$"))
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"created": 1, "data": vec![item; n]})),

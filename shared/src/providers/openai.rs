@@ -258,20 +258,16 @@ impl OpenAiProvider {
         Ok(images)
     }
 
-    /// The multipart form of `POST /images/edits`: one `image` for DALL·E 2, `image[]` parts for
-    /// GPT image models, and the mask.
+    /// The multipart form of `POST /images/edits`: the image(s) and the mask.
     pub fn edit_form(plan: &GenerationPlan, inputs: &EditInputs) -> reqwest::multipart::Form {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in form_fields(plan, true) {
             form = form.text(k, v);
         }
-        let field = if plan.model.gpt_image_params {
-            "image[]"
-        } else {
-            "image"
-        };
         for (i, img) in inputs.images.iter().enumerate() {
-            form = form.part(field, part(&img.bytes, &format!("image{i}")));
+            // Repeated `image` parts: OpenAI's OpenAPI spec types `image` as a string or an array,
+            // and validators (Prism) refuse the `image[]` spelling of its curl examples.
+            form = form.part("image", part(&img.bytes, &format!("image{i}")));
         }
         if let Some(mask) = &inputs.mask {
             form = form.part("mask", part(&mask.bytes, "mask"));

@@ -1,0 +1,62 @@
+"""The official `openai` Python SDK, unchanged, for edits and variations against the gateway.
+
+Run by tests/openai_sdk.rs with OPENAI_BASE_URL, OPENAI_API_KEY and FIXTURES (a folder with
+base.png, mask.png and second.png written by the test). Prints one JSON line with the sizes seen.
+"""
+
+import base64
+import json
+import os
+import struct
+import sys
+
+import openai
+from openai import OpenAI
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def main() -> None:
+    client = OpenAI(max_retries=0)
+    fixtures = os.environ["FIXTURES"]
+    path = lambda name: os.path.join(fixtures, name)  # noqa: E731
+    seen = {}
+
+    with open(path("base.png"), "rb") as image, open(path("mask.png"), "rb") as mask:
+        r = client.images.edit(image=image, mask=mask, prompt="remove the square", response_format="b64_json")
+    assert len(r.data) == 1
+    seen["edit"] = png_size(base64.b64decode(r.data[0].b64_json))
+
+    with open(path("base.png"), "rb") as a, open(path("second.png"), "rb") as b:
+        r = client.images.edit(image=[a, b], prompt="a collage of both", size="512x512", n=2, response_format="b64_json")
+    assert len(r.data) == 2
+    seen["edit_two_images"] = [png_size(base64.b64decode(d.b64_json)) for d in r.data]
+
+    with open(path("second.png"), "rb") as image:
+        r = client.images.create_variation(image=image, n=2, response_format="b64_json")
+    assert len(r.data) == 2
+    sizes = [png_size(base64.b64decode(d.b64_json)) for d in r.data]
+    assert r.data[0].b64_json != r.data[1].b64_json, "variations differ"
+    seen["variation"] = sizes
+
+    # Raw bytes (no file name) work too, and a bad mask is the SDK's typed 400.
+    with open(path("base.png"), "rb") as image:
+        data = image.read()
+    try:
+        client.images.edit(image=data, mask=data[: len(data) // 2], prompt="x")
+        raise AssertionError("a truncated mask was accepted")
+    except openai.BadRequestError as e:
+        assert e.body["param"] == "mask", e.body
+
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise
