@@ -56,3 +56,6 @@ bench: venv
 	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
 	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion
+	$(CARGO) build --release -p shared --example edit_4096
+	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
+	/usr/bin/time -v target/release/examples/edit_4096 2048 2>&1 | grep -E "edited|Maximum resident"

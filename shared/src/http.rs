@@ -233,14 +233,19 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
 
 /// A JSON response; every body of this API is JSON and none may be cached by intermediaries.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Body>, ApiError> {
-    let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    json_text(
+        status,
+        serde_json::to_string(value).map_err(ApiError::internal)?,
+    )
+}
+
+/// A response from JSON already serialised (e.g. an idempotent replay).
+pub fn json_text(status: StatusCode, json: String) -> Result<Response<Body>, ApiError> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .header("cache-control", "no-store")
-        .body(Body::Text(
-            String::from_utf8(bytes).map_err(ApiError::internal)?,
-        ))
+        .body(Body::Text(json))
         .map_err(ApiError::internal)
 }
 

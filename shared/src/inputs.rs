@@ -196,15 +196,7 @@ pub async fn load<S: Store, B: Blobs>(
     let (bytes, asset_id) = match source {
         ImageSource::Bytes(b) => (b, None),
         ImageSource::Asset(id) => {
-            let record =
-                deps.store.image(user_id, &id).await?.ok_or_else(|| {
-                    ApiError::NotFound(format!("no image with id '{id}' ({param})"))
-                })?;
-            let bytes = deps
-                .blobs
-                .get(&record.key)
-                .await?
-                .ok_or_else(|| ApiError::internal(format!("object of {id} is missing")))?;
+            let (_, bytes) = crate::service::asset_bytes(deps, user_id, &id, param).await?;
             (bytes, Some(id))
         }
     };

@@ -405,6 +405,44 @@ pub fn idempotency_key(req: &lambda_http::Request) -> Result<Option<String>, Api
     Ok(Some(key.to_string()))
 }
 
+/// An asset of the caller's library and its bytes; another user's id is simply not found.
+pub async fn asset_bytes<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+    param: &str,
+) -> Result<(ImageRecord, Vec<u8>), ApiError> {
+    let record = deps
+        .store
+        .image(user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}' ({param})")))?;
+    let bytes = deps
+        .blobs
+        .get(&record.key)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("object of {id} is missing")))?;
+    Ok((record, bytes))
+}
+
+/// Stores one new asset (objects, then metadata) and describes it.
+pub async fn store_asset<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    record: &ImageRecord,
+    processed: &Processed,
+) -> Result<crate::api::ImageInfo, ApiError> {
+    let format = OutputFormat::parse(&record.format)
+        .ok_or_else(|| ApiError::internal(format!("unknown format {}", record.format)))?;
+    store_objects(
+        deps,
+        std::slice::from_ref(record),
+        std::slice::from_ref(processed),
+        format,
+    )
+    .await?;
+    image_info(deps, record).await
+}
+
 /// A library item with fresh presigned URLs.
 pub async fn image_info<S: Store, B: Blobs>(
     deps: &Deps<S, B>,

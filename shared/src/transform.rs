@@ -421,23 +421,13 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
                 let y = (0.2126 * r as f32 + 0.7152 * g as f32 + 0.0722 * b as f32).round() as u8;
                 [y, y, y]
             }),
-            Op::Blur { sigma } => image::imageops::fast_blur(&img, sigma),
+            Op::Blur { sigma } => imaging::gaussian_blur(&img, sigma),
             Op::Sharpen { sigma, threshold } => image::imageops::unsharpen(&img, sigma, threshold),
-            Op::Brightness { factor } => map_rgb(img, |c| c.map(|v| clamp(v as f32 * factor))),
-            Op::Contrast { factor } => map_rgb(img, |c| {
-                c.map(|v| clamp((v as f32 - 128.0) * factor + 128.0))
-            }),
-            Op::Saturation { factor } => map_rgb(img, |[r, g, b]| {
-                let y = 0.2126 * r as f32 + 0.7152 * g as f32 + 0.0722 * b as f32;
-                [r, g, b].map(|v| clamp(y + (v as f32 - y) * factor))
-            }),
+            Op::Brightness { factor } => map_lut(img, |v| clamp(v * factor)),
+            Op::Contrast { factor } => map_lut(img, |v| clamp((v - 128.0) * factor + 128.0)),
+            Op::Saturation { factor } => saturate(img, factor),
             Op::Hue { degrees } => image::imageops::huerotate(&img, degrees.round() as i32),
-            Op::Gamma { value } => {
-                let lut: Vec<u8> = (0..256)
-                    .map(|v| clamp(255.0 * (v as f32 / 255.0).powf(1.0 / value)))
-                    .collect();
-                map_rgb(img, |c| c.map(|v| lut[v as usize]))
-            }
+            Op::Gamma { value } => map_lut(img, |v| clamp(255.0 * (v / 255.0).powf(1.0 / value))),
             Op::RemoveBackground { tolerance } => {
                 imaging::white_to_alpha(&mut img, tolerance);
                 img
@@ -449,6 +439,30 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
 
 fn clamp(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
+}
+
+/// A per-channel tone curve, computed once for the 256 values and applied to R, G and B.
+fn map_lut(mut img: RgbaImage, curve: impl Fn(f32) -> u8) -> RgbaImage {
+    let lut: Vec<u8> = (0..256).map(|v| curve(v as f32)).collect();
+    for p in img.chunks_exact_mut(4) {
+        p[0] = lut[p[0] as usize];
+        p[1] = lut[p[1] as usize];
+        p[2] = lut[p[2] as usize];
+    }
+    img
+}
+
+/// Saturation around Rec. 709 luma, in 16-bit fixed point.
+fn saturate(mut img: RgbaImage, factor: f32) -> RgbaImage {
+    let f = (factor * 65536.0).round() as i32;
+    for p in img.chunks_exact_mut(4) {
+        let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
+        let y = (13933 * r + 46871 * g + 4732 * b + 32768) >> 16;
+        for c in &mut p[..3] {
+            *c = (y + (((*c as i32 - y) * f + 32768) >> 16)).clamp(0, 255) as u8;
+        }
+    }
+    img
 }
 
 fn map_rgb(mut img: RgbaImage, f: impl Fn([u8; 3]) -> [u8; 3]) -> RgbaImage {

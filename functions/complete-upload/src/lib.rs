@@ -8,7 +8,7 @@ use shared::domain::{new_id, now_epoch};
 use shared::http::{Ctx, json, path_param};
 use shared::imaging::{self, ImagingError};
 use shared::ports::{AssetKind, Blobs, ImageRecord, Store};
-use shared::service::{Processed, image_info, object_keys, store_objects};
+use shared::service::{Processed, image_info, object_keys, store_asset};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -115,13 +115,7 @@ async fn complete<S: Store, B: Blobs>(
         height,
         revised_prompt: None,
     };
-    store_objects(
-        deps,
-        std::slice::from_ref(&record),
-        std::slice::from_ref(&processed),
-        format,
-    )
-    .await?;
+    let info = store_asset(deps, &record, &processed).await?;
     if !deps
         .store
         .complete_upload(&who.user_id, &id, &asset_id)
@@ -142,5 +136,5 @@ async fn complete<S: Store, B: Blobs>(
         tracing::warn!(error = %e, "temporary upload object left for the lifecycle rule");
     }
     tracing::info!(user_id = %who.user_id, upload_id = %id, asset_id = %asset_id, "upload registered");
-    json(StatusCode::CREATED, &image_info(deps, &record).await?)
+    json(StatusCode::CREATED, &info)
 }

@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
-use shared::http::Ctx;
+use shared::http::{Ctx, json_text};
 use shared::inputs::{self, check_edit};
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
@@ -50,10 +50,5 @@ async fn edit_image<S: Store, B: Blobs>(
         serde_json::to_string(&response).map_err(ApiError::internal)
     })
     .await?;
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Body::Text(json))
-        .map_err(ApiError::internal)
+    json_text(StatusCode::OK, json)
 }

@@ -5,7 +5,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::generation::CreateImageRequest;
-use shared::http::{Ctx, json_body};
+use shared::http::{Ctx, json_body, json_text};
 use shared::ports::{Blobs, Store};
 use shared::service::{generate, idempotency_key, idempotent};
 use shared::{ApiError, Deps};
@@ -35,10 +35,5 @@ async fn generate_image<S: Store, B: Blobs>(
         serde_json::to_string(&response).map_err(ApiError::internal)
     })
     .await?;
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .header("cache-control", "no-store")
-        .body(Body::Text(json))
-        .map_err(ApiError::internal)
+    json_text(StatusCode::OK, json)
 }

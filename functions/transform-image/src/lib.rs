@@ -9,7 +9,7 @@ use shared::domain::{new_id, now_epoch};
 use shared::http::{Ctx, json, json_body, path_param};
 use shared::imaging;
 use shared::ports::{AssetKind, Blobs, ImageRecord, Lineage, Store};
-use shared::service::{Processed, image_info, object_keys, store_objects};
+use shared::service::{Processed, asset_bytes, object_keys, store_asset};
 use shared::transform::{Transform, apply};
 use shared::{ApiError, Deps};
 
@@ -27,16 +27,7 @@ async fn transform<S: Store, B: Blobs>(
     let id = path_param(req, "id")?;
     let body: serde_json::Value = json_body(req, deps.config.max_json_body_bytes)?;
     let spec = Transform::parse(&body)?;
-    let source = deps
-        .store
-        .image(&who.user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))?;
-    let bytes = deps
-        .blobs
-        .get(&source.key)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("object of {id} is missing")))?;
+    let (source, bytes) = asset_bytes(deps, &who.user_id, &id, "id").await?;
     let format = spec
         .output_format
         .or_else(|| OutputFormat::parse(&source.format))
@@ -91,13 +82,7 @@ async fn transform<S: Store, B: Blobs>(
         tags: source.tags.clone(),
         version: 1,
     };
-    store_objects(
-        deps,
-        std::slice::from_ref(&record),
-        std::slice::from_ref(&processed),
-        format,
-    )
-    .await?;
+    let info = store_asset(deps, &record, &processed).await?;
     tracing::info!(user_id = %who.user_id, source = %id, image_id = %record.id, "transformed");
-    json(StatusCode::CREATED, &image_info(deps, &record).await?)
+    json(StatusCode::CREATED, &info)
 }

@@ -13,7 +13,7 @@ use shared::imaging;
 use shared::inputs::{self, ImageSource, check_edit};
 use shared::ports::{Blobs, ImageRecord, Lineage, Store};
 use shared::providers::EditInputs;
-use shared::service::{Processed, edit, image_info, object_keys, store_objects};
+use shared::service::{Processed, asset_bytes, edit, image_info, object_keys, store_asset};
 use shared::{ApiError, Deps};
 
 pub const MAX_TITLE: usize = 200;
@@ -134,16 +134,7 @@ async fn update<S: Store, B: Blobs>(
     }
 
     if let Some(other) = body.image_id {
-        let source = deps
-            .store
-            .image(&who.user_id, &other)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no image with id '{other}' (image_id)")))?;
-        let bytes = deps
-            .blobs
-            .get(&source.key)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("object of {other} is missing")))?;
+        let (source, bytes) = asset_bytes(deps, &who.user_id, &other, "image_id").await?;
         let format = OutputFormat::parse(&source.format).unwrap_or(OutputFormat::Png);
         let thumbnail = tokio::task::spawn_blocking({
             let bytes = bytes.clone();
@@ -173,14 +164,10 @@ async fn update<S: Store, B: Blobs>(
             height: source.height,
             revised_prompt: None,
         };
-        store_objects(
-            deps,
-            std::slice::from_ref(&record),
-            std::slice::from_ref(&processed),
-            format,
-        )
-        .await?;
-        return json(StatusCode::CREATED, &image_info(deps, &record).await?);
+        return json(
+            StatusCode::CREATED,
+            &store_asset(deps, &record, &processed).await?,
+        );
     }
 
     if title.is_none() && tags.is_none() {
