@@ -215,9 +215,15 @@ fn box_radii(sigma: f32) -> [usize; 3] {
     out
 }
 
-/// Multiplies by the reciprocal of the window size in 24-bit fixed point (no division per pixel).
-fn reciprocal(radius: usize) -> u64 {
-    (1u64 << 24) / (2 * radius as u64 + 1)
+/// The reciprocal of the window size in 16-bit fixed point: `sum * inv >> 16` is the mean without
+/// a division per pixel, and stays within u32 (sum ≤ 255 · window).
+fn reciprocal(radius: usize) -> u32 {
+    ((1u32 << 16) + radius as u32) / (2 * radius as u32 + 1)
+}
+
+#[inline]
+fn mean(sum: u32, inv: u32) -> u8 {
+    ((sum * inv + (1 << 15)) >> 16).min(255) as u8
 }
 
 fn box_horizontal(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
@@ -226,19 +232,30 @@ fn box_horizontal(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
         return;
     }
     let inv = reciprocal(r);
-    for y in 0..h {
-        let row = &src[y * w * 4..(y + 1) * w * 4];
-        let out = &mut dst[y * w * 4..(y + 1) * w * 4];
-        let px = |x: isize, c: usize| row[(x.clamp(0, w as isize - 1) as usize) * 4 + c] as u32;
+    for (row, out) in src
+        .chunks_exact(w * 4)
+        .zip(dst.chunks_exact_mut(w * 4))
+        .take(h)
+    {
+        let at = |x: isize| (x.clamp(0, w as isize - 1) as usize) * 4;
         let mut acc = [0u32; 4];
-        for (c, a) in acc.iter_mut().enumerate() {
-            *a = (-(r as isize)..=r as isize).map(|x| px(x, c)).sum();
+        for x in -(r as isize)..=r as isize {
+            let i = at(x);
+            for c in 0..4 {
+                acc[c] += row[i + c] as u32;
+            }
         }
         for x in 0..w {
+            let o = x * 4;
+            // Only the edges need clamping; the interior indexes directly.
+            let (add, sub) = if x > r && x + r + 1 < w {
+                ((x + r + 1) * 4, (x - r) * 4)
+            } else {
+                (at(x as isize + r as isize + 1), at(x as isize - r as isize))
+            };
             for c in 0..4 {
-                out[x * 4 + c] = ((acc[c] as u64 * inv + (1 << 23)) >> 24) as u8;
-                acc[c] =
-                    acc[c] + px(x as isize + r as isize + 1, c) - px(x as isize - r as isize, c);
+                out[o + c] = mean(acc[c], inv);
+                acc[c] = acc[c] + row[add + c] as u32 - row[sub + c] as u32;
             }
         }
     }
@@ -255,7 +272,8 @@ fn box_vertical(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
         let y = y.clamp(0, h as isize - 1) as usize;
         &src[y * stride..(y + 1) * stride]
     };
-    // One running sum per column and channel: the inner loops are plain slice arithmetic.
+    // One running sum per column and channel: the inner loops are plain slice arithmetic that
+    // the compiler vectorises.
     let mut acc = vec![0u32; stride];
     for y in -(r as isize)..=r as isize {
         for (a, v) in acc.iter_mut().zip(row(y)) {
@@ -264,7 +282,7 @@ fn box_vertical(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
     }
     for y in 0..h {
         for (o, a) in dst[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
-            *o = ((*a as u64 * inv + (1 << 23)) >> 24) as u8;
+            *o = mean(*a, inv);
         }
         let (add, sub) = (
             row(y as isize + r as isize + 1),
