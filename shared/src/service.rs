@@ -378,7 +378,10 @@ where
     }
     match work().await {
         Ok(json) => {
-            deps.store.complete(&who.user_id, key, &json).await?;
+            // The work is done and paid for: failing to record the replay must not fail the answer.
+            if let Err(e) = deps.store.complete(&who.user_id, key, &json).await {
+                tracing::error!(error = %e, "could not store an idempotent response");
+            }
             Ok(json)
         }
         Err(e) => {
