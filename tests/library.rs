@@ -218,3 +218,51 @@ async fn another_users_image_is_404_on_every_route() {
         "still there"
     );
 }
+
+#[tokio::test]
+async fn objects_are_removed_when_their_metadata_cannot_be_written() {
+    use shared::domain::generation::OutputFormat;
+    use shared::ports::{AssetKind, ImageRecord};
+    use shared::service::{Processed, object_keys, store_objects};
+    let t = start().await;
+    // The real S3 bucket, but a DynamoDB table that does not exist: the metadata write fails.
+    let mut deps = t.deps().await;
+    let sdk = shared::aws::sdk_config(&t.stack.config).await;
+    deps.store = shared::DynamoStore::new(shared::aws::dynamodb(&sdk), "no-such-table");
+    let (key, thumbnail_key) = object_keys("user_x", "img_x", OutputFormat::Png);
+    let record = ImageRecord {
+        id: "img_x".into(),
+        user_id: "user_x".into(),
+        kind: AssetKind::Image,
+        prompt: None,
+        revised_prompt: None,
+        model: None,
+        width: 1,
+        height: 1,
+        format: "png".into(),
+        bytes: 3,
+        key,
+        thumbnail_key: Some(thumbnail_key),
+        created_at: 0,
+        parent_id: None,
+        background: None,
+        quality: None,
+        title: None,
+        tags: Vec::new(),
+        version: 1,
+    };
+    let processed = Processed {
+        bytes: vec![1, 2, 3],
+        thumbnail: vec![4, 5],
+        width: 1,
+        height: 1,
+        revised_prompt: None,
+    };
+    let result = store_objects(&deps, &[record], &[processed], OutputFormat::Png).await;
+    assert!(result.is_err(), "the metadata write must fail");
+    assert!(
+        t.object_keys().await.is_empty(),
+        "no orphan objects: {:?}",
+        t.object_keys().await
+    );
+}
