@@ -161,3 +161,62 @@ async fn api_key_cannot_sign_out_but_signout_with_its_refresh_token_works() {
         "the key itself lives on"
     );
 }
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_account() {
+    let t = start_with(&[("LoginAttemptsPer15Minutes", "3")]).await;
+    let (name, _) = t.new_user().await; // one attempt used
+    let (other, _) = t.new_user().await;
+    for _ in 0..2 {
+        let r = t
+            .post(
+                "/v1/auth/login",
+                json!({"username": name, "password": "guess"}),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"username": name, "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits: {}",
+        r.text
+    );
+    let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry));
+    // Naming the account by its email instead does not reset the count.
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"email": format!("{name}@example.com"), "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // The limit is per account, not global.
+    t.login(&other).await;
+}
+
+#[tokio::test]
+async fn unauthenticated_routes_are_limited_per_address() {
+    let t = start_with(&[("AnonymousRateLimitPerHour", "4")]).await;
+    for i in 0..4 {
+        let r = t.register(&unique(&format!("ip{i}"))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let r = t.register(&unique("ip5")).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+    let r = t
+        .post("/v1/auth/refresh", json!({"refresh_token": "rt_x"}), None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}

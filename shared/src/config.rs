@@ -43,6 +43,10 @@ pub struct Config {
     /// Lifetime of presigned GET URLs (default 1 hour, at most 7 days).
     pub presign_ttl: Duration,
     pub daily_image_limit: u32,
+    /// Requests per hour per client address on the unauthenticated routes.
+    pub anonymous_rate_limit_per_hour: u32,
+    /// Sign-in attempts per account per 15 minutes.
+    pub login_attempts_per_window: u32,
     /// Lower-cased terms (or phrases) refused in prompts before anything is charged.
     pub refused_terms: Vec<String>,
 }
@@ -137,6 +141,16 @@ impl Config {
                 reason: "must not be negative".into(),
             });
         }
+        let positive = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            let v: u32 = parse(name, get(name), default)?;
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+            Ok(v)
+        };
         let presign: u64 = parse("PRESIGN_TTL_SECONDS", get("PRESIGN_TTL_SECONDS"), 3600)?;
         if !(1..=7 * 24 * 3600).contains(&presign) {
             return Err(ConfigError::Invalid {
@@ -180,6 +194,8 @@ impl Config {
             provider_max_retries: parse("PROVIDER_MAX_RETRIES", get("PROVIDER_MAX_RETRIES"), 2)?,
             presign_ttl: Duration::from_secs(presign),
             daily_image_limit: parse("DAILY_IMAGE_LIMIT", get("DAILY_IMAGE_LIMIT"), 50)?,
+            anonymous_rate_limit_per_hour: positive("ANONYMOUS_RATE_LIMIT_PER_HOUR", 300)?,
+            login_attempts_per_window: positive("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)?,
             refused_terms: list("REFUSED_TERMS"),
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,

@@ -42,6 +42,8 @@ pub enum Credential {
 /// rate-limit state to report in headers.
 pub struct Ctx {
     pub request_id: String,
+    /// The client's address as API Gateway saw it (for limits on unauthenticated routes).
+    pub source_ip: String,
     function: &'static str,
     method: String,
     path: String,
@@ -50,15 +52,18 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(req: &Request, function: &'static str) -> Self {
-        let from_gateway = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
-            _ => None,
+        let (from_gateway, source_ip) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(c)) => {
+                (c.request_id.clone(), c.http.source_ip.clone())
+            }
+            _ => (None, None),
         };
         let request_id = from_gateway
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         Self {
             request_id,
+            source_ip: source_ip.unwrap_or_else(|| "unknown".into()),
             function,
             method: req.method().to_string(),
             path: req.uri().path().to_string(),
@@ -192,6 +197,56 @@ impl Ctx {
                 })
             }
         }
+    }
+}
+
+impl Ctx {
+    /// Limits the unauthenticated routes (register, login, refresh) per client address.
+    pub async fn throttle_address<S: Store, B>(&self, deps: &Deps<S, B>) -> Result<(), ApiError> {
+        let now = now_epoch();
+        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let key = format!("ip:{}", self.source_ip);
+        match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await? {
+            Ok(_) => Ok(()),
+            Err(w) => Err(limited(
+                w,
+                now,
+                format!("Too many requests from this address: {limit} per hour."),
+            )),
+        }
+    }
+
+    /// Limits sign-in attempts per account (whatever identifier names it), so passwords cannot be
+    /// guessed against one account from many addresses.
+    pub async fn throttle_sign_in<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        account: &str,
+    ) -> Result<(), ApiError> {
+        let now = now_epoch();
+        let limit = deps.config.login_attempts_per_window;
+        let key = format!("login:{account}");
+        match deps.store.hit(&key, limit, LOGIN_WINDOW_SECS, now).await? {
+            Ok(_) => Ok(()),
+            Err(w) => Err(limited(
+                w,
+                now,
+                format!("Too many sign-in attempts for this account: {limit} per 15 minutes."),
+            )),
+        }
+    }
+}
+
+/// Window of the per-account sign-in limit.
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+
+fn limited(w: RateWindow, now: i64, message: String) -> ApiError {
+    let retry = (w.reset_at - now).max(1) as u64;
+    ApiError::RateLimited {
+        message: format!("{message} Try again in {retry} seconds."),
+        retry_after_secs: retry,
+        limit: w.limit,
+        reset_epoch: w.reset_at.max(0) as u64,
     }
 }
 

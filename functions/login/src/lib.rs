@@ -11,7 +11,7 @@ use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "login");
-    ctx.run(login(deps, &req)).await
+    ctx.run(login(deps, &ctx, &req)).await
 }
 
 fn invalid_credentials() -> ApiError {
@@ -22,9 +22,14 @@ fn invalid_credentials() -> ApiError {
     }
 }
 
-async fn login<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn login<S: Store>(
+    deps: &Deps<S>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
     let body: LoginRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let login = LoginId::from_fields(body.username.as_deref(), body.email.as_deref())?;
+    ctx.throttle_address(deps).await?;
     if body.password.is_empty() {
         return Err(ApiError::missing("password"));
     }
@@ -32,6 +37,13 @@ async fn login<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>
         return Err(invalid_credentials());
     }
     let user = deps.store.user_by_login(&login).await?;
+    // Counted per account, however it is named (username or email); unknown names by name.
+    let account = match (&user, &login) {
+        (Some(u), _) => u.id.clone(),
+        (None, LoginId::Username(n)) => format!("username:{n}"),
+        (None, LoginId::Email(e)) => format!("email:{e}"),
+    };
+    ctx.throttle_sign_in(deps, &account).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_password(body.password, stored).await?;
     let Some(user) = user.filter(|_| verified) else {

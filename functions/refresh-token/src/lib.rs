@@ -12,10 +12,15 @@ use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "refresh-token");
-    ctx.run(refresh(deps, &req)).await
+    ctx.run(refresh(deps, &ctx, &req)).await
 }
 
-async fn refresh<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn refresh<S: Store>(
+    deps: &Deps<S>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    ctx.throttle_address(deps).await?;
     let body: RefreshRequest = json_body(req, deps.config.max_json_body_bytes)?;
     if body.refresh_token.trim().is_empty() {
         return Err(ApiError::missing("refresh_token"));

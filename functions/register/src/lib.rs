@@ -12,10 +12,15 @@ use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "register");
-    ctx.run(register(deps, &req)).await
+    ctx.run(register(deps, &ctx, &req)).await
 }
 
-async fn register<S: Store>(deps: &Deps<S>, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn register<S: Store>(
+    deps: &Deps<S>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    ctx.throttle_address(deps).await?;
     let body: RegisterRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let username = validate_username(&body.username)?;
     let email = validate_email(&body.email)?;
