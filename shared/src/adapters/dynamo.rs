@@ -107,6 +107,19 @@ where
     ApiError::internal(format!("dynamodb: {}", DisplayErrorContext(err)))
 }
 
+/// Whether a conditional write happened: `Ok(false)` when its condition did not hold.
+fn applied<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<bool, ApiError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_conditional_failure(&e) => Ok(false),
+        Err(e) => Err(sdk_error(e)),
+    }
+}
+
 fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error()
         .and_then(|e| e.code())
@@ -449,11 +462,8 @@ impl Sessions for DynamoStore {
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        // A missing item is not an error here.
+        applied(result).map(|_| ())
     }
 }
 
@@ -559,11 +569,8 @@ impl ApiKeys for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        // A missing item is not an error here.
+        applied(result).map(|_| ())
     }
 }
 
@@ -787,11 +794,7 @@ impl Images for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error(e)),
-        }
+        applied(result)
     }
 }
 
@@ -911,11 +914,7 @@ impl Uploads for DynamoStore {
             .expression_attribute_values(":a", s(asset_id))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error(e)),
-        }
+        applied(result)
     }
 }
 
@@ -1085,16 +1084,17 @@ impl Quotas for DynamoStore {
             .expression_attribute_values(":exp", n(reset_at + DAY))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Ok(())),
-            Err(e) if is_conditional_failure(&e) => Ok(Err(reset_at)),
-            Err(e) => Err(sdk_error(e)),
-        }
+        Ok(if applied(result)? {
+            Ok(())
+        } else {
+            Err(reset_at)
+        })
     }
 
     async fn release_daily(&self, user_id: &str, n_images: u32, now: i64) -> Result<(), ApiError> {
         let day = now.div_euclid(DAY);
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
@@ -1102,15 +1102,8 @@ impl Quotas for DynamoStore {
             .condition_expression("attribute_exists(images)")
             .expression_attribute_values(":neg", n(-(n_images as i64)))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if is_conditional_failure(&e) {
-                    Ok(())
-                } else {
-                    Err(sdk_error(e))
-                }
-            })
+            .await;
+        applied(result).map(|_| ())
     }
 }
 
@@ -1187,7 +1180,8 @@ impl Idempotency for DynamoStore {
     }
 
     async fn abandon(&self, user_id: &str, idem_key: &str) -> Result<(), ApiError> {
-        self.client
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("IDEMP#{user_id}#{idem_key}"), "IDEMP")))
@@ -1195,14 +1189,7 @@ impl Idempotency for DynamoStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":pending", s("pending"))
             .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if is_conditional_failure(&e) {
-                    Ok(())
-                } else {
-                    Err(sdk_error(e))
-                }
-            })
+            .await;
+        applied(result).map(|_| ())
     }
 }
