@@ -290,6 +290,41 @@ async fn every_bad_input_is_a_clear_4xx_and_costs_nothing() {
         assert_eq!(r.status, status, "{what}: {}", r.text);
         assert_eq!(r.param(), param, "{what}: {}", r.text);
     }
+    // Each input is under the per-image limit, but together they are too many pixels: refused
+    // from the headers, before anything is decoded.
+    let claims = |w: u32, h: u32| {
+        let mut b = good.clone();
+        b[16..20].copy_from_slice(&w.to_be_bytes());
+        b[20..24].copy_from_slice(&h.to_be_bytes());
+        let crc = crc32(&b[12..29]);
+        b[29..33].copy_from_slice(&crc.to_be_bytes());
+        b
+    };
+    let form = Form::new()
+        .part("image[]", part(claims(6000, 5000)))
+        .part("image[]", part(claims(6000, 5000)))
+        .text("prompt", "x");
+    let r = edit(&t, &s.access, form).await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("image[1]")),
+        "{}",
+        r.text
+    );
+    let r = t
+        .post(
+            "/v1/images/edits",
+            json!({"images": [], "prompt": "x"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("images")),
+        "{}",
+        r.text
+    );
+
     let mut seventeen = Form::new().text("prompt", "x");
     for _ in 0..17 {
         seventeen = seventeen.part("image[]", part(good.clone()));

@@ -228,6 +228,22 @@ async fn idempotent_replay_returns_identical_data_and_charges_once() {
         "generated once"
     );
 
+    // A replay of a URL answer presigns fresh URLs for the same images.
+    let url_body = json!({"prompt": "a lantern", "size": "256x256"});
+    let first_url = send("key-3", url_body.clone()).await;
+    let again = send("key-3", url_body).await;
+    assert_eq!(again.body["data"][0]["id"], first_url.body["data"][0]["id"]);
+    let bytes = t
+        .http
+        .get(again.body["data"][0]["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(image::load_from_memory(&bytes).is_ok());
+
     let other = send(
         "key-1",
         json!({"prompt": "another boat", "size": "256x256"}),

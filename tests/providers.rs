@@ -201,3 +201,47 @@ async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
     assert_eq!(server.received_requests().await.unwrap().len(), calls);
     assert_eq!(t.credits(&s.access).await["spent"], spent);
 }
+
+#[tokio::test]
+async fn base64_answers_too_large_for_a_response_are_refused_and_refunded() {
+    use base64::Engine;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // Noise does not compress: two 1024² PNGs are ~8 MB as base64, over Lambda's 6 MB.
+    let mut seed = 1u32;
+    let noise = image::RgbaImage::from_fn(1024, 1024, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let b = seed.to_le_bytes();
+        image::Rgba([b[0], b[1], b[2], 255])
+    });
+    let png = e2e_tests::fixtures::png(&noise);
+    let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(&png)});
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [item.clone(), item]})),
+        )
+        .mount(&server)
+        .await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let body = json!({"prompt": "static", "model": "dall-e-2", "n": 2, "size": "1024x1024", "response_format": "b64_json"});
+    let r = t.generate(&s.access, body).await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("response_format")),
+        "{}",
+        r.text
+    );
+    assert_eq!(t.credits(&s.access).await["spent"], 0, "refunded");
+    assert!(t.object_keys().await.is_empty(), "nothing stored");
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "static", "model": "dall-e-2", "n": 2, "size": "1024x1024"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "as URLs it works: {}", r.text);
+}

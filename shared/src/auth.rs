@@ -89,7 +89,11 @@ pub fn api_key_display_prefix(key: &str) -> String {
 
 /// High-entropy secrets need no slow hash: SHA-256 makes the stored value useless if leaked.
 pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    token_hash_bytes(token.as_bytes())
+}
+
+pub fn token_hash_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A referral code: 10 characters from an alphabet without look-alikes (no 0/O, 1/I/L).

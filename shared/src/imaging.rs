@@ -26,6 +26,20 @@ pub enum ImagingError {
     Encode(String),
 }
 
+/// Width and height from the header, without decoding the pixels.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
+    match reader.format() {
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP) => {}
+        _ => return Err(ImagingError::Unsupported),
+    }
+    reader
+        .into_dimensions()
+        .map_err(|e| ImagingError::Corrupt(e.to_string()))
+}
+
 /// Decodes PNG/JPEG/WebP recognised by their bytes, checking dimensions from the header first.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
     let reader = ImageReader::new(Cursor::new(bytes))

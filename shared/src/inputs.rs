@@ -101,7 +101,9 @@ pub async fn parse(
                 format!("at most {max} image(s); got {}", images.len()),
             ));
         }
-        let canonical = crate::auth::token_hash(&String::from_utf8_lossy(req.body().as_ref()));
+        // The parts, not the raw body: its boundary is random per request, so a retry that
+        // re-encodes the same form must still be "the same request".
+        let canonical = canonical_form(&text, &images, &mask);
         return Ok(ParsedInputs {
             images,
             mask,
@@ -131,6 +133,25 @@ pub async fn parse(
         }
         None => return Err(ApiError::missing(refs_key)),
     };
+    if refs.is_empty() {
+        return Err(ApiError::missing(refs_key));
+    }
+    if refs.len() > MAX_EDIT_IMAGES {
+        return Err(ApiError::invalid(
+            refs_key,
+            format!("at most {MAX_EDIT_IMAGES} images; got {}", refs.len()),
+        ));
+    }
+    if !with_prompt {
+        for field in ["mask", "prompt"] {
+            if obj.contains_key(field) {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("variations take no {field}"),
+                ));
+            }
+        }
+    }
     let mut images = Vec::new();
     for (i, r) in refs.into_iter().enumerate() {
         let param = if with_prompt {
@@ -156,6 +177,23 @@ pub async fn parse(
         fields: fields_from(value)?,
         canonical,
     })
+}
+
+fn canonical_form(
+    text: &Value,
+    images: &[(String, ImageSource)],
+    mask: &Option<(String, ImageSource)>,
+) -> String {
+    let digest = |source: &ImageSource| match source {
+        ImageSource::Bytes(b) => crate::auth::token_hash_bytes(b),
+        ImageSource::Asset(id) => format!("asset:{id}"),
+    };
+    serde_json::json!({
+        "fields": text,
+        "images": images.iter().map(|(_, s)| digest(s)).collect::<Vec<_>>(),
+        "mask": mask.as_ref().map(|(_, s)| digest(s)),
+    })
+    .to_string()
 }
 
 fn reference(param: &str, v: Value) -> Result<String, ApiError> {
@@ -185,31 +223,73 @@ fn reference(param: &str, v: Value) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::missing(&format!("{param}.file_id")))
 }
 
-/// Decodes one input: uploaded bytes, or an asset of the caller's library (another user's id is
-/// 404). Non-images, truncated files and oversized dimensions are 400s naming `param`.
-pub async fn load<S: Store, B: Blobs>(
+/// Decodes the inputs of one request: uploaded bytes, or assets of the caller's library (another
+/// user's id is 404). Non-images, truncated files and oversized dimensions, alone or together,
+/// are 400s naming `param`.
+pub async fn load_all<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     user_id: &str,
-    param: &str,
-    source: ImageSource,
-) -> Result<InputImage, ApiError> {
-    let (bytes, asset_id) = match source {
-        ImageSource::Bytes(b) => (b, None),
-        ImageSource::Asset(id) => {
-            let (_, bytes) = crate::service::asset_bytes(deps, user_id, &id, param).await?;
-            (bytes, Some(id))
+    sources: Vec<(String, ImageSource)>,
+) -> Result<Vec<InputImage>, ApiError> {
+    // Every input's bytes and header first, so the request's inputs are bounded together
+    // before any of them is decoded.
+    let mut budget = MAX_INPUT_PIXELS;
+    let mut fetched = Vec::with_capacity(sources.len());
+    for (param, source) in sources {
+        let (bytes, asset_id) = match source {
+            ImageSource::Bytes(b) => (b, None),
+            ImageSource::Asset(id) => {
+                let (_, bytes) = crate::service::asset_bytes(deps, user_id, &id, &param).await?;
+                (bytes, Some(id))
+            }
+        };
+        if bytes.is_empty() {
+            return Err(ApiError::invalid(
+                param.clone(),
+                format!("{param} is empty"),
+            ));
         }
-    };
-    if bytes.is_empty() {
-        return Err(ApiError::invalid(param, format!("{param} is empty")));
+        let (w, h) = imaging::dimensions(&bytes).map_err(|e| refused(&param, e))?;
+        let pixels = w as u64 * h as u64;
+        if pixels > imaging::MAX_PIXELS {
+            return Err(refused(
+                &param,
+                ImagingError::TooLarge {
+                    width: w,
+                    height: h,
+                },
+            ));
+        }
+        budget = budget.checked_sub(pixels).ok_or_else(|| {
+            ApiError::invalid(
+                param.clone(),
+                format!("the input images have more than {MAX_INPUT_PIXELS} pixels together; send fewer or smaller images"),
+            )
+        })?;
+        fetched.push((param, bytes, asset_id));
     }
-    let decoded = {
-        let bytes = bytes.clone();
-        tokio::task::spawn_blocking(move || imaging::decode(&bytes))
-            .await
-            .map_err(ApiError::internal)?
-    };
-    let image = decoded.map_err(|e| match e {
+    let mut images = Vec::with_capacity(fetched.len());
+    for (param, bytes, asset_id) in fetched {
+        let decoded = {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || imaging::decode(&bytes))
+                .await
+                .map_err(ApiError::internal)?
+        };
+        let image = decoded.map_err(|e| refused(&param, e))?;
+        let has_alpha = image.color().has_alpha();
+        images.push(InputImage {
+            bytes,
+            rgba: image.into_rgba8(),
+            asset_id,
+            has_alpha,
+        });
+    }
+    Ok(images)
+}
+
+fn refused(param: &str, e: ImagingError) -> ApiError {
+    match e {
         ImagingError::Unsupported => {
             ApiError::invalid(param, format!("{param} is not a PNG, JPEG or WebP image"))
         }
@@ -221,16 +301,11 @@ pub async fn load<S: Store, B: Blobs>(
             ),
         ),
         other => ApiError::invalid(param, format!("{param}: {other}")),
-    })?;
-    let has_alpha = image.color().has_alpha();
-    let rgba = image.into_rgba8();
-    Ok(InputImage {
-        bytes,
-        rgba,
-        asset_id,
-        has_alpha,
-    })
+    }
 }
+
+/// How many pixels the inputs of one request may have together (about 190 MB decoded).
+pub const MAX_INPUT_PIXELS: u64 = 48_000_000;
 
 /// Checks what depends on the decoded inputs and the model, before anything is charged.
 pub fn check_edit(plan: &GenerationPlan, inputs: &EditInputs) -> Result<(), ApiError> {

@@ -59,6 +59,9 @@ pub fn post_process(
     })
 }
 
+/// Lambda responses are capped at 6 MB; base64 images beyond this cannot be answered inline.
+pub const MAX_INLINE_RESPONSE_BYTES: usize = 5_500_000;
+
 /// Object keys come from ids only, never from anything a user typed.
 pub fn object_keys(user_id: &str, image_id: &str, format: OutputFormat) -> (String, String) {
     (
@@ -218,6 +221,22 @@ async fn store_results<S: Store, B: Blobs>(
         .map_err(|e| ApiError::from(ProviderError::BadOutput(e.to_string())))?
     };
 
+    if plan.response_format == crate::domain::generation::ResponseFormat::B64Json {
+        let encoded: usize = processed
+            .iter()
+            .map(|p| p.bytes.len().div_ceil(3) * 4)
+            .sum();
+        if encoded > MAX_INLINE_RESPONSE_BYTES {
+            // Refunded by the caller; nothing is stored.
+            return Err(ApiError::invalid(
+                "response_format",
+                format!(
+                    "these images are {:.1} MB as base64, more than a response can carry; ask for response_format=url (or fewer images)",
+                    encoded as f64 / 1e6
+                ),
+            ));
+        }
+    }
     let created_at = now_epoch();
     let records: Vec<ImageRecord> = processed
         .iter()
@@ -334,17 +353,19 @@ pub async fn store_objects<S: Store, B: Blobs>(
 }
 
 /// Runs `work` at most once per (user, Idempotency-Key) within 24 hours: a replay with the
-/// same body returns the stored JSON without doing anything; another body is a 409.
+/// same body returns the same images without doing anything; another body is a 409.
+/// The record keeps the response without image bytes (a DynamoDB item holds 400 KB): a replay
+/// reads the bytes back from storage, or presigns fresh URLs.
 pub async fn idempotent<S: Store, B: Blobs, F, Fut>(
     deps: &Deps<S, B>,
     who: &Principal,
     key: Option<&str>,
     canonical_body: &str,
     work: F,
-) -> Result<String, ApiError>
+) -> Result<ImagesResponse, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<String, ApiError>>,
+    Fut: Future<Output = Result<ImagesResponse, ApiError>>,
 {
     let Some(key) = key else {
         return work().await;
@@ -358,7 +379,9 @@ where
         IdempotencyClaim::New => {}
         IdempotencyClaim::Replay(stored) => {
             tracing::info!(user_id = %who.user_id, "idempotent replay");
-            return Ok(stored);
+            let stored: ImagesResponse =
+                serde_json::from_str(&stored).map_err(ApiError::internal)?;
+            return rehydrate(deps, &who.user_id, stored).await;
         }
         IdempotencyClaim::Mismatch => {
             return Err(ApiError::Conflict {
@@ -377,12 +400,19 @@ where
         }
     }
     match work().await {
-        Ok(json) => {
+        Ok(response) => {
+            let mut compact = response.clone();
+            for d in &mut compact.data {
+                // Which form to rebuild on replay: an empty marker instead of the payload.
+                d.b64_json = d.b64_json.as_ref().map(|_| String::new());
+                d.url = d.url.as_ref().map(|_| String::new());
+            }
+            let stored = serde_json::to_string(&compact).map_err(ApiError::internal)?;
             // The work is done and paid for: failing to record the replay must not fail the answer.
-            if let Err(e) = deps.store.complete(&who.user_id, key, &json).await {
+            if let Err(e) = deps.store.complete(&who.user_id, key, &stored).await {
                 tracing::error!(error = %e, "could not store an idempotent response");
             }
-            Ok(json)
+            Ok(response)
         }
         Err(e) => {
             if let Err(abandon) = deps.store.abandon(&who.user_id, key).await {
@@ -391,6 +421,43 @@ where
             Err(e)
         }
     }
+}
+
+/// Refills a stored response: the same bytes for `b64_json`, fresh presigned URLs for `url`.
+async fn rehydrate<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    mut response: ImagesResponse,
+) -> Result<ImagesResponse, ApiError> {
+    for d in &mut response.data {
+        let record = deps
+            .store
+            .image(user_id, &d.id)
+            .await?
+            .ok_or_else(|| ApiError::Conflict {
+                message: format!(
+                    "image {} of this Idempotency-Key was deleted since; use a new key",
+                    d.id
+                ),
+                param: Some("Idempotency-Key".into()),
+            })?;
+        if d.b64_json.is_some() {
+            let bytes = deps
+                .blobs
+                .get(&record.key)
+                .await?
+                .ok_or_else(|| ApiError::internal(format!("object of {} is missing", d.id)))?;
+            d.b64_json = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        if d.url.is_some() {
+            d.url = Some(
+                deps.blobs
+                    .presign_get(&record.key, deps.config.presign_ttl)
+                    .await?,
+            );
+        }
+    }
+    Ok(response)
 }
 
 /// The `Idempotency-Key` header, validated (1–255 visible ASCII characters).

@@ -389,6 +389,17 @@ impl Transform {
 /// Applies the operations in order. A crop outside the current image is a 400 naming it.
 pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
     for (i, op) in ops.iter().enumerate() {
+        // Every operation's largest allocation is known before it is made: refuse it up front.
+        let peak = peak_pixels(op, img.dimensions());
+        if peak > imaging::MAX_PIXELS {
+            return Err(ApiError::invalid(
+                format!("operations[{i}]"),
+                format!(
+                    "this operation would make a {peak}-pixel image; at most {} pixels",
+                    imaging::MAX_PIXELS
+                ),
+            ));
+        }
         img = match *op {
             Op::Resize {
                 width,
@@ -422,7 +433,7 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
                 [y, y, y]
             }),
             Op::Blur { sigma } => imaging::gaussian_blur(&img, sigma),
-            Op::Sharpen { sigma, threshold } => image::imageops::unsharpen(&img, sigma, threshold),
+            Op::Sharpen { sigma, threshold } => unsharp(&img, sigma, threshold),
             Op::Brightness { factor } => map_lut(img, |v| clamp(v * factor)),
             Op::Contrast { factor } => map_lut(img, |v| clamp((v - 128.0) * factor + 128.0)),
             Op::Saturation { factor } => saturate(img, factor),
@@ -475,6 +486,47 @@ fn map_rgb(mut img: RgbaImage, f: impl Fn([u8; 3]) -> [u8; 3]) -> RgbaImage {
     img
 }
 
+/// The most pixels an operation holds at once on an image of `dims`.
+fn peak_pixels(op: &Op, dims: (u32, u32)) -> u64 {
+    let area = |(w, h): (u32, u32)| w as u64 * h as u64;
+    match *op {
+        Op::Resize {
+            width,
+            height,
+            fit,
+            upscale,
+        } => {
+            let (scaled, _) = resize_dims(dims, width, height, fit, upscale);
+            area(scaled).max(area(dims))
+        }
+        Op::Rotate { degrees, .. } => {
+            let (sin, cos) = degrees.to_radians().sin_cos();
+            let (w, h) = (dims.0 as f64, dims.1 as f64);
+            let grown = (
+                (w * cos.abs() as f64 + h * sin.abs() as f64).ceil() as u32,
+                (w * sin.abs() as f64 + h * cos.abs() as f64).ceil() as u32,
+            );
+            area(grown).max(area(dims))
+        }
+        _ => area(dims),
+    }
+}
+
+/// Unsharp mask: adds back the difference from a Gaussian blur where it exceeds `threshold`.
+fn unsharp(img: &RgbaImage, sigma: f32, threshold: i32) -> RgbaImage {
+    let blurred = imaging::gaussian_blur(img, sigma);
+    let mut out = img.clone();
+    for (p, b) in out.pixels_mut().zip(blurred.pixels()) {
+        for c in 0..3 {
+            let diff = p.0[c] as i32 - b.0[c] as i32;
+            if diff.abs() > threshold {
+                p.0[c] = (p.0[c] as i32 + diff).clamp(0, 255) as u8;
+            }
+        }
+    }
+    out
+}
+
 /// Target size of a resize. Without `upscale` the result is never larger than the source.
 pub fn resize_dims(
     src: (u32, u32),
@@ -491,7 +543,8 @@ pub fn resize_dims(
         (None, None) => (sw, sh),
     };
     let cap = |s: f64| if upscale { s } else { s.min(1.0) };
-    let round = |v: f64| (v.round() as u32).max(1);
+    // Never more than MAX_EDGE a side, even when the other side's box is far larger.
+    let round = |v: f64| (v.round().min(MAX_EDGE as f64) as u32).max(1);
     match fit {
         Fit::Fill => {
             let (w, h) = if upscale {
@@ -684,6 +737,47 @@ mod tests {
         assert_eq!(out.dimensions(), (107, 107));
         assert_eq!(out.get_pixel(0, 0).0, [255, 0, 0, 255]);
         assert_eq!(out.get_pixel(53, 53).0, [0, 0, 255, 255]);
+    }
+
+    #[test]
+    fn oversized_intermediates_are_refused_before_allocating() {
+        let img = RgbaImage::from_pixel(10, 10, Rgba([0, 0, 0, 255]));
+        let ops = [
+            Op::Resize {
+                width: Some(1),
+                height: Some(8192),
+                fit: Fit::Fill,
+                upscale: true,
+            },
+            Op::Resize {
+                width: Some(8192),
+                height: None,
+                fit: Fit::Contain,
+                upscale: true,
+            },
+        ];
+        let e = apply(img.clone(), &ops).unwrap_err();
+        assert!(
+            e.body()["error"]["param"]
+                .as_str()
+                .unwrap()
+                .starts_with("operations["),
+            "{e:?}"
+        );
+        let big = [
+            Op::Resize {
+                width: Some(8192),
+                height: Some(8192),
+                fit: Fit::Fill,
+                upscale: true,
+            },
+            Op::Rotate {
+                degrees: 45.0,
+                background: Rgba([0, 0, 0, 0]),
+            },
+        ];
+        let e = apply(img, &big).unwrap_err();
+        assert_eq!(e.body()["error"]["param"], "operations[0]");
     }
 
     #[test]

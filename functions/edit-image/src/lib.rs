@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
-use shared::http::{Ctx, json_text};
+use shared::http::{Ctx, json};
 use shared::inputs::{self, check_edit};
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
@@ -26,14 +26,11 @@ async fn edit_image<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     let parsed = inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
-    let mut images = Vec::with_capacity(parsed.images.len());
-    for (param, source) in parsed.images {
-        images.push(inputs::load(deps, &who.user_id, &param, source).await?);
-    }
-    let mask = match parsed.mask {
-        Some((param, source)) => Some(inputs::load(deps, &who.user_id, &param, source).await?),
-        None => None,
-    };
+    let has_mask = parsed.mask.is_some();
+    let mut sources = parsed.images;
+    sources.extend(parsed.mask);
+    let mut images = inputs::load_all(deps, &who.user_id, sources).await?;
+    let mask = if has_mask { images.pop() } else { None };
     let (w, h) = images[0].rgba.dimensions();
     let plan = parsed.fields.plan_for(
         Operation::Edit {
@@ -45,10 +42,9 @@ async fn edit_image<S: Store, B: Blobs>(
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs)?;
-    let json = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || async {
-        let response = edit(deps, &who, plan, inputs, None).await?;
-        serde_json::to_string(&response).map_err(ApiError::internal)
+    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || {
+        edit(deps, &who, plan, inputs, None)
     })
     .await?;
-    json_text(StatusCode::OK, json)
+    json(StatusCode::OK, &response)
 }

@@ -5,7 +5,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::generation::CreateImageRequest;
-use shared::http::{Ctx, json_body, json_text};
+use shared::http::{Ctx, json, json_body};
 use shared::ports::{Blobs, Store};
 use shared::service::{generate, idempotency_key, idempotent};
 use shared::{ApiError, Deps};
@@ -30,10 +30,9 @@ async fn generate_image<S: Store, B: Blobs>(
     let plan = body.plan(deps.providers.default_model(), |m| {
         deps.providers.serves(m.provider)
     })?;
-    let json = idempotent(deps, &who, key.as_deref(), &canonical, || async {
-        let response = generate(deps, &who, plan).await?;
-        serde_json::to_string(&response).map_err(ApiError::internal)
+    let response = idempotent(deps, &who, key.as_deref(), &canonical, || {
+        generate(deps, &who, plan)
     })
     .await?;
-    json_text(StatusCode::OK, json)
+    json(StatusCode::OK, &response)
 }

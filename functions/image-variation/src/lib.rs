@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::{ProviderKind, Size};
 use shared::domain::generation::Operation;
-use shared::http::{Ctx, json_text};
+use shared::http::{Ctx, json};
 use shared::inputs::{self, dalle2_input};
 use shared::ports::{Blobs, Store};
 use shared::service::{idempotency_key, idempotent, variation};
@@ -24,8 +24,9 @@ async fn make_variation<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     let mut parsed = inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
-    let (param, source) = parsed.images.remove(0);
-    let input = inputs::load(deps, &who.user_id, &param, source).await?;
+    let input = inputs::load_all(deps, &who.user_id, parsed.images.drain(..1).collect())
+        .await?
+        .remove(0);
     let (w, h) = input.rgba.dimensions();
     let plan = parsed.fields.plan_for(
         Operation::Variation {
@@ -37,10 +38,9 @@ async fn make_variation<S: Store, B: Blobs>(
     if plan.model.provider == ProviderKind::OpenAi {
         dalle2_input(&input)?;
     }
-    let json = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || async {
-        let response = variation(deps, &who, plan, input).await?;
-        serde_json::to_string(&response).map_err(ApiError::internal)
+    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || {
+        variation(deps, &who, plan, input)
     })
     .await?;
-    json_text(StatusCode::OK, json)
+    json(StatusCode::OK, &response)
 }

@@ -101,13 +101,15 @@ async fn update<S: Store, B: Blobs>(
     }
 
     if let Some(prompt) = body.prompt {
-        let image = inputs::load(deps, &who.user_id, "id", ImageSource::Asset(id.clone())).await?;
-        let mask = match body.mask_id {
-            Some(m) => {
-                Some(inputs::load(deps, &who.user_id, "mask_id", ImageSource::Asset(m)).await?)
-            }
-            None => None,
-        };
+        let mut sources = vec![("id".to_string(), ImageSource::Asset(id.clone()))];
+        let has_mask = body.mask_id.is_some();
+        sources.extend(
+            body.mask_id
+                .map(|m| ("mask_id".to_string(), ImageSource::Asset(m))),
+        );
+        let mut loaded = inputs::load_all(deps, &who.user_id, sources).await?;
+        let mask = if has_mask { loaded.pop() } else { None };
+        let image = loaded.remove(0);
         let (w, h) = image.rgba.dimensions();
         let fields = CreateImageRequest {
             prompt,
@@ -155,7 +157,11 @@ async fn update<S: Store, B: Blobs>(
             tags: lineage.tags.clone(),
             version: lineage.version,
             bytes: bytes.len() as u64,
-            ..source.clone()
+            // The content (and its shape) comes from the other asset; what the asset is stays.
+            width: source.width,
+            height: source.height,
+            format: source.format.clone(),
+            ..current.clone()
         };
         let processed = Processed {
             bytes,

@@ -759,13 +759,20 @@ impl Images for DynamoStore {
             }
             query = query.set_exclusive_start_key(Some(start));
         }
-        let out = query.send().await.map_err(sdk_error)?;
-        let mut records = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(image_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        // A query page stops at 1 MB: keep reading until one record more than asked, or the end.
+        let mut records = Vec::with_capacity(limit + 1);
+        loop {
+            let out = query.clone().send().await.map_err(sdk_error)?;
+            for it in out.items.unwrap_or_default() {
+                records.push(image_from(&it)?);
+            }
+            match out.last_evaluated_key {
+                Some(last) if records.len() <= limit => {
+                    query = query.set_exclusive_start_key(Some(last));
+                }
+                _ => break,
+            }
+        }
         let next = if records.len() > limit {
             records.truncate(limit);
             records.last().map(|r| r.id.clone())

@@ -120,6 +120,8 @@ pub struct GenerationPlan {
 }
 
 pub const MAX_USER_CHARS: usize = 256;
+/// Pixels all images of one request may have together (about 160 MB decoded).
+pub const MAX_OUTPUT_PIXELS: u64 = 40_000_000;
 
 fn pick(
     param: &str,
@@ -265,6 +267,16 @@ impl CreateImageRequest {
                     )
                 })?,
         };
+
+        // All outputs of one request are held in memory together.
+        if size.pixels() * n as u64 > MAX_OUTPUT_PIXELS {
+            return Err(ApiError::invalid(
+                "n",
+                format!(
+                    "{n} images of {size} are more than {MAX_OUTPUT_PIXELS} pixels together; ask for fewer or a smaller size"
+                ),
+            ));
+        }
 
         let quality = match self.quality.as_deref() {
             None | Some("auto") => model.default_quality(),

@@ -44,10 +44,27 @@ pub enum ProviderError {
 }
 
 impl From<ProviderError> for ApiError {
+    /// Clients see what happened, never the vendor's own words (they may name our account or
+    /// key); the detail is logged with the request id.
     fn from(e: ProviderError) -> Self {
+        let message = match &e {
+            ProviderError::Timeout => {
+                "The image provider did not answer in time. Nothing was charged."
+            }
+            ProviderError::RateLimited { .. } => {
+                "The image provider is overloaded. Nothing was charged; retry later."
+            }
+            ProviderError::BadOutput(_) => {
+                "The image provider returned an unusable result. Nothing was charged."
+            }
+            _ => "The image provider failed. Nothing was charged.",
+        };
+        if !matches!(e, ProviderError::ContentPolicy(_)) {
+            tracing::warn!(error = %e, "provider failure");
+        }
         let provider = |status, retry_after_secs| ApiError::Provider {
             status,
-            message: e.to_string(),
+            message: message.to_string(),
             retry_after_secs,
         };
         match &e {

@@ -70,19 +70,14 @@ impl OpenAiProvider {
         body
     }
 
-    /// POSTs JSON with retries; returns the parsed success body.
-    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ProviderError> {
-        self.post(path, |req| req.json(body)).await
-    }
-
     /// POSTs with retries, building the body afresh for every attempt (multipart forms cannot
     /// be cloned); returns the parsed success body.
     pub async fn post(
         &self,
         path: &str,
+        deadline: Instant,
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Value, ProviderError> {
-        let deadline = Instant::now() + self.budget;
         let url = format!("{}{path}", self.base_url);
         let mut attempt = 0u32;
         loop {
@@ -151,7 +146,11 @@ impl OpenAiProvider {
         }
     }
 
-    async fn image_from(&self, item: &Value) -> Result<ProviderImage, ProviderError> {
+    async fn image_from(
+        &self,
+        item: &Value,
+        deadline: Instant,
+    ) -> Result<ProviderImage, ProviderError> {
         let bytes = if let Some(b64) = item["b64_json"].as_str() {
             base64::engine::general_purpose::STANDARD
                 .decode(b64)
@@ -160,7 +159,11 @@ impl OpenAiProvider {
             let resp = self
                 .http
                 .get(url)
-                .timeout(self.budget)
+                .timeout(
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1)),
+                )
                 .send()
                 .await
                 .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
@@ -247,13 +250,19 @@ fn part(bytes: &[u8], name: &str) -> reqwest::multipart::Part {
 }
 
 impl OpenAiProvider {
-    async fn images_of(&self, resp: Value) -> Result<Vec<ProviderImage>, ProviderError> {
+    /// The images of a response; URLs (if a vendor sends them) are fetched within the same
+    /// deadline as the call itself.
+    async fn images_of(
+        &self,
+        resp: Value,
+        deadline: Instant,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
         let items = resp["data"]
             .as_array()
             .ok_or_else(|| ProviderError::BadOutput("response has no data array".into()))?;
         let mut images = Vec::with_capacity(items.len());
         for item in items {
-            images.push(self.image_from(item).await?);
+            images.push(self.image_from(item, deadline).await?);
         }
         Ok(images)
     }
@@ -286,9 +295,12 @@ impl OpenAiProvider {
 
 impl ImageProvider for OpenAiProvider {
     async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
+        let deadline = Instant::now() + self.budget;
         let body = Self::generation_body(plan);
-        let resp = self.post_json("/images/generations", &body).await?;
-        self.images_of(resp).await
+        let resp = self
+            .post("/images/generations", deadline, |req| req.json(&body))
+            .await?;
+        self.images_of(resp, deadline).await
     }
 
     async fn edit(
@@ -296,12 +308,13 @@ impl ImageProvider for OpenAiProvider {
         plan: &GenerationPlan,
         inputs: &EditInputs,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let deadline = Instant::now() + self.budget;
         let resp = self
-            .post("/images/edits", |req| {
+            .post("/images/edits", deadline, |req| {
                 req.multipart(Self::edit_form(plan, inputs))
             })
             .await?;
-        self.images_of(resp).await
+        self.images_of(resp, deadline).await
     }
 
     async fn variation(
@@ -309,12 +322,13 @@ impl ImageProvider for OpenAiProvider {
         plan: &GenerationPlan,
         input: &InputImage,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let deadline = Instant::now() + self.budget;
         let resp = self
-            .post("/images/variations", |req| {
+            .post("/images/variations", deadline, |req| {
                 req.multipart(Self::variation_form(plan, input))
             })
             .await?;
-        self.images_of(resp).await
+        self.images_of(resp, deadline).await
     }
 }
 
