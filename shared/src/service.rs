@@ -475,6 +475,18 @@ pub fn idempotency_key(req: &lambda_http::Request) -> Result<Option<String>, Api
     Ok(Some(key.to_string()))
 }
 
+/// An asset of the caller's library; another user's id is simply not found (404).
+pub async fn owned_image<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+) -> Result<ImageRecord, ApiError> {
+    deps.store
+        .image(user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))
+}
+
 /// An asset of the caller's library and its bytes; another user's id is simply not found.
 pub async fn asset_bytes<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
@@ -482,11 +494,10 @@ pub async fn asset_bytes<S: Store, B: Blobs>(
     id: &str,
     param: &str,
 ) -> Result<(ImageRecord, Vec<u8>), ApiError> {
-    let record = deps
-        .store
-        .image(user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}' ({param})")))?;
+    let record = owned_image(deps, user_id, id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound(format!("no image with id '{id}' ({param})")),
+        other => other,
+    })?;
     let bytes = deps
         .blobs
         .get(&record.key)

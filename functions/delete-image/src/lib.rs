@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use shared::api::Deleted;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
+use shared::service::owned_image;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -19,12 +20,7 @@ async fn delete<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let id = path_param(req, "id")?;
-    let not_found = || ApiError::NotFound(format!("no image with id '{id}'"));
-    let record = deps
-        .store
-        .image(&who.user_id, &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let record = owned_image(deps, &who.user_id, &id).await?;
     // Objects first: if this fails the metadata still points at them and a retry finishes the job;
     // the other order could leave objects no record refers to.
     let keys: Vec<String> = std::iter::once(record.key.clone())
@@ -32,7 +28,7 @@ async fn delete<S: Store, B: Blobs>(
         .collect();
     deps.blobs.delete(&keys).await?;
     if !deps.store.delete_image(&who.user_id, &id).await? {
-        return Err(not_found());
+        return Err(ApiError::NotFound(format!("no image with id '{id}'")));
     }
     tracing::info!(user_id = %who.user_id, image_id = %id, "image deleted");
     json(

@@ -4,6 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{Ctx, path_param, query_param, redirect, reject_unknown_query};
 use shared::ports::{Blobs, Store};
+use shared::service::owned_image;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -19,11 +20,7 @@ async fn download<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     reject_unknown_query(req, &["variant"])?;
     let id = path_param(req, "id")?;
-    let record = deps
-        .store
-        .image(&who.user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))?;
+    let record = owned_image(deps, &who.user_id, &id).await?;
     let key = match query_param(req, "variant").unwrap_or("original") {
         "original" => record.key,
         "thumbnail" => record

@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::service::image_info;
+use shared::service::owned_image;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -20,10 +21,6 @@ async fn get<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     let id = path_param(req, "id")?;
     // Keys include the owner: another user's id is simply not found.
-    let record = deps
-        .store
-        .image(&who.user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))?;
+    let record = owned_image(deps, &who.user_id, &id).await?;
     json(StatusCode::OK, &image_info(deps, &record).await?)
 }

@@ -13,7 +13,9 @@ use shared::imaging;
 use shared::inputs::{self, ImageSource, check_edit};
 use shared::ports::{Blobs, ImageRecord, Lineage, Store};
 use shared::providers::EditInputs;
-use shared::service::{Processed, asset_bytes, edit, image_info, object_keys, store_asset};
+use shared::service::{
+    Processed, asset_bytes, edit, image_info, object_keys, owned_image, store_asset,
+};
 use shared::{ApiError, Deps};
 
 pub const MAX_TITLE: usize = 200;
@@ -87,11 +89,7 @@ async fn update<S: Store, B: Blobs>(
     if body.model.is_some() && body.prompt.is_none() {
         return Err(ApiError::invalid("model", "model needs a prompt"));
     }
-    let current = deps
-        .store
-        .image(&who.user_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))?;
+    let current = owned_image(deps, &who.user_id, &id).await?;
     let mut lineage = Lineage::next_version_of(&current);
     if let Some(t) = &title {
         lineage.title = t.clone();
