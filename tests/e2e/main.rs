@@ -1,0 +1,17 @@
+//! Every end-to-end test in one binary: each linked test binary carries the whole AWS SDK, so one
+//! binary instead of thirteen saves minutes of linking and gigabytes of disk. `no_secrets_in_logs`
+//! stays apart because it installs a process-wide log subscriber.
+
+mod assets;
+mod auth_flow;
+mod bad_input;
+mod credentials;
+mod edits;
+mod events;
+mod generation;
+mod library;
+mod openai_sdk;
+mod prism_conformance;
+mod providers;
+mod rate_limit;
+mod stack_shape;
