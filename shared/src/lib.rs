@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod api;
 pub mod auth;
 pub mod aws;
+pub mod charges;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -269,10 +269,13 @@ pub enum IdempotencyClaim {
 }
 
 pub trait Images: Send + Sync {
-    /// Stores all records or none.
+    /// Stores all records or none. With `settles`, the same transaction settles that pending
+    /// [`Hold`]: the images and the charge for them become final together, and if the hold is no
+    /// longer pending (its charge was given back) nothing is stored.
     fn put_images(
         &self,
         records: &[ImageRecord],
+        settles: Option<&str>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn image(
         &self,
@@ -325,6 +328,8 @@ pub trait Uploads: Send + Sync {
 
 pub trait Credits: Send + Sync {
     /// Takes `amount` credits atomically, never below zero; `Ok(false)` when there are too few.
+    /// The same write marks `reference` as an open charge on the balance, so that a refund can
+    /// tell whether there is anything to give back.
     fn debit(
         &self,
         user_id: &str,
@@ -332,11 +337,18 @@ pub trait Credits: Send + Sync {
         reason: &str,
         reference: &str,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
-    /// Gives back the debit of `reference`; a second refund of the same reference does nothing.
+    /// Gives back the debit of `reference` if it is still open; refunding a reference that was
+    /// never debited, already refunded or settled does nothing.
     fn refund(
         &self,
         user_id: &str,
         amount: i64,
+        reference: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Makes the debit of `reference` final (it can no longer be refunded).
+    fn settle_charge(
+        &self,
+        user_id: &str,
         reference: &str,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn ledger(
@@ -347,20 +359,89 @@ pub trait Credits: Send + Sync {
 }
 
 pub trait Quotas: Send + Sync {
-    /// Reserves `n` of today's images (UTC day); `Err(reset_at)` when that would pass `limit`.
+    /// Reserves `n` of the images of `now`'s UTC day under `reference`; `Err(reset_at)` when that
+    /// would pass `limit`.
     fn reserve_daily(
         &self,
         user_id: &str,
         n: u32,
         limit: u32,
         now: i64,
+        reference: &str,
     ) -> impl Future<Output = Result<Result<(), i64>, ApiError>> + Send;
+    /// Gives back the reservation `reference` made at `reserved_at`, if it is still open.
     fn release_daily(
         &self,
         user_id: &str,
         n: u32,
-        now: i64,
+        reserved_at: i64,
+        reference: &str,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Makes the reservation final (the images were made).
+    fn settle_daily(
+        &self,
+        user_id: &str,
+        reserved_at: i64,
+        reference: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    /// Credits and quota may be taken; the work is under way (or its Lambda was killed).
+    Pending,
+    /// The images are stored: what was taken is final.
+    Settled,
+    /// The work failed or was abandoned: what was taken is being given back.
+    Refunding,
+}
+
+impl HoldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Settled => "settled",
+            Self::Refunding => "refunding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Settled, Self::Refunding]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A paid piece of work in flight, written before anything is taken. Whatever a Lambda that was
+/// killed mid-way left behind (credits, daily quota, an Idempotency-Key) is found through it by
+/// the sweeper once `due_at` has passed, and given back unless the images were stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The generation id: the reference of the debit and of the quota reservation.
+    pub id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub images: u32,
+    /// When the daily quota was reserved (which UTC day it counts against).
+    pub reserved_at: i64,
+    pub idempotency_key: Option<String>,
+    /// Later than any Lambda holding it can still be running.
+    pub due_at: i64,
+    pub state: HoldState,
+}
+
+pub trait Holds: Send + Sync {
+    fn open_hold(&self, hold: &Hold) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Holds whose `due_at` has passed at `now`, oldest first, at most `limit`.
+    fn due_holds(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Hold>, ApiError>> + Send;
+    /// Pending → refunding (or already refunding). `Ok(false)` when the hold is settled or gone:
+    /// then there is nothing to give back.
+    fn start_refund(&self, id: &str) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    fn close_hold(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
 pub trait Idempotency: Send + Sync {
@@ -415,7 +496,16 @@ pub trait Blobs: Send + Sync {
 
 /// Everything a handler may need from the metadata store.
 pub trait Store:
-    Accounts + Sessions + ApiKeys + RateLimits + Images + Credits + Quotas + Idempotency + Uploads
+    Accounts
+    + Sessions
+    + ApiKeys
+    + RateLimits
+    + Images
+    + Credits
+    + Quotas
+    + Holds
+    + Idempotency
+    + Uploads
 {
 }
 impl<T> Store for T where
@@ -426,6 +516,7 @@ impl<T> Store for T where
         + Images
         + Credits
         + Quotas
+        + Holds
         + Idempotency
         + Uploads
 {

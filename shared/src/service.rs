@@ -3,12 +3,13 @@
 
 use crate::Deps;
 use crate::api::{ImageData, ImagesResponse};
+use crate::charges;
 use crate::domain::generation::{Background, GenerationPlan, OutputFormat, refused_term};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
 use crate::imaging::{self, ImagingError};
-use crate::ports::{AssetKind, Blobs, IdempotencyClaim, ImageRecord, Lineage, Store};
+use crate::ports::{AssetKind, Blobs, Hold, IdempotencyClaim, ImageRecord, Lineage, Store};
 use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -139,11 +140,24 @@ where
     let uid = who.user_id.as_str();
     let now = now_epoch();
     let limit = deps.config.daily_image_limit;
-    if let Err(reset_at) = deps
+    let generation_id = new_id("gen");
+    // Written before anything is taken: if this Lambda is killed from here on, the sweeper
+    // gives back whatever was taken (see `charges`).
+    let hold = charges::hold_for(
+        &generation_id,
+        uid,
+        plan.cost,
+        plan.n as u32,
+        now,
+        IDEMPOTENCY_KEY.try_with(Clone::clone).ok().flatten(),
+    );
+    deps.store.open_hold(&hold).await?;
+    let reserved = deps
         .store
-        .reserve_daily(uid, plan.n as u32, limit, now)
-        .await?
-    {
+        .reserve_daily(uid, hold.images, limit, now, &generation_id)
+        .await;
+    if let Ok(Err(reset_at)) = reserved {
+        close_hold(deps, &hold).await;
         let retry = (reset_at - now).max(1) as u64;
         return Err(ApiError::RateLimited {
             message: format!(
@@ -155,49 +169,63 @@ where
             reset_epoch: reset_at as u64,
         });
     }
-    let generation_id = new_id("gen");
-    let charged = match deps
-        .store
-        .debit(uid, plan.cost, "generation", &generation_id)
-        .await
-    {
-        Ok(charged) => charged,
-        Err(e) => {
-            release_quota(deps, uid, plan, now).await;
-            return Err(e);
+    let charged = match reserved {
+        Ok(_) => {
+            deps.store
+                .debit(uid, plan.cost, "generation", &generation_id)
+                .await
         }
+        Err(e) => Err(e),
     };
-    if !charged {
-        release_quota(deps, uid, plan, now).await;
-        return Err(ApiError::InsufficientQuota(format!(
-            "You have too few credits for this request ({} needed). See GET /v1/credit.",
-            plan.cost
-        )));
+    if !matches!(charged, Ok(true)) {
+        // Gives back the quota (and the credits if the debit's outcome is unknown).
+        undo(deps, &hold).await;
+        return Err(charged.err().unwrap_or_else(|| {
+            ApiError::InsufficientQuota(format!(
+                "You have too few credits for this request ({} needed). See GET /v1/credit.",
+                plan.cost
+            ))
+        }));
     }
     let result = match produce().await {
-        Ok(images) => store_results(deps, uid, plan, &lineage, images).await,
+        Ok(images) => store_results(deps, uid, plan, &lineage, images, &generation_id).await,
         Err(e) => Err(e.into()),
     };
-    if let Err(e) = &result {
-        tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
-        if let Err(refund) = deps.store.refund(uid, plan.cost, &generation_id).await {
-            tracing::error!(user_id = %uid, %generation_id, error = %refund, "REFUND FAILED");
+    match &result {
+        Err(e) => {
+            tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
+            undo(deps, &hold).await;
         }
-        release_quota(deps, uid, plan, now).await;
-    } else {
-        tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
+        // The hold is settled; the sweeper makes it final once it is due.
+        Ok(_) => {
+            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated")
+        }
     }
     result
 }
 
-async fn release_quota<S: Store, B: Blobs>(
-    deps: &Deps<S, B>,
-    uid: &str,
-    plan: &GenerationPlan,
-    now: i64,
-) {
-    if let Err(e) = deps.store.release_daily(uid, plan.n as u32, now).await {
-        tracing::error!(user_id = %uid, error = %e, "could not release daily quota");
+tokio::task_local! {
+    /// The Idempotency-Key of the request being served, recorded in its hold so that the sweeper
+    /// can free the key of a request whose Lambda was killed.
+    static IDEMPOTENCY_KEY: Option<String>;
+}
+
+/// Gives back what a failed request took; on failure the sweeper retries it later.
+async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
+    match charges::give_back(&deps.store, hold, false).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(hold = %hold.id, "failed after its images were stored: charge kept")
+        }
+        Err(e) => {
+            tracing::error!(hold = %hold.id, error = %e, "could not give back a charge now; the sweeper will")
+        }
+    }
+}
+
+async fn close_hold<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
+    if let Err(e) = deps.store.close_hold(&hold.id).await {
+        tracing::warn!(hold = %hold.id, error = %e, "could not close an unused hold; the sweeper will");
     }
 }
 
@@ -207,6 +235,7 @@ async fn store_results<S: Store, B: Blobs>(
     plan: &GenerationPlan,
     lineage: &Lineage,
     images: Vec<ProviderImage>,
+    hold_id: &str,
 ) -> Result<ImagesResponse, ApiError> {
     let processed = {
         let plan = plan.clone();
@@ -266,7 +295,14 @@ async fn store_results<S: Store, B: Blobs>(
             }
         })
         .collect();
-    store_objects(deps, &records, &processed, plan.output_format).await?;
+    store_objects(
+        deps,
+        &records,
+        &processed,
+        plan.output_format,
+        Some(hold_id),
+    )
+    .await?;
 
     let mut data = Vec::with_capacity(records.len());
     for (record, p) in records.iter().zip(&processed) {
@@ -316,6 +352,7 @@ pub async fn store_objects<S: Store, B: Blobs>(
     records: &[ImageRecord],
     processed: &[Processed],
     format: OutputFormat,
+    settles: Option<&str>,
 ) -> Result<(), ApiError> {
     let mut uploaded: Vec<String> = Vec::new();
     let mut outcome = Ok(());
@@ -342,7 +379,7 @@ pub async fn store_objects<S: Store, B: Blobs>(
         }
     }
     if outcome.is_ok() {
-        outcome = deps.store.put_images(records).await;
+        outcome = deps.store.put_images(records, settles).await;
     }
     if outcome.is_err()
         && let Err(e) = deps.blobs.delete(&uploaded).await
@@ -368,7 +405,7 @@ where
     Fut: Future<Output = Result<ImagesResponse, ApiError>>,
 {
     let Some(key) = key else {
-        return work().await;
+        return IDEMPOTENCY_KEY.scope(None, work()).await;
     };
     let hash = hex::encode(Sha256::digest(canonical_body.as_bytes()));
     match deps
@@ -399,7 +436,7 @@ where
             });
         }
     }
-    match work().await {
+    match IDEMPOTENCY_KEY.scope(Some(key.to_string()), work()).await {
         Ok(response) => {
             let mut compact = response.clone();
             for d in &mut compact.data {
@@ -519,6 +556,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
         std::slice::from_ref(record),
         std::slice::from_ref(processed),
         format,
+        None,
     )
     .await?;
     image_info(deps, record).await

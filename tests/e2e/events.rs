@@ -109,8 +109,13 @@ fn every_function_has_an_event_that_parses() {
     for (_, binary) in template.function_binaries() {
         let text = event(&binary);
         if binary == "worker" {
-            let _: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let e: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+            assert!(!e.records.is_empty());
             assert!(text.contains("\"eventSource\": \"aws:sqs\""));
+        } else if binary == "sweep-holds" {
+            let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =
+                serde_json::from_str(&text).unwrap();
+            assert_eq!(e.detail_type, "Scheduled Event");
         } else {
             lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{binary}: {e}"));
         }

@@ -258,7 +258,7 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
         height: 1,
         revised_prompt: None,
     };
-    let result = store_objects(&deps, &[record], &[processed], OutputFormat::Png).await;
+    let result = store_objects(&deps, &[record], &[processed], OutputFormat::Png, None).await;
     assert!(result.is_err(), "the metadata write must fail");
     assert!(
         t.object_keys().await.is_empty(),

@@ -5,6 +5,7 @@
 mod assets;
 mod auth_flow;
 mod bad_input;
+mod charges;
 mod credentials;
 mod edits;
 mod events;

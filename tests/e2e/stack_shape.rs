@@ -18,6 +18,16 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
     let consumers: BTreeSet<String> = t.sqs_consumers().into_iter().map(|(b, _)| b).collect();
     let known: BTreeSet<String> = SQS_CONSUMERS.iter().map(|s| s.to_string()).collect();
     assert_eq!(consumers, known);
+    let scheduled: BTreeSet<String> = t.scheduled().unwrap().into_iter().map(|(b, _)| b).collect();
+    assert_eq!(scheduled, BTreeSet::from(["sweep-holds".to_string()]));
+    // Every function has a trigger: a route, a queue or a schedule.
+    let triggered: BTreeSet<String> = routed
+        .union(&consumers)
+        .chain(&scheduled)
+        .cloned()
+        .collect();
+    let functions: BTreeSet<String> = t.function_binaries().into_values().collect();
+    assert_eq!(triggered, functions);
 }
 
 #[test]

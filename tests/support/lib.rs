@@ -273,6 +273,24 @@ pub mod fake_openai {
         server
     }
 
+    /// Like [`serving_pngs`], but the first request is answered only after `delay`.
+    pub async fn slow_first(delay: std::time::Duration, width: u32, height: u32) -> MockServer {
+        use base64::Engine;
+        let server = serving_pngs(1, width, height).await;
+        let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height))});
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"created": 1, "data": [item]}))
+                    .set_delay(delay),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        server
+    }
+
     pub async fn failing(status: u16, body: serde_json::Value) -> MockServer {
         let server = MockServer::start().await;
         Mock::given(method("POST"))

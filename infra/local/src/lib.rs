@@ -177,7 +177,7 @@ impl LocalStack {
         let gateway = Arc::new(gateway::Gateway {
             routes: bound,
             cors: template.cors(),
-            deps,
+            deps: deps.clone(),
         });
 
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port))).await?;
@@ -205,6 +205,27 @@ impl LocalStack {
                 arn,
                 opts.region.clone(),
             )));
+        }
+
+        for (binary, period) in template.scheduled()? {
+            if registry::scheduled(&binary, deps.clone()).is_none() {
+                return Err(format!(
+                    "scheduled function {binary} has no handler in the local stack"
+                )
+                .into());
+            }
+            let deps = deps.clone();
+            tasks.push(tokio::spawn(async move {
+                // Like EventBridge: the first run one period after start, then every period.
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                loop {
+                    ticks.tick().await;
+                    if let Some(run) = registry::scheduled(&binary, deps.clone()) {
+                        run.await;
+                    }
+                }
+            }));
         }
 
         Ok(Self {

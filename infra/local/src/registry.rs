@@ -66,3 +66,20 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
 
 /// Functions fed by SQS rather than HTTP.
 pub const SQS_CONSUMERS: &[&str] = &["worker"];
+
+/// Functions run on a schedule, by binary name.
+pub fn scheduled(binary: &str, deps: Arc<Deps>) -> Option<BoxFuture<'static, ()>> {
+    match binary {
+        "sweep-holds" => Some(Box::pin(async move {
+            let event = lambda_runtime::LambdaEvent::new(
+                aws_lambda_events::event::eventbridge::EventBridgeEvent::default(),
+                lambda_runtime::Context::default(),
+            );
+            let now = shared::domain::now_epoch();
+            if let Err(e) = sweep_holds::handler(&deps.store, event, now).await {
+                tracing::warn!(error = %e, "scheduled sweep-holds failed");
+            }
+        })),
+        _ => None,
+    }
+}

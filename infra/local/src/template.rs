@@ -4,6 +4,7 @@
 use serde_yaml::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::time::Duration;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -128,6 +129,29 @@ impl Template {
         out
     }
 
+    /// Binaries of functions run on a schedule, with how often (`rate(...)` expressions only:
+    /// the local stack runs them on that period).
+    pub fn scheduled(&self) -> Result<Vec<(String, Duration)>, Error> {
+        let bins = self.function_binaries();
+        let mut out = Vec::new();
+        for (id, f) in self.resources_of("AWS::Serverless::Function") {
+            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                let expression = match event["Type"].as_str() {
+                    Some("Schedule") => event["Properties"]["Schedule"].as_str(),
+                    Some("ScheduleV2") => event["Properties"]["ScheduleExpression"].as_str(),
+                    _ => continue,
+                };
+                let period = expression.and_then(rate).ok_or_else(|| {
+                    format!("{id}: schedule {expression:?} is not a rate(...) expression")
+                })?;
+                if let Some(bin) = bins.get(&id) {
+                    out.push((bin.clone(), period));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn cors(&self) -> Option<Cors> {
         let api = self
             .resources_of("AWS::Serverless::HttpApi")
@@ -189,6 +213,20 @@ impl Template {
             .map(|(id, _)| id)
             .collect()
     }
+}
+
+/// `rate(5 minutes)` → 300 s.
+fn rate(expression: &str) -> Option<Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let unit = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * unit))
 }
 
 fn random_secret() -> String {
@@ -256,6 +294,12 @@ Resources:
       Events:
         Q: {Type: SQS, Properties: {Queue: {"Fn::GetAtt": [Q, Arn]}}}
   Q: {Type: AWS::SQS::Queue}
+  S:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: s}}
+    Properties:
+      Events:
+        Every: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(5 minutes)}}
 "#;
 
     struct R;
@@ -282,6 +326,13 @@ Resources:
             }
         );
         assert_eq!(t.sqs_consumers(), vec![("w".to_string(), "Q".to_string())]);
+        assert_eq!(
+            t.scheduled().unwrap(),
+            vec![("s".to_string(), Duration::from_secs(300))]
+        );
+        assert_eq!(rate("rate(1 hour)"), Some(Duration::from_secs(3600)));
+        assert_eq!(rate("cron(0 * * * ? *)"), None);
+        assert_eq!(rate("rate(0 minutes)"), None);
         assert_eq!(t.cors().unwrap().max_age, Some(600));
         let p = t.parameters(&HashMap::new()).unwrap();
         assert_eq!(p["Level"], "info");

@@ -8,6 +8,10 @@
 //! - `REFRESH#<sha256>` / `REFRESH`: one refresh token, `used` once rotated
 //! - `APIKEY#<sha256>` / `APIKEY` (lookup by key) and `USER#<id>` / `APIKEY#<key id>` (listing)
 //! - `RATE#<user>#<window start>` / `RATE`: request counter of one window
+//! - `QUOTA#<user>#<day>` / `QUOTA`: images of one UTC day, with the open reservations in `holds`
+//! - `HOLD#<generation id>` / `HOLD`: a charge in flight, indexed for the sweeper under
+//!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
+//!   debits that can still be refunded
 
 use crate::domain::accounts::{LoginId, Role};
 use crate::error::ApiError;
@@ -700,13 +704,39 @@ fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
 }
 
 impl Images for DynamoStore {
-    async fn put_images(&self, records: &[ImageRecord]) -> Result<(), ApiError> {
-        let items = records
+    async fn put_images(
+        &self,
+        records: &[ImageRecord],
+        settles: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let mut items: Vec<TransactWriteItem> = records
             .iter()
             .map(|r| put_new(&self.table, image_item(r)))
             .collect();
+        if let Some(hold) = settles {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(hold_transition(
+                        &self.table,
+                        hold,
+                        HoldState::Pending,
+                        HoldState::Settled,
+                    ))
+                    .build(),
+            );
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
+            Err(reasons)
+                if settles.is_some()
+                    && reasons
+                        .last()
+                        .is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                Err(ApiError::internal(
+                    "the charge of these images was given back before they could be stored (the request outlived its hold)",
+                ))
+            }
             Err(reasons) => Err(ApiError::internal(format!(
                 "image metadata write cancelled: {reasons:?}"
             ))),
@@ -967,9 +997,10 @@ impl Credits for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
-            .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c")
+            .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref")
             .condition_expression("credits_available >= :c")
             .expression_attribute_values(":c", n(amount))
+            .expression_attribute_values(":ref", string_set(reference))
             .send()
             .await;
         match result {
@@ -1004,8 +1035,12 @@ impl Credits for DynamoStore {
         let give_back = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
-            .update_expression("SET credits_available = credits_available + :c, credits_spent = credits_spent - :c")
+            .update_expression("SET credits_available = credits_available + :c, credits_spent = credits_spent - :c DELETE open_charges :refs")
+            // Only an open debit is given back: never one that was settled, refunded or not made.
+            .condition_expression("contains(open_charges, :ref)")
             .expression_attribute_values(":c", n(amount))
+            .expression_attribute_values(":refs", string_set(reference))
+            .expression_attribute_values(":ref", s(reference))
             .build()
             .expect("update fields set");
         let items = vec![
@@ -1023,16 +1058,24 @@ impl Credits for DynamoStore {
         ];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            // The refund record exists already: this reference was refunded before.
-            Err(reasons)
-                if reasons
-                    .get(1)
-                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
-            {
-                Ok(())
-            }
+            // Nothing open to give back, or the refund record exists already.
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(()),
             Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
         }
+    }
+
+    async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), "PROFILE")))
+            .update_expression("DELETE open_charges :refs")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":refs", string_set(reference))
+            .send()
+            .await;
+        applied(result).map(|_| ())
     }
 
     async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
@@ -1073,6 +1116,7 @@ impl Quotas for DynamoStore {
         n_images: u32,
         limit: u32,
         now: i64,
+        reference: &str,
     ) -> Result<Result<(), i64>, ApiError> {
         let day = now.div_euclid(DAY);
         let reset_at = (day + 1) * DAY;
@@ -1084,9 +1128,10 @@ impl Quotas for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
-            .update_expression("ADD images :n SET expires_at = :exp")
+            .update_expression("ADD images :n, holds :refs SET expires_at = :exp")
             .condition_expression("attribute_not_exists(images) OR images <= :room")
             .expression_attribute_values(":n", n(n_images as i64))
+            .expression_attribute_values(":refs", string_set(reference))
             .expression_attribute_values(":room", n((limit - n_images) as i64))
             .expression_attribute_values(":exp", n(reset_at + DAY))
             .send()
@@ -1098,19 +1143,180 @@ impl Quotas for DynamoStore {
         })
     }
 
-    async fn release_daily(&self, user_id: &str, n_images: u32, now: i64) -> Result<(), ApiError> {
-        let day = now.div_euclid(DAY);
+    async fn release_daily(
+        &self,
+        user_id: &str,
+        n_images: u32,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let day = reserved_at.div_euclid(DAY);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
-            .update_expression("ADD images :neg")
-            .condition_expression("attribute_exists(images)")
+            .update_expression("ADD images :neg DELETE holds :refs")
+            // Only an open reservation is given back, and only once.
+            .condition_expression("contains(holds, :ref)")
             .expression_attribute_values(":neg", n(-(n_images as i64)))
+            .expression_attribute_values(":refs", string_set(reference))
+            .expression_attribute_values(":ref", s(reference))
             .send()
             .await;
         applied(result).map(|_| ())
+    }
+
+    async fn settle_daily(
+        &self,
+        user_id: &str,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let day = reserved_at.div_euclid(DAY);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .update_expression("DELETE holds :refs")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":refs", string_set(reference))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+}
+
+/// Due holds are spread over a few index partitions so that no single one is hot.
+const HOLD_SHARDS: u32 = 8;
+
+fn hold_pk(id: &str) -> String {
+    format!("HOLD#{id}")
+}
+
+fn hold_shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % HOLD_SHARDS
+}
+
+fn string_set(v: &str) -> AttributeValue {
+    AttributeValue::Ss(vec![v.to_string()])
+}
+
+fn hold_transition(table: &str, id: &str, from: HoldState, to: HoldState) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key(hold_pk(id), "HOLD")))
+        .update_expression("SET #state = :to")
+        .condition_expression("#state = :from")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":from", s(from.as_str()))
+        .expression_attribute_values(":to", s(to.as_str()))
+        .build()
+        .expect("update fields set")
+}
+
+fn hold_from(it: &Item) -> Result<Hold, ApiError> {
+    Ok(Hold {
+        id: get_s(it, "id")?,
+        user_id: get_s(it, "user_id")?,
+        amount: get_n(it, "amount")?,
+        images: get_n(it, "images")? as u32,
+        reserved_at: get_n(it, "reserved_at")?,
+        idempotency_key: opt_s(it, "idempotency_key"),
+        due_at: get_n(it, "due_at")?,
+        state: HoldState::parse(&get_s(it, "state")?).ok_or_else(|| corrupt("state"))?,
+    })
+}
+
+/// Kept well past `due_at`, so the sweeper always sees a hold before the TTL removes it.
+const HOLD_RETENTION: i64 = 7 * DAY;
+
+impl Holds for DynamoStore {
+    async fn open_hold(&self, h: &Hold) -> Result<(), ApiError> {
+        let mut it = item(
+            hold_pk(&h.id),
+            "HOLD",
+            [
+                ("entity", s("hold")),
+                ("id", s(&h.id)),
+                ("user_id", s(&h.user_id)),
+                ("amount", n(h.amount)),
+                ("images", n(h.images as i64)),
+                ("reserved_at", n(h.reserved_at)),
+                ("due_at", n(h.due_at)),
+                ("state", s(h.state.as_str())),
+                ("gsi1pk", s(format!("HOLDS#{}", hold_shard(&h.id)))),
+                ("gsi1sk", s(format!("{:012}#{}", h.due_at, h.id))),
+                ("expires_at", n(h.due_at + HOLD_RETENTION)),
+            ],
+        );
+        if let Some(k) = &h.idempotency_key {
+            it.insert("idempotency_key".into(), s(k));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+
+    async fn due_holds(&self, now: i64, limit: usize) -> Result<Vec<Hold>, ApiError> {
+        let mut holds = Vec::new();
+        for shard in 0..HOLD_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk < :due")
+                .expression_attribute_values(":pk", s(format!("HOLDS#{shard}")))
+                // Every `<due_at>#id` with due_at <= now sorts below `<now + 1>`.
+                .expression_attribute_values(":due", s(format!("{:012}", now + 1)))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for it in out.items.unwrap_or_default() {
+                holds.push(hold_from(&it)?);
+            }
+        }
+        holds.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+        holds.truncate(limit);
+        Ok(holds)
+    }
+
+    async fn start_refund(&self, id: &str) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(hold_pk(id), "HOLD")))
+            .update_expression("SET #state = :refunding")
+            .condition_expression("#state IN (:pending, :refunding)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(HoldState::Pending.as_str()))
+            .expression_attribute_values(":refunding", s(HoldState::Refunding.as_str()))
+            .send()
+            .await;
+        applied(result)
+    }
+
+    async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(hold_pk(id), "HOLD")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
     }
 }
 

@@ -1,0 +1,196 @@
+//! A paid request whose Lambda is killed mid-way (simulated by dropping the handler's future,
+//! which is what a timeout or a crash amounts to) loses the user nothing: the sweeper gives back
+//! its credits, daily quota and Idempotency-Key once its hold is due, and never gives back what
+//! was not taken or what paid for stored images.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use e2e_tests::fake_openai;
+use e2e_tests::*;
+use lambda_http::Body;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::charges::{HOLD_SECONDS, SweepReport, hold_for};
+use shared::domain::now_epoch;
+use shared::ports::Holds;
+use std::time::Duration;
+
+const BODY: &str = r#"{"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}"#;
+
+fn generation_request(access: &str, idempotency_key: Option<&str>) -> lambda_http::Request {
+    let event = std::fs::read_to_string(workspace_root().join("events/generate-image.json"))
+        .unwrap()
+        .replace("REPLACE_WITH_ACCESS_TOKEN", access);
+    let mut req = lambda_http::request::from_str(&event).unwrap();
+    *req.body_mut() = Body::from(BODY);
+    if let Some(k) = idempotency_key {
+        req.headers_mut()
+            .insert("idempotency-key", k.parse().unwrap());
+    }
+    req
+}
+
+async fn sweep(deps: &shared::Deps, now: i64) -> SweepReport {
+    let event = lambda_runtime::LambdaEvent::new(
+        EventBridgeEvent::default(),
+        lambda_runtime::Context::default(),
+    );
+    sweep_holds::handler(&deps.store, event, now).await.unwrap()
+}
+
+fn when_due() -> i64 {
+    now_epoch() + HOLD_SECONDS + 1
+}
+
+async fn available(t: &TestStack, access: &str) -> i64 {
+    t.credits(access).await["available"].as_i64().unwrap()
+}
+
+fn reasons(credit: &Value) -> Vec<String> {
+    credit["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper() {
+    let server = fake_openai::slow_first(Duration::from_secs(30), 256, 256).await;
+    let t = start_with(&[
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &server.uri()),
+        ("DailyImageLimit", "1"),
+    ])
+    .await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let before = available(&t, &s.access).await;
+
+    // The provider takes 30 s; the "Lambda" dies after 1.5 s, between debit and result.
+    let killed = tokio::time::timeout(
+        Duration::from_millis(1500),
+        generate_image::handler(&deps, generation_request(&s.access, Some("k-1"))),
+    )
+    .await;
+    assert!(
+        killed.is_err(),
+        "the request was still waiting for the provider"
+    );
+    let cost = before - available(&t, &s.access).await;
+    assert!(cost > 0, "the credits were taken before the provider call");
+
+    // Until the hold is due, what was taken stays taken.
+    let same_key = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .header("idempotency-key", "k-1")
+                .header("content-type", "application/json")
+                .body(BODY),
+        )
+        .await;
+    assert_eq!(same_key.status, StatusCode::CONFLICT, "{}", same_key.text);
+    let local = json!({"prompt": "a fast cat", "model": "local-procedural", "size": "256x256"});
+    let r = t.generate(&s.access, local.clone()).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the day's one image is reserved"
+    );
+    assert_eq!(sweep(&deps, now_epoch()).await, SweepReport::default());
+    assert_eq!(available(&t, &s.access).await, before - cost);
+
+    // Once due, the sweeper gives everything back, once.
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!(report.refunded, 1, "{report:?}");
+    let credit = t.credits(&s.access).await;
+    assert_eq!(credit["available"].as_i64().unwrap(), before);
+    assert_eq!(credit["spent"], 0);
+    assert_eq!(reasons(&credit)[..2], ["refund", "generation"]);
+    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(available(&t, &s.access).await, before);
+
+    // The key is free again: the same request now succeeds, and is charged once.
+    let retried = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .header("idempotency-key", "k-1")
+                .header("content-type", "application/json")
+                .body(BODY),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(available(&t, &s.access).await, before - cost);
+    // Its hold is settled: sweeping it makes the charge final, it refunds nothing.
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!((report.settled, report.refunded), (1, 0), "{report:?}");
+    assert_eq!(available(&t, &s.access).await, before - cost);
+    // The day's quota was given back by the first sweep and taken by the retry.
+    let r = t.generate(&s.access, local).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() {
+    let server = fake_openai::slow_first(Duration::from_secs(3), 256, 256).await;
+    let t = start_with(&[
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &server.uri()),
+    ])
+    .await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let before = available(&t, &s.access).await;
+
+    let late = {
+        let deps = t.deps().await;
+        let req = generation_request(&s.access, None);
+        tokio::spawn(async move { generate_image::handler(&deps, req).await })
+    };
+    // Wait for the debit, then let the sweeper decide the request is dead.
+    let mut waited = 0;
+    while available(&t, &s.access).await == before {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 40, "the debit never happened");
+    }
+    assert_eq!(sweep(&deps, when_due()).await.refunded, 1);
+    assert_eq!(available(&t, &s.access).await, before);
+
+    // The provider answers after all: its images must not be stored for free.
+    let resp = late.await.unwrap();
+    assert_eq!(resp.status(), 500);
+    assert!(t.object_keys().await.is_empty(), "no objects left behind");
+    let list = t.get("/v1/images", Some(&s.access)).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
+    let credit = t.credits(&s.access).await;
+    assert_eq!(credit["available"].as_i64().unwrap(), before);
+    assert_eq!(
+        reasons(&credit).iter().filter(|r| *r == "refund").count(),
+        1,
+        "refunded exactly once"
+    );
+}
+
+#[tokio::test]
+async fn a_hold_without_a_debit_gives_nothing_back() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    let before = t.credits(&s.access).await;
+    // A Lambda killed right after writing its hold: nothing was taken yet.
+    let hold = hold_for("gen_killed_early", user_id, 50, 1, now_epoch(), None);
+    deps.store.open_hold(&hold).await.unwrap();
+
+    assert_eq!(sweep(&deps, when_due()).await.refunded, 1);
+    let after = t.credits(&s.access).await;
+    assert_eq!(after["available"], before["available"], "no free credits");
+    assert_eq!(reasons(&after), reasons(&before), "no ledger entry");
+    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+}
