@@ -63,6 +63,8 @@ pub struct LocalStack {
     pub config: Config,
     pub created: Created,
     pub routes: Vec<template::Route>,
+    /// Functions run on a schedule, with their period.
+    pub scheduled: Vec<(String, std::time::Duration)>,
     pub clients: Arc<Clients>,
     tasks: Vec<JoinHandle<()>>,
     _emulator: Option<Child>,
@@ -207,7 +209,8 @@ impl LocalStack {
             )));
         }
 
-        for (binary, period) in template.scheduled()? {
+        let scheduled = template.scheduled()?;
+        for (binary, period) in scheduled.clone() {
             if registry::scheduled(&binary, deps.clone()).is_none() {
                 return Err(format!(
                     "scheduled function {binary} has no handler in the local stack"
@@ -234,6 +237,7 @@ impl LocalStack {
             config,
             created,
             routes,
+            scheduled,
             clients,
             tasks,
             _emulator: emulator,

@@ -31,6 +31,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  {} routes from template.yaml; worker polling the generation queue.",
         stack.routes.len()
     );
+    for (binary, period) in &stack.scheduled {
+        eprintln!("  {binary} runs every {} s.", period.as_secs());
+    }
     eprintln!();
     eprintln!("  Try:");
     eprintln!(
