@@ -4,20 +4,24 @@
 //! image quota, credits, and possibly an Idempotency-Key. In-process failures give them back at
 //! once, but a Lambda can also be killed (timeout, out of memory, a crash) between taking and
 //! giving back. So every paid request first writes a [`Hold`] naming what it is about to take,
-//! and the writes that take mark their reference on the balance and the quota item. Storing the
-//! images settles the hold in the same transaction. A scheduled sweeper visits holds once they
-//! are due (later than any Lambda can still run) and gives back what a pending or refunding hold
+//! and the writes that take mark their reference on the balance and on the quota item. Storing
+//! the images settles the hold in the same transaction, after which the request makes the charge
+//! final and removes the hold. A scheduled sweeper visits the holds left behind once they are
+//! due (later than any Lambda can still run): it gives back what a pending or refunding hold
 //! took — each give-back conditional on its mark, so nothing is given back twice or without
-//! having been taken — then makes settled holds final.
+//! having been taken — and finishes settled ones.
 
 use crate::error::ApiError;
-use crate::ports::{Hold, HoldState, Store};
+use crate::ports::{Hold, HoldState, KeyClaim, Store};
 
 /// Lambda kills an invocation after at most 15 minutes; a hold is due one minute after that.
 pub const HOLD_SECONDS: i64 = 15 * 60 + 60;
 
-/// Holds visited per sweep; the next run continues with the rest.
-pub const SWEEP_BATCH: usize = 200;
+/// Holds read per query; a sweep goes on batch after batch within its time budget.
+pub const SWEEP_BATCH: usize = 100;
+
+/// A hold that could not be handled goes to the back of the queue by this much.
+pub const RETRY_AFTER_SECONDS: i64 = 5 * 60;
 
 pub fn hold_for(
     generation_id: &str,
@@ -25,7 +29,7 @@ pub fn hold_for(
     amount: i64,
     images: u32,
     now: i64,
-    idempotency_key: Option<String>,
+    idempotency: Option<KeyClaim>,
 ) -> Hold {
     Hold {
         id: generation_id.to_string(),
@@ -33,80 +37,124 @@ pub fn hold_for(
         amount,
         images,
         reserved_at: now,
-        idempotency_key,
+        idempotency,
         due_at: now + HOLD_SECONDS,
         state: HoldState::Pending,
     }
 }
 
-/// Gives back what `hold` took, unless its images were stored. Each step is idempotent, so the
-/// sweeper may repeat what a dying Lambda began. `free_key`: also release the Idempotency-Key
-/// (the in-process path leaves that to the idempotency wrapper, which knows the outcome).
-/// Returns whether anything could have been given back (`false`: the hold was settled).
-pub async fn give_back<S: Store>(store: &S, hold: &Hold, free_key: bool) -> Result<bool, ApiError> {
+/// What unwinding a hold found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unwound {
+    /// The request never stored its images: whatever it had taken was given back (`credits`
+    /// is how many were actually returned: none if it died before its debit).
+    GivenBack { credits: i64 },
+    /// Its images were stored: the charge stands.
+    Settled,
+    /// Someone else finished it already.
+    Gone,
+}
+
+/// Gives back what `hold` took, unless its images were stored. Each step is idempotent and
+/// conditional on its mark, so the sweeper may repeat what a dying Lambda began. `free_key`:
+/// also release the Idempotency-Key claim (in-process, the idempotency wrapper does that).
+pub async fn give_back<S: Store>(
+    store: &S,
+    hold: &Hold,
+    free_key: bool,
+) -> Result<Unwound, ApiError> {
     if !store.start_refund(&hold.id).await? {
-        return Ok(false);
+        return Ok(match store.hold_state(&hold.id).await? {
+            Some(_) => Unwound::Settled,
+            None => Unwound::Gone,
+        });
     }
-    store.refund(&hold.user_id, hold.amount, &hold.id).await?;
+    let refunded = store.refund(&hold.user_id, hold.amount, &hold.id).await?;
     store
         .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)
         .await?;
-    if free_key && let Some(key) = &hold.idempotency_key {
-        store.abandon(&hold.user_id, key).await?;
+    if free_key && let Some(claim) = &hold.idempotency {
+        store.abandon(&hold.user_id, claim).await?;
     }
     store.close_hold(&hold.id).await?;
-    Ok(true)
+    Ok(Unwound::GivenBack {
+        credits: if refunded { hold.amount } else { 0 },
+    })
 }
 
 /// Makes a settled hold's charge and quota final and removes it.
-async fn finish<S: Store>(store: &S, hold: &Hold) -> Result<(), ApiError> {
+pub async fn finish<S: Store>(store: &S, hold: &Hold, free_key: bool) -> Result<(), ApiError> {
     store.settle_charge(&hold.user_id, &hold.id).await?;
     store
         .settle_daily(&hold.user_id, hold.reserved_at, &hold.id)
         .await?;
-    // Still pending only if the Lambda died before recording its answer: the images are in the
-    // library, and the key is freed rather than answering "in progress" for a day.
-    if let Some(key) = &hold.idempotency_key {
-        store.abandon(&hold.user_id, key).await?;
+    // The sweeper meets a settled hold only when its Lambda died after storing the images but
+    // before answering: the images are in the library, and the key (if that same claim still
+    // holds it) is freed rather than answering "in progress" for a day.
+    if free_key && let Some(claim) = &hold.idempotency {
+        store.abandon(&hold.user_id, claim).await?;
     }
     store.close_hold(&hold.id).await
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
-    /// Holds whose credits and quota were given back.
-    pub refunded: usize,
+    /// Holds of requests that never stored their images, unwound.
+    pub abandoned: usize,
+    /// Credits given back to their users by unwinding those.
+    pub credits_returned: i64,
     /// Holds whose images were stored: their charge is now final.
     pub settled: usize,
-    /// Holds that could not be handled this time (left for the next sweep).
+    /// Holds that could not be handled (postponed to a later sweep).
     pub failed: usize,
 }
 
-/// Visits the holds due at `now`. One failing hold does not stop the others.
-pub async fn sweep<S: Store>(store: &S, now: i64) -> Result<SweepReport, ApiError> {
+/// Visits the holds due at `now`, batch after batch until none is left or `budget` is spent.
+/// A hold that fails is postponed, so it cannot block the ones behind it.
+pub async fn sweep<S: Store>(
+    store: &S,
+    now: i64,
+    budget: std::time::Duration,
+) -> Result<SweepReport, ApiError> {
+    let started = std::time::Instant::now();
     let mut report = SweepReport::default();
-    for hold in store.due_holds(now, SWEEP_BATCH).await? {
-        let outcome = match hold.state {
-            HoldState::Settled => finish(store, &hold).await.map(|()| false),
-            HoldState::Pending | HoldState::Refunding => {
-                match give_back(store, &hold, true).await {
-                    // Settled between the query and now.
-                    Ok(false) => finish(store, &hold).await.map(|()| false),
-                    other => other,
+    loop {
+        let batch = store.due_holds(now, SWEEP_BATCH).await?;
+        let full = batch.len() == SWEEP_BATCH;
+        for hold in batch {
+            let outcome = match hold.state {
+                HoldState::Settled => finish(store, &hold, true).await.map(|()| Unwound::Settled),
+                HoldState::Pending | HoldState::Refunding => {
+                    match give_back(store, &hold, true).await {
+                        // Settled between the query and now.
+                        Ok(Unwound::Settled) => {
+                            finish(store, &hold, true).await.map(|()| Unwound::Settled)
+                        }
+                        other => other,
+                    }
+                }
+            };
+            match outcome {
+                Ok(Unwound::GivenBack { credits }) => {
+                    tracing::warn!(hold = %hold.id, user_id = %hold.user_id, credits, "unwound the hold of an abandoned request");
+                    report.abandoned += 1;
+                    report.credits_returned += credits;
+                }
+                Ok(Unwound::Settled) => report.settled += 1,
+                Ok(Unwound::Gone) => {}
+                Err(e) => {
+                    tracing::error!(hold = %hold.id, error = %e, "could not sweep a hold; postponed");
+                    report.failed += 1;
+                    if let Err(e) = store.postpone_hold(&hold, now + RETRY_AFTER_SECONDS).await {
+                        tracing::error!(hold = %hold.id, error = %e, "could not postpone a hold");
+                        // It would come back in this very sweep: leave it to the next one.
+                        return Ok(report);
+                    }
                 }
             }
-        };
-        match outcome {
-            Ok(true) => {
-                tracing::warn!(hold = %hold.id, user_id = %hold.user_id, amount = hold.amount, "gave back the charge of an abandoned request");
-                report.refunded += 1;
-            }
-            Ok(false) => report.settled += 1,
-            Err(e) => {
-                tracing::error!(hold = %hold.id, error = %e, "could not sweep a hold");
-                report.failed += 1;
-            }
+        }
+        if !full || started.elapsed() >= budget {
+            return Ok(report);
         }
     }
-    Ok(report)
 }

@@ -338,13 +338,13 @@ pub trait Credits: Send + Sync {
         reference: &str,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Gives back the debit of `reference` if it is still open; refunding a reference that was
-    /// never debited, already refunded or settled does nothing.
+    /// never debited, already refunded or settled does nothing. `Ok(true)` when credits moved.
     fn refund(
         &self,
         user_id: &str,
         amount: i64,
         reference: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Makes the debit of `reference` final (it can no longer be refunded).
     fn settle_charge(
         &self,
@@ -424,7 +424,7 @@ pub struct Hold {
     pub images: u32,
     /// When the daily quota was reserved (which UTC day it counts against).
     pub reserved_at: i64,
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<KeyClaim>,
     /// Later than any Lambda holding it can still be running.
     pub due_at: i64,
     pub state: HoldState,
@@ -441,28 +441,48 @@ pub trait Holds: Send + Sync {
     /// Pending → refunding (or already refunding). `Ok(false)` when the hold is settled or gone:
     /// then there is nothing to give back.
     fn start_refund(&self, id: &str) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    fn hold_state(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<HoldState>, ApiError>> + Send;
+    /// Moves a hold that could not be handled to the back of the sweeper's queue.
+    fn postpone_hold(
+        &self,
+        hold: &Hold,
+        due_at: i64,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn close_hold(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// One request's claim on an Idempotency-Key: `token` tells this claim from a later one of the
+/// same key, so that freeing or completing a stale claim cannot touch a newer request's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub key: String,
+    pub token: String,
 }
 
 pub trait Idempotency: Send + Sync {
     fn claim(
         &self,
         user_id: &str,
-        key: &str,
+        claim: &KeyClaim,
         body_hash: &str,
         now: i64,
     ) -> impl Future<Output = Result<IdempotencyClaim, ApiError>> + Send;
+    /// Records the response of a claim still pending; `Ok(false)` when the claim is not (or no
+    /// longer) this one.
     fn complete(
         &self,
         user_id: &str,
-        key: &str,
+        claim: &KeyClaim,
         response: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// Frees the key after a failure, so the client can retry with it.
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// Frees the key after a failure, so the client can retry with it; only this pending claim.
     fn abandon(
         &self,
         user_id: &str,
-        key: &str,
+        claim: &KeyClaim,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 

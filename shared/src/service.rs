@@ -3,13 +3,15 @@
 
 use crate::Deps;
 use crate::api::{ImageData, ImagesResponse};
-use crate::charges;
+use crate::charges::{self, Unwound};
 use crate::domain::generation::{Background, GenerationPlan, OutputFormat, refused_term};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
 use crate::imaging::{self, ImagingError};
-use crate::ports::{AssetKind, Blobs, Hold, IdempotencyClaim, ImageRecord, Lineage, Store};
+use crate::ports::{
+    AssetKind, Blobs, Hold, IdempotencyClaim, ImageRecord, KeyClaim, Lineage, Store,
+};
 use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -149,7 +151,7 @@ where
         plan.cost,
         plan.n as u32,
         now,
-        IDEMPOTENCY_KEY.try_with(Clone::clone).ok().flatten(),
+        KEY_CLAIM.try_with(Clone::clone).ok().flatten(),
     );
     deps.store.open_hold(&hold).await?;
     let reserved = deps
@@ -196,27 +198,32 @@ where
             tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
             undo(deps, &hold).await;
         }
-        // The hold is settled; the sweeper makes it final once it is due.
         Ok(_) => {
-            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated")
+            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
+            // The images and the hold's settlement are stored together; making the charge final
+            // is housekeeping, which the sweeper repeats if it fails here.
+            if let Err(e) = charges::finish(&deps.store, &hold, false).await {
+                tracing::warn!(hold = %hold.id, error = %e, "could not finish a settled hold; the sweeper will");
+            }
         }
     }
     result
 }
 
 tokio::task_local! {
-    /// The Idempotency-Key of the request being served, recorded in its hold so that the sweeper
-    /// can free the key of a request whose Lambda was killed.
-    static IDEMPOTENCY_KEY: Option<String>;
+    /// The Idempotency-Key claim of the request being served, recorded in its hold so that the
+    /// sweeper can free the key of a request whose Lambda was killed (and only that claim).
+    static KEY_CLAIM: Option<KeyClaim>;
 }
 
 /// Gives back what a failed request took; on failure the sweeper retries it later.
 async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     match charges::give_back(&deps.store, hold, false).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(hold = %hold.id, "failed after its images were stored: charge kept")
+        Ok(Unwound::GivenBack { .. }) => {}
+        Ok(Unwound::Settled) => {
+            tracing::error!(hold = %hold.id, "failed after its images were stored: charge kept")
         }
+        Ok(Unwound::Gone) => tracing::warn!(hold = %hold.id, "already unwound by the sweeper"),
         Err(e) => {
             tracing::error!(hold = %hold.id, error = %e, "could not give back a charge now; the sweeper will")
         }
@@ -295,15 +302,8 @@ async fn store_results<S: Store, B: Blobs>(
             }
         })
         .collect();
-    store_objects(
-        deps,
-        &records,
-        &processed,
-        plan.output_format,
-        Some(hold_id),
-    )
-    .await?;
-
+    // The answer is built before anything is stored: once the images are stored (and the hold
+    // settled), nothing may fail any more.
     let mut data = Vec::with_capacity(records.len());
     for (record, p) in records.iter().zip(&processed) {
         let (url, b64_json) = match plan.response_format {
@@ -327,6 +327,14 @@ async fn store_results<S: Store, B: Blobs>(
             revised_prompt: p.revised_prompt.clone(),
         });
     }
+    store_objects(
+        deps,
+        &records,
+        &processed,
+        plan.output_format,
+        Some(hold_id),
+    )
+    .await?;
     Ok(ImagesResponse {
         created: created_at,
         data,
@@ -405,12 +413,16 @@ where
     Fut: Future<Output = Result<ImagesResponse, ApiError>>,
 {
     let Some(key) = key else {
-        return IDEMPOTENCY_KEY.scope(None, work()).await;
+        return KEY_CLAIM.scope(None, work()).await;
+    };
+    let claim = KeyClaim {
+        key: key.to_string(),
+        token: new_id("claim"),
     };
     let hash = hex::encode(Sha256::digest(canonical_body.as_bytes()));
     match deps
         .store
-        .claim(&who.user_id, key, &hash, now_epoch())
+        .claim(&who.user_id, &claim, &hash, now_epoch())
         .await?
     {
         IdempotencyClaim::New => {}
@@ -436,7 +448,7 @@ where
             });
         }
     }
-    match IDEMPOTENCY_KEY.scope(Some(key.to_string()), work()).await {
+    match KEY_CLAIM.scope(Some(claim.clone()), work()).await {
         Ok(response) => {
             let mut compact = response.clone();
             for d in &mut compact.data {
@@ -446,13 +458,19 @@ where
             }
             let stored = serde_json::to_string(&compact).map_err(ApiError::internal)?;
             // The work is done and paid for: failing to record the replay must not fail the answer.
-            if let Err(e) = deps.store.complete(&who.user_id, key, &stored).await {
-                tracing::error!(error = %e, "could not store an idempotent response");
+            match deps.store.complete(&who.user_id, &claim, &stored).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!(
+                        "the Idempotency-Key claim was lost before its response was recorded"
+                    )
+                }
+                Err(e) => tracing::error!(error = %e, "could not store an idempotent response"),
             }
             Ok(response)
         }
         Err(e) => {
-            if let Err(abandon) = deps.store.abandon(&who.user_id, key).await {
+            if let Err(abandon) = deps.store.abandon(&who.user_id, &claim).await {
                 tracing::error!(error = %abandon, "could not release an idempotency key");
             }
             Err(e)

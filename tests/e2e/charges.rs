@@ -4,14 +4,17 @@
 //! was not taken or what paid for stored images.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
 use e2e_tests::fake_openai;
 use e2e_tests::*;
 use lambda_http::Body;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::charges::{HOLD_SECONDS, SweepReport, hold_for};
+use shared::charges::{HOLD_SECONDS, SWEEP_BATCH, SweepReport, hold_for};
 use shared::domain::now_epoch;
-use shared::ports::Holds;
+use shared::ports::{
+    AssetKind, Credits, Holds, Idempotency, ImageRecord, Images, KeyClaim, Quotas,
+};
 use std::time::Duration;
 
 const BODY: &str = r#"{"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}"#;
@@ -104,7 +107,11 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
 
     // Once due, the sweeper gives everything back, once.
     let report = sweep(&deps, when_due()).await;
-    assert_eq!(report.refunded, 1, "{report:?}");
+    assert_eq!(
+        (report.abandoned, report.credits_returned),
+        (1, cost),
+        "{report:?}"
+    );
     let credit = t.credits(&s.access).await;
     assert_eq!(credit["available"].as_i64().unwrap(), before);
     assert_eq!(credit["spent"], 0);
@@ -125,9 +132,8 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
         .await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
     assert_eq!(available(&t, &s.access).await, before - cost);
-    // Its hold is settled: sweeping it makes the charge final, it refunds nothing.
-    let report = sweep(&deps, when_due()).await;
-    assert_eq!((report.settled, report.refunded), (1, 0), "{report:?}");
+    // A request that completes finishes its own hold: nothing is left for the sweeper.
+    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
     assert_eq!(available(&t, &s.access).await, before - cost);
     // The day's quota was given back by the first sweep and taken by the retry.
     let r = t.generate(&s.access, local).await;
@@ -136,7 +142,7 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
 
 #[tokio::test]
 async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() {
-    let server = fake_openai::slow_first(Duration::from_secs(3), 256, 256).await;
+    let server = fake_openai::slow_first(Duration::from_secs(5), 256, 256).await;
     let t = start_with(&[
         ("OpenAiApiKey", "sk-fake"),
         ("OpenAiBaseUrl", &server.uri()),
@@ -156,9 +162,15 @@ async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() 
     while available(&t, &s.access).await == before {
         tokio::time::sleep(Duration::from_millis(50)).await;
         waited += 1;
-        assert!(waited < 40, "the debit never happened");
+        assert!(waited < 80, "the debit never happened");
     }
-    assert_eq!(sweep(&deps, when_due()).await.refunded, 1);
+    let taken = before - available(&t, &s.access).await;
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!(
+        (report.abandoned, report.credits_returned),
+        (1, taken),
+        "{report:?}"
+    );
     assert_eq!(available(&t, &s.access).await, before);
 
     // The provider answers after all: its images must not be stored for free.
@@ -188,9 +200,156 @@ async fn a_hold_without_a_debit_gives_nothing_back() {
     let hold = hold_for("gen_killed_early", user_id, 50, 1, now_epoch(), None);
     deps.store.open_hold(&hold).await.unwrap();
 
-    assert_eq!(sweep(&deps, when_due()).await.refunded, 1);
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!(
+        (report.abandoned, report.credits_returned),
+        (1, 0),
+        "{report:?}"
+    );
     let after = t.credits(&s.access).await;
     assert_eq!(after["available"], before["available"], "no free credits");
     assert_eq!(reasons(&after), reasons(&before), "no ledger entry");
+    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+}
+
+#[tokio::test]
+async fn the_sweeper_frees_only_the_claim_its_request_made() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    // Request A held key "k" and died; request B claimed "k" since and is still running.
+    let stale = KeyClaim {
+        key: "k".into(),
+        token: "claim_a".into(),
+    };
+    let live = KeyClaim {
+        key: "k".into(),
+        token: "claim_b".into(),
+    };
+    let hold = hold_for("gen_a", user_id, 1, 1, now_epoch(), Some(stale));
+    deps.store.open_hold(&hold).await.unwrap();
+    deps.store
+        .claim(user_id, &live, "hash of b", now_epoch())
+        .await
+        .unwrap();
+
+    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+    // B's claim survives: a third request with the key must wait for B, not run beside it.
+    let third = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .header("idempotency-key", "k")
+                .json(&json!({"prompt": "a cat", "size": "256x256"})),
+        )
+        .await;
+    assert_eq!(third.status, StatusCode::CONFLICT, "{}", third.text);
+    // A stale claim cannot record a response either.
+    let stale = KeyClaim {
+        key: "k".into(),
+        token: "claim_a".into(),
+    };
+    assert!(!deps.store.complete(user_id, &stale, "{}").await.unwrap());
+    assert!(deps.store.complete(user_id, &live, "{}").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    let before = available(&t, &s.access).await;
+    // Everything a generation does up to its metadata transaction, then nothing: killed.
+    let now = now_epoch();
+    let hold = hold_for("gen_stored", user_id, 3, 1, now, None);
+    deps.store.open_hold(&hold).await.unwrap();
+    assert!(
+        deps.store
+            .reserve_daily(user_id, 1, 50, now, "gen_stored")
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert!(
+        deps.store
+            .debit(user_id, 3, "generation", "gen_stored")
+            .await
+            .unwrap()
+    );
+    let record = ImageRecord {
+        id: "img_stored".into(),
+        user_id: user_id.to_string(),
+        kind: AssetKind::Image,
+        prompt: Some("kept".into()),
+        revised_prompt: None,
+        model: Some("local-procedural".into()),
+        width: 1,
+        height: 1,
+        format: "png".into(),
+        bytes: 1,
+        key: format!("images/{user_id}/img_stored.png"),
+        thumbnail_key: None,
+        created_at: now,
+        parent_id: None,
+        background: None,
+        quality: None,
+        title: None,
+        tags: vec![],
+        version: 1,
+    };
+    deps.store
+        .put_images(&[record], Some("gen_stored"))
+        .await
+        .unwrap();
+
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!((report.settled, report.abandoned), (1, 0), "{report:?}");
+    assert_eq!(
+        available(&t, &s.access).await,
+        before - 3,
+        "the charge stands"
+    );
+    // Settled for good: a late refund of that reference gives nothing back.
+    assert!(!deps.store.refund(user_id, 3, "gen_stored").await.unwrap());
+    assert_eq!(available(&t, &s.access).await, before - 3);
+    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+}
+
+#[tokio::test]
+async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap().to_string();
+    // An item that is not a readable hold sits first in line.
+    t.stack
+        .clients
+        .dynamodb
+        .put_item()
+        .table_name(&deps.config.table_name)
+        .item("pk", AttributeValue::S("HOLD#broken".into()))
+        .item("sk", AttributeValue::S("HOLD".into()))
+        .item("gsi1pk", AttributeValue::S("HOLDS#0".into()))
+        .item("gsi1sk", AttributeValue::S("000000000001#broken".into()))
+        .send()
+        .await
+        .unwrap();
+    let count = SWEEP_BATCH + 20;
+    let now = now_epoch();
+    futures::future::join_all((0..count).map(|i| {
+        let hold = hold_for(&format!("gen_{i:04}"), &user_id, 1, 1, now, None);
+        let deps = &deps;
+        async move { deps.store.open_hold(&hold).await.unwrap() }
+    }))
+    .await;
+
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!(report.abandoned, count, "{report:?}");
     assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
 }

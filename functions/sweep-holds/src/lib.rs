@@ -5,16 +5,21 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::charges::{SweepReport, sweep};
 use shared::ports::Store;
+use std::time::Duration;
+
+/// Well inside the function's 120 s timeout; what is left waits for the next run.
+const BUDGET: Duration = Duration::from_secs(90);
 
 pub async fn handler<S: Store>(
     store: &S,
     event: LambdaEvent<EventBridgeEvent>,
     now: i64,
 ) -> Result<SweepReport, Error> {
-    let report = sweep(store, now).await?;
+    let report = sweep(store, now, BUDGET).await?;
     tracing::info!(
         request_id = %event.context.request_id,
-        refunded = report.refunded,
+        abandoned = report.abandoned,
+        credits_returned = report.credits_returned,
         settled = report.settled,
         failed = report.failed,
         "holds swept"

@@ -728,11 +728,16 @@ impl Images for DynamoStore {
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons)
-                if settles.is_some()
+                if let Some(hold) = settles
                     && reasons
                         .last()
                         .is_some_and(|r| r == "ConditionalCheckFailed") =>
             {
+                // Settled already: an earlier attempt of this very transaction committed and
+                // only its answer was lost. Otherwise the charge was given back meanwhile.
+                if self.hold_state(hold).await? == Some(HoldState::Settled) {
+                    return Ok(());
+                }
                 Err(ApiError::internal(
                     "the charge of these images was given back before they could be stored (the request outlived its hold)",
                 ))
@@ -1031,7 +1036,7 @@ impl Credits for DynamoStore {
         Ok(true)
     }
 
-    async fn refund(&self, user_id: &str, amount: i64, reference: &str) -> Result<(), ApiError> {
+    async fn refund(&self, user_id: &str, amount: i64, reference: &str) -> Result<bool, ApiError> {
         let give_back = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
@@ -1057,9 +1062,9 @@ impl Credits for DynamoStore {
                 .build(),
         ];
         match self.transact(items).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             // Nothing open to give back, or the refund record exists already.
-            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(()),
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
             Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
         }
     }
@@ -1225,7 +1230,10 @@ fn hold_from(it: &Item) -> Result<Hold, ApiError> {
         amount: get_n(it, "amount")?,
         images: get_n(it, "images")? as u32,
         reserved_at: get_n(it, "reserved_at")?,
-        idempotency_key: opt_s(it, "idempotency_key"),
+        idempotency: match (opt_s(it, "idempotency_key"), opt_s(it, "idempotency_claim")) {
+            (Some(key), Some(token)) => Some(KeyClaim { key, token }),
+            _ => None,
+        },
         due_at: get_n(it, "due_at")?,
         state: HoldState::parse(&get_s(it, "state")?).ok_or_else(|| corrupt("state"))?,
     })
@@ -1253,8 +1261,9 @@ impl Holds for DynamoStore {
                 ("expires_at", n(h.due_at + HOLD_RETENTION)),
             ],
         );
-        if let Some(k) = &h.idempotency_key {
-            it.insert("idempotency_key".into(), s(k));
+        if let Some(c) = &h.idempotency {
+            it.insert("idempotency_key".into(), s(&c.key));
+            it.insert("idempotency_claim".into(), s(&c.token));
         }
         self.client
             .put_item()
@@ -1284,7 +1293,13 @@ impl Holds for DynamoStore {
                 .await
                 .map_err(sdk_error)?;
             for it in out.items.unwrap_or_default() {
-                holds.push(hold_from(&it)?);
+                // One unreadable item must not stop every other hold from being swept.
+                match hold_from(&it) {
+                    Ok(h) => holds.push(h),
+                    Err(e) => {
+                        tracing::error!(item = ?it.get("pk"), error = %e, "unreadable hold skipped")
+                    }
+                }
             }
         }
         holds.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
@@ -1308,6 +1323,30 @@ impl Holds for DynamoStore {
         applied(result)
     }
 
+    async fn hold_state(&self, id: &str) -> Result<Option<HoldState>, ApiError> {
+        let Some(it) = self.get(hold_pk(id), "HOLD").await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            HoldState::parse(&get_s(&it, "state")?).ok_or_else(|| corrupt("state"))?,
+        ))
+    }
+
+    async fn postpone_hold(&self, h: &Hold, due_at: i64) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(hold_pk(&h.id), "HOLD")))
+            .update_expression("SET due_at = :due, gsi1sk = :sk")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":due", n(due_at))
+            .expression_attribute_values(":sk", s(format!("{:012}#{}", due_at, h.id)))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+
     async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
         self.client
             .delete_item()
@@ -1326,11 +1365,11 @@ impl Idempotency for DynamoStore {
     async fn claim(
         &self,
         user_id: &str,
-        idem_key: &str,
+        claim: &KeyClaim,
         body_hash: &str,
         now: i64,
     ) -> Result<IdempotencyClaim, ApiError> {
-        let pk = format!("IDEMP#{user_id}#{idem_key}");
+        let pk = idempotency_pk(user_id, &claim.key);
         let result = self
             .client
             .put_item()
@@ -1340,6 +1379,7 @@ impl Idempotency for DynamoStore {
                 "IDEMP",
                 [
                     ("state", s("pending")),
+                    ("claim", s(&claim.token)),
                     ("body_hash", s(body_hash)),
                     ("created_at", n(now)),
                     ("expires_at", n(now + IDEMPOTENCY_TTL)),
@@ -1374,35 +1414,45 @@ impl Idempotency for DynamoStore {
     async fn complete(
         &self,
         user_id: &str,
-        idem_key: &str,
+        claim: &KeyClaim,
         response: &str,
-    ) -> Result<(), ApiError> {
-        self.client
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("IDEMP#{user_id}#{idem_key}"), "IDEMP")))
+            .set_key(Some(key(idempotency_pk(user_id, &claim.key), "IDEMP")))
             .update_expression("SET #state = :done, #response = :r")
+            .condition_expression("#state = :pending AND #claim = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#response", "response")
+            .expression_attribute_names("#claim", "claim")
             .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":token", s(&claim.token))
             .expression_attribute_values(":r", s(response))
             .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk_error)
+            .await;
+        applied(result)
     }
 
-    async fn abandon(&self, user_id: &str, idem_key: &str) -> Result<(), ApiError> {
+    async fn abandon(&self, user_id: &str, claim: &KeyClaim) -> Result<(), ApiError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("IDEMP#{user_id}#{idem_key}"), "IDEMP")))
-            .condition_expression("#state = :pending")
+            .set_key(Some(key(idempotency_pk(user_id, &claim.key), "IDEMP")))
+            .condition_expression("#state = :pending AND #claim = :token")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#claim", "claim")
             .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":token", s(&claim.token))
             .send()
             .await;
         applied(result).map(|_| ())
     }
+}
+
+fn idempotency_pk(user_id: &str, key: &str) -> String {
+    format!("IDEMP#{user_id}#{key}")
 }
