@@ -276,6 +276,9 @@ fn box_vertical(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
         dst.copy_from_slice(src);
         return;
     }
+    if r <= MAX_RADIUS_16 {
+        return box_vertical_16(src, dst, w, h, r);
+    }
     let inv = reciprocal(r);
     let stride = w * 4;
     let row = |y: isize| {
@@ -300,6 +303,40 @@ fn box_vertical(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
         );
         for ((a, p), m) in acc.iter_mut().zip(add).zip(sub) {
             *a = *a + *p as u32 - *m as u32;
+        }
+    }
+}
+
+/// Up to this radius a window's sum plus half a window fits in 16 bits.
+const MAX_RADIUS_16: usize = 127;
+
+/// `box_vertical` with 16-bit sums: twice the lanes per vector, and the mean is one high-half
+/// multiply, `((s + n/2) · ⌈2¹⁶/n⌉) >> 16` (the rounded mean, or rarely one above it).
+fn box_vertical_16(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
+    let n = 2 * r as u32 + 1;
+    let inv = ((1u32 << 16).div_ceil(n)) as u16;
+    let stride = w * 4;
+    let row = |y: isize| {
+        let y = y.clamp(0, h as isize - 1) as usize;
+        &src[y * stride..(y + 1) * stride]
+    };
+    // Each sum starts at half a window, so that the truncating multiply rounds.
+    let mut acc = vec![(n / 2) as u16; stride];
+    for y in -(r as isize)..=r as isize {
+        for (a, v) in acc.iter_mut().zip(row(y)) {
+            *a += *v as u16;
+        }
+    }
+    for (y, out) in dst.chunks_exact_mut(stride).take(h).enumerate() {
+        let (add, sub) = (
+            row(y as isize + r as isize + 1),
+            row(y as isize - r as isize),
+        );
+        // One pass over equal-length slices: no bounds checks, so it vectorises.
+        for (((o, a), p), m) in out.iter_mut().zip(acc.iter_mut()).zip(add).zip(sub) {
+            *o = ((*a as u32 * inv as u32) >> 16) as u8;
+            // The window's true sum stays within 16 bits; only the order of the steps wraps.
+            *a = a.wrapping_add(*p as u16).wrapping_sub(*m as u16);
         }
     }
 }
@@ -558,6 +595,35 @@ mod tests {
         transpose(&t, &mut back, h as usize, w as usize);
         assert_eq!(&back, img.as_raw());
         assert_eq!(&t[(10 * h as usize + 7) * 4..][..4], &[255, 255, 255, 255]);
+    }
+
+    #[test]
+    fn sixteen_bit_box_means_stay_within_one_of_the_exact_mean() {
+        let (w, h) = (9, 300);
+        let mut seed = 0x2545_f491_u32;
+        let src: Vec<u8> = (0..w * h * 4)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed >> 24) as u8
+            })
+            .collect();
+        for r in [1, 2, 7, 40, MAX_RADIUS_16] {
+            let mut fast = vec![0u8; src.len()];
+            box_vertical_16(&src, &mut fast, w, h, r);
+            for (i, got) in fast.iter().enumerate() {
+                let (x, y) = (i % (w * 4), (i / (w * 4)) as isize);
+                let sum: u32 = (y - r as isize..=y + r as isize)
+                    .map(|yy| src[yy.clamp(0, h as isize - 1) as usize * w * 4 + x] as u32)
+                    .sum();
+                let exact = (sum as f64 / (2 * r + 1) as f64).round() as i32;
+                assert!(
+                    (*got as i32 - exact).abs() <= 1,
+                    "r {r} at {i}: {got} vs {exact}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -388,7 +388,9 @@ impl Transform {
 
 /// Applies the operations in order. A crop outside the current image is a 400 naming it.
 pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
-    for (i, op) in ops.iter().enumerate() {
+    let mut i = 0;
+    while i < ops.len() {
+        let op = &ops[i];
         // Every operation's largest allocation is known before it is made: refuse it up front.
         let peak = peak_pixels(op, img.dimensions());
         if peak > imaging::MAX_PIXELS {
@@ -400,6 +402,20 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
                 ),
             ));
         }
+        // A run of tone curves (brightness, contrast, gamma) is one lookup table: each maps 0–255
+        // to 0–255 on its own, so their composition is exact and the pixels are walked once.
+        if tone(op, 0).is_some() {
+            let mut lut: [u8; 256] = std::array::from_fn(|v| v as u8);
+            while let Some(op) = ops.get(i).filter(|op| tone(op, 0).is_some()) {
+                for v in &mut lut {
+                    *v = tone(op, *v).expect("a tone curve");
+                }
+                i += 1;
+            }
+            img = map_lut(img, &lut);
+            continue;
+        }
+        i += 1;
         img = match *op {
             Op::Resize {
                 width,
@@ -434,11 +450,11 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
             }),
             Op::Blur { sigma } => imaging::gaussian_blur(&img, sigma),
             Op::Sharpen { sigma, threshold } => unsharp(&img, sigma, threshold),
-            Op::Brightness { factor } => map_lut(img, |v| clamp(v * factor)),
-            Op::Contrast { factor } => map_lut(img, |v| clamp((v - 128.0) * factor + 128.0)),
+            Op::Brightness { .. } | Op::Contrast { .. } | Op::Gamma { .. } => {
+                unreachable!("tone curves are applied as one table above")
+            }
             Op::Saturation { factor } => saturate(img, factor),
             Op::Hue { degrees } => image::imageops::huerotate(&img, degrees.round() as i32),
-            Op::Gamma { value } => map_lut(img, |v| clamp(255.0 * (v / 255.0).powf(1.0 / value))),
             Op::RemoveBackground { tolerance } => {
                 imaging::white_to_alpha(&mut img, tolerance);
                 img
@@ -452,9 +468,19 @@ fn clamp(v: f32) -> u8 {
     v.round().clamp(0.0, 255.0) as u8
 }
 
-/// A per-channel tone curve, computed once for the 256 values and applied to R, G and B.
-fn map_lut(mut img: RgbaImage, curve: impl Fn(f32) -> u8) -> RgbaImage {
-    let lut: Vec<u8> = (0..256).map(|v| curve(v as f32)).collect();
+/// The value a tone curve gives channel value `v`; `None` for operations that are not one.
+fn tone(op: &Op, v: u8) -> Option<u8> {
+    let v = v as f32;
+    Some(match *op {
+        Op::Brightness { factor } => clamp(v * factor),
+        Op::Contrast { factor } => clamp((v - 128.0) * factor + 128.0),
+        Op::Gamma { value } => clamp(255.0 * (v / 255.0).powf(1.0 / value)),
+        _ => return None,
+    })
+}
+
+/// Applies a tone table to R, G and B (alpha is not a colour).
+fn map_lut(mut img: RgbaImage, lut: &[u8; 256]) -> RgbaImage {
     for p in img.chunks_exact_mut(4) {
         p[0] = lut[p[0] as usize];
         p[1] = lut[p[1] as usize];
@@ -794,5 +820,41 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_run_of_tone_curves_gives_what_each_curve_in_turn_gives() {
+        let img = RgbaImage::from_fn(64, 4, |x, y| {
+            Rgba([
+                (x * 4) as u8,
+                255 - (x * 4) as u8,
+                (x * y * 3) as u8,
+                100 + y as u8,
+            ])
+        });
+        let run = [
+            Op::Brightness { factor: 1.3 },
+            Op::Gamma { value: 0.7 },
+            Op::Contrast { factor: 1.6 },
+            Op::Saturation { factor: 0.5 },
+            Op::Contrast { factor: 0.8 },
+        ];
+        let one_by_one = run.iter().fold(img.clone(), |im, op| {
+            apply(im, std::slice::from_ref(op)).unwrap()
+        });
+        let fused = apply(img.clone(), &run).unwrap();
+        assert_eq!(fused, one_by_one);
+        assert_ne!(fused, img);
+        // Alpha is not a colour: the curves leave it alone.
+        assert!(
+            fused
+                .pixels()
+                .zip(img.pixels())
+                .all(|(a, b)| a.0[3] == b.0[3])
+        );
+        // Each curve on its own: brightness 2 doubles, up to white.
+        let b = apply(img.clone(), &[Op::Brightness { factor: 2.0 }]).unwrap();
+        assert_eq!(b.get_pixel(10, 0).0[0], 80);
+        assert_eq!(b.get_pixel(40, 0).0[0], 255);
     }
 }
