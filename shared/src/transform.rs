@@ -415,6 +415,7 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
             img = map_lut(img, &lut);
             continue;
         }
+        let index = i;
         i += 1;
         img = match *op {
             Op::Resize {
@@ -432,7 +433,7 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
                 let (w, h) = img.dimensions();
                 if x.saturating_add(width) > w || y.saturating_add(height) > h {
                     return Err(ApiError::invalid(
-                        format!("operations[{i}]"),
+                        format!("operations[{index}]"),
                         format!("crop {width}x{height}+{x}+{y} lies outside the {w}x{h} image"),
                     ));
                 }
