@@ -32,6 +32,19 @@ fn generation_request(access: &str, idempotency_key: Option<&str>) -> lambda_htt
     req
 }
 
+/// `BODY` through the gateway with an Idempotency-Key.
+async fn generate_with_key(t: &TestStack, access: &str, key: &str) -> Reply {
+    t.send(
+        t.http
+            .post(t.url("/v1/images/generations"))
+            .bearer_auth(access)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(BODY),
+    )
+    .await
+}
+
 async fn sweep(deps: &shared::Deps, now: i64) -> SweepReport {
     let event = lambda_runtime::LambdaEvent::new(
         EventBridgeEvent::default(),
@@ -84,16 +97,7 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     assert!(cost > 0, "the credits were taken before the provider call");
 
     // Until the hold is due, what was taken stays taken.
-    let same_key = t
-        .send(
-            t.http
-                .post(t.url("/v1/images/generations"))
-                .bearer_auth(&s.access)
-                .header("idempotency-key", "k-1")
-                .header("content-type", "application/json")
-                .body(BODY),
-        )
-        .await;
+    let same_key = generate_with_key(&t, &s.access, "k-1").await;
     assert_eq!(same_key.status, StatusCode::CONFLICT, "{}", same_key.text);
     let local = json!({"prompt": "a fast cat", "model": "local-procedural", "size": "256x256"});
     let r = t.generate(&s.access, local.clone()).await;
@@ -120,16 +124,7 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     assert_eq!(available(&t, &s.access).await, before);
 
     // The key is free again: the same request now succeeds, and is charged once.
-    let retried = t
-        .send(
-            t.http
-                .post(t.url("/v1/images/generations"))
-                .bearer_auth(&s.access)
-                .header("idempotency-key", "k-1")
-                .header("content-type", "application/json")
-                .body(BODY),
-        )
-        .await;
+    let retried = generate_with_key(&t, &s.access, "k-1").await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
     assert_eq!(available(&t, &s.access).await, before - cost);
     // A request that completes finishes its own hold: nothing is left for the sweeper.

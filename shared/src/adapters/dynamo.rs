@@ -1114,6 +1114,11 @@ impl Credits for DynamoStore {
 
 const DAY: i64 = 24 * 3600;
 
+/// The quota item of the UTC day that `at` falls in.
+fn quota_key(user_id: &str, at: i64) -> Item {
+    key(format!("QUOTA#{user_id}#{}", at.div_euclid(DAY)), "QUOTA")
+}
+
 impl Quotas for DynamoStore {
     async fn reserve_daily(
         &self,
@@ -1132,7 +1137,7 @@ impl Quotas for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .set_key(Some(quota_key(user_id, now)))
             .update_expression("ADD images :n, holds :refs SET expires_at = :exp")
             .condition_expression("attribute_not_exists(images) OR images <= :room")
             .expression_attribute_values(":n", n(n_images as i64))
@@ -1155,12 +1160,11 @@ impl Quotas for DynamoStore {
         reserved_at: i64,
         reference: &str,
     ) -> Result<(), ApiError> {
-        let day = reserved_at.div_euclid(DAY);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .set_key(Some(quota_key(user_id, reserved_at)))
             .update_expression("ADD images :neg DELETE holds :refs")
             // Only an open reservation is given back, and only once.
             .condition_expression("contains(holds, :ref)")
@@ -1178,12 +1182,11 @@ impl Quotas for DynamoStore {
         reserved_at: i64,
         reference: &str,
     ) -> Result<(), ApiError> {
-        let day = reserved_at.div_euclid(DAY);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("QUOTA#{user_id}#{day}"), "QUOTA")))
+            .set_key(Some(quota_key(user_id, reserved_at)))
             .update_expression("DELETE holds :refs")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":refs", string_set(reference))
