@@ -26,6 +26,9 @@ pub enum ImagingError {
     Encode(String),
 }
 
+/// The largest width or height a WebP image can have.
+pub const WEBP_MAX_EDGE: u32 = 16_383;
+
 /// Width and height from the header, without decoding the pixels.
 pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
     let reader = ImageReader::new(Cursor::new(bytes))
@@ -40,13 +43,48 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImagingError> {
         .map_err(|e| ImagingError::Corrupt(e.to_string()))
 }
 
+/// Whether a JPEG stream reaches an end-of-image marker after its first scan. The marker segments
+/// before the scan are walked by their lengths (an EXIF thumbnail's own end marker lies inside
+/// one); entropy-coded data cannot contain FF D9 (an FF there is followed by 00 or a restart).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2; // after the start-of-image marker
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            0xFF => i += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => i += 2,
+            0xD9 => return false, // ends before any scan
+            _ => {
+                let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+                if marker == 0xDA {
+                    return bytes
+                        .get(i + 2 + len..)
+                        .is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]));
+                }
+                i += 2 + len;
+            }
+        }
+    }
+    false
+}
+
 /// Decodes PNG/JPEG/WebP recognised by their bytes, checking dimensions from the header first.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
     match reader.format() {
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg | image::ImageFormat::WebP) => {}
+        Some(image::ImageFormat::Png | image::ImageFormat::WebP) => {}
+        // The JPEG decoder fills a scan cut short with grey and reports success.
+        Some(image::ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
+            return Err(ImagingError::Corrupt(
+                "the JPEG data ends before its end-of-image marker".into(),
+            ));
+        }
+        Some(image::ImageFormat::Jpeg) => {}
         _ => return Err(ImagingError::Unsupported),
     }
     let (width, height) = reader
@@ -400,6 +438,12 @@ pub fn encode(
                 .map_err(|e| ImagingError::Encode(e.to_string()))?;
         }
         OutputFormat::Webp => {
+            // libwebp's limit; its Rust binding panics beyond it rather than failing.
+            if w > WEBP_MAX_EDGE || h > WEBP_MAX_EDGE {
+                return Err(ImagingError::Encode(format!(
+                    "WebP is limited to {WEBP_MAX_EDGE} pixels a side; this image is {w}x{h}"
+                )));
+            }
             let encoder = webp::Encoder::from_rgba(img.as_raw(), w, h);
             let mem = match quality {
                 None => encoder.encode_lossless(),
@@ -526,6 +570,24 @@ mod tests {
             decode(&png[..png.len() / 2]),
             Err(ImagingError::Corrupt(_))
         ));
+        let jpeg = encode(&ring(), OutputFormat::Jpeg, Some(90)).unwrap();
+        assert!(decode(&jpeg).is_ok());
+        for cut in [jpeg.len() - 2, jpeg.len() * 2 / 3, 400] {
+            let r = decode(&jpeg[..cut]);
+            assert!(
+                matches!(r, Err(ImagingError::Corrupt(_))),
+                "cut at {cut}: {r:?}"
+            );
+        }
+        let wide = RgbaImage::from_pixel(WEBP_MAX_EDGE + 1, 1, Rgba([1, 2, 3, 255]));
+        assert!(matches!(
+            encode(&wide, OutputFormat::Webp, Some(80)),
+            Err(ImagingError::Encode(_))
+        ));
+        // Bytes after the end marker are tolerated, as every decoder does.
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(&[0, 0, 0]);
+        assert!(decode(&padded).is_ok());
         // A valid PNG header (correct CRC) claiming 100000x100000 pixels, then small data.
         let mut bomb = png[..33].to_vec();
         bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());

@@ -142,6 +142,16 @@ where
     let uid = who.user_id.as_str();
     let now = now_epoch();
     let limit = deps.config.daily_image_limit;
+    if plan.n as u32 > limit {
+        // No wait would help: a 400, not a 429.
+        return Err(ApiError::invalid(
+            "n",
+            format!(
+                "at most {limit} images a day can be made; this request asks for {}",
+                plan.n
+            ),
+        ));
+    }
     let generation_id = new_id("gen");
     // Written before anything is taken: if this Lambda is killed from here on, the sweeper
     // gives back whatever was taken (see `charges`).

@@ -387,3 +387,62 @@ async fn transform_chains_give_exact_dimensions_and_formats() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_format_that_cannot_hold_the_result_is_a_400_naming_it() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    // Wider than WebP can be (16383 px a side), well within the decoding limits.
+    let wide = png(&image::RgbaImage::from_pixel(
+        16_400,
+        2,
+        image::Rgba([20, 40, 60, 255]),
+    ));
+    let (_, done) = upload(&t, &s.access, wide.clone(), wide.len(), "image/png").await;
+    assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);
+    let id = done.body["id"].as_str().unwrap();
+    let before = t.object_keys().await.len();
+    let r = t
+        .post(
+            &format!("/v1/images/{id}/transform"),
+            json!({"operations": [{"op": "flip"}], "output_format": "webp"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("output_format")),
+        "{}",
+        r.text
+    );
+    assert_eq!(t.object_keys().await.len(), before, "nothing stored");
+    // The same operations into PNG work.
+    let r = t
+        .post(
+            &format!("/v1/images/{id}/transform"),
+            json!({"operations": [{"op": "flip"}], "output_format": "png"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["size"], "16400x2");
+}
+
+#[tokio::test]
+async fn a_truncated_jpeg_upload_is_refused_and_removed() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let jpeg = encode(&object_on_background(120, 90), image::ImageFormat::Jpeg);
+    let cut = jpeg[..jpeg.len() * 3 / 4].to_vec();
+    let (_, done) = upload(&t, &s.access, cut.clone(), cut.len(), "image/jpeg").await;
+    assert_eq!(
+        (done.status, done.param()),
+        (StatusCode::BAD_REQUEST, Some("id")),
+        "{}",
+        done.text
+    );
+    assert!(
+        t.object_keys().await.is_empty(),
+        "the refused object is deleted"
+    );
+}

@@ -189,6 +189,8 @@ async fn every_bad_input_is_a_clear_4xx_and_costs_nothing() {
     let good = png(&object_on_background(64, 64));
     let mask = png(&mask_over_object(64, 64));
     let truncated = good[..good.len() / 2].to_vec();
+    let jpeg = encode(&object_on_background(64, 64), image::ImageFormat::Jpeg);
+    let truncated_jpeg = jpeg[..jpeg.len() * 3 / 4].to_vec();
     let bomb = {
         // A real PNG header claiming 60000x60000 pixels, followed by a tiny image's data.
         let mut b = good.clone();
@@ -211,6 +213,14 @@ async fn every_bad_input_is_a_clear_4xx_and_costs_nothing() {
             "truncated PNG",
             Form::new()
                 .part("image", part(truncated))
+                .text("prompt", "x"),
+            StatusCode::BAD_REQUEST,
+            Some("image"),
+        ),
+        (
+            "truncated JPEG",
+            Form::new()
+                .part("image", part(truncated_jpeg))
                 .text("prompt", "x"),
             StatusCode::BAD_REQUEST,
             Some("image"),

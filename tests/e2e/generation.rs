@@ -314,6 +314,16 @@ async fn the_daily_image_limit_is_429_with_retry_after() {
         .generate(&s.access, json!({"prompt": "c", "n": 1, "size": "256x256"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "one image still fits today");
+    // More than a whole day's images is no matter of waiting: a 400 on n.
+    let r = t
+        .generate(&s.access, json!({"prompt": "d", "n": 4, "size": "256x256"}))
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("n")),
+        "{}",
+        r.text
+    );
 }
 
 #[tokio::test]

@@ -49,7 +49,9 @@ async fn transform<S: Store, B: Blobs>(
             ));
         }
         Ok(Processed {
-            bytes: imaging::encode(&out, format, quality).map_err(ApiError::internal)?,
+            // What a format cannot hold (WebP beyond 16383 px a side) is the request's choice.
+            bytes: imaging::encode(&out, format, quality)
+                .map_err(|e| ApiError::invalid("output_format", e.to_string()))?,
             thumbnail: imaging::thumbnail(&out).map_err(ApiError::internal)?,
             width,
             height,

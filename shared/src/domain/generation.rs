@@ -429,7 +429,12 @@ pub fn refused_term<'a>(prompt: &str, terms: &'a [String]) -> Option<&'a str> {
         .map(str::to_lowercase)
         .collect();
     terms.iter().map(String::as_str).find(|term| {
-        let parts: Vec<&str> = term.split_whitespace().collect();
+        // Split like the prompt, so that "x-rated" matches "X-Rated" (and "x rated").
+        let parts: Vec<String> = term
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
         !parts.is_empty()
             && words
                 .windows(parts.len())
@@ -618,5 +623,9 @@ mod tests {
         assert_eq!(refused_term("a gorgeous sunset", &terms), None);
         assert_eq!(refused_term("a blood  bath", &terms), Some("blood bath"));
         assert_eq!(refused_term("blood orange bath", &terms), None);
+        let terms = vec!["x-rated".to_string()];
+        assert_eq!(refused_term("an X-Rated scene", &terms), Some("x-rated"));
+        assert_eq!(refused_term("x rated, too", &terms), Some("x-rated"));
+        assert_eq!(refused_term("rated x", &terms), None);
     }
 }

@@ -49,9 +49,12 @@ impl OpenAiProvider {
             if let Some(c) = plan.output_compression {
                 b.insert("output_compression".into(), json!(c));
             }
-            if plan.background == Background::Transparent {
-                b.insert("background".into(), json!("transparent"));
-            }
+            // Always said: what the answer reports ("opaque" for auto) is then what was asked.
+            let background = match plan.background {
+                Background::Transparent => "transparent",
+                Background::Opaque => "opaque",
+            };
+            b.insert("background".into(), json!(background));
             if let Some(m) = plan.moderation {
                 b.insert("moderation".into(), json!(m));
             }
@@ -390,6 +393,10 @@ mod tests {
         assert_eq!(g["output_format"], "webp");
         assert_eq!(g["output_compression"], 60);
         assert_eq!(g["quality"], "medium");
+        let opaque = OpenAiProvider::generation_body(&plan(json!({
+            "prompt": "p", "model": "gpt-image-1", "background": "opaque"
+        })));
+        assert_eq!(opaque["background"], "opaque", "never silently dropped");
     }
 
     #[tokio::test]
