@@ -16,10 +16,13 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
         python.display()
     );
 
+    let dir = std::env::temp_dir().join(format!("sdk-out-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
     let out = tokio::process::Command::new(python)
         .arg(workspace_root().join("tests/sdk/images_generate.py"))
         .env("OPENAI_BASE_URL", t.url("/v1"))
         .env("OPENAI_API_KEY", &key)
+        .env("OUT", &dir)
         .kill_on_drop(true)
         .output()
         .await
@@ -31,23 +34,31 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(report["sdk"].is_string());
 
-    // Every URL served exactly the bytes stored in the bucket.
-    let fetched = report["fetched"].as_object().unwrap();
-    assert_eq!(fetched.len(), 2);
+    // Every image the SDK handed over decodes in full at the requested size, and is exactly the
+    // object stored in the bucket (through `b64_json` and through `url` alike).
+    let mut seen = Vec::new();
     let keys = t.object_keys().await;
-    for (id, sha) in fetched {
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let (kind, id) = name.split_once('-').unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let edge = if kind == "b64" { 512 } else { 256 };
+        assert_eq!((img.width(), img.height()), (edge, edge), "{name}");
         let key = keys
             .iter()
-            .find(|k| k.starts_with("images/") && k.contains(id.as_str()))
+            .find(|k| k.starts_with("images/") && k.contains(id))
             .unwrap();
         let stored = t.object(key).await.unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&stored)),
-            sha.as_str().unwrap(),
-            "{id}"
-        );
+        assert_eq!(Sha256::digest(&stored), Sha256::digest(&bytes), "{name}");
+        seen.push(kind.to_string());
     }
+    std::fs::remove_dir_all(&dir).ok();
+    seen.sort();
+    assert_eq!(seen, ["b64", "b64", "url", "url"]);
     // Four images were generated and paid for through the API key.
     let list = t.get("/v1/images", Some(&key)).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 4);
@@ -74,6 +85,20 @@ async fn openai_python_sdk_edits_and_variations() {
         .output()
         .await
         .unwrap();
+    let decoded: Vec<(String, (u32, u32))> = [
+        "edit-0",
+        "edit_two_images-0",
+        "edit_two_images-1",
+        "variation-0",
+        "variation-1",
+    ]
+    .iter()
+    .filter_map(|name| {
+        let bytes = std::fs::read(dir.join(format!("{name}.png"))).ok()?;
+        let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        Some((name.to_string(), (img.width(), img.height())))
+    })
+    .collect();
     std::fs::remove_dir_all(&dir).ok();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -92,4 +117,11 @@ async fn openai_python_sdk_edits_and_variations() {
         serde_json::json!([[512, 512], [512, 512]])
     );
     assert_eq!(seen["variation"], serde_json::json!([[64, 64], [64, 64]]));
+    // Decoded in full, not just their headers read.
+    let sizes: Vec<(u32, u32)> = decoded.iter().map(|(_, d)| *d).collect();
+    assert_eq!(
+        sizes,
+        [(120, 90), (512, 512), (512, 512), (64, 64), (64, 64)],
+        "{decoded:?}"
+    );
 }

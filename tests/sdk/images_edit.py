@@ -1,7 +1,9 @@
 """The official `openai` Python SDK, unchanged, for edits and variations against the gateway.
 
 Run by tests/openai_sdk.rs with OPENAI_BASE_URL, OPENAI_API_KEY and FIXTURES (a folder with
-base.png, mask.png and second.png written by the test). Prints one JSON line with the sizes seen.
+base.png, mask.png and second.png written by the test). Every returned image is written back to
+FIXTURES as `<call>-<i>.png` for the Rust side to decode in full. Prints one JSON line with the
+sizes seen in the PNG headers.
 """
 
 import base64
@@ -25,20 +27,29 @@ def main() -> None:
     path = lambda name: os.path.join(fixtures, name)  # noqa: E731
     seen = {}
 
+    def keep(call: str, r) -> list:
+        sizes = []
+        for i, d in enumerate(r.data):
+            data = base64.b64decode(d.b64_json)
+            with open(path(f"{call}-{i}.png"), "wb") as f:
+                f.write(data)
+            sizes.append(png_size(data))
+        return sizes
+
     with open(path("base.png"), "rb") as image, open(path("mask.png"), "rb") as mask:
         r = client.images.edit(image=image, mask=mask, prompt="remove the square", response_format="b64_json")
     assert len(r.data) == 1
-    seen["edit"] = png_size(base64.b64decode(r.data[0].b64_json))
+    seen["edit"] = keep("edit", r)[0]
 
     with open(path("base.png"), "rb") as a, open(path("second.png"), "rb") as b:
         r = client.images.edit(image=[a, b], prompt="a collage of both", size="512x512", n=2, response_format="b64_json")
     assert len(r.data) == 2
-    seen["edit_two_images"] = [png_size(base64.b64decode(d.b64_json)) for d in r.data]
+    seen["edit_two_images"] = keep("edit_two_images", r)
 
     with open(path("second.png"), "rb") as image:
         r = client.images.create_variation(image=image, n=2, response_format="b64_json")
     assert len(r.data) == 2
-    sizes = [png_size(base64.b64decode(d.b64_json)) for d in r.data]
+    sizes = keep("variation", r)
     assert r.data[0].b64_json != r.data[1].b64_json, "variations differ"
     seen["variation"] = sizes
 

@@ -1,13 +1,14 @@
 """Drives the local gateway with the official `openai` Python SDK, unchanged.
 
-Run by tests/openai_sdk.rs with OPENAI_BASE_URL and OPENAI_API_KEY pointing at the stack.
-Prints one JSON line: the sha256 of every image fetched through a returned URL, by asset id,
-so the Rust side can compare them with the objects stored in S3.
+Run by tests/openai_sdk.rs with OPENAI_BASE_URL and OPENAI_API_KEY pointing at the stack, and
+OUT, a folder: every image the SDK returns (decoded from b64_json, or fetched from its url) is
+written there as `<b64|url>-<asset id>.png`, for the Rust side to decode in full and compare with
+the objects stored in S3. Prints one JSON line with the SDK version.
 """
 
 import base64
-import hashlib
 import json
+import os
 import struct
 import sys
 import urllib.request
@@ -24,13 +25,19 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 def main() -> None:
     client = OpenAI(max_retries=0)
-    fetched = {}
+    out = os.environ["OUT"]
+
+    def save(kind: str, item, data: bytes) -> None:
+        with open(os.path.join(out, f"{kind}-{item.model_extra['id']}.png"), "wb") as f:
+            f.write(data)
 
     result = client.images.generate(prompt="a red fox in the snow", n=2, size="512x512", response_format="b64_json")
     assert len(result.data) == 2, result
     for item in result.data:
         assert item.url is None
-        assert image_size(base64.b64decode(item.b64_json)) == (512, 512)
+        data = base64.b64decode(item.b64_json)
+        assert image_size(data) == (512, 512)
+        save("b64", item, data)
     assert result.size == "512x512", result.size
 
     result = client.images.generate(
@@ -41,7 +48,7 @@ def main() -> None:
         assert item.b64_json is None
         data = urllib.request.urlopen(item.url).read()
         assert image_size(data) == (256, 256)
-        fetched[item.model_extra["id"]] = hashlib.sha256(data).hexdigest()
+        save("url", item, data)
 
     # Errors arrive as the SDK's typed exceptions, with OpenAI's body.
     try:
@@ -56,7 +63,7 @@ def main() -> None:
     except openai.AuthenticationError as e:
         assert e.status_code == 401
 
-    print(json.dumps({"fetched": fetched, "sdk": openai.__version__}))
+    print(json.dumps({"sdk": openai.__version__}))
 
 
 if __name__ == "__main__":
