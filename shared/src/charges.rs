@@ -12,7 +12,7 @@
 //! having been taken — and finishes settled ones.
 
 use crate::error::ApiError;
-use crate::ports::{Hold, HoldState, KeyClaim, Store};
+use crate::ports::{Blobs, Hold, HoldState, KeyClaim, Store};
 
 /// Lambda kills an invocation after at most 15 minutes; a hold is due one minute after that.
 pub const HOLD_SECONDS: i64 = 15 * 60 + 60;
@@ -38,6 +38,7 @@ pub fn hold_for(
         images,
         reserved_at: now,
         idempotency,
+        objects: Vec::new(),
         due_at: now + HOLD_SECONDS,
         state: HoldState::Pending,
     }
@@ -55,11 +56,13 @@ pub enum Unwound {
     Gone,
 }
 
-/// Gives back what `hold` took, unless its images were stored. Each step is idempotent and
-/// conditional on its mark, so the sweeper may repeat what a dying Lambda began. `free_key`:
-/// also release the Idempotency-Key claim (in-process, the idempotency wrapper does that).
-pub async fn give_back<S: Store>(
+/// Gives back what `hold` took, unless its images were stored: credits, quota, the objects it
+/// had begun to write (never referenced: their metadata was not stored) and, with `free_key`,
+/// its Idempotency-Key claim (in-process, the idempotency wrapper does that). Each step is
+/// idempotent and conditional on its mark, so the sweeper may repeat what a dying Lambda began.
+pub async fn give_back<S: Store, B: Blobs>(
     store: &S,
+    blobs: &B,
     hold: &Hold,
     free_key: bool,
 ) -> Result<Unwound, ApiError> {
@@ -76,24 +79,22 @@ pub async fn give_back<S: Store>(
     if free_key && let Some(claim) = &hold.idempotency {
         store.abandon(&hold.user_id, claim).await?;
     }
+    if !hold.objects.is_empty() {
+        blobs.delete(&hold.objects).await?;
+    }
     store.close_hold(&hold.id).await?;
     Ok(Unwound::GivenBack {
         credits: if refunded { hold.amount } else { 0 },
     })
 }
 
-/// Makes a settled hold's charge and quota final and removes it.
-pub async fn finish<S: Store>(store: &S, hold: &Hold, free_key: bool) -> Result<(), ApiError> {
+/// Makes a settled hold's charge and quota final and removes it. (Its Idempotency-Key already
+/// holds the answer: that was recorded in the settling transaction.)
+pub async fn finish<S: Store>(store: &S, hold: &Hold) -> Result<(), ApiError> {
     store.settle_charge(&hold.user_id, &hold.id).await?;
     store
         .settle_daily(&hold.user_id, hold.reserved_at, &hold.id)
         .await?;
-    // The sweeper meets a settled hold only when its Lambda died after storing the images but
-    // before answering: the images are in the library, and the key (if that same claim still
-    // holds it) is freed rather than answering "in progress" for a day.
-    if free_key && let Some(claim) = &hold.idempotency {
-        store.abandon(&hold.user_id, claim).await?;
-    }
     store.close_hold(&hold.id).await
 }
 
@@ -111,8 +112,9 @@ pub struct SweepReport {
 
 /// Visits the holds due at `now`, batch after batch until none is left or `budget` is spent.
 /// A hold that fails is postponed, so it cannot block the ones behind it.
-pub async fn sweep<S: Store>(
+pub async fn sweep<S: Store, B: Blobs>(
     store: &S,
+    blobs: &B,
     now: i64,
     budget: std::time::Duration,
 ) -> Result<SweepReport, ApiError> {
@@ -123,12 +125,12 @@ pub async fn sweep<S: Store>(
         let full = batch.len() == SWEEP_BATCH;
         for hold in batch {
             let outcome = match hold.state {
-                HoldState::Settled => finish(store, &hold, true).await.map(|()| Unwound::Settled),
+                HoldState::Settled => finish(store, &hold).await.map(|()| Unwound::Settled),
                 HoldState::Pending | HoldState::Refunding => {
-                    match give_back(store, &hold, true).await {
+                    match give_back(store, blobs, &hold, true).await {
                         // Settled between the query and now.
                         Ok(Unwound::Settled) => {
-                            finish(store, &hold, true).await.map(|()| Unwound::Settled)
+                            finish(store, &hold).await.map(|()| Unwound::Settled)
                         }
                         other => other,
                     }

@@ -269,13 +269,15 @@ pub enum IdempotencyClaim {
 }
 
 pub trait Images: Send + Sync {
-    /// Stores all records or none. With `settles`, the same transaction settles that pending
-    /// [`Hold`]: the images and the charge for them become final together, and if the hold is no
-    /// longer pending (its charge was given back) nothing is stored.
+    /// Stores all records or none. With a [`Settlement`], the same transaction settles its
+    /// pending [`Hold`] and records the answer under the request's Idempotency-Key claim: the
+    /// images, the charge for them and the replayable answer become final together. If the hold
+    /// is no longer pending (its charge was given back) or the claim is no longer the request's,
+    /// nothing is stored.
     fn put_images(
         &self,
         records: &[ImageRecord],
-        settles: Option<&str>,
+        settles: Option<&Settlement>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn image(
         &self,
@@ -425,13 +427,32 @@ pub struct Hold {
     /// When the daily quota was reserved (which UTC day it counts against).
     pub reserved_at: i64,
     pub idempotency: Option<KeyClaim>,
+    /// Objects about to be written for the request: the sweeper deletes them if it never
+    /// stored their metadata.
+    pub objects: Vec<String>,
     /// Later than any Lambda holding it can still be running.
     pub due_at: i64,
     pub state: HoldState,
 }
 
+/// What storing a paid request's images makes final (see [`Images::put_images`]).
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub hold_id: String,
+    pub user_id: String,
+    /// The claim and the answer to replay for it (without image bytes or URLs).
+    pub answer: Option<(KeyClaim, String)>,
+}
+
 pub trait Holds: Send + Sync {
     fn open_hold(&self, hold: &Hold) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Names the objects the request is about to write; `Ok(false)` if the hold is no longer
+    /// pending (then nothing may be written).
+    fn attach_objects(
+        &self,
+        id: &str,
+        keys: &[String],
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Holds whose `due_at` has passed at `now`, oldest first, at most `limit`.
     fn due_holds(
         &self,
@@ -470,14 +491,6 @@ pub trait Idempotency: Send + Sync {
         body_hash: &str,
         now: i64,
     ) -> impl Future<Output = Result<IdempotencyClaim, ApiError>> + Send;
-    /// Records the response of a claim still pending; `Ok(false)` when the claim is not (or no
-    /// longer) this one.
-    fn complete(
-        &self,
-        user_id: &str,
-        claim: &KeyClaim,
-        response: &str,
-    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Frees the key after a failure, so the client can retry with it; only this pending claim.
     fn abandon(
         &self,

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::http::Principal;
 use crate::imaging::{self, ImagingError};
 use crate::ports::{
-    AssetKind, Blobs, Hold, IdempotencyClaim, ImageRecord, KeyClaim, Lineage, Store,
+    AssetKind, Blobs, Hold, IdempotencyClaim, ImageRecord, KeyClaim, Lineage, Settlement, Store,
 };
 use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use base64::Engine;
@@ -200,7 +200,7 @@ where
         }));
     }
     let result = match produce().await {
-        Ok(images) => store_results(deps, uid, plan, &lineage, images, &generation_id).await,
+        Ok(images) => store_results(deps, uid, plan, &lineage, images, &hold).await,
         Err(e) => Err(e.into()),
     };
     match &result {
@@ -212,7 +212,7 @@ where
             tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
             // The images and the hold's settlement are stored together; making the charge final
             // is housekeeping, which the sweeper repeats if it fails here.
-            if let Err(e) = charges::finish(&deps.store, &hold, false).await {
+            if let Err(e) = charges::finish(&deps.store, &hold).await {
                 tracing::warn!(hold = %hold.id, error = %e, "could not finish a settled hold; the sweeper will");
             }
         }
@@ -228,7 +228,7 @@ tokio::task_local! {
 
 /// Gives back what a failed request took; on failure the sweeper retries it later.
 async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
-    match charges::give_back(&deps.store, hold, false).await {
+    match charges::give_back(&deps.store, &deps.blobs, hold, false).await {
         Ok(Unwound::GivenBack { .. }) => {}
         Ok(Unwound::Settled) => {
             tracing::error!(hold = %hold.id, "failed after its images were stored: charge kept")
@@ -252,7 +252,7 @@ async fn store_results<S: Store, B: Blobs>(
     plan: &GenerationPlan,
     lineage: &Lineage,
     images: Vec<ProviderImage>,
-    hold_id: &str,
+    hold: &Hold,
 ) -> Result<ImagesResponse, ApiError> {
     let processed = {
         let plan = plan.clone();
@@ -337,15 +337,7 @@ async fn store_results<S: Store, B: Blobs>(
             revised_prompt: p.revised_prompt.clone(),
         });
     }
-    store_objects(
-        deps,
-        &records,
-        &processed,
-        plan.output_format,
-        Some(hold_id),
-    )
-    .await?;
-    Ok(ImagesResponse {
+    let response = ImagesResponse {
         created: created_at,
         data,
         size: plan.size.to_string(),
@@ -353,7 +345,47 @@ async fn store_results<S: Store, B: Blobs>(
         background: background_name(plan.background).to_string(),
         quality: plan.quality.to_string(),
         model: plan.model.id.to_string(),
-    })
+    };
+    // The sweeper deletes these objects if this Lambda dies before their metadata is stored.
+    let keys: Vec<String> = records
+        .iter()
+        .flat_map(|r| [Some(r.key.clone()), r.thumbnail_key.clone()])
+        .flatten()
+        .collect();
+    if !deps.store.attach_objects(&hold.id, &keys).await? {
+        return Err(ApiError::internal(
+            "the charge of this request was given back before its images could be stored",
+        ));
+    }
+    let answer = match &hold.idempotency {
+        Some(claim) => Some((claim.clone(), replayable(&response)?)),
+        None => None,
+    };
+    let settlement = Settlement {
+        hold_id: hold.id.clone(),
+        user_id: uid.to_string(),
+        answer,
+    };
+    store_objects(
+        deps,
+        &records,
+        &processed,
+        plan.output_format,
+        Some(&settlement),
+    )
+    .await?;
+    Ok(response)
+}
+
+/// What an Idempotency-Key keeps of an answer: everything but the image bytes and URLs (a
+/// DynamoDB item holds 400 KB), with an empty marker saying which form to rebuild on replay.
+fn replayable(response: &ImagesResponse) -> Result<String, ApiError> {
+    let mut compact = response.clone();
+    for d in &mut compact.data {
+        d.b64_json = d.b64_json.as_ref().map(|_| String::new());
+        d.url = d.url.as_ref().map(|_| String::new());
+    }
+    serde_json::to_string(&compact).map_err(ApiError::internal)
 }
 
 fn background_name(b: Background) -> &'static str {
@@ -370,7 +402,7 @@ pub async fn store_objects<S: Store, B: Blobs>(
     records: &[ImageRecord],
     processed: &[Processed],
     format: OutputFormat,
-    settles: Option<&str>,
+    settles: Option<&Settlement>,
 ) -> Result<(), ApiError> {
     let mut uploaded: Vec<String> = Vec::new();
     let mut outcome = Ok(());
@@ -458,27 +490,10 @@ where
             });
         }
     }
+    // The answer is recorded under the key in the same transaction as the images (see
+    // `store_results`): a Lambda killed after storing them still leaves a replayable key.
     match KEY_CLAIM.scope(Some(claim.clone()), work()).await {
-        Ok(response) => {
-            let mut compact = response.clone();
-            for d in &mut compact.data {
-                // Which form to rebuild on replay: an empty marker instead of the payload.
-                d.b64_json = d.b64_json.as_ref().map(|_| String::new());
-                d.url = d.url.as_ref().map(|_| String::new());
-            }
-            let stored = serde_json::to_string(&compact).map_err(ApiError::internal)?;
-            // The work is done and paid for: failing to record the replay must not fail the answer.
-            match deps.store.complete(&who.user_id, &claim, &stored).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::error!(
-                        "the Idempotency-Key claim was lost before its response was recorded"
-                    )
-                }
-                Err(e) => tracing::error!(error = %e, "could not store an idempotent response"),
-            }
-            Ok(response)
-        }
+        Ok(response) => Ok(response),
         Err(e) => {
             if let Err(abandon) = deps.store.abandon(&who.user_id, &claim).await {
                 tracing::error!(error = %abandon, "could not release an idempotency key");

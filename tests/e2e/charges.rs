@@ -10,10 +10,12 @@ use e2e_tests::*;
 use lambda_http::Body;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use shared::charges::{HOLD_SECONDS, SWEEP_BATCH, SweepReport, hold_for};
 use shared::domain::now_epoch;
 use shared::ports::{
-    AssetKind, Credits, Holds, Idempotency, ImageRecord, Images, KeyClaim, Quotas,
+    AssetKind, Blobs, Credits, Holds, Idempotency, ImageRecord, Images, KeyClaim, Quotas,
+    Settlement,
 };
 use std::time::Duration;
 
@@ -50,7 +52,7 @@ async fn sweep(deps: &shared::Deps, now: i64) -> SweepReport {
         EventBridgeEvent::default(),
         lambda_runtime::Context::default(),
     );
-    sweep_holds::handler(&deps.store, event, now).await.unwrap()
+    sweep_holds::handler(deps, event, now).await.unwrap()
 }
 
 fn when_due() -> i64 {
@@ -242,26 +244,27 @@ async fn the_sweeper_frees_only_the_claim_its_request_made() {
         )
         .await;
     assert_eq!(third.status, StatusCode::CONFLICT, "{}", third.text);
-    // A stale claim cannot record a response either.
-    let stale = KeyClaim {
-        key: "k".into(),
-        token: "claim_a".into(),
-    };
-    assert!(!deps.store.complete(user_id, &stale, "{}").await.unwrap());
-    assert!(deps.store.complete(user_id, &live, "{}").await.unwrap());
 }
 
 #[tokio::test]
-async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
+async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answer() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
     let me = t.get("/v1/me", Some(&s.access)).await;
     let user_id = me.body["id"].as_str().unwrap();
     let before = available(&t, &s.access).await;
-    // Everything a generation does up to its metadata transaction, then nothing: killed.
+    // Everything a generation with an Idempotency-Key does up to its metadata transaction,
+    // then nothing: killed before answering.
+    let body = json!({"prompt": "kept", "size": "256x256", "response_format": "b64_json"});
+    let claim = KeyClaim {
+        key: "k-stored".into(),
+        token: "claim_stored".into(),
+    };
     let now = now_epoch();
-    let hold = hold_for("gen_stored", user_id, 3, 1, now, None);
+    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    deps.store.claim(user_id, &claim, &hash, now).await.unwrap();
+    let hold = hold_for("gen_stored", user_id, 3, 1, now, Some(claim.clone()));
     deps.store.open_hold(&hold).await.unwrap();
     assert!(
         deps.store
@@ -276,6 +279,11 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
             .await
             .unwrap()
     );
+    let image = fixtures::png(&image::RgbaImage::from_pixel(
+        256,
+        256,
+        image::Rgba([9, 8, 7, 255]),
+    ));
     let record = ImageRecord {
         id: "img_stored".into(),
         user_id: user_id.to_string(),
@@ -283,10 +291,10 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
         prompt: Some("kept".into()),
         revised_prompt: None,
         model: Some("local-procedural".into()),
-        width: 1,
-        height: 1,
+        width: 256,
+        height: 256,
         format: "png".into(),
-        bytes: 1,
+        bytes: image.len() as u64,
         key: format!("images/{user_id}/img_stored.png"),
         thumbnail_key: None,
         created_at: now,
@@ -297,8 +305,22 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
         tags: vec![],
         version: 1,
     };
+    deps.blobs
+        .put(&record.key, image.clone(), "image/png")
+        .await
+        .unwrap();
+    let answer = json!({
+        "created": now, "data": [{"id": "img_stored", "b64_json": ""}], "size": "256x256",
+        "output_format": "png", "background": "opaque", "quality": "standard",
+        "model": "local-procedural"
+    });
+    let settlement = Settlement {
+        hold_id: "gen_stored".into(),
+        user_id: user_id.to_string(),
+        answer: Some((claim, answer.to_string())),
+    };
     deps.store
-        .put_images(&[record], Some("gen_stored"))
+        .put_images(&[record], Some(&settlement))
         .await
         .unwrap();
 
@@ -313,6 +335,50 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge() {
     assert!(!deps.store.refund(user_id, 3, "gen_stored").await.unwrap());
     assert_eq!(available(&t, &s.access).await, before - 3);
     assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    // The client's retry with its key gets the stored images, not a second charge.
+    let replay = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .header("idempotency-key", "k-stored")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.text);
+    assert_eq!(replay.body["data"][0]["id"], "img_stored");
+    assert_eq!(
+        b64(replay.body["data"][0]["b64_json"].as_str().unwrap()),
+        image
+    );
+    assert_eq!(available(&t, &s.access).await, before - 3, "charged once");
+}
+
+#[tokio::test]
+async fn objects_a_killed_request_wrote_before_its_metadata_are_deleted() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    let hold = hold_for("gen_half", user_id, 1, 1, now_epoch(), None);
+    deps.store.open_hold(&hold).await.unwrap();
+    let keys = vec![
+        format!("images/{user_id}/img_half.png"),
+        format!("thumbnails/{user_id}/img_half.webp"),
+    ];
+    assert!(deps.store.attach_objects("gen_half", &keys).await.unwrap());
+    // Killed after the first upload: the second object never came.
+    deps.blobs
+        .put(&keys[0], b"half".to_vec(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(t.object_keys().await, [keys[0].clone()]);
+
+    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+    assert!(t.object_keys().await.is_empty(), "no orphan left");
+    // A hold that is no longer pending takes no more objects.
+    assert!(!deps.store.attach_objects("gen_half", &keys).await.unwrap());
 }
 
 #[tokio::test]

@@ -3,19 +3,20 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent};
+use shared::Deps;
 use shared::charges::{SweepReport, sweep};
-use shared::ports::Store;
+use shared::ports::{Blobs, Store};
 use std::time::Duration;
 
 /// Well inside the function's 120 s timeout; what is left waits for the next run.
 const BUDGET: Duration = Duration::from_secs(90);
 
-pub async fn handler<S: Store>(
-    store: &S,
+pub async fn handler<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
     event: LambdaEvent<EventBridgeEvent>,
     now: i64,
 ) -> Result<SweepReport, Error> {
-    let report = sweep(store, now, BUDGET).await?;
+    let report = sweep(&deps.store, &deps.blobs, now, BUDGET).await?;
     tracing::info!(
         request_id = %event.context.request_id,
         abandoned = report.abandoned,

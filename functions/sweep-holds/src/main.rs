@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let deps = &deps;
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {
-            sweep_holds::handler(&deps.store, event, now_epoch()).await
+            sweep_holds::handler(deps, event, now_epoch()).await
         },
     ))
     .await

@@ -76,7 +76,7 @@ pub fn scheduled(binary: &str, deps: Arc<Deps>) -> Option<BoxFuture<'static, ()>
                 lambda_runtime::Context::default(),
             );
             let now = shared::domain::now_epoch();
-            if let Err(e) = sweep_holds::handler(&deps.store, event, now).await {
+            if let Err(e) = sweep_holds::handler(&deps, event, now).await {
                 tracing::warn!(error = %e, "scheduled sweep-holds failed");
             }
         })),

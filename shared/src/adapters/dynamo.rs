@@ -707,35 +707,43 @@ impl Images for DynamoStore {
     async fn put_images(
         &self,
         records: &[ImageRecord],
-        settles: Option<&str>,
+        settles: Option<&Settlement>,
     ) -> Result<(), ApiError> {
         let mut items: Vec<TransactWriteItem> = records
             .iter()
             .map(|r| put_new(&self.table, image_item(r)))
             .collect();
-        if let Some(hold) = settles {
+        if let Some(settlement) = settles {
             items.push(
                 TransactWriteItem::builder()
-                    .update(hold_transition(
-                        &self.table,
-                        hold,
-                        HoldState::Pending,
-                        HoldState::Settled,
-                    ))
+                    .update(settle_hold(&self.table, &settlement.hold_id))
                     .build(),
             );
+            if let Some((claim, answer)) = &settlement.answer {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(record_answer(
+                            &self.table,
+                            &settlement.user_id,
+                            claim,
+                            answer,
+                        ))
+                        .build(),
+                );
+            }
         }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons)
-                if let Some(hold) = settles
+                if let Some(settlement) = settles
                     && reasons
-                        .last()
-                        .is_some_and(|r| r == "ConditionalCheckFailed") =>
+                        .get(records.len()..)
+                        .is_some_and(|rest| rest.iter().any(|r| r == "ConditionalCheckFailed")) =>
             {
                 // Settled already: an earlier attempt of this very transaction committed and
-                // only its answer was lost. Otherwise the charge was given back meanwhile.
-                if self.hold_state(hold).await? == Some(HoldState::Settled) {
+                // only its answer was lost. Otherwise the charge was given back meanwhile (or
+                // the key's claim is no longer this request's).
+                if self.hold_state(&settlement.hold_id).await? == Some(HoldState::Settled) {
                     return Ok(());
                 }
                 Err(ApiError::internal(
@@ -1213,15 +1221,33 @@ fn string_set(v: &str) -> AttributeValue {
     AttributeValue::Ss(vec![v.to_string()])
 }
 
-fn hold_transition(table: &str, id: &str, from: HoldState, to: HoldState) -> Update {
+fn settle_hold(table: &str, id: &str) -> Update {
     Update::builder()
         .table_name(table)
         .set_key(Some(key(hold_pk(id), "HOLD")))
-        .update_expression("SET #state = :to")
-        .condition_expression("#state = :from")
+        .update_expression("SET #state = :settled")
+        .condition_expression("#state = :pending")
         .expression_attribute_names("#state", "state")
-        .expression_attribute_values(":from", s(from.as_str()))
-        .expression_attribute_values(":to", s(to.as_str()))
+        .expression_attribute_values(":pending", s(HoldState::Pending.as_str()))
+        .expression_attribute_values(":settled", s(HoldState::Settled.as_str()))
+        .build()
+        .expect("update fields set")
+}
+
+/// Completes an Idempotency-Key record with the answer to replay, if `claim` still holds it.
+fn record_answer(table: &str, user_id: &str, claim: &KeyClaim, answer: &str) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key(idempotency_pk(user_id, &claim.key), "IDEMP")))
+        .update_expression("SET #state = :done, #response = :r")
+        .condition_expression("#state = :pending AND #claim = :token")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_names("#response", "response")
+        .expression_attribute_names("#claim", "claim")
+        .expression_attribute_values(":done", s("done"))
+        .expression_attribute_values(":pending", s("pending"))
+        .expression_attribute_values(":token", s(&claim.token))
+        .expression_attribute_values(":r", s(answer))
         .build()
         .expect("update fields set")
 }
@@ -1233,6 +1259,11 @@ fn hold_from(it: &Item) -> Result<Hold, ApiError> {
         amount: get_n(it, "amount")?,
         images: get_n(it, "images")? as u32,
         reserved_at: get_n(it, "reserved_at")?,
+        objects: it
+            .get("objects")
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default(),
         idempotency: match (opt_s(it, "idempotency_key"), opt_s(it, "idempotency_claim")) {
             (Some(key), Some(token)) => Some(KeyClaim { key, token }),
             _ => None,
@@ -1277,6 +1308,25 @@ impl Holds for DynamoStore {
             .await
             .map(|_| ())
             .map_err(sdk_error)
+    }
+
+    async fn attach_objects(&self, id: &str, keys: &[String]) -> Result<bool, ApiError> {
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(hold_pk(id), "HOLD")))
+            .update_expression("ADD objects :keys")
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(HoldState::Pending.as_str()))
+            .expression_attribute_values(":keys", AttributeValue::Ss(keys.to_vec()))
+            .send()
+            .await;
+        applied(result)
     }
 
     async fn due_holds(&self, now: i64, limit: usize) -> Result<Vec<Hold>, ApiError> {
@@ -1412,31 +1462,6 @@ impl Idempotency for DynamoStore {
             (Some("done"), Some(response)) => Ok(IdempotencyClaim::Replay(response)),
             _ => Ok(IdempotencyClaim::InProgress),
         }
-    }
-
-    async fn complete(
-        &self,
-        user_id: &str,
-        claim: &KeyClaim,
-        response: &str,
-    ) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(idempotency_pk(user_id, &claim.key), "IDEMP")))
-            .update_expression("SET #state = :done, #response = :r")
-            .condition_expression("#state = :pending AND #claim = :token")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#response", "response")
-            .expression_attribute_names("#claim", "claim")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":token", s(&claim.token))
-            .expression_attribute_values(":r", s(response))
-            .send()
-            .await;
-        applied(result)
     }
 
     async fn abandon(&self, user_id: &str, claim: &KeyClaim) -> Result<(), ApiError> {
