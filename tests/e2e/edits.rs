@@ -371,6 +371,7 @@ async fn every_bad_input_is_a_clear_4xx_and_costs_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_multipart"), "{}", r.text);
 
     // An inline image over what a Lambda request can carry points to /v1/uploads.
     let big = vec![7u8; 5_000_000];
