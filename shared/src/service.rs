@@ -155,7 +155,7 @@ where
     let generation_id = new_id("gen");
     // Written before anything is taken: if this Lambda is killed from here on, the sweeper
     // gives back whatever was taken (see `charges`).
-    let hold = charges::hold_for(
+    let mut hold = charges::hold_for(
         &generation_id,
         uid,
         plan.cost,
@@ -200,7 +200,7 @@ where
         }));
     }
     let result = match produce().await {
-        Ok(images) => store_results(deps, uid, plan, &lineage, images, &hold).await,
+        Ok(images) => store_results(deps, uid, plan, &lineage, images, &mut hold).await,
         Err(e) => Err(e.into()),
     };
     match &result {
@@ -252,7 +252,7 @@ async fn store_results<S: Store, B: Blobs>(
     plan: &GenerationPlan,
     lineage: &Lineage,
     images: Vec<ProviderImage>,
-    hold: &Hold,
+    hold: &mut Hold,
 ) -> Result<ImagesResponse, ApiError> {
     let processed = {
         let plan = plan.clone();
@@ -357,6 +357,8 @@ async fn store_results<S: Store, B: Blobs>(
             "the charge of this request was given back before its images could be stored",
         ));
     }
+    // Undoing a failure from here on deletes them too (again, if the first attempt failed).
+    hold.objects = keys;
     let answer = match &hold.idempotency {
         Some(claim) => Some((claim.clone(), replayable(&response)?)),
         None => None,

@@ -305,6 +305,12 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         tags: vec![],
         version: 1,
     };
+    assert!(
+        deps.store
+            .attach_objects("gen_stored", std::slice::from_ref(&record.key))
+            .await
+            .unwrap()
+    );
     deps.blobs
         .put(&record.key, image.clone(), "image/png")
         .await
@@ -335,6 +341,11 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
     assert!(!deps.store.refund(user_id, 3, "gen_stored").await.unwrap());
     assert_eq!(available(&t, &s.access).await, before - 3);
     assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        t.object_keys().await.len(),
+        1,
+        "a settled hold's objects stay"
+    );
     // The client's retry with its key gets the stored images, not a second charge.
     let replay = t
         .send(
@@ -413,4 +424,66 @@ async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
     let report = sweep(&deps, when_due()).await;
     assert_eq!(report.abandoned, count, "{report:?}");
     assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+}
+
+#[tokio::test]
+async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    let now = now_epoch();
+    let live = KeyClaim {
+        key: "k".into(),
+        token: "claim_new".into(),
+    };
+    let stale = KeyClaim {
+        key: "k".into(),
+        token: "claim_old".into(),
+    };
+    deps.store.claim(user_id, &live, "h", now).await.unwrap();
+    let hold = hold_for("gen_old", user_id, 1, 1, now, Some(stale.clone()));
+    deps.store.open_hold(&hold).await.unwrap();
+    let record = ImageRecord {
+        id: "img_old".into(),
+        user_id: user_id.to_string(),
+        kind: AssetKind::Image,
+        prompt: None,
+        revised_prompt: None,
+        model: None,
+        width: 1,
+        height: 1,
+        format: "png".into(),
+        bytes: 1,
+        key: format!("images/{user_id}/img_old.png"),
+        thumbnail_key: None,
+        created_at: now,
+        parent_id: None,
+        background: None,
+        quality: None,
+        title: None,
+        tags: vec![],
+        version: 1,
+    };
+    let settlement = Settlement {
+        hold_id: "gen_old".into(),
+        user_id: user_id.to_string(),
+        answer: Some((stale, "{}".into())),
+    };
+    assert!(
+        deps.store
+            .put_images(&[record], Some(&settlement))
+            .await
+            .is_err()
+    );
+    assert!(
+        deps.store
+            .image(user_id, "img_old")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The hold is still pending: unwinding it gives everything back.
+    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
 }

@@ -732,28 +732,21 @@ impl Images for DynamoStore {
                 );
             }
         }
-        match self.transact(items).await? {
-            Ok(()) => Ok(()),
-            Err(reasons)
-                if let Some(settlement) = settles
-                    && reasons
-                        .get(records.len()..)
-                        .is_some_and(|rest| rest.iter().any(|r| r == "ConditionalCheckFailed")) =>
-            {
-                // Settled already: an earlier attempt of this very transaction committed and
-                // only its answer was lost. Otherwise the charge was given back meanwhile (or
-                // the key's claim is no longer this request's).
-                if self.hold_state(&settlement.hold_id).await? == Some(HoldState::Settled) {
-                    return Ok(());
-                }
-                Err(ApiError::internal(
-                    "the charge of these images was given back before they could be stored (the request outlived its hold)",
-                ))
+        let outcome = match self.transact(items).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(reasons)) => {
+                ApiError::internal(format!("image metadata write cancelled: {reasons:?}"))
             }
-            Err(reasons) => Err(ApiError::internal(format!(
-                "image metadata write cancelled: {reasons:?}"
-            ))),
+            Err(e) => e,
+        };
+        // Whether it committed after all (an earlier attempt whose answer was lost, or an
+        // error after the commit) is told by the hold: only this transaction settles it.
+        if let Some(settlement) = settles
+            && self.hold_state(&settlement.hold_id).await? == Some(HoldState::Settled)
+        {
+            return Ok(());
         }
+        Err(outcome)
     }
 
     async fn image(&self, user_id: &str, id: &str) -> Result<Option<ImageRecord>, ApiError> {
