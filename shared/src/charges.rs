@@ -14,6 +14,9 @@
 use crate::error::ApiError;
 use crate::ports::{Blobs, Hold, HoldState, KeyClaim, Store};
 
+/// The ledger reason of the debits that holds cover.
+pub const GENERATION: &str = "generation";
+
 /// Lambda kills an invocation after at most 15 minutes; a hold is due one minute after that.
 pub const HOLD_SECONDS: i64 = 15 * 60 + 60;
 
@@ -72,7 +75,9 @@ pub async fn give_back<S: Store, B: Blobs>(
             None => Unwound::Gone,
         });
     }
-    let refunded = store.refund(&hold.user_id, hold.amount, &hold.id).await?;
+    let refunded = store
+        .refund(&hold.user_id, hold.amount, GENERATION, &hold.id)
+        .await?;
     store
         .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)
         .await?;

@@ -184,7 +184,7 @@ where
     let charged = match reserved {
         Ok(_) => {
             deps.store
-                .debit(uid, plan.cost, "generation", &generation_id)
+                .debit(uid, plan.cost, charges::GENERATION, &generation_id)
                 .await
         }
         Err(e) => Err(e),

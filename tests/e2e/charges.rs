@@ -338,7 +338,13 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         "the charge stands"
     );
     // Settled for good: a late refund of that reference gives nothing back.
-    assert!(!deps.store.refund(user_id, 3, "gen_stored").await.unwrap());
+    assert!(
+        !deps
+            .store
+            .refund(user_id, 3, "generation", "gen_stored")
+            .await
+            .unwrap()
+    );
     assert_eq!(available(&t, &s.access).await, before - 3);
     assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
     assert_eq!(
@@ -486,4 +492,53 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
     );
     // The hold is still pending: unwinding it gives everything back.
     assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+}
+
+#[tokio::test]
+async fn a_debit_killed_before_its_ledger_line_is_refunded_with_both_lines() {
+    let t = start().await;
+    let deps = t.deps().await;
+    let (_, s) = t.new_user().await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap();
+    let before = t.credits(&s.access).await;
+    let now = now_epoch();
+    let hold = hold_for("gen_cut", user_id, 4, 1, now, None);
+    deps.store.open_hold(&hold).await.unwrap();
+    // The debit's balance update, exactly as the adapter makes it, and then nothing.
+    t.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(&deps.config.table_name)
+        .key("pk", AttributeValue::S(format!("USER#{user_id}")))
+        .key("sk", AttributeValue::S("PROFILE".into()))
+        .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref")
+        .expression_attribute_values(":c", AttributeValue::N("4".into()))
+        .expression_attribute_values(":ref", AttributeValue::Ss(vec!["gen_cut".into()]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reasons(&t.credits(&s.access).await), reasons(&before));
+
+    let report = sweep(&deps, when_due()).await;
+    assert_eq!((report.abandoned, report.credits_returned), (1, 4));
+    let after = t.credits(&s.access).await;
+    assert_eq!(after["available"], before["available"]);
+    let lines: Vec<(String, i64)> = after["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["reference"] == "gen_cut")
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap().to_string(),
+                e["delta"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [("refund".to_string(), 4), ("generation".to_string(), -4)]
+    );
 }

@@ -1031,13 +1031,19 @@ impl Credits for DynamoStore {
             .await
         {
             // The balance moved but its record did not: give the credits back and fail loudly.
-            self.refund(user_id, amount, reference).await?;
+            self.refund(user_id, amount, reason, reference).await?;
             return Err(sdk_error(e));
         }
         Ok(true)
     }
 
-    async fn refund(&self, user_id: &str, amount: i64, reference: &str) -> Result<bool, ApiError> {
+    async fn refund(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
         let give_back = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
@@ -1063,7 +1069,28 @@ impl Credits for DynamoStore {
                 .build(),
         ];
         match self.transact(items).await? {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                // A Lambda killed between its debit and the debit's ledger line left the line
+                // out: write it now (if absent), so the ledger explains the refund.
+                let debit = ledger_put(
+                    &self.table,
+                    user_id,
+                    format!("LEDGER#{reference}"),
+                    -amount,
+                    reason,
+                    reference,
+                );
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(debit.item))
+                    .set_condition_expression(debit.condition_expression)
+                    .send()
+                    .await;
+                applied(result)?;
+                Ok(true)
+            }
             // Nothing open to give back, or the refund record exists already.
             Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
             Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
