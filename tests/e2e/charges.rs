@@ -47,6 +47,36 @@ async fn generate_with_key(t: &TestStack, access: &str, key: &str) -> Reply {
     .await
 }
 
+async fn user_id_of(t: &TestStack, access: &str) -> String {
+    let me = t.get("/v1/me", Some(access)).await;
+    me.body["id"].as_str().unwrap().to_string()
+}
+
+/// Metadata of a 1×1 PNG image of `user_id`, as a generation stores it.
+fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
+    ImageRecord {
+        id: id.into(),
+        user_id: user_id.to_string(),
+        kind: AssetKind::Image,
+        prompt: None,
+        revised_prompt: None,
+        model: Some("local-procedural".into()),
+        width: 1,
+        height: 1,
+        format: "png".into(),
+        bytes: 1,
+        key: format!("images/{user_id}/{id}.png"),
+        thumbnail_key: None,
+        created_at: now,
+        parent_id: None,
+        background: None,
+        quality: None,
+        title: None,
+        tags: vec![],
+        version: 1,
+    }
+}
+
 async fn sweep(deps: &shared::Deps, now: i64) -> SweepReport {
     let event = lambda_runtime::LambdaEvent::new(
         EventBridgeEvent::default(),
@@ -190,8 +220,7 @@ async fn a_hold_without_a_debit_gives_nothing_back() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     let before = t.credits(&s.access).await;
     // A Lambda killed right after writing its hold: nothing was taken yet.
     let hold = hold_for("gen_killed_early", user_id, 50, 1, now_epoch(), None);
@@ -214,8 +243,7 @@ async fn the_sweeper_frees_only_the_claim_its_request_made() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     // Request A held key "k" and died; request B claimed "k" since and is still running.
     let stale = KeyClaim {
         key: "k".into(),
@@ -251,8 +279,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     let before = available(&t, &s.access).await;
     // Everything a generation with an Idempotency-Key does up to its metadata transaction,
     // then nothing: killed before answering.
@@ -285,25 +312,10 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         image::Rgba([9, 8, 7, 255]),
     ));
     let record = ImageRecord {
-        id: "img_stored".into(),
-        user_id: user_id.to_string(),
-        kind: AssetKind::Image,
-        prompt: Some("kept".into()),
-        revised_prompt: None,
-        model: Some("local-procedural".into()),
         width: 256,
         height: 256,
-        format: "png".into(),
         bytes: image.len() as u64,
-        key: format!("images/{user_id}/img_stored.png"),
-        thumbnail_key: None,
-        created_at: now,
-        parent_id: None,
-        background: None,
-        quality: None,
-        title: None,
-        tags: vec![],
-        version: 1,
+        ..record_of(user_id, "img_stored", now)
     };
     assert!(
         deps.store
@@ -376,8 +388,7 @@ async fn objects_a_killed_request_wrote_before_its_metadata_are_deleted() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     let hold = hold_for("gen_half", user_id, 1, 1, now_epoch(), None);
     deps.store.open_hold(&hold).await.unwrap();
     let keys = vec![
@@ -403,8 +414,7 @@ async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap().to_string();
+    let user_id = user_id_of(&t, &s.access).await;
     // An item that is not a readable hold sits first in line.
     t.stack
         .clients
@@ -437,8 +447,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     let now = now_epoch();
     let live = KeyClaim {
         key: "k".into(),
@@ -451,27 +460,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
     deps.store.claim(user_id, &live, "h", now).await.unwrap();
     let hold = hold_for("gen_old", user_id, 1, 1, now, Some(stale.clone()));
     deps.store.open_hold(&hold).await.unwrap();
-    let record = ImageRecord {
-        id: "img_old".into(),
-        user_id: user_id.to_string(),
-        kind: AssetKind::Image,
-        prompt: None,
-        revised_prompt: None,
-        model: None,
-        width: 1,
-        height: 1,
-        format: "png".into(),
-        bytes: 1,
-        key: format!("images/{user_id}/img_old.png"),
-        thumbnail_key: None,
-        created_at: now,
-        parent_id: None,
-        background: None,
-        quality: None,
-        title: None,
-        tags: vec![],
-        version: 1,
-    };
+    let record = record_of(user_id, "img_old", now);
     let settlement = Settlement {
         hold_id: "gen_old".into(),
         user_id: user_id.to_string(),
@@ -499,8 +488,7 @@ async fn a_debit_killed_before_its_ledger_line_is_refunded_with_both_lines() {
     let t = start().await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
-    let me = t.get("/v1/me", Some(&s.access)).await;
-    let user_id = me.body["id"].as_str().unwrap();
+    let user_id = &user_id_of(&t, &s.access).await;
     let before = t.credits(&s.access).await;
     let now = now_epoch();
     let hold = hold_for("gen_cut", user_id, 4, 1, now, None);
