@@ -213,6 +213,7 @@ pub fn resize(img: &RgbaImage, width: u32, height: u32) -> RgbaImage {
 /// Gaussian blur approximated by three box blurs per direction (the classic "boxes for Gauss"
 /// construction, as Pillow does), with integer running sums: the cost does not grow with sigma.
 /// Images with transparency are blurred premultiplied, so transparent pixels do not bleed colour.
+/// `sigma` is capped at [`MAX_BLUR_SIGMA`].
 pub fn gaussian_blur(img: &RgbaImage, sigma: f32) -> RgbaImage {
     let (w, h) = (img.width() as usize, img.height() as usize);
     if w == 0 || h == 0 || sigma <= 0.0 {
@@ -229,10 +230,10 @@ pub fn gaussian_blur(img: &RgbaImage, sigma: f32) -> RgbaImage {
         }
     }
     let mut b = vec![0u8; a.len()];
-    let radii = box_radii(sigma);
-    // Columns first: a vertical box pass is row-slice arithmetic that vectorises (0.35 ms for a
-    // megapixel). The horizontal passes are the same vertical passes on the transposed image:
-    // with the two transposes that is 4× faster than a per-pixel horizontal pass.
+    let radii = box_radii(sigma.min(MAX_BLUR_SIGMA));
+    // Columns first: a vertical box pass vectorises. The horizontal passes are the same vertical
+    // passes on the transposed image, which beats a per-pixel horizontal pass even with the two
+    // transposes.
     for &radius in &radii {
         box_vertical(&a, &mut b, w, h, radius);
         std::mem::swap(&mut a, &mut b);
@@ -279,17 +280,6 @@ fn box_radii(sigma: f32) -> [usize; 3] {
     out
 }
 
-/// The reciprocal of the window size in 16-bit fixed point: `sum * inv >> 16` is the mean without
-/// a division per pixel, and stays within u32 (sum ≤ 255 · window).
-fn reciprocal(radius: usize) -> u32 {
-    ((1u32 << 16) + radius as u32) / (2 * radius as u32 + 1)
-}
-
-#[inline]
-fn mean(sum: u32, inv: u32) -> u8 {
-    ((sum * inv + (1 << 15)) >> 16).min(255) as u8
-}
-
 /// Pixel transpose of a `w`×`h` RGBA buffer into `h`×`w`, in 8×8 tiles written a column at a
 /// time (contiguous stores; larger tiles of a power-of-two stride evict each other from L1).
 fn transpose(src: &[u8], dst: &mut [u8], w: usize, h: usize) {
@@ -309,48 +299,21 @@ fn transpose(src: &[u8], dst: &mut [u8], w: usize, h: usize) {
     }
 }
 
+/// The largest box radius: a window's sum plus half a window still fits in 16 bits.
+const MAX_RADIUS: usize = 127;
+
+/// The largest sigma [`gaussian_blur`] takes; its box radii stay within [`MAX_RADIUS`].
+pub const MAX_BLUR_SIGMA: f32 = 100.0;
+
+/// One vertical box pass with 16-bit running sums per column and channel: row-slice
+/// arithmetic that vectorises, and the mean is one high-half multiply,
+/// `((s + n/2) · ⌈2¹⁶/n⌉) >> 16` (the rounded mean, or rarely one above it).
 fn box_vertical(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
     if r == 0 {
         dst.copy_from_slice(src);
         return;
     }
-    if r <= MAX_RADIUS_16 {
-        return box_vertical_16(src, dst, w, h, r);
-    }
-    let inv = reciprocal(r);
-    let stride = w * 4;
-    let row = |y: isize| {
-        let y = y.clamp(0, h as isize - 1) as usize;
-        &src[y * stride..(y + 1) * stride]
-    };
-    // One running sum per column and channel: the inner loops are plain slice arithmetic that
-    // the compiler vectorises.
-    let mut acc = vec![0u32; stride];
-    for y in -(r as isize)..=r as isize {
-        for (a, v) in acc.iter_mut().zip(row(y)) {
-            *a += *v as u32;
-        }
-    }
-    for y in 0..h {
-        for (o, a) in dst[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
-            *o = mean(*a, inv);
-        }
-        let (add, sub) = (
-            row(y as isize + r as isize + 1),
-            row(y as isize - r as isize),
-        );
-        for ((a, p), m) in acc.iter_mut().zip(add).zip(sub) {
-            *a = *a + *p as u32 - *m as u32;
-        }
-    }
-}
-
-/// Up to this radius a window's sum plus half a window fits in 16 bits.
-const MAX_RADIUS_16: usize = 127;
-
-/// `box_vertical` with 16-bit sums: twice the lanes per vector, and the mean is one high-half
-/// multiply, `((s + n/2) · ⌈2¹⁶/n⌉) >> 16` (the rounded mean, or rarely one above it).
-fn box_vertical_16(src: &[u8], dst: &mut [u8], w: usize, h: usize, r: usize) {
+    debug_assert!(r <= MAX_RADIUS, "radius {r}");
     let n = 2 * r as u32 + 1;
     let inv = ((1u32 << 16).div_ceil(n)) as u16;
     let stride = w * 4;
@@ -629,6 +592,7 @@ mod tests {
         let flat = RgbaImage::from_pixel(16, 16, Rgba([90, 120, 200, 255]));
         assert_eq!(gaussian_blur(&flat, 3.0), flat);
         assert_eq!(box_radii(2.0), [1, 1, 2]);
+        assert!(box_radii(MAX_BLUR_SIGMA).iter().all(|r| *r <= MAX_RADIUS));
     }
 
     #[test]
@@ -671,9 +635,9 @@ mod tests {
                 (seed >> 24) as u8
             })
             .collect();
-        for r in [1, 2, 7, 40, MAX_RADIUS_16] {
+        for r in [1, 2, 7, 40, MAX_RADIUS] {
             let mut fast = vec![0u8; src.len()];
-            box_vertical_16(&src, &mut fast, w, h, r);
+            box_vertical(&src, &mut fast, w, h, r);
             for (i, got) in fast.iter().enumerate() {
                 let (x, y) = (i % (w * 4), (i / (w * 4)) as isize);
                 let sum: u32 = (y - r as isize..=y + r as isize)

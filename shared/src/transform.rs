@@ -314,7 +314,7 @@ impl Transform {
                 "flop" => Op::Flop,
                 "grayscale" => Op::Grayscale,
                 "blur" => Op::Blur {
-                    sigma: f.number("sigma", 0.1, 100.0, None)? as f32,
+                    sigma: f.number("sigma", 0.1, imaging::MAX_BLUR_SIGMA as f64, None)? as f32,
                 },
                 "sharpen" => Op::Sharpen {
                     sigma: f.number("sigma", 0.1, 10.0, Some(1.0))? as f32,

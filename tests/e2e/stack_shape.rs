@@ -1,7 +1,7 @@
 //! Routes, handlers, resources and the OpenAPI document are one set, read from template.yaml.
 
 use e2e_tests::*;
-use local_stack::registry::{SQS_CONSUMERS, http_handlers};
+use local_stack::registry::{SQS_CONSUMERS, http_handlers, scheduled_handlers};
 use local_stack::template::Template;
 use std::collections::BTreeSet;
 
@@ -19,7 +19,8 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
     let known: BTreeSet<String> = SQS_CONSUMERS.iter().map(|s| s.to_string()).collect();
     assert_eq!(consumers, known);
     let scheduled: BTreeSet<String> = t.scheduled().unwrap().into_iter().map(|(b, _)| b).collect();
-    assert_eq!(scheduled, BTreeSet::from(["sweep-holds".to_string()]));
+    let known: BTreeSet<String> = scheduled_handlers().keys().map(|s| s.to_string()).collect();
+    assert_eq!(scheduled, known);
     // Every function has a trigger: a route, a queue or a schedule.
     let triggered: BTreeSet<String> = routed
         .union(&consumers)

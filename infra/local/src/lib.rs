@@ -210,23 +210,22 @@ impl LocalStack {
         }
 
         let scheduled = template.scheduled()?;
-        for (binary, period) in scheduled.clone() {
-            if registry::scheduled(&binary, deps.clone()).is_none() {
-                return Err(format!(
-                    "scheduled function {binary} has no handler in the local stack"
-                )
-                .into());
-            }
-            let deps = deps.clone();
+        let scheduled_handlers = registry::scheduled_handlers();
+        for (binary, period) in &scheduled {
+            let handler = scheduled_handlers
+                .get(binary.as_str())
+                .cloned()
+                .ok_or_else(|| {
+                    format!("scheduled function {binary} has no handler in the local stack")
+                })?;
+            let (deps, period) = (deps.clone(), *period);
             tasks.push(tokio::spawn(async move {
                 // Like EventBridge: the first run one period after start, then every period.
                 let mut ticks =
                     tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     ticks.tick().await;
-                    if let Some(run) = registry::scheduled(&binary, deps.clone()) {
-                        run.await;
-                    }
+                    handler(deps.clone()).await;
                 }
             }));
         }

@@ -67,19 +67,24 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
 /// Functions fed by SQS rather than HTTP.
 pub const SQS_CONSUMERS: &[&str] = &["worker"];
 
-/// Functions run on a schedule, by binary name.
-pub fn scheduled(binary: &str, deps: Arc<Deps>) -> Option<BoxFuture<'static, ()>> {
-    match binary {
-        "sweep-holds" => Some(Box::pin(async move {
-            let event = lambda_runtime::LambdaEvent::new(
-                aws_lambda_events::event::eventbridge::EventBridgeEvent::default(),
-                lambda_runtime::Context::default(),
-            );
-            let now = shared::domain::now_epoch();
-            if let Err(e) = sweep_holds::handler(&deps, event, now).await {
-                tracing::warn!(error = %e, "scheduled sweep-holds failed");
-            }
-        })),
-        _ => None,
-    }
+pub type ScheduledHandler = Arc<dyn Fn(Arc<Deps>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Functions run on a schedule, by binary name; each run gets a scheduled event, as from
+/// EventBridge.
+pub fn scheduled_handlers() -> BTreeMap<&'static str, ScheduledHandler> {
+    BTreeMap::from([(
+        "sweep-holds",
+        Arc::new(|deps: Arc<Deps>| {
+            Box::pin(async move {
+                let event = lambda_runtime::LambdaEvent::new(
+                    aws_lambda_events::event::eventbridge::EventBridgeEvent::default(),
+                    lambda_runtime::Context::default(),
+                );
+                let now = shared::domain::now_epoch();
+                if let Err(e) = sweep_holds::handler(&deps, event, now).await {
+                    tracing::warn!(error = %e, "scheduled sweep-holds failed");
+                }
+            }) as BoxFuture<'static, ()>
+        }) as ScheduledHandler,
+    )])
 }
