@@ -255,6 +255,18 @@ fn part(bytes: &[u8], name: &str) -> reqwest::multipart::Part {
 impl OpenAiProvider {
     /// The images of a response; URLs (if a vendor sends them) are fetched within the same
     /// deadline as the call itself.
+    /// One Images API call within the provider's time budget (retries included), and the
+    /// images of its answer.
+    async fn images(
+        &self,
+        path: &str,
+        body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        let resp = self.post(path, deadline, body).await?;
+        self.images_of(resp, deadline).await
+    }
+
     async fn images_of(
         &self,
         resp: Value,
@@ -298,12 +310,9 @@ impl OpenAiProvider {
 
 impl ImageProvider for OpenAiProvider {
     async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
-        let deadline = Instant::now() + self.budget;
         let body = Self::generation_body(plan);
-        let resp = self
-            .post("/images/generations", deadline, |req| req.json(&body))
-            .await?;
-        self.images_of(resp, deadline).await
+        self.images("/images/generations", |req| req.json(&body))
+            .await
     }
 
     async fn edit(
@@ -311,13 +320,10 @@ impl ImageProvider for OpenAiProvider {
         plan: &GenerationPlan,
         inputs: &EditInputs,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let resp = self
-            .post("/images/edits", deadline, |req| {
-                req.multipart(Self::edit_form(plan, inputs))
-            })
-            .await?;
-        self.images_of(resp, deadline).await
+        self.images("/images/edits", |req| {
+            req.multipart(Self::edit_form(plan, inputs))
+        })
+        .await
     }
 
     async fn variation(
@@ -325,13 +331,10 @@ impl ImageProvider for OpenAiProvider {
         plan: &GenerationPlan,
         input: &InputImage,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        let resp = self
-            .post("/images/variations", deadline, |req| {
-                req.multipart(Self::variation_form(plan, input))
-            })
-            .await?;
-        self.images_of(resp, deadline).await
+        self.images("/images/variations", |req| {
+            req.multipart(Self::variation_form(plan, input))
+        })
+        .await
     }
 }
 
