@@ -73,6 +73,17 @@ struct Detail<'a> {
     code: Option<&'a str>,
 }
 
+#[cfg(feature = "images")]
+impl From<imaging::Invalid> for ApiError {
+    fn from(e: imaging::Invalid) -> Self {
+        Self::InvalidRequest {
+            message: e.message,
+            param: Some(e.param),
+            code: e.code,
+        }
+    }
+}
+
 impl ApiError {
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidRequest {

@@ -11,12 +11,11 @@ use lambda_http::Body;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use shared::charges::{HOLD_SECONDS, SWEEP_BATCH, SweepReport, hold_for};
+use shared::domain::assets::{AssetKind, ImageRecord, OutputFormat};
+use shared::domain::billing::{KeyClaim, Settlement, WriteOutcome};
 use shared::domain::now_epoch;
-use shared::ports::{
-    AssetKind, Blobs, Credits, Holds, Idempotency, ImageRecord, Images, KeyClaim, Quotas,
-    Settlement,
-};
+use shared::ports::{Blobs, Credits, Holds, Idempotency, Images, Quotas};
+use shared::usecases::charges::{HOLD_SECONDS, SWEEP_BATCH, SweepReport, hold_for};
 use std::time::Duration;
 
 const BODY: &str = r#"{"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}"#;
@@ -63,7 +62,7 @@ fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
         model: Some("local-procedural".into()),
         width: 1,
         height: 1,
-        format: "png".into(),
+        format: OutputFormat::Png,
         bytes: 1,
         key: format!("images/{user_id}/{id}.png"),
         thumbnail_key: None,
@@ -71,6 +70,7 @@ fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
         parent_id: None,
         background: None,
         quality: None,
+        output_compression: None,
         title: None,
         tags: vec![],
         version: 1,
@@ -336,11 +336,12 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         hold_id: "gen_stored".into(),
         user_id: user_id.to_string(),
         answer: Some((claim, answer.to_string())),
+        completes_upload: None,
     };
-    deps.store
-        .put_images(&[record], Some(&settlement))
-        .await
-        .unwrap();
+    assert!(matches!(
+        deps.store.put_images(&[record], Some(&settlement)).await,
+        WriteOutcome::Written
+    ));
 
     let report = sweep(&deps, when_due()).await;
     assert_eq!((report.settled, report.abandoned), (1, 0), "{report:?}");
@@ -465,13 +466,12 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
         hold_id: "gen_old".into(),
         user_id: user_id.to_string(),
         answer: Some((stale, "{}".into())),
+        completes_upload: None,
     };
-    assert!(
-        deps.store
-            .put_images(&[record], Some(&settlement))
-            .await
-            .is_err()
-    );
+    assert!(matches!(
+        deps.store.put_images(&[record], Some(&settlement)).await,
+        WriteOutcome::NotWritten(_)
+    ));
     assert!(
         deps.store
             .image(user_id, "img_old")

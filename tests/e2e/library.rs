@@ -219,38 +219,79 @@ async fn another_users_image_is_404_on_every_route() {
     );
 }
 
+/// S3 as it is, with a note of every object written: what a test needs to tell "deleted after
+/// the failure" from "never written".
+struct Noting {
+    s3: shared::S3Blobs,
+    written: std::sync::Mutex<Vec<String>>,
+}
+
+impl shared::ports::Blobs for Noting {
+    async fn put(&self, key: &str, bytes: Vec<u8>, ct: &str) -> Result<(), shared::ApiError> {
+        self.s3.put(key, bytes, ct).await?;
+        self.written.lock().unwrap().push(key.to_string());
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, shared::ApiError> {
+        self.s3.get(key).await
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), shared::ApiError> {
+        self.s3.delete(keys).await
+    }
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String, shared::ApiError> {
+        self.s3.presign_get(key, ttl).await
+    }
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        ttl: std::time::Duration,
+    ) -> Result<String, shared::ApiError> {
+        self.s3.presign_put(key, content_type, length, ttl).await
+    }
+    async fn size(&self, key: &str) -> Result<Option<u64>, shared::ApiError> {
+        self.s3.size(key).await
+    }
+}
+
 #[tokio::test]
 async fn objects_are_removed_when_their_metadata_cannot_be_written() {
-    use shared::domain::generation::OutputFormat;
-    use shared::ports::{AssetKind, ImageRecord};
-    use shared::service::{Processed, object_keys, store_objects};
+    use shared::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
+    use shared::usecases::library::{Processed, store_objects};
     let t = start().await;
-    // The real S3 bucket, but a DynamoDB table that does not exist: the metadata write fails.
-    let mut deps = t.deps().await;
-    let sdk = shared::aws::sdk_config(&t.stack.config).await;
-    deps.store = shared::DynamoStore::new(shared::aws::dynamodb(&sdk), "no-such-table");
-    let (key, thumbnail_key) = object_keys("user_x", "img_x", OutputFormat::Png);
-    let record = ImageRecord {
-        id: "img_x".into(),
-        user_id: "user_x".into(),
-        kind: AssetKind::Image,
-        prompt: None,
-        revised_prompt: None,
-        model: None,
-        width: 1,
-        height: 1,
-        format: "png".into(),
-        bytes: 3,
-        key,
-        thumbnail_key: Some(thumbnail_key),
-        created_at: 0,
-        parent_id: None,
-        background: None,
-        quality: None,
-        title: None,
-        tags: Vec::new(),
-        version: 1,
+    // The real S3 bucket, but a DynamoDB table that does not exist: DynamoDB refuses the write,
+    // so it is known not to have happened.
+    let deps = t.deps().await;
+    let sdk = shared::app::sdk_config(
+        &t.stack.config.aws_region,
+        t.stack.config.aws_endpoint_url.as_deref(),
+    )
+    .await;
+    let deps = shared::Deps {
+        store: shared::DynamoStore::new(
+            shared::app::Lazy::ready(shared::app::dynamodb(&sdk)),
+            "no-such-table",
+        ),
+        blobs: Noting {
+            s3: deps.blobs,
+            written: Default::default(),
+        },
+        config: deps.config,
+        providers: deps.providers,
     };
+    let record = ImageRecord::new(
+        "user_x",
+        AssetKind::Image,
+        OutputFormat::Png,
+        (1, 1),
+        3,
+        Lineage::original(None),
+    );
     let processed = Processed {
         bytes: vec![1, 2, 3],
         thumbnail: vec![4, 5],
@@ -258,8 +299,16 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
         height: 1,
         revised_prompt: None,
     };
-    let result = store_objects(&deps, &[record], &[processed], OutputFormat::Png, None).await;
+    let result = store_objects(&deps, std::slice::from_ref(&record), &[processed], None).await;
     assert!(result.is_err(), "the metadata write must fail");
+    let mut written = deps.blobs.written.lock().unwrap().clone();
+    written.sort();
+    let mut expected = vec![record.key.clone(), record.thumbnail_key.clone().unwrap()];
+    expected.sort();
+    assert_eq!(
+        written, expected,
+        "both objects were written before the metadata"
+    );
     assert!(
         t.object_keys().await.is_empty(),
         "no orphan objects: {:?}",

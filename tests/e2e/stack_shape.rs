@@ -69,7 +69,7 @@ fn the_openapi_document_covers_exactly_the_template_routes() {
         .map(|r| (r.method, r.path))
         .collect();
     let documented: BTreeSet<(String, String)> =
-        shared::openapi::operations().into_iter().collect();
+        shared::http::openapi::operations().into_iter().collect();
     assert_eq!(routes, documented);
 }
 

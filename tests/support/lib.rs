@@ -83,7 +83,7 @@ impl TestStack {
 
     /// Another instance of the functions' dependencies, as a second Lambda container would build.
     pub async fn deps(&self) -> shared::Deps {
-        shared::Deps::from_config(self.stack.config.clone()).await
+        shared::Deps::from_config(self.stack.config.clone())
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {

@@ -2,12 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{ApiKeyCreated, CreateApiKeyRequest};
-use shared::auth::{api_key_display_prefix, new_api_key, token_hash};
+use shared::domain::accounts::ApiKeyRecord;
 use shared::domain::accounts::validate_api_key_name;
 use shared::domain::{new_id, now_epoch};
+use shared::http::wire::{ApiKeyCreated, CreateApiKeyRequest};
 use shared::http::{Ctx, json, optional_json_body};
-use shared::ports::{ApiKeyRecord, Store};
+use shared::ports::Store;
+use shared::usecases::auth::{api_key_display_prefix, new_api_key, token_hash};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
@@ -20,7 +21,7 @@ async fn create<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate_session(deps, req).await?;
     let body: CreateApiKeyRequest =
         optional_json_body(req, deps.config.max_json_body_bytes)?.unwrap_or_default();
     let name = validate_api_key_name(body.name.as_deref())?;

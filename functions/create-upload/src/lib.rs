@@ -4,10 +4,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{CreateUploadRequest, UploadTicket};
+use shared::domain::assets::UploadRecord;
 use shared::domain::{new_id, now_epoch};
+use shared::http::wire::{CreateUploadRequest, UploadTicket};
 use shared::http::{Ctx, json, json_body};
-use shared::ports::{Blobs, Store, UploadRecord};
+use shared::ports::{Blobs, Store};
 use shared::{ApiError, Deps};
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{CreditResponse, LedgerItem};
+use shared::http::wire::{CreditResponse, LedgerItem};
 use shared::http::{Ctx, json};
 use shared::ports::Store;
 use shared::{ApiError, Deps};

@@ -2,10 +2,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::Deleted;
+use shared::http::wire::Deleted;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
-use shared::service::owned_image;
+use shared::usecases::library::owned_image;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

@@ -1,10 +1,10 @@
-//! `GET /v1/doc`: the OpenAPI 3.1 document, generated from the code in `shared::openapi`.
+//! `GET /v1/doc`: the OpenAPI 3.1 document, generated from the code in `shared::http::openapi`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::http::Ctx;
-use shared::openapi::DOCUMENT;
+use shared::http::openapi::DOCUMENT;
 
 pub async fn handler(req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "doc");

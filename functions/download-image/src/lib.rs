@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{Ctx, path_param, query_param, redirect, reject_unknown_query};
 use shared::ports::{Blobs, Store};
-use shared::service::owned_image;
+use shared::usecases::library::owned_image;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

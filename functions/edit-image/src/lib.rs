@@ -6,11 +6,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
+use shared::http::idempotency_key;
 use shared::http::{Ctx, json};
-use shared::inputs::{self, check_edit};
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
-use shared::service::{edit, idempotency_key, idempotent};
+use shared::usecases::edit_inputs::{self, check_edit};
+use shared::usecases::generation::edit;
+use shared::usecases::idempotency::idempotent;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -24,12 +26,12 @@ async fn edit_image<S: Store, B: Blobs>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
-    let parsed = inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
+    let parsed = edit_inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
     let has_mask = parsed.mask.is_some();
     let mut sources = parsed.images;
     sources.extend(parsed.mask);
-    let mut images = inputs::load_all(deps, &who.user_id, sources).await?;
+    let mut images = edit_inputs::load_all(deps, &who.user_id, sources).await?;
     let mask = if has_mask { images.pop() } else { None };
     let (w, h) = images[0].rgba.dimensions();
     let plan = parsed.fields.plan_for(
@@ -42,8 +44,8 @@ async fn edit_image<S: Store, B: Blobs>(
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs)?;
-    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || {
-        edit(deps, &who, plan, inputs, None)
+    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, |claim| {
+        edit(deps, &who, plan, inputs, None, claim)
     })
     .await?;
     json(StatusCode::OK, &response)

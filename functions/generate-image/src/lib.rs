@@ -5,9 +5,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::generation::CreateImageRequest;
+use shared::http::idempotency_key;
 use shared::http::{Ctx, json, json_body};
 use shared::ports::{Blobs, Store};
-use shared::service::{generate, idempotency_key, idempotent};
+use shared::usecases::generation::generate;
+use shared::usecases::idempotency::idempotent;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -30,8 +32,8 @@ async fn generate_image<S: Store, B: Blobs>(
     let plan = body.plan(deps.providers.default_model(), |m| {
         deps.providers.serves(m.provider)
     })?;
-    let response = idempotent(deps, &who, key.as_deref(), &canonical, || {
-        generate(deps, &who, plan)
+    let response = idempotent(deps, &who, key.as_deref(), &canonical, |claim| {
+        generate(deps, &who, plan, claim)
     })
     .await?;
     json(StatusCode::OK, &response)

@@ -5,10 +5,12 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::{ProviderKind, Size};
 use shared::domain::generation::Operation;
+use shared::http::idempotency_key;
 use shared::http::{Ctx, json};
-use shared::inputs::{self, dalle2_input};
 use shared::ports::{Blobs, Store};
-use shared::service::{idempotency_key, idempotent, variation};
+use shared::usecases::edit_inputs::{self, dalle2_input};
+use shared::usecases::generation::variation;
+use shared::usecases::idempotency::idempotent;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -22,9 +24,9 @@ async fn make_variation<S: Store, B: Blobs>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
-    let mut parsed = inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
+    let mut parsed = edit_inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
-    let input = inputs::load_all(deps, &who.user_id, parsed.images.drain(..1).collect())
+    let input = edit_inputs::load_all(deps, &who.user_id, parsed.images.drain(..1).collect())
         .await?
         .remove(0);
     let (w, h) = input.rgba.dimensions();
@@ -38,8 +40,8 @@ async fn make_variation<S: Store, B: Blobs>(
     if plan.model.provider == ProviderKind::OpenAi {
         dalle2_input(&input)?;
     }
-    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, || {
-        variation(deps, &who, plan, input)
+    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, |claim| {
+        variation(deps, &who, plan, input, claim)
     })
     .await?;
     json(StatusCode::OK, &response)

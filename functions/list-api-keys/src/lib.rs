@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{ApiKeyInfo, ApiKeyList};
+use shared::http::wire::{ApiKeyInfo, ApiKeyList};
 use shared::http::{Ctx, json};
 use shared::ports::Store;
 use shared::{ApiError, Deps};
@@ -17,7 +17,7 @@ async fn list<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate_session(deps, req).await?;
     let keys = deps.store.list_keys(&who.user_id).await?;
     json(
         StatusCode::OK,

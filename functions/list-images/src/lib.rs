@@ -3,10 +3,11 @@
 use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::ImageList;
+use shared::domain::assets::{AssetKind, SortOrder};
+use shared::http::wire::ImageList;
 use shared::http::{Ctx, json, query_param, reject_unknown_query};
-use shared::ports::{AssetKind, Blobs, SortOrder, Store};
-use shared::service::image_info;
+use shared::ports::{Blobs, Store};
+use shared::usecases::library::image_info;
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_LIMIT: usize = 20;

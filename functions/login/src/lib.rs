@@ -2,11 +2,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::LoginRequest;
-use shared::auth::{start_session, verify_password};
 use shared::domain::accounts::{LoginId, PASSWORD_MAX};
+use shared::http::wire::LoginRequest;
 use shared::http::{Ctx, json, json_body};
 use shared::ports::Store;
+use shared::usecases::auth::{start_session, verify_password};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

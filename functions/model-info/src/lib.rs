@@ -2,8 +2,8 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::ModelInfo;
 use shared::domain::catalog;
+use shared::http::wire::ModelInfo;
 use shared::http::{Ctx, json, path_param};
 use shared::{ApiError, Config};
 

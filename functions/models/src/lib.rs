@@ -3,8 +3,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::Config;
-use shared::api::{ModelInfo, ModelList};
 use shared::domain::catalog;
+use shared::http::wire::{ModelInfo, ModelList};
 use shared::http::{Ctx, json};
 
 pub async fn handler(config: &Config, req: Request) -> Response<Body> {

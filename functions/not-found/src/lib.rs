@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::http::Ctx;
-use shared::openapi::allowed_methods;
+use shared::http::openapi::allowed_methods;
 
 pub async fn handler(req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "not-found");

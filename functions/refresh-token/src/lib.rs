@@ -3,11 +3,12 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::RefreshRequest;
-use shared::auth::{new_refresh_token, token_hash, token_response};
+use shared::domain::accounts::Rotation;
 use shared::domain::now_epoch;
+use shared::http::wire::RefreshRequest;
 use shared::http::{Ctx, json, json_body};
-use shared::ports::{Rotation, Store};
+use shared::ports::Store;
+use shared::usecases::auth::{new_refresh_token, token_hash, token_response};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

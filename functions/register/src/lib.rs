@@ -2,12 +2,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{RegisterRequest, UserResponse};
-use shared::auth::{hash_password, new_referral_code};
+use shared::domain::accounts::{CreditBalance, UserRecord};
 use shared::domain::accounts::{Role, validate_email, validate_password, validate_username};
 use shared::domain::{new_id, now_epoch};
+use shared::http::wire::{RegisterRequest, UserResponse};
 use shared::http::{Ctx, json, json_body};
-use shared::ports::{CreditBalance, Store, UserRecord};
+use shared::ports::Store;
+use shared::usecases::auth::{hash_password, new_referral_code};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     // Configuration and AWS clients are built once per cold start and borrowed by every request.
-    let deps = shared::Deps::from_env().await?;
+    let deps = shared::Deps::from_env()?;
     let deps = &deps;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(register::handler(deps, req).await)

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::Deleted;
+use shared::http::wire::Deleted;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::Store;
 use shared::{ApiError, Deps};
@@ -17,7 +17,7 @@ async fn revoke<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate_session(deps, req).await?;
     let id = path_param(req, "id")?;
     // Another user's key id is indistinguishable from an unknown one.
     if !deps.store.revoke_key(&who.user_id, &id).await? {

@@ -3,10 +3,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::{SignoutRequest, SignoutResponse};
-use shared::auth::token_hash;
+use shared::http::wire::{SignoutRequest, SignoutResponse};
 use shared::http::{Credential, Ctx, json, optional_json_body};
 use shared::ports::Store;
+use shared::usecases::auth::token_hash;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

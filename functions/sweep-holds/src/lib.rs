@@ -4,8 +4,8 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
-use shared::charges::{SweepReport, sweep};
 use shared::ports::{Blobs, Store};
+use shared::usecases::charges::{SweepReport, sweep};
 use std::time::Duration;
 
 /// Well inside the function's 120 s timeout; what is left waits for the next run.

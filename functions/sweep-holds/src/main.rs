@@ -6,7 +6,7 @@ use shared::domain::now_epoch;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let deps = Deps::from_env().await?;
+    let deps = Deps::from_env()?;
     let deps = &deps;
     run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {

@@ -4,18 +4,17 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::api::UpdateImageRequest;
 use shared::domain::catalog::Size;
-use shared::domain::generation::{CreateImageRequest, Operation, OutputFormat};
-use shared::domain::{new_id, now_epoch};
+use shared::domain::generation::{CreateImageRequest, Operation};
+use shared::http::wire::UpdateImageRequest;
 use shared::http::{Ctx, Principal, json, json_body, path_param};
-use shared::imaging;
-use shared::inputs::{self, ImageSource, check_edit};
-use shared::ports::{Blobs, ImageRecord, Lineage, Store};
+
+use shared::domain::assets::{ImageRecord, Lineage};
+use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
-use shared::service::{
-    Processed, asset_bytes, edit, image_info, object_keys, owned_image, store_asset,
-};
+use shared::usecases::edit_inputs::{self, ImageSource, check_edit};
+use shared::usecases::generation::edit;
+use shared::usecases::library::{image_info, new_version_from, owned_image};
 use shared::{ApiError, Deps};
 
 pub const MAX_TITLE: usize = 200;
@@ -105,14 +104,14 @@ async fn update<S: Store, B: Blobs>(
             body.mask_id
                 .map(|m| ("mask_id".to_string(), ImageSource::Asset(m))),
         );
-        let mut loaded = inputs::load_all(deps, &who.user_id, sources).await?;
+        let mut loaded = edit_inputs::load_all(deps, &who.user_id, sources).await?;
         let mask = if has_mask { loaded.pop() } else { None };
         let image = loaded.remove(0);
         let (w, h) = image.rgba.dimensions();
         let fields = CreateImageRequest {
             prompt,
             model: body.model,
-            output_format: Some(current.format.clone()),
+            output_format: Some(current.format.as_str().to_string()),
             response_format: Some("url".into()),
             ..Default::default()
         };
@@ -129,49 +128,13 @@ async fn update<S: Store, B: Blobs>(
             mask,
         };
         check_edit(&plan, &inputs)?;
-        let result = edit(deps, &who, plan, inputs, Some(lineage)).await?;
+        let result = edit(deps, &who, plan, inputs, Some(lineage), None).await?;
         return created(deps, &who, &result.data[0].id).await;
     }
 
     if let Some(other) = body.image_id {
-        let (source, bytes) = asset_bytes(deps, &who.user_id, &other, "image_id").await?;
-        let format = OutputFormat::parse(&source.format).unwrap_or(OutputFormat::Png);
-        let thumbnail = tokio::task::spawn_blocking({
-            let bytes = bytes.clone();
-            move || imaging::decode(&bytes).and_then(|i| imaging::thumbnail(&i.into_rgba8()))
-        })
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-        let new_id = new_id("img");
-        let (key, thumbnail_key) = object_keys(&who.user_id, &new_id, format);
-        let record = ImageRecord {
-            id: new_id,
-            key,
-            thumbnail_key: Some(thumbnail_key),
-            created_at: now_epoch(),
-            parent_id: lineage.parent_id.clone(),
-            title: lineage.title.clone(),
-            tags: lineage.tags.clone(),
-            version: lineage.version,
-            bytes: bytes.len() as u64,
-            // The content (and its shape) comes from the other asset; what the asset is stays.
-            width: source.width,
-            height: source.height,
-            format: source.format.clone(),
-            ..current.clone()
-        };
-        let processed = Processed {
-            bytes,
-            thumbnail,
-            width: source.width,
-            height: source.height,
-            revised_prompt: None,
-        };
-        return json(
-            StatusCode::CREATED,
-            &store_asset(deps, &record, &processed).await?,
-        );
+        let version = new_version_from(deps, &who, &current, lineage, &other).await?;
+        return json(StatusCode::CREATED, &version);
     }
 
     if title.is_none() && tags.is_none() {

@@ -135,18 +135,11 @@ impl LocalStack {
         };
 
         // The clients the functions would build, pointed at the emulator.
-        let bootstrap = Config::from_lookup(|k| match k {
-            "TABLE_NAME" | "BUCKET_NAME" | "QUEUE_URL" => Some("-".into()),
-            "JWT_SECRET" => Some("x".repeat(shared::config::MIN_JWT_SECRET_BYTES)),
-            "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
-            "AWS_REGION" => Some(opts.region.clone()),
-            _ => None,
-        })?;
-        let sdk = shared::aws::sdk_config(&bootstrap).await;
+        let sdk = shared::app::sdk_config(&opts.region, Some(&endpoint)).await;
         let clients = Arc::new(Clients {
-            dynamodb: shared::aws::dynamodb(&sdk),
-            s3: shared::aws::s3(&sdk, &bootstrap),
-            sqs: shared::aws::sqs(&sdk),
+            dynamodb: shared::app::dynamodb(&sdk),
+            s3: shared::app::s3(&sdk, true),
+            sqs: shared::app::sqs(&sdk),
         });
 
         let parameters = template.parameters(&opts.parameters)?;
@@ -162,7 +155,7 @@ impl LocalStack {
         env.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
         env.insert("AWS_REGION".into(), opts.region.clone());
         let config = Config::from_map(&env)?;
-        let deps = Arc::new(Deps::from_config(config.clone()).await);
+        let deps = Arc::new(Deps::from_config(config.clone()));
 
         let handlers = registry::http_handlers();
         let routes = template.routes();

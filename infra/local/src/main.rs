@@ -14,7 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|e| !e.is_empty());
-    // Template parameters can be set under their own names: `RateLimitPerHour=10 make run`.
+    // Template parameters can be set under their own names (`RateLimitPerHour=10 make run`) or
+    // as the variables the functions read (`OPENAI_API_KEY=... make run`).
     opts.parameters = std::env::vars().collect();
     let stack = LocalStack::start(opts).await?;
 
@@ -31,6 +32,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  {} routes from template.yaml; worker polling the generation queue.",
         stack.routes.len()
     );
+    let providers = match stack.config.openai_api_key {
+        Some(_) => "local (offline default) and OpenAI (a key is set)",
+        None => "local only (set OPENAI_API_KEY or OpenAiApiKey for OpenAI's models)",
+    };
+    eprintln!("  Providers on: {providers}.");
     for (binary, period) in &stack.scheduled {
         eprintln!("  {binary} runs every {} s.", period.as_secs());
     }

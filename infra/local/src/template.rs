@@ -177,10 +177,20 @@ impl Template {
         &self,
         overrides: &HashMap<String, String>,
     ) -> Result<HashMap<String, String>, Error> {
+        // The environment variable a parameter becomes (`OPENAI_API_KEY` for `OpenAiApiKey`) is
+        // what people and tools try first: it counts too, the parameter's own name winning.
+        let env_name: HashMap<String, String> = self
+            .global_environment()
+            .into_iter()
+            .filter_map(|(var, v)| Some((v.get("Ref")?.as_str()?.to_string(), var)))
+            .collect();
         let mut out = HashMap::new();
         for (name, p) in self.root["Parameters"].as_mapping().into_iter().flatten() {
             let Some(name) = name.as_str() else { continue };
-            let value = if let Some(v) = overrides.get(name) {
+            let given = overrides
+                .get(name)
+                .or_else(|| env_name.get(name).and_then(|var| overrides.get(var)));
+            let value = if let Some(v) = given {
                 v.clone()
             } else if let Some(d) = p.get("Default").and_then(as_str) {
                 d
@@ -343,5 +353,23 @@ Resources:
             .map(|(k, v)| (k, resolve(&v, &R).unwrap()))
             .collect();
         assert_eq!(env["ARN"], "Q.Arn");
+    }
+
+    #[test]
+    fn parameters_can_be_given_by_the_variable_they_become() {
+        let t = Template::parse(T).unwrap();
+        let given = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let p = t.parameters(&given(&[("LEVEL", "debug")])).unwrap();
+        assert_eq!(p["Level"], "debug");
+        // The parameter's own name wins over the variable's.
+        let p = t
+            .parameters(&given(&[("LEVEL", "debug"), ("Level", "warn")]))
+            .unwrap();
+        assert_eq!(p["Level"], "warn");
     }
 }

@@ -13,7 +13,14 @@
 //!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
 //!   debits that can still be refunded
 
-use crate::domain::accounts::{LoginId, Role};
+use crate::app::Lazy;
+use crate::domain::accounts::{
+    ApiKeyRecord, CreditBalance, LoginId, RateWindow, Role, Rotation, SessionRecord, UserRecord,
+};
+use crate::domain::assets::{AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord};
+use crate::domain::billing::{
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
+};
 use crate::error::ApiError;
 use crate::ports::*;
 use aws_sdk_dynamodb::Client;
@@ -28,12 +35,12 @@ type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Lazy<Client>, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
@@ -46,6 +53,8 @@ impl DynamoStore {
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, ApiError> {
         self.client
+            .get()
+            .await
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
@@ -67,13 +76,17 @@ impl DynamoStore {
             attempt += 1;
             let result = self
                 .client
+                .get()
+                .await
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
             match result {
                 Ok(_) => return Ok(Ok(())),
-                Err(err) => match err.into_service_error() {
+                // Only an answer from DynamoDB says the write did not happen: a failure to
+                // send, a timeout or an unreadable answer leaves the outcome unknown.
+                Err(SdkError::ServiceError(se)) => match se.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {
                         let reasons: Vec<String> = c
                             .cancellation_reasons()
@@ -91,13 +104,22 @@ impl DynamoStore {
                         }
                         return Ok(Err(reasons));
                     }
-                    other => {
+                    TransactWriteItemsError::InternalServerError(e) => {
                         return Err(ApiError::internal(format!(
                             "dynamodb transaction: {}",
-                            DisplayErrorContext(other)
+                            DisplayErrorContext(e)
                         )));
                     }
+                    other => {
+                        return Ok(Err(vec![other.code().unwrap_or("Refused").to_string()]));
+                    }
                 },
+                Err(other) => {
+                    return Err(ApiError::internal(format!(
+                        "dynamodb transaction: {}",
+                        DisplayErrorContext(other)
+                    )));
+                }
             }
         }
     }
@@ -263,7 +285,7 @@ impl Accounts for DynamoStore {
         }
         let guard =
             |pk: String, sk: &str| put_new(&self.table, item(pk, sk, [("user_id", s(&u.id))]));
-        let items = vec![
+        let mut items = vec![
             put_new(&self.table, profile),
             guard(
                 format!("USERNAME#{}", u.username.to_lowercase()),
@@ -272,6 +294,19 @@ impl Accounts for DynamoStore {
             guard(format!("EMAIL#{}", u.email.to_lowercase()), "EMAIL"),
             guard(format!("REFCODE#{}", u.referral_code), "REFCODE"),
         ];
+        // The ledger explains every balance from zero: the signup grant is its first line (its
+        // key sorts before every id-keyed line, as it came before them).
+        if u.credits.available != 0 {
+            let grant = ledger_put(
+                &self.table,
+                &u.id,
+                "LEDGER#0signup".to_string(),
+                u.credits.available,
+                "signup",
+                &u.id,
+            );
+            items.push(TransactWriteItem::builder().put(grant).build());
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(reasons) => {
@@ -458,6 +493,8 @@ impl Sessions for DynamoStore {
     async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("SESSION#{id}"), "SESSION")))
@@ -510,6 +547,8 @@ impl ApiKeys for DynamoStore {
     async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
         let pages: Vec<_> = self
             .client
+            .get()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -552,7 +591,13 @@ impl ApiKeys for DynamoStore {
             delete(format!("APIKEY#{hash}"), "APIKEY"),
         ];
         // Cancelled means a concurrent revoke won: either way the key is gone.
-        Ok(self.transact(items).await?.is_ok())
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "api key revocation cancelled: {reasons:?}"
+            ))),
+        }
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
@@ -565,6 +610,8 @@ impl ApiKeys for DynamoStore {
     async fn touch_key(&self, user_id: &str, key_id: &str, now: i64) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &format!("APIKEY#{key_id}"))))
@@ -590,6 +637,8 @@ impl RateLimits for DynamoStore {
         let reset_at = start + window_secs;
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("RATE#{user_id}#{start}"), "RATE")))
@@ -636,7 +685,7 @@ fn image_item(r: &ImageRecord) -> Item {
             ("kind", s(r.kind.as_str())),
             ("width", n(r.width as i64)),
             ("height", n(r.height as i64)),
-            ("format", s(&r.format)),
+            ("format", s(r.format.as_str())),
             ("bytes", n(r.bytes as i64)),
             ("object_key", s(&r.key)),
             ("created_at", n(r.created_at)),
@@ -669,6 +718,9 @@ fn image_item(r: &ImageRecord) -> Item {
         );
     }
     it.insert("version".into(), n(r.version as i64));
+    if let Some(q) = r.output_compression {
+        it.insert("output_compression".into(), n(q as i64));
+    }
     it
 }
 
@@ -689,7 +741,7 @@ fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
         model: opt_s(it, "model"),
         width: get_n(it, "width")? as u32,
         height: get_n(it, "height")? as u32,
-        format: get_s(it, "format")?,
+        format: OutputFormat::parse(&get_s(it, "format")?).ok_or_else(|| corrupt("format"))?,
         bytes: get_n(it, "bytes")? as u64,
         key: get_s(it, "object_key")?,
         thumbnail_key: opt_s(it, "thumbnail_key"),
@@ -697,6 +749,7 @@ fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
         parent_id: opt_s(it, "parent_id"),
         background: opt_s(it, "background"),
         quality: opt_s(it, "quality"),
+        output_compression: opt_n(it, "output_compression").map(|q| q.clamp(0, 100) as u8),
         title: opt_s(it, "title"),
         tags: tags_of(it),
         version: opt_n(it, "version").unwrap_or(1) as u32,
@@ -708,7 +761,7 @@ impl Images for DynamoStore {
         &self,
         records: &[ImageRecord],
         settles: Option<&Settlement>,
-    ) -> Result<(), ApiError> {
+    ) -> WriteOutcome {
         let mut items: Vec<TransactWriteItem> = records
             .iter()
             .map(|r| put_new(&self.table, image_item(r)))
@@ -731,22 +784,39 @@ impl Images for DynamoStore {
                         .build(),
                 );
             }
+            if let (Some(upload), Some(first)) = (&settlement.completes_upload, records.first()) {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(complete_upload(
+                            &self.table,
+                            &settlement.user_id,
+                            upload,
+                            &first.id,
+                        ))
+                        .build(),
+                );
+            }
         }
-        let outcome = match self.transact(items).await {
-            Ok(Ok(())) => return Ok(()),
+        let unknown = match self.transact(items).await {
+            Ok(Ok(())) => return WriteOutcome::Written,
             Ok(Err(reasons)) => {
-                ApiError::internal(format!("image metadata write cancelled: {reasons:?}"))
+                return WriteOutcome::NotWritten(ApiError::internal(format!(
+                    "image metadata write cancelled: {reasons:?}"
+                )));
             }
             Err(e) => e,
         };
         // Whether it committed after all (an earlier attempt whose answer was lost, or an
         // error after the commit) is told by the hold: only this transaction settles it.
-        if let Some(settlement) = settles
-            && self.hold_state(&settlement.hold_id).await? == Some(HoldState::Settled)
-        {
-            return Ok(());
+        if let Some(settlement) = settles {
+            match self.hold_state(&settlement.hold_id).await {
+                Ok(Some(HoldState::Settled)) => return WriteOutcome::Written,
+                // Still pending: this transaction (which settles it) did not commit.
+                Ok(Some(HoldState::Pending)) => return WriteOutcome::NotWritten(unknown),
+                _ => {}
+            }
         }
-        Err(outcome)
+        WriteOutcome::Unknown(unknown)
     }
 
     async fn image(&self, user_id: &str, id: &str) -> Result<Option<ImageRecord>, ApiError> {
@@ -776,6 +846,8 @@ impl Images for DynamoStore {
         };
         let mut query = self
             .client
+            .get()
+            .await
             .query()
             .table_name(&self.table)
             .set_index_name(index.map(str::to_string))
@@ -831,6 +903,8 @@ impl Images for DynamoStore {
     async fn delete_image(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
@@ -853,6 +927,8 @@ impl DynamoStore {
         let mut removes = Vec::new();
         let mut req = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
@@ -911,6 +987,8 @@ fn upload_from(it: &Item) -> Result<UploadRecord, ApiError> {
 impl Uploads for DynamoStore {
     async fn create_upload(&self, u: &UploadRecord) -> Result<(), ApiError> {
         self.client
+            .get()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item(
@@ -938,26 +1016,6 @@ impl Uploads for DynamoStore {
             .await?
             .map(|it| upload_from(&it))
             .transpose()
-    }
-
-    async fn complete_upload(
-        &self,
-        user_id: &str,
-        id: &str,
-        asset_id: &str,
-    ) -> Result<bool, ApiError> {
-        // Completed uploads are kept (without TTL) so a repeated complete returns the same asset.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), &format!("UPLOAD#{id}"))))
-            .update_expression("SET asset_id = :a REMOVE expires_at")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(asset_id)")
-            .expression_attribute_values(":a", s(asset_id))
-            .send()
-            .await;
-        applied(result)
     }
 }
 
@@ -1000,6 +1058,8 @@ impl Credits for DynamoStore {
         // debits can never take the balance below zero (no transaction conflicts to retry).
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
@@ -1024,6 +1084,8 @@ impl Credits for DynamoStore {
         );
         if let Err(e) = self
             .client
+            .get()
+            .await
             .put_item()
             .set_item(entry.item.clone().into())
             .table_name(&self.table)
@@ -1082,6 +1144,8 @@ impl Credits for DynamoStore {
                 );
                 let result = self
                     .client
+                    .get()
+                    .await
                     .put_item()
                     .table_name(&self.table)
                     .set_item(Some(debit.item))
@@ -1100,6 +1164,8 @@ impl Credits for DynamoStore {
     async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), "PROFILE")))
@@ -1114,6 +1180,8 @@ impl Credits for DynamoStore {
     async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
         let out = self
             .client
+            .get()
+            .await
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -1163,6 +1231,8 @@ impl Quotas for DynamoStore {
         }
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(quota_key(user_id, now)))
@@ -1190,6 +1260,8 @@ impl Quotas for DynamoStore {
     ) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(quota_key(user_id, reserved_at)))
@@ -1212,6 +1284,8 @@ impl Quotas for DynamoStore {
     ) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(quota_key(user_id, reserved_at)))
@@ -1239,6 +1313,19 @@ fn hold_shard(id: &str) -> u32 {
 
 fn string_set(v: &str) -> AttributeValue {
     AttributeValue::Ss(vec![v.to_string()])
+}
+
+/// Marks an upload completed by `asset_id`, once only. Completed uploads are kept (without
+/// TTL) so a repeated complete returns the same asset.
+fn complete_upload(table: &str, user_id: &str, id: &str, asset_id: &str) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key(user_pk(user_id), &format!("UPLOAD#{id}"))))
+        .update_expression("SET asset_id = :a REMOVE expires_at")
+        .condition_expression("attribute_exists(pk) AND attribute_not_exists(asset_id)")
+        .expression_attribute_values(":a", s(asset_id))
+        .build()
+        .expect("update fields set")
 }
 
 fn settle_hold(table: &str, id: &str) -> Update {
@@ -1320,6 +1407,8 @@ impl Holds for DynamoStore {
             it.insert("idempotency_claim".into(), s(&c.token));
         }
         self.client
+            .get()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(it))
@@ -1336,6 +1425,8 @@ impl Holds for DynamoStore {
         }
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(hold_pk(id), "HOLD")))
@@ -1354,6 +1445,8 @@ impl Holds for DynamoStore {
         for shard in 0..HOLD_SHARDS {
             let out = self
                 .client
+                .get()
+                .await
                 .query()
                 .table_name(&self.table)
                 .index_name("gsi1")
@@ -1383,6 +1476,8 @@ impl Holds for DynamoStore {
     async fn start_refund(&self, id: &str) -> Result<bool, ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(hold_pk(id), "HOLD")))
@@ -1408,6 +1503,8 @@ impl Holds for DynamoStore {
     async fn postpone_hold(&self, h: &Hold, due_at: i64) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(hold_pk(&h.id), "HOLD")))
@@ -1422,6 +1519,8 @@ impl Holds for DynamoStore {
 
     async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
         self.client
+            .get()
+            .await
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(hold_pk(id), "HOLD")))
@@ -1445,6 +1544,8 @@ impl Idempotency for DynamoStore {
         let pk = idempotency_pk(user_id, &claim.key);
         let result = self
             .client
+            .get()
+            .await
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item(
@@ -1487,6 +1588,8 @@ impl Idempotency for DynamoStore {
     async fn abandon(&self, user_id: &str, claim: &KeyClaim) -> Result<(), ApiError> {
         let result = self
             .client
+            .get()
+            .await
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(idempotency_pk(user_id, &claim.key), "IDEMP")))

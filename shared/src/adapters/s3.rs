@@ -1,5 +1,6 @@
 //! S3 adapter: private objects, reached by clients only through presigned GET URLs.
 
+use crate::app::Lazy;
 use crate::error::ApiError;
 use crate::ports::Blobs;
 use aws_sdk_s3::Client;
@@ -11,12 +12,12 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
-    client: Client,
+    client: Lazy<Client>,
     bucket: String,
 }
 
 impl S3Blobs {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    pub fn new(client: Lazy<Client>, bucket: impl Into<String>) -> Self {
         Self {
             client,
             bucket: bucket.into(),
@@ -31,6 +32,8 @@ fn s3_error(op: &str, e: impl std::error::Error + Send + Sync + 'static) -> ApiE
 impl Blobs for S3Blobs {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ApiError> {
         self.client
+            .get()
+            .await
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -45,6 +48,8 @@ impl Blobs for S3Blobs {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
         match self
             .client
+            .get()
+            .await
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -75,6 +80,8 @@ impl Blobs for S3Blobs {
             .map_err(|e| s3_error("delete", e))?;
         let out = self
             .client
+            .get()
+            .await
             .delete_objects()
             .bucket(&self.bucket)
             .delete(
@@ -101,6 +108,8 @@ impl Blobs for S3Blobs {
         let config = PresigningConfig::expires_in(ttl).map_err(|e| s3_error("presign", e))?;
         let req = self
             .client
+            .get()
+            .await
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -120,6 +129,8 @@ impl Blobs for S3Blobs {
         let config = PresigningConfig::expires_in(ttl).map_err(|e| s3_error("presign", e))?;
         let req = self
             .client
+            .get()
+            .await
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -134,6 +145,8 @@ impl Blobs for S3Blobs {
     async fn size(&self, key: &str) -> Result<Option<u64>, ApiError> {
         match self
             .client
+            .get()
+            .await
             .head_object()
             .bucket(&self.bucket)
             .key(key)

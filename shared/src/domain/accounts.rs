@@ -156,6 +156,61 @@ impl LoginId {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub referral_code: String,
+    pub referred_by: Option<String>,
+    pub credits: CreditBalance,
+}
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreditBalance {
+    pub available: i64,
+    pub earned: i64,
+    pub spent: i64,
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub role: Role,
+    pub revoked: bool,
+}
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token is spent; the new one is live in the same session.
+    Rotated(SessionRecord),
+    /// The token was already used: the whole family has been revoked.
+    ReuseDetected,
+    /// Unknown, expired, or its session was signed out.
+    Invalid,
+}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub user_id: String,
+    pub role: Role,
+    pub name: String,
+    pub prefix: String,
+    pub hash: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+/// The state of a user's request window after counting one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub used: u32,
+    /// Unix time at which the window resets.
+    pub reset_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

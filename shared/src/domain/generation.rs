@@ -363,7 +363,7 @@ impl CreateImageRequest {
         if self.stream == Some(true) {
             return Err(ApiError::invalid(
                 "stream",
-                "streaming is not supported; use `Prefer: respond-async` for long generations",
+                "streaming is not supported: send stream=false (or leave it out) and the finished images are returned in one response",
             ));
         }
         if self.partial_images.is_some_and(|p| p != 0) {

@@ -1,6 +1,8 @@
 //! Pure types and rules: no I/O.
 
 pub mod accounts;
+pub mod assets;
+pub mod billing;
 pub mod catalog;
 pub mod generation;
 

@@ -8,7 +8,7 @@ use crate::domain::catalog::ProviderKind;
 use crate::domain::generation::GenerationPlan;
 use crate::error::ApiError;
 use http::StatusCode;
-use image::RgbaImage;
+use imaging::RgbaImage;
 use std::future::Future;
 
 /// One image as a provider delivers it.

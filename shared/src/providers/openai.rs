@@ -241,9 +241,9 @@ pub fn form_fields(plan: &GenerationPlan, with_prompt: bool) -> Vec<(&'static st
 }
 
 fn part(bytes: &[u8], name: &str) -> reqwest::multipart::Part {
-    let (mime, ext) = match image::guess_format(bytes) {
-        Ok(image::ImageFormat::Jpeg) => ("image/jpeg", "jpg"),
-        Ok(image::ImageFormat::WebP) => ("image/webp", "webp"),
+    let (mime, ext) = match imaging::image::guess_format(bytes) {
+        Ok(imaging::image::ImageFormat::Jpeg) => ("image/jpeg", "jpg"),
+        Ok(imaging::image::ImageFormat::WebP) => ("image/webp", "webp"),
         _ => ("image/png", "png"),
     };
     reqwest::multipart::Part::bytes(bytes.to_vec())
@@ -353,10 +353,8 @@ mod tests {
     }
 
     fn png(w: u32, h: u32) -> String {
-        let img = image::RgbaImage::from_pixel(w, h, image::Rgba([10, 200, 30, 255]));
-        let bytes =
-            crate::imaging::encode(&img, crate::domain::generation::OutputFormat::Png, None)
-                .unwrap();
+        let img = imaging::RgbaImage::from_pixel(w, h, imaging::Rgba([10, 200, 30, 255]));
+        let bytes = imaging::encode(&img, imaging::Format::Png, None).unwrap();
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
@@ -424,7 +422,7 @@ mod tests {
         let ProviderOutput::Encoded(bytes) = &out[0].image else {
             panic!("encoded")
         };
-        assert_eq!(crate::imaging::decode(bytes).unwrap().width(), 32);
+        assert_eq!(imaging::decode(bytes).unwrap().width(), 32);
     }
 
     #[tokio::test]

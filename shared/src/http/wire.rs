@@ -2,7 +2,7 @@
 //! Request types holding secrets deliberately do not derive `Debug`.
 
 use crate::domain::accounts::Role;
-use crate::ports::{ApiKeyRecord, UserRecord};
+use crate::domain::accounts::{ApiKeyRecord, UserRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -201,7 +201,7 @@ pub struct ImagesResponse {
 pub struct ImageInfo {
     pub id: String,
     pub object: String,
-    pub kind: crate::ports::AssetKind,
+    pub kind: crate::domain::assets::AssetKind,
     pub prompt: Option<String>,
     pub revised_prompt: Option<String>,
     pub model: Option<String>,
@@ -212,6 +212,8 @@ pub struct ImageInfo {
     pub bytes: u64,
     pub background: Option<String>,
     pub quality: Option<String>,
+    /// JPEG/WebP quality (0–100) the image was encoded with, when one was asked for.
+    pub output_compression: Option<u8>,
     /// The asset this one was derived from (edit, variation, transform or earlier version).
     pub parent_id: Option<String>,
     pub title: Option<String>,
@@ -224,6 +226,21 @@ pub struct ImageInfo {
     pub thumbnail_url: Option<String>,
     /// When the URLs stop working (Unix seconds).
     pub urls_expire_at: i64,
+}
+
+/// The answer of a transform: the new asset, and the operations that had nothing to do.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct TransformedImage {
+    #[serde(flatten)]
+    pub image: ImageInfo,
+    pub skipped: Vec<SkippedOperation>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SkippedOperation {
+    /// `operations[i]`.
+    pub param: String,
+    pub reason: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]

@@ -1,7 +1,7 @@
 //! Image post-processing: bounded decoding, white→transparent background, high-quality resize,
 //! and encoding to PNG / JPEG / WebP.
 
-use crate::domain::generation::OutputFormat;
+use crate::Format;
 use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::png::{CompressionType, PngEncoder};
@@ -25,6 +25,9 @@ pub enum ImagingError {
     #[error("encoding failed: {0}")]
     Encode(String),
 }
+
+/// The largest width or height `decode` accepts: nothing larger may be stored.
+pub const MAX_DECODE_EDGE: u32 = 20_000;
 
 /// The largest width or height a WebP image can have.
 pub const WEBP_MAX_EDGE: u32 = 16_383;
@@ -97,8 +100,8 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
         .with_guessed_format()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(20_000);
-    limits.max_image_height = Some(20_000);
+    limits.max_image_width = Some(MAX_DECODE_EDGE);
+    limits.max_image_height = Some(MAX_DECODE_EDGE);
     limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
     reader.limits(limits);
     reader
@@ -107,11 +110,11 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
 }
 
 /// The format of encoded bytes, recognised by their content (never by a declared type).
-pub fn sniff_format(bytes: &[u8]) -> Option<OutputFormat> {
+pub fn sniff_format(bytes: &[u8]) -> Option<Format> {
     match image::guess_format(bytes).ok()? {
-        image::ImageFormat::Png => Some(OutputFormat::Png),
-        image::ImageFormat::Jpeg => Some(OutputFormat::Jpeg),
-        image::ImageFormat::WebP => Some(OutputFormat::Webp),
+        image::ImageFormat::Png => Some(Format::Png),
+        image::ImageFormat::Jpeg => Some(Format::Jpeg),
+        image::ImageFormat::WebP => Some(Format::Webp),
         _ => None,
     }
 }
@@ -362,14 +365,14 @@ pub fn has_transparency(img: &RgbaImage) -> bool {
 /// format's best (JPEG 90, WebP lossless). Opaque images are written without an alpha channel.
 pub fn encode(
     img: &RgbaImage,
-    format: OutputFormat,
+    format: Format,
     quality: Option<u8>,
 ) -> Result<Vec<u8>, ImagingError> {
     let enc_err = |e: image::ImageError| ImagingError::Encode(e.to_string());
     let (w, h) = img.dimensions();
     let mut out = Vec::new();
     match format {
-        OutputFormat::Png => {
+        Format::Png => {
             let encoder = PngEncoder::new_with_quality(
                 &mut out,
                 CompressionType::Fast,
@@ -383,7 +386,7 @@ pub fn encode(
             }
             .map_err(enc_err)?;
         }
-        OutputFormat::Jpeg => {
+        Format::Jpeg => {
             // jpeg-encoder: SIMD colour conversion and DCT, several times faster than image's
             // encoder; baseline, 4:2:0, alpha dropped.
             let (jw, jh) = (
@@ -400,7 +403,7 @@ pub fn encode(
                 .encode(img.as_raw(), jw, jh, jpeg_encoder::ColorType::Rgba)
                 .map_err(|e| ImagingError::Encode(e.to_string()))?;
         }
-        OutputFormat::Webp => {
+        Format::Webp => {
             // libwebp's limit; its Rust binding panics beyond it rather than failing.
             if w > WEBP_MAX_EDGE || h > WEBP_MAX_EDGE {
                 return Err(ImagingError::Encode(format!(
@@ -421,14 +424,14 @@ pub fn encode(
 /// A 256-px WebP preview, fitted within the square.
 pub fn thumbnail(img: &RgbaImage) -> Result<Vec<u8>, ImagingError> {
     let (w, h) = fit_within(img.width(), img.height(), THUMBNAIL_EDGE);
-    encode(&resize(img, w, h), OutputFormat::Webp, Some(80))
+    encode(&resize(img, w, h), Format::Webp, Some(80))
 }
 
 /// The benchmarked pipeline: decode a PNG, white→alpha, Lanczos3 to 256×256, encode PNG.
 pub fn transparent_thumbnail_png(png: &[u8]) -> Result<Vec<u8>, ImagingError> {
     let mut img = decode(png)?.into_rgba8();
     white_to_alpha(&mut img, WHITE_TOLERANCE);
-    encode(&resize(&img, 256, 256), OutputFormat::Png, None)
+    encode(&resize(&img, 256, 256), Format::Png, None)
 }
 
 #[cfg(test)]
@@ -498,10 +501,10 @@ mod tests {
         let mut img = ring();
         white_to_alpha(&mut img, WHITE_TOLERANCE);
         for (format, quality, alpha) in [
-            (OutputFormat::Png, None, true),
-            (OutputFormat::Webp, None, true),
-            (OutputFormat::Webp, Some(50), true),
-            (OutputFormat::Jpeg, Some(70), false),
+            (Format::Png, None, true),
+            (Format::Webp, None, true),
+            (Format::Webp, Some(50), true),
+            (Format::Jpeg, Some(70), false),
         ] {
             let bytes = encode(&img, format, quality).unwrap();
             let back = decode(&bytes).unwrap();
@@ -517,8 +520,8 @@ mod tests {
                 255,
             ])
         });
-        let hi = encode(&noisy, OutputFormat::Jpeg, Some(95)).unwrap();
-        let lo = encode(&noisy, OutputFormat::Jpeg, Some(20)).unwrap();
+        let hi = encode(&noisy, Format::Jpeg, Some(95)).unwrap();
+        let lo = encode(&noisy, Format::Jpeg, Some(20)).unwrap();
         assert!(lo.len() < hi.len());
     }
 
@@ -528,12 +531,12 @@ mod tests {
             decode(b"hello world, not an image"),
             Err(ImagingError::Unsupported)
         ));
-        let png = encode(&ring(), OutputFormat::Png, None).unwrap();
+        let png = encode(&ring(), Format::Png, None).unwrap();
         assert!(matches!(
             decode(&png[..png.len() / 2]),
             Err(ImagingError::Corrupt(_))
         ));
-        let jpeg = encode(&ring(), OutputFormat::Jpeg, Some(90)).unwrap();
+        let jpeg = encode(&ring(), Format::Jpeg, Some(90)).unwrap();
         assert!(decode(&jpeg).is_ok());
         for cut in [jpeg.len() - 2, jpeg.len() * 2 / 3, 400] {
             let r = decode(&jpeg[..cut]);
@@ -544,7 +547,7 @@ mod tests {
         }
         let wide = RgbaImage::from_pixel(WEBP_MAX_EDGE + 1, 1, Rgba([1, 2, 3, 255]));
         assert!(matches!(
-            encode(&wide, OutputFormat::Webp, Some(80)),
+            encode(&wide, Format::Webp, Some(80)),
             Err(ImagingError::Encode(_))
         ));
         // Bytes after the end marker are tolerated, as every decoder does.
@@ -676,7 +679,7 @@ mod tests {
                 big.put_pixel(x, y, Rgba([200, 30, 30, 255]));
             }
         }
-        let png = encode(&big, OutputFormat::Png, None).unwrap();
+        let png = encode(&big, Format::Png, None).unwrap();
         let out = decode(&transparent_thumbnail_png(&png).unwrap())
             .unwrap()
             .into_rgba8();

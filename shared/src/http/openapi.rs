@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document served at `/v1/doc`, generated from the wire types in [`crate::api`].
 //! A test checks that its operations and template.yaml's routes are the same set.
 
-use crate::api::*;
 use crate::domain::accounts::Role;
+use crate::domain::assets::AssetKind;
 use crate::domain::generation::CreateImageRequest;
-use crate::ports::AssetKind;
+use crate::http::wire::*;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,7 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
-        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo,
+        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket
@@ -330,7 +330,7 @@ fn update_image() {}
     request_body = TransformRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The new asset", body = ImageInfo),
+        (status = 201, description = "The new asset", body = TransformedImage),
         (status = 400, description = "Unknown operation or out-of-range value (`operations[i].field`)", body = ErrorResponse),
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]

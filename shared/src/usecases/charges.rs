@@ -11,8 +11,9 @@
 //! took — each give-back conditional on its mark, so nothing is given back twice or without
 //! having been taken — and finishes settled ones.
 
+use crate::domain::billing::{Hold, HoldState, KeyClaim};
 use crate::error::ApiError;
-use crate::ports::{Blobs, Hold, HoldState, KeyClaim, Store};
+use crate::ports::{Blobs, Store};
 
 /// The ledger reason of the debits that holds cover.
 pub const GENERATION: &str = "generation";
@@ -75,12 +76,16 @@ pub async fn give_back<S: Store, B: Blobs>(
             None => Unwound::Gone,
         });
     }
-    let refunded = store
-        .refund(&hold.user_id, hold.amount, GENERATION, &hold.id)
-        .await?;
-    store
-        .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)
-        .await?;
+    // A free asset's hold (a transform, an upload) took nothing but the objects' places.
+    let refunded = hold.amount > 0
+        && store
+            .refund(&hold.user_id, hold.amount, GENERATION, &hold.id)
+            .await?;
+    if hold.images > 0 {
+        store
+            .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)
+            .await?;
+    }
     if free_key && let Some(claim) = &hold.idempotency {
         store.abandon(&hold.user_id, claim).await?;
     }
@@ -96,10 +101,14 @@ pub async fn give_back<S: Store, B: Blobs>(
 /// Makes a settled hold's charge and quota final and removes it. (Its Idempotency-Key already
 /// holds the answer: that was recorded in the settling transaction.)
 pub async fn finish<S: Store>(store: &S, hold: &Hold) -> Result<(), ApiError> {
-    store.settle_charge(&hold.user_id, &hold.id).await?;
-    store
-        .settle_daily(&hold.user_id, hold.reserved_at, &hold.id)
-        .await?;
+    if hold.amount > 0 {
+        store.settle_charge(&hold.user_id, &hold.id).await?;
+    }
+    if hold.images > 0 {
+        store
+            .settle_daily(&hold.user_id, hold.reserved_at, &hold.id)
+            .await?;
+    }
     store.close_hold(&hold.id).await
 }
 

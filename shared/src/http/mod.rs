@@ -1,12 +1,18 @@
 //! HTTP glue shared by every function: request ids, logging span, body parsing, auth,
 //! rate-limit headers and the one mapping from `ApiError` to a response.
 
+#[cfg(feature = "images")]
+pub mod multipart;
+pub mod openapi;
+pub mod wire;
+
 use crate::Deps;
-use crate::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
+use crate::domain::accounts::RateWindow;
 use crate::domain::accounts::Role;
 use crate::domain::now_epoch;
 use crate::error::ApiError;
-use crate::ports::{RateWindow, Store};
+use crate::ports::Store;
+use crate::usecases::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -121,6 +127,22 @@ impl Ctx {
 
     /// Checks the bearer credential (access JWT or API key) and counts the request against the
     /// user's hourly limit. Revoked sessions and deleted keys fail here, on every endpoint.
+    /// A signed-in session (not an API key): managing API keys needs one, so a leaked key
+    /// cannot mint copies of itself that outlive its revocation.
+    pub async fn authenticate_session<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let who = self.authenticate(deps, req).await?;
+        if matches!(who.credential, Credential::ApiKey { .. }) {
+            return Err(ApiError::Forbidden(
+                "API keys cannot manage API keys: sign in (POST /v1/auth/login) and use the access token".into(),
+            ));
+        }
+        Ok(who)
+    }
+
     pub async fn authenticate<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
@@ -447,6 +469,21 @@ pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
         .header("cache-control", "no-store")
         .body(Body::Empty)
         .map_err(ApiError::internal)
+}
+
+/// The `Idempotency-Key` header, validated (1–255 visible ASCII characters).
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().map(str::trim).unwrap_or("");
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! area with the local provider, encode PNG and the thumbnail.
 
 use image::{Rgba, RgbaImage};
-use shared::domain::generation::OutputFormat;
-use shared::{imaging, providers};
+use imaging::Format;
+use imaging::procedural;
 
 fn main() {
     const EDGE: u32 = 4096;
@@ -13,21 +13,21 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(512u32);
     // Inputs as a client would send them: encoded PNGs.
-    let base = providers::local::render("a harbour at night with a red boat", 1, 0, EDGE, EDGE);
-    let base_png = imaging::encode(&base, OutputFormat::Png, None).expect("encode base");
+    let base = procedural::render("a harbour at night with a red boat", 1, 0, EDGE, EDGE);
+    let base_png = imaging::encode(&base, Format::Png, None).expect("encode base");
     let lo = (EDGE - hole) / 2;
     let mask = RgbaImage::from_fn(EDGE, EDGE, |x, y| {
         let inside = (lo..lo + hole).contains(&x) && (lo..lo + hole).contains(&y);
         Rgba([0, 0, 0, if inside { 0 } else { 255 }])
     });
-    let mask_png = imaging::encode(&mask, OutputFormat::Png, None).expect("encode mask");
+    let mask_png = imaging::encode(&mask, Format::Png, None).expect("encode mask");
     drop((base, mask));
 
     let started = std::time::Instant::now();
     let image = imaging::decode(&base_png).expect("decode").into_rgba8();
     let mask = imaging::decode(&mask_png).expect("decode").into_rgba8();
-    let edited = providers::local::edit(std::slice::from_ref(&image), Some(&mask), 0);
-    let out = imaging::encode(&edited, OutputFormat::Png, None).expect("encode result");
+    let edited = procedural::edit(std::slice::from_ref(&image), Some(&mask), 0);
+    let out = imaging::encode(&edited, Format::Png, None).expect("encode result");
     let thumb = imaging::thumbnail(&edited).expect("thumbnail");
     println!(
         "edited {EDGE}x{EDGE} with a {hole}x{hole} hole in {:.2} s: input {} KB, output {} KB, thumbnail {} KB",

@@ -6,10 +6,10 @@ use crate::domain::catalog::ProviderKind;
 use crate::domain::generation::{CreateImageRequest, GenerationPlan};
 use crate::error::ApiError;
 use crate::http::json_error;
-use crate::imaging::{self, ImagingError};
-use crate::multipart;
+use crate::http::multipart;
 use crate::ports::{Blobs, Store};
 use crate::providers::{EditInputs, InputImage};
+use imaging::{self, ImagingError};
 use lambda_http::Request;
 use serde_json::Value;
 
@@ -185,7 +185,7 @@ fn canonical_form(
     mask: &Option<(String, ImageSource)>,
 ) -> String {
     let digest = |source: &ImageSource| match source {
-        ImageSource::Bytes(b) => crate::auth::token_hash_bytes(b),
+        ImageSource::Bytes(b) => crate::usecases::auth::token_hash_bytes(b),
         ImageSource::Asset(id) => format!("asset:{id}"),
     };
     serde_json::json!({
@@ -239,7 +239,8 @@ pub async fn load_all<S: Store, B: Blobs>(
         let (bytes, asset_id) = match source {
             ImageSource::Bytes(b) => (b, None),
             ImageSource::Asset(id) => {
-                let (_, bytes) = crate::service::asset_bytes(deps, user_id, &id, &param).await?;
+                let (_, bytes) =
+                    crate::usecases::library::asset_bytes(deps, user_id, &id, &param).await?;
                 (bytes, Some(id))
             }
         };
@@ -357,7 +358,7 @@ pub fn dalle2_input(img: &InputImage) -> Result<(), ApiError> {
             format!("dall-e-2 needs a square image; this one is {w}x{h}"),
         ));
     }
-    if image::guess_format(&img.bytes).ok() != Some(image::ImageFormat::Png) {
+    if imaging::image::guess_format(&img.bytes).ok() != Some(imaging::image::ImageFormat::Png) {
         return Err(ApiError::invalid("image", "dall-e-2 needs a PNG image"));
     }
     if img.bytes.len() >= 4 * 1024 * 1024 {

@@ -1,9 +1,9 @@
 //! Deterministic image operations for `POST /v1/images/{id}/transform`, parsed from JSON with
 //! every bad operation or value a 400 naming `operations[i].field`.
 
-use crate::domain::generation::OutputFormat;
-use crate::error::ApiError;
-use crate::imaging;
+use crate as imaging;
+use crate::Format;
+use crate::Invalid;
 use image::{Rgba, RgbaImage};
 use serde_json::Value;
 
@@ -89,7 +89,7 @@ pub const OPERATIONS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transform {
     pub ops: Vec<Op>,
-    pub output_format: Option<OutputFormat>,
+    pub output_format: Option<Format>,
     pub quality: Option<u8>,
 }
 
@@ -110,16 +110,16 @@ impl<'a> Fields<'a> {
         lo: f64,
         hi: f64,
         default: Option<f64>,
-    ) -> Result<f64, ApiError> {
+    ) -> Result<f64, Invalid> {
         self.used.push(name);
         match self.obj.get(name) {
-            None | Some(Value::Null) => default.ok_or_else(|| ApiError::missing(&self.param(name))),
+            None | Some(Value::Null) => default.ok_or_else(|| Invalid::missing(&self.param(name))),
             Some(v) => {
                 let n = v.as_f64().ok_or_else(|| {
-                    ApiError::invalid(self.param(name), format!("{name} must be a number"))
+                    Invalid::new(self.param(name), format!("{name} must be a number"))
                 })?;
                 if !(lo..=hi).contains(&n) {
-                    return Err(ApiError::invalid(
+                    return Err(Invalid::new(
                         self.param(name),
                         format!("{name} must be between {lo} and {hi}"),
                     ));
@@ -135,10 +135,10 @@ impl<'a> Fields<'a> {
         lo: u32,
         hi: u32,
         default: Option<u32>,
-    ) -> Result<u32, ApiError> {
+    ) -> Result<u32, Invalid> {
         let n = self.number(name, lo as f64, hi as f64, default.map(f64::from))?;
         if n.fract() != 0.0 {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 self.param(name),
                 format!("{name} must be an integer"),
             ));
@@ -151,7 +151,7 @@ impl<'a> Fields<'a> {
         name: &'static str,
         lo: u32,
         hi: u32,
-    ) -> Result<Option<u32>, ApiError> {
+    ) -> Result<Option<u32>, Invalid> {
         match self.obj.get(name) {
             None | Some(Value::Null) => {
                 self.used.push(name);
@@ -161,37 +161,37 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn string(&mut self, name: &'static str) -> Result<Option<&'a str>, ApiError> {
+    fn string(&mut self, name: &'static str) -> Result<Option<&'a str>, Invalid> {
         self.used.push(name);
         match self.obj.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::invalid(
+            Some(_) => Err(Invalid::new(
                 self.param(name),
                 format!("{name} must be a string"),
             )),
         }
     }
 
-    fn boolean(&mut self, name: &'static str) -> Result<bool, ApiError> {
+    fn boolean(&mut self, name: &'static str) -> Result<bool, Invalid> {
         self.used.push(name);
         match self.obj.get(name) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ApiError::invalid(
+            Some(_) => Err(Invalid::new(
                 self.param(name),
                 format!("{name} must be true or false"),
             )),
         }
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    fn finish(self) -> Result<(), Invalid> {
         match self
             .obj
             .keys()
             .find(|k| *k != "op" && !self.used.contains(&k.as_str()))
         {
-            Some(extra) => Err(ApiError::invalid(
+            Some(extra) => Err(Invalid::new(
                 self.param(extra),
                 format!("unknown field '{extra}' for this operation"),
             )),
@@ -200,13 +200,13 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn colour(param: String, s: &str) -> Result<Rgba<u8>, ApiError> {
+fn colour(param: String, s: &str) -> Result<Rgba<u8>, Invalid> {
     if s == "transparent" {
         return Ok(Rgba([0, 0, 0, 0]));
     }
     let hex = s.strip_prefix('#').unwrap_or("");
     let bad = || {
-        ApiError::invalid(
+        Invalid::new(
             param.clone(),
             "background must be \"transparent\", #RRGGBB or #RRGGBBAA",
         )
@@ -224,31 +224,28 @@ fn colour(param: String, s: &str) -> Result<Rgba<u8>, ApiError> {
 }
 
 impl Transform {
-    pub fn parse(body: &Value) -> Result<Self, ApiError> {
+    pub fn parse(body: &Value) -> Result<Self, Invalid> {
         let obj = body
             .as_object()
-            .ok_or_else(|| ApiError::invalid("body", "the body must be a JSON object"))?;
+            .ok_or_else(|| Invalid::new("body", "the body must be a JSON object"))?;
         if let Some(extra) = obj
             .keys()
             .find(|k| !["operations", "output_format", "quality"].contains(&k.as_str()))
         {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 extra.clone(),
                 format!("Unrecognized request argument supplied: {extra}"),
             ));
         }
         let list = match obj.get("operations") {
             Some(Value::Array(a)) => a,
-            None => return Err(ApiError::missing("operations")),
+            None => return Err(Invalid::missing("operations")),
             Some(_) => {
-                return Err(ApiError::invalid(
-                    "operations",
-                    "operations must be an array",
-                ));
+                return Err(Invalid::new("operations", "operations must be an array"));
             }
         };
         if list.is_empty() || list.len() > MAX_OPERATIONS {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 "operations",
                 format!("send 1 to {MAX_OPERATIONS} operations"),
             ));
@@ -258,11 +255,11 @@ impl Transform {
             let at = format!("operations[{i}]");
             let o = item
                 .as_object()
-                .ok_or_else(|| ApiError::invalid(at.clone(), "each operation is an object"))?;
+                .ok_or_else(|| Invalid::new(at.clone(), "each operation is an object"))?;
             let name = o
                 .get("op")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::missing(&format!("{at}.op")))?;
+                .ok_or_else(|| Invalid::missing(&format!("{at}.op")))?;
             let mut f = Fields {
                 obj: o,
                 at: at.clone(),
@@ -273,14 +270,14 @@ impl Transform {
                     let width = f.optional_integer("width", 1, MAX_EDGE)?;
                     let height = f.optional_integer("height", 1, MAX_EDGE)?;
                     if width.is_none() && height.is_none() {
-                        return Err(ApiError::missing(&format!("{at}.width")));
+                        return Err(Invalid::missing(&format!("{at}.width")));
                     }
                     let fit = match f.string("fit")?.unwrap_or("contain") {
                         "contain" => Fit::Contain,
                         "cover" => Fit::Cover,
                         "fill" => Fit::Fill,
                         _ => {
-                            return Err(ApiError::invalid(
+                            return Err(Invalid::new(
                                 f.param("fit"),
                                 "fit must be contain, cover or fill",
                             ));
@@ -344,7 +341,7 @@ impl Transform {
                     )? as u8,
                 },
                 other => {
-                    return Err(ApiError::invalid(
+                    return Err(Invalid::new(
                         format!("{at}.op"),
                         format!(
                             "unknown operation '{other}'; supported: {}",
@@ -358,11 +355,11 @@ impl Transform {
         }
         let output_format = match obj.get("output_format") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(OutputFormat::parse(s).ok_or_else(|| {
-                ApiError::invalid("output_format", "output_format must be png, jpeg or webp")
+            Some(Value::String(s)) => Some(Format::parse(s).ok_or_else(|| {
+                Invalid::new("output_format", "output_format must be png, jpeg or webp")
             })?),
             Some(_) => {
-                return Err(ApiError::invalid(
+                return Err(Invalid::new(
                     "output_format",
                     "output_format must be a string",
                 ));
@@ -374,7 +371,7 @@ impl Transform {
                 v.as_u64()
                     .filter(|q| (1..=100).contains(q))
                     .ok_or_else(|| {
-                        ApiError::invalid("quality", "quality must be an integer from 1 to 100")
+                        Invalid::new("quality", "quality must be an integer from 1 to 100")
                     })? as u8,
             ),
         };
@@ -386,21 +383,55 @@ impl Transform {
     }
 }
 
-/// Applies the operations in order. A crop outside the current image is a 400 naming it.
-pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
+/// What the operations made, and which of them had nothing to do.
+#[derive(Debug)]
+pub struct Applied {
+    pub image: RgbaImage,
+    /// Indexes of resizes that `upscale: false` kept from enlarging the image.
+    pub upscale_prevented: Vec<usize>,
+}
+
+/// Applies the operations in order. A crop outside the current image, or a result that could
+/// not be read back (beyond the decoder's limits), is a 400 naming the operation.
+pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<Applied, Invalid> {
+    let mut upscale_prevented = Vec::new();
     let mut i = 0;
     while i < ops.len() {
         let op = &ops[i];
         // Every operation's largest allocation is known before it is made: refuse it up front.
         let peak = peak_pixels(op, img.dimensions());
         if peak > imaging::MAX_PIXELS {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 format!("operations[{i}]"),
                 format!(
                     "this operation would make a {peak}-pixel image; at most {} pixels",
                     imaging::MAX_PIXELS
                 ),
             ));
+        }
+        let (w, h) = output_dims(op, img.dimensions());
+        if w > imaging::MAX_DECODE_EDGE || h > imaging::MAX_DECODE_EDGE {
+            return Err(Invalid::new(
+                format!("operations[{i}]"),
+                format!(
+                    "this operation would make a {w}x{h} image; at most {} pixels a side",
+                    imaging::MAX_DECODE_EDGE
+                ),
+            ));
+        }
+        if let Op::Resize {
+            width,
+            height,
+            fit,
+            upscale: false,
+        } = *op
+        {
+            let dims = img.dimensions();
+            if resize_dims(dims, width, height, fit, true)
+                != resize_dims(dims, width, height, fit, false)
+            {
+                upscale_prevented.push(i);
+            }
         }
         // A run of tone curves (brightness, contrast, gamma) is one lookup table: each maps 0–255
         // to 0–255 on its own, so their composition is exact and the pixels are walked once.
@@ -432,7 +463,7 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
             } => {
                 let (w, h) = img.dimensions();
                 if x.saturating_add(width) > w || y.saturating_add(height) > h {
-                    return Err(ApiError::invalid(
+                    return Err(Invalid::new(
                         format!("operations[{index}]"),
                         format!("crop {width}x{height}+{x}+{y} lies outside the {w}x{h} image"),
                     ));
@@ -462,7 +493,10 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<RgbaImage, ApiError> {
             }
         };
     }
-    Ok(img)
+    Ok(Applied {
+        image: img,
+        upscale_prevented,
+    })
 }
 
 fn clamp(v: f32) -> u8 {
@@ -514,29 +548,34 @@ fn map_rgb(mut img: RgbaImage, f: impl Fn([u8; 3]) -> [u8; 3]) -> RgbaImage {
 }
 
 /// The most pixels an operation holds at once on an image of `dims`.
-fn peak_pixels(op: &Op, dims: (u32, u32)) -> u64 {
-    let area = |(w, h): (u32, u32)| w as u64 * h as u64;
+/// The size an operation gives an image of `dims`, known before any pixel is touched.
+fn output_dims(op: &Op, dims: (u32, u32)) -> (u32, u32) {
     match *op {
         Op::Resize {
             width,
             height,
             fit,
             upscale,
-        } => {
-            let (scaled, _) = resize_dims(dims, width, height, fit, upscale);
-            area(scaled).max(area(dims))
-        }
-        Op::Rotate { degrees, .. } => {
-            let (sin, cos) = degrees.to_radians().sin_cos();
-            let (w, h) = (dims.0 as f64, dims.1 as f64);
-            let grown = (
-                (w * cos.abs() as f64 + h * sin.abs() as f64).ceil() as u32,
-                (w * sin.abs() as f64 + h * cos.abs() as f64).ceil() as u32,
-            );
-            area(grown).max(area(dims))
-        }
-        _ => area(dims),
+        } => resize_dims(dims, width, height, fit, upscale).1,
+        Op::Crop { width, height, .. } => (width, height),
+        Op::Rotate { degrees, .. } => rotated_dims(dims, degrees),
+        _ => dims,
     }
+}
+
+/// The largest image an operation holds at once: its input, or a larger intermediate.
+fn peak_pixels(op: &Op, dims: (u32, u32)) -> u64 {
+    let area = |(w, h): (u32, u32)| w as u64 * h as u64;
+    let scaled = match *op {
+        Op::Resize {
+            width,
+            height,
+            fit,
+            upscale,
+        } => resize_dims(dims, width, height, fit, upscale).0,
+        _ => output_dims(op, dims),
+    };
+    area(scaled).max(area(dims))
 }
 
 /// Unsharp mask: adds back the difference from a Gaussian blur where it exceeds `threshold`.
@@ -616,6 +655,23 @@ fn resize(
 
 /// Right angles are exact; other angles are bilinear on a canvas grown to hold the whole image,
 /// filled with `background`.
+/// The canvas that holds an image of `dims` rotated by `degrees` (swapped at right angles).
+fn rotated_dims(dims: (u32, u32), degrees: f32) -> (u32, u32) {
+    let d = degrees.rem_euclid(360.0);
+    if d == 0.0 || d == 180.0 {
+        return dims;
+    }
+    if d == 90.0 || d == 270.0 {
+        return (dims.1, dims.0);
+    }
+    let (w, h) = (dims.0 as f32, dims.1 as f32);
+    let (sin, cos) = d.to_radians().sin_cos();
+    (
+        (w * cos.abs() + h * sin.abs()).ceil() as u32,
+        (w * sin.abs() + h * cos.abs()).ceil() as u32,
+    )
+}
+
 fn rotate(img: &RgbaImage, degrees: f32, background: Rgba<u8>) -> RgbaImage {
     let d = degrees.rem_euclid(360.0);
     if d == 0.0 {
@@ -632,8 +688,7 @@ fn rotate(img: &RgbaImage, degrees: f32, background: Rgba<u8>) -> RgbaImage {
     }
     let (w, h) = (img.width() as f32, img.height() as f32);
     let (sin, cos) = d.to_radians().sin_cos();
-    let nw = (w * cos.abs() + h * sin.abs()).ceil() as u32;
-    let nh = (w * sin.abs() + h * cos.abs()).ceil() as u32;
+    let (nw, nh) = rotated_dims(img.dimensions(), degrees);
     let (cx, cy) = (w / 2.0, h / 2.0);
     let (ncx, ncy) = (nw as f32 / 2.0, nh as f32 / 2.0);
     RgbaImage::from_fn(nw, nh, |x, y| {
@@ -655,7 +710,7 @@ mod tests {
 
     fn param(body: Value) -> String {
         match Transform::parse(&body) {
-            Err(ApiError::InvalidRequest { param: Some(p), .. }) => p,
+            Err(Invalid { param, .. }) => param,
             other => panic!("{body}: {other:?}"),
         }
     }
@@ -748,7 +803,7 @@ mod tests {
             {"op": "flip"}, {"op": "flop"}
         ]}))
         .unwrap();
-        let out = apply(img, &t.ops).unwrap();
+        let out = apply(img, &t.ops).unwrap().image;
         assert_eq!(out.dimensions(), (80, 100));
         let p = out.get_pixel(40, 50).0;
         assert!(
@@ -784,13 +839,7 @@ mod tests {
             },
         ];
         let e = apply(img.clone(), &ops).unwrap_err();
-        assert!(
-            e.body()["error"]["param"]
-                .as_str()
-                .unwrap()
-                .starts_with("operations["),
-            "{e:?}"
-        );
+        assert!(e.param.starts_with("operations["), "{e:?}");
         let big = [
             Op::Resize {
                 width: Some(8192),
@@ -804,7 +853,7 @@ mod tests {
             },
         ];
         let e = apply(img, &big).unwrap_err();
-        assert_eq!(e.body()["error"]["param"], "operations[0]");
+        assert_eq!(e.param, "operations[0]");
     }
 
     #[test]
@@ -820,7 +869,7 @@ mod tests {
             }],
         )
         .unwrap_err();
-        assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.param, "operations[0]");
     }
 
     #[test]
@@ -841,9 +890,9 @@ mod tests {
             Op::Contrast { factor: 0.8 },
         ];
         let one_by_one = run.iter().fold(img.clone(), |im, op| {
-            apply(im, std::slice::from_ref(op)).unwrap()
+            apply(im, std::slice::from_ref(op)).unwrap().image
         });
-        let fused = apply(img.clone(), &run).unwrap();
+        let fused = apply(img.clone(), &run).unwrap().image;
         assert_eq!(fused, one_by_one);
         assert_ne!(fused, img);
         // Alpha is not a colour: the curves leave it alone.
@@ -854,7 +903,9 @@ mod tests {
                 .all(|(a, b)| a.0[3] == b.0[3])
         );
         // Each curve on its own: brightness 2 doubles, up to white.
-        let b = apply(img.clone(), &[Op::Brightness { factor: 2.0 }]).unwrap();
+        let b = apply(img.clone(), &[Op::Brightness { factor: 2.0 }])
+            .unwrap()
+            .image;
         assert_eq!(b.get_pixel(10, 0).0[0], 80);
         assert_eq!(b.get_pixel(40, 0).0[0], 255);
     }

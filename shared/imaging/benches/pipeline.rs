@@ -3,16 +3,16 @@
 //! on the input written here (target/bench/input-1024.png) and prints the ratios.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use shared::domain::generation::OutputFormat;
-use shared::imaging;
-use shared::providers::local::render;
+use imaging::Format;
+
+use imaging::procedural::render;
 use std::hint::black_box;
 use std::path::PathBuf;
 
 fn input_png() -> Vec<u8> {
     // A subject on a white backdrop, as the transparent-background feature expects.
     let img = render("a red fox curled up in fresh snow", 7, 0, 1024, 1024);
-    let png = imaging::encode(&img, OutputFormat::Png, None).expect("encode input");
+    let png = imaging::encode(&img, Format::Png, None).expect("encode input");
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&dir).expect("target/bench");
     std::fs::write(dir.join("input-1024.png"), &png).expect("write input");
@@ -58,14 +58,14 @@ fn pipeline(c: &mut Criterion) {
     });
     let small = imaging::resize(&alpha, 256, 256);
     group.bench_function("encode_png_256", |b| {
-        b.iter(|| imaging::encode(black_box(&small), OutputFormat::Png, None).expect("encode"))
+        b.iter(|| imaging::encode(black_box(&small), Format::Png, None).expect("encode"))
     });
     group.finish();
 }
 
 /// The transform operations, named as in bench/transforms.py (which runs Pillow and pyvips).
 fn transforms(c: &mut Criterion) {
-    use shared::transform::{Op, apply};
+    use imaging::transform::{Op, apply};
     let png = input_png();
     let rgba = imaging::decode(&png).expect("decode").into_rgba8();
     let mut group = c.benchmark_group("transforms");
@@ -85,13 +85,13 @@ fn transforms(c: &mut Criterion) {
         b.iter(|| apply(black_box(rgba.clone()), &colour).expect("colour"))
     });
     group.bench_function("encode_png", |b| {
-        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Png, None).expect("png"))
+        b.iter(|| imaging::encode(black_box(&rgba), Format::Png, None).expect("png"))
     });
     group.bench_function("encode_webp_q80", |b| {
-        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Webp, Some(80)).expect("webp"))
+        b.iter(|| imaging::encode(black_box(&rgba), Format::Webp, Some(80)).expect("webp"))
     });
     group.bench_function("encode_jpeg_q80", |b| {
-        b.iter(|| imaging::encode(black_box(&rgba), OutputFormat::Jpeg, Some(80)).expect("jpeg"))
+        b.iter(|| imaging::encode(black_box(&rgba), Format::Jpeg, Some(80)).expect("jpeg"))
     });
     group.finish();
 }

@@ -2,11 +2,12 @@
 //! opaque refresh tokens and API keys (random, stored as SHA-256).
 
 use crate::Deps;
-use crate::api::TokenResponse;
 use crate::config::Config;
 use crate::domain::accounts::Role;
+use crate::domain::accounts::SessionRecord;
 use crate::error::ApiError;
-use crate::ports::{SessionRecord, Sessions};
+use crate::http::wire::TokenResponse;
+use crate::ports::Sessions;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;

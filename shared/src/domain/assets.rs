@@ -1,0 +1,175 @@
+//! Stored assets: what kind they are, their typed metadata, where they come from (lineage) and
+//! where their bytes live (object keys derived from ids only).
+
+pub use super::generation::OutputFormat;
+
+#[cfg(feature = "images")]
+impl From<OutputFormat> for imaging::Format {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Png => Self::Png,
+            OutputFormat::Jpeg => Self::Jpeg,
+            OutputFormat::Webp => Self::Webp,
+        }
+    }
+}
+
+#[cfg(feature = "images")]
+impl From<imaging::Format> for OutputFormat {
+    fn from(f: imaging::Format) -> Self {
+        match f {
+            imaging::Format::Png => Self::Png,
+            imaging::Format::Jpeg => Self::Jpeg,
+            imaging::Format::Webp => Self::Webp,
+        }
+    }
+}
+
+/// What kind of asset a library item is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetKind {
+    Image,
+    Video,
+    Upload,
+}
+
+impl AssetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Image => "image",
+            AssetKind::Video => "video",
+            AssetKind::Upload => "upload",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(AssetKind::Image),
+            "video" => Some(AssetKind::Video),
+            "upload" => Some(AssetKind::Upload),
+            _ => None,
+        }
+    }
+}
+/// Metadata of one stored asset; its bytes live in S3 under keys derived from the ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRecord {
+    pub id: String,
+    pub user_id: String,
+    pub kind: AssetKind,
+    pub prompt: Option<String>,
+    pub revised_prompt: Option<String>,
+    pub model: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub format: OutputFormat,
+    pub bytes: u64,
+    pub key: String,
+    pub thumbnail_key: Option<String>,
+    pub created_at: i64,
+    pub parent_id: Option<String>,
+    pub background: Option<String>,
+    /// The generation's quality (`low`…`high`, `standard`, `hd`).
+    pub quality: Option<String>,
+    /// JPEG/WebP quality 0–100 the bytes were encoded with, when one was asked for.
+    pub output_compression: Option<u8>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    /// 1 for an original; a new version made by PATCH is its parent's version + 1.
+    pub version: u32,
+}
+
+impl ImageRecord {
+    /// A new asset of `user_id` with a fresh id, object keys derived from it and the lineage's
+    /// parent, version, title and tags; what produced it (prompt, model...) is set by the caller.
+    pub fn new(
+        user_id: &str,
+        kind: AssetKind,
+        format: OutputFormat,
+        (width, height): (u32, u32),
+        bytes: u64,
+        lineage: Lineage,
+    ) -> Self {
+        let id = super::new_id("img");
+        let (key, thumbnail_key) = object_keys(user_id, &id, format);
+        Self {
+            id,
+            user_id: user_id.to_string(),
+            kind,
+            prompt: None,
+            revised_prompt: None,
+            model: None,
+            width,
+            height,
+            format,
+            bytes,
+            key,
+            thumbnail_key: Some(thumbnail_key),
+            created_at: super::now_epoch(),
+            parent_id: lineage.parent_id,
+            background: None,
+            quality: None,
+            output_compression: None,
+            title: lineage.title,
+            tags: lineage.tags,
+            version: lineage.version,
+        }
+    }
+}
+/// Where a new asset comes from: its parent (if derived) and what it inherits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    pub parent_id: Option<String>,
+    pub version: u32,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl Lineage {
+    /// A first version, derived from `parent_id` if given.
+    pub fn original(parent_id: Option<String>) -> Self {
+        Self {
+            parent_id,
+            version: 1,
+            title: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// The next version of `parent`, inheriting its title and tags.
+    pub fn next_version_of(parent: &ImageRecord) -> Self {
+        Self {
+            parent_id: Some(parent.id.clone()),
+            version: parent.version + 1,
+            title: parent.title.clone(),
+            tags: parent.tags.clone(),
+        }
+    }
+}
+/// A presigned upload waiting for its object, or completed into an asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub id: String,
+    pub user_id: String,
+    pub content_type: String,
+    pub declared_bytes: u64,
+    pub key: String,
+    pub asset_id: Option<String>,
+    pub expires_at: i64,
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    NewestFirst,
+    OldestFirst,
+}
+
+/// Object keys come from ids only, never from anything a user typed.
+pub fn object_keys(user_id: &str, image_id: &str, format: OutputFormat) -> (String, String) {
+    (
+        format!("images/{user_id}/{image_id}.{}", format.extension()),
+        format!("thumbnails/{user_id}/{image_id}.webp"),
+    )
+}

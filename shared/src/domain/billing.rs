@@ -1,0 +1,96 @@
+//! What paid work takes and gives back: holds, their settlement, Idempotency-Key claims and
+//! the credit ledger.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: String,
+    /// Negative for spending, positive for grants and refunds.
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub created_at: i64,
+}
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// First use: go ahead, then complete or abandon it.
+    New,
+    /// Same key and body already answered: replay this stored JSON.
+    Replay(String),
+    /// Same key, another body.
+    Mismatch,
+    /// Same key and body, still being processed.
+    InProgress,
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    /// Credits and quota may be taken; the work is under way (or its Lambda was killed).
+    Pending,
+    /// The images are stored: what was taken is final.
+    Settled,
+    /// The work failed or was abandoned: what was taken is being given back.
+    Refunding,
+}
+impl HoldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Settled => "settled",
+            Self::Refunding => "refunding",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Settled, Self::Refunding]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+/// A paid piece of work in flight, written before anything is taken. Whatever a Lambda that was
+/// killed mid-way left behind (credits, daily quota, an Idempotency-Key) is found through it by
+/// the sweeper once `due_at` has passed, and given back unless the images were stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The generation id: the reference of the debit and of the quota reservation.
+    pub id: String,
+    pub user_id: String,
+    pub amount: i64,
+    pub images: u32,
+    /// When the daily quota was reserved (which UTC day it counts against).
+    pub reserved_at: i64,
+    pub idempotency: Option<KeyClaim>,
+    /// Objects about to be written for the request: the sweeper deletes them if it never
+    /// stored their metadata.
+    pub objects: Vec<String>,
+    /// Later than any Lambda holding it can still be running.
+    pub due_at: i64,
+    pub state: HoldState,
+}
+/// What storing a paid request's images makes final (see [`Images::put_images`]).
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub hold_id: String,
+    pub user_id: String,
+    /// The claim and the answer to replay for it (without image bytes or URLs).
+    pub answer: Option<(KeyClaim, String)>,
+    /// The upload these images complete: marked in the same transaction, once only.
+    pub completes_upload: Option<String>,
+}
+
+/// How a metadata write ended. Objects may be deleted only when it is known not to have
+/// happened: an unknown outcome may have committed, and its metadata would point at nothing.
+#[derive(Debug)]
+pub enum WriteOutcome {
+    Written,
+    /// Refused (a condition failed): nothing was written.
+    NotWritten(crate::error::ApiError),
+    /// The answer was lost: it may or may not have committed.
+    Unknown(crate::error::ApiError),
+}
+/// One request's claim on an Idempotency-Key: `token` tells this claim from a later one of the
+/// same key, so that freeing or completing a stale claim cannot touch a newer request's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub key: String,
+    pub token: String,
+}

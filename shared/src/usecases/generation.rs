@@ -1,0 +1,358 @@
+//! Paid image work as one unit: moderation, daily quota, credits, provider, post-processing,
+//! storage and response — with every failure undoing what was done (refund, quota, objects).
+
+use crate::Deps;
+use crate::domain::assets::{AssetKind, ImageRecord, Lineage};
+use crate::domain::billing::{Hold, KeyClaim, Settlement};
+use crate::domain::generation::{Background, GenerationPlan, ResponseFormat, refused_term};
+use crate::domain::{new_id, now_epoch};
+use crate::error::ApiError;
+use crate::http::Principal;
+use crate::http::wire::{ImageData, ImagesResponse};
+use crate::ports::{Blobs, Store};
+use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
+use crate::usecases::charges::{self, Unwound};
+use crate::usecases::library::{Processed, store_objects};
+use base64::Engine;
+use imaging::ImagingError;
+use std::future::Future;
+
+/// Turns provider output into what the plan asked for: transparent background when the model
+/// cannot do it, exact size (Lanczos3), requested format and compression, and a thumbnail.
+pub fn post_process(
+    image: ProviderImage,
+    plan: &GenerationPlan,
+) -> Result<Processed, ImagingError> {
+    let (mut rgba, original) = match image.image {
+        ProviderOutput::Raw(img) => (img, None),
+        ProviderOutput::Encoded(bytes) => (imaging::decode(&bytes)?.into_rgba8(), Some(bytes)),
+    };
+    let mut changed = false;
+    if plan.background == Background::Transparent && !plan.model.native_transparency {
+        imaging::white_to_alpha(&mut rgba, imaging::WHITE_TOLERANCE);
+        changed = true;
+    }
+    let (w, h) = (plan.size.width, plan.size.height);
+    if rgba.dimensions() != (w, h) {
+        rgba = imaging::resize(&rgba, w, h);
+        changed = true;
+    }
+    // A vendor image already in the requested format is kept bit for bit (no re-encoding loss).
+    let same_format =
+        original.as_deref().and_then(imaging::sniff_format) == Some(plan.output_format.into());
+    let bytes = match original {
+        Some(bytes) if !changed && same_format => bytes,
+        _ => imaging::encode(&rgba, plan.output_format.into(), plan.output_compression)?,
+    };
+    Ok(Processed {
+        thumbnail: imaging::thumbnail(&rgba)?,
+        bytes,
+        width: w,
+        height: h,
+        revised_prompt: image.revised_prompt,
+    })
+}
+
+/// Lambda responses are capped at 6 MB; base64 images beyond this cannot be answered inline.
+pub const MAX_INLINE_RESPONSE_BYTES: usize = 5_500_000;
+
+/// Generates, stores and answers. Nothing is charged for a refused prompt, and a failure after
+/// the debit refunds it and releases the daily quota; stored objects are removed if their
+/// metadata cannot be written.
+pub async fn generate<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+    claim: Option<KeyClaim>,
+) -> Result<ImagesResponse, ApiError> {
+    run(deps, who, &plan, Lineage::original(None), claim, || {
+        deps.providers.generate(&plan)
+    })
+    .await
+}
+
+/// An edit of `inputs`. By default the result is a new asset whose parent is the first input's
+/// asset; PATCH passes a `lineage` that makes it the next version of that asset.
+pub async fn edit<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+    inputs: EditInputs,
+    lineage: Option<Lineage>,
+    claim: Option<KeyClaim>,
+) -> Result<ImagesResponse, ApiError> {
+    let lineage = lineage.unwrap_or_else(|| {
+        Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
+    });
+    run(deps, who, &plan, lineage, claim, || {
+        deps.providers.edit(&plan, &inputs)
+    })
+    .await
+}
+
+pub async fn variation<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: GenerationPlan,
+    input: InputImage,
+    claim: Option<KeyClaim>,
+) -> Result<ImagesResponse, ApiError> {
+    let lineage = Lineage::original(input.asset_id.clone());
+    run(deps, who, &plan, lineage, claim, || {
+        deps.providers.variation(&plan, &input)
+    })
+    .await
+}
+
+/// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
+/// post-processing and storage, with refund and quota release on any failure. `claim` is the
+/// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
+async fn run<S, B, F, Fut>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    plan: &GenerationPlan,
+    lineage: Lineage,
+    claim: Option<KeyClaim>,
+    produce: F,
+) -> Result<ImagesResponse, ApiError>
+where
+    S: Store,
+    B: Blobs,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Vec<ProviderImage>, ProviderError>>,
+{
+    if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
+        tracing::info!(user_id = %who.user_id, "prompt refused by moderation");
+        return Err(ApiError::ContentPolicy(format!(
+            "Your prompt was refused by this service's content policy (it contains '{term}')."
+        )));
+    }
+    let uid = who.user_id.as_str();
+    let now = now_epoch();
+    let limit = deps.config.daily_image_limit;
+    if plan.n as u32 > limit {
+        // No wait would help: a 400, not a 429.
+        return Err(ApiError::invalid(
+            "n",
+            format!(
+                "at most {limit} images a day can be made; this request asks for {}",
+                plan.n
+            ),
+        ));
+    }
+    let generation_id = new_id("gen");
+    // Written before anything is taken: if this Lambda is killed from here on, the sweeper
+    // gives back whatever was taken (see `charges`).
+    let mut hold = charges::hold_for(&generation_id, uid, plan.cost, plan.n as u32, now, claim);
+    deps.store.open_hold(&hold).await?;
+    let reserved = deps
+        .store
+        .reserve_daily(uid, hold.images, limit, now, &generation_id)
+        .await;
+    if let Ok(Err(reset_at)) = reserved {
+        close_hold(deps, &hold).await;
+        let retry = (reset_at - now).max(1) as u64;
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
+                plan.n
+            ),
+            retry_after_secs: retry,
+            limit,
+            reset_epoch: reset_at as u64,
+        });
+    }
+    let charged = match reserved {
+        Ok(_) => {
+            deps.store
+                .debit(uid, plan.cost, charges::GENERATION, &generation_id)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if !matches!(charged, Ok(true)) {
+        // Gives back the quota (and the credits if the debit's outcome is unknown).
+        undo(deps, &hold).await;
+        return Err(charged.err().unwrap_or_else(|| {
+            ApiError::InsufficientQuota(format!(
+                "You have too few credits for this request ({} needed). See GET /v1/credit.",
+                plan.cost
+            ))
+        }));
+    }
+    let result = match produce().await {
+        Ok(images) => store_results(deps, uid, plan, &lineage, images, &mut hold).await,
+        Err(e) => Err(e.into()),
+    };
+    match &result {
+        Err(e) => {
+            tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
+            undo(deps, &hold).await;
+        }
+        Ok(_) => {
+            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
+            // The images and the hold's settlement are stored together; making the charge final
+            // is housekeeping, which the sweeper repeats if it fails here.
+            if let Err(e) = charges::finish(&deps.store, &hold).await {
+                tracing::warn!(hold = %hold.id, error = %e, "could not finish a settled hold; the sweeper will");
+            }
+        }
+    }
+    result
+}
+
+/// Gives back what a failed request took; on failure the sweeper retries it later.
+async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
+    match charges::give_back(&deps.store, &deps.blobs, hold, false).await {
+        Ok(Unwound::GivenBack { .. }) => {}
+        Ok(Unwound::Settled) => {
+            tracing::error!(hold = %hold.id, "failed after its images were stored: charge kept")
+        }
+        Ok(Unwound::Gone) => tracing::warn!(hold = %hold.id, "already unwound by the sweeper"),
+        Err(e) => {
+            tracing::error!(hold = %hold.id, error = %e, "could not give back a charge now; the sweeper will")
+        }
+    }
+}
+
+async fn close_hold<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
+    if let Err(e) = deps.store.close_hold(&hold.id).await {
+        tracing::warn!(hold = %hold.id, error = %e, "could not close an unused hold; the sweeper will");
+    }
+}
+
+async fn store_results<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    uid: &str,
+    plan: &GenerationPlan,
+    lineage: &Lineage,
+    images: Vec<ProviderImage>,
+    hold: &mut Hold,
+) -> Result<ImagesResponse, ApiError> {
+    let processed = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || {
+            images
+                .into_iter()
+                .map(|img| post_process(img, &plan))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::from(ProviderError::BadOutput(e.to_string())))?
+    };
+
+    if plan.response_format == ResponseFormat::B64Json {
+        let encoded: usize = processed
+            .iter()
+            .map(|p| p.bytes.len().div_ceil(3) * 4)
+            .sum();
+        if encoded > MAX_INLINE_RESPONSE_BYTES {
+            // Refunded by the caller; nothing is stored.
+            return Err(ApiError::invalid(
+                "response_format",
+                format!(
+                    "these images are {:.1} MB as base64, more than a response can carry; ask for response_format=url (or fewer images)",
+                    encoded as f64 / 1e6
+                ),
+            ));
+        }
+    }
+    let records: Vec<ImageRecord> = processed
+        .iter()
+        .map(|p| ImageRecord {
+            prompt: Some(plan.prompt.clone()).filter(|p| !p.is_empty()),
+            revised_prompt: p.revised_prompt.clone(),
+            model: Some(plan.model.id.to_string()),
+            background: Some(background_name(plan.background).to_string()),
+            quality: Some(plan.quality.to_string()),
+            output_compression: plan.output_compression,
+            ..ImageRecord::new(
+                uid,
+                AssetKind::Image,
+                plan.output_format,
+                (p.width, p.height),
+                p.bytes.len() as u64,
+                lineage.clone(),
+            )
+        })
+        .collect();
+    let created_at = records.first().map_or_else(now_epoch, |r| r.created_at);
+    // The answer is built before anything is stored: once the images are stored (and the hold
+    // settled), nothing may fail any more.
+    let mut data = Vec::with_capacity(records.len());
+    for (record, p) in records.iter().zip(&processed) {
+        let (url, b64_json) = match plan.response_format {
+            ResponseFormat::B64Json => (
+                None,
+                Some(base64::engine::general_purpose::STANDARD.encode(&p.bytes)),
+            ),
+            ResponseFormat::Url => (
+                Some(
+                    deps.blobs
+                        .presign_get(&record.key, deps.config.presign_ttl)
+                        .await?,
+                ),
+                None,
+            ),
+        };
+        data.push(ImageData {
+            id: record.id.clone(),
+            url,
+            b64_json,
+            revised_prompt: p.revised_prompt.clone(),
+        });
+    }
+    let response = ImagesResponse {
+        created: created_at,
+        data,
+        size: plan.size.to_string(),
+        output_format: plan.output_format.as_str().to_string(),
+        background: background_name(plan.background).to_string(),
+        quality: plan.quality.to_string(),
+        model: plan.model.id.to_string(),
+    };
+    // The sweeper deletes these objects if this Lambda dies before their metadata is stored.
+    let keys: Vec<String> = records
+        .iter()
+        .flat_map(|r| [Some(r.key.clone()), r.thumbnail_key.clone()])
+        .flatten()
+        .collect();
+    if !deps.store.attach_objects(&hold.id, &keys).await? {
+        return Err(ApiError::internal(
+            "the charge of this request was given back before its images could be stored",
+        ));
+    }
+    // Undoing a failure from here on deletes them too (again, if the first attempt failed).
+    hold.objects = keys;
+    let answer = match &hold.idempotency {
+        Some(claim) => Some((claim.clone(), replayable(&response)?)),
+        None => None,
+    };
+    let settlement = Settlement {
+        hold_id: hold.id.clone(),
+        user_id: uid.to_string(),
+        answer,
+        completes_upload: None,
+    };
+    store_objects(deps, &records, &processed, Some(&settlement)).await?;
+    Ok(response)
+}
+
+/// What an Idempotency-Key keeps of an answer: everything but the image bytes and URLs (a
+/// DynamoDB item holds 400 KB), with an empty marker saying which form to rebuild on replay.
+fn replayable(response: &ImagesResponse) -> Result<String, ApiError> {
+    let mut compact = response.clone();
+    for d in &mut compact.data {
+        d.b64_json = d.b64_json.as_ref().map(|_| String::new());
+        d.url = d.url.as_ref().map(|_| String::new());
+    }
+    serde_json::to_string(&compact).map_err(ApiError::internal)
+}
+
+fn background_name(b: Background) -> &'static str {
+    match b {
+        Background::Transparent => "transparent",
+        Background::Opaque => "opaque",
+    }
+}

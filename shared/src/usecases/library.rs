@@ -1,0 +1,237 @@
+//! The caller's library: finding an asset (another user's id is simply not found), its bytes,
+//! storing new assets without orphans, and describing them with fresh presigned URLs.
+
+use crate::Deps;
+use crate::domain::assets::ImageRecord;
+use crate::domain::billing::{Settlement, WriteOutcome};
+use crate::domain::now_epoch;
+use crate::error::ApiError;
+use crate::http::wire::ImageInfo;
+use crate::ports::{Blobs, Store};
+use crate::usecases::charges;
+
+/// One image ready to store: encoded bytes in the requested format and a thumbnail.
+pub struct Processed {
+    pub bytes: Vec<u8>,
+    pub thumbnail: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    pub revised_prompt: Option<String>,
+}
+
+/// Uploads every object (concurrently), then writes all metadata at once. Objects are deleted
+/// when the metadata is known not to be written; after a write whose outcome is unknown they are
+/// kept (it may have committed), and the hold that lists them lets the sweeper decide later.
+pub async fn store_objects<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    records: &[ImageRecord],
+    processed: &[Processed],
+    settles: Option<&Settlement>,
+) -> Result<(), Unstored> {
+    let puts = records.iter().zip(processed).flat_map(|(r, p)| {
+        let image = Some((r.key.as_str(), &p.bytes, r.format.content_type()));
+        let thumbnail = r
+            .thumbnail_key
+            .as_deref()
+            .map(|k| (k, &p.thumbnail, "image/webp"));
+        image.into_iter().chain(thumbnail)
+    });
+    let (keys, writes): (Vec<String>, Vec<_>) = puts
+        .map(|(key, bytes, content_type)| {
+            (
+                key.to_string(),
+                deps.blobs.put(key, bytes.clone(), content_type),
+            )
+        })
+        .unzip();
+    let error = match futures::future::try_join_all(writes).await {
+        Ok(_) => match deps.store.put_images(records, settles).await {
+            WriteOutcome::Written => return Ok(()),
+            WriteOutcome::NotWritten(e) => e,
+            WriteOutcome::Unknown(error) => {
+                tracing::error!(%error, keys = ?keys, "metadata write outcome unknown: objects kept");
+                return Err(Unstored {
+                    error,
+                    objects_gone: false,
+                });
+            }
+        },
+        Err(e) => e,
+    };
+    // Every key, as a failed put may still have landed; deleting a missing key is no error.
+    let deleted = deps.blobs.delete(&keys).await;
+    if let Err(e) = &deleted {
+        tracing::error!(error = %e, keys = ?keys, "could not remove objects of a failed write");
+    }
+    Err(Unstored {
+        error,
+        objects_gone: deleted.is_ok(),
+    })
+}
+
+/// Why images were not stored, and whether their objects are gone (else a hold's sweeper
+/// decides their fate).
+#[derive(Debug)]
+pub struct Unstored {
+    pub error: ApiError,
+    pub objects_gone: bool,
+}
+
+impl From<Unstored> for ApiError {
+    fn from(u: Unstored) -> Self {
+        u.error
+    }
+}
+
+/// An asset of the caller's library; another user's id is simply not found (404).
+pub async fn owned_image<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+) -> Result<ImageRecord, ApiError> {
+    deps.store
+        .image(user_id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))
+}
+
+/// An asset of the caller's library and its bytes; another user's id is simply not found.
+pub async fn asset_bytes<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+    param: &str,
+) -> Result<(ImageRecord, Vec<u8>), ApiError> {
+    let record = owned_image(deps, user_id, id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::NotFound(format!("no image with id '{id}' ({param})")),
+        other => other,
+    })?;
+    let bytes = deps
+        .blobs
+        .get(&record.key)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("object of {id} is missing")))?;
+    Ok((record, bytes))
+}
+
+/// Stores one new asset that costs nothing (a transform, an upload, a version made of another
+/// asset) and describes it. Like paid work it is covered by a hold listing its objects, so a
+/// Lambda killed before the metadata is written leaves no orphan: the sweeper deletes them.
+/// With `completes_upload`, the same transaction marks that upload completed, once only.
+pub async fn store_asset<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    record: &ImageRecord,
+    processed: &Processed,
+    completes_upload: Option<&str>,
+) -> Result<ImageInfo, ApiError> {
+    let mut hold = charges::hold_for(&record.id, &record.user_id, 0, 0, now_epoch(), None);
+    hold.objects = std::iter::once(record.key.clone())
+        .chain(record.thumbnail_key.clone())
+        .collect();
+    deps.store.open_hold(&hold).await?;
+    let settlement = Settlement {
+        hold_id: hold.id.clone(),
+        user_id: record.user_id.clone(),
+        answer: None,
+        completes_upload: completes_upload.map(str::to_string),
+    };
+    let stored = store_objects(
+        deps,
+        std::slice::from_ref(record),
+        std::slice::from_ref(processed),
+        Some(&settlement),
+    )
+    .await;
+    // Settled, or known unwritten with its objects gone: the hold has nothing left to guard.
+    // Otherwise the sweeper decides once it is due.
+    if stored.as_ref().map_or_else(|u| u.objects_gone, |()| true)
+        && let Err(e) = deps.store.close_hold(&hold.id).await
+    {
+        tracing::warn!(hold = %hold.id, error = %e, "could not close a hold; the sweeper will");
+    }
+    stored?;
+    image_info(deps, record).await
+}
+
+/// A new version of an asset whose content is another asset's (`PATCH` with `image_id`). The
+/// metadata describes the content it stores: prompt, model and quality come from `other`; what
+/// the asset is (its lineage, title and tags) from `lineage`.
+#[cfg(feature = "images")]
+pub async fn new_version_from<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &crate::http::Principal,
+    current: &ImageRecord,
+    lineage: crate::domain::assets::Lineage,
+    other: &str,
+) -> Result<ImageInfo, ApiError> {
+    let (source, bytes) = asset_bytes(deps, &who.user_id, other, "image_id").await?;
+    let thumbnail = tokio::task::spawn_blocking({
+        let bytes = bytes.clone();
+        move || imaging::decode(&bytes).and_then(|i| imaging::thumbnail(&i.into_rgba8()))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| crate::usecases::transforms::unreadable("image_id", e))?;
+    let fresh = ImageRecord::new(
+        &who.user_id,
+        current.kind,
+        source.format,
+        (source.width, source.height),
+        bytes.len() as u64,
+        lineage,
+    );
+    let record = ImageRecord {
+        prompt: source.prompt.clone(),
+        revised_prompt: source.revised_prompt.clone(),
+        model: source.model.clone(),
+        background: source.background.clone(),
+        quality: source.quality.clone(),
+        output_compression: source.output_compression,
+        ..fresh
+    };
+    let processed = Processed {
+        bytes,
+        thumbnail,
+        width: source.width,
+        height: source.height,
+        revised_prompt: None,
+    };
+    store_asset(deps, &record, &processed, None).await
+}
+
+/// A library item with fresh presigned URLs.
+pub async fn image_info<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    r: &ImageRecord,
+) -> Result<ImageInfo, ApiError> {
+    let ttl = deps.config.presign_ttl;
+    let url = deps.blobs.presign_get(&r.key, ttl).await?;
+    let thumbnail_url = match &r.thumbnail_key {
+        Some(k) => Some(deps.blobs.presign_get(k, ttl).await?),
+        None => None,
+    };
+    Ok(ImageInfo {
+        id: r.id.clone(),
+        object: "image".into(),
+        kind: r.kind,
+        prompt: r.prompt.clone(),
+        revised_prompt: r.revised_prompt.clone(),
+        model: r.model.clone(),
+        width: r.width,
+        height: r.height,
+        size: format!("{}x{}", r.width, r.height),
+        format: r.format.as_str().to_string(),
+        bytes: r.bytes,
+        background: r.background.clone(),
+        quality: r.quality.clone(),
+        output_compression: r.output_compression,
+        parent_id: r.parent_id.clone(),
+        title: r.title.clone(),
+        tags: r.tags.clone(),
+        version: r.version,
+        created_at: r.created_at,
+        url,
+        thumbnail_url,
+        urls_expire_at: now_epoch() + ttl.as_secs() as i64,
+    })
+}

@@ -1,0 +1,15 @@
+//! The flows a handler calls: parse → one of these → respond.
+
+pub mod auth;
+pub mod charges;
+pub mod idempotency;
+pub mod library;
+
+#[cfg(feature = "images")]
+pub mod edit_inputs;
+#[cfg(feature = "images")]
+pub mod generation;
+#[cfg(feature = "images")]
+pub mod transforms;
+#[cfg(feature = "images")]
+pub mod uploads;

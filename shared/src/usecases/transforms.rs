@@ -1,0 +1,92 @@
+//! `POST /v1/images/{id}/transform`: deterministic operations on a stored asset, producing a new
+//! asset linked to its source. Costs nothing.
+
+use crate::Deps;
+use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
+use crate::error::ApiError;
+use crate::http::Principal;
+use crate::http::wire::{SkippedOperation, TransformedImage};
+use crate::ports::{Blobs, Store};
+use crate::usecases::library::{Processed, asset_bytes, store_asset};
+use imaging::transform::{Op, Transform, apply};
+
+pub async fn transform<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    id: &str,
+    body: &serde_json::Value,
+) -> Result<TransformedImage, ApiError> {
+    let spec = Transform::parse(body)?;
+    let (source, bytes) = asset_bytes(deps, &who.user_id, id, "id").await?;
+    let format = spec
+        .output_format
+        .map(OutputFormat::from)
+        .unwrap_or(source.format);
+    let removes_background = spec
+        .ops
+        .iter()
+        .any(|op| matches!(op, Op::RemoveBackground { .. }));
+    if removes_background && format == OutputFormat::Jpeg {
+        // As generations refuse a transparent JPEG: a silent white background is not what was asked.
+        return Err(ApiError::invalid(
+            "output_format",
+            "remove_background makes a transparent image, which JPEG cannot hold: set output_format to png or webp",
+        ));
+    }
+    let quality = spec.quality;
+    let ops = spec.ops;
+    let (processed, prevented) = tokio::task::spawn_blocking(move || {
+        let rgba = imaging::decode(&bytes)
+            .map_err(|e| unreadable("id", e))?
+            .into_rgba8();
+        let applied = apply(rgba, &ops)?;
+        let out = applied.image;
+        let processed = Processed {
+            // What a format cannot hold (WebP beyond 16383 px a side) is the request's choice.
+            bytes: imaging::encode(&out, format.into(), quality)
+                .map_err(|e| ApiError::invalid("output_format", e.to_string()))?,
+            thumbnail: imaging::thumbnail(&out).map_err(ApiError::internal)?,
+            width: out.width(),
+            height: out.height(),
+            revised_prompt: None,
+        };
+        Ok::<_, ApiError>((processed, applied.upscale_prevented))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let record = ImageRecord {
+        prompt: source.prompt.clone(),
+        model: Some("transform".into()),
+        output_compression: quality,
+        ..ImageRecord::new(
+            &who.user_id,
+            AssetKind::Image,
+            format,
+            (processed.width, processed.height),
+            processed.bytes.len() as u64,
+            Lineage {
+                version: 1,
+                ..Lineage::next_version_of(&source)
+            },
+        )
+    };
+    let image = store_asset(deps, &record, &processed, None).await?;
+    tracing::info!(user_id = %who.user_id, source = %id, image_id = %record.id, "transformed");
+    let skipped = prevented
+        .into_iter()
+        .map(|i| SkippedOperation {
+            param: format!("operations[{i}]"),
+            reason: "upscale is false and the image already fits the box: it was not enlarged"
+                .into(),
+        })
+        .collect();
+    Ok(TransformedImage { image, skipped })
+}
+
+/// A stored asset that cannot be decoded is the asset's problem, named, never a 500.
+pub fn unreadable(param: &str, e: imaging::ImagingError) -> ApiError {
+    ApiError::invalid(
+        param,
+        format!("the stored image cannot be read ({e}); it cannot be transformed or edited"),
+    )
+}
