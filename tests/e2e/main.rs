@@ -7,6 +7,7 @@ mod auth_flow;
 mod bad_input;
 mod charges;
 mod credentials;
+mod defects;
 mod edits;
 mod events;
 mod generation;

@@ -76,8 +76,8 @@ async fn a_provider_500_refunds_and_stores_nothing() {
         .collect();
     assert_eq!(
         reasons,
-        ["refund", "generation"],
-        "debit and refund both recorded"
+        ["refund", "generation", "signup"],
+        "debit and refund both recorded, after the signup grant"
     );
     assert!(t.object_keys().await.is_empty());
     assert!(

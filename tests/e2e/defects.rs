@@ -1,0 +1,280 @@
+//! Defects found by review and probing (issue 8), each pinned by what a user would see.
+
+use e2e_tests::fixtures::*;
+use e2e_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::domain::assets::UploadRecord;
+use shared::domain::now_epoch;
+use shared::ports::{Blobs, Uploads};
+
+async fn user_id_of(t: &TestStack, access: &str) -> String {
+    let me = t.get("/v1/me", Some(access)).await;
+    me.body["id"].as_str().unwrap().to_string()
+}
+
+async fn complete(t: &TestStack, access: &str, id: &str) -> Reply {
+    t.post(
+        &format!("/v1/uploads/{id}/complete"),
+        json!({}),
+        Some(access),
+    )
+    .await
+}
+
+/// An upload written through the adapter, with its object already in the bucket.
+async fn upload_with_object(t: &TestStack, access: &str, expires_at: i64) -> UploadRecord {
+    let deps = t.deps().await;
+    let user_id = user_id_of(t, access).await;
+    let bytes = png(&object_on_background(40, 30));
+    let id = unique("upl");
+    let upload = UploadRecord {
+        key: format!("tmp/{user_id}/{id}"),
+        id,
+        user_id,
+        content_type: "image/png".into(),
+        declared_bytes: bytes.len() as u64,
+        asset_id: None,
+        expires_at,
+    };
+    deps.store.create_upload(&upload).await.unwrap();
+    deps.blobs
+        .put(&upload.key, bytes, "image/png")
+        .await
+        .unwrap();
+    upload
+}
+
+#[tokio::test]
+async fn an_expired_upload_is_refused_and_its_object_removed() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let upload = upload_with_object(&t, &s.access, now_epoch() - 1).await;
+    assert!(t.object(&upload.key).await.is_some(), "uploaded");
+    let r = complete(&t, &s.access, &upload.id).await;
+    assert_eq!(
+        (r.status, r.param(), r.code()),
+        (StatusCode::BAD_REQUEST, Some("id"), Some("upload_expired")),
+        "{}",
+        r.text
+    );
+    assert!(t.object(&upload.key).await.is_none(), "the object is gone");
+    let library = t.get("/v1/images?type=upload", Some(&s.access)).await;
+    assert_eq!(library.body["data"], json!([]), "no asset was made");
+}
+
+#[tokio::test]
+async fn racing_completes_of_one_upload_make_one_asset() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let upload = upload_with_object(&t, &s.access, now_epoch() + 600).await;
+    let (a, b) = tokio::join!(
+        complete(&t, &s.access, &upload.id),
+        complete(&t, &s.access, &upload.id)
+    );
+    for r in [&a, &b] {
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    assert_eq!(
+        a.body["id"], b.body["id"],
+        "both answer with the same asset"
+    );
+    let library = t.get("/v1/images?type=upload", Some(&s.access)).await;
+    assert_eq!(library.body["data"].as_array().unwrap().len(), 1);
+    // The asset's image and thumbnail, and nothing else (the loser's objects are deleted).
+    let keys = t.object_keys().await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    // A third complete (a client's retry) is the same asset again.
+    let again = complete(&t, &s.access, &upload.id).await;
+    assert_eq!(
+        (again.status, &again.body["id"]),
+        (StatusCode::OK, &a.body["id"])
+    );
+}
+
+async fn generated(t: &TestStack, access: &str, prompt: &str) -> Value {
+    let r = t
+        .generate(
+            access,
+            json!({"prompt": prompt, "model": "local-procedural", "size": "256x256",
+                   "background": "transparent"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["data"][0]["id"].as_str().unwrap();
+    t.get(&format!("/v1/images/{id}"), Some(access)).await.body
+}
+
+#[tokio::test]
+async fn a_version_made_of_another_asset_describes_that_content() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let current = generated(&t, &s.access, "a red barn").await;
+    let other = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a blue lake", "model": "local-procedural", "size": "512x512"}),
+        )
+        .await;
+    let other_id = other.body["data"][0]["id"].as_str().unwrap();
+    let id = current["id"].as_str().unwrap();
+    let r = t
+        .send(
+            t.http
+                .patch(t.url(&format!("/v1/images/{id}")))
+                .bearer_auth(&s.access)
+                .json(&json!({"image_id": other_id, "title": "Swapped"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["prompt"], "a blue lake", "the prompt of the content");
+    assert_eq!(r.body["background"], other.body["background"]);
+    assert_ne!(r.body["background"], current["background"]);
+    assert_eq!(r.body["size"], "512x512");
+    // What the asset is stays: its lineage and the title it was given.
+    assert_eq!(
+        (&r.body["parent_id"], &r.body["version"]),
+        (&json!(id), &json!(2))
+    );
+    assert_eq!(r.body["title"], "Swapped");
+}
+
+#[tokio::test]
+async fn the_ledger_explains_the_balance_from_zero() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a cat", "model": "local-procedural", "size": "256x256"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let credit = t.credits(&s.access).await;
+    let ledger = credit["ledger"].as_array().expect("a ledger");
+    let sum: i64 = ledger.iter().map(|l| l["delta"].as_i64().unwrap()).sum();
+    assert_eq!(sum, credit["available"].as_i64().unwrap(), "{credit}");
+    let last = ledger.last().unwrap();
+    assert_eq!(
+        last["reason"], "signup",
+        "the oldest line is the signup grant"
+    );
+}
+
+#[tokio::test]
+async fn an_api_key_cannot_manage_api_keys() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let (key_id, key) = t.api_key(&s.access).await;
+    let create = t
+        .post("/v1/api-keys", json!({"name": "copy"}), Some(&key))
+        .await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN, "{}", create.text);
+    let list = t.get("/v1/api-keys", Some(&key)).await;
+    assert_eq!(list.status, StatusCode::FORBIDDEN, "{}", list.text);
+    let revoke = t
+        .delete(&format!("/v1/api-keys/{key_id}"), Some(&key))
+        .await;
+    assert_eq!(revoke.status, StatusCode::FORBIDDEN, "{}", revoke.text);
+    // The key still works where keys are meant to.
+    assert_eq!(t.get("/v1/me", Some(&key)).await.status, StatusCode::OK);
+    let list = t.get("/v1/api-keys", Some(&s.access)).await;
+    assert_eq!(
+        list.body["data"].as_array().unwrap().len(),
+        1,
+        "no copy was made"
+    );
+}
+
+async fn uploaded(t: &TestStack, access: &str, img: &image::RgbaImage) -> String {
+    let bytes = png(img);
+    let r = t
+        .post(
+            "/v1/uploads",
+            json!({"content_type": "image/png", "bytes": bytes.len()}),
+            Some(access),
+        )
+        .await;
+    let url = r.body["upload_url"].as_str().unwrap();
+    let put = t
+        .http
+        .put(url)
+        .header("content-type", "image/png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let id = r.body["id"].as_str().unwrap();
+    let done = complete(t, access, id).await;
+    assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);
+    done.body["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_transform_beyond_what_can_be_read_back_is_refused() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let id = uploaded(
+        &t,
+        &s.access,
+        &image::RgbaImage::from_pixel(20_000, 300, image::Rgba([9, 9, 9, 255])),
+    )
+    .await;
+    let before = t.object_keys().await.len();
+    let r = t
+        .post(
+            &format!("/v1/images/{id}/transform"),
+            json!({"operations": [{"op": "flip"}, {"op": "rotate", "degrees": 0.86}],
+                   "output_format": "png"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("operations[1]")),
+        "{}",
+        r.text
+    );
+    assert_eq!(t.object_keys().await.len(), before, "nothing stored");
+}
+
+#[tokio::test]
+async fn transforms_say_what_they_did_and_refuse_a_transparent_jpeg() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let id = uploaded(&t, &s.access, &object_on_background(100, 80)).await;
+    let path = format!("/v1/images/{id}/transform");
+    let r = t
+        .post(
+            &path,
+            json!({"operations": [{"op": "remove_background"}], "output_format": "jpeg"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("output_format")),
+        "{}",
+        r.text
+    );
+    let r = t
+        .post(
+            &path,
+            json!({"operations": [{"op": "resize", "width": 400, "height": 400, "upscale": false}],
+                   "output_format": "jpeg", "quality": 70}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["size"], "100x80", "not enlarged");
+    assert_eq!(r.body["skipped"][0]["param"], "operations[0]");
+    assert_eq!(r.body["output_compression"], 70, "a number");
+    let stored = t
+        .get(
+            &format!("/v1/images/{}", r.body["id"].as_str().unwrap()),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(stored.body["output_compression"], 70);
+}
