@@ -462,6 +462,19 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_refusal_advises_only_what_works() {
+        match plan(serde_json::json!({"prompt": "x", "stream": true})) {
+            Err(ApiError::InvalidRequest { param, message, .. }) => {
+                assert_eq!(param.as_deref(), Some("stream"));
+                // Prefer: respond-async is not served yet: the error must not send anyone there.
+                assert!(!message.contains("Prefer"), "{message}");
+                assert!(message.contains("stream=false"), "{message}");
+            }
+            other => panic!("expected a 400 on stream, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn defaults() {
         let p = plan(serde_json::json!({"prompt": "a red fox"})).unwrap();
         assert_eq!(p.model.id, "local-procedural");
