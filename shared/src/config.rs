@@ -37,6 +37,8 @@ pub struct Config {
     /// OpenAI models are offered only with a key; without one the local provider serves.
     pub openai_api_key: Option<String>,
     pub openai_base_url: String,
+    /// Hosts (`host` or `*.domain`) OpenAI's answers may point at for image bytes, over https.
+    pub openai_image_hosts: Vec<String>,
     /// Total time budget of one provider call, retries included.
     pub provider_timeout: Duration,
     pub provider_max_retries: u32,
@@ -190,6 +192,14 @@ impl Config {
                 .unwrap_or_else(|| "https://api.openai.com/v1".into())
                 .trim_end_matches('/')
                 .to_string(),
+            openai_image_hosts: match get("OPENAI_IMAGE_HOSTS") {
+                Some(v) => v
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect(),
+                None => vec!["oaidalleapiprodscus.blob.core.windows.net".into()],
+            },
             provider_timeout: Duration::from_secs(provider_timeout),
             provider_max_retries: parse("PROVIDER_MAX_RETRIES", get("PROVIDER_MAX_RETRIES"), 2)?,
             presign_ttl: Duration::from_secs(presign),

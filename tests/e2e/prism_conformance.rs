@@ -54,7 +54,7 @@ async fn start_prism() -> (tokio::process::Child, String) {
 #[tokio::test]
 async fn every_model_request_is_accepted_by_the_official_spec() {
     let (_prism, url) = start_prism().await;
-    let provider = OpenAiProvider::new(&url, "sk-conformance", Duration::from_secs(30), 0);
+    let provider = OpenAiProvider::new(&url, "sk-conformance", Duration::from_secs(30), 0, &[]);
     let requests = [
         json!({"prompt": "a fox", "model": "dall-e-2"}),
         json!({"prompt": "a fox", "model": "dall-e-2", "n": 4, "size": "256x256", "user": "u-1"}),

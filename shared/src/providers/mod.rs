@@ -1,5 +1,6 @@
 //! Image providers behind one port. Which provider serves a model is in the catalog.
 
+pub mod fetch;
 pub mod local;
 pub mod openai;
 
@@ -131,6 +132,7 @@ impl Providers {
                     key,
                     config.provider_timeout,
                     config.provider_max_retries,
+                    &config.openai_image_hosts,
                 )
             }),
         }

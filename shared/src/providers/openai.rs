@@ -1,6 +1,7 @@
 //! OpenAI's Images API over HTTP: the real request shapes per model, bounded retries with
 //! backoff on 429/5xx/timeouts honouring `Retry-After`, and error mapping.
 
+use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
 use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::{Background, GenerationPlan};
 use base64::Engine;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 pub struct OpenAiProvider {
     http: reqwest::Client,
+    fetch: Fetch,
     base_url: String,
     api_key: String,
     budget: Duration,
@@ -19,12 +21,19 @@ pub struct OpenAiProvider {
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
 impl OpenAiProvider {
-    pub fn new(base_url: &str, api_key: &str, budget: Duration, max_retries: u32) -> Self {
+    /// `image_hosts`: where the API's answers may point for image bytes (besides the API's own
+    /// origin), as `host` or `*.domain`.
+    pub fn new(
+        base_url: &str,
+        api_key: &str,
+        budget: Duration,
+        max_retries: u32,
+        image_hosts: &[String],
+    ) -> Self {
+        let fetch = Fetch::new(image_hosts, base_url, MAX_OUTPUT_BYTES);
         Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .expect("static client configuration"),
+            http: fetch.client(Duration::from_secs(5)),
+            fetch,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
             budget,
@@ -159,27 +168,10 @@ impl OpenAiProvider {
                 .decode(b64)
                 .map_err(|e| ProviderError::BadOutput(format!("b64_json is not base64: {e}")))?
         } else if let Some(url) = item["url"].as_str() {
-            let resp = self
-                .http
-                .get(url)
-                .timeout(
-                    deadline
-                        .saturating_duration_since(Instant::now())
-                        .max(Duration::from_millis(1)),
-                )
-                .send()
-                .await
-                .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
-            if !resp.status().is_success() {
-                return Err(ProviderError::BadOutput(format!(
-                    "image URL answered {}",
-                    resp.status()
-                )));
-            }
-            resp.bytes()
-                .await
-                .map_err(|e| ProviderError::Unreachable(e.to_string()))?
-                .to_vec()
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            self.fetch.get(&self.http, url, left).await?
         } else {
             return Err(ProviderError::BadOutput(
                 "an item has neither b64_json nor url".into(),
@@ -364,6 +356,7 @@ mod tests {
             "sk-test",
             Duration::from_millis(budget_ms),
             2,
+            &["files.openai.test".into()],
         )
     }
 
@@ -423,6 +416,26 @@ mod tests {
             panic!("encoded")
         };
         assert_eq!(imaging::decode(bytes).unwrap().width(), 32);
+    }
+
+    #[tokio::test]
+    async fn image_urls_off_the_vendors_hosts_are_not_fetched() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "data": [{"url": "http://169.254.169.254/latest/meta-data/iam"}]
+            })))
+            .mount(&server)
+            .await;
+        let err = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p"})))
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, ProviderError::BadOutput(m) if m.contains("not on its hosts")),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
