@@ -84,6 +84,13 @@ pub trait RateLimits: Send + Sync {
         window_secs: i64,
         now: i64,
     ) -> impl Future<Output = Result<Result<RateWindow, RateWindow>, ApiError>> + Send;
+    /// How many hits the current window of `key` has, without counting one.
+    fn hits(
+        &self,
+        key: &str,
+        window_secs: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<u32, ApiError>> + Send;
 }
 
 pub trait Images: Send + Sync {

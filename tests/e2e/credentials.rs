@@ -162,47 +162,82 @@ async fn api_key_cannot_sign_out_but_signout_with_its_refresh_token_works() {
     );
 }
 
+/// A client whose requests come from another loopback address (the gateway reports the peer).
+fn from_address(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(t: &TestStack, from: &reqwest::Client, login: Value, password: &str) -> Reply {
+    let mut body = login;
+    body["password"] = json!(password);
+    t.send(from.post(t.url("/v1/auth/login")).json(&body)).await
+}
+
 #[tokio::test]
-async fn sign_in_attempts_are_limited_per_account() {
+async fn failed_sign_ins_slow_the_guesser_without_locking_out_the_owner() {
     let t = start_with(&[("LoginAttemptsPer15Minutes", "3")]).await;
-    let (name, _) = t.new_user().await; // one attempt used
+    let (name, _) = t.new_user().await;
     let (other, _) = t.new_user().await;
-    for _ in 0..2 {
-        let r = t
-            .post(
-                "/v1/auth/login",
-                json!({"username": name, "password": "guess"}),
-                None,
-            )
-            .await;
+    let by_name = json!({"username": name});
+    let by_email = json!({"email": format!("{name}@example.com")});
+    let guesser = from_address(2);
+    // Successful sign-ins do not count.
+    for _ in 0..4 {
+        let r = sign_in(&t, &guesser, by_name.clone(), PASSWORD).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    for _ in 0..3 {
+        let r = sign_in(&t, &guesser, by_name.clone(), "guess").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
-    let r = t
-        .post(
-            "/v1/auth/login",
-            json!({"username": name, "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r = sign_in(&t, &guesser, by_name.clone(), PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits: {}",
+        "the guessing address waits, even with the right password: {}",
         r.text
     );
     let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry));
     // Naming the account by its email instead does not reset the count.
-    let r = t
-        .post(
-            "/v1/auth/login",
-            json!({"email": format!("{name}@example.com"), "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let r = sign_in(&t, &guesser, by_email.clone(), PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    // The limit is per account, not global.
-    t.login(&other).await;
+    // The owner, elsewhere, is not locked out; and other accounts are not affected.
+    let owner = from_address(3);
+    let r = sign_in(&t, &owner, by_email.clone(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = sign_in(&t, &guesser, json!({"username": other}), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // Guessing from many addresses: once the account has failed 10x the limit in all, every
+    // address that guessed wrong waits, while one that never failed still signs in.
+    // 3 failures so far; 9 more addresses make 30.
+    for last in 10..19u8 {
+        let from = from_address(last);
+        for _ in 0..3 {
+            let r = sign_in(&t, &from, by_name.clone(), "guess").await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        }
+    }
+    let late = from_address(30);
+    let r = sign_in(&t, &late, by_name.clone(), "guess").await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a first failure is still answered"
+    );
+    let r = sign_in(&t, &late, by_name.clone(), PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    let r = sign_in(&t, &from_address(99), by_name.clone(), PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a fresh address with the password: {}",
+        r.text
+    );
 }
 
 #[tokio::test]

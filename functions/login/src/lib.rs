@@ -43,11 +43,12 @@ async fn login<S: Store>(
         (None, LoginId::Username(n)) => format!("username:{n}"),
         (None, LoginId::Email(e)) => format!("email:{e}"),
     };
-    ctx.throttle_sign_in(deps, &account).await?;
+    ctx.check_sign_in(deps, &account).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_password(body.password, stored).await?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("sign-in refused");
+        ctx.sign_in_failed(deps, &account).await;
         return Err(invalid_credentials());
     };
     let tokens = start_session(deps, &user.id, user.role).await?;

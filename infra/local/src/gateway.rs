@@ -81,7 +81,12 @@ impl Gateway {
             .map(|(_, r, h, p)| (r, h, p))
     }
 
-    pub async fn handle(&self, req: HyperRequest<Incoming>) -> HyperResponse<Full<Bytes>> {
+    /// `peer`: the client's address, which API Gateway reports as `sourceIp`.
+    pub async fn handle(
+        &self,
+        req: HyperRequest<Incoming>,
+        peer: std::net::IpAddr,
+    ) -> HyperResponse<Full<Bytes>> {
         let origin = req.headers().get("origin").cloned();
         let mut response = if req.method() == hyper::Method::OPTIONS
             && req.headers().contains_key("access-control-request-method")
@@ -89,7 +94,7 @@ impl Gateway {
         {
             self.preflight()
         } else {
-            self.invoke(req).await
+            self.invoke(req, peer).await
         };
         if let (Some(cors), Some(_)) = (&self.cors, origin) {
             let h = response.headers_mut();
@@ -115,7 +120,11 @@ impl Gateway {
         b.body(Full::new(Bytes::new())).expect("valid preflight")
     }
 
-    async fn invoke(&self, req: HyperRequest<Incoming>) -> HyperResponse<Full<Bytes>> {
+    async fn invoke(
+        &self,
+        req: HyperRequest<Incoming>,
+        peer: std::net::IpAddr,
+    ) -> HyperResponse<Full<Bytes>> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
@@ -131,7 +140,7 @@ impl Gateway {
                 &ApiError::NotFound(format!("Unknown route: {method} {path}")),
             );
         };
-        let event = api_gateway_event(&parts, &body, route, &params, &request_id).to_string();
+        let event = api_gateway_event(&parts, &body, route, &params, &request_id, peer).to_string();
         if event.len() > MAX_EVENT_BYTES {
             return error(&request_id, &too_large());
         }
@@ -180,6 +189,7 @@ fn api_gateway_event(
     route: &Route,
     params: &BTreeMap<String, String>,
     request_id: &str,
+    peer: std::net::IpAddr,
 ) -> Value {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
@@ -236,7 +246,7 @@ fn api_gateway_event(
                 "method": parts.method.as_str(),
                 "path": parts.uri.path(),
                 "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
+                "sourceIp": peer.to_string(),
                 "userAgent": parts.headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
             },
             "requestId": request_id,

@@ -239,14 +239,14 @@ impl LocalStack {
 
 async fn serve(listener: TcpListener, gateway: Arc<gateway::Gateway>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let gateway = gateway.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let gateway = gateway.clone();
-                async move { Ok::<_, std::convert::Infallible>(gateway.handle(req).await) }
+                async move { Ok::<_, std::convert::Infallible>(gateway.handle(req, peer.ip()).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

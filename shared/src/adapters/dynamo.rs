@@ -672,6 +672,12 @@ impl RateLimits for DynamoStore {
             Err(e) => Err(sdk_error(e)),
         }
     }
+
+    async fn hits(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let it = self.get(format!("RATE#{key}#{start}"), "RATE").await?;
+        Ok(it.and_then(|it| opt_n(&it, "hits")).unwrap_or(0) as u32)
+    }
 }
 
 fn image_item(r: &ImageRecord) -> Item {

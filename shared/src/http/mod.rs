@@ -238,26 +238,68 @@ impl Ctx {
         }
     }
 
-    /// Limits sign-in attempts per account (whatever identifier names it), so passwords cannot be
-    /// guessed against one account from many addresses.
-    pub async fn throttle_sign_in<S: Store, B>(
+    /// Before a password is checked: refused when this address has failed too often for this
+    /// account, or when the account has failed too often from everywhere and this address is
+    /// among those that failed. Only failures count, and per address: nobody can lock the
+    /// owner out by failing on purpose, while guessing is slowed from each address and, across
+    /// many, for every address that has guessed wrong.
+    pub async fn check_sign_in<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
         account: &str,
     ) -> Result<(), ApiError> {
         let now = now_epoch();
         let limit = deps.config.login_attempts_per_window;
-        let key = format!("login:{account}");
-        match deps.store.hit(&key, limit, LOGIN_WINDOW_SECS, now).await? {
-            Ok(_) => Ok(()),
-            Err(w) => Err(limited(
-                w,
+        let (here, everywhere) = self.sign_in_keys(account);
+        let (here_hits, all_hits) = futures::try_join!(
+            deps.store.hits(&here, LOGIN_WINDOW_SECS, now),
+            deps.store.hits(&everywhere, LOGIN_WINDOW_SECS, now),
+        )?;
+        let account_wide = limit.saturating_mul(ACCOUNT_WIDE_FACTOR);
+        if here_hits >= limit || (all_hits >= account_wide && here_hits > 0) {
+            let reset_at = now - now.rem_euclid(LOGIN_WINDOW_SECS) + LOGIN_WINDOW_SECS;
+            let window = RateWindow {
+                limit,
+                used: here_hits,
+                reset_at,
+            };
+            return Err(limited(
+                window,
                 now,
-                format!("Too many sign-in attempts for this account: {limit} per 15 minutes."),
-            )),
+                format!(
+                    "Too many failed sign-in attempts for this account from this address: {limit} per 15 minutes."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong password for this account, from this address and in all.
+    pub async fn sign_in_failed<S: Store, B>(&self, deps: &Deps<S, B>, account: &str) {
+        let now = now_epoch();
+        let (here, everywhere) = self.sign_in_keys(account);
+        let (a, b) = futures::join!(
+            deps.store.hit(&here, u32::MAX, LOGIN_WINDOW_SECS, now),
+            deps.store
+                .hit(&everywhere, u32::MAX, LOGIN_WINDOW_SECS, now),
+        );
+        if let Err(e) = a.and(b) {
+            tracing::warn!(error = %e, "could not count a failed sign-in");
         }
     }
+
+    fn sign_in_keys(&self, account: &str) -> (String, String) {
+        (
+            format!("login:{account}:{}", self.source_ip),
+            format!("login:{account}"),
+        )
+    }
 }
+
+/// Failures on one account from every address together that make each failing address wait,
+/// as a multiple of the per-address limit (a correct password from an address that has not
+/// failed is still let in).
+pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
 
 /// Window of the per-account sign-in limit.
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
