@@ -278,3 +278,89 @@ async fn transforms_say_what_they_did_and_refuse_a_transparent_jpeg() {
         .await;
     assert_eq!(stored.body["output_compression"], 70);
 }
+
+#[tokio::test]
+async fn huge_names_and_ids_are_client_errors_never_500() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let huge = "x".repeat(3000);
+    for login in [
+        json!({"username": huge}),
+        json!({"email": format!("{huge}@example.com")}),
+    ] {
+        let mut body = login;
+        body["password"] = json!("correct horse battery");
+        let r = t.post("/v1/auth/login", body, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    let r = t
+        .post(
+            "/v1/auth/register",
+            json!({"username": unique("ref"), "email": format!("{}@example.com", unique("ref")),
+                   "password": "correct horse battery", "referral_code": huge}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("referral_code")),
+        "{}",
+        r.text
+    );
+    for path in [
+        format!("/v1/images/{huge}"),
+        format!("/v1/images/{huge}/content"),
+    ] {
+        let r = t.get(&path, Some(&s.access)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text);
+        assert!(
+            r.text.len() < 1000,
+            "the error does not echo 3000 characters"
+        );
+    }
+    let r = t
+        .delete(&format!("/v1/images/{huge}"), Some(&s.access))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = t
+        .delete(&format!("/v1/api-keys/{huge}"), Some(&s.access))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = t
+        .post(
+            &format!("/v1/uploads/{huge}/complete"),
+            json!({}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = t
+        .post(
+            &format!("/v1/images/{huge}/transform"),
+            json!({"operations": [{"op": "flip"}]}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = t
+        .post(
+            "/v1/images/edits",
+            json!({"prompt": "x", "images": [{"file_id": huge}]}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let cursor = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        format!("v1:{huge}"),
+    );
+    let r = t
+        .get(&format!("/v1/images?cursor={cursor}"), Some(&s.access))
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("cursor")),
+        "{}",
+        r.text
+    );
+}

@@ -26,12 +26,15 @@ fn encode_cursor(id: &str) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     let invalid = || ApiError::invalid("cursor", "cursor is not one this API returned");
+    if cursor.len() > 4 * shared::domain::MAX_ID_LEN {
+        return Err(invalid());
+    }
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if !shared::domain::plausible_id(id) {
         return Err(invalid());
     }
     Ok(id.to_string())

@@ -33,7 +33,7 @@ async fn login<S: Store>(
     if body.password.is_empty() {
         return Err(ApiError::missing("password"));
     }
-    if body.password.chars().count() > PASSWORD_MAX {
+    if body.password.chars().count() > PASSWORD_MAX || !login.is_plausible() {
         return Err(invalid_credentials());
     }
     let user = deps.store.user_by_login(&login).await?;

@@ -31,12 +31,15 @@ async fn register<S: Store>(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
+    let unknown = || ApiError::invalid("referral_code", "unknown referral code");
     let referred_by = match referral {
+        // Codes are short: a long one is unknown without asking the store.
+        Some(code) if !shared::domain::plausible_id(code) => return Err(unknown()),
         Some(code) => Some(
             deps.store
                 .referrer(&code.to_uppercase())
                 .await?
-                .ok_or_else(|| ApiError::invalid("referral_code", "unknown referral code"))?,
+                .ok_or_else(unknown)?,
         ),
         None => None,
     };

@@ -2,9 +2,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::plausible_id;
 use shared::http::wire::Deleted;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::Store;
+use shared::usecases::library::shown;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {
@@ -19,9 +21,12 @@ async fn revoke<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate_session(deps, req).await?;
     let id = path_param(req, "id")?;
-    // Another user's key id is indistinguishable from an unknown one.
-    if !deps.store.revoke_key(&who.user_id, &id).await? {
-        return Err(ApiError::NotFound(format!("no API key with id '{id}'")));
+    // Another user's key id is indistinguishable from an unknown one (and so is a malformed one).
+    if !plausible_id(&id) || !deps.store.revoke_key(&who.user_id, &id).await? {
+        return Err(ApiError::NotFound(format!(
+            "no API key with id '{}'",
+            shown(&id)
+        )));
     }
     tracing::info!(user_id = %who.user_id, key_id = %id, "api key revoked");
     json(

@@ -154,6 +154,15 @@ impl LoginId {
             (None, None) => Err(ApiError::missing("username")),
         }
     }
+
+    /// Whether an account could have this name: longer ones cannot exist (and must not reach
+    /// a storage key).
+    pub fn is_plausible(&self) -> bool {
+        match self {
+            LoginId::Username(u) => u.chars().count() <= USERNAME_MAX,
+            LoginId::Email(e) => e.len() <= EMAIL_MAX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,6 +14,19 @@ pub fn now_epoch() -> i64 {
         .unwrap_or(0)
 }
 
+/// The longest id this API makes or accepts (ours are a prefix and 32 hex digits).
+pub const MAX_ID_LEN: usize = 64;
+
+/// Whether `id` could be one of ours: checked before it reaches a storage key, so that a
+/// huge or odd id is simply not found (a 404) instead of a key the database refuses (a 500).
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// A new random identifier with a readable prefix (`user_...`, `key_...`).
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())

@@ -89,10 +89,19 @@ pub async fn owned_image<S: Store, B: Blobs>(
     user_id: &str,
     id: &str,
 ) -> Result<ImageRecord, ApiError> {
-    deps.store
-        .image(user_id, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id '{id}'")))
+    let not_found = || ApiError::NotFound(format!("no image with id '{}'", shown(id)));
+    if !crate::domain::plausible_id(id) {
+        return Err(not_found());
+    }
+    deps.store.image(user_id, id).await?.ok_or_else(not_found)
+}
+
+/// An id as an error message may quote it: what a client sent, cut to a readable length.
+pub fn shown(id: &str) -> String {
+    match id.char_indices().nth(crate::domain::MAX_ID_LEN) {
+        Some((cut, _)) => format!("{}…", &id[..cut]),
+        None => id.to_string(),
+    }
 }
 
 /// An asset of the caller's library and its bytes; another user's id is simply not found.

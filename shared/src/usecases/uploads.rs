@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::http::Principal;
 use crate::http::wire::ImageInfo;
 use crate::ports::{Blobs, Store};
-use crate::usecases::library::{Processed, image_info, store_asset};
+use crate::usecases::library::{Processed, image_info, shown, store_asset};
 use imaging::ImagingError;
 
 /// The asset, and whether this call created it (`false`: it was completed before).
@@ -19,11 +19,15 @@ pub async fn complete<S: Store, B: Blobs>(
     who: &Principal,
     id: &str,
 ) -> Result<(ImageInfo, bool), ApiError> {
+    let not_found = || ApiError::NotFound(format!("no upload with id '{}'", shown(id)));
+    if !crate::domain::plausible_id(id) {
+        return Err(not_found());
+    }
     let upload = deps
         .store
         .upload(&who.user_id, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no upload with id '{id}'")))?;
+        .ok_or_else(not_found)?;
     if let Some(asset_id) = &upload.asset_id {
         return Ok((completed_asset(deps, who, id, asset_id).await?, false));
     }
