@@ -14,6 +14,8 @@ pub struct Deps<S = DynamoStore, B = S3Blobs> {
     pub blobs: B,
     #[cfg(feature = "images")]
     pub providers: crate::providers::Providers,
+    /// Addresses over the failed-authentication limit, as this instance has seen them.
+    pub failed_auth: crate::http::FailedAuth,
 }
 
 impl Deps<DynamoStore> {
@@ -35,6 +37,7 @@ impl Deps<DynamoStore> {
             config,
             store,
             blobs,
+            failed_auth: Default::default(),
         }
     }
 }

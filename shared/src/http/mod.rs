@@ -149,37 +149,9 @@ impl Ctx {
         req: &Request,
     ) -> Result<Principal, ApiError> {
         let token = bearer_token(req)?;
-        let principal = if token.starts_with(API_KEY_PREFIX) {
-            let key = deps
-                .store
-                .key_by_hash(&token_hash(token))
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized {
-                    message: "invalid API key".into(),
-                    code: "invalid_api_key",
-                })?;
-            Principal {
-                user_id: key.user_id,
-                role: key.role,
-                credential: Credential::ApiKey { key_id: key.id },
-            }
-        } else {
-            let claims = verify_access_token(&deps.config, token)?;
-            match deps.store.session(&claims.sid).await? {
-                Some(s) if !s.revoked && s.user_id == claims.sub => Principal {
-                    user_id: claims.sub,
-                    role: claims.role,
-                    credential: Credential::Session {
-                        session_id: claims.sid,
-                    },
-                },
-                _ => {
-                    return Err(ApiError::Unauthorized {
-                        message: "access token has been revoked; sign in again".into(),
-                        code: "token_revoked",
-                    });
-                }
-            }
+        let principal = match self.identify(deps, token).await {
+            Err(e @ ApiError::Unauthorized { .. }) => return Err(self.failed_auth(deps, e).await),
+            other => other?,
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
 
@@ -223,6 +195,76 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// Who a bearer token names. An address that has failed too often is refused before an
+    /// API key costs a lookup (an access token's signature costs none).
+    async fn identify<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        token: &str,
+    ) -> Result<Principal, ApiError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now_epoch()) {
+                return Err(e);
+            }
+            let key = deps
+                .store
+                .key_by_hash(&token_hash(token))
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized {
+                    message: "invalid API key".into(),
+                    code: "invalid_api_key",
+                })?;
+            return Ok(Principal {
+                user_id: key.user_id,
+                role: key.role,
+                credential: Credential::ApiKey { key_id: key.id },
+            });
+        }
+        let claims = verify_access_token(&deps.config, token)?;
+        match deps.store.session(&claims.sid).await? {
+            Some(s) if !s.revoked && s.user_id == claims.sub => Ok(Principal {
+                user_id: claims.sub,
+                role: claims.role,
+                credential: Credential::Session {
+                    session_id: claims.sid,
+                },
+            }),
+            _ => Err(ApiError::Unauthorized {
+                message: "access token has been revoked; sign in again".into(),
+                code: "token_revoked",
+            }),
+        }
+    }
+
+    /// Counts a failed authentication for the client's address; past the limit the answer is
+    /// a 429, and this instance refuses that address's API keys without a lookup until the
+    /// window ends. One client cannot spend every user's share of the table on bad keys.
+    async fn failed_auth<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        unauthorized: ApiError,
+    ) -> ApiError {
+        let now = now_epoch();
+        if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now) {
+            return e;
+        }
+        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let key = format!("authfail:{}", self.source_ip);
+        match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await {
+            Ok(Ok(_)) => unauthorized,
+            Ok(Err(window)) => {
+                deps.failed_auth.block(&self.source_ip, window);
+                deps.failed_auth
+                    .refusal(&self.source_ip, now)
+                    .unwrap_or(unauthorized)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a failed authentication");
+                unauthorized
+            }
+        }
+    }
+
     /// Limits the unauthenticated routes (register, login, refresh) per client address.
     pub async fn throttle_address<S: Store, B>(&self, deps: &Deps<S, B>) -> Result<(), ApiError> {
         let now = now_epoch();
@@ -300,6 +342,45 @@ impl Ctx {
 /// as a multiple of the per-address limit (a correct password from an address that has not
 /// failed is still let in).
 pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
+
+/// Addresses this instance knows to be over the failed-authentication limit, until their
+/// window ends. Bounded: past the cap, the oldest entries go first.
+#[derive(Debug, Default)]
+pub struct FailedAuth(Mutex<std::collections::HashMap<String, RateWindow>>);
+
+const FAILED_AUTH_ENTRIES: usize = 10_000;
+
+impl FailedAuth {
+    fn block(&self, address: &str, window: RateWindow) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= FAILED_AUTH_ENTRIES {
+            let now = now_epoch();
+            map.retain(|_, w| w.reset_at > now);
+            if map.len() >= FAILED_AUTH_ENTRIES
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, w)| w.reset_at)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(address.to_string(), window);
+    }
+
+    fn refusal(&self, address: &str, now: i64) -> Option<ApiError> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let window = map.get(address).filter(|w| w.reset_at > now)?;
+        Some(limited(
+            *window,
+            now,
+            format!(
+                "Too many failed authentications from this address: {} per hour.",
+                window.limit
+            ),
+        ))
+    }
+}
 
 /// Window of the per-account sign-in limit.
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
