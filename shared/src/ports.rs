@@ -1,7 +1,7 @@
 //! Narrow capabilities the handlers depend on. The DynamoDB adapter implements them all.
 
 use crate::domain::accounts::{
-    ApiKeyRecord, LoginId, RateWindow, Rotation, SessionRecord, UserRecord,
+    ApiKeyRecord, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord};
 use crate::domain::billing::{
@@ -11,8 +11,11 @@ use crate::error::ApiError;
 use std::future::Future;
 
 pub trait Accounts: Send + Sync {
-    /// Creates the user; a taken username or email is a 409 naming the field, even under races.
-    fn create_user(&self, user: &UserRecord) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Creates the user, unless its username or email is taken (even under races).
+    fn create_user(
+        &self,
+        user: &UserRecord,
+    ) -> impl Future<Output = Result<Result<(), Taken>, ApiError>> + Send;
     fn user(&self, id: &str) -> impl Future<Output = Result<Option<UserRecord>, ApiError>> + Send;
     fn user_by_login(
         &self,

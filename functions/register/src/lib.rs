@@ -59,7 +59,10 @@ async fn register<S: Store>(
         },
     };
     // One transaction writes the user and its username/email guards: a race has one winner.
-    deps.store.create_user(&user).await?;
+    deps.store
+        .create_user(&user)
+        .await?
+        .map_err(|taken| taken.conflict())?;
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "account created");
     json(StatusCode::CREATED, &UserResponse::from(&user))
 }

@@ -15,7 +15,8 @@
 
 use crate::app::Lazy;
 use crate::domain::accounts::{
-    ApiKeyRecord, CreditBalance, LoginId, RateWindow, Role, Rotation, SessionRecord, UserRecord,
+    ApiKeyRecord, CreditBalance, LoginId, RateWindow, Role, Rotation, SessionRecord, Taken,
+    UserRecord,
 };
 use crate::domain::assets::{AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord};
 use crate::domain::billing::{
@@ -262,7 +263,7 @@ fn user_pk(id: &str) -> String {
 }
 
 impl Accounts for DynamoStore {
-    async fn create_user(&self, u: &UserRecord) -> Result<(), ApiError> {
+    async fn create_user(&self, u: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
         let mut profile = item(
             user_pk(&u.id),
             "PROFILE",
@@ -308,7 +309,7 @@ impl Accounts for DynamoStore {
             items.push(TransactWriteItem::builder().put(grant).build());
         }
         match self.transact(items).await? {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(Ok(())),
             Err(reasons) => {
                 let failed = |i: usize| {
                     reasons
@@ -316,15 +317,9 @@ impl Accounts for DynamoStore {
                         .is_some_and(|r| r == "ConditionalCheckFailed")
                 };
                 if failed(1) {
-                    Err(ApiError::Conflict {
-                        message: "username is already taken".into(),
-                        param: Some("username".into()),
-                    })
+                    Ok(Err(Taken::Username))
                 } else if failed(2) {
-                    Err(ApiError::Conflict {
-                        message: "email is already registered".into(),
-                        param: Some("email".into()),
-                    })
+                    Ok(Err(Taken::Email))
                 } else {
                     Err(ApiError::internal(format!(
                         "user creation cancelled: {reasons:?}"

@@ -165,6 +165,29 @@ impl LoginId {
     }
 }
 
+/// Which unique name of a new account another account already has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Username,
+    Email,
+}
+
+impl Taken {
+    /// The answer a client gets: 409 naming the field. Revealing a taken email is a decision
+    /// (see the README's accounts section): without a mail channel, nothing else lets the
+    /// owner learn why sign-up failed.
+    pub fn conflict(self) -> ApiError {
+        let (param, message) = match self {
+            Taken::Username => ("username", "username is already taken"),
+            Taken::Email => ("email", "email is already registered; sign in instead"),
+        };
+        ApiError::Conflict {
+            message: message.into(),
+            param: Some(param.into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: String,
