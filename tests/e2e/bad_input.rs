@@ -216,6 +216,58 @@ async fn unknown_routes_and_methods() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers["allow"], "GET, POST");
     assert_error_shape(&r);
+
+    // A trailing slash is another path: a clean 404 (with a hint that works), never a 405
+    // telling to use the very method that was sent.
+    let (_, s) = t.new_user().await;
+    let r = t.get("/v1/models/", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert!(
+        r.text
+            .contains("GET /v1/models (without the trailing slash)"),
+        "{}",
+        r.text
+    );
+    let r = t
+        .post(
+            "/v1/images/generations/",
+            json!({"prompt": "x"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(
+        t.get("/v1/models", None).await.status,
+        StatusCode::OK,
+        "the hint works"
+    );
+    // A literal path reached through a parameter route answers for itself: 405 with its methods.
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let r = t
+            .send(
+                t.http
+                    .request(method.clone(), t.url("/v1/images/generations"))
+                    .bearer_auth(&s.access),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}: {}",
+            r.text
+        );
+        assert_eq!(r.headers["allow"], "POST", "{method}");
+    }
+    // A known path with another method lists exactly that path's methods.
+    let r = t
+        .send(t.http.put(t.url("/v1/images/img_x")).bearer_auth(&s.access))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
+    assert_eq!(r.headers["allow"], "DELETE, GET, PATCH");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::http::Ctx;
-use shared::http::openapi::allowed_methods;
+use shared::http::openapi::{allowed_methods, method_not_allowed};
 
 pub async fn handler(req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "not-found");
@@ -12,19 +12,19 @@ pub async fn handler(req: Request) -> Response<Body> {
     let path = req.uri().path().to_string();
     ctx.run(async move {
         let allowed = allowed_methods(&path);
-        Err(if allowed.is_empty() {
-            ApiError::NotFound(format!(
-                "Unknown route: {method} {path}. The routes of this API are listed at /v1/doc."
-            ))
+        if !allowed.is_empty() {
+            return Err(method_not_allowed(&method, &path, &allowed));
+        }
+        // Only a hint that works: the same path without its trailing slash, for this method.
+        let trimmed = path.trim_end_matches('/');
+        let hint = if trimmed != path && allowed_methods(trimmed).contains(&method) {
+            format!(" Did you mean {method} {trimmed} (without the trailing slash)?")
         } else {
-            ApiError::MethodNotAllowed {
-                message: format!(
-                    "{method} is not supported on {path}; use {}",
-                    allowed.join(", ")
-                ),
-                allow: allowed.join(", "),
-            }
-        })
+            " The routes of this API are listed at /v1/doc.".to_string()
+        };
+        Err(ApiError::NotFound(format!(
+            "Unknown route: {method} {path}.{hint}"
+        )))
     })
     .await
 }

@@ -10,6 +10,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request as HyperRequest, Response as HyperResponse};
 use lambda_http::Body;
 use serde_json::{Map, Value, json};
+use shared::http::routes::match_route;
 use shared::{ApiError, Deps};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,38 +25,6 @@ pub struct Gateway {
     pub routes: Vec<(Route, HttpHandler)>,
     pub cors: Option<Cors>,
     pub deps: Arc<Deps>,
-}
-
-/// How specific a route is for a path: API Gateway prefers literal segments, then
-/// parameters, and a greedy `{proxy+}` last.
-fn match_route(template: &str, path: &str) -> Option<(usize, BTreeMap<String, String>)> {
-    let t: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-    let p: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut params = BTreeMap::new();
-    let mut score = 0;
-    for (i, seg) in t.iter().enumerate() {
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
-            let rest = p.get(i..)?.join("/");
-            if rest.is_empty() {
-                return None;
-            }
-            params.insert(name.to_string(), rest);
-            return Some((score, params));
-        }
-        let actual = p.get(i)?;
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if actual.is_empty() {
-                return None;
-            }
-            params.insert(name.to_string(), percent_decode(actual));
-            score += 1;
-        } else if seg == actual {
-            score += 100;
-        } else {
-            return None;
-        }
-    }
-    (t.len() == p.len()).then_some((score + 1_000, params))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -75,7 +44,13 @@ impl Gateway {
             .iter()
             .filter(|(r, _)| r.method == "ANY" || r.method == method)
             .filter_map(|(r, h)| {
-                match_route(&r.path, path).map(|(score, params)| (score, r, h, params))
+                match_route(&r.path, path).map(|(score, params)| {
+                    let decoded = params
+                        .into_iter()
+                        .map(|(k, v)| (k, percent_decode(&v)))
+                        .collect();
+                    (score, r, h, decoded)
+                })
             })
             .max_by_key(|(score, ..)| *score)
             .map(|(_, r, h, p)| (r, h, p))
@@ -270,23 +245,4 @@ fn api_gateway_event(
         event["pathParameters"] = json!(params);
     }
     event
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literal_beats_parameter_beats_greedy() {
-        let (lit, _) = match_route("/v1/api-keys", "/v1/api-keys").unwrap();
-        let (param, p) = match_route("/v1/api-keys/{id}", "/v1/api-keys/key_1").unwrap();
-        let (greedy, g) = match_route("/{proxy+}", "/v1/api-keys/key_1").unwrap();
-        assert_eq!(p["id"], "key_1");
-        assert_eq!(g["proxy"], "v1/api-keys/key_1");
-        assert!(param > greedy);
-        assert!(match_route("/{proxy+}", "/v1/api-keys").unwrap().0 < lit);
-        assert!(match_route("/v1/api-keys/{id}", "/v1/api-keys").is_none());
-        assert!(match_route("/v1/api-keys/{id}", "/v1/api-keys/").is_none());
-        assert!(match_route("/v1/me", "/v1/me/x").is_none());
-    }
 }

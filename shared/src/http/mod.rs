@@ -4,6 +4,7 @@
 #[cfg(feature = "images")]
 pub mod multipart;
 pub mod openapi;
+pub mod routes;
 pub mod wire;
 
 use crate::Deps;
@@ -54,6 +55,9 @@ pub struct Ctx {
     method: String,
     path: String,
     rate: Mutex<Option<RateWindow>>,
+    /// The methods of this path when API Gateway routed it to a parameter route that is not
+    /// the path's own (`GET /v1/images/generations` reaches `GET /v1/images/{id}`).
+    misrouted: Option<Vec<String>>,
 }
 
 impl Ctx {
@@ -67,13 +71,20 @@ impl Ctx {
         let request_id = from_gateway
             .filter(|id| !id.is_empty())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+        let misrouted = req
+            .path_parameters_ref()
+            .filter(|p| !p.is_empty())
+            .map(|_| openapi::allowed_methods(&path))
+            .filter(|allowed| !allowed.is_empty() && !allowed.contains(&method));
         Self {
             request_id,
             source_ip: source_ip.unwrap_or_else(|| "unknown".into()),
             function,
-            method: req.method().to_string(),
-            path: req.uri().path().to_string(),
+            method,
+            path,
             rate: Mutex::new(None),
+            misrouted,
         }
     }
 
@@ -92,7 +103,15 @@ impl Ctx {
         );
         async {
             let started = Instant::now();
-            let mut response = match body.await {
+            let outcome = match &self.misrouted {
+                Some(allowed) => Err(openapi::method_not_allowed(
+                    &self.method,
+                    &self.path,
+                    allowed,
+                )),
+                None => body.await,
+            };
+            let mut response = match outcome {
                 Ok(r) => r,
                 Err(e) => {
                     match &e {

@@ -92,27 +92,22 @@ pub fn operations() -> Vec<(String, String)> {
     ops
 }
 
-/// Whether a concrete path matches a template such as `/v1/api-keys/{id}`.
-pub fn path_matches(template: &str, path: &str) -> bool {
-    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
-    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
-}
-
-/// The methods documented for a path; empty when the path is unknown.
+/// The methods documented for the most specific templates matching `path` (what API Gateway
+/// would route it by); empty when the path is unknown. A trailing slash is another path.
 pub fn allowed_methods(path: &str) -> Vec<String> {
     static OPS: LazyLock<Vec<(String, String)>> = LazyLock::new(operations);
-    let mut methods: Vec<String> = OPS
-        .iter()
-        .filter(|(_, t)| path_matches(t, path))
-        .map(|(m, _)| m.clone())
-        .collect();
-    methods.sort();
-    methods.dedup();
-    methods
+    super::routes::methods_for(OPS.iter().map(|(m, t)| (m.as_str(), t.as_str())), path)
+}
+
+/// The 405 for `method` on a known `path`, listing exactly its methods.
+pub fn method_not_allowed(method: &str, path: &str, allowed: &[String]) -> crate::ApiError {
+    crate::ApiError::MethodNotAllowed {
+        message: format!(
+            "{method} is not supported on {path}; it supports {}",
+            allowed.join(", ")
+        ),
+        allow: allowed.join(", "),
+    }
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", operation_id = "register",
@@ -405,6 +400,11 @@ mod tests {
         assert_eq!(allowed_methods("/v1/api-keys"), vec!["GET", "POST"]);
         assert_eq!(allowed_methods("/v1/api-keys/key_1"), vec!["DELETE"]);
         assert!(allowed_methods("/v1/nope").is_empty());
-        assert!(!path_matches("/v1/api-keys/{id}", "/v1/api-keys/"));
+        assert!(allowed_methods("/v1/api-keys/").is_empty());
+        assert_eq!(allowed_methods("/v1/images/generations"), vec!["POST"]);
+        assert_eq!(
+            allowed_methods("/v1/images/img_1"),
+            vec!["DELETE", "GET", "PATCH"]
+        );
     }
 }
