@@ -364,3 +364,30 @@ async fn huge_names_and_ids_are_client_errors_never_500() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn a_maskless_patch_edit_of_an_opaque_image_names_mask_id() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let opaque = uploaded(
+        &t,
+        &s.access,
+        &image::RgbaImage::from_pixel(64, 64, image::Rgba([200, 10, 10, 255])),
+    )
+    .await;
+    let r = t
+        .send(
+            t.http
+                .patch(t.url(&format!("/v1/images/{opaque}")))
+                .bearer_auth(&s.access)
+                .json(&json!({"prompt": "fill it"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("mask_id")),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("needs a mask"), "{}", r.text);
+}

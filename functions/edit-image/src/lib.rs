@@ -43,7 +43,7 @@ async fn edit_image<S: Store, B: Blobs>(
         |m| deps.providers.serves(m.provider),
     )?;
     let inputs = EditInputs { images, mask };
-    check_edit(&plan, &inputs)?;
+    check_edit(&plan, &inputs, "mask")?;
     let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, |claim| {
         edit(deps, &who, plan, inputs, None, claim)
     })

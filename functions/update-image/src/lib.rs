@@ -127,7 +127,7 @@ async fn update<S: Store, B: Blobs>(
             images: vec![image],
             mask,
         };
-        check_edit(&plan, &inputs)?;
+        check_edit(&plan, &inputs, "mask_id")?;
         let result = edit(deps, &who, plan, inputs, Some(lineage), None).await?;
         return created(deps, &who, &result.data[0].id).await;
     }

@@ -183,7 +183,8 @@ pub fn edit(images: &[RgbaImage], mask: Option<&RgbaImage>, index: u64) -> RgbaI
     let mut img = images[0].clone();
     let source = mask.unwrap_or(&images[0]);
     let unknown: Vec<bool> = source.pixels().map(|p| p.0[3] == 0).collect();
-    inpaint(&mut img, &unknown, 3 + (index % 4) as u32);
+    // One image has one fill: the same for every index (callers ask for one).
+    inpaint(&mut img, &unknown, 3);
     // The filled region is opaque; pixels outside the mask keep their own alpha.
     for (p, u) in img.pixels_mut().zip(&unknown) {
         if *u {

@@ -138,7 +138,7 @@ pub static MODELS: &[Model] = &[
                 "Send the same prompt with a different `seed` for a different image",
                 "`background: transparent` removes the white backdrop connected to the border",
                 "Edits fill the mask's transparent area by classical inpainting (Telea's fast marching \
-                 method); several input images make a collage",
+                 method), one way only (n=1); k input images make up to k different collages",
                 "Variations are seeded crops, mirrors and hue/exposure shifts of the input",
             ],
         },

@@ -309,12 +309,16 @@ fn refused(param: &str, e: ImagingError) -> ApiError {
 pub const MAX_INPUT_PIXELS: u64 = 48_000_000;
 
 /// Checks what depends on the decoded inputs and the model, before anything is charged.
-pub fn check_edit(plan: &GenerationPlan, inputs: &EditInputs) -> Result<(), ApiError> {
+pub fn check_edit(
+    plan: &GenerationPlan,
+    inputs: &EditInputs,
+    mask_param: &str,
+) -> Result<(), ApiError> {
     let first = &inputs.images[0];
     if let Some(mask) = &inputs.mask {
         if !mask.has_alpha {
             return Err(ApiError::invalid(
-                "mask",
+                mask_param,
                 "mask must be a PNG with an alpha channel: transparent pixels mark where to edit",
             ));
         }
@@ -322,15 +326,18 @@ pub fn check_edit(plan: &GenerationPlan, inputs: &EditInputs) -> Result<(), ApiE
             let (w, h) = first.rgba.dimensions();
             let (mw, mh) = mask.rgba.dimensions();
             return Err(ApiError::invalid(
-                "mask",
+                mask_param,
                 format!("mask is {mw}x{mh} but the image is {w}x{h}"),
             ));
         }
     }
+    // The local model's edits are deterministic: one image has one fill, and k images have k
+    // collages (one starting at each). More would be the same pictures, charged again.
+    let distinct = inputs.images.len();
     match plan.model.provider {
         ProviderKind::Local if inputs.images.len() > 1 && inputs.mask.is_some() => {
             Err(ApiError::invalid(
-                "mask",
+                mask_param,
                 "with several images the local model makes a collage and takes no mask",
             ))
         }
@@ -340,10 +347,20 @@ pub fn check_edit(plan: &GenerationPlan, inputs: &EditInputs) -> Result<(), ApiE
                 && !first.rgba.pixels().any(|p| p.0[3] == 0) =>
         {
             Err(ApiError::invalid(
-                "mask",
-                "nothing to edit: send a mask (or an image with transparent pixels) marking where to edit",
+                mask_param,
+                format!(
+                    "{} needs a mask to edit: send {mask_param} (or an image with transparent pixels) marking the area to fill",
+                    plan.model.id
+                ),
             ))
         }
+        ProviderKind::Local if plan.n as usize > distinct => Err(ApiError::invalid(
+            "n",
+            format!(
+                "{}'s edits are deterministic: this edit has {distinct} different result(s), so n can be at most {distinct} (for different images of one picture, use /v1/images/variations)",
+                plan.model.id
+            ),
+        )),
         ProviderKind::OpenAi if !plan.model.gpt_image_params => dalle2_input(&inputs.images[0]),
         _ => Ok(()),
     }
