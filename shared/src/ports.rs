@@ -3,7 +3,7 @@
 use crate::domain::accounts::{
     ApiKeyRecord, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
 };
-use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord};
+use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
 };
@@ -121,12 +121,20 @@ pub trait Images: Send + Sync {
         limit: usize,
         after: Option<&str>,
     ) -> impl Future<Output = Result<(Vec<ImageRecord>, Option<String>), ApiError>> + Send;
-    /// Deletes the metadata; `false` when there was none (already deleted or never the user's).
-    fn delete_image(
+    /// Deletes the metadata of `images` (and their places in their lineages) and re-points
+    /// `reparent` children (id, new parent) in one write; `false` when one was already gone.
+    fn delete_images(
         &self,
         user_id: &str,
-        id: &str,
+        images: &[ImageRecord],
+        reparent: &[(String, Option<String>)],
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// The versions of the lineage whose first version is `root_id`, oldest first.
+    fn versions(
+        &self,
+        user_id: &str,
+        root_id: &str,
+    ) -> impl Future<Output = Result<Vec<VersionEntry>, ApiError>> + Send;
     /// Changes title and/or tags; `None` when the image does not exist.
     fn update_image_meta(
         &self,

@@ -74,6 +74,7 @@ fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
         title: None,
         tags: vec![],
         version: 1,
+        root_id: id.into(),
     }
 }
 

@@ -391,3 +391,135 @@ async fn a_maskless_patch_edit_of_an_opaque_image_names_mask_id() {
     );
     assert!(r.text.contains("needs a mask"), "{}", r.text);
 }
+
+async fn patch(t: &TestStack, access: &str, id: &str, body: Value) -> Reply {
+    t.send(
+        t.http
+            .patch(t.url(&format!("/v1/images/{id}")))
+            .bearer_auth(access)
+            .json(&body),
+    )
+    .await
+}
+
+fn ids(r: &Reply) -> Vec<(String, i64, Option<String>)> {
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["version"].as_i64().unwrap(),
+                v["parent_id"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn versions_form_one_numbered_lineage_that_can_be_listed_and_deleted() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let v1 = generated(&t, &s.access, "a red barn").await;
+    let v1 = v1["id"].as_str().unwrap().to_string();
+    let other = generated(&t, &s.access, "a blue lake").await;
+    let other = other["id"].as_str().unwrap();
+    // Two versions made from v1, at the same moment: they get different numbers.
+    let (a, b) = tokio::join!(
+        patch(&t, &s.access, &v1, json!({"image_id": other})),
+        patch(&t, &s.access, &v1, json!({"image_id": other}))
+    );
+    let made: Vec<&Reply> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .collect();
+    for r in [&a, &b] {
+        assert!(
+            r.status == StatusCode::CREATED || r.status == StatusCode::CONFLICT,
+            "{}",
+            r.text
+        );
+    }
+    assert!(!made.is_empty(), "at least one version is made");
+    // Then one more, from v1 again: it takes the next free number, whatever v1's own is.
+    let c = patch(&t, &s.access, &v1, json!({"image_id": other})).await;
+    assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
+    let listed = t
+        .get(&format!("/v1/images/{v1}/versions"), Some(&s.access))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(listed.body["root_id"], v1.as_str());
+    let versions = ids(&listed);
+    let numbers: Vec<i64> = versions.iter().map(|v| v.1).collect();
+    let mut unique = numbers.clone();
+    unique.dedup();
+    assert_eq!(
+        numbers, unique,
+        "no two versions share a number: {numbers:?}"
+    );
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as i64).collect::<Vec<_>>(),
+        "{numbers:?}"
+    );
+    assert_eq!(versions.len(), 1 + made.len() + 1);
+    // Any version lists the same lineage.
+    let from_last = t
+        .get(
+            &format!("/v1/images/{}/versions", c.body["id"].as_str().unwrap()),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(ids(&from_last), versions);
+
+    // Deleting v1 alone: its children now name v1's parent (none), never a missing asset.
+    let r = t.delete(&format!("/v1/images/{v1}"), Some(&s.access)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["deleted_ids"], json!([v1]));
+    let left = t
+        .get(
+            &format!("/v1/images/{}/versions", c.body["id"].as_str().unwrap()),
+            Some(&s.access),
+        )
+        .await;
+    let left = ids(&left);
+    assert_eq!(left.len(), versions.len() - 1);
+    for (id, _, parent) in &left {
+        if let Some(p) = parent {
+            let r = t.get(&format!("/v1/images/{p}"), Some(&s.access)).await;
+            assert_eq!(r.status, StatusCode::OK, "{id} points at {p}, which exists");
+        }
+    }
+    // And the whole lineage at once.
+    let last = c.body["id"].as_str().unwrap();
+    let r = t
+        .delete(
+            &format!("/v1/images/{last}?all_versions=true"),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["deleted_ids"].as_array().unwrap().len(), left.len());
+    for (id, ..) in &left {
+        let r = t.get(&format!("/v1/images/{id}"), Some(&s.access)).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    // The other asset (the content source) is untouched.
+    assert_eq!(
+        t.get(&format!("/v1/images/{other}"), Some(&s.access))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = t
+        .delete(
+            &format!("/v1/images/{other}?all_versions=maybe"),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("all_versions"))
+    );
+}

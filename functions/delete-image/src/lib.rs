@@ -1,42 +1,36 @@
-//! `DELETE /v1/images/{id}`: removes the objects, then the metadata. A second delete is 404.
+//! `DELETE /v1/images/{id}`: removes an asset's objects and metadata; with
+//! `?all_versions=true`, every version of its lineage.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::Deleted;
-use shared::http::{Ctx, json, path_param};
+use shared::http::{Ctx, json, path_param, query_param, reject_unknown_query};
 use shared::ports::{Blobs, Store};
-use shared::usecases::library::owned_image;
+use shared::usecases::library::delete;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "delete-image");
-    ctx.run(delete(deps, &ctx, &req)).await
+    ctx.run(respond(deps, &ctx, &req)).await
 }
 
-async fn delete<S: Store, B: Blobs>(
+async fn respond<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let id = path_param(req, "id")?;
-    let record = owned_image(deps, &who.user_id, &id).await?;
-    // Objects first: if this fails the metadata still points at them and a retry finishes the job;
-    // the other order could leave objects no record refers to.
-    let keys: Vec<String> = std::iter::once(record.key.clone())
-        .chain(record.thumbnail_key.clone())
-        .collect();
-    deps.blobs.delete(&keys).await?;
-    if !deps.store.delete_image(&who.user_id, &id).await? {
-        return Err(ApiError::NotFound(format!("no image with id '{id}'")));
-    }
-    tracing::info!(user_id = %who.user_id, image_id = %id, "image deleted");
-    json(
-        StatusCode::OK,
-        &Deleted {
-            id,
-            object: "image".into(),
-            deleted: true,
-        },
-    )
+    reject_unknown_query(req, &["all_versions"])?;
+    let all_versions = match query_param(req, "all_versions") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "all_versions",
+                "all_versions must be true or false",
+            ));
+        }
+    };
+    let deleted = delete(deps, &who.user_id, &id, all_versions).await?;
+    json(StatusCode::OK, &deleted)
 }

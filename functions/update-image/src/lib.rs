@@ -9,12 +9,12 @@ use shared::domain::generation::{CreateImageRequest, Operation};
 use shared::http::wire::UpdateImageRequest;
 use shared::http::{Ctx, Principal, json, json_body, path_param};
 
-use shared::domain::assets::{ImageRecord, Lineage};
+use shared::domain::assets::ImageRecord;
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
 use shared::usecases::edit_inputs::{self, ImageSource, check_edit};
 use shared::usecases::generation::edit;
-use shared::usecases::library::{image_info, new_version_from, owned_image};
+use shared::usecases::library::{image_info, new_version_from, next_version, owned_image};
 use shared::{ApiError, Deps};
 
 pub const MAX_TITLE: usize = 200;
@@ -89,7 +89,7 @@ async fn update<S: Store, B: Blobs>(
         return Err(ApiError::invalid("model", "model needs a prompt"));
     }
     let current = owned_image(deps, &who.user_id, &id).await?;
-    let mut lineage = Lineage::next_version_of(&current);
+    let mut lineage = next_version(deps, &current).await?;
     if let Some(t) = &title {
         lineage.title = t.clone();
     }

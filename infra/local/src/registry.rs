@@ -48,6 +48,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("generate-image", with_deps!(generate_image)),
         ("list-images", with_deps!(list_images)),
         ("get-image", with_deps!(get_image)),
+        ("list-versions", with_deps!(list_versions)),
         ("download-image", with_deps!(download_image)),
         ("delete-image", with_deps!(delete_image)),
         ("edit-image", with_deps!(edit_image)),

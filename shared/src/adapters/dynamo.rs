@@ -9,6 +9,8 @@
 //! - `APIKEY#<sha256>` / `APIKEY` (lookup by key) and `USER#<id>` / `APIKEY#<key id>` (listing)
 //! - `RATE#<user>#<window start>` / `RATE`: request counter of one window
 //! - `QUOTA#<user>#<day>` / `QUOTA`: images of one UTC day, with the open reservations in `holds`
+//! - `USER#<id>` / `IMAGE#<id>`: an asset; `USER#<id>` / `VERSION#<root id>#<version, 10 digits>`:
+//!   its place in its lineage (written with it, once per number)
 //! - `HOLD#<generation id>` / `HOLD`: a charge in flight, indexed for the sweeper under
 //!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
 //!   debits that can still be refunded
@@ -18,7 +20,9 @@ use crate::domain::accounts::{
     ApiKeyRecord, CreditBalance, LoginId, RateWindow, Role, Rotation, SessionRecord, Taken,
     UserRecord,
 };
-use crate::domain::assets::{AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord};
+use crate::domain::assets::{
+    AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord, VersionEntry,
+};
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
 };
@@ -690,6 +694,7 @@ fn image_item(r: &ImageRecord) -> Item {
             ("bytes", n(r.bytes as i64)),
             ("object_key", s(&r.key)),
             ("created_at", n(r.created_at)),
+            ("root_id", s(&r.root_id)),
             (
                 "gsi1pk",
                 s(format!("USER#{}#{}", r.user_id, r.kind.as_str())),
@@ -725,6 +730,28 @@ fn image_item(r: &ImageRecord) -> Item {
     it
 }
 
+/// Versions sort by number within their lineage (zero-padded).
+fn version_sk(root_id: &str, version: u32) -> String {
+    format!("VERSION#{root_id}#{version:010}")
+}
+
+/// An image's place in its lineage: listing a lineage is one query, in version order.
+fn version_item(r: &ImageRecord) -> Item {
+    let mut it = item(
+        user_pk(&r.user_id),
+        &version_sk(&r.root_id, r.version),
+        [
+            ("entity", s("version")),
+            ("image_id", s(&r.id)),
+            ("version", n(r.version as i64)),
+        ],
+    );
+    if let Some(p) = &r.parent_id {
+        it.insert("parent_id".into(), s(p));
+    }
+    it
+}
+
 fn tags_of(it: &Item) -> Vec<String> {
     it.get("tags")
         .and_then(|v| v.as_l().ok())
@@ -754,6 +781,8 @@ fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
         title: opt_s(it, "title"),
         tags: tags_of(it),
         version: opt_n(it, "version").unwrap_or(1) as u32,
+        // Written since versions have lineages; an older item is the first of its own.
+        root_id: opt_s(it, "root_id").map_or_else(|| get_s(it, "id"), Ok)?,
     })
 }
 
@@ -763,9 +792,16 @@ impl Images for DynamoStore {
         records: &[ImageRecord],
         settles: Option<&Settlement>,
     ) -> WriteOutcome {
+        // Each image and its place in its lineage: a version number is taken once only, so two
+        // new versions made at the same moment cannot both be "version 2".
         let mut items: Vec<TransactWriteItem> = records
             .iter()
-            .map(|r| put_new(&self.table, image_item(r)))
+            .flat_map(|r| {
+                [
+                    put_new(&self.table, image_item(r)),
+                    put_new(&self.table, version_item(r)),
+                ]
+            })
             .collect();
         if let Some(settlement) = settles {
             items.push(
@@ -801,9 +837,21 @@ impl Images for DynamoStore {
         let unknown = match self.transact(items).await {
             Ok(Ok(())) => return WriteOutcome::Written,
             Ok(Err(reasons)) => {
-                return WriteOutcome::NotWritten(ApiError::internal(format!(
-                    "image metadata write cancelled: {reasons:?}"
-                )));
+                // Items 2i+1 are the lineage places: a taken one is a version made meanwhile.
+                let version_taken = reasons
+                    .iter()
+                    .take(2 * records.len())
+                    .enumerate()
+                    .any(|(i, r)| i % 2 == 1 && r == "ConditionalCheckFailed");
+                return WriteOutcome::NotWritten(if version_taken {
+                    ApiError::Conflict {
+                        message: "another version of this image was made at the same moment; retry"
+                            .into(),
+                        param: None,
+                    }
+                } else {
+                    ApiError::internal(format!("image metadata write cancelled: {reasons:?}"))
+                });
             }
             Err(e) => e,
         };
@@ -901,18 +949,84 @@ impl Images for DynamoStore {
         self.update_meta_inner(user_id, id, title, tags).await
     }
 
-    async fn delete_image(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .get()
-            .await
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(user_id), &format!("IMAGE#{id}"))))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        applied(result)
+    async fn delete_images(
+        &self,
+        user_id: &str,
+        images: &[ImageRecord],
+        reparent: &[(String, Option<String>)],
+    ) -> Result<bool, ApiError> {
+        let mut items = Vec::new();
+        for r in images {
+            for (sk, condition) in [
+                (format!("IMAGE#{}", r.id), Some("attribute_exists(pk)")),
+                (version_sk(&r.root_id, r.version), None),
+            ] {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(user_id), &sk)))
+                    .set_condition_expression(condition.map(str::to_string))
+                    .build()
+                    .expect("table, key set");
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        for (child, parent) in reparent {
+            let Some(entry) = self.image(user_id, child).await? else {
+                continue;
+            };
+            for sk in [
+                format!("IMAGE#{child}"),
+                version_sk(&entry.root_id, entry.version),
+            ] {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(user_id), &sk)))
+                    .condition_expression("attribute_exists(pk)");
+                let update = match parent {
+                    Some(p) => update
+                        .update_expression("SET parent_id = :p")
+                        .expression_attribute_values(":p", s(p)),
+                    None => update.update_expression("REMOVE parent_id"),
+                };
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(update.build().expect("update fields set"))
+                        .build(),
+                );
+            }
+        }
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn versions(&self, user_id: &str, root_id: &str) -> Result<Vec<VersionEntry>, ApiError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .get()
+                .await
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(format!("VERSION#{root_id}#")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for it in page.items() {
+                out.push(VersionEntry {
+                    version: get_n(it, "version")? as u32,
+                    image_id: get_s(it, "image_id")?,
+                    parent_id: opt_s(it, "parent_id"),
+                });
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
     }
 }
 

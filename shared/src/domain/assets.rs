@@ -78,8 +78,10 @@ pub struct ImageRecord {
     pub output_compression: Option<u8>,
     pub title: Option<String>,
     pub tags: Vec<String>,
-    /// 1 for an original; a new version made by PATCH is its parent's version + 1.
+    /// 1 for an original; a new version made by PATCH is one more than its lineage's newest.
     pub version: u32,
+    /// The id of the lineage's first version (its own id for a first version).
+    pub root_id: String,
 }
 
 impl ImageRecord {
@@ -95,6 +97,7 @@ impl ImageRecord {
     ) -> Self {
         let id = super::new_id("img");
         let (key, thumbnail_key) = object_keys(user_id, &id, format);
+        let root_id = lineage.root_id.unwrap_or_else(|| id.clone());
         Self {
             id,
             user_id: user_id.to_string(),
@@ -116,38 +119,62 @@ impl ImageRecord {
             title: lineage.title,
             tags: lineage.tags,
             version: lineage.version,
+            root_id,
         }
     }
 }
-/// Where a new asset comes from: its parent (if derived) and what it inherits.
+/// Where a new asset comes from: its parent (if derived), the version lineage it joins (none:
+/// it starts its own) and what it inherits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lineage {
     pub parent_id: Option<String>,
+    /// The first version's id of the lineage this asset is a later version in.
+    pub root_id: Option<String>,
     pub version: u32,
     pub title: Option<String>,
     pub tags: Vec<String>,
 }
 
 impl Lineage {
-    /// A first version, derived from `parent_id` if given.
+    /// A first version, derived from `parent_id` if given (an edit, a variation).
     pub fn original(parent_id: Option<String>) -> Self {
         Self {
             parent_id,
+            root_id: None,
             version: 1,
             title: None,
             tags: Vec::new(),
         }
     }
 
-    /// The next version of `parent`, inheriting its title and tags.
-    pub fn next_version_of(parent: &ImageRecord) -> Self {
+    /// A first version derived from `source`, keeping its title and tags (a transform).
+    pub fn derived_from(source: &ImageRecord) -> Self {
+        Self {
+            title: source.title.clone(),
+            tags: source.tags.clone(),
+            ..Self::original(Some(source.id.clone()))
+        }
+    }
+
+    /// The next version in `parent`'s lineage, whose newest version is `latest`: numbers are
+    /// never reused (storing a taken number fails), whichever version is edited.
+    pub fn next_version_of(parent: &ImageRecord, latest: u32) -> Self {
         Self {
             parent_id: Some(parent.id.clone()),
-            version: parent.version + 1,
+            root_id: Some(parent.root_id.clone()),
+            version: latest.max(parent.version) + 1,
             title: parent.title.clone(),
             tags: parent.tags.clone(),
         }
     }
+}
+
+/// One version of a lineage, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionEntry {
+    pub version: u32,
+    pub image_id: String,
+    pub parent_id: Option<String>,
 }
 /// A presigned upload waiting for its object, or completed into an asset.
 #[derive(Debug, Clone, PartialEq, Eq)]

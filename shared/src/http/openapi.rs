@@ -21,14 +21,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     ),
     paths(
         register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
-        generate_image, generate_image_alias, list_images, get_image, download_image, delete_image,
+        generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
         complete_upload, list_models, get_model, credit, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
-        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation,
+        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket
@@ -261,11 +261,27 @@ fn get_image() {}
 #[allow(dead_code)]
 fn download_image() {}
 
-#[utoipa::path(delete, path = "/v1/images/{id}", tag = "images", operation_id = "delete_image",
-    params(("id" = String, Path, description = "Asset id")),
+#[utoipa::path(get, path = "/v1/images/{id}/versions", tag = "images", operation_id = "list_versions",
+    params(("id" = String, Path, description = "Any version's id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Objects and metadata removed", body = Deleted),
+        (status = 200, description = "The lineage's versions that exist, oldest first", body = VersionList),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn list_versions() {}
+
+#[utoipa::path(delete, path = "/v1/images/{id}", tag = "images", operation_id = "delete_image",
+    params(
+        ("id" = String, Path, description = "Asset id"),
+        ("all_versions" = Option<bool>, Query, description = "Delete every version of the asset's lineage (default: this version only; its children then name its parent)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Objects and metadata removed", body = DeletedImage),
+        (status = 400, description = "all_versions is not true or false", body = ErrorResponse),
         (status = 404, description = "Unknown id, another user's, or already deleted", body = ErrorResponse),
     ))]
 #[allow(dead_code)]

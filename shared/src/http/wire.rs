@@ -243,6 +243,25 @@ pub struct SkippedOperation {
     pub reason: String,
 }
 
+/// What deleting an asset removed: the asset, or with `all_versions` its whole lineage.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct DeletedImage {
+    pub id: String,
+    pub object: String,
+    pub deleted: bool,
+    /// Every asset removed (the versions of the lineage with `all_versions=true`).
+    pub deleted_ids: Vec<String>,
+}
+
+/// The versions of an asset's lineage, oldest first.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct VersionList {
+    pub object: String,
+    /// The id of the lineage's first version (which may have been deleted since).
+    pub root_id: String,
+    pub data: Vec<ImageInfo>,
+}
+
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct ImageList {
     pub object: String,

@@ -3,10 +3,11 @@
 
 use crate::Deps;
 use crate::domain::assets::ImageRecord;
+use crate::domain::assets::Lineage;
 use crate::domain::billing::{Settlement, WriteOutcome};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
-use crate::http::wire::ImageInfo;
+use crate::http::wire::{DeletedImage, ImageInfo, VersionList};
 use crate::ports::{Blobs, Store};
 use crate::usecases::charges;
 
@@ -206,6 +207,110 @@ pub async fn new_version_from<S: Store, B: Blobs>(
         revised_prompt: None,
     };
     store_asset(deps, &record, &processed, None).await
+}
+
+/// The lineage a new version of `current` joins: the next number after the lineage's newest.
+pub async fn next_version<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    current: &ImageRecord,
+) -> Result<Lineage, ApiError> {
+    let versions = deps
+        .store
+        .versions(&current.user_id, &current.root_id)
+        .await?;
+    let latest = versions.iter().map(|v| v.version).max().unwrap_or(0);
+    Ok(Lineage::next_version_of(current, latest))
+}
+
+/// Every version of `id`'s lineage that still exists, oldest first, with fresh URLs.
+pub async fn versions<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+) -> Result<VersionList, ApiError> {
+    let record = owned_image(deps, user_id, id).await?;
+    let members = lineage_members(deps, &record).await?;
+    let mut data = Vec::with_capacity(members.len());
+    for r in &members {
+        data.push(image_info(deps, r).await?);
+    }
+    Ok(VersionList {
+        object: "list".into(),
+        root_id: record.root_id,
+        data,
+    })
+}
+
+/// The records of `record`'s lineage, oldest first (just `record` for an asset stored before
+/// lineages were recorded).
+async fn lineage_members<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    record: &ImageRecord,
+) -> Result<Vec<ImageRecord>, ApiError> {
+    let entries = deps
+        .store
+        .versions(&record.user_id, &record.root_id)
+        .await?;
+    let found = futures::future::try_join_all(
+        entries
+            .iter()
+            .map(|e| deps.store.image(&record.user_id, &e.image_id)),
+    )
+    .await?;
+    let mut members: Vec<ImageRecord> = found.into_iter().flatten().collect();
+    if !members.iter().any(|m| m.id == record.id) {
+        members.push(record.clone());
+        members.sort_by_key(|m| m.version);
+    }
+    Ok(members)
+}
+
+/// Deletes an asset, or with `all_versions` every version of its lineage: objects first (if
+/// that fails, the metadata still points at them and a retry finishes), then the metadata in
+/// one write. A deleted version's children in the lineage then name its parent, so no
+/// version points at a missing one.
+pub async fn delete<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+    all_versions: bool,
+) -> Result<DeletedImage, ApiError> {
+    let record = owned_image(deps, user_id, id).await?;
+    let (doomed, reparent) = if all_versions {
+        (lineage_members(deps, &record).await?, Vec::new())
+    } else {
+        let entries = deps.store.versions(user_id, &record.root_id).await?;
+        let children = entries
+            .into_iter()
+            .filter(|e| e.parent_id.as_deref() == Some(record.id.as_str()))
+            .map(|e| (e.image_id, record.parent_id.clone()))
+            .collect();
+        (vec![record], children)
+    };
+    let keys: Vec<String> = doomed
+        .iter()
+        .flat_map(|r| std::iter::once(r.key.clone()).chain(r.thumbnail_key.clone()))
+        .collect();
+    for chunk in keys.chunks(1000) {
+        deps.blobs.delete(chunk).await?;
+    }
+    // A transaction holds 100 writes: two per image, two per re-pointed child.
+    for (i, chunk) in doomed.chunks(40).enumerate() {
+        let reparent: &[_] = if i == 0 { &reparent } else { &[] };
+        if !deps.store.delete_images(user_id, chunk, reparent).await? {
+            return Err(ApiError::NotFound(format!(
+                "no image with id '{}'",
+                shown(id)
+            )));
+        }
+    }
+    tracing::info!(user_id, image_id = id, count = doomed.len(), "deleted");
+    Ok(DeletedImage {
+        id: id.to_string(),
+        object: "image".into(),
+        deleted: true,
+        deleted_ids: doomed.into_iter().map(|r| r.id).collect(),
+    })
 }
 
 /// A library item with fresh presigned URLs.

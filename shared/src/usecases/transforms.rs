@@ -64,10 +64,7 @@ pub async fn transform<S: Store, B: Blobs>(
             format,
             (processed.width, processed.height),
             processed.bytes.len() as u64,
-            Lineage {
-                version: 1,
-                ..Lineage::next_version_of(&source)
-            },
+            Lineage::derived_from(&source),
         )
     };
     let image = store_asset(deps, &record, &processed, None).await?;
