@@ -61,3 +61,6 @@ bench: venv
 	$(CARGO) build --release -p shared --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
 	/usr/bin/time -v target/release/examples/edit_4096 2048 2>&1 | grep -E "edited|Maximum resident"
+	$(CARGO) build --release -p imaging --example variation_8000
+	target/release/examples/variation_8000 --prepare
+	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"

@@ -89,7 +89,7 @@ async fn every_model_request_is_accepted_by_the_official_spec() {
         let rgba = object_on_background(w, h);
         InputImage {
             bytes: png(&rgba),
-            rgba,
+            rgba: rgba.into(),
             asset_id: None,
             has_alpha: true,
         }
@@ -98,7 +98,7 @@ async fn every_model_request_is_accepted_by_the_official_spec() {
         let rgba = mask_over_object(256, 256);
         InputImage {
             bytes: png(&rgba),
-            rgba,
+            rgba: rgba.into(),
             asset_id: None,
             has_alpha: true,
         }

@@ -26,7 +26,7 @@ fn main() {
     let started = std::time::Instant::now();
     let image = imaging::decode(&base_png).expect("decode").into_rgba8();
     let mask = imaging::decode(&mask_png).expect("decode").into_rgba8();
-    let edited = procedural::edit(std::slice::from_ref(&image), Some(&mask), 0);
+    let edited = procedural::edit(&[&image], Some(&mask), 0);
     let out = imaging::encode(&edited, Format::Png, None).expect("encode result");
     let thumb = imaging::thumbnail(&edited).expect("thumbnail");
     println!(

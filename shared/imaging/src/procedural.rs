@@ -176,12 +176,12 @@ pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> R
 /// everything outside the mask is kept exactly. Several images: a collage of them. The prompt
 /// cannot steer either: this is not an AI model. Outputs `i` of `n` differ by inpainting radius
 /// or collage order.
-pub fn edit(images: &[RgbaImage], mask: Option<&RgbaImage>, index: u64) -> RgbaImage {
+pub fn edit(images: &[&RgbaImage], mask: Option<&RgbaImage>, index: u64) -> RgbaImage {
     if images.len() > 1 {
         return collage(images, index as usize);
     }
     let mut img = images[0].clone();
-    let source = mask.unwrap_or(&images[0]);
+    let source = mask.unwrap_or(images[0]);
     let unknown: Vec<bool> = source.pixels().map(|p| p.0[3] == 0).collect();
     // One image has one fill: the same for every index (callers ask for one).
     inpaint(&mut img, &unknown, 3);
@@ -195,14 +195,14 @@ pub fn edit(images: &[RgbaImage], mask: Option<&RgbaImage>, index: u64) -> RgbaI
 }
 
 /// Images laid out in a grid on white, each fitted to its cell, starting with image `start`.
-fn collage(images: &[RgbaImage], start: usize) -> RgbaImage {
+fn collage(images: &[&RgbaImage], start: usize) -> RgbaImage {
     let count = images.len();
     let cols = (count as f64).sqrt().ceil() as u32;
     let rows = (count as u32).div_ceil(cols);
     let cell = 512;
     let mut out = RgbaImage::from_pixel(cols * cell, rows * cell, Rgba([255, 255, 255, 255]));
     for k in 0..count {
-        let img = &images[(start + k) % count];
+        let img = images[(start + k) % count];
         let (w, h) = crate::fit_within(img.width(), img.height(), cell);
         let scaled = crate::resize(img, w, h);
         let (cx, cy) = ((k as u32 % cols) * cell, (k as u32 / cols) * cell);
@@ -225,13 +225,14 @@ pub fn variation(img: &RgbaImage, seed: u64, index: u64) -> RgbaImage {
     let (cw, ch) = (((w as f32) * zoom) as u32, ((h as f32) * zoom) as u32);
     let x = (rng.unit() * (w - cw) as f32) as u32;
     let y = (rng.unit() * (h - ch) as f32) as u32;
-    let cropped = image::imageops::crop_imm(img, x, y, cw.max(1), ch.max(1)).to_image();
-    let mut out = crate::resize(&cropped, w, h);
+    // One full-size copy at a time: the crop is read in place by the resize, and the mirror,
+    // hue and exposure change the result where it lies.
+    let mut out = crate::resize_region(img, (x, y, cw.max(1), ch.max(1)), w, h);
     if (seed + index) % 2 == 1 {
         image::imageops::flip_horizontal_in_place(&mut out);
     }
     let hue = rng.range(-30.0, 30.0) as i32;
-    let mut out = image::imageops::huerotate(&out, hue);
+    image::imageops::colorops::huerotate_in_place(&mut out, hue);
     let exposure = rng.range(0.88, 1.12);
     for p in out.pixels_mut() {
         for c in 0..3 {
@@ -288,7 +289,7 @@ mod tests {
                 mask.put_pixel(x, y, Rgba([0, 0, 0, 0]));
             }
         }
-        let out = edit(std::slice::from_ref(&base), Some(&mask), 0);
+        let out = edit(&[&base], Some(&mask), 0);
         for (x, y, p) in out.enumerate_pixels() {
             if mask.get_pixel(x, y).0[3] != 0 {
                 assert_eq!(p, base.get_pixel(x, y));
@@ -315,6 +316,7 @@ mod tests {
             render("b", 0, 0, 80, 40),
             render("c", 0, 0, 40, 80),
         ];
+        let imgs: Vec<&RgbaImage> = imgs.iter().collect();
         let out = edit(&imgs, None, 0);
         assert_eq!(out.dimensions(), (1024, 1024), "2x2 grid of 512-px cells");
         assert_ne!(edit(&imgs, None, 0), edit(&imgs, None, 1));

@@ -486,7 +486,10 @@ pub fn apply(mut img: RgbaImage, ops: &[Op]) -> Result<Applied, Invalid> {
                 unreachable!("tone curves are applied as one table above")
             }
             Op::Saturation { factor } => saturate(img, factor),
-            Op::Hue { degrees } => image::imageops::huerotate(&img, degrees.round() as i32),
+            Op::Hue { degrees } => {
+                image::imageops::colorops::huerotate_in_place(&mut img, degrees.round() as i32);
+                img
+            }
             Op::RemoveBackground { tolerance } => {
                 imaging::white_to_alpha(&mut img, tolerance);
                 img

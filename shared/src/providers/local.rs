@@ -7,6 +7,7 @@ use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage,
 use crate::domain::generation::GenerationPlan;
 use imaging::RgbaImage;
 use imaging::procedural::{edit, render, variation};
+use std::sync::Arc;
 
 pub struct LocalProvider;
 
@@ -31,13 +32,14 @@ impl ImageProvider for LocalProvider {
         plan: &GenerationPlan,
         inputs: &EditInputs,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let images: Vec<RgbaImage> = inputs.images.iter().map(|i| i.rgba.clone()).collect();
+        let images: Vec<Arc<RgbaImage>> = inputs.images.iter().map(|i| i.rgba.clone()).collect();
         let mask = inputs.mask.as_ref().map(|m| m.rgba.clone());
         let n = plan.n as u64;
         tokio::task::spawn_blocking(move || {
+            let images: Vec<&RgbaImage> = images.iter().map(|i| &**i).collect();
             (0..n)
                 .map(|i| ProviderImage {
-                    image: ProviderOutput::Raw(edit(&images, mask.as_ref(), i)),
+                    image: ProviderOutput::Raw(edit(&images, mask.as_deref(), i)),
                     revised_prompt: None,
                 })
                 .collect()

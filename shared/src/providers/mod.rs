@@ -85,7 +85,8 @@ impl From<ProviderError> for ApiError {
 /// An input image: the bytes as received (sent on to vendors) and its decoded pixels.
 pub struct InputImage {
     pub bytes: Vec<u8>,
-    pub rgba: RgbaImage,
+    /// Shared, not copied, with the provider's blocking task (inputs reach 160 MB decoded).
+    pub rgba: std::sync::Arc<RgbaImage>,
     /// The library asset it came from, if any (recorded as the result's parent).
     pub asset_id: Option<String>,
     /// Whether the encoded image has an alpha channel (a mask must).

@@ -281,7 +281,7 @@ pub async fn load_all<S: Store, B: Blobs>(
         let has_alpha = image.color().has_alpha();
         images.push(InputImage {
             bytes,
-            rgba: image.into_rgba8(),
+            rgba: std::sync::Arc::new(image.into_rgba8()),
             asset_id,
             has_alpha,
         });
