@@ -266,21 +266,16 @@ async fn failed_authentication_is_limited_per_address() {
         let (t, prober) = (&t, &prober);
         async move { t.send(prober.get(t.url("/v1/me")).bearer_auth(token)).await }
     };
-    for i in 0..4 {
-        let bad = if i % 2 == 0 {
-            format!("sk-{}", "0".repeat(43))
-        } else {
-            "eyJhbGciOiJIUzI1NiJ9.e30.bad".to_string()
-        };
-        let r = probe(bad).await;
+    for _ in 0..4 {
+        let r = probe(format!("sk-{}", "0".repeat(43))).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     }
     let r = probe(format!("sk-{}", "1".repeat(43))).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert!(r.headers.contains_key("retry-after"));
-    // Bad access tokens from there are refused as well.
+    // A token whose signature fails costs no lookup: a plain 401, not counted.
     let r = probe("eyJhbGciOiJIUzI1NiJ9.e30.bad".into()).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     // An access token is checked without a lookup: a user behind the same address still gets in.
     assert_eq!(probe(s.access.clone()).await.status, StatusCode::OK);
     // Other addresses are not affected, keys included.

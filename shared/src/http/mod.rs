@@ -169,7 +169,13 @@ impl Ctx {
     ) -> Result<Principal, ApiError> {
         let token = bearer_token(req)?;
         let principal = match self.identify(deps, token).await {
-            Err(e @ ApiError::Unauthorized { .. }) => return Err(self.failed_auth(deps, e).await),
+            // Only failures that cost a lookup count: a token whose signature fails costs
+            // nothing (and answers without any AWS call).
+            Err(e @ ApiError::Unauthorized { code, .. })
+                if code == "invalid_api_key" || code == "token_revoked" =>
+            {
+                return Err(self.failed_auth(deps, e).await);
+            }
             other => other?,
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
@@ -255,9 +261,10 @@ impl Ctx {
         }
     }
 
-    /// Counts a failed authentication for the client's address; past the limit the answer is
-    /// a 429, and this instance refuses that address's API keys without a lookup until the
-    /// window ends. One client cannot spend every user's share of the table on bad keys.
+    /// Counts a failed authentication that cost a lookup for the client's address; past the
+    /// limit the answer is a 429, and this instance refuses that address's API keys without a
+    /// lookup until the window ends. One client cannot spend every user's share of the table
+    /// on bad keys.
     async fn failed_auth<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
