@@ -31,6 +31,13 @@ impl Deps<DynamoStore> {
         let s3 = Lazy::new(aws, |aws, sdk| s3(sdk, aws.is_emulated()));
         let store = DynamoStore::new(dynamo, config.table_name.clone());
         let blobs = S3Blobs::new(s3, config.bucket_name.clone());
+        Deps::with(config, store, blobs)
+    }
+}
+
+impl<S, B> Deps<S, B> {
+    /// Deps over any store and object storage (the in-memory adapters in use-case tests).
+    pub fn with(config: Config, store: S, blobs: B) -> Self {
         Self {
             #[cfg(feature = "images")]
             providers: crate::providers::Providers::from_config(&config),

@@ -1,4 +1,5 @@
-//! Implementations of the ports over aws-sdk-rust.
+//! Implementations of the ports: over aws-sdk-rust, and in memory for the use-case tests.
 
 pub mod dynamo;
+pub mod memory;
 pub mod s3;

@@ -174,3 +174,191 @@ pub async fn sweep<S: Store, B: Blobs>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{MemoryBlobs, MemoryStore, PutFault, deps, user_with_credits};
+    use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
+    use crate::domain::billing::{Settlement, WriteOutcome};
+    use crate::ports::{Accounts, Credits, Holds, Images, Quotas};
+    use std::time::Duration;
+
+    const NOW: i64 = 1_800_000_000;
+    /// Lambda's longest run (its maximum timeout): what a hold must outlive, from AWS's
+    /// documentation, not from the code under test.
+    const LONGEST_LAMBDA: i64 = 15 * 60;
+
+    async fn available(store: &MemoryStore, user: &str) -> i64 {
+        store.user(user).await.unwrap().unwrap().credits.available
+    }
+
+    /// What a paid request takes before it calls its provider: hold, quota, credits, and the
+    /// objects it is about to write. Then it "dies": nothing else happens.
+    async fn taken(store: &MemoryStore, blobs: &MemoryBlobs, user: &str, id: &str) -> Hold {
+        let mut hold = hold_for(id, user, 3, 1, NOW, None);
+        store.open_hold(&hold).await.unwrap();
+        store
+            .reserve_daily(user, 1, 10, NOW, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.debit(user, 3, GENERATION, id).await.unwrap());
+        hold.objects = vec![format!("images/{user}/{id}.png")];
+        blobs
+            .put(&hold.objects[0], vec![1], "image/png")
+            .await
+            .unwrap();
+        assert!(store.attach_objects(id, &hold.objects).await.unwrap());
+        hold
+    }
+
+    async fn sweep_at(store: &MemoryStore, blobs: &MemoryBlobs, at: i64) -> SweepReport {
+        sweep(store, blobs, at, Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
+    // Checked when the tests compile: a hold shorter than a Lambda's life could be swept while
+    // its request still runs.
+    const _: () = assert!(HOLD_SECONDS > LONGEST_LAMBDA);
+
+    #[tokio::test]
+    async fn a_killed_request_is_given_back_once_and_only_when_due() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let hold = taken(&d.store, &d.blobs, &user, "gen_1").await;
+        assert_eq!(available(&d.store, &user).await, 7);
+
+        // Still within a Lambda's life: nothing is given back.
+        let early = sweep_at(&d.store, &d.blobs, NOW + LONGEST_LAMBDA).await;
+        assert_eq!(early, SweepReport::default());
+        assert_eq!(available(&d.store, &user).await, 7);
+
+        let report = sweep_at(&d.store, &d.blobs, hold.due_at).await;
+        assert_eq!((report.abandoned, report.credits_returned), (1, 3));
+        assert_eq!(available(&d.store, &user).await, 10);
+        assert!(d.blobs.keys().is_empty(), "the half-written object is gone");
+        assert!(
+            d.store
+                .reserve_daily(&user, 1, 1, NOW, "gen_2")
+                .await
+                .unwrap()
+                .is_ok(),
+            "the day's image is free again"
+        );
+        let reasons: Vec<String> = d
+            .store
+            .ledger(&user, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.reason)
+            .collect();
+        assert_eq!(reasons, ["refund", "generation", "signup"]);
+        // Once: a second sweep and a late give-back find nothing.
+        assert_eq!(
+            sweep_at(&d.store, &d.blobs, hold.due_at).await,
+            SweepReport::default()
+        );
+        assert_eq!(
+            give_back(&d.store, &d.blobs, &hold, true).await.unwrap(),
+            Unwound::Gone
+        );
+        assert_eq!(available(&d.store, &user).await, 10);
+    }
+
+    #[tokio::test]
+    async fn a_hold_without_a_debit_gives_nothing() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let hold = hold_for("gen_1", &user, 3, 1, NOW, None);
+        d.store.open_hold(&hold).await.unwrap();
+        let report = sweep_at(&d.store, &d.blobs, hold.due_at).await;
+        assert_eq!((report.abandoned, report.credits_returned), (1, 0));
+        assert_eq!(
+            available(&d.store, &user).await,
+            10,
+            "nothing was taken, nothing given"
+        );
+    }
+
+    fn image_of(user: &str) -> ImageRecord {
+        ImageRecord::new(
+            user,
+            AssetKind::Image,
+            OutputFormat::Png,
+            (1, 1),
+            1,
+            Lineage::original(None),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_request_killed_after_storing_keeps_its_charge_and_objects() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let hold = taken(&d.store, &d.blobs, &user, "gen_1").await;
+        let settlement = Settlement {
+            hold_id: hold.id.clone(),
+            user_id: user.clone(),
+            answer: None,
+            completes_upload: None,
+        };
+        let record = image_of(&user);
+        assert!(matches!(
+            d.store
+                .put_images(std::slice::from_ref(&record), Some(&settlement))
+                .await,
+            WriteOutcome::Written
+        ));
+        let report = sweep_at(&d.store, &d.blobs, hold.due_at).await;
+        assert_eq!((report.settled, report.abandoned), (1, 0));
+        assert_eq!(available(&d.store, &user).await, 7, "the charge stands");
+        assert_eq!(d.blobs.keys(), hold.objects, "the objects stay");
+        // Settled for good: a refund of it gives nothing.
+        assert!(!d.store.refund(&user, 3, GENERATION, "gen_1").await.unwrap());
+        assert!(d.store.holds().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_judged_by_the_hold() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        // Written, answer lost: the hold is settled, the charge and objects stay.
+        let kept = taken(&d.store, &d.blobs, &user, "gen_1").await;
+        let settle = |hold: &Hold| Settlement {
+            hold_id: hold.id.clone(),
+            user_id: user.clone(),
+            answer: None,
+            completes_upload: None,
+        };
+        d.store.fail_next_put_images(PutFault::LoseAnswer);
+        let r = d
+            .store
+            .put_images(&[image_of(&user)], Some(&settle(&kept)))
+            .await;
+        assert!(matches!(r, WriteOutcome::Unknown(_)));
+        assert_eq!(
+            give_back(&d.store, &d.blobs, &kept, false).await.unwrap(),
+            Unwound::Settled
+        );
+        assert_eq!(d.blobs.keys(), kept.objects);
+        // Not written, answer lost: the give-back returns everything and deletes the objects.
+        let lost = taken(&d.store, &d.blobs, &user, "gen_2").await;
+        d.store.fail_next_put_images(PutFault::Unknown);
+        let r = d
+            .store
+            .put_images(&[image_of(&user)], Some(&settle(&lost)))
+            .await;
+        assert!(matches!(r, WriteOutcome::Unknown(_)));
+        let back = give_back(&d.store, &d.blobs, &lost, false).await.unwrap();
+        assert_eq!(back, Unwound::GivenBack { credits: 3 });
+        assert_eq!(
+            d.blobs.keys(),
+            kept.objects,
+            "only the written request's objects remain"
+        );
+        assert_eq!(available(&d.store, &user).await, 7);
+    }
+}

@@ -112,3 +112,147 @@ async fn rehydrate<S: Store, B: Blobs>(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{deps, user_with_credits};
+    use crate::domain::accounts::Role;
+    use crate::domain::billing::Settlement;
+    use crate::http::Credential;
+    use crate::ports::Idempotency;
+    use crate::usecases::charges::hold_for;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn who(user_id: &str) -> Principal {
+        Principal {
+            user_id: user_id.into(),
+            role: Role::User,
+            credential: Credential::Session {
+                session_id: "s".into(),
+            },
+        }
+    }
+
+    fn answer(created: i64) -> ImagesResponse {
+        ImagesResponse {
+            created,
+            data: vec![],
+            size: "256x256".into(),
+            output_format: "png".into(),
+            background: "opaque".into(),
+            quality: "standard".into(),
+            model: "local-procedural".into(),
+        }
+    }
+
+    /// Work that stores nothing but settles its hold with the answer under the claim, as the
+    /// generation does; `runs` counts how often it ran.
+    async fn work<S: Store, B: Blobs>(
+        deps: &Deps<S, B>,
+        user: &str,
+        claim: Option<KeyClaim>,
+        runs: &AtomicUsize,
+        fail: bool,
+    ) -> Result<ImagesResponse, ApiError> {
+        let n = runs.fetch_add(1, Ordering::SeqCst) as i64;
+        if fail {
+            return Err(ApiError::internal("the provider failed"));
+        }
+        let response = answer(n);
+        let hold_id = format!("gen_{n}");
+        deps.store
+            .open_hold(&hold_for(&hold_id, user, 0, 0, 0, claim.clone()))
+            .await?;
+        let settlement = Settlement {
+            hold_id,
+            user_id: user.into(),
+            answer: claim.map(|c| (c, serde_json::to_string(&response).unwrap())),
+            completes_upload: None,
+        };
+        match deps.store.put_images(&[], Some(&settlement)).await {
+            crate::domain::billing::WriteOutcome::Written => Ok(response),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_answers_the_first_response_without_running_again() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let runs = AtomicUsize::new(0);
+        let first = idempotent(&d, &who(&user), Some("k"), "{a}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap();
+        let again = idempotent(&d, &who(&user), Some("k"), "{a}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "ran once");
+        assert_eq!(again.created, first.created);
+        // Another body under the same key is a conflict naming the header; another key runs.
+        let e = idempotent(&d, &who(&user), Some("k"), "{b}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, ApiError::Conflict { ref param, .. } if param.as_deref() == Some("Idempotency-Key"))
+        );
+        idempotent(&d, &who(&user), Some("k2"), "{b}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        // Keys are the user's own: another user's same key and body runs.
+        let other = user_with_credits(&d.store, 10).await;
+        idempotent(&d, &who(&other), Some("k"), "{a}", |c| {
+            work(&d, &other, c, &runs, false)
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failure_frees_the_key_and_a_key_in_use_is_a_conflict() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let runs = AtomicUsize::new(0);
+        let failed = idempotent(&d, &who(&user), Some("k"), "{a}", |c| {
+            work(&d, &user, c, &runs, true)
+        })
+        .await;
+        assert!(failed.is_err());
+        // The retry with the same key runs (the failure gave the key back).
+        idempotent(&d, &who(&user), Some("k"), "{a}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        // A request still running holds its key: the same request again is told to wait.
+        let claim = KeyClaim {
+            key: "busy".into(),
+            token: "t".into(),
+        };
+        let hash = hex::encode(Sha256::digest(b"{a}"));
+        d.store
+            .claim(&user, &claim, &hash, now_epoch())
+            .await
+            .unwrap();
+        let e = idempotent(&d, &who(&user), Some("busy"), "{a}", |c| {
+            work(&d, &user, c, &runs, false)
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, ApiError::Conflict { ref message, .. } if message.contains("still being processed"))
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+}

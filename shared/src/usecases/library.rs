@@ -349,3 +349,143 @@ pub async fn image_info<S: Store, B: Blobs>(
         urls_expire_at: now_epoch() + ttl.as_secs() as i64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{PutFault, deps, user_with_credits};
+    use crate::domain::assets::{AssetKind, OutputFormat, UploadRecord};
+    use crate::domain::billing::HoldState;
+    use crate::ports::{Holds, Images, Uploads};
+    use crate::usecases::charges::{HOLD_SECONDS, sweep};
+    use std::time::Duration;
+
+    fn asset(user: &str) -> (ImageRecord, Processed) {
+        let record = ImageRecord::new(
+            user,
+            AssetKind::Image,
+            OutputFormat::Png,
+            (1, 1),
+            3,
+            Lineage::original(None),
+        );
+        let processed = Processed {
+            bytes: vec![1, 2, 3],
+            thumbnail: vec![4],
+            width: 1,
+            height: 1,
+            revised_prompt: None,
+        };
+        (record, processed)
+    }
+
+    fn keys_of(r: &ImageRecord) -> Vec<String> {
+        let mut keys = vec![r.key.clone(), r.thumbnail_key.clone().unwrap()];
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn objects_go_only_when_their_metadata_is_known_unwritten() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 0).await;
+        let (record, processed) = asset(&user);
+        d.store.fail_next_put_images(PutFault::Refuse);
+        let r = store_objects(
+            &d,
+            std::slice::from_ref(&record),
+            std::slice::from_ref(&processed),
+            None,
+        )
+        .await;
+        assert!(r.is_err_and(|u| u.objects_gone));
+        assert!(d.blobs.keys().is_empty());
+        // An unknown outcome may have committed: the objects stay.
+        d.store.fail_next_put_images(PutFault::LoseAnswer);
+        let r = store_objects(
+            &d,
+            std::slice::from_ref(&record),
+            std::slice::from_ref(&processed),
+            None,
+        )
+        .await;
+        assert!(r.is_err_and(|u| !u.objects_gone));
+        assert_eq!(d.blobs.keys(), keys_of(&record));
+        assert!(
+            d.store.image(&user, &record.id).await.unwrap().is_some(),
+            "it had committed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_free_asset_whose_write_is_unknown_is_settled_by_the_sweeper() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 0).await;
+        let due = crate::domain::now_epoch() + HOLD_SECONDS;
+        let sweep_due = || sweep(&d.store, &d.blobs, due + 1, Duration::from_secs(5));
+
+        // Not written, answer lost: the objects wait for the sweeper, which removes them.
+        let (lost, processed) = asset(&user);
+        d.store.fail_next_put_images(PutFault::Unknown);
+        assert!(store_asset(&d, &lost, &processed, None).await.is_err());
+        assert_eq!(
+            d.blobs.keys(),
+            keys_of(&lost),
+            "kept while the outcome is unknown"
+        );
+        assert_eq!(
+            d.store.hold_state(&lost.id).await.unwrap(),
+            Some(HoldState::Pending)
+        );
+        let report = sweep_due().await.unwrap();
+        assert_eq!(report.abandoned, 1);
+        assert!(d.blobs.keys().is_empty(), "no orphans");
+
+        // Written, answer lost: the sweeper finds it settled and keeps everything.
+        let (kept, processed) = asset(&user);
+        d.store.fail_next_put_images(PutFault::LoseAnswer);
+        assert!(store_asset(&d, &kept, &processed, None).await.is_err());
+        let report = sweep_due().await.unwrap();
+        assert_eq!((report.settled, report.abandoned), (1, 0));
+        assert_eq!(d.blobs.keys(), keys_of(&kept));
+        assert!(d.store.image(&user, &kept.id).await.unwrap().is_some());
+        assert!(d.store.holds().is_empty());
+
+        // And a plain success leaves no hold behind.
+        let (fine, processed) = asset(&user);
+        store_asset(&d, &fine, &processed, None).await.unwrap();
+        assert!(d.store.holds().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_completed_by_one_asset_only() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 0).await;
+        let upload = UploadRecord {
+            id: "upl_1".into(),
+            user_id: user.clone(),
+            content_type: "image/png".into(),
+            declared_bytes: 3,
+            key: "tmp/upl_1".into(),
+            asset_id: None,
+            expires_at: i64::MAX,
+        };
+        d.store.create_upload(&upload).await.unwrap();
+        let (first, processed) = asset(&user);
+        store_asset(&d, &first, &processed, Some("upl_1"))
+            .await
+            .unwrap();
+        let done = d.store.upload(&user, "upl_1").await.unwrap().unwrap();
+        assert_eq!(done.asset_id.as_deref(), Some(first.id.as_str()));
+        // A second completion (a retry, a racing request) stores nothing and leaves nothing.
+        let (second, processed) = asset(&user);
+        assert!(
+            store_asset(&d, &second, &processed, Some("upl_1"))
+                .await
+                .is_err()
+        );
+        assert!(d.store.image(&user, &second.id).await.unwrap().is_none());
+        assert_eq!(d.blobs.keys(), keys_of(&first));
+        assert!(d.store.holds().is_empty());
+    }
+}
