@@ -23,13 +23,9 @@ impl Write for Capture {
 async fn passwords_stay_out_of_responses_and_logs() {
     let capture = Capture::default();
     let writer = capture.clone();
-    // The functions' JSON format and filter, with RUST_LOG turned all the way up.
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_env_filter(shared::telemetry::filter("trace"))
-        .with_writer(move || writer.clone())
-        .init();
+    // The functions' own JSON format and filter, with RUST_LOG turned all the way up.
+    use tracing_subscriber::util::SubscriberInitExt;
+    shared::telemetry::json_subscriber(move || writer.clone(), "trace").init();
 
     let t = start().await;
     let secret = "Sup3r-Secret-Passw0rd!";
@@ -100,11 +96,24 @@ async fn passwords_stay_out_of_responses_and_logs() {
     for id in &request_ids {
         assert!(logs.contains(id.as_str()), "no log line for request {id}");
     }
-    // Every line written inside a request names its request id.
+    // Every line written inside a request names its request id, however deep in child spans
+    // it was written; and handler code never logs outside its request's span.
+    let mut inside = 0;
     for line in logs.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
-        if v["span"]["name"] == "request" {
-            assert!(v["span"]["request_id"].is_string(), "{line}");
+        let spans = v["spans"].as_array().cloned().unwrap_or_default();
+        if let Some(request) = spans.iter().find(|s| s["name"] == "request") {
+            inside += 1;
+            assert!(request["request_id"].is_string(), "{line}");
+        } else {
+            let message = v["fields"]["message"].as_str().unwrap_or_default();
+            for handler_says in ["handled", "request refused", "signed in", "account created"] {
+                assert_ne!(
+                    message, handler_says,
+                    "logged outside a request span: {line}"
+                );
+            }
         }
     }
+    assert!(inside > 0, "lines were written inside requests");
 }

@@ -38,13 +38,25 @@ pub fn filter(base: &str) -> EnvFilter {
     filter
 }
 
-pub fn init() {
-    let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+/// The functions' log format: JSON, one object per line, with the current span and the list of
+/// spans it is in, so the request span's fields (request id, function, user id) are on every
+/// line, also on lines logged inside a child span.
+pub fn json_subscriber<W>(writer: W, base: &str) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter(&base))
+        .with_env_filter(filter(base))
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
+}
+
+pub fn init() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let _ = json_subscriber(std::io::stdout, &base).try_init();
 }

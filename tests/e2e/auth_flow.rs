@@ -116,6 +116,7 @@ async fn signout_revokes_access_and_refresh_tokens_everywhere() {
 async fn login_by_email_is_case_insensitive() {
     let t = start().await;
     let (name, _) = t.new_user().await;
+    let _someone_else = t.new_user().await;
     let r = t
         .post(
             "/v1/auth/login",
@@ -124,6 +125,10 @@ async fn login_by_email_is_case_insensitive() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The account signed in is the one the email names, not just any.
+    let token = r.body["access_token"].as_str().unwrap();
+    let me = t.get("/v1/me", Some(token)).await;
+    assert_eq!(me.body["username"], name.to_lowercase());
 }
 
 #[tokio::test]

@@ -296,8 +296,19 @@ async fn cors_allows_the_openai_sdk_headers() {
         "x-stainless-os",
         "x-stainless-retry-count",
         "idempotency-key",
+        "openai-organization",
+        "openai-project",
+        "openai-beta",
     ] {
         assert!(allowed.split(',').any(|a| a == h), "{h} not in {allowed}");
+    }
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    let methods = r.headers["access-control-allow-methods"].to_str().unwrap();
+    for m in ["GET", "POST", "PATCH", "DELETE"] {
+        assert!(
+            methods.split(',').any(|a| a.trim() == m),
+            "{m} not in {methods}"
+        );
     }
     let r = t
         .send(
@@ -306,10 +317,21 @@ async fn cors_allows_the_openai_sdk_headers() {
                 .header("origin", "https://app.example"),
         )
         .await;
-    assert!(
-        r.headers["access-control-expose-headers"]
-            .to_str()
-            .unwrap()
-            .contains("x-request-id")
-    );
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    let exposed: Vec<&str> = r.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    // What a browser client must be able to read: the request id and the rate-limit headers.
+    for h in [
+        "x-request-id",
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        assert!(exposed.contains(&h), "{h} not exposed: {exposed:?}");
+    }
 }

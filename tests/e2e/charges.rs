@@ -10,13 +10,15 @@ use e2e_tests::*;
 use lambda_http::Body;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use shared::adapters::dynamo::keys;
 use shared::domain::assets::{AssetKind, ImageRecord, OutputFormat};
 use shared::domain::billing::{KeyClaim, Settlement, WriteOutcome};
 use shared::domain::now_epoch;
+use shared::http::wire::{ImageData, ImagesResponse};
 use shared::ports::{Blobs, Credits, Holds, Idempotency, Images, Quotas};
-use shared::usecases::charges::{HOLD_SECONDS, SWEEP_BATCH, SweepReport, hold_for};
-use std::time::Duration;
+use shared::usecases::charges::{SWEEP_BATCH, SweepReport, hold_for};
+use shared::usecases::generation::replayable;
+use shared::usecases::idempotency::{body_hash, canonical_json};
 
 const BODY: &str = r#"{"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}"#;
 
@@ -86,8 +88,28 @@ async fn sweep(deps: &shared::Deps, now: i64) -> SweepReport {
     sweep_holds::handler(deps, event, now).await.unwrap()
 }
 
-fn when_due() -> i64 {
-    now_epoch() + HOLD_SECONDS + 1
+/// Lambda's longest run (its maximum timeout, from AWS's documentation): a hold must outlive it.
+const LONGEST_LAMBDA: i64 = 15 * 60;
+
+/// A time at which every hold open now is due. The holds themselves are read (not the code's
+/// constant), and each must outlive the longest Lambda: one due sooner could be swept while its
+/// request still runs.
+async fn when_due(deps: &shared::Deps) -> i64 {
+    let holds = deps.store.due_holds(i64::MAX / 4, 10_000).await.unwrap();
+    for h in &holds {
+        assert!(
+            h.due_at - h.reserved_at > LONGEST_LAMBDA,
+            "hold {} is due {} s after it opened",
+            h.id,
+            h.due_at - h.reserved_at
+        );
+    }
+    holds
+        .iter()
+        .map(|h| h.due_at)
+        .max()
+        .unwrap_or_else(|| now_epoch() + LONGEST_LAMBDA)
+        + 1
 }
 
 async fn available(t: &TestStack, access: &str) -> i64 {
@@ -105,10 +127,12 @@ fn reasons(credit: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper() {
-    let server = fake_openai::slow_first(Duration::from_secs(30), 256, 256).await;
+    // It counts the day's images: it must not straddle midnight UTC.
+    away_from_window_edge(DAY, 120).await;
+    let vendor = fake_openai::Gated::start(256, 256).await;
     let t = start_with(&[
         ("OpenAiApiKey", "sk-fake"),
-        ("OpenAiBaseUrl", &server.uri()),
+        ("OpenAiBaseUrl", &vendor.uri),
         ("DailyImageLimit", "1"),
     ])
     .await;
@@ -116,16 +140,12 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     let (_, s) = t.new_user().await;
     let before = available(&t, &s.access).await;
 
-    // The provider takes 30 s; the "Lambda" dies after 1.5 s, between debit and result.
-    let killed = tokio::time::timeout(
-        Duration::from_millis(1500),
-        generate_image::handler(&deps, generation_request(&s.access, Some("k-1"))),
-    )
-    .await;
-    assert!(
-        killed.is_err(),
-        "the request was still waiting for the provider"
-    );
+    // The "Lambda" dies while its provider call is in flight: after hold, quota and debit.
+    let request = generate_image::handler(&deps, generation_request(&s.access, Some("k-1")));
+    tokio::select! {
+        _ = request => panic!("the vendor has not answered: the request cannot finish"),
+        _ = vendor.received() => {}
+    }
     let cost = before - available(&t, &s.access).await;
     assert!(cost > 0, "the credits were taken before the provider call");
 
@@ -143,7 +163,7 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     assert_eq!(available(&t, &s.access).await, before - cost);
 
     // Once due, the sweeper gives everything back, once.
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!(
         (report.abandoned, report.credits_returned),
         (1, cost),
@@ -153,7 +173,10 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     assert_eq!(credit["available"].as_i64().unwrap(), before);
     assert_eq!(credit["spent"], 0);
     assert_eq!(reasons(&credit)[..2], ["refund", "generation"]);
-    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        sweep(&deps, when_due(&deps).await).await,
+        SweepReport::default()
+    );
     assert_eq!(available(&t, &s.access).await, before);
 
     // The key is free again: the same request now succeeds, and is charged once.
@@ -161,7 +184,10 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
     assert_eq!(available(&t, &s.access).await, before - cost);
     // A request that completes finishes its own hold: nothing is left for the sweeper.
-    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        sweep(&deps, when_due(&deps).await).await,
+        SweepReport::default()
+    );
     assert_eq!(available(&t, &s.access).await, before - cost);
     // The day's quota was given back by the first sweep and taken by the retry.
     let r = t.generate(&s.access, local).await;
@@ -170,12 +196,8 @@ async fn a_killed_request_gets_its_credits_quota_and_key_back_from_the_sweeper()
 
 #[tokio::test]
 async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() {
-    let server = fake_openai::slow_first(Duration::from_secs(5), 256, 256).await;
-    let t = start_with(&[
-        ("OpenAiApiKey", "sk-fake"),
-        ("OpenAiBaseUrl", &server.uri()),
-    ])
-    .await;
+    let vendor = fake_openai::Gated::start(256, 256).await;
+    let t = start_with(&[("OpenAiApiKey", "sk-fake"), ("OpenAiBaseUrl", &vendor.uri)]).await;
     let deps = t.deps().await;
     let (_, s) = t.new_user().await;
     let before = available(&t, &s.access).await;
@@ -185,15 +207,10 @@ async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() 
         let req = generation_request(&s.access, None);
         tokio::spawn(async move { generate_image::handler(&deps, req).await })
     };
-    // Wait for the debit, then let the sweeper decide the request is dead.
-    let mut waited = 0;
-    while available(&t, &s.access).await == before {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
-        assert!(waited < 80, "the debit never happened");
-    }
+    // Once the provider is called (the debit is taken), the sweeper decides the request is dead.
+    vendor.received().await;
     let taken = before - available(&t, &s.access).await;
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!(
         (report.abandoned, report.credits_returned),
         (1, taken),
@@ -202,6 +219,7 @@ async fn a_request_that_outlives_its_hold_stores_nothing_and_is_refunded_once() 
     assert_eq!(available(&t, &s.access).await, before);
 
     // The provider answers after all: its images must not be stored for free.
+    vendor.release();
     let resp = late.await.unwrap();
     assert_eq!(resp.status(), 500);
     assert!(t.object_keys().await.is_empty(), "no objects left behind");
@@ -227,7 +245,7 @@ async fn a_hold_without_a_debit_gives_nothing_back() {
     let hold = hold_for("gen_killed_early", user_id, 50, 1, now_epoch(), None);
     deps.store.open_hold(&hold).await.unwrap();
 
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!(
         (report.abandoned, report.credits_returned),
         (1, 0),
@@ -236,7 +254,10 @@ async fn a_hold_without_a_debit_gives_nothing_back() {
     let after = t.credits(&s.access).await;
     assert_eq!(after["available"], before["available"], "no free credits");
     assert_eq!(reasons(&after), reasons(&before), "no ledger entry");
-    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        sweep(&deps, when_due(&deps).await).await,
+        SweepReport::default()
+    );
 }
 
 #[tokio::test]
@@ -261,7 +282,7 @@ async fn the_sweeper_frees_only_the_claim_its_request_made() {
         .await
         .unwrap();
 
-    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+    assert_eq!(sweep(&deps, when_due(&deps).await).await.abandoned, 1);
     // B's claim survives: a third request with the key must wait for B, not run beside it.
     let third = t
         .send(
@@ -290,7 +311,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         token: "claim_stored".into(),
     };
     let now = now_epoch();
-    let hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    let hash = body_hash(&canonical_json(body.to_string().as_bytes()).unwrap());
     deps.store.claim(user_id, &claim, &hash, now).await.unwrap();
     let hold = hold_for("gen_stored", user_id, 3, 1, now, Some(claim.clone()));
     deps.store.open_hold(&hold).await.unwrap();
@@ -328,15 +349,26 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         .put(&record.key, image.clone(), "image/png")
         .await
         .unwrap();
-    let answer = json!({
-        "created": now, "data": [{"id": "img_stored", "b64_json": ""}], "size": "256x256",
-        "output_format": "png", "background": "opaque", "quality": "standard",
-        "model": "local-procedural"
-    });
+    // The answer as the generation records it (no bytes, an empty marker for b64_json).
+    let answer = replayable(&ImagesResponse {
+        created: now,
+        data: vec![ImageData {
+            id: "img_stored".into(),
+            url: None,
+            b64_json: Some("bytes that are never stored".into()),
+            revised_prompt: None,
+        }],
+        size: "256x256".into(),
+        output_format: "png".into(),
+        background: "opaque".into(),
+        quality: "standard".into(),
+        model: "local-procedural".into(),
+    })
+    .unwrap();
     let settlement = Settlement {
         hold_id: "gen_stored".into(),
         user_id: user_id.to_string(),
-        answer: Some((claim, answer.to_string())),
+        answer: Some((claim, answer)),
         completes_upload: None,
     };
     assert!(matches!(
@@ -344,7 +376,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         WriteOutcome::Written
     ));
 
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!((report.settled, report.abandoned), (1, 0), "{report:?}");
     assert_eq!(
         available(&t, &s.access).await,
@@ -360,7 +392,10 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
             .unwrap()
     );
     assert_eq!(available(&t, &s.access).await, before - 3);
-    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        sweep(&deps, when_due(&deps).await).await,
+        SweepReport::default()
+    );
     assert_eq!(
         t.object_keys().await.len(),
         1,
@@ -405,7 +440,7 @@ async fn objects_a_killed_request_wrote_before_its_metadata_are_deleted() {
         .unwrap();
     assert_eq!(t.object_keys().await, [keys[0].clone()]);
 
-    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+    assert_eq!(sweep(&deps, when_due(&deps).await).await.abandoned, 1);
     assert!(t.object_keys().await.is_empty(), "no orphan left");
     // A hold that is no longer pending takes no more objects.
     assert!(!deps.store.attach_objects("gen_half", &keys).await.unwrap());
@@ -418,15 +453,18 @@ async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
     let (_, s) = t.new_user().await;
     let user_id = user_id_of(&t, &s.access).await;
     // An item that is not a readable hold sits first in line.
+    let mut broken = keys::hold("broken");
+    broken.insert("gsi1pk".into(), AttributeValue::S(keys::hold_index(0)));
+    broken.insert(
+        "gsi1sk".into(),
+        AttributeValue::S(keys::hold_due(1, "broken")),
+    );
     t.stack
         .clients
         .dynamodb
         .put_item()
         .table_name(&deps.config.table_name)
-        .item("pk", AttributeValue::S("HOLD#broken".into()))
-        .item("sk", AttributeValue::S("HOLD".into()))
-        .item("gsi1pk", AttributeValue::S("HOLDS#0".into()))
-        .item("gsi1sk", AttributeValue::S("000000000001#broken".into()))
+        .set_item(Some(broken))
         .send()
         .await
         .unwrap();
@@ -439,9 +477,12 @@ async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
     }))
     .await;
 
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!(report.abandoned, count, "{report:?}");
-    assert_eq!(sweep(&deps, when_due()).await, SweepReport::default());
+    assert_eq!(
+        sweep(&deps, when_due(&deps).await).await,
+        SweepReport::default()
+    );
 }
 
 #[tokio::test]
@@ -481,7 +522,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
             .is_none()
     );
     // The hold is still pending: unwinding it gives everything back.
-    assert_eq!(sweep(&deps, when_due()).await.abandoned, 1);
+    assert_eq!(sweep(&deps, when_due(&deps).await).await.abandoned, 1);
 }
 
 #[tokio::test]
@@ -494,23 +535,16 @@ async fn a_debit_killed_before_its_ledger_line_is_refunded_with_both_lines() {
     let now = now_epoch();
     let hold = hold_for("gen_cut", user_id, 4, 1, now, None);
     deps.store.open_hold(&hold).await.unwrap();
-    // The debit's balance update, exactly as the adapter makes it, and then nothing.
-    t.stack
-        .clients
-        .dynamodb
-        .update_item()
-        .table_name(&deps.config.table_name)
-        .key("pk", AttributeValue::S(format!("USER#{user_id}")))
-        .key("sk", AttributeValue::S("PROFILE".into()))
-        .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref")
-        .expression_attribute_values(":c", AttributeValue::N("4".into()))
-        .expression_attribute_values(":ref", AttributeValue::Ss(vec!["gen_cut".into()]))
-        .send()
-        .await
-        .unwrap();
+    // The debit's balance update, made by the adapter itself, and then nothing.
+    assert!(
+        deps.store
+            .take_credits(user_id, 4, "gen_cut")
+            .await
+            .unwrap()
+    );
     assert_eq!(reasons(&t.credits(&s.access).await), reasons(&before));
 
-    let report = sweep(&deps, when_due()).await;
+    let report = sweep(&deps, when_due(&deps).await).await;
     assert_eq!((report.abandoned, report.credits_returned), (1, 4));
     let after = t.credits(&s.access).await;
     assert_eq!(after["available"], before["available"]);

@@ -52,11 +52,38 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
     )
     .unwrap();
 
+    // Our own secret, but another HMAC: the algorithm is pinned, not read from the token.
+    let with_alg = |alg| {
+        encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(&t.stack.config.jwt_secret),
+        )
+        .unwrap()
+    };
+    let hs384 = with_alg(jsonwebtoken::Algorithm::HS384);
+    let hs512 = with_alg(jsonwebtoken::Algorithm::HS512);
+    // Algorithm confusion: a header that says RS256 over an HMAC made with our secret as the key.
+    let confused = {
+        use hmac::{Hmac, Mac};
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let b = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&t.stack.config.jwt_secret).unwrap();
+        mac.update(format!("{h}.{b}").as_bytes());
+        format!(
+            "{h}.{b}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
+
     for (what, token) in [
         ("alg none", unsigned.as_str()),
         ("wrong key", &wrong_key),
         ("expired", &expired),
         ("wrong audience", &wrong_audience),
+        ("HS384 with our secret", &hs384),
+        ("HS512 with our secret", &hs512),
+        ("RS256 header, HMAC with our secret", &confused),
         ("garbage", "not-a-jwt"),
     ] {
         let r = t.get("/v1/me", Some(token)).await;
@@ -178,6 +205,7 @@ async fn sign_in(t: &TestStack, from: &reqwest::Client, login: Value, password: 
 
 #[tokio::test]
 async fn failed_sign_ins_slow_the_guesser_without_locking_out_the_owner() {
+    away_from_window_edge(LOGIN_WINDOW, 120).await;
     let t = start_with(&[("LoginAttemptsPer15Minutes", "3")]).await;
     let (name, _) = t.new_user().await;
     let (other, _) = t.new_user().await;
@@ -242,6 +270,7 @@ async fn failed_sign_ins_slow_the_guesser_without_locking_out_the_owner() {
 
 #[tokio::test]
 async fn unauthenticated_routes_are_limited_per_address() {
+    away_from_window_edge(HOUR, 120).await;
     let t = start_with(&[("AnonymousRateLimitPerHour", "4")]).await;
     for i in 0..4 {
         let r = t.register(&unique(&format!("ip{i}"))).await;
@@ -258,6 +287,7 @@ async fn unauthenticated_routes_are_limited_per_address() {
 
 #[tokio::test]
 async fn failed_authentication_is_limited_per_address() {
+    away_from_window_edge(HOUR, 120).await;
     let t = start_with(&[("AnonymousRateLimitPerHour", "4")]).await;
     let (_, s) = t.new_user().await; // register and login: the address's own limit, not this one
     let (_, key) = t.api_key(&s.access).await;

@@ -301,6 +301,7 @@ async fn refused_terms_are_400_and_nothing_is_charged_or_stored() {
 
 #[tokio::test]
 async fn the_daily_image_limit_is_429_with_retry_after() {
+    away_from_window_edge(DAY, 120).await;
     let t = start_with(&[("DailyImageLimit", "3")]).await;
     let (_, s) = t.new_user().await;
     let r = t

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn the_101st_request_in_an_hour_is_429_with_retry_after() {
+    away_from_window_edge(HOUR, 120).await;
     let t = start().await;
     let (_, session) = t.new_user().await;
     let limit = 100;
@@ -51,6 +52,7 @@ async fn the_101st_request_in_an_hour_is_429_with_retry_after() {
 
 #[tokio::test]
 async fn the_limit_is_configurable() {
+    away_from_window_edge(HOUR, 120).await;
     let t = start_with(&[("RateLimitPerHour", "3")]).await;
     let (_, session) = t.new_user().await;
     let statuses: Vec<_> =

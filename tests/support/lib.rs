@@ -69,6 +69,21 @@ pub async fn start_with(parameters: &[(&str, &str)]) -> TestStack {
 }
 
 /// A username unique to this run.
+/// Waits, if need be, until at least `needed` seconds are left in the current fixed window of
+/// `window` seconds (an hour, a UTC day, 15 minutes): a test that counts within one window must
+/// not straddle its edge. Returns at once on all but the last `needed` seconds of a window.
+pub async fn away_from_window_edge(window: i64, needed: i64) {
+    let now = shared::domain::now_epoch();
+    let left = window - now.rem_euclid(window);
+    if left < needed {
+        tokio::time::sleep(std::time::Duration::from_secs(left as u64 + 1)).await;
+    }
+}
+
+pub const HOUR: i64 = 3600;
+pub const DAY: i64 = 86_400;
+pub const LOGIN_WINDOW: i64 = 15 * 60;
+
 pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}_{}",
@@ -255,6 +270,106 @@ pub mod fake_openai {
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    /// A vendor that answers its first request only when the test says so: the request's
+    /// arrival is a defined point (the charge has been taken, the provider called), and the
+    /// answer can come after anything the test does meanwhile — no clock involved.
+    pub struct Gated {
+        pub uri: String,
+        received: std::sync::Arc<tokio::sync::Notify>,
+        release: std::sync::Arc<tokio::sync::Notify>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Gated {
+        pub async fn start(width: u32, height: u32) -> Self {
+            use base64::Engine;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let uri = format!("http://{}", listener.local_addr().unwrap());
+            let received = std::sync::Arc::new(tokio::sync::Notify::new());
+            let release = std::sync::Arc::new(tokio::sync::Notify::new());
+            let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height))});
+            let body = json!({"created": 1, "data": [item]}).to_string();
+            let (r, g) = (received.clone(), release.clone());
+            // The first request waits for the test; any later one is answered at once.
+            let task = tokio::spawn(async move {
+                let mut first = true;
+                while let Ok((conn, _)) = listener.accept().await {
+                    let gate = first.then(|| (r.clone(), g.clone()));
+                    first = false;
+                    tokio::spawn(answer(conn, body.clone(), gate));
+                }
+            });
+            Self {
+                uri,
+                received,
+                release,
+                task,
+            }
+        }
+
+        /// Returns once the request has arrived.
+        pub async fn received(&self) {
+            self.received.notified().await
+        }
+
+        /// Lets the vendor answer.
+        pub fn release(&self) {
+            self.release.notify_one()
+        }
+    }
+
+    async fn answer(
+        mut conn: tokio::net::TcpStream,
+        body: String,
+        gate: Option<(
+            std::sync::Arc<tokio::sync::Notify>,
+            std::sync::Arc<tokio::sync::Notify>,
+        )>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Read the request through its body (Content-Length), then wait for the test.
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let Ok(n) = conn.read(&mut chunk).await else {
+                return;
+            };
+            if n == 0 {
+                return;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0usize);
+                if buf.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        if let Some((received, release)) = gate {
+            received.notify_one();
+            release.notified().await;
+        }
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = conn.write_all(response.as_bytes()).await;
+    }
+
+    impl Drop for Gated {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
     }
 
     /// Answers every generation, edit and variation with `n` PNGs of the given size.

@@ -9,7 +9,7 @@ use shared::http::idempotency_key;
 use shared::http::{Ctx, json, json_body};
 use shared::ports::{Blobs, Store};
 use shared::usecases::generation::generate;
-use shared::usecases::idempotency::idempotent;
+use shared::usecases::idempotency::{canonical_json, idempotent};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -25,10 +25,7 @@ async fn generate_image<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     let body: CreateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let key = idempotency_key(req)?;
-    // The canonical form (sorted keys, no whitespace) decides whether two bodies are "the same".
-    let canonical = serde_json::from_slice::<serde_json::Value>(req.body().as_ref())
-        .map_err(ApiError::internal)?
-        .to_string();
+    let canonical = canonical_json(req.body().as_ref())?;
     let plan = body.plan(deps.providers.default_model(), |m| {
         deps.providers.serves(m.provider)
     })?;

@@ -52,7 +52,7 @@ impl From<ProviderError> for ApiError {
             ProviderError::Timeout => {
                 "The image provider did not answer in time. Nothing was charged."
             }
-            ProviderError::RateLimited { .. } => {
+            ProviderError::RateLimited { .. } | ProviderError::Upstream { status: 503, .. } => {
                 "The image provider is overloaded. Nothing was charged; retry later."
             }
             ProviderError::BadOutput(_) => {
@@ -73,10 +73,15 @@ impl From<ProviderError> for ApiError {
                 "Your request was rejected by the image provider's safety system: {m}"
             )),
             ProviderError::Timeout => provider(StatusCode::GATEWAY_TIMEOUT, None),
+            // Overload (a 429, or a 503 "service unavailable", still there after the retries)
+            // is a 503 the client may retry; any other vendor fault is a 502.
             ProviderError::RateLimited { retry_after_secs } => provider(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(retry_after_secs.unwrap_or(30)),
             ),
+            ProviderError::Upstream { status: 503, .. } => {
+                provider(StatusCode::SERVICE_UNAVAILABLE, Some(30))
+            }
             _ => provider(StatusCode::BAD_GATEWAY, None),
         }
     }

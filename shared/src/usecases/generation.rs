@@ -341,7 +341,7 @@ async fn store_results<S: Store, B: Blobs>(
 
 /// What an Idempotency-Key keeps of an answer: everything but the image bytes and URLs (a
 /// DynamoDB item holds 400 KB), with an empty marker saying which form to rebuild on replay.
-fn replayable(response: &ImagesResponse) -> Result<String, ApiError> {
+pub fn replayable(response: &ImagesResponse) -> Result<String, ApiError> {
     let mut compact = response.clone();
     for d in &mut compact.data {
         d.b64_json = d.b64_json.as_ref().map(|_| String::new());

@@ -34,7 +34,7 @@ where
         key: key.to_string(),
         token: new_id("claim"),
     };
-    let hash = hex::encode(Sha256::digest(canonical_body.as_bytes()));
+    let hash = body_hash(canonical_body);
     match deps
         .store
         .claim(&who.user_id, &claim, &hash, now_epoch())
@@ -74,6 +74,19 @@ where
             Err(e)
         }
     }
+}
+
+/// What a claim remembers of a request body: its SHA-256 (hex) of the canonical form.
+pub fn body_hash(canonical_body: &str) -> String {
+    hex::encode(Sha256::digest(canonical_body.as_bytes()))
+}
+
+/// The canonical form of a JSON body (keys sorted, no whitespace): two bodies are "the same
+/// request" when their canonical forms are.
+pub fn canonical_json(body: &[u8]) -> Result<String, ApiError> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string())
+        .map_err(ApiError::internal)
 }
 
 /// Refills a stored response: the same bytes for `b64_json`, fresh presigned URLs for `url`.
@@ -240,7 +253,7 @@ mod tests {
             key: "busy".into(),
             token: "t".into(),
         };
-        let hash = hex::encode(Sha256::digest(b"{a}"));
+        let hash = body_hash("{a}");
         d.store
             .claim(&user, &claim, &hash, now_epoch())
             .await

@@ -1,0 +1,429 @@
+//! Users, sessions and refresh tokens, API keys, rate-limit windows.
+
+use super::*;
+
+pub(super) fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
+    Ok(UserRecord {
+        id: get_s(it, "id")?,
+        username: get_s(it, "username")?,
+        email: get_s(it, "email")?,
+        password_hash: get_s(it, "password_hash")?,
+        role: get_role(it)?,
+        created_at: get_n(it, "created_at")?,
+        referral_code: get_s(it, "referral_code")?,
+        referred_by: opt_s(it, "referred_by"),
+        credits: CreditBalance {
+            available: get_n(it, "credits_available")?,
+            earned: get_n(it, "credits_earned")?,
+            spent: get_n(it, "credits_spent")?,
+        },
+    })
+}
+
+pub(super) fn api_key_from(it: &Item) -> Result<ApiKeyRecord, ApiError> {
+    Ok(ApiKeyRecord {
+        id: get_s(it, "key_id")?,
+        user_id: get_s(it, "user_id")?,
+        role: get_role(it)?,
+        name: get_s(it, "name")?,
+        prefix: get_s(it, "prefix")?,
+        hash: get_s(it, "hash")?,
+        created_at: get_n(it, "created_at")?,
+        last_used_at: opt_n(it, "last_used_at"),
+    })
+}
+
+impl Accounts for DynamoStore {
+    async fn create_user(&self, u: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
+        let mut profile = item(
+            keys::profile(&u.id),
+            [
+                ("entity", s("user")),
+                ("id", s(&u.id)),
+                ("username", s(&u.username)),
+                ("email", s(&u.email)),
+                ("password_hash", s(&u.password_hash)),
+                ("role", s(u.role.as_str())),
+                ("created_at", n(u.created_at)),
+                ("referral_code", s(&u.referral_code)),
+                ("credits_available", n(u.credits.available)),
+                ("credits_earned", n(u.credits.earned)),
+                ("credits_spent", n(u.credits.spent)),
+            ],
+        );
+        if let Some(r) = &u.referred_by {
+            profile.insert("referred_by".into(), s(r));
+        }
+        let guard = |k: Item| put_new(&self.table, item(k, [("user_id", s(&u.id))]));
+        let mut items = vec![
+            put_new(&self.table, profile),
+            guard(keys::username(&u.username.to_lowercase())),
+            guard(keys::email(&u.email.to_lowercase())),
+            guard(keys::referral_code(&u.referral_code)),
+        ];
+        // The ledger explains every balance from zero: the signup grant is its first line.
+        if u.credits.available != 0 {
+            let grant = ledger_put(
+                &self.table,
+                &u.id,
+                LedgerLine::Signup,
+                u.credits.available,
+                "signup",
+                &u.id,
+            );
+            items.push(TransactWriteItem::builder().put(grant).build());
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(reasons) => {
+                let failed = |i: usize| {
+                    reasons
+                        .get(i)
+                        .is_some_and(|r| r == "ConditionalCheckFailed")
+                };
+                if failed(1) {
+                    Ok(Err(Taken::Username))
+                } else if failed(2) {
+                    Ok(Err(Taken::Email))
+                } else {
+                    Err(ApiError::internal(format!(
+                        "user creation cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, ApiError> {
+        self.get(keys::profile(id))
+            .await?
+            .map(|it| user_from(&it))
+            .transpose()
+    }
+
+    async fn user_by_login(&self, login: &LoginId) -> Result<Option<UserRecord>, ApiError> {
+        let guard = match login {
+            LoginId::Username(u) => self.get(keys::username(u)).await?,
+            LoginId::Email(e) => self.get(keys::email(e)).await?,
+        };
+        match guard {
+            Some(g) => self.user(&get_s(&g, "user_id")?).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn referrer(&self, code: &str) -> Result<Option<String>, ApiError> {
+        self.get(keys::referral_code(code))
+            .await?
+            .map(|it| get_s(&it, "user_id"))
+            .transpose()
+    }
+}
+
+pub(super) fn session_from(it: &Item) -> Result<SessionRecord, ApiError> {
+    Ok(SessionRecord {
+        id: get_s(it, "session_id")?,
+        user_id: get_s(it, "user_id")?,
+        role: get_role(it)?,
+        revoked: get_bool(it, "revoked"),
+    })
+}
+
+pub(super) fn refresh_item(hash: &str, session: &SessionRecord, expires_at: i64) -> Item {
+    item(
+        keys::refresh(hash),
+        [
+            ("session_id", s(&session.id)),
+            ("user_id", s(&session.user_id)),
+            ("role", s(session.role.as_str())),
+            ("used", AttributeValue::Bool(false)),
+            ("expires_at", n(expires_at)),
+        ],
+    )
+}
+
+impl Sessions for DynamoStore {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), ApiError> {
+        let session_item = item(
+            keys::session(&session.id),
+            [
+                ("session_id", s(&session.id)),
+                ("user_id", s(&session.user_id)),
+                ("role", s(session.role.as_str())),
+                ("revoked", AttributeValue::Bool(false)),
+                ("created_at", n(crate::domain::now_epoch())),
+                ("expires_at", n(expires_at)),
+            ],
+        );
+        let items = vec![
+            put_new(&self.table, session_item),
+            put_new(&self.table, refresh_item(refresh_hash, session, expires_at)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "session creation cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, ApiError> {
+        self.get(keys::session(id))
+            .await?
+            .map(|it| session_from(&it))
+            .transpose()
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Rotation, ApiError> {
+        let Some(old) = self.get(keys::refresh(old_hash)).await? else {
+            return Ok(Rotation::Invalid);
+        };
+        // TTL deletion is lazy, so expiry is checked here rather than trusted to DynamoDB.
+        if get_n(&old, "expires_at")? <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let session = session_from(&old)?;
+        if get_bool(&old, "used") {
+            self.revoke_session(&session.id).await?;
+            return Ok(Rotation::ReuseDetected);
+        }
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::refresh(old_hash)))
+            .update_expression("SET used = :t, used_at = :now")
+            .condition_expression("used = :f")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .expect("update fields set");
+        let extend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::session(&session.id)))
+            .update_expression("SET expires_at = :exp")
+            .condition_expression("revoked = :f")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":exp", n(expires_at))
+            .build()
+            .expect("update fields set");
+        let items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder().update(extend).build(),
+            put_new(&self.table, refresh_item(new_hash, &session, expires_at)),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(Rotation::Rotated(session)),
+            Err(reasons) => {
+                let code = |i: usize| reasons.get(i).map(String::as_str).unwrap_or("None");
+                if matches!(code(0), "ConditionalCheckFailed" | "TransactionConflict") {
+                    // Someone else spent this token at the same moment: treat it as reuse.
+                    self.revoke_session(&session.id).await?;
+                    Ok(Rotation::ReuseDetected)
+                } else if code(1) == "ConditionalCheckFailed" {
+                    Ok(Rotation::Invalid)
+                } else {
+                    Err(ApiError::internal(format!(
+                        "rotation cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn refresh_session(&self, hash: &str) -> Result<Option<SessionRecord>, ApiError> {
+        self.get(keys::refresh(hash))
+            .await?
+            .map(|it| session_from(&it))
+            .transpose()
+    }
+
+    async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::session(id)))
+            .update_expression("SET revoked = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await;
+        // A missing item is not an error here.
+        applied(result).map(|_| ())
+    }
+}
+
+pub(super) fn api_key_attrs(k: &ApiKeyRecord) -> [(&'static str, AttributeValue); 7] {
+    [
+        ("key_id", s(&k.id)),
+        ("user_id", s(&k.user_id)),
+        ("role", s(k.role.as_str())),
+        ("name", s(&k.name)),
+        ("prefix", s(&k.prefix)),
+        ("hash", s(&k.hash)),
+        ("created_at", n(k.created_at)),
+    ]
+}
+
+impl ApiKeys for DynamoStore {
+    async fn create_key(&self, k: &ApiKeyRecord) -> Result<(), ApiError> {
+        let items = vec![
+            put_new(&self.table, item(keys::api_key(&k.hash), api_key_attrs(k))),
+            put_new(
+                &self.table,
+                item(keys::user_api_key(&k.user_id, &k.id), api_key_attrs(k)),
+            ),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "api key creation cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        let pages: Vec<_> = self
+            .client
+            .get()
+            .await
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::API_KEY_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        let mut keys = pages
+            .into_iter()
+            .map(|it| it.map_err(sdk_error).and_then(|it| api_key_from(&it)))
+            .collect::<Result<Vec<_>, _>>()?;
+        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(keys)
+    }
+
+    async fn revoke_key(&self, user_id: &str, key_id: &str) -> Result<bool, ApiError> {
+        let listing = keys::user_api_key(user_id, key_id);
+        let Some(listed) = self.get(listing.clone()).await? else {
+            return Ok(false);
+        };
+        let hash = get_s(&listed, "hash")?;
+        let delete = |k: Item| {
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(k))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .expect("table, key set"),
+                )
+                .build()
+        };
+        let items = vec![delete(listing), delete(keys::api_key(&hash))];
+        // Cancelled means a concurrent revoke won: either way the key is gone.
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
+            Err(reasons) => Err(ApiError::internal(format!(
+                "api key revocation cancelled: {reasons:?}"
+            ))),
+        }
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+        self.get(keys::api_key(hash))
+            .await?
+            .map(|it| api_key_from(&it))
+            .transpose()
+    }
+
+    async fn touch_key(&self, user_id: &str, key_id: &str, now: i64) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_api_key(user_id, key_id)))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        // A missing item is not an error here.
+        applied(result).map(|_| ())
+    }
+}
+
+impl RateLimits for DynamoStore {
+    async fn hit(
+        &self,
+        user_id: &str,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let reset_at = start + window_secs;
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::rate(user_id, start)))
+            .update_expression("ADD hits :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit as i64))
+            // Kept a little past the window so clock skew between instances cannot reset it early.
+            .expression_attribute_values(":exp", n(reset_at + 60))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let used = out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| opt_n(a, "hits"))
+                    .unwrap_or(1);
+                Ok(Ok(RateWindow {
+                    limit,
+                    used: used as u32,
+                    reset_at,
+                }))
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(Err(RateWindow {
+                limit,
+                used: limit,
+                reset_at,
+            })),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn hits(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let it = self.get(keys::rate(key, start)).await?;
+        Ok(it.and_then(|it| opt_n(&it, "hits")).unwrap_or(0) as u32)
+    }
+}

@@ -1,0 +1,292 @@
+//! Credit balances and the ledger; the daily image quota.
+
+use super::*;
+
+pub(super) fn ledger_put(
+    table: &str,
+    user_id: &str,
+    line: LedgerLine,
+    delta: i64,
+    reason: &str,
+    reference: &str,
+) -> Put {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(item(
+            keys::ledger(user_id, &line),
+            [
+                ("entity", s("ledger")),
+                ("id", s(keys::ledger_id(&line))),
+                ("delta", n(delta)),
+                ("reason", s(reason)),
+                ("reference", s(reference)),
+                ("created_at", n(crate::domain::now_epoch())),
+            ],
+        )))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .expect("table, item set")
+}
+
+impl DynamoStore {
+    /// The first half of a debit: the balance moves and `reference` is marked open, without
+    /// its ledger line (which `debit` writes next). Public so that a test can stop a debit
+    /// exactly where a killed Lambda would.
+    pub async fn take_credits(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        // A single conditional update: DynamoDB serialises writes to one item, so concurrent
+        // debits can never take the balance below zero (no transaction conflicts to retry).
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)))
+            .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref")
+            .condition_expression("credits_available >= :c")
+            .expression_attribute_values(":c", n(amount))
+            .expression_attribute_values(":ref", string_set(reference))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+impl Credits for DynamoStore {
+    async fn debit(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        if !self.take_credits(user_id, amount, reference).await? {
+            return Ok(false);
+        }
+        let entry = ledger_put(
+            &self.table,
+            user_id,
+            LedgerLine::Debit(reference),
+            -amount,
+            reason,
+            reference,
+        );
+        if let Err(e) = self
+            .client
+            .get()
+            .await
+            .put_item()
+            .set_item(entry.item.clone().into())
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            // The balance moved but its record did not: give the credits back and fail loudly.
+            self.refund(user_id, amount, reason, reference).await?;
+            return Err(sdk_error(e));
+        }
+        Ok(true)
+    }
+
+    async fn refund(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        let give_back = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)))
+            .update_expression("SET credits_available = credits_available + :c, credits_spent = credits_spent - :c DELETE open_charges :refs")
+            // Only an open debit is given back: never one that was settled, refunded or not made.
+            .condition_expression("contains(open_charges, :ref)")
+            .expression_attribute_values(":c", n(amount))
+            .expression_attribute_values(":refs", string_set(reference))
+            .expression_attribute_values(":ref", s(reference))
+            .build()
+            .expect("update fields set");
+        let items = vec![
+            TransactWriteItem::builder().update(give_back).build(),
+            TransactWriteItem::builder()
+                .put(ledger_put(
+                    &self.table,
+                    user_id,
+                    LedgerLine::Refund(reference),
+                    amount,
+                    "refund",
+                    reference,
+                ))
+                .build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => {
+                // A Lambda killed between its debit and the debit's ledger line left the line
+                // out: write it now (if absent), so the ledger explains the refund.
+                let debit = ledger_put(
+                    &self.table,
+                    user_id,
+                    LedgerLine::Debit(reference),
+                    -amount,
+                    reason,
+                    reference,
+                );
+                let result = self
+                    .client
+                    .get()
+                    .await
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(debit.item))
+                    .set_condition_expression(debit.condition_expression)
+                    .send()
+                    .await;
+                applied(result)?;
+                Ok(true)
+            }
+            // Nothing open to give back, or the refund record exists already.
+            Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
+            Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
+        }
+    }
+
+    async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)))
+            .update_expression("DELETE open_charges :refs")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":refs", string_set(reference))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+
+    async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
+        let out = self
+            .client
+            .get()
+            .await
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::LEDGER_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|it| {
+                Ok(LedgerEntry {
+                    id: get_s(it, "id")?,
+                    delta: get_n(it, "delta")?,
+                    reason: get_s(it, "reason")?,
+                    reference: opt_s(it, "reference"),
+                    created_at: get_n(it, "created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(super) const DAY: i64 = 24 * 3600;
+
+impl Quotas for DynamoStore {
+    async fn reserve_daily(
+        &self,
+        user_id: &str,
+        n_images: u32,
+        limit: u32,
+        now: i64,
+        reference: &str,
+    ) -> Result<Result<(), i64>, ApiError> {
+        let day = now.div_euclid(DAY);
+        let reset_at = (day + 1) * DAY;
+        if n_images > limit {
+            return Ok(Err(reset_at));
+        }
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::quota(user_id, now)))
+            .update_expression("ADD images :n, holds :refs SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(images) OR images <= :room")
+            .expression_attribute_values(":n", n(n_images as i64))
+            .expression_attribute_values(":refs", string_set(reference))
+            .expression_attribute_values(":room", n((limit - n_images) as i64))
+            .expression_attribute_values(":exp", n(reset_at + DAY))
+            .send()
+            .await;
+        Ok(if applied(result)? {
+            Ok(())
+        } else {
+            Err(reset_at)
+        })
+    }
+
+    async fn release_daily(
+        &self,
+        user_id: &str,
+        n_images: u32,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::quota(user_id, reserved_at)))
+            .update_expression("ADD images :neg DELETE holds :refs")
+            // Only an open reservation is given back, and only once.
+            .condition_expression("contains(holds, :ref)")
+            .expression_attribute_values(":neg", n(-(n_images as i64)))
+            .expression_attribute_values(":refs", string_set(reference))
+            .expression_attribute_values(":ref", s(reference))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+
+    async fn settle_daily(
+        &self,
+        user_id: &str,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::quota(user_id, reserved_at)))
+            .update_expression("DELETE holds :refs")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":refs", string_set(reference))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+}

@@ -1,0 +1,453 @@
+//! Assets, their lineages, and uploads.
+
+use super::*;
+
+pub(super) fn image_item(r: &ImageRecord) -> Item {
+    let mut it = item(
+        keys::image(&r.user_id, &r.id),
+        [
+            ("entity", s("image")),
+            ("id", s(&r.id)),
+            ("user_id", s(&r.user_id)),
+            ("kind", s(r.kind.as_str())),
+            ("width", n(r.width as i64)),
+            ("height", n(r.height as i64)),
+            ("format", s(r.format.as_str())),
+            ("bytes", n(r.bytes as i64)),
+            ("object_key", s(&r.key)),
+            ("created_at", n(r.created_at)),
+            ("root_id", s(&r.root_id)),
+            ("gsi1pk", s(keys::kind_index(&r.user_id, r.kind))),
+            ("gsi1sk", s(keys::image_sort(&r.id))),
+        ],
+    );
+    let optional = [
+        ("prompt", &r.prompt),
+        ("revised_prompt", &r.revised_prompt),
+        ("model", &r.model),
+        ("thumbnail_key", &r.thumbnail_key),
+        ("parent_id", &r.parent_id),
+        ("background", &r.background),
+        ("quality", &r.quality),
+        ("title", &r.title),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            it.insert(k.to_string(), s(v));
+        }
+    }
+    if !r.tags.is_empty() {
+        it.insert(
+            "tags".into(),
+            AttributeValue::L(r.tags.iter().map(s).collect()),
+        );
+    }
+    it.insert("version".into(), n(r.version as i64));
+    if let Some(q) = r.output_compression {
+        it.insert("output_compression".into(), n(q as i64));
+    }
+    it
+}
+
+/// An image's place in its lineage: listing a lineage is one query, in version order.
+pub(super) fn version_item(r: &ImageRecord) -> Item {
+    let mut it = item(
+        keys::version(&r.user_id, &r.root_id, r.version),
+        [
+            ("entity", s("version")),
+            ("image_id", s(&r.id)),
+            ("version", n(r.version as i64)),
+        ],
+    );
+    if let Some(p) = &r.parent_id {
+        it.insert("parent_id".into(), s(p));
+    }
+    it
+}
+
+pub(super) fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
+    Ok(ImageRecord {
+        id: get_s(it, "id")?,
+        user_id: get_s(it, "user_id")?,
+        kind: AssetKind::parse(&get_s(it, "kind")?).ok_or_else(|| corrupt("kind"))?,
+        prompt: opt_s(it, "prompt"),
+        revised_prompt: opt_s(it, "revised_prompt"),
+        model: opt_s(it, "model"),
+        width: get_n(it, "width")? as u32,
+        height: get_n(it, "height")? as u32,
+        format: OutputFormat::parse(&get_s(it, "format")?).ok_or_else(|| corrupt("format"))?,
+        bytes: get_n(it, "bytes")? as u64,
+        key: get_s(it, "object_key")?,
+        thumbnail_key: opt_s(it, "thumbnail_key"),
+        created_at: get_n(it, "created_at")?,
+        parent_id: opt_s(it, "parent_id"),
+        background: opt_s(it, "background"),
+        quality: opt_s(it, "quality"),
+        output_compression: opt_n(it, "output_compression").map(|q| q.clamp(0, 100) as u8),
+        title: opt_s(it, "title"),
+        tags: tags_of(it),
+        version: opt_n(it, "version").unwrap_or(1) as u32,
+        // Written since versions have lineages; an older item is the first of its own.
+        root_id: opt_s(it, "root_id").map_or_else(|| get_s(it, "id"), Ok)?,
+    })
+}
+
+impl Images for DynamoStore {
+    async fn put_images(
+        &self,
+        records: &[ImageRecord],
+        settles: Option<&Settlement>,
+    ) -> WriteOutcome {
+        // Each image and its place in its lineage: a version number is taken once only, so two
+        // new versions made at the same moment cannot both be "version 2".
+        let mut items: Vec<TransactWriteItem> = records
+            .iter()
+            .flat_map(|r| {
+                [
+                    put_new(&self.table, image_item(r)),
+                    put_new(&self.table, version_item(r)),
+                ]
+            })
+            .collect();
+        if let Some(settlement) = settles {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(settle_hold(&self.table, &settlement.hold_id))
+                    .build(),
+            );
+            if let Some((claim, answer)) = &settlement.answer {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(record_answer(
+                            &self.table,
+                            &settlement.user_id,
+                            claim,
+                            answer,
+                        ))
+                        .build(),
+                );
+            }
+            if let (Some(upload), Some(first)) = (&settlement.completes_upload, records.first()) {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(complete_upload(
+                            &self.table,
+                            &settlement.user_id,
+                            upload,
+                            &first.id,
+                        ))
+                        .build(),
+                );
+            }
+        }
+        let unknown = match self.transact(items).await {
+            Ok(Ok(())) => return WriteOutcome::Written,
+            Ok(Err(reasons)) => {
+                // Items 2i+1 are the lineage places: a taken one is a version made meanwhile.
+                let version_taken = reasons
+                    .iter()
+                    .take(2 * records.len())
+                    .enumerate()
+                    .any(|(i, r)| i % 2 == 1 && r == "ConditionalCheckFailed");
+                return WriteOutcome::NotWritten(if version_taken {
+                    ApiError::Conflict {
+                        message: "another version of this image was made at the same moment; retry"
+                            .into(),
+                        param: None,
+                    }
+                } else {
+                    ApiError::internal(format!("image metadata write cancelled: {reasons:?}"))
+                });
+            }
+            Err(e) => e,
+        };
+        // Whether it committed after all (an earlier attempt whose answer was lost, or an
+        // error after the commit) is told by the hold: only this transaction settles it.
+        if let Some(settlement) = settles {
+            match self.hold_state(&settlement.hold_id).await {
+                Ok(Some(HoldState::Settled)) => return WriteOutcome::Written,
+                // Still pending: this transaction (which settles it) did not commit.
+                Ok(Some(HoldState::Pending)) => return WriteOutcome::NotWritten(unknown),
+                _ => {}
+            }
+        }
+        WriteOutcome::Unknown(unknown)
+    }
+
+    async fn image(&self, user_id: &str, id: &str) -> Result<Option<ImageRecord>, ApiError> {
+        self.get(keys::image(user_id, id))
+            .await?
+            .map(|it| image_from(&it))
+            .transpose()
+    }
+
+    async fn list_images(
+        &self,
+        user_id: &str,
+        kind: Option<AssetKind>,
+        order: SortOrder,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<ImageRecord>, Option<String>), ApiError> {
+        // A kind has its own GSI partition, so pages are full (no post-query filtering).
+        let (index, pk_name, sk_name, pk) = match kind {
+            None => (None, "pk", "sk", user_pk(user_id)),
+            Some(k) => (
+                Some("gsi1"),
+                "gsi1pk",
+                "gsi1sk",
+                keys::kind_index(user_id, k),
+            ),
+        };
+        let mut query = self
+            .client
+            .get()
+            .await
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_names("#sk", sk_name)
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":prefix", s(keys::IMAGE_PREFIX))
+            .scan_index_forward(order == SortOrder::OldestFirst)
+            // One more than asked tells whether another page exists.
+            .limit(limit as i32 + 1);
+        if let Some(after) = after {
+            let mut start = keys::image(user_id, after);
+            if let Some(k) = kind {
+                start.insert("gsi1pk".into(), s(keys::kind_index(user_id, k)));
+                start.insert("gsi1sk".into(), s(keys::image_sort(after)));
+            }
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        // A query page stops at 1 MB: keep reading until one record more than asked, or the end.
+        let mut records = Vec::with_capacity(limit + 1);
+        loop {
+            let out = query.clone().send().await.map_err(sdk_error)?;
+            for it in out.items.unwrap_or_default() {
+                records.push(image_from(&it)?);
+            }
+            match out.last_evaluated_key {
+                Some(last) if records.len() <= limit => {
+                    query = query.set_exclusive_start_key(Some(last));
+                }
+                _ => break,
+            }
+        }
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok((records, next))
+    }
+
+    async fn update_image_meta(
+        &self,
+        user_id: &str,
+        id: &str,
+        title: Option<Option<String>>,
+        tags: Option<Vec<String>>,
+    ) -> Result<Option<ImageRecord>, ApiError> {
+        self.update_meta_inner(user_id, id, title, tags).await
+    }
+
+    async fn delete_images(
+        &self,
+        user_id: &str,
+        images: &[ImageRecord],
+        reparent: &[(String, Option<String>)],
+    ) -> Result<bool, ApiError> {
+        let mut items = Vec::new();
+        for r in images {
+            for (k, condition) in [
+                (keys::image(user_id, &r.id), Some("attribute_exists(pk)")),
+                (keys::version(user_id, &r.root_id, r.version), None),
+            ] {
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(k))
+                    .set_condition_expression(condition.map(str::to_string))
+                    .build()
+                    .expect("table, key set");
+                items.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        for (child, parent) in reparent {
+            let Some(entry) = self.image(user_id, child).await? else {
+                continue;
+            };
+            for k in [
+                keys::image(user_id, child),
+                keys::version(user_id, &entry.root_id, entry.version),
+            ] {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(k))
+                    .condition_expression("attribute_exists(pk)");
+                let update = match parent {
+                    Some(p) => update
+                        .update_expression("SET parent_id = :p")
+                        .expression_attribute_values(":p", s(p)),
+                    None => update.update_expression("REMOVE parent_id"),
+                };
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(update.build().expect("update fields set"))
+                        .build(),
+                );
+            }
+        }
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn versions(&self, user_id: &str, root_id: &str) -> Result<Vec<VersionEntry>, ApiError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .get()
+                .await
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(keys::versions_prefix(root_id)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for it in page.items() {
+                out.push(VersionEntry {
+                    version: get_n(it, "version")? as u32,
+                    image_id: get_s(it, "image_id")?,
+                    parent_id: opt_s(it, "parent_id"),
+                });
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn update_meta_inner(
+        &self,
+        user_id: &str,
+        id: &str,
+        title: Option<Option<String>>,
+        tags: Option<Vec<String>>,
+    ) -> Result<Option<ImageRecord>, ApiError> {
+        let mut sets = Vec::new();
+        let mut removes = Vec::new();
+        let mut req = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::image(user_id, id)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        match title {
+            Some(Some(t)) => {
+                sets.push("title = :title");
+                req = req.expression_attribute_values(":title", s(t));
+            }
+            Some(None) => removes.push("title"),
+            None => {}
+        }
+        match tags {
+            Some(t) if t.is_empty() => removes.push("tags"),
+            Some(t) => {
+                sets.push("tags = :tags");
+                req = req.expression_attribute_values(
+                    ":tags",
+                    AttributeValue::L(t.iter().map(s).collect()),
+                );
+            }
+            None => {}
+        }
+        let mut expr = String::new();
+        if !sets.is_empty() {
+            expr.push_str(&format!("SET {}", sets.join(", ")));
+        }
+        if !removes.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        if expr.is_empty() {
+            return self.image(user_id, id).await;
+        }
+        match req.update_expression(expr.trim()).send().await {
+            Ok(out) => out.attributes.as_ref().map(image_from).transpose(),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+pub(super) fn upload_from(it: &Item) -> Result<UploadRecord, ApiError> {
+    Ok(UploadRecord {
+        id: get_s(it, "id")?,
+        user_id: get_s(it, "user_id")?,
+        content_type: get_s(it, "content_type")?,
+        declared_bytes: get_n(it, "declared_bytes")? as u64,
+        key: get_s(it, "object_key")?,
+        asset_id: opt_s(it, "asset_id"),
+        // Completed uploads no longer expire.
+        expires_at: opt_n(it, "expires_at").unwrap_or(0),
+    })
+}
+
+impl Uploads for DynamoStore {
+    async fn create_upload(&self, u: &UploadRecord) -> Result<(), ApiError> {
+        self.client
+            .get()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(
+                keys::upload(&u.user_id, &u.id),
+                [
+                    ("entity", s("upload")),
+                    ("id", s(&u.id)),
+                    ("user_id", s(&u.user_id)),
+                    ("content_type", s(&u.content_type)),
+                    ("declared_bytes", n(u.declared_bytes as i64)),
+                    ("object_key", s(&u.key)),
+                    ("expires_at", n(u.expires_at)),
+                ],
+            )))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+
+    async fn upload(&self, user_id: &str, id: &str) -> Result<Option<UploadRecord>, ApiError> {
+        self.get(keys::upload(user_id, id))
+            .await?
+            .map(|it| upload_from(&it))
+            .transpose()
+    }
+}
+
+/// Marks an upload completed by `asset_id`, once only. Completed uploads are kept (without
+/// TTL) so a repeated complete returns the same asset.
+pub(super) fn complete_upload(table: &str, user_id: &str, id: &str, asset_id: &str) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::upload(user_id, id)))
+        .update_expression("SET asset_id = :a REMOVE expires_at")
+        .condition_expression("attribute_exists(pk) AND attribute_not_exists(asset_id)")
+        .expression_attribute_values(":a", s(asset_id))
+        .build()
+        .expect("update fields set")
+}

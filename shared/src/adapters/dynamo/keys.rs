@@ -1,0 +1,141 @@
+//! One function per key shape: every `pk`/`sk` of the table, and every index key, is built
+//! here (the layout is listed in `mod.rs`). Public so that tests which must write a state the
+//! adapter never would (an unreadable item) still name it as the adapter does.
+
+use super::*;
+
+pub fn profile(user_id: &str) -> Item {
+    key(user_pk(user_id), "PROFILE")
+}
+
+/// The partition of everything a user owns (profile, assets, keys, ledger, uploads).
+pub fn user_pk(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+/// Uniqueness guards, written in the user's own transaction.
+pub fn username(lowercase: &str) -> Item {
+    key(format!("USERNAME#{lowercase}"), "USERNAME")
+}
+
+pub fn email(lowercase: &str) -> Item {
+    key(format!("EMAIL#{lowercase}"), "EMAIL")
+}
+
+pub fn referral_code(code: &str) -> Item {
+    key(format!("REFCODE#{code}"), "REFCODE")
+}
+
+pub fn session(id: &str) -> Item {
+    key(format!("SESSION#{id}"), "SESSION")
+}
+
+pub fn refresh(hash: &str) -> Item {
+    key(format!("REFRESH#{hash}"), "REFRESH")
+}
+
+/// An API key found by its hash (authentication)...
+pub fn api_key(hash: &str) -> Item {
+    key(format!("APIKEY#{hash}"), "APIKEY")
+}
+
+/// ... and listed under its user.
+pub fn user_api_key(user_id: &str, key_id: &str) -> Item {
+    key(user_pk(user_id), &format!("APIKEY#{key_id}"))
+}
+
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+
+/// The counter of one fixed window of `subject` (a user, an address, an account).
+pub fn rate(subject: &str, window_start: i64) -> Item {
+    key(format!("RATE#{subject}#{window_start}"), "RATE")
+}
+
+pub fn image(user_id: &str, id: &str) -> Item {
+    key(user_pk(user_id), &image_sort(id))
+}
+
+/// The sort key of an asset, in its user's partition and in the kind index alike.
+pub fn image_sort(id: &str) -> String {
+    format!("{IMAGE_PREFIX}{id}")
+}
+
+pub const IMAGE_PREFIX: &str = "IMAGE#";
+
+/// The kind index (`gsi1pk`) partition of a user's assets of one kind.
+pub fn kind_index(user_id: &str, kind: AssetKind) -> String {
+    format!("USER#{user_id}#{}", kind.as_str())
+}
+
+/// A version's place in its lineage: versions sort by number (zero-padded).
+pub fn version(user_id: &str, root_id: &str, version: u32) -> Item {
+    key(
+        user_pk(user_id),
+        &format!("{}{version:010}", versions_prefix(root_id)),
+    )
+}
+
+pub fn versions_prefix(root_id: &str) -> String {
+    format!("VERSION#{root_id}#")
+}
+
+pub fn upload(user_id: &str, id: &str) -> Item {
+    key(user_pk(user_id), &format!("UPLOAD#{id}"))
+}
+
+/// A ledger line, named by what it records (a debit's reference, its refund, the signup).
+pub fn ledger(user_id: &str, line: &LedgerLine) -> Item {
+    key(
+        user_pk(user_id),
+        &format!("{LEDGER_PREFIX}{}", ledger_id(line)),
+    )
+}
+
+/// A ledger line's id (its sort key without the prefix).
+pub fn ledger_id(line: &LedgerLine) -> String {
+    match line {
+        LedgerLine::Debit(reference) => reference.to_string(),
+        LedgerLine::Refund(reference) => format!("{reference}~refund"),
+        // Sorts before every id-keyed line, as it came before them.
+        LedgerLine::Signup => "0signup".into(),
+    }
+}
+
+pub enum LedgerLine<'a> {
+    Debit(&'a str),
+    Refund(&'a str),
+    Signup,
+}
+
+pub const LEDGER_PREFIX: &str = "LEDGER#";
+
+/// The quota item of the UTC day that `at` falls in.
+pub fn quota(user_id: &str, at: i64) -> Item {
+    key(format!("QUOTA#{user_id}#{}", at.div_euclid(DAY)), "QUOTA")
+}
+
+pub fn hold(id: &str) -> Item {
+    key(format!("HOLD#{id}"), "HOLD")
+}
+
+/// Due holds are spread over a few index partitions so that no single one is hot.
+pub const HOLD_SHARDS: u32 = 8;
+
+pub fn hold_index(shard: u32) -> String {
+    format!("HOLDS#{shard}")
+}
+
+pub fn hold_shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % HOLD_SHARDS
+}
+
+/// A hold's place in its index partition: by due time, then id.
+pub fn hold_due(due_at: i64, id: &str) -> String {
+    format!("{due_at:012}#{id}")
+}
+
+pub fn idempotency(user_id: &str, key_name: &str) -> Item {
+    key(format!("IDEMP#{user_id}#{key_name}"), "IDEMP")
+}
