@@ -16,6 +16,8 @@ pub struct Deps<S = DynamoStore, B = S3Blobs> {
     pub providers: crate::providers::Providers,
     /// Addresses over the failed-authentication limit, as this instance has seen them.
     pub failed_auth: crate::http::FailedAuth,
+    /// API keys this instance has looked up (liveness is checked on every request).
+    pub api_keys: crate::http::KnownKeys,
 }
 
 impl Deps<DynamoStore> {
@@ -45,6 +47,7 @@ impl<S, B> Deps<S, B> {
             store,
             blobs,
             failed_auth: Default::default(),
+            api_keys: Default::default(),
         }
     }
 }
@@ -105,10 +108,6 @@ pub fn s3(sdk: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
         .force_path_style(path_style)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
-}
-
-pub fn sqs(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(sdk)
 }
 
 /// A client built on first use and then kept for the life of the Lambda instance.

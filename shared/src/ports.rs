@@ -1,7 +1,7 @@
 //! Narrow capabilities the handlers depend on. The DynamoDB adapter implements them all.
 
 use crate::domain::accounts::{
-    ApiKeyRecord, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
+    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
@@ -70,12 +70,6 @@ pub trait ApiKeys: Send + Sync {
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<ApiKeyRecord>, ApiError>> + Send;
-    fn touch_key(
-        &self,
-        user_id: &str,
-        key_id: &str,
-        now: i64,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
 pub trait RateLimits: Send + Sync {
@@ -87,6 +81,16 @@ pub trait RateLimits: Send + Sync {
         window_secs: i64,
         now: i64,
     ) -> impl Future<Output = Result<Result<RateWindow, RateWindow>, ApiError>> + Send;
+    /// Checks that `live` is still valid and counts one request of the user's window, in one
+    /// write (an authenticated request's only bookkeeping).
+    fn admit(
+        &self,
+        user_id: &str,
+        live: Live<'_>,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<Admission, ApiError>> + Send;
     /// How many hits the current window of `key` has, without counting one.
     fn hits(
         &self,

@@ -284,6 +284,7 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
         config: deps.config,
         providers: deps.providers,
         failed_auth: Default::default(),
+        api_keys: Default::default(),
     };
     let record = ImageRecord::new(
         "user_x",

@@ -139,7 +139,7 @@ impl LocalStack {
         let clients = Arc::new(Clients {
             dynamodb: shared::app::dynamodb(&sdk),
             s3: shared::app::s3(&sdk, true),
-            sqs: shared::app::sqs(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
         });
 
         let parameters = template.parameters(&opts.parameters)?;

@@ -7,7 +7,7 @@
 //! write whose outcome the use cases must judge.
 
 use crate::domain::accounts::{
-    ApiKeyRecord, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
+    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
@@ -33,6 +33,11 @@ pub enum PutFault {
 struct Profile {
     user: Option<UserRecord>,
     open_charges: HashSet<String>,
+    /// Live API key ids → last use (0: never).
+    api_keys: HashMap<String, i64>,
+    revoked_sessions: HashSet<String>,
+    /// (window start, hits)
+    rate: (i64, u32),
 }
 
 #[derive(Default)]
@@ -235,8 +240,14 @@ impl Sessions for MemoryStore {
     }
 
     async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
-        if let Some(s) = self.state().sessions.get_mut(id) {
-            s.revoked = true;
+        let mut st = self.state();
+        let Some(s) = st.sessions.get_mut(id) else {
+            return Ok(());
+        };
+        s.revoked = true;
+        let user_id = s.user_id.clone();
+        if let Some(p) = st.users.get_mut(&user_id) {
+            p.revoked_sessions.insert(id.to_string());
         }
         Ok(())
     }
@@ -244,17 +255,30 @@ impl Sessions for MemoryStore {
 
 impl ApiKeys for MemoryStore {
     async fn create_key(&self, key: &ApiKeyRecord) -> Result<(), ApiError> {
-        self.state().keys.insert(key.hash.clone(), key.clone());
+        let mut st = self.state();
+        st.keys.insert(key.hash.clone(), key.clone());
+        if let Some(p) = st.users.get_mut(&key.user_id) {
+            p.api_keys.insert(key.id.clone(), 0);
+        }
         Ok(())
     }
 
     async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
-        let mut keys: Vec<ApiKeyRecord> = self
-            .state()
+        let st = self.state();
+        let used = st
+            .users
+            .get(user_id)
+            .map(|p| p.api_keys.clone())
+            .unwrap_or_default();
+        let mut keys: Vec<ApiKeyRecord> = st
             .keys
             .values()
             .filter(|k| k.user_id == user_id)
             .cloned()
+            .map(|mut k| {
+                k.last_used_at = used.get(&k.id).copied().filter(|t| *t > 0);
+                k
+            })
             .collect();
         keys.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(keys)
@@ -265,24 +289,56 @@ impl ApiKeys for MemoryStore {
         let before = st.keys.len();
         st.keys
             .retain(|_, k| !(k.user_id == user_id && k.id == key_id));
+        if let Some(p) = st.users.get_mut(user_id) {
+            p.api_keys.remove(key_id);
+        }
         Ok(st.keys.len() < before)
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
         Ok(self.state().keys.get(hash).cloned())
     }
-
-    async fn touch_key(&self, user_id: &str, key_id: &str, now: i64) -> Result<(), ApiError> {
-        for k in self.state().keys.values_mut() {
-            if k.user_id == user_id && k.id == key_id {
-                k.last_used_at = Some(now);
-            }
-        }
-        Ok(())
-    }
 }
 
 impl RateLimits for MemoryStore {
+    async fn admit(
+        &self,
+        user_id: &str,
+        live: Live<'_>,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Admission, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let window = |used| RateWindow {
+            limit,
+            used,
+            reset_at: start + window_secs,
+        };
+        let mut st = self.state();
+        let Some(p) = st.users.get_mut(user_id) else {
+            return Ok(Admission::Revoked);
+        };
+        let live_now = match live {
+            Live::Session(sid) => !p.revoked_sessions.contains(sid),
+            Live::ApiKey(kid) => p.api_keys.contains_key(kid),
+        };
+        if !live_now {
+            return Ok(Admission::Revoked);
+        }
+        if p.rate.0 != start {
+            p.rate = (start, 0);
+        }
+        if p.rate.1 >= limit {
+            return Ok(Admission::Limited(window(limit)));
+        }
+        p.rate.1 += 1;
+        if let Live::ApiKey(kid) = live {
+            p.api_keys.insert(kid.to_string(), now);
+        }
+        Ok(Admission::Admitted(window(p.rate.1)))
+    }
+
     async fn hit(
         &self,
         key: &str,

@@ -234,6 +234,23 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }
+/// The credential a request presents, as it must still be live for the request to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live<'a> {
+    /// An access token of this session (not signed out, not revoked by a refresh reuse).
+    Session(&'a str),
+    /// This API key id (not revoked); its last use is recorded by the same write.
+    ApiKey(&'a str),
+}
+
+/// Whether a request is let in: its credential is still live and the user's window has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted(RateWindow),
+    Limited(RateWindow),
+    Revoked,
+}
+
 /// The state of a user's request window after counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateWindow {

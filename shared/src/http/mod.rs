@@ -8,8 +8,8 @@ pub mod routes;
 pub mod wire;
 
 use crate::Deps;
-use crate::domain::accounts::RateWindow;
 use crate::domain::accounts::Role;
+use crate::domain::accounts::{Admission, Live, RateWindow};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Store;
@@ -162,6 +162,9 @@ impl Ctx {
         Ok(who)
     }
 
+    /// The caller, admitted: its credential is checked and its request counted in one write
+    /// (an authenticated request's only bookkeeping). An API key is looked up once per
+    /// instance; whether it is still live is part of that write, so revocation is immediate.
     pub async fn authenticate<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
@@ -171,40 +174,33 @@ impl Ctx {
         let principal = match self.identify(deps, token).await {
             // Only failures that cost a lookup count: a token whose signature fails costs
             // nothing (and answers without any AWS call).
-            Err(e @ ApiError::Unauthorized { code, .. })
-                if code == "invalid_api_key" || code == "token_revoked" =>
-            {
+            Err(
+                e @ ApiError::Unauthorized {
+                    code: "invalid_api_key",
+                    ..
+                },
+            ) => {
                 return Err(self.failed_auth(deps, e).await);
             }
             other => other?,
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
-
         let now = now_epoch();
         let limit = deps.config.rate_limit_per_hour;
-        let touch = async {
-            match &principal.credential {
-                Credential::ApiKey { key_id } => {
-                    deps.store.touch_key(&principal.user_id, key_id, now).await
-                }
-                Credential::Session { .. } => Ok(()),
-            }
+        let live = match &principal.credential {
+            Credential::Session { session_id } => Live::Session(session_id),
+            Credential::ApiKey { key_id } => Live::ApiKey(key_id),
         };
-        let (hit, touched) = tokio::join!(
-            deps.store
-                .hit(&principal.user_id, limit, RATE_WINDOW_SECS, now),
-            touch
-        );
-        if let Err(e) = touched {
-            // Bookkeeping only: a failed last-used update must not fail the request.
-            tracing::warn!(error = %e, "could not record API key use");
-        }
-        match hit? {
-            Ok(window) => {
+        let admission = deps
+            .store
+            .admit(&principal.user_id, live, limit, RATE_WINDOW_SECS, now)
+            .await?;
+        match admission {
+            Admission::Admitted(window) => {
                 *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(window);
                 Ok(principal)
             }
-            Err(window) => {
+            Admission::Limited(window) => {
                 let retry = (window.reset_at - now).max(1) as u64;
                 Err(ApiError::RateLimited {
                     message: format!(
@@ -214,6 +210,22 @@ impl Ctx {
                     limit,
                     reset_epoch: window.reset_at as u64,
                 })
+            }
+            Admission::Revoked => {
+                let e = match principal.credential {
+                    Credential::Session { .. } => ApiError::Unauthorized {
+                        message: "access token has been revoked; sign in again".into(),
+                        code: "token_revoked",
+                    },
+                    Credential::ApiKey { .. } => {
+                        deps.api_keys.forget(token);
+                        ApiError::Unauthorized {
+                            message: "invalid API key".into(),
+                            code: "invalid_api_key",
+                        }
+                    }
+                };
+                Err(self.failed_auth(deps, e).await)
             }
         }
     }
@@ -231,34 +243,36 @@ impl Ctx {
             if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now_epoch()) {
                 return Err(e);
             }
-            let key = deps
-                .store
-                .key_by_hash(&token_hash(token))
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized {
-                    message: "invalid API key".into(),
-                    code: "invalid_api_key",
-                })?;
+            let key = match deps.api_keys.get(token) {
+                Some(key) => key,
+                None => {
+                    let key = deps
+                        .store
+                        .key_by_hash(&token_hash(token))
+                        .await?
+                        .ok_or_else(|| ApiError::Unauthorized {
+                            message: "invalid API key".into(),
+                            code: "invalid_api_key",
+                        })?;
+                    deps.api_keys.remember(token, &key);
+                    key
+                }
+            };
             return Ok(Principal {
                 user_id: key.user_id,
                 role: key.role,
                 credential: Credential::ApiKey { key_id: key.id },
             });
         }
+        // Whether the session is still signed in is checked by the admission's write.
         let claims = verify_access_token(&deps.config, token)?;
-        match deps.store.session(&claims.sid).await? {
-            Some(s) if !s.revoked && s.user_id == claims.sub => Ok(Principal {
-                user_id: claims.sub,
-                role: claims.role,
-                credential: Credential::Session {
-                    session_id: claims.sid,
-                },
-            }),
-            _ => Err(ApiError::Unauthorized {
-                message: "access token has been revoked; sign in again".into(),
-                code: "token_revoked",
-            }),
-        }
+        Ok(Principal {
+            user_id: claims.sub,
+            role: claims.role,
+            credential: Credential::Session {
+                session_id: claims.sid,
+            },
+        })
     }
 
     /// Counts a failed authentication that cost a lookup for the client's address; past the
@@ -368,6 +382,46 @@ impl Ctx {
 /// as a multiple of the per-address limit (a correct password from an address that has not
 /// failed is still let in).
 pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
+
+/// API keys this instance has looked up (by the key's hash): who they belong to does not
+/// change, and whether they are still live is checked by every request's admission. Bounded.
+#[derive(Debug, Default)]
+pub struct KnownKeys(Mutex<std::collections::HashMap<String, (String, Role, String)>>);
+
+const KNOWN_KEYS: usize = 10_000;
+
+impl KnownKeys {
+    fn get(&self, token: &str) -> Option<crate::domain::accounts::ApiKeyRecord> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (user_id, role, id) = map.get(&token_hash(token))?.clone();
+        Some(crate::domain::accounts::ApiKeyRecord {
+            id,
+            user_id,
+            role,
+            name: String::new(),
+            prefix: String::new(),
+            hash: String::new(),
+            created_at: 0,
+            last_used_at: None,
+        })
+    }
+
+    fn remember(&self, token: &str, key: &crate::domain::accounts::ApiKeyRecord) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= KNOWN_KEYS {
+            map.clear();
+        }
+        map.insert(
+            token_hash(token),
+            (key.user_id.clone(), key.role, key.id.clone()),
+        );
+    }
+
+    fn forget(&self, token: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&token_hash(token));
+    }
+}
 
 /// Addresses this instance knows to be over the failed-authentication limit, until their
 /// window ends. Bounded: past the cap, the oldest entries go first.

@@ -49,6 +49,10 @@ impl Accounts for DynamoStore {
                 ("credits_available", n(u.credits.available)),
                 ("credits_earned", n(u.credits.earned)),
                 ("credits_spent", n(u.credits.spent)),
+                // Checked by every authenticated request in the same write as its rate count:
+                // the API keys that are live (id → last use) and the sessions signed out.
+                ("api_keys", AttributeValue::M(HashMap::new())),
+                ("revoked_sessions", AttributeValue::M(HashMap::new())),
             ],
         );
         if let Some(r) = &u.referred_by {
@@ -259,10 +263,17 @@ impl Sessions for DynamoStore {
             .update_expression("SET revoked = :t")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         // A missing item is not an error here.
-        applied(result).map(|_| ())
+        let session = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_conditional_failure(&e) => return Ok(()),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let user_id = get_s(&session, "user_id")?;
+        self.revoke_on_profile(&user_id, id).await
     }
 }
 
@@ -286,6 +297,19 @@ impl ApiKeys for DynamoStore {
                 &self.table,
                 item(keys::user_api_key(&k.user_id, &k.id), api_key_attrs(k)),
             ),
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(keys::profile(&k.user_id)))
+                        .update_expression("SET api_keys.#kid = :never")
+                        .condition_expression("attribute_exists(api_keys)")
+                        .expression_attribute_names("#kid", &k.id)
+                        .expression_attribute_values(":never", n(0))
+                        .build()
+                        .expect("update fields set"),
+                )
+                .build(),
         ];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
@@ -315,6 +339,19 @@ impl ApiKeys for DynamoStore {
             .into_iter()
             .map(|it| it.map_err(sdk_error).and_then(|it| api_key_from(&it)))
             .collect::<Result<Vec<_>, _>>()?;
+        // Last uses are recorded on the profile by each request's admission.
+        let used = self
+            .get(keys::profile(user_id))
+            .await?
+            .and_then(|p| p.get("api_keys").and_then(|m| m.as_m().ok()).cloned())
+            .unwrap_or_default();
+        for k in &mut keys {
+            k.last_used_at = used
+                .get(&k.id)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .filter(|t: &i64| *t > 0);
+        }
         keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(keys)
     }
@@ -337,7 +374,19 @@ impl ApiKeys for DynamoStore {
                 )
                 .build()
         };
-        let items = vec![delete(listing), delete(keys::api_key(&hash))];
+        let unlist = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)))
+            .update_expression("REMOVE api_keys.#kid")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#kid", key_id)
+            .build()
+            .expect("update fields set");
+        let items = vec![
+            delete(listing),
+            delete(keys::api_key(&hash)),
+            TransactWriteItem::builder().update(unlist).build(),
+        ];
         // Cancelled means a concurrent revoke won: either way the key is gone.
         match self.transact(items).await? {
             Ok(()) => Ok(true),
@@ -354,26 +403,175 @@ impl ApiKeys for DynamoStore {
             .map(|it| api_key_from(&it))
             .transpose()
     }
+}
 
-    async fn touch_key(&self, user_id: &str, key_id: &str, now: i64) -> Result<(), ApiError> {
+/// A signed-out session stays on its user's profile this long: longer than any access token of
+/// it can live (after that the token's own expiry refuses it).
+const REVOKED_KEPT: i64 = 24 * 3600;
+
+impl DynamoStore {
+    /// Records a signed-out session on its user's profile, where every request's admission
+    /// sees it, and drops the records old enough to be moot.
+    async fn revoke_on_profile(&self, user_id: &str, session_id: &str) -> Result<(), ApiError> {
+        let now = crate::domain::now_epoch();
         let result = self
             .client
             .get()
             .await
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::user_api_key(user_id, key_id)))
-            .update_expression("SET last_used_at = :now")
-            .condition_expression("attribute_exists(pk)")
+            .set_key(Some(keys::profile(user_id)))
+            .update_expression("SET revoked_sessions.#sid = :now")
+            .condition_expression("attribute_exists(revoked_sessions)")
+            .expression_attribute_names("#sid", session_id)
             .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        // A missing item is not an error here.
-        applied(result).map(|_| ())
+        let profile = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if is_conditional_failure(&e) => return Ok(()),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let stale: Vec<String> = profile
+            .get("revoked_sessions")
+            .and_then(|m| m.as_m().ok())
+            .into_iter()
+            .flatten()
+            .filter(|(_, at)| {
+                at.as_n()
+                    .ok()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|at| at < now - REVOKED_KEPT)
+            })
+            .map(|(sid, _)| sid.clone())
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut update = self
+            .client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)));
+        let mut removes = Vec::new();
+        for (i, sid) in stale.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#s{i}"), sid);
+            removes.push(format!("revoked_sessions.#s{i}"));
+        }
+        update
+            .update_expression(format!("REMOVE {}", removes.join(", ")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
     }
 }
 
 impl RateLimits for DynamoStore {
+    async fn admit(
+        &self,
+        user_id: &str,
+        live: Live<'_>,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Admission, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let window = |used| RateWindow {
+            limit,
+            used,
+            reset_at: start + window_secs,
+        };
+        let (live_condition, id, use_it) = match live {
+            Live::Session(sid) => ("attribute_not_exists(revoked_sessions.#id)", sid, ""),
+            Live::ApiKey(kid) => (
+                "attribute_exists(api_keys.#id)",
+                kid,
+                ", api_keys.#id = :now",
+            ),
+        };
+        // The window of this hour usually exists: count in it. Once an hour the first request
+        // starts a new one (a second write, also conditional on the credential); if another
+        // request started it meanwhile, count in that one.
+        for new_window in [false, true, false] {
+            let (update, window_condition) = if new_window {
+                (
+                    format!("SET rate_window = :w, rate_hits = :one{use_it}"),
+                    "(attribute_not_exists(rate_window) OR rate_window < :w)",
+                )
+            } else {
+                (
+                    format!("SET rate_hits = rate_hits + :one{use_it}"),
+                    "rate_window = :w AND rate_hits < :limit",
+                )
+            };
+            let mut request = self
+                .client
+                .get()
+                .await
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::profile(user_id)))
+                .update_expression(update)
+                .condition_expression(format!(
+                    "attribute_exists(pk) AND {live_condition} AND {window_condition}"
+                ))
+                .expression_attribute_names("#id", id)
+                .expression_attribute_values(":w", n(start))
+                .expression_attribute_values(":one", n(1))
+                .return_values(ReturnValue::UpdatedNew)
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            if !new_window {
+                request = request.expression_attribute_values(":limit", n(limit as i64));
+            }
+            if matches!(live, Live::ApiKey(_)) {
+                request = request.expression_attribute_values(":now", n(now));
+            }
+            let old = match request.send().await {
+                Ok(out) => {
+                    let used = out
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| opt_n(a, "rate_hits"))
+                        .unwrap_or(1);
+                    return Ok(Admission::Admitted(window(used as u32)));
+                }
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item.unwrap_or_default()
+                    }
+                    other => return Err(ApiError::internal(format!("dynamodb: {}", DisplayErrorContext(other)))),
+                },
+                Err(e) => return Err(sdk_error(e)),
+            };
+            // Why the condition failed, from the item as it was.
+            let map_has = |name: &str| {
+                old.get(name)
+                    .and_then(|m| m.as_m().ok())
+                    .is_some_and(|m| m.contains_key(id))
+            };
+            let live_now = !old.is_empty()
+                && match live {
+                    Live::Session(_) => !map_has("revoked_sessions"),
+                    Live::ApiKey(_) => map_has("api_keys"),
+                };
+            if !live_now {
+                return Ok(Admission::Revoked);
+            }
+            if opt_n(&old, "rate_window") == Some(start) && !new_window {
+                return Ok(Admission::Limited(window(limit)));
+            }
+        }
+        Err(ApiError::internal(
+            "the request could not be counted in its window",
+        ))
+    }
+
     async fn hit(
         &self,
         user_id: &str,

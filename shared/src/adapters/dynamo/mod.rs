@@ -24,8 +24,8 @@ pub mod keys;
 
 use crate::app::Lazy;
 use crate::domain::accounts::{
-    ApiKeyRecord, CreditBalance, LoginId, RateWindow, Role, Rotation, SessionRecord, Taken,
-    UserRecord,
+    Admission, ApiKeyRecord, CreditBalance, Live, LoginId, RateWindow, Role, Rotation,
+    SessionRecord, Taken, UserRecord,
 };
 use crate::domain::assets::{
     AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord, VersionEntry,
