@@ -51,7 +51,8 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) .aws-sam
 
-## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips
+## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips;
+## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
 bench: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(CARGO) bench -p shared --bench pipeline
@@ -64,3 +65,9 @@ bench: venv
 	$(CARGO) build --release -p imaging --example variation_8000
 	target/release/examples/variation_8000 --prepare
 	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"
+	$(CARGO) build --release -p coldstart-hello && $(CARGO) build --release -p models
+	$(CARGO) build --release -p me
+	$(CARGO) build --release -p generate-image
+	$(VENV)/bin/python bench/coldstart.py --runs 15 me models generate-image
+	$(CARGO) build -p local-stack
+	$(VENV)/bin/python bench/roundtrips.py
