@@ -55,11 +55,11 @@ clean:
 ## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
 bench: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
-	$(CARGO) bench -p shared --bench pipeline
+	$(CARGO) bench -p imaging --bench pipeline
 	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
 	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion
-	$(CARGO) build --release -p shared --example edit_4096
+	$(CARGO) build --release -p imaging --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
 	/usr/bin/time -v target/release/examples/edit_4096 2048 2>&1 | grep -E "edited|Maximum resident"
 	$(CARGO) build --release -p imaging --example variation_8000
