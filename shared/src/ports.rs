@@ -5,7 +5,7 @@ use crate::domain::accounts::{
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::error::ApiError;
 use std::future::Future;
@@ -225,6 +225,15 @@ pub trait Quotas: Send + Sync {
 
 pub trait Holds: Send + Sync {
     fn open_hold(&self, hold: &Hold) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Opens `hold` and takes what it names, all in one write: its objects listed, `images` of
+    /// the day's quota (at most `daily_limit`) and `amount` credits with the debit's ledger line
+    /// (`reason`). Nothing is taken unless everything is.
+    fn open_charge(
+        &self,
+        hold: &Hold,
+        daily_limit: u32,
+        reason: &str,
+    ) -> impl Future<Output = Result<Opened, ApiError>> + Send;
     /// Names the objects the request is about to write; `Ok(false)` if the hold is no longer
     /// pending (then nothing may be written).
     fn attach_objects(

@@ -11,7 +11,7 @@ use crate::domain::accounts::{
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::error::ApiError;
 use crate::ports::*;
@@ -408,16 +408,16 @@ impl Images for MemoryStore {
         if let Some(s) = settles {
             let pending = st
                 .holds
-                .get(&s.hold_id)
+                .get(&s.hold.id)
                 .is_some_and(|h| h.state == HoldState::Pending);
             let claim_ok = s.answer.as_ref().is_none_or(|(claim, _)| {
                 st.idempotency
-                    .get(&(s.user_id.clone(), claim.key.clone()))
+                    .get(&(s.hold.user_id.clone(), claim.key.clone()))
                     .is_some_and(|i| i.pending && i.token == claim.token)
             });
             let upload_ok = s.completes_upload.as_ref().is_none_or(|u| {
                 st.uploads
-                    .get(&(s.user_id.clone(), u.clone()))
+                    .get(&(s.hold.user_id.clone(), u.clone()))
                     .is_some_and(|u| u.asset_id.is_none())
             });
             if !(pending && claim_ok && upload_ok) {
@@ -425,19 +425,25 @@ impl Images for MemoryStore {
                     "image metadata write cancelled",
                 ));
             }
-            if let Some(h) = st.holds.get_mut(&s.hold_id) {
-                h.state = HoldState::Settled;
+            // Closed, and what it took is final.
+            st.holds.remove(&s.hold.id);
+            if let Some(p) = st.users.get_mut(&s.hold.user_id) {
+                p.open_charges.remove(&s.hold.id);
+            }
+            let day = s.hold.reserved_at.div_euclid(DAY);
+            if let Some((_, open)) = st.quotas.get_mut(&(s.hold.user_id.clone(), day)) {
+                open.remove(&s.hold.id);
             }
             if let Some((claim, answer)) = &s.answer
                 && let Some(i) = st
                     .idempotency
-                    .get_mut(&(s.user_id.clone(), claim.key.clone()))
+                    .get_mut(&(s.hold.user_id.clone(), claim.key.clone()))
             {
                 i.pending = false;
                 i.response = Some(answer.clone());
             }
             if let (Some(u), Some(first)) = (&s.completes_upload, records.first())
-                && let Some(u) = st.uploads.get_mut(&(s.user_id.clone(), u.clone()))
+                && let Some(u) = st.uploads.get_mut(&(s.hold.user_id.clone(), u.clone()))
             {
                 u.asset_id = Some(first.id.clone());
             }
@@ -728,6 +734,61 @@ impl Quotas for MemoryStore {
 }
 
 impl Holds for MemoryStore {
+    async fn open_charge(
+        &self,
+        hold: &Hold,
+        daily_limit: u32,
+        reason: &str,
+    ) -> Result<Opened, ApiError> {
+        let mut st = self.state();
+        let day = hold.reserved_at.div_euclid(DAY);
+        let reset_at = (day + 1) * DAY;
+        let used = st
+            .quotas
+            .get(&(hold.user_id.clone(), day))
+            .map_or(0, |(n, _)| *n);
+        if hold.images > 0 && used + hold.images > daily_limit {
+            return Ok(Opened::QuotaFull { reset_at });
+        }
+        if hold.amount > 0 {
+            let available = st
+                .users
+                .get(&hold.user_id)
+                .and_then(|p| p.user.as_ref())
+                .map_or(0, |u| u.credits.available);
+            if available < hold.amount {
+                return Ok(Opened::TooFewCredits);
+            }
+        }
+        if st.holds.contains_key(&hold.id) {
+            return Err(ApiError::internal(format!("hold {} exists", hold.id)));
+        }
+        st.holds.insert(hold.id.clone(), hold.clone());
+        if hold.images > 0 {
+            let (n, open) = st.quotas.entry((hold.user_id.clone(), day)).or_default();
+            *n += hold.images;
+            open.insert(hold.id.clone());
+        }
+        if hold.amount > 0 {
+            if let Some(p) = st.users.get_mut(&hold.user_id) {
+                if let Some(u) = p.user.as_mut() {
+                    u.credits.available -= hold.amount;
+                    u.credits.spent += hold.amount;
+                }
+                p.open_charges.insert(hold.id.clone());
+            }
+            ledger_line(
+                &mut st,
+                &hold.user_id,
+                format!("LEDGER#{}", hold.id),
+                -hold.amount,
+                reason,
+                &hold.id,
+            );
+        }
+        Ok(Opened::Taken)
+    }
+
     async fn open_hold(&self, hold: &Hold) -> Result<(), ApiError> {
         let mut st = self.state();
         if st.holds.contains_key(&hold.id) {

@@ -91,11 +91,32 @@ impl ImageRecord {
         user_id: &str,
         kind: AssetKind,
         format: OutputFormat,
+        size: (u32, u32),
+        bytes: u64,
+        lineage: Lineage,
+    ) -> Self {
+        Self::with_id(
+            super::new_id("img"),
+            user_id,
+            kind,
+            format,
+            size,
+            bytes,
+            lineage,
+        )
+    }
+
+    /// The same, under an id chosen earlier (a paid request lists its objects before it has
+    /// its images).
+    pub fn with_id(
+        id: String,
+        user_id: &str,
+        kind: AssetKind,
+        format: OutputFormat,
         (width, height): (u32, u32),
         bytes: u64,
         lineage: Lineage,
     ) -> Self {
-        let id = super::new_id("img");
         let (key, thumbnail_key) = object_keys(user_id, &id, format);
         let root_id = lineage.root_id.unwrap_or_else(|| id.clone());
         Self {

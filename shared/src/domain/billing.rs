@@ -66,15 +66,26 @@ pub struct Hold {
     pub due_at: i64,
     pub state: HoldState,
 }
-/// What storing a paid request's images makes final (see [`Images::put_images`]).
+/// What storing a paid request's images makes final (see `Images::put_images`): in the same
+/// write the hold is closed and what it took (credits, quota) becomes final.
 #[derive(Debug, Clone)]
 pub struct Settlement {
-    pub hold_id: String,
-    pub user_id: String,
+    pub hold: Hold,
     /// The claim and the answer to replay for it (without image bytes or URLs).
     pub answer: Option<(KeyClaim, String)>,
     /// The upload these images complete: marked in the same transaction, once only.
     pub completes_upload: Option<String>,
+}
+
+/// What opening a charge found (see `Holds::open_charge`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// The hold is written and what it names is taken.
+    Taken,
+    /// The day's images would pass the limit; nothing was taken.
+    QuotaFull { reset_at: i64 },
+    /// Too few credits; nothing was taken.
+    TooFewCredits,
 }
 
 /// How a metadata write ended. Objects may be deleted only when it is known not to have

@@ -269,6 +269,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn opening_a_charge_takes_all_or_nothing() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 5).await;
+        let hold = |id: &str, amount, images| hold_for(id, &user, amount, images, NOW, None);
+        // Quota full: no hold, no credits taken.
+        let r = d
+            .store
+            .open_charge(&hold("g1", 1, 3), 2, GENERATION)
+            .await
+            .unwrap();
+        assert!(matches!(
+            r,
+            crate::domain::billing::Opened::QuotaFull { .. }
+        ));
+        // Too few credits: no hold, no quota taken.
+        let r = d
+            .store
+            .open_charge(&hold("g2", 9, 1), 2, GENERATION)
+            .await
+            .unwrap();
+        assert_eq!(r, crate::domain::billing::Opened::TooFewCredits);
+        assert!(d.store.holds().is_empty());
+        assert_eq!(available(&d.store, &user).await, 5);
+        assert!(
+            d.store
+                .reserve_daily(&user, 2, 2, NOW, "probe")
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        d.store.release_daily(&user, 2, NOW, "probe").await.unwrap();
+        // Enough of both: everything at once, with the debit's ledger line.
+        let r = d
+            .store
+            .open_charge(&hold("g3", 5, 2), 2, GENERATION)
+            .await
+            .unwrap();
+        assert_eq!(r, crate::domain::billing::Opened::Taken);
+        assert_eq!(available(&d.store, &user).await, 0);
+        assert_eq!(d.store.holds().len(), 1);
+        assert!(
+            d.store
+                .reserve_daily(&user, 1, 2, NOW, "probe")
+                .await
+                .unwrap()
+                .is_err()
+        );
+        let lines = d.store.ledger(&user, 10).await.unwrap();
+        assert_eq!(lines[0].delta, -5);
+    }
+
+    #[tokio::test]
     async fn a_hold_without_a_debit_gives_nothing() {
         let d = deps();
         let user = user_with_credits(&d.store, 10).await;
@@ -300,8 +352,7 @@ mod tests {
         let user = user_with_credits(&d.store, 10).await;
         let hold = taken(&d.store, &d.blobs, &user, "gen_1").await;
         let settlement = Settlement {
-            hold_id: hold.id.clone(),
-            user_id: user.clone(),
+            hold: hold.clone(),
             answer: None,
             completes_upload: None,
         };
@@ -312,8 +363,9 @@ mod tests {
                 .await,
             WriteOutcome::Written
         ));
+        // The hold went with the images: the sweeper has nothing to do.
         let report = sweep_at(&d.store, &d.blobs, hold.due_at).await;
-        assert_eq!((report.settled, report.abandoned), (1, 0));
+        assert_eq!(report, SweepReport::default());
         assert_eq!(available(&d.store, &user).await, 7, "the charge stands");
         assert_eq!(d.blobs.keys(), hold.objects, "the objects stay");
         // Settled for good: a refund of it gives nothing.
@@ -328,8 +380,7 @@ mod tests {
         // Written, answer lost: the hold is settled, the charge and objects stay.
         let kept = taken(&d.store, &d.blobs, &user, "gen_1").await;
         let settle = |hold: &Hold| Settlement {
-            hold_id: hold.id.clone(),
-            user_id: user.clone(),
+            hold: hold.clone(),
             answer: None,
             completes_upload: None,
         };
@@ -339,9 +390,10 @@ mod tests {
             .put_images(&[image_of(&user)], Some(&settle(&kept)))
             .await;
         assert!(matches!(r, WriteOutcome::Unknown(_)));
+        // The hold closed with the images: there is nothing to give back.
         assert_eq!(
             give_back(&d.store, &d.blobs, &kept, false).await.unwrap(),
-            Unwound::Settled
+            Unwound::Gone
         );
         assert_eq!(d.blobs.keys(), kept.objects);
         // Not written, answer lost: the give-back returns everything and deletes the objects.

@@ -2,8 +2,9 @@
 //! storage and response — with every failure undoing what was done (refund, quota, objects).
 
 use crate::Deps;
+use crate::domain::assets::object_keys;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage};
-use crate::domain::billing::{Hold, KeyClaim, Settlement};
+use crate::domain::billing::{Hold, KeyClaim, Opened, Settlement};
 use crate::domain::generation::{Background, GenerationPlan, ResponseFormat, refused_term};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
@@ -141,47 +142,45 @@ where
         ));
     }
     let generation_id = new_id("gen");
-    // Written before anything is taken: if this Lambda is killed from here on, the sweeper
-    // gives back whatever was taken (see `charges`).
+    // The images' ids, and so their objects, are chosen now: the hold lists the objects before
+    // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.
+    let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
     let mut hold = charges::hold_for(&generation_id, uid, plan.cost, plan.n as u32, now, claim);
-    deps.store.open_hold(&hold).await?;
-    let reserved = deps
+    hold.objects = ids
+        .iter()
+        .flat_map(|id| {
+            let (key, thumbnail) = object_keys(uid, id, plan.output_format);
+            [key, thumbnail]
+        })
+        .collect();
+    // One write: the hold, the day's quota and the credits with the debit's ledger line.
+    match deps
         .store
-        .reserve_daily(uid, hold.images, limit, now, &generation_id)
-        .await;
-    if let Ok(Err(reset_at)) = reserved {
-        close_hold(deps, &hold).await;
-        let retry = (reset_at - now).max(1) as u64;
-        return Err(ApiError::RateLimited {
-            message: format!(
-                "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
-                plan.n
-            ),
-            retry_after_secs: retry,
-            limit,
-            reset_epoch: reset_at as u64,
-        });
-    }
-    let charged = match reserved {
-        Ok(_) => {
-            deps.store
-                .debit(uid, plan.cost, charges::GENERATION, &generation_id)
-                .await
+        .open_charge(&hold, limit, charges::GENERATION)
+        .await?
+    {
+        Opened::Taken => {}
+        Opened::QuotaFull { reset_at } => {
+            let retry = (reset_at - now).max(1) as u64;
+            return Err(ApiError::RateLimited {
+                message: format!(
+                    "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
+                    plan.n
+                ),
+                retry_after_secs: retry,
+                limit,
+                reset_epoch: reset_at as u64,
+            });
         }
-        Err(e) => Err(e),
-    };
-    if !matches!(charged, Ok(true)) {
-        // Gives back the quota (and the credits if the debit's outcome is unknown).
-        undo(deps, &hold).await;
-        return Err(charged.err().unwrap_or_else(|| {
-            ApiError::InsufficientQuota(format!(
+        Opened::TooFewCredits => {
+            return Err(ApiError::InsufficientQuota(format!(
                 "You have too few credits for this request ({} needed). See GET /v1/credit.",
                 plan.cost
-            ))
-        }));
+            )));
+        }
     }
     let result = match produce().await {
-        Ok(images) => store_results(deps, uid, plan, &lineage, images, &mut hold).await,
+        Ok(images) => store_results(deps, uid, plan, &lineage, &ids, images, &hold).await,
         Err(e) => Err(e.into()),
     };
     match &result {
@@ -190,12 +189,8 @@ where
             undo(deps, &hold).await;
         }
         Ok(_) => {
+            // The images were stored with the hold's settlement: the charge is final.
             tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
-            // The images and the hold's settlement are stored together; making the charge final
-            // is housekeeping, which the sweeper repeats if it fails here.
-            if let Err(e) = charges::finish(&deps.store, &hold).await {
-                tracing::warn!(hold = %hold.id, error = %e, "could not finish a settled hold; the sweeper will");
-            }
         }
     }
     result
@@ -215,19 +210,14 @@ async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     }
 }
 
-async fn close_hold<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
-    if let Err(e) = deps.store.close_hold(&hold.id).await {
-        tracing::warn!(hold = %hold.id, error = %e, "could not close an unused hold; the sweeper will");
-    }
-}
-
 async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     uid: &str,
     plan: &GenerationPlan,
     lineage: &Lineage,
+    ids: &[String],
     images: Vec<ProviderImage>,
-    hold: &mut Hold,
+    hold: &Hold,
 ) -> Result<ImagesResponse, ApiError> {
     let processed = {
         let plan = plan.clone();
@@ -260,14 +250,16 @@ async fn store_results<S: Store, B: Blobs>(
     }
     let records: Vec<ImageRecord> = processed
         .iter()
-        .map(|p| ImageRecord {
+        .zip(ids)
+        .map(|(p, id)| ImageRecord {
             prompt: Some(plan.prompt.clone()).filter(|p| !p.is_empty()),
             revised_prompt: p.revised_prompt.clone(),
             model: Some(plan.model.id.to_string()),
             background: Some(background_name(plan.background).to_string()),
             quality: Some(plan.quality.to_string()),
             output_compression: plan.output_compression,
-            ..ImageRecord::new(
+            ..ImageRecord::with_id(
+                id.clone(),
                 uid,
                 AssetKind::Image,
                 plan.output_format,
@@ -312,26 +304,14 @@ async fn store_results<S: Store, B: Blobs>(
         quality: plan.quality.to_string(),
         model: plan.model.id.to_string(),
     };
-    // The sweeper deletes these objects if this Lambda dies before their metadata is stored.
-    let keys: Vec<String> = records
-        .iter()
-        .flat_map(|r| [Some(r.key.clone()), r.thumbnail_key.clone()])
-        .flatten()
-        .collect();
-    if !deps.store.attach_objects(&hold.id, &keys).await? {
-        return Err(ApiError::internal(
-            "the charge of this request was given back before its images could be stored",
-        ));
-    }
-    // Undoing a failure from here on deletes them too (again, if the first attempt failed).
-    hold.objects = keys;
+    // The hold lists these objects: the sweeper deletes them if this Lambda dies before their
+    // metadata is stored, and a hold given back meanwhile makes the write below refuse.
     let answer = match &hold.idempotency {
         Some(claim) => Some((claim.clone(), replayable(&response)?)),
         None => None,
     };
     let settlement = Settlement {
-        hold_id: hold.id.clone(),
-        user_id: uid.to_string(),
+        hold: hold.clone(),
         answer,
         completes_upload: None,
     };

@@ -173,13 +173,10 @@ mod tests {
             return Err(ApiError::internal("the provider failed"));
         }
         let response = answer(n);
-        let hold_id = format!("gen_{n}");
-        deps.store
-            .open_hold(&hold_for(&hold_id, user, 0, 0, 0, claim.clone()))
-            .await?;
+        let hold = hold_for(&format!("gen_{n}"), user, 0, 0, 0, claim.clone());
+        deps.store.open_hold(&hold).await?;
         let settlement = Settlement {
-            hold_id,
-            user_id: user.into(),
+            hold,
             answer: claim.map(|c| (c, serde_json::to_string(&response).unwrap())),
             completes_upload: None,
         };

@@ -140,8 +140,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
         .collect();
     deps.store.open_hold(&hold).await?;
     let settlement = Settlement {
-        hold_id: hold.id.clone(),
-        user_id: record.user_id.clone(),
+        hold: hold.clone(),
         answer: None,
         completes_upload: completes_upload.map(str::to_string),
     };
@@ -152,9 +151,9 @@ pub async fn store_asset<S: Store, B: Blobs>(
         Some(&settlement),
     )
     .await;
-    // Settled, or known unwritten with its objects gone: the hold has nothing left to guard.
-    // Otherwise the sweeper decides once it is due.
-    if stored.as_ref().map_or_else(|u| u.objects_gone, |()| true)
+    // Stored, the hold went with the metadata. Known unwritten with its objects gone, it has
+    // nothing left to guard; otherwise the sweeper decides once it is due.
+    if stored.as_ref().is_err_and(|u| u.objects_gone)
         && let Err(e) = deps.store.close_hold(&hold.id).await
     {
         tracing::warn!(hold = %hold.id, error = %e, "could not close a hold; the sweeper will");
@@ -418,7 +417,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_free_asset_whose_write_is_unknown_is_settled_by_the_sweeper() {
+    async fn a_free_asset_whose_write_is_unknown_is_decided_by_the_sweeper() {
         let d = deps();
         let user = user_with_credits(&d.store, 0).await;
         let due = crate::domain::now_epoch() + HOLD_SECONDS;
@@ -441,12 +440,12 @@ mod tests {
         assert_eq!(report.abandoned, 1);
         assert!(d.blobs.keys().is_empty(), "no orphans");
 
-        // Written, answer lost: the sweeper finds it settled and keeps everything.
+        // Written, answer lost: the hold went with the metadata; the sweeper keeps everything.
         let (kept, processed) = asset(&user);
         d.store.fail_next_put_images(PutFault::LoseAnswer);
         assert!(store_asset(&d, &kept, &processed, None).await.is_err());
         let report = sweep_due().await.unwrap();
-        assert_eq!((report.settled, report.abandoned), (1, 0));
+        assert_eq!(report.abandoned, 0);
         assert_eq!(d.blobs.keys(), keys_of(&kept));
         assert!(d.store.image(&user, &kept.id).await.unwrap().is_some());
         assert!(d.store.holds().is_empty());

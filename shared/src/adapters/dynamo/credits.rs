@@ -28,6 +28,70 @@ pub(super) fn ledger_put(
         .expect("table, item set")
 }
 
+/// A debit: the balance moves and the reference is marked open (a refund needs the mark).
+const TAKE_CREDITS: &str = "SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref";
+/// Never below zero: DynamoDB serialises writes to one item.
+const ENOUGH_CREDITS: &str = "credits_available >= :c";
+/// A day's quota grows by :n under the reference :refs, within :room.
+const RESERVE_QUOTA: &str = "ADD images :n, holds :refs SET expires_at = :exp";
+const QUOTA_ROOM: &str = "attribute_not_exists(images) OR images <= :room";
+
+/// The debit of `reference`, as a transaction's part (see `open_charge`).
+pub(super) fn take_credits(table: &str, user_id: &str, amount: i64, reference: &str) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::profile(user_id)))
+        .update_expression(TAKE_CREDITS)
+        .condition_expression(ENOUGH_CREDITS)
+        .expression_attribute_values(":c", n(amount))
+        .expression_attribute_values(":ref", string_set(reference))
+        .build()
+        .expect("update fields set")
+}
+
+/// The reservation of a hold's images in its day's quota, as a transaction's part.
+pub(super) fn reserve_quota(table: &str, h: &Hold, limit: u32, reset_at: i64) -> Update {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::quota(&h.user_id, h.reserved_at)))
+        .update_expression(RESERVE_QUOTA)
+        .condition_expression(QUOTA_ROOM)
+        .expression_attribute_values(":n", n(h.images as i64))
+        .expression_attribute_values(":refs", string_set(&h.id))
+        .expression_attribute_values(":room", n((limit - h.images) as i64))
+        .expression_attribute_values(":exp", n(reset_at + DAY))
+        .build()
+        .expect("update fields set")
+}
+
+/// What settling a hold makes final: its debit and its reservation are no longer open.
+pub(super) fn finish_charge(table: &str, h: &Hold) -> Vec<Update> {
+    let mut updates = Vec::new();
+    if h.amount > 0 {
+        updates.push(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(keys::profile(&h.user_id)))
+                .update_expression("DELETE open_charges :refs")
+                .expression_attribute_values(":refs", string_set(&h.id))
+                .build()
+                .expect("update fields set"),
+        );
+    }
+    if h.images > 0 {
+        updates.push(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(keys::quota(&h.user_id, h.reserved_at)))
+                .update_expression("DELETE holds :refs")
+                .expression_attribute_values(":refs", string_set(&h.id))
+                .build()
+                .expect("update fields set"),
+        );
+    }
+    updates
+}
+
 impl DynamoStore {
     /// The first half of a debit: the balance moves and `reference` is marked open, without
     /// its ledger line (which `debit` writes next). Public so that a test can stop a debit
@@ -47,8 +111,8 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::profile(user_id)))
-            .update_expression("SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref")
-            .condition_expression("credits_available >= :c")
+            .update_expression(TAKE_CREDITS)
+            .condition_expression(ENOUGH_CREDITS)
             .expression_attribute_values(":c", n(amount))
             .expression_attribute_values(":ref", string_set(reference))
             .send()
@@ -229,8 +293,8 @@ impl Quotas for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::quota(user_id, now)))
-            .update_expression("ADD images :n, holds :refs SET expires_at = :exp")
-            .condition_expression("attribute_not_exists(images) OR images <= :room")
+            .update_expression(RESERVE_QUOTA)
+            .condition_expression(QUOTA_ROOM)
             .expression_attribute_values(":n", n(n_images as i64))
             .expression_attribute_values(":refs", string_set(reference))
             .expression_attribute_values(":room", n((limit - n_images) as i64))

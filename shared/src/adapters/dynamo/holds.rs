@@ -2,17 +2,16 @@
 
 use super::*;
 
-pub(super) fn settle_hold(table: &str, id: &str) -> Update {
-    Update::builder()
+/// Settling closes the hold, only if it is still pending (a swept one stores nothing).
+pub(super) fn close_pending_hold(table: &str, id: &str) -> Delete {
+    Delete::builder()
         .table_name(table)
         .set_key(Some(keys::hold(id)))
-        .update_expression("SET #state = :settled")
         .condition_expression("#state = :pending")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":pending", s(HoldState::Pending.as_str()))
-        .expression_attribute_values(":settled", s(HoldState::Settled.as_str()))
         .build()
-        .expect("update fields set")
+        .expect("table, key set")
 }
 
 /// Completes an Idempotency-Key record with the answer to replay, if `claim` still holds it.
@@ -57,39 +56,106 @@ pub(super) fn hold_from(it: &Item) -> Result<Hold, ApiError> {
 /// Kept well past `due_at`, so the sweeper always sees a hold before the TTL removes it.
 pub(super) const HOLD_RETENTION: i64 = 7 * DAY;
 
+/// A hold as stored, indexed for the sweeper by its due time.
+fn hold_item(h: &Hold) -> Item {
+    let mut it = item(
+        keys::hold(&h.id),
+        [
+            ("entity", s("hold")),
+            ("id", s(&h.id)),
+            ("user_id", s(&h.user_id)),
+            ("amount", n(h.amount)),
+            ("images", n(h.images as i64)),
+            ("reserved_at", n(h.reserved_at)),
+            ("due_at", n(h.due_at)),
+            ("state", s(h.state.as_str())),
+            ("gsi1pk", s(keys::hold_index(keys::hold_shard(&h.id)))),
+            ("gsi1sk", s(keys::hold_due(h.due_at, &h.id))),
+            ("expires_at", n(h.due_at + HOLD_RETENTION)),
+        ],
+    );
+    if let Some(c) = &h.idempotency {
+        it.insert("idempotency_key".into(), s(&c.key));
+        it.insert("idempotency_claim".into(), s(&c.token));
+    }
+    if !h.objects.is_empty() {
+        it.insert("objects".into(), AttributeValue::Ss(h.objects.clone()));
+    }
+    it
+}
+
 impl Holds for DynamoStore {
     async fn open_hold(&self, h: &Hold) -> Result<(), ApiError> {
-        let mut it = item(
-            keys::hold(&h.id),
-            [
-                ("entity", s("hold")),
-                ("id", s(&h.id)),
-                ("user_id", s(&h.user_id)),
-                ("amount", n(h.amount)),
-                ("images", n(h.images as i64)),
-                ("reserved_at", n(h.reserved_at)),
-                ("due_at", n(h.due_at)),
-                ("state", s(h.state.as_str())),
-                ("gsi1pk", s(keys::hold_index(keys::hold_shard(&h.id)))),
-                ("gsi1sk", s(keys::hold_due(h.due_at, &h.id))),
-                ("expires_at", n(h.due_at + HOLD_RETENTION)),
-            ],
-        );
-        if let Some(c) = &h.idempotency {
-            it.insert("idempotency_key".into(), s(&c.key));
-            it.insert("idempotency_claim".into(), s(&c.token));
-        }
         self.client
             .get()
             .await
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(it))
+            .set_item(Some(hold_item(h)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
             .map(|_| ())
             .map_err(sdk_error)
+    }
+
+    async fn open_charge(
+        &self,
+        h: &Hold,
+        daily_limit: u32,
+        reason: &str,
+    ) -> Result<Opened, ApiError> {
+        let reset_at = (h.reserved_at.div_euclid(DAY) + 1) * DAY;
+        if h.images > daily_limit {
+            return Ok(Opened::QuotaFull { reset_at });
+        }
+        let mut items = vec![put_new(&self.table, hold_item(h))];
+        let quota_at = (h.images > 0).then(|| {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(reserve_quota(&self.table, h, daily_limit, reset_at))
+                    .build(),
+            );
+            items.len() - 1
+        });
+        let credits_at = (h.amount > 0).then(|| {
+            items.push(
+                TransactWriteItem::builder()
+                    .update(take_credits(&self.table, &h.user_id, h.amount, &h.id))
+                    .build(),
+            );
+            items.push(
+                TransactWriteItem::builder()
+                    .put(ledger_put(
+                        &self.table,
+                        &h.user_id,
+                        LedgerLine::Debit(&h.id),
+                        -h.amount,
+                        reason,
+                        &h.id,
+                    ))
+                    .build(),
+            );
+            items.len() - 2
+        });
+        match self.transact(items).await? {
+            Ok(()) => Ok(Opened::Taken),
+            Err(reasons) => {
+                let failed = |i: Option<usize>| {
+                    i.and_then(|i| reasons.get(i))
+                        .is_some_and(|r| r == "ConditionalCheckFailed")
+                };
+                if failed(quota_at) {
+                    Ok(Opened::QuotaFull { reset_at })
+                } else if failed(credits_at) {
+                    Ok(Opened::TooFewCredits)
+                } else {
+                    Err(ApiError::internal(format!(
+                        "opening a charge was cancelled: {reasons:?}"
+                    )))
+                }
+            }
+        }
     }
 
     async fn attach_objects(&self, id: &str, keys: &[String]) -> Result<bool, ApiError> {

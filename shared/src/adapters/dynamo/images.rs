@@ -110,17 +110,23 @@ impl Images for DynamoStore {
             })
             .collect();
         if let Some(settlement) = settles {
+            // The hold is closed and what it took becomes final, with the images: the charge,
+            // the images and the replayable answer stand or fall together.
+            let hold = &settlement.hold;
             items.push(
                 TransactWriteItem::builder()
-                    .update(settle_hold(&self.table, &settlement.hold_id))
+                    .delete(close_pending_hold(&self.table, &hold.id))
                     .build(),
             );
+            for update in finish_charge(&self.table, hold) {
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
             if let Some((claim, answer)) = &settlement.answer {
                 items.push(
                     TransactWriteItem::builder()
                         .update(record_answer(
                             &self.table,
-                            &settlement.user_id,
+                            &settlement.hold.user_id,
                             claim,
                             answer,
                         ))
@@ -132,7 +138,7 @@ impl Images for DynamoStore {
                     TransactWriteItem::builder()
                         .update(complete_upload(
                             &self.table,
-                            &settlement.user_id,
+                            &settlement.hold.user_id,
                             upload,
                             &first.id,
                         ))
@@ -162,13 +168,12 @@ impl Images for DynamoStore {
             Err(e) => e,
         };
         // Whether it committed after all (an earlier attempt whose answer was lost, or an
-        // error after the commit) is told by the hold: only this transaction settles it.
-        if let Some(settlement) = settles {
-            match self.hold_state(&settlement.hold_id).await {
-                Ok(Some(HoldState::Settled)) => return WriteOutcome::Written,
-                // Still pending: this transaction (which settles it) did not commit.
-                Ok(Some(HoldState::Pending)) => return WriteOutcome::NotWritten(unknown),
-                _ => {}
+        // error after the commit) is told by the first image: only this transaction writes it.
+        if let Some(first) = records.first() {
+            match self.image(&first.user_id, &first.id).await {
+                Ok(Some(_)) => return WriteOutcome::Written,
+                Ok(None) => return WriteOutcome::NotWritten(unknown),
+                Err(_) => {}
             }
         }
         WriteOutcome::Unknown(unknown)

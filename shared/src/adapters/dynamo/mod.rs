@@ -31,7 +31,7 @@ use crate::domain::assets::{
     AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord, VersionEntry,
 };
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::error::ApiError;
 use crate::ports::*;
