@@ -253,13 +253,7 @@ impl Sessions for DynamoStore {
     }
 
     async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
-        let result = self
-            .client
-            .get()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::session(id)))
+        let result = self.update_item(keys::session(id)).await
             .update_expression("SET revoked = :t")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -414,13 +408,7 @@ impl DynamoStore {
     /// sees it, and drops the records old enough to be moot.
     async fn revoke_on_profile(&self, user_id: &str, session_id: &str) -> Result<(), ApiError> {
         let now = crate::domain::now_epoch();
-        let result = self
-            .client
-            .get()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::profile(user_id)))
+        let result = self.update_item(keys::profile(user_id)).await
             .update_expression("SET revoked_sessions.#sid = :now")
             .condition_expression("attribute_exists(revoked_sessions)")
             .expression_attribute_names("#sid", session_id)
@@ -449,13 +437,7 @@ impl DynamoStore {
         if stale.is_empty() {
             return Ok(());
         }
-        let mut update = self
-            .client
-            .get()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::profile(user_id)));
+        let mut update = self.update_item(keys::profile(user_id)).await;
         let mut removes = Vec::new();
         for (i, sid) in stale.iter().enumerate() {
             update = update.expression_attribute_names(format!("#s{i}"), sid);
@@ -508,13 +490,7 @@ impl RateLimits for DynamoStore {
                     "rate_window = :w AND rate_hits < :limit",
                 )
             };
-            let mut request = self
-                .client
-                .get()
-                .await
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(keys::profile(user_id)))
+            let mut request = self.update_item(keys::profile(user_id)).await
                 .update_expression(update)
                 .condition_expression(format!(
                     "attribute_exists(pk) AND {live_condition} AND {window_condition}"
@@ -581,13 +557,7 @@ impl RateLimits for DynamoStore {
     ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
         let start = now - now.rem_euclid(window_secs);
         let reset_at = start + window_secs;
-        let result = self
-            .client
-            .get()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::rate(user_id, start)))
+        let result = self.update_item(keys::rate(user_id, start)).await
             .update_expression("ADD hits :one SET expires_at = :exp")
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
             .expression_attribute_values(":one", n(1))

@@ -351,13 +351,7 @@ impl DynamoStore {
     ) -> Result<Option<ImageRecord>, ApiError> {
         let mut sets = Vec::new();
         let mut removes = Vec::new();
-        let mut req = self
-            .client
-            .get()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::image(user_id, id)))
+        let mut req = self.update_item(keys::image(user_id, id)).await
             .condition_expression("attribute_exists(pk)")
             .return_values(ReturnValue::AllNew);
         match title {

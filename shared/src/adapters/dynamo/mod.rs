@@ -36,6 +36,8 @@ use crate::domain::billing::{
 use crate::error::ApiError;
 use crate::ports::*;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -63,6 +65,26 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// An UpdateItem of `key` in this table, to be given its expressions.
+    async fn update_item(&self, key: Item) -> UpdateItemFluentBuilder {
+        self.client
+            .get()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+    }
+
+    /// A DeleteItem of `key` in this table.
+    async fn delete_item(&self, key: Item) -> DeleteItemFluentBuilder {
+        self.client
+            .get()
+            .await
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>, ApiError> {
