@@ -312,3 +312,42 @@ async fn failed_authentication_is_limited_per_address() {
     let r = t.get("/v1/me", Some(&key)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_profile_from_before_admission_checks_is_completed_on_first_use() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let (key_id, key) = t.api_key(&s.access).await;
+    let me = t.get("/v1/me", Some(&s.access)).await;
+    let user_id = me.body["id"].as_str().unwrap().to_string();
+    // A profile as stored before requests were admitted against it: without the two maps.
+    t.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(&t.stack.config.table_name)
+        .set_key(Some(shared::adapters::dynamo::keys::profile(&user_id)))
+        .update_expression("REMOVE api_keys, revoked_sessions")
+        .send()
+        .await
+        .unwrap();
+    // Its API key still works (the maps are rebuilt from the user's listed keys)...
+    let r = t.get("/v1/me", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // ...sign-out still revokes at once, and so does revoking the key.
+    let r = t.post("/v1/auth/logout", json!({}), Some(&s.access)).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert_eq!(
+        t.get("/v1/me", Some(&s.access)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = t.login(me.body["username"].as_str().unwrap()).await;
+    let r = t
+        .delete(&format!("/v1/api-keys/{key_id}"), Some(&again.access))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        t.get("/v1/me", Some(&key)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -253,7 +253,9 @@ impl Sessions for DynamoStore {
     }
 
     async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
-        let result = self.update_item(keys::session(id)).await
+        let result = self
+            .update_item(keys::session(id))
+            .await
             .update_expression("SET revoked = :t")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -285,6 +287,7 @@ pub(super) fn api_key_attrs(k: &ApiKeyRecord) -> [(&'static str, AttributeValue)
 
 impl ApiKeys for DynamoStore {
     async fn create_key(&self, k: &ApiKeyRecord) -> Result<(), ApiError> {
+        self.ensure_profile_maps(&k.user_id).await?;
         let items = vec![
             put_new(&self.table, item(keys::api_key(&k.hash), api_key_attrs(k))),
             put_new(
@@ -314,25 +317,7 @@ impl ApiKeys for DynamoStore {
     }
 
     async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
-        let pages: Vec<_> = self
-            .client
-            .get()
-            .await
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(user_pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::API_KEY_PREFIX))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect()
-            .await;
-        let mut keys = pages
-            .into_iter()
-            .map(|it| it.map_err(sdk_error).and_then(|it| api_key_from(&it)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut keys = self.list_key_items(user_id).await?;
         // Last uses are recorded on the profile by each request's admission.
         let used = self
             .get(keys::profile(user_id))
@@ -351,6 +336,7 @@ impl ApiKeys for DynamoStore {
     }
 
     async fn revoke_key(&self, user_id: &str, key_id: &str) -> Result<bool, ApiError> {
+        self.ensure_profile_maps(user_id).await?;
         let listing = keys::user_api_key(user_id, key_id);
         let Some(listed) = self.get(listing.clone()).await? else {
             return Ok(false);
@@ -404,11 +390,60 @@ impl ApiKeys for DynamoStore {
 const REVOKED_KEPT: i64 = 24 * 3600;
 
 impl DynamoStore {
+    /// Profiles written before requests were admitted against them lack the two maps: add them
+    /// once, listing the user's API keys as live. Idempotent, and a no-op on a newer profile.
+    async fn ensure_profile_maps(&self, user_id: &str) -> Result<(), ApiError> {
+        let live: HashMap<String, AttributeValue> = self
+            .list_key_items(user_id)
+            .await?
+            .iter()
+            .map(|k| (k.id.clone(), n(0)))
+            .collect();
+        let result = self
+            .update_item(keys::profile(user_id))
+            .await
+            .update_expression(
+                "SET api_keys = if_not_exists(api_keys, :keys), revoked_sessions = if_not_exists(revoked_sessions, :none)",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":keys", AttributeValue::M(live))
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .send()
+            .await;
+        applied(result).map(|_| ())
+    }
+
+    /// The user's API keys as listed under the user (without their last use).
+    async fn list_key_items(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        let pages: Vec<_> = self
+            .client
+            .get()
+            .await
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(keys::API_KEY_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        pages
+            .into_iter()
+            .map(|it| it.map_err(sdk_error).and_then(|it| api_key_from(&it)))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
     /// Records a signed-out session on its user's profile, where every request's admission
     /// sees it, and drops the records old enough to be moot.
     async fn revoke_on_profile(&self, user_id: &str, session_id: &str) -> Result<(), ApiError> {
+        self.ensure_profile_maps(user_id).await?;
         let now = crate::domain::now_epoch();
-        let result = self.update_item(keys::profile(user_id)).await
+        let result = self
+            .update_item(keys::profile(user_id))
+            .await
             .update_expression("SET revoked_sessions.#sid = :now")
             .condition_expression("attribute_exists(revoked_sessions)")
             .expression_attribute_names("#sid", session_id)
@@ -478,7 +513,10 @@ impl RateLimits for DynamoStore {
         // The window of this hour usually exists: count in it. Once an hour the first request
         // starts a new one (a second write, also conditional on the credential); if another
         // request started it meanwhile, count in that one.
-        for new_window in [false, true, false] {
+        let attempts = [false, true, false];
+        let (mut next, mut ensured) = (0, false);
+        while let Some(&new_window) = attempts.get(next) {
+            next += 1;
             let (update, window_condition) = if new_window {
                 (
                     format!("SET rate_window = :w, rate_hits = :one{use_it}"),
@@ -490,7 +528,9 @@ impl RateLimits for DynamoStore {
                     "rate_window = :w AND rate_hits < :limit",
                 )
             };
-            let mut request = self.update_item(keys::profile(user_id)).await
+            let mut request = self
+                .update_item(keys::profile(user_id))
+                .await
                 .update_expression(update)
                 .condition_expression(format!(
                     "attribute_exists(pk) AND {live_condition} AND {window_condition}"
@@ -525,7 +565,15 @@ impl RateLimits for DynamoStore {
                 },
                 Err(e) => return Err(sdk_error(e)),
             };
-            // Why the condition failed, from the item as it was.
+            // Why the condition failed, from the item as it was. A profile older than these
+            // checks lacks their maps: add them once and start again.
+            let has_maps = old.contains_key("api_keys") && old.contains_key("revoked_sessions");
+            let legacy = !old.is_empty() && !has_maps;
+            if legacy && !ensured {
+                self.ensure_profile_maps(user_id).await?;
+                (next, ensured) = (0, true);
+                continue;
+            }
             let map_has = |name: &str| {
                 old.get(name)
                     .and_then(|m| m.as_m().ok())
@@ -557,7 +605,9 @@ impl RateLimits for DynamoStore {
     ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
         let start = now - now.rem_euclid(window_secs);
         let reset_at = start + window_secs;
-        let result = self.update_item(keys::rate(user_id, start)).await
+        let result = self
+            .update_item(keys::rate(user_id, start))
+            .await
             .update_expression("ADD hits :one SET expires_at = :exp")
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
             .expression_attribute_values(":one", n(1))

@@ -104,7 +104,9 @@ impl DynamoStore {
     ) -> Result<bool, ApiError> {
         // A single conditional update: DynamoDB serialises writes to one item, so concurrent
         // debits can never take the balance below zero (no transaction conflicts to retry).
-        let result = self.update_item(keys::profile(user_id)).await
+        let result = self
+            .update_item(keys::profile(user_id))
+            .await
             .update_expression(TAKE_CREDITS)
             .condition_expression(ENOUGH_CREDITS)
             .expression_attribute_values(":c", n(amount))
@@ -218,7 +220,9 @@ impl Credits for DynamoStore {
     }
 
     async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
-        let result = self.update_item(keys::profile(user_id)).await
+        let result = self
+            .update_item(keys::profile(user_id))
+            .await
             .update_expression("DELETE open_charges :refs")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":refs", string_set(reference))
@@ -274,7 +278,9 @@ impl Quotas for DynamoStore {
         if n_images > limit {
             return Ok(Err(reset_at));
         }
-        let result = self.update_item(keys::quota(user_id, now)).await
+        let result = self
+            .update_item(keys::quota(user_id, now))
+            .await
             .update_expression(RESERVE_QUOTA)
             .condition_expression(QUOTA_ROOM)
             .expression_attribute_values(":n", n(n_images as i64))
@@ -297,7 +303,9 @@ impl Quotas for DynamoStore {
         reserved_at: i64,
         reference: &str,
     ) -> Result<(), ApiError> {
-        let result = self.update_item(keys::quota(user_id, reserved_at)).await
+        let result = self
+            .update_item(keys::quota(user_id, reserved_at))
+            .await
             .update_expression("ADD images :neg DELETE holds :refs")
             // Only an open reservation is given back, and only once.
             .condition_expression("contains(holds, :ref)")
@@ -315,7 +323,9 @@ impl Quotas for DynamoStore {
         reserved_at: i64,
         reference: &str,
     ) -> Result<(), ApiError> {
-        let result = self.update_item(keys::quota(user_id, reserved_at)).await
+        let result = self
+            .update_item(keys::quota(user_id, reserved_at))
+            .await
             .update_expression("DELETE holds :refs")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":refs", string_set(reference))

@@ -162,7 +162,9 @@ impl Holds for DynamoStore {
         if keys.is_empty() {
             return Ok(true);
         }
-        let result = self.update_item(keys::hold(id)).await
+        let result = self
+            .update_item(keys::hold(id))
+            .await
             .update_expression("ADD objects :keys")
             .condition_expression("#state = :pending")
             .expression_attribute_names("#state", "state")
@@ -207,7 +209,9 @@ impl Holds for DynamoStore {
     }
 
     async fn start_refund(&self, id: &str) -> Result<bool, ApiError> {
-        let result = self.update_item(keys::hold(id)).await
+        let result = self
+            .update_item(keys::hold(id))
+            .await
             .update_expression("SET #state = :refunding")
             .condition_expression("#state IN (:pending, :refunding)")
             .expression_attribute_names("#state", "state")
@@ -228,7 +232,9 @@ impl Holds for DynamoStore {
     }
 
     async fn postpone_hold(&self, h: &Hold, due_at: i64) -> Result<(), ApiError> {
-        let result = self.update_item(keys::hold(&h.id)).await
+        let result = self
+            .update_item(keys::hold(&h.id))
+            .await
             .update_expression("SET due_at = :due, gsi1sk = :sk")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":due", n(due_at))
@@ -239,7 +245,8 @@ impl Holds for DynamoStore {
     }
 
     async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
-        self.delete_item(keys::hold(id)).await
+        self.delete_item(keys::hold(id))
+            .await
             .send()
             .await
             .map(|_| ())
@@ -301,7 +308,9 @@ impl Idempotency for DynamoStore {
     }
 
     async fn abandon(&self, user_id: &str, claim: &KeyClaim) -> Result<(), ApiError> {
-        let result = self.delete_item(keys::idempotency(user_id, &claim.key)).await
+        let result = self
+            .delete_item(keys::idempotency(user_id, &claim.key))
+            .await
             .condition_expression("#state = :pending AND #claim = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claim", "claim")

@@ -351,7 +351,9 @@ impl DynamoStore {
     ) -> Result<Option<ImageRecord>, ApiError> {
         let mut sets = Vec::new();
         let mut removes = Vec::new();
-        let mut req = self.update_item(keys::image(user_id, id)).await
+        let mut req = self
+            .update_item(keys::image(user_id, id))
+            .await
             .condition_expression("attribute_exists(pk)")
             .return_values(ReturnValue::AllNew);
         match title {
