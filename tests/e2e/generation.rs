@@ -240,8 +240,14 @@ async fn idempotent_replay_returns_identical_data_and_charges_once() {
     // A replay of a URL answer presigns fresh URLs for the same images.
     let url_body = json!({"prompt": "a lantern", "size": "256x256"});
     let first_url = send("key-3", url_body.clone()).await;
+    // A presigned URL is stamped to the second: a replay a second later must be signed anew.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let again = send("key-3", url_body).await;
     assert_eq!(again.body["data"][0]["id"], first_url.body["data"][0]["id"]);
+    assert_ne!(
+        again.body["data"][0]["url"], first_url.body["data"][0]["url"],
+        "the replay presigns a fresh URL"
+    );
     let bytes = t
         .http
         .get(again.body["data"][0]["url"].as_str().unwrap())

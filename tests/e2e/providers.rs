@@ -175,6 +175,34 @@ async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // What reached the vendor: a multipart variation request with the model's own fields and
+    // the image as a PNG part.
+    let sent = server.received_requests().await.unwrap();
+    let variation = sent
+        .iter()
+        .rev()
+        .find(|r| r.url.path().ends_with("/images/variations"))
+        .expect("a variation request reached the vendor");
+    let content_type = variation.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("multipart/form-data"),
+        "{content_type}"
+    );
+    let body = String::from_utf8_lossy(&variation.body);
+    for field in ["name=\"model\"", "dall-e-2", "name=\"n\"", "name=\"image\""] {
+        assert!(
+            body.contains(field),
+            "{field} missing from the vendor's variation request"
+        );
+    }
+    assert!(
+        variation.body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
+        "the image part is a PNG"
+    );
+    assert!(
+        !body.contains("name=\"prompt\""),
+        "variations take no prompt"
+    );
 
     // DALL·E 2 takes one square PNG: refused before anything is sent or charged.
     let calls = server.received_requests().await.unwrap().len();
