@@ -1,0 +1,256 @@
+//! Users, sessions, API keys and admissions, in memory.
+
+use super::*;
+
+impl Accounts for MemoryStore {
+    async fn create_user(&self, user: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
+        let mut st = self.state();
+        let (name, email) = (
+            format!("username:{}", user.username.to_lowercase()),
+            format!("email:{}", user.email.to_lowercase()),
+        );
+        if st.logins.contains_key(&name) {
+            return Ok(Err(Taken::Username));
+        }
+        if st.logins.contains_key(&email) {
+            return Ok(Err(Taken::Email));
+        }
+        st.logins.insert(name, user.id.clone());
+        st.logins.insert(email, user.id.clone());
+        st.referral_codes
+            .insert(user.referral_code.clone(), user.id.clone());
+        st.users.insert(
+            user.id.clone(),
+            Profile {
+                user: Some(user.clone()),
+                ..Profile::default()
+            },
+        );
+        if user.credits.available != 0 {
+            let available = user.credits.available;
+            ledger_line(
+                &mut st,
+                &user.id,
+                "LEDGER#0signup".into(),
+                available,
+                "signup",
+                &user.id,
+            );
+        }
+        Ok(Ok(()))
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, ApiError> {
+        Ok(self.state().users.get(id).and_then(|p| p.user.clone()))
+    }
+
+    async fn user_by_login(&self, login: &LoginId) -> Result<Option<UserRecord>, ApiError> {
+        let key = match login {
+            LoginId::Username(u) => format!("username:{u}"),
+            LoginId::Email(e) => format!("email:{e}"),
+        };
+        let st = self.state();
+        Ok(st
+            .logins
+            .get(&key)
+            .and_then(|id| st.users.get(id))
+            .and_then(|p| p.user.clone()))
+    }
+
+    async fn referrer(&self, code: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.state().referral_codes.get(code).cloned())
+    }
+}
+
+impl Sessions for MemoryStore {
+    async fn start_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), ApiError> {
+        let mut st = self.state();
+        st.sessions.insert(session.id.clone(), session.clone());
+        st.refresh
+            .insert(refresh_hash.into(), (session.id.clone(), false, expires_at));
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, ApiError> {
+        Ok(self.state().sessions.get(id).cloned())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Rotation, ApiError> {
+        let mut st = self.state();
+        let Some((sid, used, exp)) = st.refresh.get(old_hash).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        if exp <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let Some(session) = st.sessions.get(&sid).cloned() else {
+            return Ok(Rotation::Invalid);
+        };
+        if used {
+            if let Some(s) = st.sessions.get_mut(&sid) {
+                s.revoked = true;
+            }
+            return Ok(Rotation::ReuseDetected);
+        }
+        if session.revoked {
+            return Ok(Rotation::Invalid);
+        }
+        st.refresh.insert(old_hash.into(), (sid.clone(), true, exp));
+        st.refresh.insert(new_hash.into(), (sid, false, expires_at));
+        Ok(Rotation::Rotated(session))
+    }
+
+    async fn refresh_session(&self, hash: &str) -> Result<Option<SessionRecord>, ApiError> {
+        let st = self.state();
+        Ok(st
+            .refresh
+            .get(hash)
+            .and_then(|(sid, ..)| st.sessions.get(sid).cloned()))
+    }
+
+    async fn revoke_session(&self, id: &str) -> Result<(), ApiError> {
+        let mut st = self.state();
+        let Some(s) = st.sessions.get_mut(id) else {
+            return Ok(());
+        };
+        s.revoked = true;
+        let user_id = s.user_id.clone();
+        if let Some(p) = st.users.get_mut(&user_id) {
+            p.revoked_sessions.insert(id.to_string());
+        }
+        Ok(())
+    }
+}
+
+impl ApiKeys for MemoryStore {
+    async fn create_key(&self, key: &ApiKeyRecord) -> Result<(), ApiError> {
+        let mut st = self.state();
+        st.keys.insert(key.hash.clone(), key.clone());
+        if let Some(p) = st.users.get_mut(&key.user_id) {
+            p.api_keys.insert(key.id.clone(), 0);
+        }
+        Ok(())
+    }
+
+    async fn list_keys(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
+        let st = self.state();
+        let used = st
+            .users
+            .get(user_id)
+            .map(|p| p.api_keys.clone())
+            .unwrap_or_default();
+        let mut keys: Vec<ApiKeyRecord> = st
+            .keys
+            .values()
+            .filter(|k| k.user_id == user_id)
+            .cloned()
+            .map(|mut k| {
+                k.last_used_at = used.get(&k.id).copied().filter(|t| *t > 0);
+                k
+            })
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn revoke_key(&self, user_id: &str, key_id: &str) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        let before = st.keys.len();
+        st.keys
+            .retain(|_, k| !(k.user_id == user_id && k.id == key_id));
+        if let Some(p) = st.users.get_mut(user_id) {
+            p.api_keys.remove(key_id);
+        }
+        Ok(st.keys.len() < before)
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
+        Ok(self.state().keys.get(hash).cloned())
+    }
+}
+
+impl RateLimits for MemoryStore {
+    async fn admit(
+        &self,
+        user_id: &str,
+        live: Live<'_>,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Admission, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let window = |used| RateWindow {
+            limit,
+            used,
+            reset_at: start + window_secs,
+        };
+        let mut st = self.state();
+        let Some(p) = st.users.get_mut(user_id) else {
+            return Ok(Admission::Revoked);
+        };
+        let live_now = match live {
+            Live::Session(sid) => !p.revoked_sessions.contains(sid),
+            Live::ApiKey(kid) => p.api_keys.contains_key(kid),
+        };
+        if !live_now {
+            return Ok(Admission::Revoked);
+        }
+        if p.rate.0 != start {
+            p.rate = (start, 0);
+        }
+        if p.rate.1 >= limit {
+            return Ok(Admission::Limited(window(limit)));
+        }
+        p.rate.1 += 1;
+        if let Live::ApiKey(kid) = live {
+            p.api_keys.insert(kid.to_string(), now);
+        }
+        Ok(Admission::Admitted(window(p.rate.1)))
+    }
+
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: i64,
+    ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        let reset_at = start + window_secs;
+        let mut st = self.state();
+        let hits = st.rates.entry(format!("{key}#{start}")).or_insert(0);
+        if *hits >= limit {
+            return Ok(Err(RateWindow {
+                limit,
+                used: limit,
+                reset_at,
+            }));
+        }
+        *hits += 1;
+        Ok(Ok(RateWindow {
+            limit,
+            used: *hits,
+            reset_at,
+        }))
+    }
+
+    async fn hits(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, ApiError> {
+        let start = now - now.rem_euclid(window_secs);
+        Ok(*self
+            .state()
+            .rates
+            .get(&format!("{key}#{start}"))
+            .unwrap_or(&0))
+    }
+}

@@ -1,0 +1,313 @@
+//! Credits, quotas, holds and Idempotency-Key claims, in memory.
+
+use super::*;
+
+impl Credits for MemoryStore {
+    async fn debit(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        let Some(p) = st.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        let Some(u) = p.user.as_mut() else {
+            return Ok(false);
+        };
+        if u.credits.available < amount {
+            return Ok(false);
+        }
+        u.credits.available -= amount;
+        u.credits.spent += amount;
+        p.open_charges.insert(reference.to_string());
+        ledger_line(
+            &mut st,
+            user_id,
+            format!("LEDGER#{reference}"),
+            -amount,
+            reason,
+            reference,
+        );
+        Ok(true)
+    }
+
+    async fn refund(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        let Some(p) = st.users.get_mut(user_id) else {
+            return Ok(false);
+        };
+        if !p.open_charges.remove(reference) {
+            return Ok(false);
+        }
+        if let Some(u) = p.user.as_mut() {
+            u.credits.available += amount;
+            u.credits.spent -= amount;
+        }
+        ledger_line(
+            &mut st,
+            user_id,
+            format!("LEDGER#{reference}~refund"),
+            amount,
+            "refund",
+            reference,
+        );
+        ledger_line(
+            &mut st,
+            user_id,
+            format!("LEDGER#{reference}"),
+            -amount,
+            reason,
+            reference,
+        );
+        Ok(true)
+    }
+
+    async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
+        if let Some(p) = self.state().users.get_mut(user_id) {
+            p.open_charges.remove(reference);
+        }
+        Ok(())
+    }
+
+    async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
+        Ok(self
+            .state()
+            .ledger
+            .get(user_id)
+            .map(|l| l.values().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+}
+
+impl Quotas for MemoryStore {
+    async fn reserve_daily(
+        &self,
+        user_id: &str,
+        n: u32,
+        limit: u32,
+        now: i64,
+        reference: &str,
+    ) -> Result<Result<(), i64>, ApiError> {
+        let day = now.div_euclid(DAY);
+        let reset_at = (day + 1) * DAY;
+        let mut st = self.state();
+        let (images, open) = st.quotas.entry((user_id.to_string(), day)).or_default();
+        if n > limit || *images + n > limit {
+            return Ok(Err(reset_at));
+        }
+        *images += n;
+        open.insert(reference.to_string());
+        Ok(Ok(()))
+    }
+
+    async fn release_daily(
+        &self,
+        user_id: &str,
+        n: u32,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let day = reserved_at.div_euclid(DAY);
+        if let Some((images, open)) = self.state().quotas.get_mut(&(user_id.to_string(), day))
+            && open.remove(reference)
+        {
+            *images = images.saturating_sub(n);
+        }
+        Ok(())
+    }
+
+    async fn settle_daily(
+        &self,
+        user_id: &str,
+        reserved_at: i64,
+        reference: &str,
+    ) -> Result<(), ApiError> {
+        let day = reserved_at.div_euclid(DAY);
+        if let Some((_, open)) = self.state().quotas.get_mut(&(user_id.to_string(), day)) {
+            open.remove(reference);
+        }
+        Ok(())
+    }
+}
+
+impl Holds for MemoryStore {
+    async fn open_charge(
+        &self,
+        hold: &Hold,
+        daily_limit: u32,
+        reason: &str,
+    ) -> Result<Opened, ApiError> {
+        let mut st = self.state();
+        let day = hold.reserved_at.div_euclid(DAY);
+        let reset_at = (day + 1) * DAY;
+        let used = st
+            .quotas
+            .get(&(hold.user_id.clone(), day))
+            .map_or(0, |(n, _)| *n);
+        if hold.images > 0 && used + hold.images > daily_limit {
+            return Ok(Opened::QuotaFull { reset_at });
+        }
+        if hold.amount > 0 {
+            let available = st
+                .users
+                .get(&hold.user_id)
+                .and_then(|p| p.user.as_ref())
+                .map_or(0, |u| u.credits.available);
+            if available < hold.amount {
+                return Ok(Opened::TooFewCredits);
+            }
+        }
+        if st.holds.contains_key(&hold.id) {
+            return Err(ApiError::internal(format!("hold {} exists", hold.id)));
+        }
+        st.holds.insert(hold.id.clone(), hold.clone());
+        if hold.images > 0 {
+            let (n, open) = st.quotas.entry((hold.user_id.clone(), day)).or_default();
+            *n += hold.images;
+            open.insert(hold.id.clone());
+        }
+        if hold.amount > 0 {
+            if let Some(p) = st.users.get_mut(&hold.user_id) {
+                if let Some(u) = p.user.as_mut() {
+                    u.credits.available -= hold.amount;
+                    u.credits.spent += hold.amount;
+                }
+                p.open_charges.insert(hold.id.clone());
+            }
+            ledger_line(
+                &mut st,
+                &hold.user_id,
+                format!("LEDGER#{}", hold.id),
+                -hold.amount,
+                reason,
+                &hold.id,
+            );
+        }
+        Ok(Opened::Taken)
+    }
+
+    async fn open_hold(&self, hold: &Hold) -> Result<(), ApiError> {
+        let mut st = self.state();
+        if st.holds.contains_key(&hold.id) {
+            return Err(ApiError::internal(format!("hold {} exists", hold.id)));
+        }
+        st.holds.insert(hold.id.clone(), hold.clone());
+        Ok(())
+    }
+
+    async fn attach_objects(&self, id: &str, keys: &[String]) -> Result<bool, ApiError> {
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let mut st = self.state();
+        match st.holds.get_mut(id) {
+            Some(h) if h.state == HoldState::Pending => {
+                for k in keys {
+                    if !h.objects.contains(k) {
+                        h.objects.push(k.clone());
+                    }
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn due_holds(&self, now: i64, limit: usize) -> Result<Vec<Hold>, ApiError> {
+        let mut due: Vec<Hold> = self
+            .state()
+            .holds
+            .values()
+            .filter(|h| h.due_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn start_refund(&self, id: &str) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        match st.holds.get_mut(id) {
+            Some(h) if h.state != HoldState::Settled => {
+                h.state = HoldState::Refunding;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn hold_state(&self, id: &str) -> Result<Option<HoldState>, ApiError> {
+        Ok(self.state().holds.get(id).map(|h| h.state))
+    }
+
+    async fn postpone_hold(&self, hold: &Hold, due_at: i64) -> Result<(), ApiError> {
+        if let Some(h) = self.state().holds.get_mut(&hold.id) {
+            h.due_at = due_at;
+        }
+        Ok(())
+    }
+
+    async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
+        self.state().holds.remove(id);
+        Ok(())
+    }
+}
+
+impl Idempotency for MemoryStore {
+    async fn claim(
+        &self,
+        user_id: &str,
+        claim: &KeyClaim,
+        body_hash: &str,
+        now: i64,
+    ) -> Result<IdempotencyClaim, ApiError> {
+        let mut st = self.state();
+        let slot = (user_id.to_string(), claim.key.clone());
+        match st.idempotency.get(&slot) {
+            Some(i) if i.expires_at >= now => {
+                return Ok(if i.body_hash != body_hash {
+                    IdempotencyClaim::Mismatch
+                } else if let (false, Some(r)) = (i.pending, &i.response) {
+                    IdempotencyClaim::Replay(r.clone())
+                } else {
+                    IdempotencyClaim::InProgress
+                });
+            }
+            _ => {}
+        }
+        st.idempotency.insert(
+            slot,
+            Idem {
+                pending: true,
+                token: claim.token.clone(),
+                body_hash: body_hash.to_string(),
+                response: None,
+                expires_at: now + IDEMPOTENCY_TTL,
+            },
+        );
+        Ok(IdempotencyClaim::New)
+    }
+
+    async fn abandon(&self, user_id: &str, claim: &KeyClaim) -> Result<(), ApiError> {
+        let mut st = self.state();
+        let slot = (user_id.to_string(), claim.key.clone());
+        if st
+            .idempotency
+            .get(&slot)
+            .is_some_and(|i| i.pending && i.token == claim.token)
+        {
+            st.idempotency.remove(&slot);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! In-memory ports, in the style of serverless-rust-demo's memory store: the same contracts as
+//! the DynamoDB and S3 adapters (every conditional write, every "only once"), one lock per
+//! store so each operation is as atomic as DynamoDB's. The use-case tests run against it in
+//! milliseconds; the end-to-end tests keep the emulator and the real adapters.
+//!
+//! Faults can be queued for the metadata write of images (`fail_next_put_images`), the one
+//! write whose outcome the use cases must judge.
+
+mod accounts;
+mod billing;
+mod images;
+
+use crate::domain::accounts::{
+    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
+};
+use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
+use crate::domain::billing::{
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
+};
+use crate::error::ApiError;
+use crate::ports::*;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+/// How the next metadata write of images ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutFault {
+    /// Refused before anything is written.
+    Refuse,
+    /// Written, but the answer is lost (the caller sees an unknown outcome).
+    LoseAnswer,
+    /// Not written, and the answer is lost too.
+    Unknown,
+}
+
+#[derive(Default)]
+struct Profile {
+    user: Option<UserRecord>,
+    open_charges: HashSet<String>,
+    /// Live API key ids → last use (0: never).
+    api_keys: HashMap<String, i64>,
+    revoked_sessions: HashSet<String>,
+    /// (window start, hits)
+    rate: (i64, u32),
+}
+
+#[derive(Default)]
+struct Idem {
+    pending: bool,
+    token: String,
+    body_hash: String,
+    response: Option<String>,
+    expires_at: i64,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<String, Profile>,
+    logins: HashMap<String, String>,
+    referral_codes: HashMap<String, String>,
+    sessions: HashMap<String, SessionRecord>,
+    /// refresh hash → (session id, used, expires_at)
+    refresh: HashMap<String, (String, bool, i64)>,
+    keys: HashMap<String, ApiKeyRecord>,
+    rates: HashMap<String, u32>,
+    images: HashMap<(String, String), ImageRecord>,
+    /// (user, root) → version → entry
+    versions: HashMap<(String, String), BTreeMap<u32, VersionEntry>>,
+    uploads: HashMap<(String, String), UploadRecord>,
+    /// user → sort key → entry (newest first is the reverse order, as in DynamoDB)
+    ledger: HashMap<String, BTreeMap<String, LedgerEntry>>,
+    /// (user, day) → (images, open reservations)
+    quotas: HashMap<(String, i64), (u32, HashSet<String>)>,
+    holds: HashMap<String, Hold>,
+    idempotency: HashMap<(String, String), Idem>,
+    faults: VecDeque<PutFault>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore(Mutex<State>);
+
+impl MemoryStore {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues how the next `put_images` ends.
+    pub fn fail_next_put_images(&self, fault: PutFault) {
+        self.state().faults.push_back(fault);
+    }
+
+    /// Every hold still present (what the sweeper has yet to see).
+    pub fn holds(&self) -> Vec<Hold> {
+        let mut holds: Vec<Hold> = self.state().holds.values().cloned().collect();
+        holds.sort_by(|a, b| a.id.cmp(&b.id));
+        holds
+    }
+}
+
+const DAY: i64 = 86_400;
+const IDEMPOTENCY_TTL: i64 = DAY;
+
+fn ledger_line(
+    state: &mut State,
+    user_id: &str,
+    sk: String,
+    delta: i64,
+    reason: &str,
+    reference: &str,
+) -> bool {
+    let lines = state.ledger.entry(user_id.to_string()).or_default();
+    if lines.contains_key(&sk) {
+        return false;
+    }
+    let id = sk.trim_start_matches("LEDGER#").to_string();
+    lines.insert(
+        sk,
+        LedgerEntry {
+            id,
+            delta,
+            reason: reason.into(),
+            reference: Some(reference.into()),
+            created_at: crate::domain::now_epoch(),
+        },
+    );
+    true
+}
+
+/// Objects in memory; presigned URLs are `memory://` addresses that name the key.
+#[derive(Default)]
+pub struct MemoryBlobs(Mutex<HashMap<String, (Vec<u8>, String)>>);
+
+impl MemoryBlobs {
+    fn objects(&self) -> MutexGuard<'_, HashMap<String, (Vec<u8>, String)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every key stored, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.objects().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl Blobs for MemoryBlobs {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), ApiError> {
+        self.objects()
+            .insert(key.to_string(), (bytes, content_type.to_string()));
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(self.objects().get(key).map(|(b, _)| b.clone()))
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), ApiError> {
+        let mut objects = self.objects();
+        for k in keys {
+            objects.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn presign_get(&self, key: &str, ttl: std::time::Duration) -> Result<String, ApiError> {
+        Ok(format!("memory://{key}?expires_in={}", ttl.as_secs()))
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        bytes: u64,
+        ttl: std::time::Duration,
+    ) -> Result<String, ApiError> {
+        Ok(format!(
+            "memory://{key}?content-type={content_type}&content-length={bytes}&expires_in={}",
+            ttl.as_secs()
+        ))
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, ApiError> {
+        Ok(self.objects().get(key).map(|(b, _)| b.len() as u64))
+    }
+}
+
+/// Deps over fresh in-memory adapters, with a configuration fit for tests.
+pub fn deps() -> crate::Deps<MemoryStore, MemoryBlobs> {
+    let config = crate::Config::from_lookup(|k| match k {
+        "TABLE_NAME" | "BUCKET_NAME" | "QUEUE_URL" => Some("memory".into()),
+        "JWT_SECRET" => Some("x".repeat(crate::config::MIN_JWT_SECRET_BYTES)),
+        _ => None,
+    })
+    .expect("a test configuration");
+    crate::Deps::with(config, MemoryStore::default(), MemoryBlobs::default())
+}
+
+/// A user with `credits` to spend; its id.
+pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
+    let id = crate::domain::new_id("user");
+    let user = UserRecord {
+        id: id.clone(),
+        username: id.to_lowercase(),
+        email: format!("{id}@example.com"),
+        password_hash: String::new(),
+        role: crate::domain::accounts::Role::User,
+        created_at: 0,
+        referral_code: id.to_uppercase(),
+        referred_by: None,
+        credits: crate::domain::accounts::CreditBalance {
+            available: credits,
+            earned: 0,
+            spent: 0,
+        },
+    };
+    store
+        .create_user(&user)
+        .await
+        .expect("in memory")
+        .expect("a fresh name");
+    id
+}

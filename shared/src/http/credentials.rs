@@ -1,0 +1,360 @@
+//! Who is calling: bearer credentials (access tokens and API keys), the request's admission
+//! (liveness and the hourly count in one write), and the limits on failed sign-ins and failed
+//! authentications.
+
+use super::*;
+
+impl Ctx {
+    /// A signed-in session (not an API key): managing API keys needs one, so a leaked key
+    /// cannot mint copies of itself that outlive its revocation.
+    pub async fn authenticate_session<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let who = self.authenticate(deps, req).await?;
+        if matches!(who.credential, Credential::ApiKey { .. }) {
+            return Err(ApiError::Forbidden(
+                "API keys cannot manage API keys: sign in (POST /v1/auth/login) and use the access token".into(),
+            ));
+        }
+        Ok(who)
+    }
+
+    /// The caller, admitted: its credential is checked and its request counted in one write
+    /// (an authenticated request's only bookkeeping). An API key is looked up once per
+    /// instance; whether it is still live is part of that write, so revocation is immediate.
+    pub async fn authenticate<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let token = bearer_token(req)?;
+        let principal = match self.identify(deps, token).await {
+            // Only failures that cost a lookup count: a token whose signature fails costs
+            // nothing (and answers without any AWS call).
+            Err(
+                e @ ApiError::Unauthorized {
+                    code: "invalid_api_key",
+                    ..
+                },
+            ) => {
+                return Err(self.failed_auth(deps, e).await);
+            }
+            other => other?,
+        };
+        tracing::Span::current().record("user_id", principal.user_id.as_str());
+        let now = now_epoch();
+        let limit = deps.config.rate_limit_per_hour;
+        let live = match &principal.credential {
+            Credential::Session { session_id } => Live::Session(session_id),
+            Credential::ApiKey { key_id } => Live::ApiKey(key_id),
+        };
+        let admission = deps
+            .store
+            .admit(&principal.user_id, live, limit, RATE_WINDOW_SECS, now)
+            .await?;
+        match admission {
+            Admission::Admitted(window) => {
+                *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(window);
+                Ok(principal)
+            }
+            Admission::Limited(window) => {
+                let retry = (window.reset_at - now).max(1) as u64;
+                Err(ApiError::RateLimited {
+                    message: format!(
+                        "Rate limit reached: {limit} requests per hour. Try again in {retry} seconds."
+                    ),
+                    retry_after_secs: retry,
+                    limit,
+                    reset_epoch: window.reset_at as u64,
+                })
+            }
+            Admission::Revoked => {
+                let e = match principal.credential {
+                    Credential::Session { .. } => ApiError::Unauthorized {
+                        message: "access token has been revoked; sign in again".into(),
+                        code: "token_revoked",
+                    },
+                    Credential::ApiKey { .. } => {
+                        deps.api_keys.forget(token);
+                        ApiError::Unauthorized {
+                            message: "invalid API key".into(),
+                            code: "invalid_api_key",
+                        }
+                    }
+                };
+                Err(self.failed_auth(deps, e).await)
+            }
+        }
+    }
+}
+
+impl Ctx {
+    /// Who a bearer token names. An address that has failed too often is refused before an
+    /// API key costs a lookup (an access token's signature costs none).
+    async fn identify<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        token: &str,
+    ) -> Result<Principal, ApiError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now_epoch()) {
+                return Err(e);
+            }
+            let key = match deps.api_keys.get(token) {
+                Some(key) => key,
+                None => {
+                    let key = deps
+                        .store
+                        .key_by_hash(&token_hash(token))
+                        .await?
+                        .ok_or_else(|| ApiError::Unauthorized {
+                            message: "invalid API key".into(),
+                            code: "invalid_api_key",
+                        })?;
+                    deps.api_keys.remember(token, &key);
+                    key
+                }
+            };
+            return Ok(Principal {
+                user_id: key.user_id,
+                role: key.role,
+                credential: Credential::ApiKey { key_id: key.id },
+            });
+        }
+        // Whether the session is still signed in is checked by the admission's write.
+        let claims = verify_access_token(&deps.config, token)?;
+        Ok(Principal {
+            user_id: claims.sub,
+            role: claims.role,
+            credential: Credential::Session {
+                session_id: claims.sid,
+            },
+        })
+    }
+
+    /// Counts a failed authentication that cost a lookup for the client's address; past the
+    /// limit the answer is a 429, and this instance refuses that address's API keys without a
+    /// lookup until the window ends. One client cannot spend every user's share of the table
+    /// on bad keys.
+    async fn failed_auth<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        unauthorized: ApiError,
+    ) -> ApiError {
+        let now = now_epoch();
+        if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now) {
+            return e;
+        }
+        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let key = format!("authfail:{}", self.source_ip);
+        match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await {
+            Ok(Ok(_)) => unauthorized,
+            Ok(Err(window)) => {
+                deps.failed_auth.block(&self.source_ip, window);
+                deps.failed_auth
+                    .refusal(&self.source_ip, now)
+                    .unwrap_or(unauthorized)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a failed authentication");
+                unauthorized
+            }
+        }
+    }
+
+    /// Limits the unauthenticated routes (register, login, refresh) per client address.
+    pub async fn throttle_address<S: Store, B>(&self, deps: &Deps<S, B>) -> Result<(), ApiError> {
+        let now = now_epoch();
+        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let key = format!("ip:{}", self.source_ip);
+        match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await? {
+            Ok(_) => Ok(()),
+            Err(w) => Err(limited(
+                w,
+                now,
+                format!("Too many requests from this address: {limit} per hour."),
+            )),
+        }
+    }
+
+    /// Before a password is checked: refused when this address has failed too often for this
+    /// account, or when the account has failed too often from everywhere and this address is
+    /// among those that failed. Only failures count, and per address: nobody can lock the
+    /// owner out by failing on purpose, while guessing is slowed from each address and, across
+    /// many, for every address that has guessed wrong.
+    pub async fn check_sign_in<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        account: &str,
+    ) -> Result<(), ApiError> {
+        let now = now_epoch();
+        let limit = deps.config.login_attempts_per_window;
+        let (here, everywhere) = self.sign_in_keys(account);
+        let (here_hits, all_hits) = futures::try_join!(
+            deps.store.hits(&here, LOGIN_WINDOW_SECS, now),
+            deps.store.hits(&everywhere, LOGIN_WINDOW_SECS, now),
+        )?;
+        let account_wide = limit.saturating_mul(ACCOUNT_WIDE_FACTOR);
+        if here_hits >= limit || (all_hits >= account_wide && here_hits > 0) {
+            let reset_at = now - now.rem_euclid(LOGIN_WINDOW_SECS) + LOGIN_WINDOW_SECS;
+            let window = RateWindow {
+                limit,
+                used: here_hits,
+                reset_at,
+            };
+            return Err(limited(
+                window,
+                now,
+                format!(
+                    "Too many failed sign-in attempts for this account from this address: {limit} per 15 minutes."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a wrong password for this account, from this address and in all.
+    pub async fn sign_in_failed<S: Store, B>(&self, deps: &Deps<S, B>, account: &str) {
+        let now = now_epoch();
+        let (here, everywhere) = self.sign_in_keys(account);
+        let (a, b) = futures::join!(
+            deps.store.hit(&here, u32::MAX, LOGIN_WINDOW_SECS, now),
+            deps.store
+                .hit(&everywhere, u32::MAX, LOGIN_WINDOW_SECS, now),
+        );
+        if let Err(e) = a.and(b) {
+            tracing::warn!(error = %e, "could not count a failed sign-in");
+        }
+    }
+
+    fn sign_in_keys(&self, account: &str) -> (String, String) {
+        (
+            format!("login:{account}:{}", self.source_ip),
+            format!("login:{account}"),
+        )
+    }
+}
+
+/// Failures on one account from every address together that make each failing address wait,
+/// as a multiple of the per-address limit (a correct password from an address that has not
+/// failed is still let in).
+pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
+
+/// API keys this instance has looked up (by the key's hash): who they belong to does not
+/// change, and whether they are still live is checked by every request's admission. Bounded.
+#[derive(Debug, Default)]
+pub struct KnownKeys(Mutex<std::collections::HashMap<String, (String, Role, String)>>);
+
+const KNOWN_KEYS: usize = 10_000;
+
+impl KnownKeys {
+    fn get(&self, token: &str) -> Option<crate::domain::accounts::ApiKeyRecord> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (user_id, role, id) = map.get(&token_hash(token))?.clone();
+        Some(crate::domain::accounts::ApiKeyRecord {
+            id,
+            user_id,
+            role,
+            name: String::new(),
+            prefix: String::new(),
+            hash: String::new(),
+            created_at: 0,
+            last_used_at: None,
+        })
+    }
+
+    fn remember(&self, token: &str, key: &crate::domain::accounts::ApiKeyRecord) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= KNOWN_KEYS {
+            map.clear();
+        }
+        map.insert(
+            token_hash(token),
+            (key.user_id.clone(), key.role, key.id.clone()),
+        );
+    }
+
+    fn forget(&self, token: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&token_hash(token));
+    }
+}
+
+/// Addresses this instance knows to be over the failed-authentication limit, until their
+/// window ends. Bounded: past the cap, the oldest entries go first.
+#[derive(Debug, Default)]
+pub struct FailedAuth(Mutex<std::collections::HashMap<String, RateWindow>>);
+
+const FAILED_AUTH_ENTRIES: usize = 10_000;
+
+impl FailedAuth {
+    fn block(&self, address: &str, window: RateWindow) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= FAILED_AUTH_ENTRIES {
+            let now = now_epoch();
+            map.retain(|_, w| w.reset_at > now);
+            if map.len() >= FAILED_AUTH_ENTRIES
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, w)| w.reset_at)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(address.to_string(), window);
+    }
+
+    fn refusal(&self, address: &str, now: i64) -> Option<ApiError> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let window = map.get(address).filter(|w| w.reset_at > now)?;
+        Some(limited(
+            *window,
+            now,
+            format!(
+                "Too many failed authentications from this address: {} per hour.",
+                window.limit
+            ),
+        ))
+    }
+}
+
+/// Window of the per-account sign-in limit.
+pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
+
+fn limited(w: RateWindow, now: i64, message: String) -> ApiError {
+    let retry = (w.reset_at - now).max(1) as u64;
+    ApiError::RateLimited {
+        message: format!("{message} Try again in {retry} seconds."),
+        retry_after_secs: retry,
+        limit: w.limit,
+        reset_epoch: w.reset_at.max(0) as u64,
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`.
+pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized {
+            message: "missing credentials: send 'Authorization: Bearer <access token or API key>'"
+                .into(),
+            code: "missing_credentials",
+        })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "malformed Authorization header: expected 'Bearer <token>'",
+        )),
+    }
+}
