@@ -5,7 +5,8 @@ use e2e_tests::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-async fn upload(
+/// An upload made as a client makes it: create, PUT to the presigned URL, complete.
+pub(crate) async fn upload(
     t: &TestStack,
     token: &str,
     bytes: Vec<u8>,

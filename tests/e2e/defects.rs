@@ -188,25 +188,7 @@ async fn an_api_key_cannot_manage_api_keys() {
 
 async fn uploaded(t: &TestStack, access: &str, img: &image::RgbaImage) -> String {
     let bytes = png(img);
-    let r = t
-        .post(
-            "/v1/uploads",
-            json!({"content_type": "image/png", "bytes": bytes.len()}),
-            Some(access),
-        )
-        .await;
-    let url = r.body["upload_url"].as_str().unwrap();
-    let put = t
-        .http
-        .put(url)
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
-    let id = r.body["id"].as_str().unwrap();
-    let done = complete(t, access, id).await;
+    let (_, done) = crate::assets::upload(t, access, bytes.clone(), bytes.len(), "image/png").await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);
     done.body["id"].as_str().unwrap().to_string()
 }

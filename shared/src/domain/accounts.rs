@@ -251,6 +251,11 @@ pub enum Admission {
     Revoked,
 }
 
+/// When the fixed window of `secs` seconds that `now` falls in started.
+pub fn window_start(now: i64, secs: i64) -> i64 {
+    now - now.rem_euclid(secs)
+}
+
 /// The state of a user's request window after counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateWindow {

@@ -198,7 +198,8 @@ impl Ctx {
         )?;
         let account_wide = limit.saturating_mul(ACCOUNT_WIDE_FACTOR);
         if here_hits >= limit || (all_hits >= account_wide && here_hits > 0) {
-            let reset_at = now - now.rem_euclid(LOGIN_WINDOW_SECS) + LOGIN_WINDOW_SECS;
+            let reset_at =
+                crate::domain::accounts::window_start(now, LOGIN_WINDOW_SECS) + LOGIN_WINDOW_SECS;
             let window = RateWindow {
                 limit,
                 used: here_hits,

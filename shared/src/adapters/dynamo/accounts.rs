@@ -496,7 +496,7 @@ impl RateLimits for DynamoStore {
         window_secs: i64,
         now: i64,
     ) -> Result<Admission, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         let window = |used| RateWindow {
             limit,
             used,
@@ -603,7 +603,7 @@ impl RateLimits for DynamoStore {
         window_secs: i64,
         now: i64,
     ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         let reset_at = start + window_secs;
         let result = self
             .update_item(keys::rate(user_id, start))
@@ -640,7 +640,7 @@ impl RateLimits for DynamoStore {
     }
 
     async fn hits(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         let it = self.get(keys::rate(key, start)).await?;
         Ok(it.and_then(|it| opt_n(&it, "hits")).unwrap_or(0) as u32)
     }

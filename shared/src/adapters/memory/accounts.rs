@@ -189,7 +189,7 @@ impl RateLimits for MemoryStore {
         window_secs: i64,
         now: i64,
     ) -> Result<Admission, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         let window = |used| RateWindow {
             limit,
             used,
@@ -226,7 +226,7 @@ impl RateLimits for MemoryStore {
         window_secs: i64,
         now: i64,
     ) -> Result<Result<RateWindow, RateWindow>, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         let reset_at = start + window_secs;
         let mut st = self.state();
         let hits = st.rates.entry(format!("{key}#{start}")).or_insert(0);
@@ -246,7 +246,7 @@ impl RateLimits for MemoryStore {
     }
 
     async fn hits(&self, key: &str, window_secs: i64, now: i64) -> Result<u32, ApiError> {
-        let start = now - now.rem_euclid(window_secs);
+        let start = crate::domain::accounts::window_start(now, window_secs);
         Ok(*self
             .state()
             .rates
