@@ -1,11 +1,13 @@
 //! Pixels, and nothing else: what only the image functions link (the account functions stay
 //! free of codecs, which keeps their packages small and their cold starts short).
 
+mod blur;
 mod codec;
 pub mod inpaint;
 pub mod procedural;
 pub mod transform;
 
+pub use blur::*;
 pub use codec::*;
 pub use image::{self, DynamicImage, Rgba, RgbaImage, imageops};
 

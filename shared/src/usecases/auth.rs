@@ -250,6 +250,33 @@ mod tests {
         assert!(!verify_password("correct horse".into(), None).await.unwrap());
     }
 
+    /// The README promises argon2id at 19 MiB, t=2, and the same work for unknown users: the
+    /// dummy hash an unknown user is checked against must carry the very same parameters.
+    #[tokio::test]
+    async fn hashes_are_argon2id_19_mib_t2_and_unknown_users_cost_the_same() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        let params = |phc: &str| {
+            let parsed = PasswordHash::new(phc).unwrap();
+            (
+                parsed.algorithm.to_string(),
+                parsed.version,
+                parsed.params.to_string(),
+                parsed.hash.map(|h| h.len()),
+            )
+        };
+        let ours = params(&hash);
+        assert_eq!(ours.0, "argon2id");
+        assert_eq!(ours.1, Some(0x13));
+        assert_eq!(ours.2, "m=19456,t=2,p=1");
+        assert_eq!(params(&DUMMY_HASH), ours);
+        // No password matches the dummy, not even the one it was made from.
+        assert!(
+            !verify_password("timing-equaliser".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+
     #[test]
     fn access_token_round_trip() {
         let c = config();
