@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 404: unknown id, another user's id, or an unknown route.
     #[error("{0}")]
     NotFound(String),
+    /// 404 for an id given in a field of the request: an input that is not the caller's.
+    #[error("{message}")]
+    UnknownReference { message: String, param: String },
     #[error("{message}")]
     MethodNotAllowed { message: String, allow: String },
     #[error("{message}")]
@@ -117,7 +120,7 @@ impl ApiError {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::UnknownReference { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,6 +146,11 @@ impl ApiError {
             Self::Unauthorized { code, .. } => ("authentication_error", None, Some(code)),
             Self::Forbidden(_) => ("permission_error", None, Some("forbidden")),
             Self::NotFound(_) => ("invalid_request_error", None, Some("not_found")),
+            Self::UnknownReference { param, .. } => (
+                "invalid_request_error",
+                Some(param.as_str()),
+                Some("not_found"),
+            ),
             Self::MethodNotAllowed { .. } => {
                 ("invalid_request_error", None, Some("method_not_allowed"))
             }

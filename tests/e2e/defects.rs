@@ -8,11 +8,6 @@ use shared::domain::assets::UploadRecord;
 use shared::domain::now_epoch;
 use shared::ports::{Blobs, Uploads};
 
-async fn user_id_of(t: &TestStack, access: &str) -> String {
-    let me = t.get("/v1/me", Some(access)).await;
-    me.body["id"].as_str().unwrap().to_string()
-}
-
 async fn complete(t: &TestStack, access: &str, id: &str) -> Reply {
     t.post(
         &format!("/v1/uploads/{id}/complete"),
@@ -25,7 +20,7 @@ async fn complete(t: &TestStack, access: &str, id: &str) -> Reply {
 /// An upload written through the adapter, with its object already in the bucket.
 async fn upload_with_object(t: &TestStack, access: &str, expires_at: i64) -> UploadRecord {
     let deps = t.deps().await;
-    let user_id = user_id_of(t, access).await;
+    let user_id = t.user_id(access).await;
     let bytes = png(&object_on_background(40, 30));
     let id = unique("upl");
     let upload = UploadRecord {
@@ -186,7 +181,7 @@ async fn an_api_key_cannot_manage_api_keys() {
     );
 }
 
-async fn uploaded(t: &TestStack, access: &str, img: &image::RgbaImage) -> String {
+pub(crate) async fn uploaded(t: &TestStack, access: &str, img: &image::RgbaImage) -> String {
     let bytes = png(img);
     let (_, done) = crate::assets::upload(t, access, bytes.clone(), bytes.len(), "image/png").await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);

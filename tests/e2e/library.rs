@@ -2,7 +2,7 @@
 
 use e2e_tests::*;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 async fn make_images(t: &TestStack, token: &str, count: usize) -> Vec<String> {
@@ -204,12 +204,85 @@ async fn another_users_image_is_404_on_every_route() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(r.code(), Some("not_found"));
     }
-    assert!(
-        t.get("/v1/images", Some(&other.access)).await.body["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    // Nor can it be named as an input of another user's work, in any field.
+    let own = make_images(&t, &other.access, 1).await.remove(0);
+    let before = t.credits(&other.access).await;
+    let patch = |target: &str, body: Value| {
+        t.send(
+            t.http
+                .patch(t.url(&format!("/v1/images/{target}")))
+                .bearer_auth(&other.access)
+                .json(&body),
+        )
+    };
+    for (what, r, param) in [
+        ("PATCH", patch(&id, json!({"title": "mine"})).await, "id"),
+        (
+            "versions",
+            t.get(&format!("/v1/images/{id}/versions"), Some(&other.access))
+                .await,
+            "id",
+        ),
+        (
+            "transform",
+            t.post(
+                &format!("/v1/images/{id}/transform"),
+                json!({"operations": [{"op": "flip"}]}),
+                Some(&other.access),
+            )
+            .await,
+            "id",
+        ),
+        (
+            "image_id",
+            patch(&own, json!({"image_id": id})).await,
+            "image_id",
+        ),
+        (
+            "mask_id",
+            patch(&own, json!({"prompt": "fill", "mask_id": id})).await,
+            "mask_id",
+        ),
+        (
+            "file_id",
+            t.post(
+                "/v1/images/edits",
+                json!({"images": [{"file_id": id}], "prompt": "fill"}),
+                Some(&other.access),
+            )
+            .await,
+            "images[0].file_id",
+        ),
+        (
+            "mask file_id",
+            t.post(
+                "/v1/images/edits",
+                json!({"images": [{"file_id": own}], "mask": {"file_id": id}, "prompt": "fill"}),
+                Some(&other.access),
+            )
+            .await,
+            "mask.file_id",
+        ),
+    ] {
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{what}: {}",
+            r.text
+        );
+        if param != "id" {
+            assert_eq!(r.param(), Some(param), "{what}: {}", r.text);
+        }
+    }
+    assert_eq!(t.credits(&other.access).await, before, "nothing charged");
+    let listed = t.get("/v1/images", Some(&other.access)).await;
+    let listed: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [own.as_str()], "nothing made of it");
     assert_eq!(
         t.get(&format!("/v1/images/{id}"), Some(&owner.access))
             .await
@@ -219,11 +292,39 @@ async fn another_users_image_is_404_on_every_route() {
     );
 }
 
-/// S3 as it is, with a note of every object written: what a test needs to tell "deleted after
-/// the failure" from "never written".
-struct Noting {
+/// S3 as it is, with a note of every object written (what a test needs to tell "deleted after
+/// the failure" from "never written"), and deletes that can be made to fail.
+pub(crate) struct Noting {
     s3: shared::S3Blobs,
     written: std::sync::Mutex<Vec<String>>,
+    deletes_refused: std::sync::atomic::AtomicBool,
+}
+
+impl Noting {
+    pub(crate) fn new(s3: shared::S3Blobs) -> Self {
+        Self {
+            s3,
+            written: Default::default(),
+            deletes_refused: Default::default(),
+        }
+    }
+
+    pub(crate) fn refuse_deletes(&self, refused: bool) {
+        self.deletes_refused
+            .store(refused, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The same functions' dependencies with S3 behind [`Noting`].
+pub(crate) fn noting<S: shared::ports::Store>(deps: shared::Deps<S>) -> shared::Deps<S, Noting> {
+    shared::Deps {
+        store: deps.store,
+        blobs: Noting::new(deps.blobs),
+        config: deps.config,
+        providers: deps.providers,
+        failed_auth: Default::default(),
+        api_keys: Default::default(),
+    }
 }
 
 impl shared::ports::Blobs for Noting {
@@ -236,6 +337,12 @@ impl shared::ports::Blobs for Noting {
         self.s3.get(key).await
     }
     async fn delete(&self, keys: &[String]) -> Result<(), shared::ApiError> {
+        if self
+            .deletes_refused
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(shared::ApiError::internal("S3 refused the delete"));
+        }
         self.s3.delete(keys).await
     }
     async fn presign_get(
@@ -272,20 +379,13 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
         t.stack.config.aws_endpoint_url.as_deref(),
     )
     .await;
-    let deps = shared::Deps {
+    let deps = noting(shared::Deps {
         store: shared::DynamoStore::new(
             shared::app::Lazy::ready(shared::app::dynamodb(&sdk)),
             "no-such-table",
         ),
-        blobs: Noting {
-            s3: deps.blobs,
-            written: Default::default(),
-        },
-        config: deps.config,
-        providers: deps.providers,
-        failed_auth: Default::default(),
-        api_keys: Default::default(),
-    };
+        ..deps
+    });
     let record = ImageRecord::new(
         "user_x",
         AssetKind::Image,

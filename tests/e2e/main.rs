@@ -14,6 +14,7 @@ mod generation;
 mod library;
 mod openai_sdk;
 mod prism_conformance;
+mod promises;
 mod providers;
 mod rate_limit;
 mod stack_shape;

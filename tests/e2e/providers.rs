@@ -89,6 +89,81 @@ async fn a_provider_500_refunds_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn failed_edits_and_variations_give_back_their_credits_and_the_days_quota() {
+    use e2e_tests::fixtures::*;
+    use reqwest::multipart::Form;
+    let server = fake_openai::failing(500, json!({"error": {"message": "boom"}})).await;
+    let t = start_with(&[
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &server.uri()),
+        ("ProviderMaxRetries", "0"),
+        ("DailyImageLimit", "2"),
+    ])
+    .await;
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await;
+    let square = png(&object_on_background(256, 256));
+    let edit = Form::new()
+        .part("image", part(square.clone()))
+        .part("mask", part(png(&mask_over_object(256, 256))))
+        .text("prompt", "remove it")
+        .text("model", "dall-e-2")
+        .text("n", "2")
+        .text("size", "256x256");
+    let variation = Form::new()
+        .part("image", part(square))
+        .text("model", "dall-e-2")
+        .text("n", "2")
+        .text("size", "256x256");
+    for (path, form) in [
+        ("/v1/images/edits", edit),
+        ("/v1/images/variations", variation),
+    ] {
+        let r = t
+            .send(
+                t.http
+                    .post(t.url(path))
+                    .bearer_auth(&s.access)
+                    .multipart(form),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_GATEWAY, Some("provider_error")),
+            "{path}: {}",
+            r.text
+        );
+    }
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "both reached the vendor"
+    );
+    let after = t.credits(&s.access).await;
+    assert_eq!(after["available"], before["available"], "refunded");
+    let reasons: Vec<&str> = after["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["refund", "generation", "refund", "generation", "signup"],
+        "{reasons:?}"
+    );
+    // The day's quota of two images is whole again: both can still be made.
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a cat", "n": 2, "size": "256x256", "model": "local-procedural"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(t.object_keys().await.iter().all(|k| !k.contains("tmp/")));
+}
+
+#[tokio::test]
 async fn provider_content_policy_refusal_is_400_and_free() {
     let server = fake_openai::failing(
         400,

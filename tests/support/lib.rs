@@ -200,6 +200,13 @@ impl TestStack {
         self.post("/v1/images/generations", body, Some(token)).await
     }
 
+    /// The id of the user a token signs in.
+    pub async fn user_id(&self, access: &str) -> String {
+        let me = self.get("/v1/me", Some(access)).await;
+        assert_eq!(me.status, StatusCode::OK, "me: {}", me.text);
+        me.body["id"].as_str().unwrap().to_string()
+    }
+
     pub async fn credits(&self, token: &str) -> Value {
         let r = self.get("/v1/credit", Some(token)).await;
         assert_eq!(r.status, StatusCode::OK, "credit: {}", r.text);

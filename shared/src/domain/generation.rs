@@ -123,6 +123,19 @@ pub const MAX_USER_CHARS: usize = 256;
 /// Pixels all images of one request may have together (about 160 MB decoded).
 pub const MAX_OUTPUT_PIXELS: u64 = 40_000_000;
 
+/// All outputs of one request are held in memory together: their pixels are capped.
+fn within_output_cap(size: Size, n: i64) -> Result<(), ApiError> {
+    if size.pixels() * n as u64 > MAX_OUTPUT_PIXELS {
+        return Err(ApiError::invalid(
+            "n",
+            format!(
+                "{n} images of {size} are more than {MAX_OUTPUT_PIXELS} pixels together; ask for fewer or a smaller size"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn pick(
     param: &str,
     value: &str,
@@ -268,15 +281,7 @@ impl CreateImageRequest {
                 })?,
         };
 
-        // All outputs of one request are held in memory together.
-        if size.pixels() * n as u64 > MAX_OUTPUT_PIXELS {
-            return Err(ApiError::invalid(
-                "n",
-                format!(
-                    "{n} images of {size} are more than {MAX_OUTPUT_PIXELS} pixels together; ask for fewer or a smaller size"
-                ),
-            ));
-        }
+        within_output_cap(size, n)?;
 
         let quality = match self.quality.as_deref() {
             None | Some("auto") => model.default_quality(),
@@ -493,6 +498,21 @@ mod tests {
         let p = plan(serde_json::json!({"prompt": "x", "n": null, "size": null, "style": null}))
             .unwrap();
         assert_eq!(p.n, 1);
+    }
+
+    /// No model of today's catalog reaches the cap (10 × 1792x1024 is 18 MP); models with larger
+    /// sizes will, and must be refused before anything is charged.
+    #[test]
+    fn the_outputs_of_one_request_are_capped_at_40_megapixels() {
+        let big = Size::new(4096, 2048);
+        assert!(within_output_cap(big, 4).is_ok(), "33.5 MP");
+        match within_output_cap(big, 5) {
+            Err(ApiError::InvalidRequest { param, message, .. }) => {
+                assert_eq!(param.as_deref(), Some("n"));
+                assert!(message.contains("fewer or a smaller size"), "{message}");
+            }
+            other => panic!("41.9 MP must be refused: {other:?}"),
+        }
     }
 
     #[test]

@@ -159,12 +159,14 @@ pub async fn parse(
         } else {
             "image".to_string()
         };
-        images.push((param.clone(), ImageSource::Asset(reference(&param, r)?)));
+        // What is refused later (not found, not an image) is the file the id names.
+        let id = reference(&param, r)?;
+        images.push((format!("{param}.file_id"), ImageSource::Asset(id)));
     }
     let mask = match obj.remove("mask") {
         None | Some(Value::Null) => None,
         Some(m) => Some((
-            "mask".to_string(),
+            "mask.file_id".to_string(),
             ImageSource::Asset(reference("mask", m)?),
         )),
     };

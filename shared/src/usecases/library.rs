@@ -113,7 +113,10 @@ pub async fn asset_bytes<S: Store, B: Blobs>(
     param: &str,
 ) -> Result<(ImageRecord, Vec<u8>), ApiError> {
     let record = owned_image(deps, user_id, id).await.map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::NotFound(format!("no image with id '{id}' ({param})")),
+        ApiError::NotFound(_) => ApiError::UnknownReference {
+            message: format!("{param}: no image with id '{}'", shown(id)),
+            param: param.to_string(),
+        },
         other => other,
     })?;
     let bytes = deps

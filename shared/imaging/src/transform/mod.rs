@@ -5,7 +5,6 @@ use crate as imaging;
 use crate::Format;
 use crate::Invalid;
 use image::{Rgba, RgbaImage};
-use serde_json::Value;
 
 pub const MAX_OPERATIONS: usize = 20;
 pub const MAX_EDGE: u32 = 8192;

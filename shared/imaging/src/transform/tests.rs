@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn param(body: Value) -> String {
     match Transform::parse(&body) {
