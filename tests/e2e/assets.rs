@@ -24,9 +24,16 @@ pub(crate) async fn upload(
     assert_eq!(r.body["method"], "PUT");
     assert_eq!(r.body["headers"]["Content-Type"], content_type);
     let url = r.body["upload_url"].as_str().unwrap();
+    // The emulator does not check signatures, so the test does, as S3 would: the URL is valid
+    // for this type and length only.
+    assert!(signature_holds(url, content_type, declared), "{url}");
     assert!(
-        url.contains("X-Amz-Signature") && url.contains("content-length"),
-        "type and length are signed: {url}"
+        !signature_holds(url, "image/svg+xml", declared),
+        "the type is signed"
+    );
+    assert!(
+        !signature_holds(url, content_type, declared + 1),
+        "the length is signed"
     );
     let put = t
         .http
@@ -46,6 +53,74 @@ pub(crate) async fn upload(
         )
         .await;
     (id, done)
+}
+
+/// Whether a presigned PUT's SigV4 signature holds for a request with these headers (the
+/// emulator's credentials are `test`/`test`). S3 refuses the request when it does not.
+fn signature_holds(url: &str, content_type: &str, length: usize) -> bool {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hmac = |key: &[u8], data: &str| {
+        let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        m.update(data.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    let parsed = reqwest::Url::parse(url).unwrap();
+    let query: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| query.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut canonical_query: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k != "X-Amz-Signature")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    canonical_query.sort();
+    let host = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
+    let headers = [
+        ("content-length", length.to_string()),
+        ("content-type", content_type.to_string()),
+        ("host", host),
+    ];
+    let signed = get("X-Amz-SignedHeaders");
+    let canonical_headers: String = signed
+        .split(';')
+        .map(|name| {
+            let value = &headers.iter().find(|(h, _)| *h == name).unwrap().1;
+            format!("{name}:{value}\n")
+        })
+        .collect();
+    let canonical = format!(
+        "PUT\n{}\n{}\n{canonical_headers}\n{signed}\nUNSIGNED-PAYLOAD",
+        parsed.path(),
+        canonical_query.join("&")
+    );
+    let date = get("X-Amz-Date");
+    let scope = get("X-Amz-Credential")
+        .split_once('/')
+        .unwrap()
+        .1
+        .to_string();
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = b"AWS4test".to_vec();
+    for part in scope.split('/') {
+        key = hmac(&key, part);
+    }
+    hex::encode(hmac(&key, &to_sign)) == get("X-Amz-Signature")
 }
 
 #[tokio::test]

@@ -170,16 +170,36 @@ async fn several_images_and_variations() {
     let t = start().await;
     let (_, s) = t.new_user().await;
     let a = png(&object_on_background(80, 80));
-    let b = encode(&object_on_background(60, 40), image::ImageFormat::Jpeg);
+    let green = png(&image::RgbaImage::from_pixel(
+        80,
+        80,
+        image::Rgba([20, 200, 40, 255]),
+    ));
+    let magenta = encode(
+        &image::RgbaImage::from_pixel(60, 40, image::Rgba([210, 30, 200, 255])),
+        image::ImageFormat::Jpeg,
+    );
     let form = Form::new()
-        .part("image[]", part(a.clone()))
-        .part("image[]", part(b))
+        .part("image[]", part(green))
+        .part("image[]", part(magenta))
         .text("prompt", "a collage")
         .text("size", "512x512")
         .text("response_format", "b64_json");
     let r = edit(&t, &s.access, form).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(decode_b64(&r, 0).dimensions(), (512, 512));
+    let collage = decode_b64(&r, 0);
+    assert_eq!(collage.dimensions(), (512, 512));
+    // Both inputs appear, side by side: the first on the left, the second on the right.
+    let [r1, g1, b1, _] = collage.get_pixel(128, 256).0;
+    assert!(
+        g1 > 150 && r1 < 80 && b1 < 100,
+        "left is the green input: {r1} {g1} {b1}"
+    );
+    let [r2, g2, b2, _] = collage.get_pixel(384, 256).0;
+    assert!(
+        r2 > 150 && b2 > 150 && g2 < 90,
+        "right is the magenta input: {r2} {g2} {b2}"
+    );
 
     let form = Form::new()
         .part("image", part(a))
