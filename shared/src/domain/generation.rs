@@ -192,78 +192,10 @@ impl CreateImageRequest {
         default_model: &'static str,
         usable: impl Fn(&Model) -> bool,
     ) -> Result<GenerationPlan, ApiError> {
-        let model_id = self
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty());
-        let model = match model_id {
-            None => catalog::find(default_model).expect("default model is in the catalog"),
-            Some(id) => catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
-                ApiError::invalid(
-                    "model",
-                    format!("unknown or unavailable model '{id}'; see GET /v1/models"),
-                )
-            })?,
-        };
-        let (sizes, default_size) = match op {
-            Operation::Generate => (model.sizes, model.default_size),
-            Operation::Edit { images, input } => {
-                if model.max_edit_images == 0 {
-                    return Err(ApiError::invalid(
-                        "model",
-                        format!("model '{}' cannot edit images", model.id),
-                    ));
-                }
-                if images > model.max_edit_images as usize {
-                    return Err(ApiError::invalid(
-                        "image",
-                        format!(
-                            "model '{}' edits at most {} image(s); got {images}",
-                            model.id, model.max_edit_images
-                        ),
-                    ));
-                }
-                (model.edit_sizes, edit_default(model, input))
-            }
-            Operation::Variation { input } => {
-                if !model.variations {
-                    return Err(ApiError::invalid(
-                        "model",
-                        format!("model '{}' does not make variations", model.id),
-                    ));
-                }
-                (model.edit_sizes, edit_default(model, input))
-            }
-        };
-
-        let prompt = self.prompt.trim().to_string();
-        let needs_prompt = !matches!(op, Operation::Variation { .. });
-        if needs_prompt && prompt.is_empty() {
-            return Err(ApiError::invalid("prompt", "prompt must not be empty"));
-        }
-        let chars = prompt.chars().count();
-        if chars > model.max_prompt_chars {
-            return Err(ApiError::invalid(
-                "prompt",
-                format!(
-                    "prompt is {chars} characters; model '{}' accepts at most {}",
-                    model.id, model.max_prompt_chars
-                ),
-            ));
-        }
-
-        let n = self.n.unwrap_or(1);
-        if !(1..=10).contains(&n) {
-            return Err(ApiError::invalid("n", "n must be between 1 and 10"));
-        }
-        if n > model.max_n as i64 {
-            return Err(ApiError::invalid(
-                "n",
-                format!("model '{}' supports at most n={}", model.id, model.max_n),
-            ));
-        }
-
+        let model = self.model(default_model, usable)?;
+        let (sizes, default_size) = sizes_for(model, op)?;
+        let prompt = self.checked_prompt(model, op)?;
+        let n = self.checked_n(model)?;
         let size = match self.size.as_deref() {
             None | Some("auto") => default_size,
             Some(s) => Size::parse(s)
@@ -280,14 +212,11 @@ impl CreateImageRequest {
                     )
                 })?,
         };
-
         within_output_cap(size, n)?;
-
         let quality = match self.quality.as_deref() {
             None | Some("auto") => model.default_quality(),
             Some(q) => pick("quality", q, model.qualities, model)?,
         };
-
         let style = match self.style.as_deref() {
             None => None,
             Some(_) if model.styles.is_empty() || op != Operation::Generate => {
@@ -298,7 +227,83 @@ impl CreateImageRequest {
             }
             Some(s) => Some(pick("style", s, model.styles, model)?),
         };
+        let (response_format, output_format, output_compression, background) = self.encoding()?;
+        let moderation = self.checked_options(model)?;
+        let n = n as u8;
+        Ok(GenerationPlan {
+            cost: model.cost(size, quality) * n as i64,
+            model,
+            prompt,
+            n,
+            size,
+            quality,
+            style,
+            response_format,
+            output_format,
+            output_compression,
+            background,
+            moderation,
+            user: self.user,
+            seed: self.seed.unwrap_or(0),
+        })
+    }
 
+    fn model(
+        &self,
+        default_model: &'static str,
+        usable: impl Fn(&Model) -> bool,
+    ) -> Result<&'static Model, ApiError> {
+        match self
+            .model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            None => Ok(catalog::find(default_model).expect("default model is in the catalog")),
+            Some(id) => catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
+                ApiError::invalid(
+                    "model",
+                    format!("unknown or unavailable model '{id}'; see GET /v1/models"),
+                )
+            }),
+        }
+    }
+
+    fn checked_prompt(&self, model: &Model, op: Operation) -> Result<String, ApiError> {
+        let prompt = self.prompt.trim().to_string();
+        let needs_prompt = !matches!(op, Operation::Variation { .. });
+        if needs_prompt && prompt.is_empty() {
+            return Err(ApiError::invalid("prompt", "prompt must not be empty"));
+        }
+        let chars = prompt.chars().count();
+        if chars > model.max_prompt_chars {
+            return Err(ApiError::invalid(
+                "prompt",
+                format!(
+                    "prompt is {chars} characters; model '{}' accepts at most {}",
+                    model.id, model.max_prompt_chars
+                ),
+            ));
+        }
+        Ok(prompt)
+    }
+
+    fn checked_n(&self, model: &Model) -> Result<i64, ApiError> {
+        let n = self.n.unwrap_or(1);
+        if !(1..=10).contains(&n) {
+            return Err(ApiError::invalid("n", "n must be between 1 and 10"));
+        }
+        if n > model.max_n as i64 {
+            return Err(ApiError::invalid(
+                "n",
+                format!("model '{}' supports at most n={}", model.id, model.max_n),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// How the images are answered and encoded: the fields that depend on each other only.
+    fn encoding(&self) -> Result<(ResponseFormat, OutputFormat, Option<u8>, Background), ApiError> {
         let response_format = match self.response_format.as_deref() {
             None | Some("url") => ResponseFormat::Url,
             Some("b64_json") => ResponseFormat::B64Json,
@@ -309,7 +314,6 @@ impl CreateImageRequest {
                 ));
             }
         };
-
         let output_format = match self.output_format.as_deref() {
             None => OutputFormat::Png,
             Some(f) => OutputFormat::parse(f).ok_or_else(|| {
@@ -319,7 +323,6 @@ impl CreateImageRequest {
                 )
             })?,
         };
-
         let output_compression = match self.output_compression {
             None => None,
             Some(c) if !(0..=100).contains(&c) => {
@@ -336,7 +339,6 @@ impl CreateImageRequest {
             }
             Some(c) => Some(c as u8),
         };
-
         let background = match self.background.as_deref() {
             None | Some("auto") | Some("opaque") => Background::Opaque,
             Some("transparent") => Background::Transparent,
@@ -353,18 +355,16 @@ impl CreateImageRequest {
                 "a transparent background needs png or webp output; jpeg has no alpha channel",
             ));
         }
+        Ok((
+            response_format,
+            output_format,
+            output_compression,
+            background,
+        ))
+    }
 
-        let moderation = match self.moderation.as_deref() {
-            None => None,
-            Some(_) if !model.gpt_image_params => {
-                return Err(ApiError::invalid(
-                    "moderation",
-                    format!("model '{}' does not take a moderation level", model.id),
-                ));
-            }
-            Some(m) => Some(pick("moderation", m, &["auto", "low"], model)?),
-        };
-
+    /// The options only some models (or no model here) take; returns the moderation level.
+    fn checked_options(&self, model: &Model) -> Result<Option<&'static str>, ApiError> {
         if self.stream == Some(true) {
             return Err(ApiError::invalid(
                 "stream",
@@ -396,24 +396,48 @@ impl CreateImageRequest {
                 format!("user must be at most {MAX_USER_CHARS} characters"),
             ));
         }
+        match self.moderation.as_deref() {
+            None => Ok(None),
+            Some(_) if !model.gpt_image_params => Err(ApiError::invalid(
+                "moderation",
+                format!("model '{}' does not take a moderation level", model.id),
+            )),
+            Some(m) => Ok(Some(pick("moderation", m, &["auto", "low"], model)?)),
+        }
+    }
+}
 
-        let n = n as u8;
-        Ok(GenerationPlan {
-            cost: model.cost(size, quality) * n as i64,
-            model,
-            prompt,
-            n,
-            size,
-            quality,
-            style,
-            response_format,
-            output_format,
-            output_compression,
-            background,
-            moderation,
-            user: self.user,
-            seed: self.seed.unwrap_or(0),
-        })
+/// The sizes an operation may ask of `model`, and its default; refuses what the model lacks.
+fn sizes_for(model: &Model, op: Operation) -> Result<(&'static [Size], Size), ApiError> {
+    match op {
+        Operation::Generate => Ok((model.sizes, model.default_size)),
+        Operation::Edit { images, input } => {
+            if model.max_edit_images == 0 {
+                return Err(ApiError::invalid(
+                    "model",
+                    format!("model '{}' cannot edit images", model.id),
+                ));
+            }
+            if images > model.max_edit_images as usize {
+                return Err(ApiError::invalid(
+                    "image",
+                    format!(
+                        "model '{}' edits at most {} image(s); got {images}",
+                        model.id, model.max_edit_images
+                    ),
+                ));
+            }
+            Ok((model.edit_sizes, edit_default(model, input)))
+        }
+        Operation::Variation { input } => {
+            if !model.variations {
+                return Err(ApiError::invalid(
+                    "model",
+                    format!("model '{}' does not make variations", model.id),
+                ));
+            }
+            Ok((model.edit_sizes, edit_default(model, input)))
+        }
     }
 }
 
@@ -448,217 +472,4 @@ pub fn refused_term<'a>(prompt: &str, terms: &'a [String]) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req(v: serde_json::Value) -> CreateImageRequest {
-        serde_json::from_value(v).unwrap()
-    }
-
-    fn plan(v: serde_json::Value) -> Result<GenerationPlan, ApiError> {
-        req(v).plan("local-procedural", |_| true)
-    }
-
-    fn param(v: serde_json::Value) -> String {
-        match plan(v.clone()) {
-            Err(ApiError::InvalidRequest { param: Some(p), .. }) => p,
-            other => panic!("{v}: expected a 400 with param, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_stream_refusal_advises_only_what_works() {
-        match plan(serde_json::json!({"prompt": "x", "stream": true})) {
-            Err(ApiError::InvalidRequest { param, message, .. }) => {
-                assert_eq!(param.as_deref(), Some("stream"));
-                // Prefer: respond-async is not served yet: the error must not send anyone there.
-                assert!(!message.contains("Prefer"), "{message}");
-                assert!(message.contains("stream=false"), "{message}");
-            }
-            other => panic!("expected a 400 on stream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults() {
-        let p = plan(serde_json::json!({"prompt": "a red fox"})).unwrap();
-        assert_eq!(p.model.id, "local-procedural");
-        assert_eq!(
-            (p.n, p.size, p.quality),
-            (1, Size::new(1024, 1024), "standard")
-        );
-        assert_eq!(p.response_format, ResponseFormat::Url);
-        assert_eq!(p.output_format, OutputFormat::Png);
-        assert_eq!(p.background, Background::Opaque);
-        assert_eq!(p.cost, 3);
-    }
-
-    #[test]
-    fn nulls_mean_absent() {
-        let p = plan(serde_json::json!({"prompt": "x", "n": null, "size": null, "style": null}))
-            .unwrap();
-        assert_eq!(p.n, 1);
-    }
-
-    /// No model of today's catalog reaches the cap (10 × 1792x1024 is 18 MP); models with larger
-    /// sizes will, and must be refused before anything is charged.
-    #[test]
-    fn the_outputs_of_one_request_are_capped_at_40_megapixels() {
-        let big = Size::new(4096, 2048);
-        assert!(within_output_cap(big, 4).is_ok(), "33.5 MP");
-        match within_output_cap(big, 5) {
-            Err(ApiError::InvalidRequest { param, message, .. }) => {
-                assert_eq!(param.as_deref(), Some("n"));
-                assert!(message.contains("fewer or a smaller size"), "{message}");
-            }
-            other => panic!("41.9 MP must be refused: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_bad_value_names_its_param() {
-        use serde_json::json;
-        let cases = [
-            (json!({"prompt": ""}), "prompt"),
-            (json!({"prompt": "   "}), "prompt"),
-            (json!({"prompt": "x".repeat(4001)}), "prompt"),
-            (
-                json!({"prompt": "x".repeat(1001), "model": "dall-e-2"}),
-                "prompt",
-            ),
-            (json!({"prompt": "x", "n": 0}), "n"),
-            (json!({"prompt": "x", "n": 11}), "n"),
-            (json!({"prompt": "x", "n": 2, "model": "dall-e-3"}), "n"),
-            (json!({"prompt": "x", "size": "1000x1000"}), "size"),
-            (json!({"prompt": "x", "size": "big"}), "size"),
-            (
-                json!({"prompt": "x", "size": "1792x1024", "model": "dall-e-2"}),
-                "size",
-            ),
-            (json!({"prompt": "x", "quality": "ultra"}), "quality"),
-            (
-                json!({"prompt": "x", "quality": "hd", "model": "dall-e-2"}),
-                "quality",
-            ),
-            (json!({"prompt": "x", "style": "vivid"}), "style"),
-            (
-                json!({"prompt": "x", "style": "noir", "model": "dall-e-3"}),
-                "style",
-            ),
-            (json!({"prompt": "x", "model": "nope-1"}), "model"),
-            (
-                json!({"prompt": "x", "response_format": "png"}),
-                "response_format",
-            ),
-            (
-                json!({"prompt": "x", "output_format": "gif"}),
-                "output_format",
-            ),
-            (
-                json!({"prompt": "x", "output_format": "jpeg", "output_compression": 101}),
-                "output_compression",
-            ),
-            (
-                json!({"prompt": "x", "output_compression": 50}),
-                "output_compression",
-            ),
-            (json!({"prompt": "x", "background": "green"}), "background"),
-            (
-                json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}),
-                "background",
-            ),
-            (json!({"prompt": "x", "moderation": "low"}), "moderation"),
-            (json!({"prompt": "x", "stream": true}), "stream"),
-            (
-                json!({"prompt": "x", "partial_images": 2}),
-                "partial_images",
-            ),
-            (
-                json!({"prompt": "x", "seed": 1, "model": "dall-e-2"}),
-                "seed",
-            ),
-            (json!({"prompt": "x", "user": "u".repeat(300)}), "user"),
-        ];
-        for (body, expected) in cases {
-            assert_eq!(param(body.clone()), expected, "{body}");
-        }
-    }
-
-    #[test]
-    fn unavailable_models_are_refused() {
-        let r = req(serde_json::json!({"prompt": "x", "model": "dall-e-3"}))
-            .plan("local-procedural", |m| {
-                m.provider == catalog::ProviderKind::Local
-            });
-        assert!(matches!(r, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
-    }
-
-    #[test]
-    fn edits_and_variations_follow_model_capabilities() {
-        let input = Size::new(300, 200);
-        let edit = |v: serde_json::Value, images| {
-            req(v).plan_for(
-                Operation::Edit { images, input },
-                "local-procedural",
-                |_| true,
-            )
-        };
-        let p = edit(serde_json::json!({"prompt": "x"}), 2).unwrap();
-        assert_eq!(p.size, input, "the offline model keeps the input size");
-        let p = edit(serde_json::json!({"prompt": "x", "model": "dall-e-2"}), 1).unwrap();
-        assert_eq!(p.size, Size::new(1024, 1024));
-        for (body, images, param) in [
-            (
-                serde_json::json!({"prompt": "x", "model": "dall-e-3"}),
-                1,
-                "model",
-            ),
-            (
-                serde_json::json!({"prompt": "x", "model": "dall-e-2"}),
-                2,
-                "image",
-            ),
-            (serde_json::json!({"prompt": "x"}), 17, "image"),
-            (serde_json::json!({"prompt": ""}), 1, "prompt"),
-            (
-                serde_json::json!({"prompt": "x", "model": "gpt-image-1", "size": "512x512"}),
-                1,
-                "size",
-            ),
-        ] {
-            match edit(body.clone(), images) {
-                Err(ApiError::InvalidRequest { param: Some(p), .. }) => {
-                    assert_eq!(p, param, "{body}")
-                }
-                other => panic!("{body}: {other:?}"),
-            }
-        }
-        let var = |v: serde_json::Value| {
-            req(v).plan_for(Operation::Variation { input }, "local-procedural", |_| true)
-        };
-        assert!(
-            var(serde_json::json!({"prompt": ""})).is_ok(),
-            "variations take no prompt"
-        );
-        assert!(var(serde_json::json!({"prompt": "", "model": "gpt-image-1"})).is_err());
-    }
-
-    #[test]
-    fn cost_is_per_image() {
-        let p = plan(serde_json::json!({"prompt": "x", "n": 4, "size": "256x256"})).unwrap();
-        assert_eq!(p.cost, 4);
-    }
-
-    #[test]
-    fn refused_terms_match_whole_words() {
-        let terms = vec!["gore".to_string(), "blood bath".to_string()];
-        assert_eq!(refused_term("Some GORE here", &terms), Some("gore"));
-        assert_eq!(refused_term("a gorgeous sunset", &terms), None);
-        assert_eq!(refused_term("a blood  bath", &terms), Some("blood bath"));
-        assert_eq!(refused_term("blood orange bath", &terms), None);
-        let terms = vec!["x-rated".to_string()];
-        assert_eq!(refused_term("an X-Rated scene", &terms), Some("x-rated"));
-        assert_eq!(refused_term("x rated, too", &terms), Some("x-rated"));
-        assert_eq!(refused_term("rated x", &terms), None);
-    }
-}
+mod tests;

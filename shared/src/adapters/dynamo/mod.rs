@@ -21,6 +21,7 @@ mod credits;
 mod holds;
 mod images;
 pub mod keys;
+mod sessions;
 
 use crate::app::Lazy;
 use crate::domain::accounts::{

@@ -1,0 +1,212 @@
+use super::*;
+
+fn req(v: serde_json::Value) -> CreateImageRequest {
+    serde_json::from_value(v).unwrap()
+}
+
+fn plan(v: serde_json::Value) -> Result<GenerationPlan, ApiError> {
+    req(v).plan("local-procedural", |_| true)
+}
+
+fn param(v: serde_json::Value) -> String {
+    match plan(v.clone()) {
+        Err(ApiError::InvalidRequest { param: Some(p), .. }) => p,
+        other => panic!("{v}: expected a 400 with param, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_stream_refusal_advises_only_what_works() {
+    match plan(serde_json::json!({"prompt": "x", "stream": true})) {
+        Err(ApiError::InvalidRequest { param, message, .. }) => {
+            assert_eq!(param.as_deref(), Some("stream"));
+            // Prefer: respond-async is not served yet: the error must not send anyone there.
+            assert!(!message.contains("Prefer"), "{message}");
+            assert!(message.contains("stream=false"), "{message}");
+        }
+        other => panic!("expected a 400 on stream, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults() {
+    let p = plan(serde_json::json!({"prompt": "a red fox"})).unwrap();
+    assert_eq!(p.model.id, "local-procedural");
+    assert_eq!(
+        (p.n, p.size, p.quality),
+        (1, Size::new(1024, 1024), "standard")
+    );
+    assert_eq!(p.response_format, ResponseFormat::Url);
+    assert_eq!(p.output_format, OutputFormat::Png);
+    assert_eq!(p.background, Background::Opaque);
+    assert_eq!(p.cost, 3);
+}
+
+#[test]
+fn nulls_mean_absent() {
+    let p =
+        plan(serde_json::json!({"prompt": "x", "n": null, "size": null, "style": null})).unwrap();
+    assert_eq!(p.n, 1);
+}
+
+/// No model of today's catalog reaches the cap (10 × 1792x1024 is 18 MP); models with larger
+/// sizes will, and must be refused before anything is charged.
+#[test]
+fn the_outputs_of_one_request_are_capped_at_40_megapixels() {
+    let big = Size::new(4096, 2048);
+    assert!(within_output_cap(big, 4).is_ok(), "33.5 MP");
+    match within_output_cap(big, 5) {
+        Err(ApiError::InvalidRequest { param, message, .. }) => {
+            assert_eq!(param.as_deref(), Some("n"));
+            assert!(message.contains("fewer or a smaller size"), "{message}");
+        }
+        other => panic!("41.9 MP must be refused: {other:?}"),
+    }
+}
+
+#[test]
+fn every_bad_value_names_its_param() {
+    use serde_json::json;
+    let cases = [
+        (json!({"prompt": ""}), "prompt"),
+        (json!({"prompt": "   "}), "prompt"),
+        (json!({"prompt": "x".repeat(4001)}), "prompt"),
+        (
+            json!({"prompt": "x".repeat(1001), "model": "dall-e-2"}),
+            "prompt",
+        ),
+        (json!({"prompt": "x", "n": 0}), "n"),
+        (json!({"prompt": "x", "n": 11}), "n"),
+        (json!({"prompt": "x", "n": 2, "model": "dall-e-3"}), "n"),
+        (json!({"prompt": "x", "size": "1000x1000"}), "size"),
+        (json!({"prompt": "x", "size": "big"}), "size"),
+        (
+            json!({"prompt": "x", "size": "1792x1024", "model": "dall-e-2"}),
+            "size",
+        ),
+        (json!({"prompt": "x", "quality": "ultra"}), "quality"),
+        (
+            json!({"prompt": "x", "quality": "hd", "model": "dall-e-2"}),
+            "quality",
+        ),
+        (json!({"prompt": "x", "style": "vivid"}), "style"),
+        (
+            json!({"prompt": "x", "style": "noir", "model": "dall-e-3"}),
+            "style",
+        ),
+        (json!({"prompt": "x", "model": "nope-1"}), "model"),
+        (
+            json!({"prompt": "x", "response_format": "png"}),
+            "response_format",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "gif"}),
+            "output_format",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "jpeg", "output_compression": 101}),
+            "output_compression",
+        ),
+        (
+            json!({"prompt": "x", "output_compression": 50}),
+            "output_compression",
+        ),
+        (json!({"prompt": "x", "background": "green"}), "background"),
+        (
+            json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}),
+            "background",
+        ),
+        (json!({"prompt": "x", "moderation": "low"}), "moderation"),
+        (json!({"prompt": "x", "stream": true}), "stream"),
+        (
+            json!({"prompt": "x", "partial_images": 2}),
+            "partial_images",
+        ),
+        (
+            json!({"prompt": "x", "seed": 1, "model": "dall-e-2"}),
+            "seed",
+        ),
+        (json!({"prompt": "x", "user": "u".repeat(300)}), "user"),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(param(body.clone()), expected, "{body}");
+    }
+}
+
+#[test]
+fn unavailable_models_are_refused() {
+    let r = req(serde_json::json!({"prompt": "x", "model": "dall-e-3"}))
+        .plan("local-procedural", |m| {
+            m.provider == catalog::ProviderKind::Local
+        });
+    assert!(matches!(r, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
+}
+
+#[test]
+fn edits_and_variations_follow_model_capabilities() {
+    let input = Size::new(300, 200);
+    let edit = |v: serde_json::Value, images| {
+        req(v).plan_for(
+            Operation::Edit { images, input },
+            "local-procedural",
+            |_| true,
+        )
+    };
+    let p = edit(serde_json::json!({"prompt": "x"}), 2).unwrap();
+    assert_eq!(p.size, input, "the offline model keeps the input size");
+    let p = edit(serde_json::json!({"prompt": "x", "model": "dall-e-2"}), 1).unwrap();
+    assert_eq!(p.size, Size::new(1024, 1024));
+    for (body, images, param) in [
+        (
+            serde_json::json!({"prompt": "x", "model": "dall-e-3"}),
+            1,
+            "model",
+        ),
+        (
+            serde_json::json!({"prompt": "x", "model": "dall-e-2"}),
+            2,
+            "image",
+        ),
+        (serde_json::json!({"prompt": "x"}), 17, "image"),
+        (serde_json::json!({"prompt": ""}), 1, "prompt"),
+        (
+            serde_json::json!({"prompt": "x", "model": "gpt-image-1", "size": "512x512"}),
+            1,
+            "size",
+        ),
+    ] {
+        match edit(body.clone(), images) {
+            Err(ApiError::InvalidRequest { param: Some(p), .. }) => {
+                assert_eq!(p, param, "{body}")
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    let var = |v: serde_json::Value| {
+        req(v).plan_for(Operation::Variation { input }, "local-procedural", |_| true)
+    };
+    assert!(
+        var(serde_json::json!({"prompt": ""})).is_ok(),
+        "variations take no prompt"
+    );
+    assert!(var(serde_json::json!({"prompt": "", "model": "gpt-image-1"})).is_err());
+}
+
+#[test]
+fn cost_is_per_image() {
+    let p = plan(serde_json::json!({"prompt": "x", "n": 4, "size": "256x256"})).unwrap();
+    assert_eq!(p.cost, 4);
+}
+
+#[test]
+fn refused_terms_match_whole_words() {
+    let terms = vec!["gore".to_string(), "blood bath".to_string()];
+    assert_eq!(refused_term("Some GORE here", &terms), Some("gore"));
+    assert_eq!(refused_term("a gorgeous sunset", &terms), None);
+    assert_eq!(refused_term("a blood  bath", &terms), Some("blood bath"));
+    assert_eq!(refused_term("blood orange bath", &terms), None);
+    let terms = vec!["x-rated".to_string()];
+    assert_eq!(refused_term("an X-Rated scene", &terms), Some("x-rated"));
+    assert_eq!(refused_term("x rated, too", &terms), Some("x-rated"));
+    assert_eq!(refused_term("rated x", &terms), None);
+}
