@@ -7,6 +7,7 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
 
@@ -307,6 +308,31 @@ pub trait Blobs: Send + Sync {
     fn size(&self, key: &str) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send;
 }
 
+/// A user's Standard Webhooks signing secrets.
+pub trait WebhookSecretStore: Send + Sync {
+    /// The user's secrets, if one was ever made.
+    fn webhook_secrets(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Option<WebhookSecrets>, ApiError>> + Send;
+    /// Stores `secret` as the user's first one, unless one exists: returns what is stored, so
+    /// two racing first uses agree on one secret.
+    fn create_webhook_secret(
+        &self,
+        user_id: &str,
+        secret: &str,
+    ) -> impl Future<Output = Result<WebhookSecrets, ApiError>> + Send;
+    /// Makes `secret` the current one; the one it replaces (if it is `expected`) still signs
+    /// until `until`. `None` when the current secret is no longer `expected` (a racing rotation).
+    fn rotate_webhook_secret(
+        &self,
+        user_id: &str,
+        expected: &str,
+        secret: &str,
+        until: i64,
+    ) -> impl Future<Output = Result<Option<WebhookSecrets>, ApiError>> + Send;
+}
+
 /// Everything a handler may need from the metadata store.
 pub trait Store:
     Accounts
@@ -319,6 +345,7 @@ pub trait Store:
     + Holds
     + Idempotency
     + Uploads
+    + WebhookSecretStore
 {
 }
 impl<T> Store for T where
@@ -332,5 +359,6 @@ impl<T> Store for T where
         + Holds
         + Idempotency
         + Uploads
+        + WebhookSecretStore
 {
 }

@@ -18,3 +18,4 @@ mod promises;
 mod providers;
 mod rate_limit;
 mod stack_shape;
+mod webhooks;

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod billing;
 pub mod catalog;
 pub mod generation;
+pub mod webhooks;
 
 /// Seconds since the Unix epoch, the time unit of every timestamp in the API (as OpenAI's `created`).
 pub fn now_epoch() -> i64 {

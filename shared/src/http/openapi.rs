@@ -21,6 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     ),
     paths(
         register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
+        webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
         complete_upload, list_models, get_model, credit, doc
@@ -31,12 +32,13 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
-        CreateUploadRequest, UploadTicket
+        CreateUploadRequest, UploadTicket, WebhookSecretResponse
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
+        (name = "webhooks", description = "Standard Webhooks signing secrets"),
         (name = "images", description = "OpenAI-compatible generation and the asset library"),
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
@@ -180,6 +182,28 @@ fn me() {}
     ))]
 #[allow(dead_code)]
 fn create_api_key() {}
+
+#[utoipa::path(get, path = "/v1/webhooks/secret", tag = "webhooks", operation_id = "webhook_secret",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The Standard Webhooks signing secret, made on first use", body = WebhookSecretResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 429, description = "Over the hourly request limit", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn webhook_secret() {}
+
+#[utoipa::path(post, path = "/v1/webhooks/secret/rotate", tag = "webhooks", operation_id = "rotate_webhook_secret",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret; the old one still signs for 24 hours", body = WebhookSecretResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 403, description = "An API key cannot rotate the secret: sign in", body = ErrorResponse),
+        (status = 409, description = "Rotated by another request at the same moment", body = ErrorResponse),
+        (status = 429, description = "Over the hourly request limit", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn rotate_webhook_secret() {}
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", operation_id = "list_api_keys",
     security(("bearer" = [])),

@@ -499,3 +499,28 @@ pub struct VariationForm {
     response_format: Option<String>,
     user: Option<String>,
 }
+
+/// A user's Standard Webhooks signing secret.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct WebhookSecretResponse {
+    /// `webhook_secret`.
+    pub object: String,
+    /// `whsec_` and the base64 key: give it to your Standard Webhooks verifier.
+    pub secret: String,
+    /// After a rotation, the replaced secret still signs until then (Unix seconds).
+    pub previous_expires_at: Option<i64>,
+}
+
+impl WebhookSecretResponse {
+    pub fn of(secrets: &crate::domain::webhooks::WebhookSecrets, now: i64) -> Self {
+        Self {
+            object: "webhook_secret".into(),
+            secret: secrets.current.clone(),
+            previous_expires_at: secrets
+                .previous
+                .as_ref()
+                .map(|(_, until)| *until)
+                .filter(|until| *until > now),
+        }
+    }
+}

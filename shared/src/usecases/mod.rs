@@ -4,6 +4,7 @@ pub mod auth;
 pub mod charges;
 pub mod idempotency;
 pub mod library;
+pub mod webhooks;
 
 #[cfg(feature = "images")]
 pub mod edit_inputs;

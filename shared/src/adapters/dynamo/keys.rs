@@ -8,6 +8,11 @@ pub fn profile(user_id: &str) -> Item {
     key(user_pk(user_id), "PROFILE")
 }
 
+/// The user's webhook signing secrets (apart from the profile every request reads).
+pub fn webhook_secret(user_id: &str) -> Item {
+    key(user_pk(user_id), "WEBHOOK_SECRET")
+}
+
 /// The partition of everything a user owns (profile, assets, keys, ledger, uploads).
 pub fn user_pk(id: &str) -> String {
     format!("USER#{id}")

@@ -2,6 +2,8 @@
 //!
 //! Item layout (pk / sk):
 //! - `USER#<id>` / `PROFILE`: the user, with its credit balance
+//! - `USER#<id>` / `WEBHOOK_SECRET`: the Standard Webhooks secret, and the one before it while a
+//!   rotation's grace lasts
 //! - `USERNAME#<lower>` / `USERNAME`, `EMAIL#<lower>` / `EMAIL`, `REFCODE#<code>` / `REFCODE`:
 //!   uniqueness guards written in the same transaction as the user
 //! - `SESSION#<id>` / `SESSION`: a refresh-token family; `revoked` kills its access tokens too
@@ -22,6 +24,7 @@ mod holds;
 mod images;
 pub mod keys;
 mod sessions;
+mod webhooks;
 
 use crate::app::Lazy;
 use crate::domain::accounts::{

@@ -254,3 +254,49 @@ impl RateLimits for MemoryStore {
             .unwrap_or(&0))
     }
 }
+
+impl WebhookSecretStore for MemoryStore {
+    async fn webhook_secrets(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<crate::domain::webhooks::WebhookSecrets>, ApiError> {
+        Ok(self.state().webhook_secrets.get(user_id).cloned())
+    }
+
+    async fn create_webhook_secret(
+        &self,
+        user_id: &str,
+        secret: &str,
+    ) -> Result<crate::domain::webhooks::WebhookSecrets, ApiError> {
+        Ok(self
+            .state()
+            .webhook_secrets
+            .entry(user_id.to_string())
+            .or_insert_with(|| crate::domain::webhooks::WebhookSecrets {
+                current: secret.to_string(),
+                previous: None,
+            })
+            .clone())
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        user_id: &str,
+        expected: &str,
+        secret: &str,
+        until: i64,
+    ) -> Result<Option<crate::domain::webhooks::WebhookSecrets>, ApiError> {
+        let mut state = self.state();
+        let Some(stored) = state.webhook_secrets.get_mut(user_id) else {
+            return Ok(None);
+        };
+        if stored.current != expected {
+            return Ok(None);
+        }
+        stored.previous = Some((
+            std::mem::replace(&mut stored.current, secret.to_string()),
+            until,
+        ));
+        Ok(Some(stored.clone()))
+    }
+}

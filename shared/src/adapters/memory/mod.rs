@@ -74,6 +74,7 @@ struct State {
     holds: HashMap<String, Hold>,
     idempotency: HashMap<(String, String), Idem>,
     faults: VecDeque<PutFault>,
+    webhook_secrets: HashMap<String, crate::domain::webhooks::WebhookSecrets>,
 }
 
 #[derive(Default)]
