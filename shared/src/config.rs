@@ -51,6 +51,10 @@ pub struct Config {
     pub login_attempts_per_window: u32,
     /// Lower-cased terms (or phrases) refused in prompts before anything is charged.
     pub refused_terms: Vec<String>,
+    /// The queue webhook deliveries wait on (`None` where no function sends webhooks).
+    pub webhook_queue_url: Option<String>,
+    /// Lets webhooks reach loopback and private addresses (a local receiver under `make run`).
+    pub allow_private_webhook_targets: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -207,6 +211,12 @@ impl Config {
             anonymous_rate_limit_per_hour: positive("ANONYMOUS_RATE_LIMIT_PER_HOUR", 300)?,
             login_attempts_per_window: positive("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)?,
             refused_terms: list("REFUSED_TERMS"),
+            webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
+            allow_private_webhook_targets: parse(
+                "ALLOW_PRIVATE_WEBHOOK_TARGETS",
+                get("ALLOW_PRIVATE_WEBHOOK_TARGETS"),
+                false,
+            )?,
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
             queue_url: required("QUEUE_URL")?,

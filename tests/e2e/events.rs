@@ -108,10 +108,17 @@ fn every_function_has_an_event_that_parses() {
         local_stack::template::Template::load(&workspace_root().join("template.yaml")).unwrap();
     for (_, binary) in template.function_binaries() {
         let text = event(&binary);
-        if binary == "worker" {
+        if binary == "worker" || binary == "deliver-webhook" {
             let e: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
             assert!(!e.records.is_empty());
             assert!(text.contains("\"eventSource\": \"aws:sqs\""));
+            if binary == "deliver-webhook" {
+                for r in &e.records {
+                    let body = r.body.as_deref().unwrap();
+                    serde_json::from_str::<shared::usecases::deliveries::Delivery>(body)
+                        .unwrap_or_else(|e| panic!("{binary}: {e}"));
+                }
+            }
         } else if binary == "sweep-holds" {
             let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =
                 serde_json::from_str(&text).unwrap();

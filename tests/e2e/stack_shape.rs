@@ -1,7 +1,7 @@
 //! Routes, handlers, resources and the OpenAPI document are one set, read from template.yaml.
 
 use e2e_tests::*;
-use local_stack::registry::{SQS_CONSUMERS, http_handlers, scheduled_handlers};
+use local_stack::registry::{http_handlers, scheduled_handlers, sqs_handlers};
 use local_stack::template::Template;
 use std::collections::BTreeSet;
 
@@ -16,7 +16,7 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
     let handled: BTreeSet<String> = http_handlers().keys().map(|k| k.to_string()).collect();
     assert_eq!(routed, handled);
     let consumers: BTreeSet<String> = t.sqs_consumers().into_iter().map(|(b, _)| b).collect();
-    let known: BTreeSet<String> = SQS_CONSUMERS.iter().map(|s| s.to_string()).collect();
+    let known: BTreeSet<String> = sqs_handlers().keys().map(|s| s.to_string()).collect();
     assert_eq!(consumers, known);
     let scheduled: BTreeSet<String> = t.scheduled().unwrap().into_iter().map(|(b, _)| b).collect();
     let known: BTreeSet<String> = scheduled_handlers().keys().map(|s| s.to_string()).collect();

@@ -179,26 +179,31 @@ impl LocalStack {
         let addr = listener.local_addr()?;
         let mut tasks = vec![tokio::spawn(serve(listener, gateway))];
 
+        let sqs_handlers = registry::sqs_handlers();
         for (binary, queue) in template.sqs_consumers() {
-            if !registry::SQS_CONSUMERS.contains(&binary.as_str()) {
-                return Err(
-                    format!("SQS function {binary} has no handler in the local stack").into(),
-                );
-            }
+            let handler = sqs_handlers.get(binary.as_str()).cloned().ok_or_else(|| {
+                format!("SQS function {binary} has no handler in the local stack")
+            })?;
             let (url, _) = created
                 .queues
                 .get(&queue)
-                .ok_or("worker queue not created")?
+                .ok_or_else(|| format!("queue {queue} not created"))?
                 .clone();
             let arn = template::resolve(
                 &serde_yaml::from_str(&format!("{{\"Fn::GetAtt\": [{queue}, Arn]}}"))?,
                 &created,
             )?;
             tasks.push(tokio::spawn(worker_loop::run(
-                clients.sqs.clone(),
-                url,
-                arn,
-                opts.region.clone(),
+                worker_loop::Consumer {
+                    queue: Arc::new(registry::QueueRef {
+                        sqs: clients.sqs.clone(),
+                        url,
+                    }),
+                    arn,
+                    region: opts.region.clone(),
+                    handler,
+                },
+                deps.clone(),
             )));
         }
 

@@ -17,6 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Template parameters can be set under their own names (`RateLimitPerHour=10 make run`) or
     // as the variables the functions read (`OPENAI_API_KEY=... make run`).
     opts.parameters = std::env::vars().collect();
+    // A receiver on this machine is the point of a local stack: webhooks may reach loopback.
+    opts.parameters
+        .entry("AllowPrivateWebhookTargets".into())
+        .or_insert_with(|| "true".into());
     let stack = LocalStack::start(opts).await?;
 
     eprintln!();
@@ -29,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         eprintln!("    {id:<18} {url}");
     }
     eprintln!(
-        "  {} routes from template.yaml; worker polling the generation queue.",
+        "  {} routes from template.yaml; consumers polling the generation and webhook queues.",
         stack.routes.len()
     );
     let providers = match stack.config.openai_api_key {

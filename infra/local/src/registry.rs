@@ -67,8 +67,43 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
     ])
 }
 
-/// Functions fed by SQS rather than HTTP.
-pub const SQS_CONSUMERS: &[&str] = &["worker"];
+pub type SqsHandler = Arc<
+    dyn Fn(
+            Arc<Deps>,
+            Arc<QueueRef>,
+            aws_lambda_events::event::sqs::SqsEvent,
+        ) -> BoxFuture<'static, Result<SqsBatchResponse, lambda_runtime::Error>>
+        + Send
+        + Sync,
+>;
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+
+/// The queue a consumer reads, for those that change a message's visibility themselves.
+pub struct QueueRef {
+    pub sqs: aws_sdk_sqs::Client,
+    pub url: String,
+}
+
+/// Functions fed by SQS rather than HTTP, by binary name.
+pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
+    let worker: SqsHandler = Arc::new(|_, _, event| {
+        Box::pin(worker::handler(lambda_runtime::LambdaEvent::new(
+            event,
+            lambda_runtime::Context::default(),
+        )))
+    });
+    let deliver: SqsHandler = Arc::new(|deps, queue, event| {
+        Box::pin(async move {
+            let redelivery = deliver_webhook::SqsRedelivery {
+                sqs: queue.sqs.clone(),
+                queue_url: queue.url.clone(),
+            };
+            let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+            deliver_webhook::handler(&deps, &redelivery, event, shared::domain::now_epoch()).await
+        })
+    });
+    BTreeMap::from([("worker", worker), ("deliver-webhook", deliver)])
+}
 
 pub type ScheduledHandler = Arc<dyn Fn(Arc<Deps>) -> BoxFuture<'static, ()> + Send + Sync>;
 

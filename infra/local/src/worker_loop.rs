@@ -1,19 +1,28 @@
-//! Lambda's SQS event source, locally: long-polls the queue, hands batches to the worker
-//! handler as real `SqsEvent`s and deletes only the messages it did not report as failed.
+//! Lambda's SQS event source, locally: long-polls a queue, hands batches to its consumer as real
+//! `SqsEvent`s and deletes only the messages it did not report as failed.
 
+use crate::registry::{QueueRef, SqsHandler};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use lambda_runtime::{Context, LambdaEvent};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn: String, region: String) {
+/// One queue and the function that consumes it.
+pub struct Consumer {
+    pub queue: Arc<QueueRef>,
+    pub arn: String,
+    pub region: String,
+    pub handler: SqsHandler,
+}
+
+pub async fn run(consumer: Consumer, deps: Arc<shared::Deps>) {
     loop {
-        match poll_once(&sqs, &queue_url, &queue_arn, &region).await {
+        match poll_once(&consumer, &deps).await {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(messages = n, "worker batch handled"),
+            Ok(n) => tracing::debug!(messages = n, "queue batch handled"),
             Err(e) => {
-                tracing::warn!(error = %e, "worker poll failed");
+                tracing::warn!(error = %e, "queue poll failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -22,11 +31,11 @@ pub async fn run(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn: String,
 
 /// One receive → invoke → delete cycle; returns how many messages were received.
 pub async fn poll_once(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    queue_arn: &str,
-    region: &str,
+    consumer: &Consumer,
+    deps: &Arc<shared::Deps>,
 ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let (sqs, queue_url) = (&consumer.queue.sqs, consumer.queue.url.as_str());
+    let (queue_arn, region) = (consumer.arn.as_str(), consumer.region.as_str());
     let out = sqs
         .receive_message()
         .queue_url(queue_url)
@@ -68,7 +77,7 @@ pub async fn poll_once(
     event.records = records;
     let count = event.records.len();
     let failed: HashSet<String> =
-        match worker::handler(LambdaEvent::new(event, Context::default())).await {
+        match (consumer.handler)(deps.clone(), consumer.queue.clone(), event).await {
             Ok(resp) => resp
                 .batch_item_failures
                 .into_iter()
@@ -76,7 +85,7 @@ pub async fn poll_once(
                 .collect(),
             Err(e) => {
                 // Like Lambda: a failed invocation leaves the whole batch for redelivery.
-                tracing::warn!(error = %e, "worker invocation failed");
+                tracing::warn!(error = %e, "queue consumer invocation failed");
                 return Ok(count);
             }
         };

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod charges;
+#[cfg(feature = "delivery")]
+pub mod deliveries;
 pub mod idempotency;
 pub mod library;
 pub mod webhooks;

@@ -1,0 +1,112 @@
+//! The webhook-queue consumer: one signed POST per message. A receiver that fails (non-2xx,
+//! timeout, unreachable) gets the message back later, doubling the wait from 30 s up to 6 h, so
+//! the 13 receives the queue allows span about a day before the dead-letter queue; the
+//! `webhook-id` stays the same on every attempt. A target that is refused (private address,
+//! not https) is logged and dropped: retrying cannot make it deliverable.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::Deps;
+use shared::ports::{Blobs, Store};
+use shared::usecases::deliveries::{Delivery, Outcome, attempt, backoff};
+use std::future::Future;
+use std::time::Duration;
+
+/// Puts a received message back on the queue after `delay` (SQS: its visibility timeout).
+pub trait Redelivery: Send + Sync {
+    fn retry_after(
+        &self,
+        receipt_handle: &str,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+pub struct SqsRedelivery {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl Redelivery for SqsRedelivery {
+    async fn retry_after(&self, receipt_handle: &str, delay: Duration) -> Result<(), String> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.as_secs().min(43_200) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+    }
+}
+
+pub async fn handler<S: Store, B: Blobs, R: Redelivery>(
+    deps: &Deps<S, B>,
+    redelivery: &R,
+    event: LambdaEvent<SqsEvent>,
+    now: i64,
+) -> Result<SqsBatchResponse, Error> {
+    let outcomes = futures::future::join_all(
+        event
+            .payload
+            .records
+            .iter()
+            .map(|record| deliver(deps, redelivery, record, now)),
+    )
+    .await;
+    let mut response = SqsBatchResponse::default();
+    for (record, delivered) in event.payload.records.iter().zip(outcomes) {
+        if !delivered && let Some(id) = record.message_id.clone() {
+            response.add_failure(id);
+        }
+    }
+    Ok(response)
+}
+
+/// One message; `false` when it must come back (reported as a batch item failure).
+async fn deliver<S: Store, B: Blobs, R: Redelivery>(
+    deps: &Deps<S, B>,
+    redelivery: &R,
+    record: &SqsMessage,
+    now: i64,
+) -> bool {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let delivery: Delivery = match record.body.as_deref().map(serde_json::from_str) {
+        Some(Ok(d)) => d,
+        other => {
+            let reason = match other {
+                Some(Err(e)) => e.to_string(),
+                _ => "no body".into(),
+            };
+            // Kept for the dead-letter queue, where someone can read it.
+            tracing::error!(%message_id, %reason, "unreadable webhook delivery");
+            return false;
+        }
+    };
+    let attempt_no: u32 = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let failure = match attempt(deps, &delivery, now).await {
+        Ok(Outcome::Delivered(status)) => {
+            tracing::info!(webhook_id = %delivery.id, user_id = %delivery.user_id, status, attempt = attempt_no, "webhook delivered");
+            return true;
+        }
+        Ok(Outcome::Refused(why)) => {
+            tracing::error!(webhook_id = %delivery.id, user_id = %delivery.user_id, %why, "webhook target refused: dropped");
+            return true;
+        }
+        Ok(Outcome::Retry(why)) => why,
+        Err(e) => e.to_string(),
+    };
+    let delay = backoff(attempt_no);
+    tracing::warn!(webhook_id = %delivery.id, user_id = %delivery.user_id, why = %failure, attempt = attempt_no, retry_in_s = delay.as_secs(), "webhook not delivered");
+    if let Some(rh) = record.receipt_handle.as_deref()
+        && let Err(e) = redelivery.retry_after(rh, delay).await
+    {
+        // The queue's own visibility timeout then decides when it comes back.
+        tracing::warn!(webhook_id = %delivery.id, error = %e, "could not set the retry delay");
+    }
+    false
+}
