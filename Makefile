@@ -11,9 +11,18 @@ run: venv
 	$(CARGO) build -p local-stack
 	PORT=$(PORT) ./target/debug/local-stack
 
-## test: formatting, clippy, cfn-lint, then every test against a moto server started and stopped here
-test: venv node fmt clippy cfn-lint
-	./infra/local/with-moto.sh $(CARGO) test --workspace
+# Clippy's lints run inside the test build itself (clippy-driver wraps rustc for the workspace's
+# own crates, as `cargo clippy` does): one compilation of everything instead of a check pass and
+# a build pass. Any warning, rustc's or clippy's, fails the build.
+LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_HACKERY__
+
+## test: formatting, cfn-lint, clippy with the test build, then every test against a moto server
+## started and stopped here
+test: venv node fmt cfn-lint
+	$(LINTED) $(CARGO) test --workspace --all-targets --no-run
+	# shared alone, without its `images` feature: what the account functions build.
+	$(CARGO) clippy -p shared --lib -- -D warnings
+	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace
 
 venv: $(VENV)/.installed
 
@@ -32,6 +41,7 @@ $(VENV)/.installed: infra/local/requirements.txt
 fmt:
 	$(CARGO) fmt --all --check
 
+## clippy: the lints alone, without building the tests
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	# shared alone, without its `images` feature: what the account functions build.
