@@ -113,18 +113,7 @@ async fn metadata_and_downloads() {
     let thumb = image::load_from_memory(&thumb).unwrap();
     assert_eq!((thumb.width(), thumb.height()), (256, 256));
 
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = no_redirects
-        .get(t.url(&format!("/v1/images/{id}/content")))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let location = t.content_location(&id, &s.access).await;
     let bytes = t
         .http
         .get(&location)

@@ -108,10 +108,7 @@ fn concrete(path: &str, image: &str, key_id: &str) -> String {
 async fn call(t: &TestStack, method: &str, path: &str, token: &str) -> Reply {
     let url = t.url(path);
     // Our answer itself, not the bucket's after a redirect.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     let req = match method {
         "GET" => http.get(url),
         "DELETE" => http.delete(url),
@@ -407,10 +404,6 @@ async fn thumbnails_are_webp_and_content_presigns_afresh() {
         "256 px on the long edge"
     );
 
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let signed_at = |location: &str| {
         let url = reqwest::Url::parse(location).unwrap();
         let date = url
@@ -425,14 +418,7 @@ async fn thumbnails_are_webp_and_content_presigns_afresh() {
         // A second apart: a URL signed afresh carries a later date.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let asked = now_epoch();
-        let resp = no_redirects
-            .get(t.url(&format!("/v1/images/{id}/content")))
-            .bearer_auth(&s.access)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::FOUND);
-        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        let location = t.content_location(id, &s.access).await;
         assert!(signed_at(&location) >= asked, "signed when asked for");
         let got = t.http.get(&location).send().await.unwrap();
         assert_eq!(got.status(), StatusCode::OK);

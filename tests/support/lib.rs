@@ -84,6 +84,14 @@ pub const HOUR: i64 = 3600;
 pub const DAY: i64 = 86_400;
 pub const LOGIN_WINDOW: i64 = 15 * 60;
 
+/// A client that shows our own answers, not where they redirect to.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub fn unique(prefix: &str) -> String {
     format!(
         "{prefix}_{}",
@@ -198,6 +206,18 @@ pub fn tokens(r: &Reply) -> Tokens {
 impl TestStack {
     pub async fn generate(&self, token: &str, body: Value) -> Reply {
         self.post("/v1/images/generations", body, Some(token)).await
+    }
+
+    /// Where `GET /v1/images/{id}/content` redirects (asserting that it is a 302).
+    pub async fn content_location(&self, id: &str, token: &str) -> String {
+        let resp = no_redirects()
+            .get(self.url(&format!("/v1/images/{id}/content")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        resp.headers()["location"].to_str().unwrap().to_string()
     }
 
     /// The id of the user a token signs in.
