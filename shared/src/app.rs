@@ -18,6 +18,8 @@ pub struct Deps<S = DynamoStore, B = S3Blobs> {
     pub failed_auth: crate::http::FailedAuth,
     /// API keys this instance has looked up (liveness is checked on every request).
     pub api_keys: crate::http::KnownKeys,
+    /// Where changes are announced to other systems (nowhere unless a bus is configured).
+    pub events: crate::adapters::events::EventBus,
 }
 
 impl Deps<DynamoStore> {
@@ -30,10 +32,17 @@ impl Deps<DynamoStore> {
     pub fn from_config(config: Config) -> Self {
         let aws = Arc::new(AwsSource::new(&config));
         let dynamo = Lazy::new(aws.clone(), |_, sdk| dynamodb(sdk));
-        let s3 = Lazy::new(aws, |aws, sdk| s3(sdk, aws.is_emulated()));
+        let s3 = Lazy::new(aws.clone(), |aws, sdk| s3(sdk, aws.is_emulated()));
+        let events = config.event_bus_name.clone().map(|bus| {
+            let client = Lazy::new(aws, |_, sdk| aws_sdk_eventbridge::Client::new(sdk));
+            crate::adapters::events::EventBus::new(client, bus)
+        });
         let store = DynamoStore::new(dynamo, config.table_name.clone());
         let blobs = S3Blobs::new(s3, config.bucket_name.clone());
-        Deps::with(config, store, blobs)
+        Deps {
+            events: events.unwrap_or_default(),
+            ..Deps::with(config, store, blobs)
+        }
     }
 }
 
@@ -48,6 +57,7 @@ impl<S, B> Deps<S, B> {
             blobs,
             failed_auth: Default::default(),
             api_keys: Default::default(),
+            events: Default::default(),
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Config {
     pub webhook_queue_url: Option<String>,
     /// Lets webhooks reach loopback and private addresses (a local receiver under `make run`).
     pub allow_private_webhook_targets: bool,
+    /// The EventBridge bus that hears about new and deleted assets (`None`: no events).
+    pub event_bus_name: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -212,6 +214,7 @@ impl Config {
             login_attempts_per_window: positive("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)?,
             refused_terms: list("REFUSED_TERMS"),
             webhook_queue_url: get("WEBHOOK_QUEUE_URL"),
+            event_bus_name: get("EVENT_BUS_NAME"),
             allow_private_webhook_targets: parse(
                 "ALLOW_PRIVATE_WEBHOOK_TARGETS",
                 get("ALLOW_PRIVATE_WEBHOOK_TARGETS"),

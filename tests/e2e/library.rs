@@ -313,6 +313,7 @@ pub(crate) fn noting<S: shared::ports::Store>(deps: shared::Deps<S>) -> shared::
         providers: deps.providers,
         failed_auth: Default::default(),
         api_keys: Default::default(),
+        events: deps.events,
     }
 }
 

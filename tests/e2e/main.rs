@@ -5,6 +5,7 @@
 mod assets;
 mod auth_flow;
 mod bad_input;
+mod bus_events;
 mod charges;
 mod credentials;
 mod defects;

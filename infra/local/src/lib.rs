@@ -140,6 +140,7 @@ impl LocalStack {
             dynamodb: shared::app::dynamodb(&sdk),
             s3: shared::app::s3(&sdk, true),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            events: aws_sdk_eventbridge::Client::new(&sdk),
         });
 
         let parameters = template.parameters(&opts.parameters)?;

@@ -24,6 +24,8 @@ pub struct Created {
     pub buckets: HashMap<String, String>,
     /// Logical id → (queue URL, queue name).
     pub queues: HashMap<String, (String, String)>,
+    /// Logical id → event bus name.
+    pub buses: HashMap<String, String>,
 }
 
 impl Resolve for Created {
@@ -38,6 +40,7 @@ impl Resolve for Created {
             .or_else(|| self.tables.get(id))
             .or_else(|| self.buckets.get(id))
             .or_else(|| self.queues.get(id).map(|(url, _)| url))
+            .or_else(|| self.buses.get(id))
             .cloned()
     }
 
@@ -49,6 +52,8 @@ impl Resolve for Created {
                     Some(format!("arn:aws:dynamodb:{r}:{a}:table/{t}"))
                 } else if let Some(b) = self.buckets.get(id) {
                     Some(format!("arn:aws:s3:::{b}"))
+                } else if let Some(bus) = self.buses.get(id) {
+                    Some(format!("arn:aws:events:{r}:{a}:event-bus/{bus}"))
                 } else {
                     let (_, name) = self.queues.get(id)?;
                     Some(format!("arn:aws:sqs:{r}:{a}:{name}"))
@@ -86,9 +91,10 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
-/// Creates every table, bucket and queue of the template under `prefix`.
+/// Creates every table, bucket, queue and event bus of the template under `prefix`.
 pub async fn provision(
     template: &Template,
     clients: &Clients,
@@ -240,6 +246,12 @@ pub async fn provision(
             .queue_url
             .ok_or("emulator returned no queue URL")?;
         created.queues.insert(id, (url, name));
+    }
+
+    for (id, _) in template.resources_of("AWS::Events::EventBus") {
+        let name = format!("{prefix}-{id}");
+        clients.events.create_event_bus().name(&name).send().await?;
+        created.buses.insert(id, name);
     }
     Ok(created)
 }

@@ -2,6 +2,7 @@
 //! storing new assets without orphans, and describing them with fresh presigned URLs.
 
 use crate::Deps;
+use crate::adapters::events::asset_detail;
 use crate::domain::assets::ImageRecord;
 use crate::domain::assets::Lineage;
 use crate::domain::billing::{Settlement, WriteOutcome};
@@ -47,7 +48,11 @@ pub async fn store_objects<S: Store, B: Blobs>(
         .unzip();
     let error = match futures::future::try_join_all(writes).await {
         Ok(_) => match deps.store.put_images(records, settles).await {
-            WriteOutcome::Written => return Ok(()),
+            WriteOutcome::Written => {
+                let details = records.iter().map(asset_detail).collect();
+                deps.events.publish("Image Created", details).await;
+                return Ok(());
+            }
             WriteOutcome::NotWritten(e) => e,
             WriteOutcome::Unknown(error) => {
                 tracing::error!(%error, keys = ?keys, "metadata write outcome unknown: objects kept");
@@ -307,6 +312,8 @@ pub async fn delete<S: Store, B: Blobs>(
         }
     }
     tracing::info!(user_id, image_id = id, count = doomed.len(), "deleted");
+    let details = doomed.iter().map(asset_detail).collect();
+    deps.events.publish("Image Deleted", details).await;
     Ok(DeletedImage {
         id: id.to_string(),
         object: "image".into(),
