@@ -92,6 +92,7 @@ impl Config {
         Self::from_lookup(|k| vars.get(k).cloned())
     }
 
+    // Long: one line per variable; splitting it would only scatter the list.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let required = |k: &'static str| get(k).ok_or(ConfigError::Missing(k));

@@ -66,6 +66,7 @@ fn clean_tags(tags: Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError
     Ok(Some(out))
 }
 
+// Long: PATCH does three things (metadata, a version from a prompt, one from an asset).
 async fn update<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     ctx: &Ctx,

@@ -158,6 +158,7 @@ fn error(request_id: &str, e: &ApiError) -> HyperResponse<Full<Bytes>> {
 }
 
 /// The payload-format-2.0 event API Gateway builds for a request.
+// Long: one field of the event per line, as API Gateway fills them.
 fn api_gateway_event(
     parts: &hyper::http::request::Parts,
     body: &Bytes,

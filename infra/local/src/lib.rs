@@ -117,6 +117,7 @@ pub async fn start_emulator(
 }
 
 impl LocalStack {
+    // Long: the steps of bringing a stack up, in order (emulator, resources, routes, loops).
     pub async fn start(opts: Options) -> Result<Self, Error> {
         let template = Template::load(&opts.template)?;
         let own = template.functions_with_own_environment();

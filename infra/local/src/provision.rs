@@ -95,6 +95,7 @@ pub struct Clients {
 }
 
 /// Creates every table, bucket, queue and event bus of the template under `prefix`.
+// Long: one block per resource type, in the order their dependencies need.
 pub async fn provision(
     template: &Template,
     clients: &Clients,

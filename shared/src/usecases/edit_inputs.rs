@@ -50,6 +50,7 @@ fn too_large(bytes: usize) -> ApiError {
 
 /// Parses `multipart/form-data` (fields `image` / `image[]`, `mask`, and OpenAI's text fields) or
 /// JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
+// Long: the two body forms (multipart, JSON) share their checks; each branch reads straight.
 pub async fn parse(
     req: &Request,
     with_prompt: bool,

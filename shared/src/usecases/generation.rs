@@ -108,6 +108,7 @@ pub async fn variation<S: Store, B: Blobs>(
 /// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
 /// post-processing and storage, with refund and quota release on any failure. `claim` is the
 /// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
+// Long: the steps of a paid request in order, each with its undo; read top to bottom.
 async fn run<S, B, F, Fut>(
     deps: &Deps<S, B>,
     who: &Principal,
@@ -210,6 +211,8 @@ async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     }
 }
 
+/// Post-processes, checks what an answer can carry, builds the answer and stores everything in
+/// one settlement. Long because the order is the point: nothing may fail after the write.
 async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     uid: &str,

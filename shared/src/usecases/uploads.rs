@@ -14,6 +14,7 @@ use crate::usecases::library::{Processed, image_info, shown, store_asset};
 use imaging::ImagingError;
 
 /// The asset, and whether this call created it (`false`: it was completed before).
+// Long: each check of the object (exists, size, type, pixels) removes it when it fails.
 pub async fn complete<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     who: &Principal,

@@ -136,6 +136,7 @@ fn colour(param: String, s: &str) -> Result<Rgba<u8>, Invalid> {
 }
 
 impl Transform {
+    // Long: one short arm per operation, in the order of the documentation; a table to read.
     pub fn parse(body: &Value) -> Result<Self, Invalid> {
         let obj = body
             .as_object()

@@ -343,6 +343,7 @@ impl DynamoStore {
 }
 
 impl RateLimits for DynamoStore {
+    // Long: one conditional UpdateItem and the reading of its three outcomes.
     async fn admit(
         &self,
         user_id: &str,

@@ -93,6 +93,7 @@ pub(super) fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
 }
 
 impl Images for DynamoStore {
+    // Long: the items of one transaction and the reading of how it ended.
     async fn put_images(
         &self,
         records: &[ImageRecord],

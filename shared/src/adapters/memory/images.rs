@@ -3,6 +3,7 @@
 use super::*;
 
 impl Images for MemoryStore {
+    // Long: it mirrors, step by step, the conditions of the DynamoDB transaction it stands for.
     async fn put_images(
         &self,
         records: &[ImageRecord],
