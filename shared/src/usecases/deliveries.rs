@@ -93,25 +93,26 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
-/// Every address the target's host resolves to, all of them allowed; an error naming why not.
-pub async fn resolve(url: &reqwest::Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
-    let host = url.host_str().ok_or("no host")?;
-    let port = url.port_or_known_default().ok_or("no port")?;
+/// Every address the target's host resolves to, all of them allowed. A host that does not
+/// resolve now may later (a retry); one that resolves to a refused address is refused.
+pub async fn resolve(url: &reqwest::Url, allow_private: bool) -> Result<Vec<SocketAddr>, Outcome> {
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(443);
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("{host} does not resolve: {e}"))?
-        .collect();
+    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => return Err(Outcome::Retry(format!("{host} does not resolve: {e}"))),
+    };
     if addrs.is_empty() {
-        return Err(format!("{host} resolves to no address"));
+        return Err(Outcome::Retry(format!("{host} resolves to no address")));
     }
     // One refused address refuses the host: a name that mixes public and private answers is
     // how rebinding attacks pick their moment.
     if let Some(bad) = addrs.iter().find(|a| !allowed(a.ip(), allow_private)) {
-        return Err(format!(
+        return Err(Outcome::Refused(format!(
             "{host} resolves to {}, which is not a public address",
             bad.ip()
-        ));
+        )));
     }
     Ok(addrs)
 }
@@ -140,7 +141,7 @@ pub async fn attempt<S: Store, B: Blobs>(
     };
     let addrs = match resolve(&url, allow_private).await {
         Ok(addrs) => addrs,
-        Err(why) => return Ok(Outcome::Refused(why)),
+        Err(outcome) => return Ok(outcome),
     };
     let secrets = crate::usecases::webhooks::secrets(deps, &delivery.user_id).await?;
     let body = delivery.body.to_string();
@@ -232,9 +233,17 @@ mod tests {
     #[tokio::test]
     async fn a_name_that_resolves_to_a_private_address_is_refused() {
         let url = reqwest::Url::parse("https://localhost:9/hook").unwrap();
-        let why = resolve(&url, false).await.unwrap_err();
-        assert!(why.contains("not a public address"), "{why}");
+        match resolve(&url, false).await {
+            Err(Outcome::Refused(why)) => assert!(why.contains("not a public address"), "{why}"),
+            other => panic!("{other:?}"),
+        }
         assert!(resolve(&url, true).await.is_ok());
+        // A name that does not resolve now is worth another attempt, not a refusal.
+        let nowhere = reqwest::Url::parse("https://no-such-host.invalid/hook").unwrap();
+        assert!(matches!(
+            resolve(&nowhere, false).await,
+            Err(Outcome::Retry(_))
+        ));
     }
 
     #[test]
