@@ -267,14 +267,8 @@ impl DynamoStore {
     /// The user's API keys as listed under the user (without their last use).
     async fn list_key_items(&self, user_id: &str) -> Result<Vec<ApiKeyRecord>, ApiError> {
         let pages: Vec<_> = self
-            .client
-            .get()
+            .user_items(user_id, keys::API_KEY_PREFIX)
             .await
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(user_pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::API_KEY_PREFIX))
             .consistent_read(true)
             .into_paginator()
             .items()

@@ -233,14 +233,8 @@ impl Credits for DynamoStore {
 
     async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
         let out = self
-            .client
-            .get()
+            .user_items(user_id, keys::LEDGER_PREFIX)
             .await
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(user_pk(user_id)))
-            .expression_attribute_values(":prefix", s(keys::LEDGER_PREFIX))
             .scan_index_forward(false)
             .limit(limit as i32)
             .send()

@@ -311,34 +311,25 @@ impl Images for DynamoStore {
     }
 
     async fn versions(&self, user_id: &str, root_id: &str) -> Result<Vec<VersionEntry>, ApiError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .get()
-                .await
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(keys::versions_prefix(root_id)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for it in page.items() {
-                out.push(VersionEntry {
-                    version: get_n(it, "version")? as u32,
-                    image_id: get_s(it, "image_id")?,
-                    parent_id: opt_s(it, "parent_id"),
-                });
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let items: Vec<_> = self
+            .user_items(user_id, &keys::versions_prefix(root_id))
+            .await
+            .into_paginator()
+            .items()
+            .send()
+            .collect()
+            .await;
+        items
+            .into_iter()
+            .map(|it| {
+                let it = it.map_err(sdk_error)?;
+                Ok(VersionEntry {
+                    version: get_n(&it, "version")? as u32,
+                    image_id: get_s(&it, "image_id")?,
+                    parent_id: opt_s(&it, "parent_id"),
+                })
+            })
+            .collect()
     }
 }
 

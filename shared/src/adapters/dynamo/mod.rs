@@ -42,6 +42,7 @@ use crate::ports::*;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
@@ -79,6 +80,18 @@ impl DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key))
+    }
+
+    /// A Query of the user's items whose sort key starts with `prefix`.
+    async fn user_items(&self, user_id: &str, prefix: &str) -> QueryFluentBuilder {
+        self.client
+            .get()
+            .await
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
+            .expression_attribute_values(":prefix", s(prefix))
     }
 
     /// A DeleteItem of `key` in this table.
