@@ -20,6 +20,8 @@ pub struct Deps<S = DynamoStore, B = S3Blobs> {
     pub api_keys: crate::http::KnownKeys,
     /// Where changes are announced to other systems (nowhere unless a bus is configured).
     pub events: crate::adapters::events::EventBus,
+    /// The generation queue (jobs) and the webhook queue (deliveries).
+    pub queues: crate::adapters::queue::Queues,
 }
 
 impl Deps<DynamoStore> {
@@ -33,6 +35,11 @@ impl Deps<DynamoStore> {
         let aws = Arc::new(AwsSource::new(&config));
         let dynamo = Lazy::new(aws.clone(), |_, sdk| dynamodb(sdk));
         let s3 = Lazy::new(aws.clone(), |aws, sdk| s3(sdk, aws.is_emulated()));
+        let queues = crate::adapters::queue::Queues::sqs(
+            Lazy::new(aws.clone(), |_, sdk| aws_sdk_sqs::Client::new(sdk)),
+            config.queue_url.clone(),
+            config.webhook_queue_url.clone(),
+        );
         let events = config.event_bus_name.clone().map(|bus| {
             let client = Lazy::new(aws, |_, sdk| aws_sdk_eventbridge::Client::new(sdk));
             crate::adapters::events::EventBus::new(client, bus)
@@ -41,6 +48,7 @@ impl Deps<DynamoStore> {
         let blobs = S3Blobs::new(s3, config.bucket_name.clone());
         Deps {
             events: events.unwrap_or_default(),
+            queues,
             ..Deps::with(config, store, blobs)
         }
     }
@@ -58,6 +66,7 @@ impl<S, B> Deps<S, B> {
             failed_auth: Default::default(),
             api_keys: Default::default(),
             events: Default::default(),
+            queues: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobStatus, Lease};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
@@ -262,6 +263,65 @@ pub trait Holds: Send + Sync {
         due_at: i64,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn close_hold(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn hold(&self, id: &str) -> impl Future<Output = Result<Option<Hold>, ApiError>> + Send;
+}
+
+/// Jobs of the generation queue. Every state change is conditional on the state it leaves.
+pub trait Jobs: Send + Sync {
+    /// Writes a new queued job and, with `answer`, completes the submission's Idempotency-Key
+    /// claim with it, in one write.
+    fn create_job(
+        &self,
+        job: &Job,
+        answer: Option<&(KeyClaim, String)>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    fn job(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Job>, ApiError>> + Send;
+    /// One page of the user's jobs, newest first; the second value is the id to continue after.
+    fn list_jobs(
+        &self,
+        user_id: &str,
+        status: Option<JobStatus>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<(Vec<Job>, Option<String>), ApiError>> + Send;
+    /// Takes the job for a new attempt if it is queued, or processing under a lease that ended
+    /// before `now`: processing, attempt + 1, leased until `lease_until`.
+    fn lease_job(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> impl Future<Output = Result<Lease, ApiError>> + Send;
+    /// Records `progress` if `attempt` still holds the job, and says whether to go on.
+    fn checkpoint_job(
+        &self,
+        user_id: &str,
+        id: &str,
+        attempt: u32,
+        progress: u8,
+    ) -> impl Future<Output = Result<Checkpoint, ApiError>> + Send;
+    /// Ends the job if it is still in `from` (and, with `attempt`, still that attempt's);
+    /// `Ok(false)` when it was not.
+    fn end_job(
+        &self,
+        user_id: &str,
+        id: &str,
+        from: JobStatus,
+        attempt: Option<u32>,
+        end: &JobEnd,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// Cancels a queued job at once, or marks a processing one for its worker to stop.
+    fn request_cancel(
+        &self,
+        user_id: &str,
+        id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send;
 }
 
 pub trait Idempotency: Send + Sync {
@@ -346,6 +406,7 @@ pub trait Store:
     + Idempotency
     + Uploads
     + WebhookSecretStore
+    + Jobs
 {
 }
 impl<T> Store for T where
@@ -360,5 +421,6 @@ impl<T> Store for T where
         + Idempotency
         + Uploads
         + WebhookSecretStore
+        + Jobs
 {
 }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// A queue receiving every `imageapi` event of the bus through a rule.
-async fn subscriber(t: &TestStack) -> String {
+pub(crate) async fn subscriber(t: &TestStack) -> String {
     let c = &t.stack.clients;
     let bus = t.stack.created.buses["EventBus"].clone();
     let name = unique("subscriber");
@@ -48,7 +48,7 @@ async fn subscriber(t: &TestStack) -> String {
 }
 
 /// Every event on the subscriber's queue so far.
-async fn received(t: &TestStack, queue: &str, at_least: usize) -> Vec<Value> {
+pub(crate) async fn received(t: &TestStack, queue: &str, at_least: usize) -> Vec<Value> {
     let mut events = Vec::new();
     for _ in 0..30 {
         let out = t

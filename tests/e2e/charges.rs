@@ -360,6 +360,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         hold: hold.clone(),
         answer: Some((claim, answer)),
         completes_upload: None,
+        completes_job: None,
     };
     assert!(matches!(
         deps.store.put_images(&[record], Some(&settlement)).await,
@@ -545,6 +546,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
         hold: hold.clone(),
         answer: Some((stale, "{}".into())),
         completes_upload: None,
+        completes_job: None,
     };
     assert!(matches!(
         deps.store.put_images(&[record], Some(&settlement)).await,

@@ -108,16 +108,18 @@ fn every_function_has_an_event_that_parses() {
         local_stack::template::Template::load(&workspace_root().join("template.yaml")).unwrap();
     for (_, binary) in template.function_binaries() {
         let text = event(&binary);
-        if binary == "worker" || binary == "deliver-webhook" {
+        if ["worker", "dead-jobs", "deliver-webhook"].contains(&binary.as_str()) {
             let e: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
             assert!(!e.records.is_empty());
             assert!(text.contains("\"eventSource\": \"aws:sqs\""));
-            if binary == "deliver-webhook" {
-                for r in &e.records {
-                    let body = r.body.as_deref().unwrap();
-                    serde_json::from_str::<shared::usecases::deliveries::Delivery>(body)
-                        .unwrap_or_else(|e| panic!("{binary}: {e}"));
-                }
+            for r in &e.records {
+                let body = r.body.as_deref().unwrap();
+                let parsed = if binary == "deliver-webhook" {
+                    serde_json::from_str::<shared::usecases::deliveries::Delivery>(body).map(|_| ())
+                } else {
+                    serde_json::from_str::<shared::usecases::jobs::JobMessage>(body).map(|_| ())
+                };
+                parsed.unwrap_or_else(|e| panic!("{binary}: {e}"));
             }
         } else if binary == "sweep-holds" {
             let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =

@@ -314,6 +314,7 @@ pub(crate) fn noting<S: shared::ports::Store>(deps: shared::Deps<S>) -> shared::
         failed_auth: Default::default(),
         api_keys: Default::default(),
         events: deps.events,
+        queues: deps.queues,
     }
 }
 

@@ -12,6 +12,7 @@ mod defects;
 mod edits;
 mod events;
 mod generation;
+mod jobs;
 mod library;
 mod openai_sdk;
 mod prism_conformance;

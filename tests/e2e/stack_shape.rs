@@ -132,9 +132,14 @@ async fn resources_are_created_as_the_template_declares() {
         .await
         .unwrap();
     let attrs = attrs.attributes.unwrap();
+    // Six times the worker's 900 s timeout; kept a day, the time a job's hold waits.
     assert_eq!(
         attrs[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout],
-        "360"
+        "5400"
+    );
+    assert_eq!(
+        attrs[&aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod],
+        "86400"
     );
     assert!(
         attrs[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy].contains("GenerationDLQ")
@@ -148,7 +153,7 @@ async fn the_worker_consumes_the_queue_and_leaves_unreadable_messages() {
     let sqs = &t.stack.clients.sqs;
     sqs.send_message()
         .queue_url(&url)
-        .message_body(r#"{"job_id":"job_1"}"#)
+        .message_body(r#"{"job_id":"job_1","user_id":"user_1"}"#)
         .send()
         .await
         .unwrap();
@@ -175,7 +180,8 @@ async fn the_worker_consumes_the_queue_and_leaves_unreadable_messages() {
             a[&A::ApproximateNumberOfMessages].clone(),
             a[&A::ApproximateNumberOfMessagesNotVisible].clone(),
         );
-        // The good one is deleted; the bad one was reported failed and waits, invisible, for redelivery.
+        // The readable one (of a job that does not exist) is deleted; the unreadable one was
+        // reported failed and waits, invisible, for redelivery and finally the dead-letter queue.
         if last == ("0".to_string(), "1".to_string()) {
             return;
         }

@@ -117,7 +117,7 @@ async fn a_users_secret_is_made_once_and_rotation_keeps_the_old_one_signing_for_
 }
 
 /// A receiver on loopback that answers each request with the next of `statuses` (then 200).
-async fn receiver(statuses: &[u16]) -> wiremock::MockServer {
+pub(crate) async fn receiver(statuses: &[u16]) -> wiremock::MockServer {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
     let server = wiremock::MockServer::start().await;
@@ -139,12 +139,12 @@ async fn receiver(statuses: &[u16]) -> wiremock::MockServer {
     server
 }
 
-fn header(req: &wiremock::Request, name: &str) -> String {
+pub(crate) fn header(req: &wiremock::Request, name: &str) -> String {
     req.headers[name].to_str().unwrap().to_string()
 }
 
 /// Whether the receiver library accepts `req` under `secret`.
-fn verified(req: &wiremock::Request, secret: &str) -> bool {
+pub(crate) fn verified(req: &wiremock::Request, secret: &str) -> bool {
     receiver_accepts(
         secret,
         &header(req, "webhook-id"),

@@ -2,17 +2,19 @@
 //! or repeated `image[]` (up to 16) and an optional `mask` whose transparent pixels mark where to
 //! edit, or JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
+use shared::domain::jobs::JobOperation;
+use shared::http::Ctx;
 use shared::http::idempotency_key;
-use shared::http::{Ctx, json};
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
 use shared::usecases::edit_inputs::{self, check_edit};
 use shared::usecases::generation::edit;
-use shared::usecases::idempotency::idempotent;
+use shared::usecases::idempotency::{Submitted, claimed};
+use shared::usecases::job_runs::{Submission, submit, webhook_of};
+use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -34,6 +36,13 @@ async fn edit_image<S: Store, B: Blobs>(
     let mut images = edit_inputs::load_all(deps, &who.user_id, sources).await?;
     let mask = if has_mask { images.pop() } else { None };
     let (w, h) = images[0].rgba.dimensions();
+    let prefer = jobs::prefer(req);
+    webhook_of(
+        &parsed.fields,
+        prefer,
+        deps.config.allow_private_webhook_targets,
+    )?;
+    let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Edit {
             images: images.len(),
@@ -44,9 +53,28 @@ async fn edit_image<S: Store, B: Blobs>(
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs, "mask")?;
-    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, |claim| {
-        edit(deps, &who, plan, inputs, None, claim)
-    })
+    let submitted = claimed(
+        deps,
+        &who,
+        key.as_deref(),
+        &parsed.canonical,
+        |claim| async {
+            if prefer.queued() {
+                let job = Submission {
+                    operation: JobOperation::Edit,
+                    fields,
+                    plan,
+                    images: inputs.images,
+                    mask: inputs.mask,
+                };
+                submit(deps, &who, job, claim).await.map(Submitted::Job)
+            } else {
+                edit(deps, &who, plan, inputs, None, claim)
+                    .await
+                    .map(Submitted::Images)
+            }
+        },
+    )
     .await?;
-    json(StatusCode::OK, &response)
+    jobs::respond(deps, submitted, prefer.wait).await
 }

@@ -1,16 +1,18 @@
 //! `POST /v1/images/variations`: OpenAI's image variation (multipart `image`, `n`, `size`,
 //! `model`, `response_format`, `user`), or JSON naming a stored asset (`image: {"file_id"}`).
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::catalog::{ProviderKind, Size};
 use shared::domain::generation::Operation;
+use shared::domain::jobs::JobOperation;
+use shared::http::Ctx;
 use shared::http::idempotency_key;
-use shared::http::{Ctx, json};
 use shared::ports::{Blobs, Store};
 use shared::usecases::edit_inputs::{self, dalle2_input};
 use shared::usecases::generation::variation;
-use shared::usecases::idempotency::idempotent;
+use shared::usecases::idempotency::{Submitted, claimed};
+use shared::usecases::job_runs::{Submission, submit, webhook_of};
+use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -30,6 +32,13 @@ async fn make_variation<S: Store, B: Blobs>(
         .await?
         .remove(0);
     let (w, h) = input.rgba.dimensions();
+    let prefer = jobs::prefer(req);
+    webhook_of(
+        &parsed.fields,
+        prefer,
+        deps.config.allow_private_webhook_targets,
+    )?;
+    let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Variation {
             input: Size::new(w, h),
@@ -40,9 +49,28 @@ async fn make_variation<S: Store, B: Blobs>(
     if plan.model.provider == ProviderKind::OpenAi {
         dalle2_input(&input)?;
     }
-    let response = idempotent(deps, &who, key.as_deref(), &parsed.canonical, |claim| {
-        variation(deps, &who, plan, input, claim)
-    })
+    let submitted = claimed(
+        deps,
+        &who,
+        key.as_deref(),
+        &parsed.canonical,
+        |claim| async {
+            if prefer.queued() {
+                let job = Submission {
+                    operation: JobOperation::Variation,
+                    fields,
+                    plan,
+                    images: vec![input],
+                    mask: None,
+                };
+                submit(deps, &who, job, claim).await.map(Submitted::Job)
+            } else {
+                variation(deps, &who, plan, input, claim)
+                    .await
+                    .map(Submitted::Images)
+            }
+        },
+    )
     .await?;
-    json(StatusCode::OK, &response)
+    jobs::respond(deps, submitted, prefer.wait).await
 }

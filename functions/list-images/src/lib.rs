@@ -1,11 +1,12 @@
 //! `GET /v1/images`: the caller's library, newest or oldest first, with an opaque cursor.
 
-use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::assets::{AssetKind, SortOrder};
 use shared::http::wire::ImageList;
-use shared::http::{Ctx, json, query_param, reject_unknown_query};
+use shared::http::{
+    Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
+};
 use shared::ports::{Blobs, Store};
 use shared::usecases::library::image_info;
 use shared::{ApiError, Deps};
@@ -18,28 +19,6 @@ pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Res
     ctx.run(list(deps, &ctx, &req)).await
 }
 
-const CURSOR_PREFIX: &str = "v1:";
-
-fn encode_cursor(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::invalid("cursor", "cursor is not one this API returned");
-    if cursor.len() > 4 * shared::domain::MAX_ID_LEN {
-        return Err(invalid());
-    }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    if !shared::domain::plausible_id(id) {
-        return Err(invalid());
-    }
-    Ok(id.to_string())
-}
-
 async fn list<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     ctx: &Ctx,
@@ -47,19 +26,7 @@ async fn list<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     reject_unknown_query(req, &["limit", "cursor", "type", "sort"])?;
-    let limit = match query_param(req, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let kind = match query_param(req, "type").unwrap_or("all") {
         "all" => None,
         t => Some(AssetKind::parse(t).ok_or_else(|| {
@@ -94,6 +61,7 @@ async fn list<S: Store, B: Blobs>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

@@ -1,73 +1,58 @@
-//! The generation-queue consumer. Until async jobs exist it validates and acknowledges each
-//! message; a message it cannot read is reported as a batch item failure, so SQS retries it and
-//! finally moves it to the dead-letter queue instead of losing it.
+//! The generation-queue consumer: runs each job of the batch (at the same time, as one Lambda
+//! invocation). A message that cannot be read, or whose job hit a store error, is reported as a
+//! batch item failure: SQS delivers it again and, after the queue's receive limit, moves it to
+//! the dead-letter queue, whose consumer fails the job and gives back what it took.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
-use serde::Deserialize;
+use shared::Deps;
+use shared::ports::{Blobs, Store};
+use shared::usecases::job_runs::{Ran, run};
+use shared::usecases::jobs::JobMessage;
 
-#[derive(Deserialize)]
-struct JobMessage {
-    job_id: String,
-}
-
-pub async fn handler(event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handler<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    event: LambdaEvent<SqsEvent>,
+    now: i64,
+) -> Result<SqsBatchResponse, Error> {
+    let records = &event.payload.records;
+    let outcomes = futures::future::join_all(records.iter().map(|r| handle(deps, r, now))).await;
     let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let Some(message_id) = record.message_id.filter(|id| !id.is_empty()) else {
+    for (record, done) in records.iter().zip(outcomes) {
+        match record.message_id.clone().filter(|id| !id.is_empty()) {
+            Some(id) if !done => response.add_failure(id),
+            Some(_) => {}
             // Without an id a failure cannot be reported; SQS would retry the whole batch.
-            tracing::error!("message without id: acknowledged to avoid a poison batch");
-            continue;
-        };
-        match record
-            .body
-            .as_deref()
-            .map(serde_json::from_str::<JobMessage>)
-        {
-            Some(Ok(job)) => {
-                tracing::info!(%message_id, job_id = %job.job_id, "job message acknowledged")
-            }
-            Some(Err(e)) => {
-                tracing::warn!(%message_id, error = %e, "unreadable job message");
-                response.add_failure(message_id);
-            }
-            None => {
-                tracing::warn!(%message_id, "empty job message");
-                response.add_failure(message_id);
-            }
+            None => tracing::error!("message without id: acknowledged to avoid a poison batch"),
         }
     }
     Ok(response)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(json: &str) -> LambdaEvent<SqsEvent> {
-        LambdaEvent::new(serde_json::from_str(json).unwrap(), Default::default())
-    }
-
-    #[tokio::test]
-    async fn acknowledges_readable_messages() {
-        let resp = handler(event(include_str!("../../../events/worker.json")))
-            .await
-            .unwrap();
-        assert!(resp.batch_item_failures.is_empty());
-    }
-
-    #[tokio::test]
-    async fn reports_unreadable_messages_by_id() {
-        let mut v: serde_json::Value =
-            serde_json::from_str(include_str!("../../../events/worker.json")).unwrap();
-        v["Records"][1]["body"] = "not json".into();
-        let bad_id = v["Records"][1]["messageId"].as_str().unwrap().to_string();
-        let resp = handler(event(&v.to_string())).await.unwrap();
-        let failed: Vec<_> = resp
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        assert_eq!(failed, vec![bad_id]);
+/// Whether the message is done with (to be deleted).
+async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now: i64) -> bool {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let message = match record
+        .body
+        .as_deref()
+        .map(serde_json::from_str::<JobMessage>)
+    {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            tracing::warn!(%message_id, error = %e, "unreadable job message: left for the dead-letter queue");
+            return false;
+        }
+        None => {
+            tracing::warn!(%message_id, "empty job message: left for the dead-letter queue");
+            return false;
+        }
+    };
+    match run(deps, &message, now).await {
+        Ok(Ran::Done) => true,
+        Ok(Ran::Later) => false,
+        Err(e) => {
+            tracing::error!(%message_id, job_id = %message.job_id, error = %e, "job attempt interrupted: it will be delivered again");
+            false
+        }
     }
 }

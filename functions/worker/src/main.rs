@@ -4,8 +4,10 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        worker::handler(event)
+    let deps = shared::Deps::from_env()?;
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        worker::handler(deps, event, shared::domain::now_epoch()).await
     }))
     .await
 }

@@ -62,6 +62,9 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("models", with_config!(models)),
         ("model-info", with_config!(model_info)),
         ("credit", with_deps!(credit)),
+        ("get-job", with_deps!(get_job)),
+        ("list-jobs", with_deps!(list_jobs)),
+        ("cancel-job", with_deps!(cancel_job)),
         ("doc", without_deps!(doc)),
         ("not-found", without_deps!(not_found)),
     ])
@@ -86,11 +89,17 @@ pub struct QueueRef {
 
 /// Functions fed by SQS rather than HTTP, by binary name.
 pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
-    let worker: SqsHandler = Arc::new(|_, _, event| {
-        Box::pin(worker::handler(lambda_runtime::LambdaEvent::new(
-            event,
-            lambda_runtime::Context::default(),
-        )))
+    let worker: SqsHandler = Arc::new(|deps, _, event| {
+        Box::pin(async move {
+            let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+            worker::handler(&deps, event, shared::domain::now_epoch()).await
+        })
+    });
+    let dead_jobs: SqsHandler = Arc::new(|deps, _, event| {
+        Box::pin(async move {
+            let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+            dead_jobs::handler(&deps, event).await
+        })
     });
     let deliver: SqsHandler = Arc::new(|deps, queue, event| {
         Box::pin(async move {
@@ -102,7 +111,11 @@ pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
             deliver_webhook::handler(&deps, &redelivery, event, shared::domain::now_epoch()).await
         })
     });
-    BTreeMap::from([("worker", worker), ("deliver-webhook", deliver)])
+    BTreeMap::from([
+        ("worker", worker),
+        ("dead-jobs", dead_jobs),
+        ("deliver-webhook", deliver),
+    ])
 }
 
 pub type ScheduledHandler = Arc<dyn Fn(Arc<Deps>) -> BoxFuture<'static, ()> + Send + Sync>;

@@ -3,4 +3,5 @@
 pub mod dynamo;
 pub mod events;
 pub mod memory;
+pub mod queue;
 pub mod s3;

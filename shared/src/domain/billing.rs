@@ -75,6 +75,18 @@ pub struct Settlement {
     pub answer: Option<(KeyClaim, String)>,
     /// The upload these images complete: marked in the same transaction, once only.
     pub completes_upload: Option<String>,
+    /// The job these images finish: it succeeds in the same transaction, only if `attempt`
+    /// still holds it and no cancel was asked for.
+    pub completes_job: Option<JobCompletion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobCompletion {
+    pub id: String,
+    pub attempt: u32,
+    /// The replayable answer (see `Job::result`).
+    pub result: String,
+    pub completed_at: i64,
 }
 
 /// What opening a charge found (see `Holds::open_charge`).

@@ -40,6 +40,12 @@ pub struct CreateImageRequest {
     /// Only for deterministic models: the same prompt and seed give the same image.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// With `Prefer: respond-async`: where to POST the job when it changes (Standard Webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// Which changes are sent: `started`, `completed` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_events_filter: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -5,7 +5,10 @@ pub mod assets;
 pub mod billing;
 pub mod catalog;
 pub mod generation;
+pub mod jobs;
 pub mod webhooks;
+
+pub const DAY_SECONDS: i64 = 86_400;
 
 /// Seconds since the Unix epoch, the time unit of every timestamp in the API (as OpenAI's `created`).
 pub fn now_epoch() -> i64 {

@@ -17,6 +17,7 @@ use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Store;
 use crate::usecases::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
+use base64::Engine as _;
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -313,6 +314,43 @@ pub fn reject_unknown_query(req: &Request, allowed: &[&str]) -> Result<(), ApiEr
 }
 
 /// A 302 to a presigned URL.
+/// Opaque page cursors: the id to continue after, versioned so the form can change.
+const CURSOR_PREFIX: &str = "v1:";
+
+pub fn encode_cursor(id: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let invalid = || ApiError::invalid("cursor", "cursor is not one this API returned");
+    if cursor.len() > 4 * crate::domain::MAX_ID_LEN {
+        return Err(invalid());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
+    if !crate::domain::plausible_id(id) {
+        return Err(invalid());
+    }
+    Ok(id.to_string())
+}
+
+/// The `limit` query parameter of a listing: 1 to `max`, `default` when absent.
+pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("limit must be an integer from 1 to {max}"))
+            }),
+    }
+}
+
 pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
     Response::builder()
         .status(StatusCode::FOUND)

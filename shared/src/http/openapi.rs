@@ -24,7 +24,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
-        complete_upload, list_models, get_model, credit, doc
+        complete_upload, list_models, get_model, credit, get_job, list_jobs, cancel_job, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
@@ -32,7 +32,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
-        CreateUploadRequest, UploadTicket, WebhookSecretResponse
+        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList,
+        crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation
     )),
     modifiers(&BearerAuth),
     tags(
@@ -40,6 +41,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
         (name = "webhooks", description = "Standard Webhooks signing secrets"),
         (name = "images", description = "OpenAI-compatible generation and the asset library"),
+        (name = "jobs", description = "Paid work run by the queue worker: send `Prefer: respond-async` (or `wait=N`) to a generation, edit or variation"),
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
         (name = "meta", description = "This document")
@@ -226,10 +228,14 @@ fn revoke_api_key() {}
 
 #[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
     request_body = CreateImageRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h without charging again")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h without charging again"),
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 with a job at once; `wait=N` (at most 25): wait up to N s for the job, then answer 200 with the result or 202 with the job"),
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64", body = ImagesResponse),
+        (status = 202, description = "Queued as a job (`Prefer: respond-async`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Unsupported value or combination (named in `param`), or `content_policy_violation`", body = ErrorResponse),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),
         (status = 429, description = "`insufficient_quota` (credits), daily image limit or hourly request limit", body = ErrorResponse),
@@ -271,6 +277,47 @@ fn list_images() {}
     ))]
 #[allow(dead_code)]
 fn get_image() {}
+
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", operation_id = "get_job",
+    params(("id" = String, Path, description = "Job id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job; once succeeded, `result` is the synchronous answer with fresh URLs", body = JobObject),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn get_job() {}
+
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", operation_id = "list_jobs",
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        ("status" = Option<String>, Query, description = "queued, processing, succeeded, failed or canceled"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the caller's jobs, newest first", body = JobList),
+        (status = 400, description = "Invalid limit, cursor or status", body = ErrorResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn list_jobs() {}
+
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancel_job",
+    params(("id" = String, Path, description = "Job id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Canceled and refunded (was queued), or `cancel_requested` (processing: it stops at its next checkpoint, then is refunded)", body = JobObject),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+        (status = 409, description = "The job already ended", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn cancel_job() {}
 
 #[utoipa::path(get, path = "/v1/images/{id}/content", tag = "images", operation_id = "download_image",
     params(
@@ -316,10 +363,14 @@ fn delete_image() {}
         (EditImageForm = "multipart/form-data"),
         (EditImageJson = "application/json"),
     )),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h")),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h"),
+        ("Prefer" = Option<String>, Header, description = "`respond-async` or `wait=N` (at most 25): run as a job"),
+    ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Exactly n edited images", body = ImagesResponse),
+        (status = 202, description = "Queued as a job; `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Bad image, mask, field or combination (named in `param`)", body = ErrorResponse),
         (status = 404, description = "A named asset does not exist", body = ErrorResponse),
         (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),
@@ -341,6 +392,7 @@ fn edit_images_alias() {}
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Exactly n variations", body = ImagesResponse),
+        (status = 202, description = "Queued as a job (`Prefer: respond-async` or `wait=N`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Bad image or field (named in `param`)", body = ErrorResponse),
         (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),
     ))]

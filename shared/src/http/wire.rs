@@ -524,3 +524,35 @@ impl WebhookSecretResponse {
         }
     }
 }
+
+/// A job of the generation queue (`GET /v1/jobs/{id}`).
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone)]
+pub struct JobObject {
+    pub id: String,
+    /// Always `job`.
+    pub object: String,
+    pub status: crate::domain::jobs::JobStatus,
+    /// 0–100.
+    pub progress: u8,
+    pub operation: crate::domain::jobs::JobOperation,
+    pub model: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// Whether a cancel was asked for while the job was processing (it stops at its next
+    /// checkpoint).
+    pub cancel_requested: bool,
+    /// Once succeeded: the body the synchronous call would have answered (fresh URLs).
+    pub result: Option<ImagesResponse>,
+    /// Once failed: OpenAI's error object, with the code the synchronous call would have used.
+    pub error: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct JobList {
+    pub object: String,
+    pub data: Vec<JobObject>,
+    pub has_more: bool,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}

@@ -141,12 +141,21 @@ pub async fn sweep<S: Store, B: Blobs>(
             let outcome = match hold.state {
                 HoldState::Settled => finish(store, &hold).await.map(|()| Unwound::Settled),
                 HoldState::Pending | HoldState::Refunding => {
-                    match give_back(store, blobs, &hold, true).await {
-                        // Settled between the query and now.
-                        Ok(Unwound::Settled) => {
-                            finish(store, &hold).await.map(|()| Unwound::Settled)
-                        }
-                        other => other,
+                    // A job's hold falls due only once no delivery of the job can come.
+                    let expired = if crate::usecases::jobs::is_job(&hold.id) {
+                        crate::usecases::jobs::expire(store, &hold, now).await
+                    } else {
+                        Ok(())
+                    };
+                    match expired.map(|()| give_back(store, blobs, &hold, true)) {
+                        Err(e) => Err(e),
+                        Ok(giving) => match giving.await {
+                            // Settled between the query and now.
+                            Ok(Unwound::Settled) => {
+                                finish(store, &hold).await.map(|()| Unwound::Settled)
+                            }
+                            other => other,
+                        },
                     }
                 }
             };
@@ -355,6 +364,7 @@ mod tests {
             hold: hold.clone(),
             answer: None,
             completes_upload: None,
+            completes_job: None,
         };
         let record = image_of(&user);
         assert!(matches!(
@@ -383,6 +393,7 @@ mod tests {
             hold: hold.clone(),
             answer: None,
             completes_upload: None,
+            completes_job: None,
         };
         d.store.fail_next_put_images(PutFault::LoseAnswer);
         let r = d

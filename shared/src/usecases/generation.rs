@@ -4,7 +4,7 @@
 use crate::Deps;
 use crate::domain::assets::object_keys;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage};
-use crate::domain::billing::{Hold, KeyClaim, Opened, Settlement};
+use crate::domain::billing::{Hold, JobCompletion, KeyClaim, Opened, Settlement};
 use crate::domain::generation::{Background, GenerationPlan, ResponseFormat, refused_term};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
@@ -108,7 +108,6 @@ pub async fn variation<S: Store, B: Blobs>(
 /// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
 /// post-processing and storage, with refund and quota release on any failure. `claim` is the
 /// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
-// Long: the steps of a paid request in order, each with its undo; read top to bottom.
 async fn run<S, B, F, Fut>(
     deps: &Deps<S, B>,
     who: &Principal,
@@ -123,65 +122,24 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Vec<ProviderImage>, ProviderError>>,
 {
-    if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
-        tracing::info!(user_id = %who.user_id, "prompt refused by moderation");
-        return Err(ApiError::ContentPolicy(format!(
-            "Your prompt was refused by this service's content policy (it contains '{term}')."
-        )));
-    }
     let uid = who.user_id.as_str();
-    let now = now_epoch();
-    let limit = deps.config.daily_image_limit;
-    if plan.n as u32 > limit {
-        // No wait would help: a 400, not a 429.
-        return Err(ApiError::invalid(
-            "n",
-            format!(
-                "at most {limit} images a day can be made; this request asks for {}",
-                plan.n
-            ),
-        ));
-    }
+    admissible(deps, uid, plan)?;
     let generation_id = new_id("gen");
     // The images' ids, and so their objects, are chosen now: the hold lists the objects before
     // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.
     let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
-    let mut hold = charges::hold_for(&generation_id, uid, plan.cost, plan.n as u32, now, claim);
-    hold.objects = ids
-        .iter()
-        .flat_map(|id| {
-            let (key, thumbnail) = object_keys(uid, id, plan.output_format);
-            [key, thumbnail]
-        })
-        .collect();
-    // One write: the hold, the day's quota and the credits with the debit's ledger line.
-    match deps
-        .store
-        .open_charge(&hold, limit, charges::GENERATION)
-        .await?
-    {
-        Opened::Taken => {}
-        Opened::QuotaFull { reset_at } => {
-            let retry = (reset_at - now).max(1) as u64;
-            return Err(ApiError::RateLimited {
-                message: format!(
-                    "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
-                    plan.n
-                ),
-                retry_after_secs: retry,
-                limit,
-                reset_epoch: reset_at as u64,
-            });
-        }
-        Opened::TooFewCredits => {
-            return Err(ApiError::InsufficientQuota(format!(
-                "You have too few credits for this request ({} needed). See GET /v1/credit.",
-                plan.cost
-            )));
-        }
-    }
+    let mut hold = charges::hold_for(
+        &generation_id,
+        uid,
+        plan.cost,
+        plan.n as u32,
+        now_epoch(),
+        claim,
+    );
+    hold.objects = image_keys(uid, &ids, plan);
+    take(deps, plan, &hold).await?;
     let result = match produce().await {
-        Ok(images) => store_results(deps, uid, plan, &lineage, &ids, images, &hold).await,
+        Ok(images) => store_results(deps, plan, &lineage, &ids, images, &hold, None).await,
         Err(e) => Err(e.into()),
     };
     match &result {
@@ -197,8 +155,72 @@ where
     result
 }
 
+pub(crate) fn image_keys(uid: &str, ids: &[String], plan: &GenerationPlan) -> Vec<String> {
+    ids.iter()
+        .flat_map(|id| {
+            let (key, thumbnail) = object_keys(uid, id, plan.output_format);
+            [key, thumbnail]
+        })
+        .collect()
+}
+
+/// What is refused before anything is taken: the content policy, and more images than a day
+/// allows (no wait would help: a 400, not a 429).
+pub(crate) fn admissible<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    uid: &str,
+    plan: &GenerationPlan,
+) -> Result<(), ApiError> {
+    if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
+        tracing::info!(user_id = %uid, "prompt refused by moderation");
+        return Err(ApiError::ContentPolicy(format!(
+            "Your prompt was refused by this service's content policy (it contains '{term}')."
+        )));
+    }
+    let limit = deps.config.daily_image_limit;
+    if plan.n as u32 > limit {
+        return Err(ApiError::invalid(
+            "n",
+            format!(
+                "at most {limit} images a day can be made; this request asks for {}",
+                plan.n
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens `hold` and takes the day's quota and the credits, in one write.
+pub(crate) async fn take<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    plan: &GenerationPlan,
+    hold: &Hold,
+) -> Result<(), ApiError> {
+    let limit = deps.config.daily_image_limit;
+    match deps
+        .store
+        .open_charge(hold, limit, charges::GENERATION)
+        .await?
+    {
+        Opened::Taken => Ok(()),
+        Opened::QuotaFull { reset_at } => Err(ApiError::RateLimited {
+            message: format!(
+                "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
+                plan.n
+            ),
+            retry_after_secs: (reset_at - hold.reserved_at).max(1) as u64,
+            limit,
+            reset_epoch: reset_at as u64,
+        }),
+        Opened::TooFewCredits => Err(ApiError::InsufficientQuota(format!(
+            "You have too few credits for this request ({} needed). See GET /v1/credit.",
+            plan.cost
+        ))),
+    }
+}
+
 /// Gives back what a failed request took; on failure the sweeper retries it later.
-async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
+pub(crate) async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     match charges::give_back(&deps.store, &deps.blobs, hold, false).await {
         Ok(Unwound::GivenBack { .. }) => {}
         Ok(Unwound::Settled) => {
@@ -213,15 +235,16 @@ async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
 
 /// Post-processes, checks what an answer can carry, builds the answer and stores everything in
 /// one settlement. Long because the order is the point: nothing may fail after the write.
-async fn store_results<S: Store, B: Blobs>(
+pub(crate) async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
-    uid: &str,
     plan: &GenerationPlan,
     lineage: &Lineage,
     ids: &[String],
     images: Vec<ProviderImage>,
     hold: &Hold,
+    job: Option<(&str, u32)>,
 ) -> Result<ImagesResponse, ApiError> {
+    let uid = hold.user_id.as_str();
     let processed = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
@@ -313,10 +336,20 @@ async fn store_results<S: Store, B: Blobs>(
         Some(claim) => Some((claim.clone(), replayable(&response)?)),
         None => None,
     };
+    let completes_job = match job {
+        Some((id, attempt)) => Some(JobCompletion {
+            id: id.to_string(),
+            attempt,
+            result: replayable(&response)?,
+            completed_at: now_epoch(),
+        }),
+        None => None,
+    };
     let settlement = Settlement {
         hold: hold.clone(),
         answer,
         completes_upload: None,
+        completes_job,
     };
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
     Ok(response)

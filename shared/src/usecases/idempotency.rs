@@ -2,6 +2,7 @@
 
 use crate::Deps;
 use crate::domain::billing::{IdempotencyClaim, KeyClaim};
+use crate::domain::jobs::{Job, JobStatus};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
@@ -10,6 +11,24 @@ use crate::ports::{Blobs, Store};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::future::Future;
+
+/// What a paid request answered: images, or (submitted with `Prefer: respond-async`) a job.
+#[derive(Debug)]
+pub enum Submitted {
+    Images(ImagesResponse),
+    Job(Job),
+}
+
+/// What an async submission records under its Idempotency-Key: the job it made.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobAnswer {
+    job_id: String,
+}
+
+pub fn job_answer(job_id: &str) -> String {
+    serde_json::json!({ "job_id": job_id }).to_string()
+}
 
 /// Runs `work` at most once per (user, Idempotency-Key) within 24 hours: a replay with the
 /// same body returns the same images without doing anything; another body is a 409.
@@ -27,6 +46,44 @@ where
     F: FnOnce(Option<KeyClaim>) -> Fut,
     Fut: Future<Output = Result<ImagesResponse, ApiError>>,
 {
+    let answer = claimed(deps, who, key, canonical_body, |claim| async move {
+        work(claim).await.map(Submitted::Images)
+    })
+    .await?;
+    match answer {
+        Submitted::Images(images) => Ok(images),
+        // The key was first used for an async submission of the same body.
+        Submitted::Job(job) => match job.result.as_deref() {
+            Some(result) if job.status == JobStatus::Succeeded => {
+                let stored = serde_json::from_str(result).map_err(ApiError::internal)?;
+                rehydrate(deps, &who.user_id, stored, Deleted::Conflict).await
+            }
+            _ => Err(ApiError::Conflict {
+                message: format!(
+                    "this Idempotency-Key made job {} ({}); see GET /v1/jobs/{}",
+                    job.id,
+                    job.status.as_str(),
+                    job.id
+                ),
+                param: Some("Idempotency-Key".into()),
+            }),
+        },
+    }
+}
+
+/// [`idempotent`] for work that may answer with a job: a replay of an async submission
+/// returns the same job, as it is now.
+pub async fn claimed<S: Store, B: Blobs, F, Fut>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    key: Option<&str>,
+    canonical_body: &str,
+    work: F,
+) -> Result<Submitted, ApiError>
+where
+    F: FnOnce(Option<KeyClaim>) -> Fut,
+    Fut: Future<Output = Result<Submitted, ApiError>>,
+{
     let Some(key) = key else {
         return work(None).await;
     };
@@ -43,9 +100,19 @@ where
         IdempotencyClaim::New => {}
         IdempotencyClaim::Replay(stored) => {
             tracing::info!(user_id = %who.user_id, "idempotent replay");
+            if let Ok(JobAnswer { job_id }) = serde_json::from_str(&stored) {
+                let job = deps
+                    .store
+                    .job(&who.user_id, &job_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal(format!("job {job_id} of a key is gone")))?;
+                return Ok(Submitted::Job(job));
+            }
             let stored: ImagesResponse =
                 serde_json::from_str(&stored).map_err(ApiError::internal)?;
-            return rehydrate(deps, &who.user_id, stored).await;
+            return rehydrate(deps, &who.user_id, stored, Deleted::Conflict)
+                .await
+                .map(Submitted::Images);
         }
         IdempotencyClaim::Mismatch => {
             return Err(ApiError::Conflict {
@@ -64,7 +131,7 @@ where
         }
     }
     // The answer is recorded under the key in the same transaction as the images (see
-    // `store_results`): a Lambda killed after storing them still leaves a replayable key.
+    // `store_results`) or the job: a Lambda killed after that still leaves a replayable key.
     match work(Some(claim.clone())).await {
         Ok(response) => Ok(response),
         Err(e) => {
@@ -89,24 +156,38 @@ pub fn canonical_json(body: &[u8]) -> Result<String, ApiError> {
         .map_err(ApiError::internal)
 }
 
+/// What refilling a stored answer does with an image deleted since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// A replay cannot answer as before: 409, use a new key.
+    Conflict,
+    /// A job's result lists what is left.
+    Omit,
+}
+
 /// Refills a stored response: the same bytes for `b64_json`, fresh presigned URLs for `url`.
-async fn rehydrate<S: Store, B: Blobs>(
+pub async fn rehydrate<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     user_id: &str,
     mut response: ImagesResponse,
+    deleted: Deleted,
 ) -> Result<ImagesResponse, ApiError> {
-    for d in &mut response.data {
-        let record = deps
-            .store
-            .image(user_id, &d.id)
-            .await?
-            .ok_or_else(|| ApiError::Conflict {
-                message: format!(
-                    "image {} of this Idempotency-Key was deleted since; use a new key",
-                    d.id
-                ),
-                param: Some("Idempotency-Key".into()),
-            })?;
+    let mut kept = Vec::with_capacity(response.data.len());
+    for mut d in std::mem::take(&mut response.data) {
+        let Some(record) = deps.store.image(user_id, &d.id).await? else {
+            match deleted {
+                Deleted::Omit => continue,
+                Deleted::Conflict => {
+                    return Err(ApiError::Conflict {
+                        message: format!(
+                            "image {} of this Idempotency-Key was deleted since; use a new key",
+                            d.id
+                        ),
+                        param: Some("Idempotency-Key".into()),
+                    });
+                }
+            }
+        };
         if d.b64_json.is_some() {
             let bytes = deps
                 .blobs
@@ -122,7 +203,9 @@ async fn rehydrate<S: Store, B: Blobs>(
                     .await?,
             );
         }
+        kept.push(d);
     }
+    response.data = kept;
     Ok(response)
 }
 
@@ -179,6 +262,7 @@ mod tests {
             hold,
             answer: claim.map(|c| (c, serde_json::to_string(&response).unwrap())),
             completes_upload: None,
+            completes_job: None,
         };
         match deps.store.put_images(&[], Some(&settlement)).await {
             crate::domain::billing::WriteOutcome::Written => Ok(response),

@@ -151,6 +151,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
         hold: hold.clone(),
         answer: None,
         completes_upload: completes_upload.map(str::to_string),
+        completes_job: None,
     };
     let stored = store_objects(
         deps,

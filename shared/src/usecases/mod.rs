@@ -2,9 +2,10 @@
 
 pub mod auth;
 pub mod charges;
-#[cfg(feature = "delivery")]
+#[cfg(any(feature = "delivery", feature = "images"))]
 pub mod deliveries;
 pub mod idempotency;
+pub mod jobs;
 pub mod library;
 pub mod webhooks;
 
@@ -12,6 +13,8 @@ pub mod webhooks;
 pub mod edit_inputs;
 #[cfg(feature = "images")]
 pub mod generation;
+#[cfg(feature = "images")]
+pub mod job_runs;
 #[cfg(feature = "images")]
 pub mod transforms;
 #[cfg(feature = "images")]

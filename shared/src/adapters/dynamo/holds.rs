@@ -244,6 +244,13 @@ impl Holds for DynamoStore {
         applied(result).map(|_| ())
     }
 
+    async fn hold(&self, id: &str) -> Result<Option<Hold>, ApiError> {
+        self.get(keys::hold(id))
+            .await?
+            .map(|it| hold_from(&it))
+            .transpose()
+    }
+
     async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
         self.delete_item(keys::hold(id))
             .await

@@ -134,6 +134,17 @@ impl Images for DynamoStore {
                         .build(),
                 );
             }
+            if let Some(job) = &settlement.completes_job {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(super::jobs::complete_job(
+                            &self.table,
+                            &settlement.hold.user_id,
+                            job,
+                        ))
+                        .build(),
+                );
+            }
             if let (Some(upload), Some(first)) = (&settlement.completes_upload, records.first()) {
                 items.push(
                     TransactWriteItem::builder()

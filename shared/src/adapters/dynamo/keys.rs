@@ -84,6 +84,13 @@ pub fn versions_prefix(root_id: &str) -> String {
     format!("VERSION#{root_id}#")
 }
 
+/// A job, listed under its user (ids are time-ordered: newest last).
+pub fn job(user_id: &str, id: &str) -> Item {
+    key(user_pk(user_id), &format!("{JOB_PREFIX}{id}"))
+}
+
+pub const JOB_PREFIX: &str = "JOB#";
+
 pub fn upload(user_id: &str, id: &str) -> Item {
     key(user_pk(user_id), &format!("UPLOAD#{id}"))
 }

@@ -13,6 +13,7 @@
 //! - `QUOTA#<user>#<day>` / `QUOTA`: images of one UTC day, with the open reservations in `holds`
 //! - `USER#<id>` / `IMAGE#<id>`: an asset; `USER#<id>` / `VERSION#<root id>#<version, 10 digits>`:
 //!   its place in its lineage (written with it, once per number)
+//! - `USER#<id>` / `JOB#<id>`: a job of the generation queue, its request and its outcome
 //! - `HOLD#<generation id>` / `HOLD`: a charge in flight, indexed for the sweeper under
 //!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
 //!   debits that can still be refunded
@@ -22,6 +23,7 @@ mod codec;
 mod credits;
 mod holds;
 mod images;
+mod jobs;
 pub mod keys;
 mod sessions;
 mod webhooks;

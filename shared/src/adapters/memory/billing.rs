@@ -257,6 +257,10 @@ impl Holds for MemoryStore {
         Ok(())
     }
 
+    async fn hold(&self, id: &str) -> Result<Option<Hold>, ApiError> {
+        Ok(self.state().holds.get(id).cloned())
+    }
+
     async fn close_hold(&self, id: &str) -> Result<(), ApiError> {
         self.state().holds.remove(id);
         Ok(())

@@ -48,7 +48,16 @@ impl Images for MemoryStore {
                     .get(&(s.hold.user_id.clone(), u.clone()))
                     .is_some_and(|u| u.asset_id.is_none())
             });
-            if !(pending && claim_ok && upload_ok) {
+            let job_ok = s.completes_job.as_ref().is_none_or(|c| {
+                st.jobs
+                    .get(&(s.hold.user_id.clone(), c.id.clone()))
+                    .is_some_and(|j| {
+                        j.status == JobStatus::Processing
+                            && j.attempt == c.attempt
+                            && !j.cancel_requested
+                    })
+            });
+            if !(pending && claim_ok && upload_ok && job_ok) {
                 return WriteOutcome::NotWritten(ApiError::internal(
                     "image metadata write cancelled",
                 ));
@@ -69,6 +78,14 @@ impl Images for MemoryStore {
             {
                 i.pending = false;
                 i.response = Some(answer.clone());
+            }
+            if let Some(c) = &s.completes_job
+                && let Some(j) = st.jobs.get_mut(&(s.hold.user_id.clone(), c.id.clone()))
+            {
+                j.status = JobStatus::Succeeded;
+                j.progress = 100;
+                j.result = Some(c.result.clone());
+                j.completed_at = Some(c.completed_at);
             }
             if let (Some(u), Some(first)) = (&s.completes_upload, records.first())
                 && let Some(u) = st.uploads.get_mut(&(s.hold.user_id.clone(), u.clone()))

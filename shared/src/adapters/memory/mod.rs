@@ -9,6 +9,7 @@
 mod accounts;
 mod billing;
 mod images;
+mod jobs;
 
 use crate::domain::accounts::{
     Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
@@ -17,6 +18,7 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobStatus, Lease};
 use crate::error::ApiError;
 use crate::ports::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -75,6 +77,8 @@ struct State {
     idempotency: HashMap<(String, String), Idem>,
     faults: VecDeque<PutFault>,
     webhook_secrets: HashMap<String, crate::domain::webhooks::WebhookSecrets>,
+    /// (user, job id) → job; ids sort by creation time.
+    jobs: BTreeMap<(String, String), Job>,
 }
 
 #[derive(Default)]

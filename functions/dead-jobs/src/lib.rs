@@ -1,0 +1,42 @@
+//! The generation dead-letter queue's consumer. A job's message lands here after the queue's
+//! receive limit: the job failed for good, so it ends as `failed` (unless an attempt ended it)
+//! and gets back what it took, at once rather than when its hold falls due a day later. A body
+//! that is no job message cannot be acted on: it is logged whole, at error level, and dropped
+//! (kept, Lambda would receive it again and again for the queue's 14 days).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::Deps;
+use shared::ports::{Blobs, Store};
+use shared::usecases::jobs::{JobMessage, dead_letter};
+
+pub async fn handler<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let parsed = record
+            .body
+            .as_deref()
+            .map(serde_json::from_str::<JobMessage>);
+        let handled = match parsed {
+            Some(Ok(message)) => match dead_letter(deps, &message).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(%message_id, job_id = %message.job_id, error = %e, "could not fail a dead job; retried");
+                    false
+                }
+            },
+            _ => {
+                tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");
+                true
+            }
+        };
+        if !handled && !message_id.is_empty() {
+            response.add_failure(message_id);
+        }
+    }
+    Ok(response)
+}

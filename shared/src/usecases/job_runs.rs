@@ -1,0 +1,438 @@
+//! Paid work through the generation queue: a submission is charged like a synchronous request
+//! (the same hold, under the job's id), and the worker runs the job exactly once in effect
+//! under SQS's at-least-once delivery: each attempt leases the job, writes objects of its own,
+//! and stores them only in the transaction that settles the hold and succeeds the job as that
+//! attempt. A later attempt (after the lease ended) stores nothing of an earlier one's.
+
+use crate::Deps;
+use crate::adapters::queue::QueueName;
+use crate::domain::billing::KeyClaim;
+use crate::domain::catalog::Size;
+use crate::domain::generation::{CreateImageRequest, GenerationPlan, Operation};
+use crate::domain::jobs::{
+    Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, Prefer, StoredInput, WebhookEvent,
+};
+use crate::domain::{assets::Lineage, new_id, now_epoch};
+use crate::error::ApiError;
+use crate::http::Principal;
+use crate::ports::{Blobs, Store};
+use crate::providers::{EditInputs, InputImage};
+use crate::usecases::edit_inputs::{ImageSource, load_all};
+use crate::usecases::generation::{admissible, image_keys, store_results, take, undo};
+use crate::usecases::idempotency::job_answer;
+use crate::usecases::jobs::{
+    JOB_HOLD_SECONDS, JobMessage, LEASE_SECONDS, announce, end, failure_of,
+};
+use crate::usecases::{charges, deliveries};
+
+/// A validated request to run as a job.
+pub struct Submission {
+    pub operation: JobOperation,
+    /// The fields as sent (the worker validates them again into the same plan).
+    pub fields: CreateImageRequest,
+    pub plan: GenerationPlan,
+    pub images: Vec<InputImage>,
+    pub mask: Option<InputImage>,
+}
+
+/// The job's webhook, from the request's `webhook` and `webhook_events_filter`. A webhook is
+/// sent when a job changes: without `Prefer: respond-async` (or `wait`) there is none.
+pub fn webhook_of(
+    fields: &CreateImageRequest,
+    prefer: Prefer,
+    allow_private: bool,
+) -> Result<Option<(String, Vec<WebhookEvent>)>, ApiError> {
+    let Some(url) = &fields.webhook else {
+        if fields.webhook_events_filter.is_some() {
+            return Err(ApiError::invalid(
+                "webhook_events_filter",
+                "webhook_events_filter needs a webhook",
+            ));
+        }
+        return Ok(None);
+    };
+    if !prefer.queued() {
+        return Err(ApiError::invalid(
+            "webhook",
+            "a webhook is sent when a job changes; ask for a job with the header `Prefer: respond-async`",
+        ));
+    }
+    deliveries::check_target(url, allow_private)?;
+    let events = match &fields.webhook_events_filter {
+        None => vec![WebhookEvent::Completed],
+        Some(names) if names.is_empty() => {
+            return Err(ApiError::invalid(
+                "webhook_events_filter",
+                "webhook_events_filter must name at least one of: started, completed",
+            ));
+        }
+        Some(names) => names
+            .iter()
+            .map(|n| match n.as_str() {
+                "started" => Ok(WebhookEvent::Started),
+                "completed" => Ok(WebhookEvent::Completed),
+                other => Err(ApiError::invalid(
+                    "webhook_events_filter",
+                    format!("'{other}' is not a webhook event; use started or completed"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    Ok(Some((url.clone(), events)))
+}
+
+fn input_key(user_id: &str, job_id: &str, i: usize) -> String {
+    format!("jobs/{user_id}/{job_id}/input-{i}")
+}
+
+/// Charges the request and queues it as a job; with a claim, the Idempotency-Key answers with
+/// this job from now on. Nothing is kept if any step fails (credits, quota, input copies).
+// Long: charge, copy inputs, write the job, queue it — each failure undoing what came before.
+pub async fn submit<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    sub: Submission,
+    claim: Option<KeyClaim>,
+) -> Result<Job, ApiError> {
+    let uid = who.user_id.as_str();
+    let webhook = webhook_of(
+        &sub.fields,
+        Prefer {
+            respond_async: true,
+            wait: None,
+        },
+        deps.config.allow_private_webhook_targets,
+    )?;
+    admissible(deps, uid, &sub.plan)?;
+    let now = now_epoch();
+    let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);
+    let inputs: Vec<&InputImage> = sub.images.iter().chain(&sub.mask).collect();
+    let mut hold = charges::hold_for(&job_id, uid, sub.plan.cost, sub.plan.n as u32, now, None);
+    hold.due_at = now + JOB_HOLD_SECONDS;
+    hold.objects = (0..inputs.len())
+        .map(|i| input_key(uid, &job_id, i))
+        .collect();
+    take(deps, &sub.plan, &hold).await?;
+
+    let stored = |i: usize, input: &InputImage| StoredInput {
+        key: input_key(uid, &job_id, i),
+        asset_id: input.asset_id.clone(),
+    };
+    let request = JobRequest {
+        operation: sub.operation,
+        fields: CreateImageRequest {
+            // The model the plan chose, even if the deployment's default changes meanwhile.
+            model: Some(sub.plan.model.id.to_string()),
+            ..sub.fields
+        },
+        images: sub
+            .images
+            .iter()
+            .enumerate()
+            .map(|(i, x)| stored(i, x))
+            .collect(),
+        mask: sub.mask.as_ref().map(|m| stored(sub.images.len(), m)),
+    };
+    let job = Job {
+        id: job_id.clone(),
+        user_id: uid.to_string(),
+        status: JobStatus::Queued,
+        progress: 0,
+        operation: sub.operation,
+        model: sub.plan.model.id.to_string(),
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        result: None,
+        failure: None,
+        request: serde_json::to_string(&request).map_err(ApiError::internal)?,
+        attempt: 0,
+        lease_until: 0,
+        cancel_requested: false,
+        webhook: webhook.as_ref().map(|(u, _)| u.clone()),
+        webhook_events: webhook.map(|(_, e)| e).unwrap_or_default(),
+    };
+    let copies = inputs.iter().enumerate().map(|(i, input)| {
+        deps.blobs.put(
+            &hold.objects[i],
+            input.bytes.clone(),
+            "application/octet-stream",
+        )
+    });
+    let answer = claim.map(|c| (c, job_answer(&job_id)));
+    let written = match futures::future::try_join_all(copies).await {
+        Ok(_) => deps.store.create_job(&job, answer.as_ref()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        tracing::error!(user_id = %uid, %job_id, error = %e, "job not written: refunding");
+        undo(deps, &hold).await;
+        return Err(e);
+    }
+    let message = serde_json::to_string(&JobMessage {
+        job_id: job_id.clone(),
+        user_id: uid.to_string(),
+    })
+    .map_err(ApiError::internal)?;
+    if let Err(e) = deps.queues.send(QueueName::Jobs, message).await {
+        tracing::error!(user_id = %uid, %job_id, error = %e, "job not queued: failing it");
+        end(
+            deps,
+            &job,
+            JobStatus::Queued,
+            None,
+            JobStatus::Failed,
+            Some(failure_of(&e)),
+        )
+        .await?;
+        return Err(e);
+    }
+    tracing::info!(user_id = %uid, %job_id, model = job.model, n = sub.plan.n, cost = sub.plan.cost, "job queued");
+    Ok(job)
+}
+
+/// What the worker does with a job's message once `run` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ran {
+    /// Done with (the job ended, or it was not this delivery's to run): delete the message.
+    Done,
+    /// Another attempt holds a live lease: let the message come back after its visibility
+    /// timeout, when that attempt has ended one way or the other.
+    Later,
+}
+
+/// Runs one delivery of a job's message. Store errors are returned (the message comes back);
+/// everything the job itself does wrong ends the job as failed, given back.
+// Long: the steps of an attempt in order, each checkpoint with its way out.
+pub async fn run<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    message: &JobMessage,
+    now: i64,
+) -> Result<Ran, ApiError> {
+    let (uid, id) = (message.user_id.as_str(), message.job_id.as_str());
+    let job = match deps
+        .store
+        .lease_job(uid, id, now, now + LEASE_SECONDS)
+        .await?
+    {
+        Lease::Taken(job) => job,
+        Lease::Busy { lease_until } => {
+            tracing::info!(job_id = id, lease_until, "job held by another attempt");
+            return Ok(Ran::Later);
+        }
+        Lease::Finished(job) => {
+            tracing::info!(
+                job_id = id,
+                status = job.status.as_str(),
+                "job already over"
+            );
+            return Ok(Ran::Done);
+        }
+        Lease::Missing => {
+            tracing::warn!(job_id = id, "message of an unknown job");
+            return Ok(Ran::Done);
+        }
+    };
+    let attempt = job.attempt;
+    tracing::info!(job_id = id, attempt, "job started");
+    if attempt == 1 {
+        announce(deps, &job).await;
+    }
+    // The hold lists every object an attempt writes, before it writes them: the sweeper, or
+    // the attempt that wins, removes those of attempts that died.
+    let Some(hold) = deps.store.hold(id).await? else {
+        return Ok(Ran::Done);
+    };
+    let prepared = prepare(deps, &job).await;
+    let (request, plan, inputs) = match prepared {
+        Ok(p) => p,
+        Err(e) => return fail(deps, &job, attempt, e).await,
+    };
+    let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
+    let mine = image_keys(uid, &ids, &plan);
+    if !deps.store.attach_objects(id, &mine).await? {
+        return Ok(Ran::Done);
+    }
+    match deps.store.checkpoint_job(uid, id, attempt, 10).await? {
+        Checkpoint::Continue => {}
+        Checkpoint::CancelRequested => return canceled(deps, &job, attempt).await,
+        Checkpoint::Lost => return Ok(Ran::Done),
+    }
+    let (produced, lineage) = match inputs {
+        Inputs::None => (
+            deps.providers.generate(&plan).await,
+            Lineage::original(None),
+        ),
+        Inputs::Edit(inputs) => {
+            let parent = inputs.images.first().and_then(|i| i.asset_id.clone());
+            (
+                deps.providers.edit(&plan, &inputs).await,
+                Lineage::original(parent),
+            )
+        }
+        Inputs::Variation(input) => {
+            let parent = input.asset_id.clone();
+            (
+                deps.providers.variation(&plan, &input).await,
+                Lineage::original(parent),
+            )
+        }
+    };
+    let images = match produced {
+        Ok(images) => images,
+        Err(e) => return fail(deps, &job, attempt, e.into()).await,
+    };
+    match deps.store.checkpoint_job(uid, id, attempt, 80).await? {
+        Checkpoint::Continue => {}
+        Checkpoint::CancelRequested => return canceled(deps, &job, attempt).await,
+        Checkpoint::Lost => return Ok(Ran::Done),
+    }
+    let stored = store_results(
+        deps,
+        &plan,
+        &lineage,
+        &ids,
+        images,
+        &hold,
+        Some((id, attempt)),
+    )
+    .await;
+    if let Err(e) = stored {
+        // Refused: canceled meanwhile, taken over, or a real failure.
+        return match deps.store.job(uid, id).await? {
+            Some(j) if j.status == JobStatus::Processing && j.attempt == attempt => {
+                if j.cancel_requested {
+                    canceled(deps, &j, attempt).await
+                } else {
+                    fail(deps, &j, attempt, e).await
+                }
+            }
+            _ => Ok(Ran::Done),
+        };
+    }
+    // Objects of attempts that died (and the copies of the inputs) are no one's now.
+    let stale: Vec<String> = hold
+        .objects
+        .iter()
+        .filter(|k| !mine.contains(k))
+        .cloned()
+        .chain(request.input_keys())
+        .collect();
+    if let Err(e) = deps.blobs.delete(&stale).await {
+        tracing::warn!(job_id = id, error = %e, "could not remove a job's leftover objects");
+    }
+    let done = deps.store.job(uid, id).await?;
+    if let Some(done) = &done {
+        announce(deps, done).await;
+    }
+    tracing::info!(job_id = id, attempt, "job succeeded");
+    Ok(Ran::Done)
+}
+
+enum Inputs {
+    None,
+    Edit(EditInputs),
+    Variation(InputImage),
+}
+
+/// The job's request validated again into its plan, with its inputs read back.
+async fn prepare<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+) -> Result<(JobRequest, GenerationPlan, Inputs), ApiError> {
+    let request: JobRequest = serde_json::from_str(&job.request).map_err(ApiError::internal)?;
+    let mut sources = Vec::new();
+    for (i, input) in request.images.iter().chain(&request.mask).enumerate() {
+        let bytes =
+            deps.blobs.get(&input.key).await?.ok_or_else(|| {
+                ApiError::internal(format!("input {i} of job {} is gone", job.id))
+            })?;
+        sources.push((format!("image[{i}]"), ImageSource::Bytes(bytes)));
+    }
+    let mut loaded = load_all(deps, &job.user_id, sources).await?;
+    for (image, input) in loaded
+        .iter_mut()
+        .zip(request.images.iter().chain(&request.mask))
+    {
+        image.asset_id = input.asset_id.clone();
+    }
+    let size = |i: &InputImage| {
+        let (w, h) = i.rgba.dimensions();
+        Size::new(w, h)
+    };
+    let (op, inputs) = match request.operation {
+        JobOperation::Generation => (Operation::Generate, Inputs::None),
+        JobOperation::Variation => {
+            let input = loaded
+                .pop()
+                .ok_or_else(|| ApiError::internal("a variation job without its image"))?;
+            (
+                Operation::Variation {
+                    input: size(&input),
+                },
+                Inputs::Variation(input),
+            )
+        }
+        JobOperation::Edit => {
+            let mask = request.mask.is_some().then(|| loaded.pop()).flatten();
+            let first = loaded
+                .first()
+                .ok_or_else(|| ApiError::internal("an edit job without images"))?;
+            let op = Operation::Edit {
+                images: loaded.len(),
+                input: size(first),
+            };
+            (
+                op,
+                Inputs::Edit(EditInputs {
+                    images: loaded,
+                    mask,
+                }),
+            )
+        }
+    };
+    let plan = request
+        .fields
+        .clone()
+        .plan_for(op, deps.providers.default_model(), |m| {
+            deps.providers.serves(m.provider)
+        })?;
+    Ok((request, plan, inputs))
+}
+
+async fn fail<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    attempt: u32,
+    e: ApiError,
+) -> Result<Ran, ApiError> {
+    tracing::warn!(job_id = %job.id, attempt, error = %e, "job failed: refunding");
+    end(
+        deps,
+        job,
+        JobStatus::Processing,
+        Some(attempt),
+        JobStatus::Failed,
+        Some(failure_of(&e)),
+    )
+    .await?;
+    Ok(Ran::Done)
+}
+
+async fn canceled<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    attempt: u32,
+) -> Result<Ran, ApiError> {
+    tracing::info!(job_id = %job.id, attempt, "job canceled at a checkpoint: refunding");
+    end(
+        deps,
+        job,
+        JobStatus::Processing,
+        Some(attempt),
+        JobStatus::Canceled,
+        None,
+    )
+    .await?;
+    Ok(Ran::Done)
+}

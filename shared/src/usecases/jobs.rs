@@ -1,0 +1,371 @@
+//! Jobs as users and other systems see them: reading, listing, canceling, and what every end of
+//! a job does (give back what a job that did not succeed took, send its webhook, publish its
+//! event). Running a job is in `generation` (it needs the providers).
+
+use crate::Deps;
+use crate::domain::DAY_SECONDS;
+use crate::domain::billing::Hold;
+use crate::domain::jobs::{
+    CancelOutcome, Job, JobEnd, JobFailure, JobStatus, Prefer, WebhookEvent,
+};
+use crate::domain::now_epoch;
+use crate::error::ApiError;
+use crate::http::json;
+use crate::http::wire::{ImagesResponse, JobObject};
+use crate::ports::{Blobs, Store};
+use crate::usecases::charges::{self, HOLD_SECONDS, Unwound};
+use crate::usecases::idempotency::{Deleted, Submitted, rehydrate};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+/// The generation queue keeps a message for a day (its retention): a job's hold is due once
+/// no delivery of it can come any more, and the sweeper then ends whatever is left of it.
+pub const JOB_HOLD_SECONDS: i64 = DAY_SECONDS + HOLD_SECONDS;
+
+/// How long an attempt holds a job: longer than the worker may run (its 15-minute timeout).
+pub const LEASE_SECONDS: i64 = HOLD_SECONDS;
+
+pub const JOB_PREFIX: &str = "job";
+
+/// Whether a hold is a job's (its id is the job's).
+pub fn is_job(hold_id: &str) -> bool {
+    hold_id.starts_with("job_")
+}
+
+/// What the generation queue carries for a job made through the API.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JobMessage {
+    pub job_id: String,
+    pub user_id: String,
+}
+
+/// How an error is kept on a job: what the synchronous call would have answered.
+pub fn failure_of(e: &ApiError) -> JobFailure {
+    JobFailure {
+        status: e.status().as_u16(),
+        error: e.body()["error"].clone(),
+    }
+}
+
+/// The job as `GET /v1/jobs/{id}` shows it: its result refilled with fresh URLs (or bytes).
+pub async fn view<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) -> Result<JobObject, ApiError> {
+    let result = match job.result.as_deref() {
+        Some(stored) => {
+            let stored: ImagesResponse =
+                serde_json::from_str(stored).map_err(ApiError::internal)?;
+            Some(rehydrate(deps, &job.user_id, stored, Deleted::Omit).await?)
+        }
+        None => None,
+    };
+    Ok(JobObject {
+        result,
+        ..object(job)
+    })
+}
+
+/// The job without its result's URLs or bytes (events, webhooks).
+pub fn object(job: &Job) -> JobObject {
+    JobObject {
+        id: job.id.clone(),
+        object: "job".into(),
+        status: job.status,
+        progress: job.progress,
+        operation: job.operation,
+        model: job.model.clone(),
+        created_at: job.created_at,
+        started_at: job.started_at,
+        completed_at: job.completed_at,
+        cancel_requested: job.cancel_requested,
+        result: job.result.as_deref().and_then(|r| {
+            let mut r: ImagesResponse = serde_json::from_str(r).ok()?;
+            for d in &mut r.data {
+                d.url = None;
+                d.b64_json = None;
+            }
+            Some(r)
+        }),
+        error: job.failure.as_ref().map(|f| f.error.clone()),
+    }
+}
+
+pub async fn get<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+) -> Result<Job, ApiError> {
+    let found = if crate::domain::plausible_id(id) {
+        deps.store.job(user_id, id).await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ApiError::NotFound(format!("no job with id '{}'", shown(id))))
+}
+
+fn shown(id: &str) -> String {
+    id.chars().take(crate::domain::MAX_ID_LEN).collect()
+}
+
+/// Cancels the caller's job: a queued one at once (and gives back what it took); a processing
+/// one at its worker's next checkpoint. A finished job is a 409.
+pub async fn cancel<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    id: &str,
+) -> Result<Job, ApiError> {
+    get(deps, user_id, id).await?;
+    match deps.store.request_cancel(user_id, id, now_epoch()).await? {
+        CancelOutcome::Canceled(job) => {
+            tracing::info!(user_id, job_id = id, "queued job canceled");
+            give_back(deps, &job).await;
+            announce(deps, &job).await;
+            Ok(job)
+        }
+        CancelOutcome::Requested(job) => {
+            tracing::info!(user_id, job_id = id, "cancel requested of a processing job");
+            Ok(job)
+        }
+        CancelOutcome::Finished(job) => Err(ApiError::Conflict {
+            message: format!(
+                "job {id} has already {}; only queued or processing jobs can be canceled",
+                job.status.as_str()
+            ),
+            param: None,
+        }),
+        CancelOutcome::Missing => Err(ApiError::NotFound(format!("no job with id '{id}'"))),
+    }
+}
+
+/// Ends a job that did not succeed, if it is still `from` (and `attempt`'s), gives back what
+/// it took and announces it. `false` when someone else ended it first.
+pub async fn end<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    from: JobStatus,
+    attempt: Option<u32>,
+    status: JobStatus,
+    failure: Option<JobFailure>,
+) -> Result<bool, ApiError> {
+    let end = JobEnd {
+        status,
+        failure,
+        completed_at: now_epoch(),
+    };
+    if !deps
+        .store
+        .end_job(&job.user_id, &job.id, from, attempt, &end)
+        .await?
+    {
+        return Ok(false);
+    }
+    let ended = Job {
+        status: end.status,
+        failure: end.failure,
+        completed_at: Some(end.completed_at),
+        ..job.clone()
+    };
+    give_back(deps, &ended).await;
+    announce(deps, &ended).await;
+    Ok(true)
+}
+
+/// Gives back a job's hold; on failure the sweeper does it once the hold is due.
+async fn give_back<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
+    let hold = match deps.store.hold(&job.id).await {
+        Ok(Some(hold)) => hold,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "could not read a job's hold; the sweeper will give it back");
+            return;
+        }
+    };
+    match charges::give_back(&deps.store, &deps.blobs, &hold, false).await {
+        Ok(Unwound::GivenBack { credits }) => {
+            tracing::info!(job_id = %job.id, credits, "gave back what a job took")
+        }
+        Ok(Unwound::Settled) => {
+            tracing::error!(job_id = %job.id, "job ended after its images were stored")
+        }
+        Ok(Unwound::Gone) => {}
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "could not give back a job's charge; the sweeper will")
+        }
+    }
+}
+
+/// Sends what a job's transition owes: its webhook (if it asked for this event) through the
+/// webhook queue, and, when it ended, its event on the bus. Never fails the transition: it is
+/// already stored, and webhooks keep the same id when sent again.
+pub async fn announce<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
+    let event = match job.status {
+        JobStatus::Processing => WebhookEvent::Started,
+        s if s.is_terminal() => WebhookEvent::Completed,
+        _ => return,
+    };
+    let body = object(job);
+    if let Some(url) = &job.webhook
+        && job.webhook_events.contains(&event)
+        && let Err(e) = send_webhook(deps, job, url, &body, event).await
+    {
+        tracing::error!(job_id = %job.id, error = %e, "could not queue a job's webhook");
+    }
+    if event == WebhookEvent::Completed {
+        let detail_type = match job.status {
+            JobStatus::Succeeded => "Job Succeeded",
+            JobStatus::Failed => "Job Failed",
+            _ => "Job Canceled",
+        };
+        let mut detail = serde_json::to_value(&body).unwrap_or_default();
+        detail["user_id"] = job.user_id.clone().into();
+        deps.events.publish(detail_type, vec![detail]).await;
+    }
+}
+
+async fn send_webhook<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    url: &str,
+    body: &JobObject,
+    event: WebhookEvent,
+) -> Result<(), ApiError> {
+    let mut body = body.clone();
+    // URLs (never bytes: a queue message holds 256 KB) for a receiver that fetches the images
+    // at once; GET /v1/jobs/{id} presigns anew.
+    if let Some(stored) = job.result.as_deref() {
+        let mut stored: ImagesResponse =
+            serde_json::from_str(stored).map_err(ApiError::internal)?;
+        for d in &mut stored.data {
+            d.url = Some(String::new());
+            d.b64_json = None;
+        }
+        body.result = Some(rehydrate(deps, &job.user_id, stored, Deleted::Omit).await?);
+    }
+    let delivery = serde_json::json!({
+        // The same id for this job's event, however often it is sent.
+        "id": format!("msg_{}_{}", job.id, match event {
+            WebhookEvent::Started => "started",
+            WebhookEvent::Completed => "completed",
+        }),
+        "user_id": job.user_id,
+        "url": url,
+        "body": body,
+    });
+    deps.queues
+        .send(
+            crate::adapters::queue::QueueName::Webhooks,
+            delivery.to_string(),
+        )
+        .await
+}
+
+/// A job whose message reached the dead-letter queue: it failed for good. Ends it (if no
+/// attempt ended it) and gives back what it took.
+pub async fn dead_letter<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    message: &JobMessage,
+) -> Result<(), ApiError> {
+    let Some(job) = deps.store.job(&message.user_id, &message.job_id).await? else {
+        tracing::warn!(job_id = %message.job_id, "dead letter of an unknown job");
+        return Ok(());
+    };
+    if job.status.is_terminal() {
+        return Ok(());
+    }
+    let failure = failure_of(&ApiError::Provider {
+        status: http::StatusCode::BAD_GATEWAY,
+        message: "the job could not be processed after several attempts; nothing was charged"
+            .into(),
+        retry_after_secs: None,
+    });
+    tracing::error!(job_id = %job.id, attempts = job.attempt, "job failed for good: dead letter");
+    end(
+        deps,
+        &job,
+        job.status,
+        None,
+        JobStatus::Failed,
+        Some(failure),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The sweeper's part: a job's hold fell due, so no delivery of the job can come any more.
+/// A job still not over is failed; then its hold is given back as any other.
+pub async fn expire<S: Store>(store: &S, hold: &Hold, now: i64) -> Result<(), ApiError> {
+    let Some(job) = store.job(&hold.user_id, &hold.id).await? else {
+        return Ok(());
+    };
+    if job.status.is_terminal() {
+        return Ok(());
+    }
+    let failure = failure_of(&ApiError::Provider {
+        status: http::StatusCode::GATEWAY_TIMEOUT,
+        message: "the job was not processed in time; nothing was charged".into(),
+        retry_after_secs: None,
+    });
+    let end = JobEnd {
+        status: JobStatus::Failed,
+        failure: Some(failure),
+        completed_at: now,
+    };
+    store
+        .end_job(&job.user_id, &job.id, job.status, None, &end)
+        .await?;
+    Ok(())
+}
+
+/// The `Prefer` header of a request.
+pub fn prefer(req: &lambda_http::Request) -> Prefer {
+    Prefer::parse(
+        req.headers()
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// How often `Prefer: wait` looks at the job.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The answer to a paid request: 200 with the images, or for a job 202 with it and
+/// `Location: /v1/jobs/{id}`. With `wait`, the request stays open up to that many seconds and
+/// answers as the synchronous call would have if the job ends in time.
+pub async fn respond<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    submitted: Submitted,
+    wait: Option<u32>,
+) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
+    let mut job = match submitted {
+        Submitted::Images(images) => return json(StatusCode::OK, &images),
+        Submitted::Job(job) => job,
+    };
+    if let Some(secs) = wait {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs.into());
+        while !job.status.is_terminal() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(WAIT_POLL).await;
+            if let Some(now) = deps.store.job(&job.user_id, &job.id).await? {
+                job = now;
+            }
+        }
+        match (&job.status, &job.failure) {
+            (JobStatus::Succeeded, _) => {
+                if let Some(result) = view(deps, &job).await?.result {
+                    return json(StatusCode::OK, &result);
+                }
+            }
+            (JobStatus::Failed, Some(f)) => {
+                let status = StatusCode::from_u16(f.status).map_err(ApiError::internal)?;
+                return json(status, &serde_json::json!({ "error": f.error }));
+            }
+            _ => {}
+        }
+    }
+    let mut response = json(StatusCode::ACCEPTED, &view(deps, &job).await?)?;
+    let location = format!("/v1/jobs/{}", job.id);
+    response.headers_mut().insert(
+        http::header::LOCATION,
+        location.parse().map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
