@@ -638,11 +638,20 @@ async fn an_async_edit_keeps_its_inputs_only_while_it_runs_and_jobs_are_announce
         .as_str()
         .unwrap()
         .to_string();
-    let keys = t.object_keys().await;
+    // The copies go once the images are stored (just after the job reads as succeeded).
+    let mut keys = Vec::new();
+    for _ in 0..50 {
+        keys = t.object_keys().await;
+        if keys.iter().all(|k| !k.starts_with("jobs/")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         keys.iter().all(|k| !k.starts_with("jobs/")),
         "input copies removed: {keys:?}"
     );
+    assert_eq!(keys.len(), 2, "the image and its thumbnail: {keys:?}");
 
     let events = received(&t, &queue, 2).await;
     let job_event = events
@@ -658,4 +667,62 @@ async fn an_async_edit_keeps_its_inputs_only_while_it_runs_and_jobs_are_announce
         !job_event.to_string().contains("X-Amz-Signature"),
         "no URLs in events"
     );
+}
+
+#[tokio::test]
+async fn other_systems_submit_work_on_the_queue_once_per_reference_and_hear_of_refusals() {
+    let t = start().await;
+    let events = subscriber(&t).await;
+    let (_, s) = t.new_user().await;
+    let user_id = t.user_id(&s.access).await;
+    let before = available(&t, &s.access).await;
+    let (queue, _) = t.stack.created.queues["GenerationQueue"].clone();
+    let send = |body: Value| {
+        let (sqs, queue) = (t.stack.clients.sqs.clone(), queue.clone());
+        async move {
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let good = json!({"user_id": user_id, "reference": "order-42", "operation": "generation",
+                      "request": {"prompt": "a barn owl", "size": "256x256", "n": 2}});
+    // Sent twice, as SQS may deliver it twice: one job.
+    send(good.clone()).await;
+    send(good).await;
+    send(
+        json!({"user_id": user_id, "reference": "order-43", "operation": "generation",
+                "request": {"prompt": "an owl", "size": "7x7"}}),
+    )
+    .await;
+
+    let mut jobs = Vec::new();
+    for _ in 0..100 {
+        let r = t.get("/v1/jobs?status=succeeded", Some(&s.access)).await;
+        jobs = r.body["data"].as_array().unwrap().clone();
+        if !jobs.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["result"]["data"].as_array().unwrap().len(), 2);
+    let seen = received(&t, &events, 4).await;
+    let refused = seen
+        .iter()
+        .find(|e| e["detail-type"] == "Submission Refused")
+        .unwrap_or_else(|| panic!("{seen:?}"));
+    assert_eq!(refused["detail"]["reference"], "order-43");
+    assert_eq!(refused["detail"]["error"]["param"], "size");
+    let all = t.get("/v1/jobs", Some(&s.access)).await;
+    assert_eq!(
+        all.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        all.text
+    );
+    assert_eq!(available(&t, &s.access).await, before - 2, "charged once");
 }

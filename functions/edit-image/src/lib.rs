@@ -37,11 +37,6 @@ async fn edit_image<S: Store, B: Blobs>(
     let mask = if has_mask { images.pop() } else { None };
     let (w, h) = images[0].rgba.dimensions();
     let prefer = jobs::prefer(req);
-    webhook_of(
-        &parsed.fields,
-        prefer,
-        deps.config.allow_private_webhook_targets,
-    )?;
     let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Edit {
@@ -53,13 +48,15 @@ async fn edit_image<S: Store, B: Blobs>(
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs, "mask")?;
+    let queued = prefer.queued() || plan.model.async_only;
+    webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(
         deps,
         &who,
         key.as_deref(),
         &parsed.canonical,
         |claim| async {
-            if prefer.queued() {
+            if queued {
                 let job = Submission {
                     operation: JobOperation::Edit,
                     fields,

@@ -30,12 +30,13 @@ async fn generate_image<S: Store, B: Blobs>(
     let key = idempotency_key(req)?;
     let canonical = canonical_json(req.body().as_ref())?;
     let prefer = jobs::prefer(req);
-    webhook_of(&body, prefer, deps.config.allow_private_webhook_targets)?;
     let plan = body.clone().plan(deps.providers.default_model(), |m| {
         deps.providers.serves(m.provider)
     })?;
+    let queued = prefer.queued() || plan.model.async_only;
+    webhook_of(&body, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(deps, &who, key.as_deref(), &canonical, |claim| async {
-        if prefer.queued() {
+        if queued {
             let job = Submission {
                 operation: JobOperation::Generation,
                 fields: body,

@@ -33,11 +33,6 @@ async fn make_variation<S: Store, B: Blobs>(
         .remove(0);
     let (w, h) = input.rgba.dimensions();
     let prefer = jobs::prefer(req);
-    webhook_of(
-        &parsed.fields,
-        prefer,
-        deps.config.allow_private_webhook_targets,
-    )?;
     let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Variation {
@@ -49,13 +44,15 @@ async fn make_variation<S: Store, B: Blobs>(
     if plan.model.provider == ProviderKind::OpenAi {
         dalle2_input(&input)?;
     }
+    let queued = prefer.queued() || plan.model.async_only;
+    webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(
         deps,
         &who,
         key.as_deref(),
         &parsed.canonical,
         |claim| async {
-            if prefer.queued() {
+            if queued {
                 let job = Submission {
                     operation: JobOperation::Variation,
                     fields,

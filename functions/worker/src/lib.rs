@@ -1,5 +1,5 @@
 //! The generation-queue consumer: runs each job of the batch (at the same time, as one Lambda
-//! invocation). A message that cannot be read, or whose job hit a store error, is reported as a
+//! invocation), and turns work other systems submit on the queue into jobs. A message that cannot be read, or whose job hit a store error, is reported as a
 //! batch item failure: SQS delivers it again and, after the queue's receive limit, moves it to
 //! the dead-letter queue, whose consumer fails the job and gives back what it took.
 
@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::ports::{Blobs, Store};
-use shared::usecases::job_runs::{Ran, run};
+use shared::usecases::job_runs::{Accepted, QueueSubmission, Ran, accept, run};
 use shared::usecases::jobs::JobMessage;
 
 pub async fn handler<S: Store, B: Blobs>(
@@ -32,26 +32,47 @@ pub async fn handler<S: Store, B: Blobs>(
 /// Whether the message is done with (to be deleted).
 async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now: i64) -> bool {
     let message_id = record.message_id.as_deref().unwrap_or_default();
-    let message = match record
-        .body
-        .as_deref()
-        .map(serde_json::from_str::<JobMessage>)
-    {
-        Some(Ok(m)) => m,
-        Some(Err(e)) => {
+    let Some(body) = record.body.as_deref() else {
+        tracing::warn!(%message_id, "empty job message: left for the dead-letter queue");
+        return false;
+    };
+    if let Ok(message) = serde_json::from_str::<JobMessage>(body) {
+        return match run(deps, &message, now).await {
+            Ok(Ran::Done) => true,
+            Ok(Ran::Later) => false,
+            Err(e) => {
+                tracing::error!(%message_id, job_id = %message.job_id, error = %e, "job attempt interrupted: it will be delivered again");
+                false
+            }
+        };
+    }
+    let submission = match serde_json::from_str::<QueueSubmission>(body) {
+        Ok(s) => s,
+        Err(e) => {
             tracing::warn!(%message_id, error = %e, "unreadable job message: left for the dead-letter queue");
             return false;
         }
-        None => {
-            tracing::warn!(%message_id, "empty job message: left for the dead-letter queue");
-            return false;
-        }
     };
-    match run(deps, &message, now).await {
-        Ok(Ran::Done) => true,
-        Ok(Ran::Later) => false,
+    let (user_id, reference) = (submission.user_id.clone(), submission.reference.clone());
+    match accept(deps, submission).await {
+        Ok(Accepted::Queued(job)) => {
+            tracing::info!(%message_id, %user_id, %reference, job_id = %job.id, "submission from the queue accepted");
+            true
+        }
+        Ok(Accepted::Refused(e)) => {
+            tracing::warn!(%message_id, %user_id, %reference, error = %e, "submission from the queue refused");
+            let detail = serde_json::json!({
+                "user_id": user_id,
+                "reference": reference,
+                "error": e.body()["error"],
+            });
+            deps.events
+                .publish("Submission Refused", vec![detail])
+                .await;
+            true
+        }
         Err(e) => {
-            tracing::error!(%message_id, job_id = %message.job_id, error = %e, "job attempt interrupted: it will be delivered again");
+            tracing::error!(%message_id, %reference, error = %e, "submission interrupted: it will be delivered again");
             false
         }
     }

@@ -68,6 +68,8 @@ pub struct Model {
     /// Sizes an edit may produce (empty: none).
     pub edit_sizes: &'static [Size],
     pub variations: bool,
+    /// Too slow for a request's 29 s: always run as a job (answered 202), `Prefer` or not.
+    pub async_only: bool,
     pub info: Info,
 }
 
@@ -125,6 +127,7 @@ pub static MODELS: &[Model] = &[
         max_edit_images: 16,
         edit_sizes: SQUARE_AND_WIDE,
         variations: true,
+        async_only: false,
         info: Info {
             what_is: "Not an AI model: an offline, deterministic procedural renderer. The prompt and \
                 seed choose palette, shapes and layout, so the same prompt and seed always give the same \
@@ -167,6 +170,7 @@ pub static MODELS: &[Model] = &[
             Size::new(1024, 1024),
         ],
         variations: true,
+        async_only: false,
         info: Info {
             what_is: "OpenAI's DALL·E 2: fast, inexpensive square images.",
             use_cases: &["Quick drafts", "Many variations of a simple idea"],
@@ -193,6 +197,7 @@ pub static MODELS: &[Model] = &[
         max_edit_images: 0,
         edit_sizes: &[],
         variations: false,
+        async_only: false,
         info: Info {
             what_is: "OpenAI's DALL·E 3: detailed images that follow long prompts; rewrites the prompt \
                 (returned as `revised_prompt`).",
@@ -231,6 +236,7 @@ pub static MODELS: &[Model] = &[
             Size::new(1024, 1536),
         ],
         variations: false,
+        async_only: false,
         info: Info {
             what_is: "OpenAI's GPT Image 1: the strongest instruction following and text rendering, \
                 native transparent backgrounds.",

@@ -10,7 +10,7 @@ use crate::domain::billing::KeyClaim;
 use crate::domain::catalog::Size;
 use crate::domain::generation::{CreateImageRequest, GenerationPlan, Operation};
 use crate::domain::jobs::{
-    Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, Prefer, StoredInput, WebhookEvent,
+    Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, StoredInput, WebhookEvent,
 };
 use crate::domain::{assets::Lineage, new_id, now_epoch};
 use crate::error::ApiError;
@@ -39,7 +39,7 @@ pub struct Submission {
 /// sent when a job changes: without `Prefer: respond-async` (or `wait`) there is none.
 pub fn webhook_of(
     fields: &CreateImageRequest,
-    prefer: Prefer,
+    queued: bool,
     allow_private: bool,
 ) -> Result<Option<(String, Vec<WebhookEvent>)>, ApiError> {
     let Some(url) = &fields.webhook else {
@@ -51,7 +51,7 @@ pub fn webhook_of(
         }
         return Ok(None);
     };
-    if !prefer.queued() {
+    if !queued {
         return Err(ApiError::invalid(
             "webhook",
             "a webhook is sent when a job changes; ask for a job with the header `Prefer: respond-async`",
@@ -95,14 +95,7 @@ pub async fn submit<S: Store, B: Blobs>(
     claim: Option<KeyClaim>,
 ) -> Result<Job, ApiError> {
     let uid = who.user_id.as_str();
-    let webhook = webhook_of(
-        &sub.fields,
-        Prefer {
-            respond_async: true,
-            wait: None,
-        },
-        deps.config.allow_private_webhook_targets,
-    )?;
+    let webhook = webhook_of(&sub.fields, true, deps.config.allow_private_webhook_targets)?;
     admissible(deps, uid, &sub.plan)?;
     let now = now_epoch();
     let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);
@@ -435,4 +428,153 @@ async fn canceled<S: Store, B: Blobs>(
     )
     .await?;
     Ok(Ran::Done)
+}
+
+/// Work another system submits by sending a message to the generation queue (see README):
+/// validated like the HTTP request it stands for, charged to `user_id`, and queued as a job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSubmission {
+    pub user_id: String,
+    /// The sender's name for this piece of work: a second message with the same reference
+    /// (SQS may deliver one twice) makes no second job for 24 hours.
+    pub reference: String,
+    pub operation: JobOperation,
+    /// The fields of the HTTP request body (`prompt`, `model`, `size`, `webhook`, …).
+    pub request: CreateImageRequest,
+    /// Library assets to edit or vary (`file_id`s).
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub mask: Option<String>,
+}
+
+/// What became of a submission from the queue.
+#[derive(Debug)]
+pub enum Accepted {
+    Queued(Job),
+    /// Not valid (named in the error): it is announced as `Submission Refused` and dropped.
+    Refused(ApiError),
+}
+
+/// Validates and charges a submission from the queue, and queues its job. A store failure is
+/// returned (the message comes back); a bad submission is [`Accepted::Refused`].
+pub async fn accept<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    sub: QueueSubmission,
+) -> Result<Accepted, ApiError> {
+    let refused = |e: ApiError| match e {
+        ApiError::Internal(_) => Err(e),
+        other => Ok(Accepted::Refused(other)),
+    };
+    let user = if crate::domain::plausible_id(&sub.user_id) {
+        deps.store.user(&sub.user_id).await?
+    } else {
+        None
+    };
+    let Some(user) = user else {
+        return refused(ApiError::invalid(
+            "user_id",
+            format!("no user with id '{}'", sub.user_id),
+        ));
+    };
+    let who = Principal {
+        user_id: user.id.clone(),
+        role: user.role,
+        credential: crate::http::Credential::ApiKey {
+            key_id: "generation-queue".into(),
+        },
+    };
+    let canonical = serde_json::to_value(&sub)
+        .map_err(ApiError::internal)?
+        .to_string();
+    let key = format!("queue:{}", sub.reference);
+    let planned = plan_submission(deps, &who.user_id, sub).await;
+    let submission = match planned {
+        Ok(s) => s,
+        Err(e) => return refused(e),
+    };
+    let submitted =
+        crate::usecases::idempotency::claimed(deps, &who, Some(&key), &canonical, |claim| async {
+            submit(deps, &who, submission, claim)
+                .await
+                .map(crate::usecases::idempotency::Submitted::Job)
+        })
+        .await;
+    match submitted {
+        Ok(crate::usecases::idempotency::Submitted::Job(job)) => Ok(Accepted::Queued(job)),
+        Ok(crate::usecases::idempotency::Submitted::Images(_)) => refused(ApiError::Conflict {
+            message: "this reference was used for a synchronous request".into(),
+            param: Some("reference".into()),
+        }),
+        Err(e) => refused(e),
+    }
+}
+
+/// The submission's plan and inputs, checked as the HTTP handlers check them.
+async fn plan_submission<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    user_id: &str,
+    sub: QueueSubmission,
+) -> Result<Submission, ApiError> {
+    let default_model = deps.providers.default_model();
+    let serves = |m: &crate::domain::catalog::Model| deps.providers.serves(m.provider);
+    let mut sources: Vec<(String, ImageSource)> = sub
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (format!("images[{i}]"), ImageSource::Asset(id.clone())))
+        .collect();
+    let has_mask = sub.mask.is_some();
+    sources.extend(
+        sub.mask
+            .map(|m| ("mask".to_string(), ImageSource::Asset(m))),
+    );
+    let mut loaded = load_all(deps, user_id, sources).await?;
+    let mask = if has_mask { loaded.pop() } else { None };
+    let size = |i: &InputImage| {
+        let (w, h) = i.rgba.dimensions();
+        Size::new(w, h)
+    };
+    let (op, images, mask) = match sub.operation {
+        JobOperation::Generation if loaded.is_empty() && mask.is_none() => {
+            (Operation::Generate, Vec::new(), None)
+        }
+        JobOperation::Generation => {
+            return Err(ApiError::invalid("images", "a generation takes no images"));
+        }
+        JobOperation::Variation if loaded.len() == 1 && mask.is_none() => (
+            Operation::Variation {
+                input: size(&loaded[0]),
+            },
+            loaded,
+            None,
+        ),
+        JobOperation::Variation => {
+            return Err(ApiError::invalid(
+                "images",
+                "a variation takes exactly one image and no mask",
+            ));
+        }
+        JobOperation::Edit => {
+            let first = loaded.first().ok_or_else(|| ApiError::missing("images"))?;
+            let op = Operation::Edit {
+                images: loaded.len(),
+                input: size(first),
+            };
+            (op, loaded, mask)
+        }
+    };
+    let plan = sub.request.clone().plan_for(op, default_model, serves)?;
+    let inputs = EditInputs { images, mask };
+    if sub.operation == JobOperation::Edit {
+        crate::usecases::edit_inputs::check_edit(&plan, &inputs, "mask")?;
+    }
+    Ok(Submission {
+        operation: sub.operation,
+        fields: sub.request,
+        plan,
+        images: inputs.images,
+        mask: inputs.mask,
+    })
 }
