@@ -369,3 +369,121 @@ pub async fn respond<S: Store, B: Blobs>(
     );
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{deps, user_with_credits};
+    use crate::domain::jobs::JobOperation;
+    use crate::ports::{Accounts, Holds, Jobs};
+    use crate::usecases::charges::{GENERATION, hold_for, sweep};
+
+    const NOW: i64 = 1_800_000_000;
+
+    /// A queued job of `user` charged 2 credits, as a submission leaves it.
+    async fn queued(store: &crate::adapters::memory::MemoryStore, user: &str) -> Job {
+        let id = crate::domain::new_id(JOB_PREFIX);
+        let mut hold = hold_for(&id, user, 2, 1, NOW, None);
+        hold.due_at = NOW + JOB_HOLD_SECONDS;
+        assert_eq!(
+            store.open_charge(&hold, 10, GENERATION).await.unwrap(),
+            crate::domain::billing::Opened::Taken
+        );
+        let job = Job {
+            id,
+            user_id: user.into(),
+            status: JobStatus::Queued,
+            progress: 0,
+            operation: JobOperation::Generation,
+            model: "local-procedural".into(),
+            created_at: NOW,
+            started_at: None,
+            completed_at: None,
+            result: None,
+            failure: None,
+            request: "{}".into(),
+            attempt: 0,
+            lease_until: 0,
+            cancel_requested: false,
+            webhook: None,
+            webhook_events: Vec::new(),
+        };
+        store.create_job(&job, None).await.unwrap();
+        job
+    }
+
+    async fn available(store: &crate::adapters::memory::MemoryStore, user: &str) -> i64 {
+        store.user(user).await.unwrap().unwrap().credits.available
+    }
+
+    #[tokio::test]
+    async fn a_job_left_queued_is_failed_and_refunded_only_once_no_delivery_can_come() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let job = queued(&d.store, &user).await;
+        assert_eq!(available(&d.store, &user).await, 8);
+        let budget = std::time::Duration::from_secs(5);
+
+        // Far past a synchronous request's hold, but within the queue's retention: untouched.
+        let early = NOW + HOLD_SECONDS + 3600;
+        sweep(&d.store, &d.blobs, early, budget).await.unwrap();
+        let still = d.store.job(&user, &job.id).await.unwrap().unwrap();
+        assert_eq!(still.status, JobStatus::Queued);
+        assert_eq!(available(&d.store, &user).await, 8);
+
+        let report = sweep(&d.store, &d.blobs, NOW + JOB_HOLD_SECONDS, budget)
+            .await
+            .unwrap();
+        assert_eq!((report.abandoned, report.credits_returned), (1, 2));
+        let failed = d.store.job(&user, &job.id).await.unwrap().unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        let failure = failed.failure.unwrap();
+        assert_eq!(failure.status, 504);
+        assert_eq!(failure.error["code"], "provider_timeout");
+        assert_eq!(available(&d.store, &user).await, 10);
+        assert!(d.store.hold(&job.id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_queued_job_refunds_once_and_a_finished_one_is_a_conflict() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let job = queued(&d.store, &user).await;
+        let canceled = cancel(&d, &user, &job.id).await.unwrap();
+        assert_eq!(canceled.status, JobStatus::Canceled);
+        assert_eq!(available(&d.store, &user).await, 10);
+        let again = cancel(&d, &user, &job.id).await.unwrap_err();
+        assert_eq!(again.status(), http::StatusCode::CONFLICT);
+        assert_eq!(available(&d.store, &user).await, 10);
+        let missing = cancel(&d, "someone_else", &job.id).await.unwrap_err();
+        assert_eq!(missing.status(), http::StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_job_webhook_is_queued_with_an_id_that_names_the_job_and_the_event() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let mut job = queued(&d.store, &user).await;
+        job.webhook = Some("https://example.com/hook".into());
+        job.webhook_events = vec![WebhookEvent::Completed];
+        job.status = JobStatus::Processing;
+        announce(&d, &job).await;
+        assert!(
+            d.queues
+                .take(crate::adapters::queue::QueueName::Webhooks)
+                .is_empty(),
+            "started was not asked for"
+        );
+        job.status = JobStatus::Failed;
+        announce(&d, &job).await;
+        announce(&d, &job).await;
+        let sent = d.queues.take(crate::adapters::queue::QueueName::Webhooks);
+        let ids: Vec<String> = sent
+            .iter()
+            .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids[0], ids[1], "the same id each time it is sent");
+        assert!(ids[0].contains(&job.id) && ids[0].contains("completed"));
+    }
+}
