@@ -182,7 +182,8 @@ impl LocalStack {
         let mut tasks = vec![tokio::spawn(serve(listener, gateway))];
 
         let sqs_handlers = registry::sqs_handlers();
-        for (binary, queue) in template.sqs_consumers() {
+        for source in template.sqs_sources() {
+            let (binary, queue) = (source.binary.clone(), source.queue.clone());
             let handler = sqs_handlers.get(binary.as_str()).cloned().ok_or_else(|| {
                 format!("SQS function {binary} has no handler in the local stack")
             })?;
@@ -204,6 +205,8 @@ impl LocalStack {
                     arn,
                     region: opts.region.clone(),
                     handler,
+                    batch_size: source.batch_size,
+                    max_concurrency: source.max_concurrency,
                 },
                 deps.clone(),
             )));

@@ -45,6 +45,15 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// One SQS event source mapping of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsSource {
+    pub binary: String,
+    pub queue: String,
+    pub batch_size: i32,
+    pub max_concurrency: usize,
+}
+
 impl Template {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
@@ -113,6 +122,14 @@ impl Template {
 
     /// Binaries of functions fed by an SQS event, with the queue's logical id.
     pub fn sqs_consumers(&self) -> Vec<(String, String)> {
+        self.sqs_sources()
+            .into_iter()
+            .map(|s| (s.binary, s.queue))
+            .collect()
+    }
+
+    /// Every SQS event source: function binary, queue, and how Lambda would poll it.
+    pub fn sqs_sources(&self) -> Vec<SqsSource> {
         let bins = self.function_binaries();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
@@ -120,9 +137,19 @@ impl Template {
                 if event["Type"].as_str() != Some("SQS") {
                     continue;
                 }
-                let queue = event["Properties"]["Queue"]["Fn::GetAtt"][0].as_str();
+                let props = &event["Properties"];
+                let queue = props["Queue"]["Fn::GetAtt"][0].as_str();
                 if let (Some(bin), Some(queue)) = (bins.get(&id), queue) {
-                    out.push((bin.clone(), queue.to_string()));
+                    out.push(SqsSource {
+                        binary: bin.clone(),
+                        queue: queue.to_string(),
+                        // Lambda's defaults: batches of 10; without a maximum, as many
+                        // invocations as the queue needs (bounded here).
+                        batch_size: props["BatchSize"].as_u64().unwrap_or(10).clamp(1, 10) as i32,
+                        max_concurrency: props["ScalingConfig"]["MaximumConcurrency"]
+                            .as_u64()
+                            .unwrap_or(5) as usize,
+                    });
                 }
             }
         }

@@ -14,13 +14,31 @@ pub struct Consumer {
     pub arn: String,
     pub region: String,
     pub handler: SqsHandler,
+    /// Messages per invocation (the event source's `BatchSize`).
+    pub batch_size: i32,
+    /// Invocations at once (its `MaximumConcurrency`): a long job does not hold up the rest.
+    pub max_concurrency: usize,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 pub async fn run(consumer: Consumer, deps: Arc<shared::Deps>) {
+    let consumer = Arc::new(consumer);
+    let slots = Arc::new(tokio::sync::Semaphore::new(consumer.max_concurrency.max(1)));
     loop {
-        match poll_once(&consumer, &deps).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(messages = n, "queue batch handled"),
+        let slot = slots.clone().acquire_owned().await.expect("never closed");
+        let (consumer, deps) = (consumer.clone(), deps.clone());
+        match receive(&consumer).await {
+            Ok(messages) if messages.is_empty() => {}
+            Ok(messages) => {
+                tokio::spawn(async move {
+                    match invoke(&consumer, &deps, messages).await {
+                        Ok(n) => tracing::debug!(messages = n, "queue batch handled"),
+                        Err(e) => tracing::warn!(error = %e, "queue batch not settled"),
+                    }
+                    drop(slot);
+                });
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "queue poll failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -29,26 +47,30 @@ pub async fn run(consumer: Consumer, deps: Arc<shared::Deps>) {
     }
 }
 
-/// One receive → invoke → delete cycle; returns how many messages were received.
-pub async fn poll_once(
-    consumer: &Consumer,
-    deps: &Arc<shared::Deps>,
-) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
-    let (sqs, queue_url) = (&consumer.queue.sqs, consumer.queue.url.as_str());
-    let (queue_arn, region) = (consumer.arn.as_str(), consumer.region.as_str());
-    let out = sqs
+async fn receive(consumer: &Consumer) -> Result<Vec<aws_sdk_sqs::types::Message>, BoxError> {
+    let out = consumer
+        .queue
+        .sqs
         .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
+        .queue_url(&consumer.queue.url)
+        .max_number_of_messages(consumer.batch_size)
         .wait_time_seconds(1)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .message_attribute_names("All")
         .send()
         .await?;
-    let messages = out.messages.unwrap_or_default();
-    if messages.is_empty() {
-        return Ok(0);
-    }
+    Ok(out.messages.unwrap_or_default())
+}
+
+/// One invocation with the received messages, then the deletes of those not reported failed;
+/// returns how many messages it had.
+async fn invoke(
+    consumer: &Consumer,
+    deps: &Arc<shared::Deps>,
+    messages: Vec<aws_sdk_sqs::types::Message>,
+) -> Result<usize, BoxError> {
+    let (sqs, queue_url) = (&consumer.queue.sqs, consumer.queue.url.as_str());
+    let (queue_arn, region) = (consumer.arn.as_str(), consumer.region.as_str());
     let mut receipts = HashMap::new();
     let records: Vec<SqsMessage> = messages
         .iter()
