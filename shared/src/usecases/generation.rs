@@ -242,7 +242,7 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     ids: &[String],
     images: Vec<ProviderImage>,
     hold: &Hold,
-    job: Option<(&str, u32)>,
+    job: Option<(&str, u32, i64)>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
     let processed = {
@@ -337,11 +337,11 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         None => None,
     };
     let completes_job = match job {
-        Some((id, attempt)) => Some(JobCompletion {
+        Some((id, attempt, completed_at)) => Some(JobCompletion {
             id: id.to_string(),
             attempt,
             result: replayable(&response)?,
-            completed_at: now_epoch(),
+            completed_at,
         }),
         None => None,
     };

@@ -280,6 +280,7 @@ pub async fn run<S: Store, B: Blobs>(
         Checkpoint::CancelRequested => return canceled(deps, &job, attempt).await,
         Checkpoint::Lost => return Ok(Ran::Done),
     }
+    let completed_at = now_epoch();
     let stored = store_results(
         deps,
         &plan,
@@ -287,22 +288,25 @@ pub async fn run<S: Store, B: Blobs>(
         &ids,
         images,
         &hold,
-        Some((id, attempt)),
+        Some((id, attempt, completed_at)),
     )
     .await;
-    if let Err(e) = stored {
-        // Refused: canceled meanwhile, taken over, or a real failure.
-        return match deps.store.job(uid, id).await? {
-            Some(j) if j.status == JobStatus::Processing && j.attempt == attempt => {
-                if j.cancel_requested {
-                    canceled(deps, &j, attempt).await
-                } else {
-                    fail(deps, &j, attempt, e).await
+    let response = match stored {
+        Ok(response) => response,
+        Err(e) => {
+            // Refused: canceled meanwhile, taken over, or a real failure.
+            return match deps.store.job(uid, id).await? {
+                Some(j) if j.status == JobStatus::Processing && j.attempt == attempt => {
+                    if j.cancel_requested {
+                        canceled(deps, &j, attempt).await
+                    } else {
+                        fail(deps, &j, attempt, e).await
+                    }
                 }
-            }
-            _ => Ok(Ran::Done),
-        };
-    }
+                _ => Ok(Ran::Done),
+            };
+        }
+    };
     // Objects of attempts that died (and the copies of the inputs) are no one's now.
     let stale: Vec<String> = hold
         .objects
@@ -314,10 +318,15 @@ pub async fn run<S: Store, B: Blobs>(
     if let Err(e) = deps.blobs.delete(&stale).await {
         tracing::warn!(job_id = id, error = %e, "could not remove a job's leftover objects");
     }
-    let done = deps.store.job(uid, id).await?;
-    if let Some(done) = &done {
-        announce(deps, done).await;
-    }
+    // As the settling transaction wrote it (no read needed).
+    let done = Job {
+        status: JobStatus::Succeeded,
+        progress: 100,
+        result: Some(crate::usecases::generation::replayable(&response)?),
+        completed_at: Some(completed_at),
+        ..job
+    };
+    announce(deps, &done).await;
     tracing::info!(job_id = id, attempt, "job succeeded");
     Ok(Ran::Done)
 }
