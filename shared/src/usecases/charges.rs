@@ -112,7 +112,7 @@ pub async fn finish<S: Store>(store: &S, hold: &Hold) -> Result<(), ApiError> {
     store.close_hold(&hold.id).await
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct SweepReport {
     /// Holds of requests that never stored their images, unwound.
     pub abandoned: usize,
@@ -122,6 +122,9 @@ pub struct SweepReport {
     pub settled: usize,
     /// Holds that could not be handled (postponed to a later sweep).
     pub failed: usize,
+    /// Jobs failed because their hold fell due: the caller announces them.
+    #[serde(skip)]
+    pub expired_jobs: Vec<crate::domain::jobs::Job>,
 }
 
 /// Visits the holds due at `now`, batch after batch until none is left or `budget` is spent.
@@ -145,9 +148,12 @@ pub async fn sweep<S: Store, B: Blobs>(
                     let expired = if crate::usecases::jobs::is_job(&hold.id) {
                         crate::usecases::jobs::expire(store, &hold, now).await
                     } else {
-                        Ok(())
+                        Ok(None)
                     };
-                    match expired.map(|()| give_back(store, blobs, &hold, true)) {
+                    if let Ok(Some(job)) = &expired {
+                        report.expired_jobs.push(job.clone());
+                    }
+                    match expired.map(|_| give_back(store, blobs, &hold, true)) {
                         Err(e) => Err(e),
                         Ok(giving) => match giving.await {
                             // Settled between the query and now.

@@ -194,7 +194,7 @@ async fn give_back<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
 }
 
 /// Sends what a job's transition owes: its webhook (if it asked for this event) through the
-/// webhook queue, and, when it ended, its event on the bus. Never fails the transition: it is
+/// webhook queue, and its event on the bus. Never fails the transition: it is
 /// already stored, and webhooks keep the same id when sent again.
 pub async fn announce<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
     let event = match job.status {
@@ -209,8 +209,9 @@ pub async fn announce<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
     {
         tracing::error!(job_id = %job.id, error = %e, "could not queue a job's webhook");
     }
-    if event == WebhookEvent::Completed {
+    {
         let detail_type = match job.status {
+            JobStatus::Processing => "Job Started",
             JobStatus::Succeeded => "Job Succeeded",
             JobStatus::Failed => "Job Failed",
             _ => "Job Canceled",
@@ -291,13 +292,14 @@ pub async fn dead_letter<S: Store, B: Blobs>(
 }
 
 /// The sweeper's part: a job's hold fell due, so no delivery of the job can come any more.
-/// A job still not over is failed; then its hold is given back as any other.
-pub async fn expire<S: Store>(store: &S, hold: &Hold, now: i64) -> Result<(), ApiError> {
+/// A job still not over is failed (and returned, to be announced); then its hold is given back
+/// as any other.
+pub async fn expire<S: Store>(store: &S, hold: &Hold, now: i64) -> Result<Option<Job>, ApiError> {
     let Some(job) = store.job(&hold.user_id, &hold.id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     if job.status.is_terminal() {
-        return Ok(());
+        return Ok(None);
     }
     let failure = failure_of(&ApiError::Provider {
         status: http::StatusCode::GATEWAY_TIMEOUT,
@@ -309,10 +311,18 @@ pub async fn expire<S: Store>(store: &S, hold: &Hold, now: i64) -> Result<(), Ap
         failure: Some(failure),
         completed_at: now,
     };
-    store
+    if !store
         .end_job(&job.user_id, &job.id, job.status, None, &end)
-        .await?;
-    Ok(())
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(Job {
+        status: end.status,
+        failure: end.failure,
+        completed_at: Some(now),
+        ..job
+    }))
 }
 
 /// The `Prefer` header of a request.
@@ -435,6 +445,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((report.abandoned, report.credits_returned), (1, 2));
+        let expired: Vec<&str> = report.expired_jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(expired, [job.id.as_str()], "handed over to be announced");
         let failed = d.store.job(&user, &job.id).await.unwrap().unwrap();
         assert_eq!(failed.status, JobStatus::Failed);
         let failure = failed.failure.unwrap();
