@@ -112,6 +112,12 @@ async fn an_async_generation_is_queued_then_succeeds_with_what_the_sync_call_ans
     let listed = t.get("/v1/jobs?status=succeeded", Some(&s.access)).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
     assert_eq!(listed.body["data"][0]["id"], id.as_str());
+    let listed_image = &listed.body["data"][0]["result"]["data"][0];
+    assert!(listed_image["id"].is_string());
+    assert!(
+        listed_image["b64_json"].is_null() && listed_image["url"].is_null(),
+        "a page of jobs carries no image bytes: {listed_image}"
+    );
     let queued_only = t.get("/v1/jobs?status=queued", Some(&s.access)).await;
     assert_eq!(queued_only.body["data"].as_array().unwrap().len(), 0);
     let bad = t.get("/v1/jobs?status=done", Some(&s.access)).await;
@@ -444,7 +450,16 @@ async fn a_provider_failure_fails_the_job_refunded_and_its_signed_webhook_says_s
         done.text
     );
     assert_eq!(done.body["error"]["type"], "server_error");
-    assert_eq!(available(&t, &s.access).await, before, "refunded");
+    // The refund follows the job's end (a moment after it reads as failed).
+    let mut now_available = 0;
+    for _ in 0..50 {
+        now_available = available(&t, &s.access).await;
+        if now_available == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now_available, before, "refunded");
 
     let mut hooks = Vec::new();
     for _ in 0..100 {

@@ -298,7 +298,7 @@ fn get_job() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "One page of the caller's jobs, newest first", body = JobList),
+        (status = 200, description = "One page of the caller's jobs, newest first; results name their images without URLs or bytes (GET /v1/jobs/{id} refills them)", body = JobList),
         (status = 400, description = "Invalid limit, cursor or status", body = ErrorResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
