@@ -268,11 +268,13 @@ pub trait Holds: Send + Sync {
 
 /// Jobs of the generation queue. Every state change is conditional on the state it leaves.
 pub trait Jobs: Send + Sync {
-    /// Writes a new queued job and, with `answer`, completes the submission's Idempotency-Key
-    /// claim with it, in one write.
+    /// Writes a new queued job and, in the same write, makes its hold (same id, still pending)
+    /// due at `hold_due_at` without its Idempotency-Key claim, and with `answer` completes that
+    /// claim with the job: from then on the key replays the job.
     fn create_job(
         &self,
         job: &Job,
+        hold_due_at: i64,
         answer: Option<&(KeyClaim, String)>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
     fn job(

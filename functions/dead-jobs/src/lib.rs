@@ -6,7 +6,9 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
+use shared::ApiError;
 use shared::Deps;
+use shared::domain::jobs::QueueSubmission;
 use shared::ports::{Blobs, Store};
 use shared::usecases::jobs::{JobMessage, dead_letter};
 
@@ -29,10 +31,31 @@ pub async fn handler<S: Store, B: Blobs>(
                     false
                 }
             },
-            _ => {
-                tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");
-                true
-            }
+            _ => match record
+                .body
+                .as_deref()
+                .map(serde_json::from_str::<QueueSubmission>)
+            {
+                // A submission from another system that could not be turned into a job: it
+                // hears so, as of any refusal.
+                Some(Ok(sub)) => {
+                    tracing::error!(%message_id, reference = %sub.reference, "queue submission failed for good");
+                    let error = ApiError::internal("the submission could not be processed");
+                    let detail = serde_json::json!({
+                        "user_id": sub.user_id,
+                        "reference": sub.reference,
+                        "error": error.body()["error"],
+                    });
+                    deps.events
+                        .publish("Submission Refused", vec![detail])
+                        .await;
+                    true
+                }
+                _ => {
+                    tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");
+                    true
+                }
+            },
         };
         if !handled && !message_id.is_empty() {
             response.add_failure(message_id);

@@ -27,6 +27,7 @@ async fn edit_image<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
     let parsed = edit_inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
@@ -73,5 +74,5 @@ async fn edit_image<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait).await
+    jobs::respond(deps, submitted, prefer.wait, started).await
 }

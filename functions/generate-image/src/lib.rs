@@ -25,6 +25,7 @@ async fn generate_image<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
     let body: CreateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let key = idempotency_key(req)?;
@@ -52,5 +53,5 @@ async fn generate_image<S: Store, B: Blobs>(
         }
     })
     .await?;
-    jobs::respond(deps, submitted, prefer.wait).await
+    jobs::respond(deps, submitted, prefer.wait, started).await
 }

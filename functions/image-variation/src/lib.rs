@@ -25,6 +25,7 @@ async fn make_variation<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
+    let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
     let mut parsed = edit_inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
@@ -69,5 +70,5 @@ async fn make_variation<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait).await
+    jobs::respond(deps, submitted, prefer.wait, started).await
 }

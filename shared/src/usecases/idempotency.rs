@@ -123,9 +123,7 @@ where
         }
         IdempotencyClaim::InProgress => {
             return Err(ApiError::Conflict {
-                message:
-                    "a request with this Idempotency-Key is still being processed; retry later"
-                        .into(),
+                message: IN_PROGRESS.into(),
                 param: Some("Idempotency-Key".into()),
             });
         }
@@ -141,6 +139,14 @@ where
             Err(e)
         }
     }
+}
+
+const IN_PROGRESS: &str =
+    "a request with this Idempotency-Key is still being processed; retry later";
+
+/// Whether `e` says the key's first request is still running (so a retry may succeed).
+pub fn in_progress(e: &ApiError) -> bool {
+    matches!(e, ApiError::Conflict { message, .. } if message == IN_PROGRESS)
 }
 
 /// What a claim remembers of a request body: its SHA-256 (hex) of the canonical form.

@@ -9,6 +9,7 @@ use crate::adapters::queue::QueueName;
 use crate::domain::billing::KeyClaim;
 use crate::domain::catalog::Size;
 use crate::domain::generation::{CreateImageRequest, GenerationPlan, Operation};
+pub use crate::domain::jobs::QueueSubmission;
 use crate::domain::jobs::{
     Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, StoredInput, WebhookEvent,
 };
@@ -21,7 +22,7 @@ use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::generation::{admissible, image_keys, store_results, take, undo};
 use crate::usecases::idempotency::job_answer;
 use crate::usecases::jobs::{
-    JOB_HOLD_SECONDS, JobMessage, LEASE_SECONDS, announce, end, failure_of,
+    JOB_HOLD_SECONDS, JobMessage, LEASE_SECONDS, announce, end, failure_of, give_back,
 };
 use crate::usecases::{charges, deliveries};
 
@@ -100,8 +101,16 @@ pub async fn submit<S: Store, B: Blobs>(
     let now = now_epoch();
     let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);
     let inputs: Vec<&InputImage> = sub.images.iter().chain(&sub.mask).collect();
-    let mut hold = charges::hold_for(&job_id, uid, sub.plan.cost, sub.plan.n as u32, now, None);
-    hold.due_at = now + JOB_HOLD_SECONDS;
+    // Due as a request's until the job exists: a submission killed before that gives back
+    // (and frees its key) as soon as a synchronous request would.
+    let mut hold = charges::hold_for(
+        &job_id,
+        uid,
+        sub.plan.cost,
+        sub.plan.n as u32,
+        now,
+        claim.clone(),
+    );
     hold.objects = (0..inputs.len())
         .map(|i| input_key(uid, &job_id, i))
         .collect();
@@ -154,13 +163,20 @@ pub async fn submit<S: Store, B: Blobs>(
     });
     let answer = claim.map(|c| (c, job_answer(&job_id)));
     let written = match futures::future::try_join_all(copies).await {
-        Ok(_) => deps.store.create_job(&job, answer.as_ref()).await,
+        Ok(_) => {
+            deps.store
+                .create_job(&job, now + JOB_HOLD_SECONDS, answer.as_ref())
+                .await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = written {
-        tracing::error!(user_id = %uid, %job_id, error = %e, "job not written: refunding");
-        undo(deps, &hold).await;
-        return Err(e);
+        // A lost answer may hide a write that happened: then the job goes on.
+        if !matches!(deps.store.job(uid, &job_id).await, Ok(Some(_))) {
+            tracing::error!(user_id = %uid, %job_id, error = %e, "job not written: refunding");
+            undo(deps, &hold).await;
+            return Err(e);
+        }
     }
     let message = serde_json::to_string(&JobMessage {
         job_id: job_id.clone(),
@@ -219,6 +235,10 @@ pub async fn run<S: Store, B: Blobs>(
                 status = job.status.as_str(),
                 "job already over"
             );
+            // Whoever ended it may have died before giving back and announcing.
+            if job.status != JobStatus::Succeeded && give_back(deps, &job).await {
+                announce(deps, &job).await;
+            }
             return Ok(Ran::Done);
         }
         Lease::Missing => {
@@ -234,13 +254,29 @@ pub async fn run<S: Store, B: Blobs>(
     // The hold lists every object an attempt writes, before it writes them: the sweeper, or
     // the attempt that wins, removes those of attempts that died.
     let Some(hold) = deps.store.hold(id).await? else {
-        return Ok(Ran::Done);
+        let lost = ApiError::internal(format!("the hold of job {id} is gone"));
+        return fail(deps, &job, attempt, lost).await;
     };
     let prepared = prepare(deps, &job).await;
     let (request, plan, inputs) = match prepared {
         Ok(p) => p,
+        // Storage failed: the message comes back (and after 3 tries, the dead-letter queue).
+        Err(e @ ApiError::Internal(_)) => return Err(e),
         Err(e) => return fail(deps, &job, attempt, e).await,
     };
+    // Objects of attempts before this one: their leases ended, so they are dead.
+    let inputs_kept = request.input_keys();
+    let stale: Vec<String> = hold
+        .objects
+        .iter()
+        .filter(|k| !inputs_kept.contains(k))
+        .cloned()
+        .collect();
+    if !stale.is_empty()
+        && let Err(e) = deps.blobs.delete(&stale).await
+    {
+        tracing::warn!(job_id = id, error = %e, "could not remove an earlier attempt's objects");
+    }
     let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
     let mine = image_keys(uid, &ids, &plan);
     if !deps.store.attach_objects(id, &mine).await? {
@@ -307,16 +343,11 @@ pub async fn run<S: Store, B: Blobs>(
             };
         }
     };
-    // Objects of attempts that died (and the copies of the inputs) are no one's now.
-    let stale: Vec<String> = hold
-        .objects
-        .iter()
-        .filter(|k| !mine.contains(k))
-        .cloned()
-        .chain(request.input_keys())
-        .collect();
-    if let Err(e) = deps.blobs.delete(&stale).await {
-        tracing::warn!(job_id = id, error = %e, "could not remove a job's leftover objects");
+    // The copies of the inputs are no one's now (a bucket rule expires any left behind).
+    if !inputs_kept.is_empty()
+        && let Err(e) = deps.blobs.delete(&inputs_kept).await
+    {
+        tracing::warn!(job_id = id, error = %e, "could not remove a job's input copies");
     }
     // As the settling transaction wrote it (no read needed).
     let done = Job {
@@ -439,25 +470,6 @@ async fn canceled<S: Store, B: Blobs>(
     Ok(Ran::Done)
 }
 
-/// Work another system submits by sending a message to the generation queue (see README):
-/// validated like the HTTP request it stands for, charged to `user_id`, and queued as a job.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueSubmission {
-    pub user_id: String,
-    /// The sender's name for this piece of work: a second message with the same reference
-    /// (SQS may deliver one twice) makes no second job for 24 hours.
-    pub reference: String,
-    pub operation: JobOperation,
-    /// The fields of the HTTP request body (`prompt`, `model`, `size`, `webhook`, …).
-    pub request: CreateImageRequest,
-    /// Library assets to edit or vary (`file_id`s).
-    #[serde(default)]
-    pub images: Vec<String>,
-    #[serde(default)]
-    pub mask: Option<String>,
-}
-
 /// What became of a submission from the queue.
 #[derive(Debug)]
 pub enum Accepted {
@@ -472,9 +484,14 @@ pub async fn accept<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     sub: QueueSubmission,
 ) -> Result<Accepted, ApiError> {
-    let refused = |e: ApiError| match e {
-        ApiError::Internal(_) => Err(e),
-        other => Ok(Accepted::Refused(other)),
+    // Storage failures and a duplicate still being submitted come back later; the rest is
+    // the submission's fault.
+    let refused = |e: ApiError| {
+        if matches!(e, ApiError::Internal(_)) || crate::usecases::idempotency::in_progress(&e) {
+            Err(e)
+        } else {
+            Ok(Accepted::Refused(e))
+        }
     };
     let user = if crate::domain::plausible_id(&sub.user_id) {
         deps.store.user(&sub.user_id).await?
@@ -586,4 +603,103 @@ async fn plan_submission<S: Store, B: Blobs>(
         images: inputs.images,
         mask: inputs.mask,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::{MemoryStore, deps, user_with_credits};
+    use crate::domain::jobs::JobEnd;
+    use crate::http::Credential;
+    use crate::ports::{Accounts, Holds, Idempotency, Jobs};
+
+    fn who(user_id: &str) -> Principal {
+        Principal {
+            user_id: user_id.into(),
+            role: crate::domain::accounts::Role::User,
+            credential: Credential::ApiKey {
+                key_id: "key_test".into(),
+            },
+        }
+    }
+
+    async fn available(store: &MemoryStore, user: &str) -> i64 {
+        store.user(user).await.unwrap().unwrap().credits.available
+    }
+
+    async fn submitted(
+        d: &crate::Deps<MemoryStore, crate::adapters::memory::MemoryBlobs>,
+        user: &str,
+    ) -> Job {
+        let fields = CreateImageRequest {
+            prompt: "a lighthouse".into(),
+            size: Some("256x256".into()),
+            n: Some(2),
+            ..Default::default()
+        };
+        let plan = fields
+            .clone()
+            .plan(d.providers.default_model(), |_| true)
+            .unwrap();
+        let claim = KeyClaim {
+            key: "k".into(),
+            token: "t".into(),
+        };
+        d.store
+            .claim(user, &claim, "hash", now_epoch())
+            .await
+            .unwrap();
+        let sub = Submission {
+            operation: JobOperation::Generation,
+            fields,
+            plan,
+            images: Vec::new(),
+            mask: None,
+        };
+        submit(d, &who(user), sub, Some(claim)).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_outlives_a_requests_hold_and_its_key_answers_with_it() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let job = submitted(&d, &user).await;
+        assert_eq!(available(&d.store, &user).await, 8);
+        let hold = d.store.hold(&job.id).await.unwrap().unwrap();
+        assert!(hold.due_at >= job.created_at + JOB_HOLD_SECONDS);
+        assert_eq!(hold.idempotency, None, "the key answers with the job now");
+        let sent = d.queues.take(QueueName::Jobs);
+        let message: JobMessage = serde_json::from_str(&sent[0]).unwrap();
+        assert_eq!(message.job_id, job.id);
+    }
+
+    #[tokio::test]
+    async fn a_job_ended_by_a_process_that_died_before_giving_back_is_given_back_on_delivery() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let job = submitted(&d, &user).await;
+        // Failed, and then that process died: nothing given back yet.
+        let end = JobEnd {
+            status: JobStatus::Failed,
+            failure: None,
+            completed_at: now_epoch(),
+        };
+        assert!(
+            d.store
+                .end_job(&user, &job.id, JobStatus::Queued, None, &end)
+                .await
+                .unwrap()
+        );
+        assert_eq!(available(&d.store, &user).await, 8);
+        let message = JobMessage {
+            job_id: job.id.clone(),
+            user_id: user.clone(),
+        };
+        assert_eq!(run(&d, &message, now_epoch()).await.unwrap(), Ran::Done);
+        assert_eq!(available(&d.store, &user).await, 10);
+        assert!(d.store.hold(&job.id).await.unwrap().is_none());
+        // Once: another delivery finds nothing left to give.
+        assert_eq!(run(&d, &message, now_epoch()).await.unwrap(), Ran::Done);
+        assert_eq!(available(&d.store, &user).await, 10);
+    }
 }

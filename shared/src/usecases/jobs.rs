@@ -125,14 +125,26 @@ pub async fn cancel<S: Store, B: Blobs>(
             tracing::info!(user_id, job_id = id, "cancel requested of a processing job");
             Ok(job)
         }
-        CancelOutcome::Finished(job) => Err(ApiError::Conflict {
-            message: format!(
-                "job {id} has already {}; only queued or processing jobs can be canceled",
-                job.status.as_str()
-            ),
-            param: None,
-        }),
+        // Whoever ended it may have died before giving back (a retried cancel whose first
+        // answer was lost, a worker killed after failing the job): finish that first.
+        CancelOutcome::Finished(job)
+            if job.status != JobStatus::Succeeded && give_back(deps, &job).await =>
+        {
+            announce(deps, &job).await;
+            Err(finished(id, &job))
+        }
+        CancelOutcome::Finished(job) => Err(finished(id, &job)),
         CancelOutcome::Missing => Err(ApiError::NotFound(format!("no job with id '{id}'"))),
+    }
+}
+
+fn finished(id: &str, job: &Job) -> ApiError {
+    ApiError::Conflict {
+        message: format!(
+            "job {id} has already {}; only queued or processing jobs can be canceled",
+            job.status.as_str()
+        ),
+        param: None,
     }
 }
 
@@ -156,7 +168,17 @@ pub async fn end<S: Store, B: Blobs>(
         .end_job(&job.user_id, &job.id, from, attempt, &end)
         .await?
     {
-        return Ok(false);
+        // Ended so already (perhaps by this very call, whose answer was lost): finish what
+        // that end owed, if it is still owed.
+        return match deps.store.job(&job.user_id, &job.id).await? {
+            Some(j) if j.status == status => {
+                if give_back(deps, &j).await {
+                    announce(deps, &j).await;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        };
     }
     let ended = Job {
         status: end.status,
@@ -169,26 +191,30 @@ pub async fn end<S: Store, B: Blobs>(
     Ok(true)
 }
 
-/// Gives back a job's hold; on failure the sweeper does it once the hold is due.
-async fn give_back<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
+/// Gives back a job's hold if it is still there; `true` when this call gave it back. On
+/// failure the sweeper does it once the hold is due.
+pub async fn give_back<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) -> bool {
     let hold = match deps.store.hold(&job.id).await {
         Ok(Some(hold)) => hold,
-        Ok(None) => return,
+        Ok(None) => return false,
         Err(e) => {
             tracing::error!(job_id = %job.id, error = %e, "could not read a job's hold; the sweeper will give it back");
-            return;
+            return false;
         }
     };
     match charges::give_back(&deps.store, &deps.blobs, &hold, false).await {
         Ok(Unwound::GivenBack { credits }) => {
-            tracing::info!(job_id = %job.id, credits, "gave back what a job took")
+            tracing::info!(job_id = %job.id, credits, "gave back what a job took");
+            true
         }
         Ok(Unwound::Settled) => {
-            tracing::error!(job_id = %job.id, "job ended after its images were stored")
+            tracing::error!(job_id = %job.id, "job ended after its images were stored");
+            false
         }
-        Ok(Unwound::Gone) => {}
+        Ok(Unwound::Gone) => false,
         Err(e) => {
-            tracing::error!(job_id = %job.id, error = %e, "could not give back a job's charge; the sweeper will")
+            tracing::error!(job_id = %job.id, error = %e, "could not give back a job's charge; the sweeper will");
+            false
         }
     }
 }
@@ -292,14 +318,15 @@ pub async fn dead_letter<S: Store, B: Blobs>(
 }
 
 /// The sweeper's part: a job's hold fell due, so no delivery of the job can come any more.
-/// A job still not over is failed (and returned, to be announced); then its hold is given back
-/// as any other.
+/// A job still not over is failed; then its hold is given back as any other. Returns the job
+/// to announce (one failed now, or one whose end was never followed by its give-back).
 pub async fn expire<S: Store>(store: &S, hold: &Hold, now: i64) -> Result<Option<Job>, ApiError> {
     let Some(job) = store.job(&hold.user_id, &hold.id).await? else {
         return Ok(None);
     };
     if job.status.is_terminal() {
-        return Ok(None);
+        // Ended, but whoever ended it died before giving back: announce it with the give-back.
+        return Ok((job.status != JobStatus::Succeeded).then_some(job));
     }
     let failure = failure_of(&ApiError::Provider {
         status: http::StatusCode::GATEWAY_TIMEOUT,
@@ -340,18 +367,21 @@ const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The answer to a paid request: 200 with the images, or for a job 202 with it and
 /// `Location: /v1/jobs/{id}`. With `wait`, the request stays open up to that many seconds and
-/// answers as the synchronous call would have if the job ends in time.
+/// answers as the synchronous call would have if the job ends in time (`wait` counts from
+/// `started`, when the request arrived).
 pub async fn respond<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     submitted: Submitted,
     wait: Option<u32>,
+    started: tokio::time::Instant,
 ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
     let mut job = match submitted {
         Submitted::Images(images) => return json(StatusCode::OK, &images),
         Submitted::Job(job) => job,
     };
     if let Some(secs) = wait {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs.into());
+        // Counted from the request's start: the whole answer stays within API Gateway's 29 s.
+        let deadline = started + std::time::Duration::from_secs(secs.into());
         while !job.status.is_terminal() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(WAIT_POLL).await;
             if let Some(now) = deps.store.job(&job.user_id, &job.id).await? {
@@ -393,8 +423,7 @@ mod tests {
     /// A queued job of `user` charged 2 credits, as a submission leaves it.
     async fn queued(store: &crate::adapters::memory::MemoryStore, user: &str) -> Job {
         let id = crate::domain::new_id(JOB_PREFIX);
-        let mut hold = hold_for(&id, user, 2, 1, NOW, None);
-        hold.due_at = NOW + JOB_HOLD_SECONDS;
+        let hold = hold_for(&id, user, 2, 1, NOW, None);
         assert_eq!(
             store.open_charge(&hold, 10, GENERATION).await.unwrap(),
             crate::domain::billing::Opened::Taken
@@ -418,7 +447,10 @@ mod tests {
             webhook: None,
             webhook_events: Vec::new(),
         };
-        store.create_job(&job, None).await.unwrap();
+        store
+            .create_job(&job, NOW + JOB_HOLD_SECONDS, None)
+            .await
+            .unwrap();
         job
     }
 

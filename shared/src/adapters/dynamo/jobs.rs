@@ -106,9 +106,28 @@ impl Jobs for DynamoStore {
     async fn create_job(
         &self,
         job: &Job,
+        hold_due_at: i64,
         answer: Option<&(KeyClaim, String)>,
     ) -> Result<(), ApiError> {
-        let mut items = vec![put_new(&self.table, job_item(job))];
+        let hold = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::hold(&job.id)))
+            .update_expression(
+                "SET due_at = :due, gsi1sk = :sk, expires_at = :expires \
+                 REMOVE idempotency_key, idempotency_claim",
+            )
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pending", s(HoldState::Pending.as_str()))
+            .expression_attribute_values(":due", n(hold_due_at))
+            .expression_attribute_values(":sk", s(keys::hold_due(hold_due_at, &job.id)))
+            .expression_attribute_values(":expires", n(hold_due_at + HOLD_RETENTION))
+            .build()
+            .expect("update fields set");
+        let mut items = vec![
+            put_new(&self.table, job_item(job)),
+            TransactWriteItem::builder().update(hold).build(),
+        ];
         if let Some((claim, answer)) = answer {
             items.push(
                 TransactWriteItem::builder()

@@ -10,17 +10,26 @@ impl Jobs for MemoryStore {
     async fn create_job(
         &self,
         job: &Job,
+        hold_due_at: i64,
         answer: Option<&(KeyClaim, String)>,
     ) -> Result<(), ApiError> {
         let mut st = self.state();
         let k = key(&job.user_id, &job.id);
+        let hold_pending = st
+            .holds
+            .get(&job.id)
+            .is_some_and(|h| h.state == HoldState::Pending);
         let claim_ok = answer.is_none_or(|(claim, _)| {
             st.idempotency
                 .get(&(job.user_id.clone(), claim.key.clone()))
                 .is_some_and(|i| i.pending && i.token == claim.token)
         });
-        if st.jobs.contains_key(&k) || !claim_ok {
+        if st.jobs.contains_key(&k) || !claim_ok || !hold_pending {
             return Err(ApiError::internal("creating a job was cancelled"));
+        }
+        if let Some(h) = st.holds.get_mut(&job.id) {
+            h.due_at = hold_due_at;
+            h.idempotency = None;
         }
         if let Some((claim, answer)) = answer
             && let Some(i) = st
