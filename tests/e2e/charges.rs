@@ -20,7 +20,7 @@ use shared::usecases::charges::{SWEEP_BATCH, SweepReport, hold_for};
 use shared::usecases::generation::replayable;
 use shared::usecases::idempotency::{body_hash, canonical_json};
 
-const BODY: &str = r#"{"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}"#;
+const BODY: &str = r#"{"prompt": "a slow cat", "model": "gpt-image-1-mini"}"#;
 
 fn generation_request(access: &str, idempotency_key: Option<&str>) -> lambda_http::Request {
     let event = std::fs::read_to_string(workspace_root().join("events/generate-image.json"))

@@ -350,7 +350,7 @@ async fn every_validation_error_is_400_with_param() {
         (json!({"prompt": "x", "n": 0}), "n"),
         (json!({"prompt": "x", "n": 11}), "n"),
         (json!({"prompt": "x", "n": "two"}), "n"),
-        (json!({"prompt": "x", "size": "1000x1000"}), "size"),
+        (json!({"prompt": "x", "size": "5000x1000"}), "size"),
         (json!({"prompt": "x", "style": "vivid"}), "style"),
         (json!({"prompt": ""}), "prompt"),
         (json!({"prompt": "x".repeat(4001)}), "prompt"),
@@ -358,6 +358,13 @@ async fn every_validation_error_is_400_with_param() {
         (json!({"prompt": "x", "model": "dall-e-3"}), "model"),
         (json!({"prompt": "x", "model": "no-such-model"}), "model"),
         (json!({"prompt": "x", "quality": "hd"}), "quality"),
+        (json!({"prompt": "x", "quality": "xhigh"}), "quality"),
+        (json!({"prompt": "x", "complexity": "total"}), "complexity"),
+        (
+            json!({"prompt": "x", "output_format": "svg"}),
+            "output_format",
+        ),
+        (json!({"prompt": "x", "frame_count": 3}), "frame_count"),
         (
             json!({"prompt": "x", "response_format": "gif"}),
             "response_format",
@@ -410,15 +417,40 @@ async fn the_catalog_shows_only_usable_models() {
             .as_array()
             .is_some_and(|t| !t.is_empty())
     );
+    assert_eq!(m.body["qualities"], json!(["medium", "low", "high"]));
     assert_eq!(
-        t.get("/v1/models/dall-e-3", None).await.status,
+        t.get("/v1/models/gpt-image-2", None).await.status,
         StatusCode::NOT_FOUND
     );
 
     let with_key = start_with(&[("OpenAiApiKey", "sk-configured")]).await;
     let r = with_key.get("/v1/models", None).await;
-    assert_eq!(r.body["data"].as_array().unwrap().len(), 4);
-    let d3 = with_key.get("/v1/models/dall-e-3", None).await;
-    assert_eq!(d3.body["styles"], json!(["vivid", "natural"]));
-    assert_eq!(d3.body["cost"]["quality_multipliers"]["hd"], 2);
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    for current in [
+        "gpt-image-1-mini",
+        "gpt-image-1.5",
+        "gpt-image-2",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-flare-2026-09-08",
+        "gpt-image-2.6-flare",
+        "chatgpt-image-latest",
+    ] {
+        assert!(ids.contains(&current), "{current} in {ids:?}");
+    }
+    for retired in ["dall-e-2", "dall-e-3", "gpt-image-1"] {
+        assert!(!ids.contains(&retired), "{retired} is retired");
+    }
+    let sunburst = with_key
+        .get("/v1/models/gpt-image-2.5-sunburst", None)
+        .await;
+    assert_eq!(
+        sunburst.body["qualities"],
+        json!(["medium", "low", "high", "xhigh", "max"])
+    );
+    assert_eq!(sunburst.body["cost"]["quality_multipliers"]["max"], 4);
 }

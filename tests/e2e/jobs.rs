@@ -256,7 +256,7 @@ async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_the_job_succe
     let (id, message) = submit_quietly(
         &deps,
         &s.access,
-        json!({"prompt": "a slow cat", "model": "dall-e-2", "size": "256x256"}),
+        json!({"prompt": "a slow cat", "model": "gpt-image-1-mini"}),
     )
     .await;
     let cost = before - available(&t, &s.access).await;
@@ -434,7 +434,7 @@ async fn a_provider_failure_fails_the_job_refunded_and_its_signed_webhook_says_s
     let r = submit(
         &t,
         &s.access,
-        json!({"prompt": "doomed", "model": "dall-e-2", "size": "256x256",
+        json!({"prompt": "doomed", "model": "gpt-image-1-mini",
                "webhook": url, "webhook_events_filter": ["started", "completed"]}),
         "respond-async",
         None,

@@ -59,9 +59,10 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     std::fs::remove_dir_all(&dir).ok();
     seen.sort();
     assert_eq!(seen, ["b64", "b64", "url", "url"]);
-    // Four images were generated and paid for through the API key.
+    // Four images, and one per quality of the local model (low, medium, high, auto), were
+    // generated and paid for through the API key.
     let list = t.get("/v1/images", Some(&key)).await;
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 4);
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]

@@ -17,11 +17,11 @@ async fn stack_against(server: &wiremock::MockServer) -> TestStack {
 
 #[tokio::test]
 async fn vendor_images_are_stored_and_returned_with_revised_prompts() {
-    let server = fake_openai::serving_pngs(2, 512, 512).await;
+    let server = fake_openai::serving_pngs(2, 1024, 1024).await;
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
     let r = t
-        .generate(&s.access, json!({"prompt": "a cat", "model": "dall-e-2", "n": 2, "size": "512x512", "response_format": "b64_json"}))
+        .generate(&s.access, json!({"prompt": "a cat", "model": "gpt-image-1.5", "n": 2, "size": "1024x1024", "quality": "high", "safety_identifier": "h-1"}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["data"].as_array().unwrap().len(), 2);
@@ -29,21 +29,42 @@ async fn vendor_images_are_stored_and_returned_with_revised_prompts() {
     // The PNG from the vendor is kept byte for byte.
     assert_eq!(
         b64(r.body["data"][0]["b64_json"].as_str().unwrap()),
-        fake_openai::png(512, 512)
+        fake_openai::png(1024, 1024)
     );
+    assert_eq!(r.body["quality"], "high");
     let sent = &server.received_requests().await.unwrap()[0];
     let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
-    assert_eq!(body["response_format"], "b64_json");
+    assert!(
+        body.get("response_format").is_none(),
+        "GPT image models take none"
+    );
+    assert_eq!(body["quality"], "high");
+    assert_eq!(body["safety_identifier"], "h-1");
     assert_eq!(sent.headers["authorization"], "Bearer sk-fake");
-    // Without a model the OpenAI default applies once a key is configured.
+    // Without a model, a current OpenAI model applies once a key is configured.
     let r = t
         .generate(
             &s.access,
-            json!({"prompt": "a dog", "n": 2, "size": "512x512"}),
+            json!({"prompt": "a dog", "n": 2, "size": "1024x1024"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["model"], "dall-e-2");
+    assert_eq!(r.body["model"], "gpt-image-1-mini");
+    // A retired model is refused before anything is sent, naming what replaces it.
+    let calls = server.received_requests().await.unwrap().len();
+    let r = t
+        .generate(&s.access, json!({"prompt": "a dog", "model": "dall-e-3"}))
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("model"))
+    );
+    assert!(
+        r.text.contains("retired") && r.text.contains("gpt-image-2.5-flare"),
+        "{}",
+        r.text
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), calls);
 }
 
 #[tokio::test]
@@ -55,7 +76,7 @@ async fn a_provider_500_refunds_and_stores_nothing() {
     let r = t
         .generate(
             &s.access,
-            json!({"prompt": "a cat", "model": "dall-e-2", "size": "256x256"}),
+            json!({"prompt": "a cat", "model": "gpt-image-1-mini", "size": "1024x1024"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text);
@@ -89,7 +110,7 @@ async fn a_provider_500_refunds_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn failed_edits_and_variations_give_back_their_credits_and_the_days_quota() {
+async fn failed_edits_give_back_their_credits_and_the_days_quota() {
     use e2e_tests::fixtures::*;
     use reqwest::multipart::Form;
     let server = fake_openai::failing(500, json!({"error": {"message": "boom"}})).await;
@@ -103,21 +124,17 @@ async fn failed_edits_and_variations_give_back_their_credits_and_the_days_quota(
     let (_, s) = t.new_user().await;
     let before = t.credits(&s.access).await;
     let square = png(&object_on_background(256, 256));
-    let edit = Form::new()
-        .part("image", part(square.clone()))
-        .part("mask", part(png(&mask_over_object(256, 256))))
-        .text("prompt", "remove it")
-        .text("model", "dall-e-2")
-        .text("n", "2")
-        .text("size", "256x256");
-    let variation = Form::new()
-        .part("image", part(square))
-        .text("model", "dall-e-2")
-        .text("n", "2")
-        .text("size", "256x256");
+    let form = |n: &str| {
+        Form::new()
+            .part("image", part(square.clone()))
+            .part("mask", part(png(&mask_over_object(256, 256))))
+            .text("prompt", "remove it")
+            .text("model", "gpt-image-1-mini")
+            .text("n", n.to_string())
+    };
     for (path, form) in [
-        ("/v1/images/edits", edit),
-        ("/v1/images/variations", variation),
+        ("/v1/images/edits", form("2")),
+        ("/v1/images/edits", form("1")),
     ] {
         let r = t
             .send(
@@ -175,7 +192,7 @@ async fn provider_content_policy_refusal_is_400_and_free() {
     let r = t
         .generate(
             &s.access,
-            json!({"prompt": "something", "model": "dall-e-2", "size": "256x256"}),
+            json!({"prompt": "something", "model": "gpt-image-1-mini"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
@@ -191,7 +208,7 @@ async fn provider_overload_is_503_with_retry_after() {
     let r = t
         .generate(
             &s.access,
-            json!({"prompt": "x", "model": "dall-e-2", "size": "256x256"}),
+            json!({"prompt": "x", "model": "gpt-image-1-mini"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
@@ -200,10 +217,10 @@ async fn provider_overload_is_503_with_retry_after() {
 }
 
 #[tokio::test]
-async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
+async fn vendor_edits_send_multipart_with_the_models_rules() {
     use e2e_tests::fixtures::*;
     use reqwest::multipart::Form;
-    let server = fake_openai::serving_pngs(1, 256, 256).await;
+    let server = fake_openai::serving_pngs(1, 1024, 1024).await;
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
     let square = png(&object_on_background(256, 256));
@@ -211,8 +228,9 @@ async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
         .part("image", part(square.clone()))
         .part("mask", part(png(&mask_over_object(256, 256))))
         .text("prompt", "remove it")
-        .text("model", "dall-e-2")
-        .text("size", "256x256");
+        .text("model", "gpt-image-1.5")
+        .text("input_fidelity", "high")
+        .text("size", "1024x1024");
     let r = t
         .send(
             t.http
@@ -224,80 +242,67 @@ async fn vendor_edits_and_variations_send_multipart_with_the_models_rules() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let sent = &server.received_requests().await.unwrap()[0];
     assert_eq!(sent.url.path(), "/images/edits");
+    let content_type = sent.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("multipart/form-data"),
+        "{content_type}"
+    );
     let body = String::from_utf8_lossy(&sent.body);
     for field in [
         "name=\"image\"",
         "name=\"mask\"",
         "name=\"prompt\"",
-        "name=\"response_format\"",
+        "name=\"input_fidelity\"",
+        "gpt-image-1.5",
     ] {
         assert!(
             body.contains(field),
             "{field} missing from the vendor request"
         );
     }
+    assert!(!body.contains("name=\"response_format\""));
+    assert!(
+        sent.body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
+        "the image part is a PNG"
+    );
 
-    let form = Form::new()
-        .part("image", part(square))
-        .text("model", "dall-e-2")
-        .text("n", "1");
+    // What a model cannot do is refused before anything is sent or charged: no GPT image
+    // model makes variations, and gpt-image-1-mini keeps `input_fidelity` low.
+    let calls = server.received_requests().await.unwrap().len();
+    let spent = t.credits(&s.access).await["spent"].clone();
+    let variation = Form::new()
+        .part("image", part(square.clone()))
+        .text("model", "gpt-image-1.5");
     let r = t
         .send(
             t.http
                 .post(t.url("/v1/images/variations"))
                 .bearer_auth(&s.access)
-                .multipart(form),
+                .multipart(variation),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    // What reached the vendor: a multipart variation request with the model's own fields and
-    // the image as a PNG part.
-    let sent = server.received_requests().await.unwrap();
-    let variation = sent
-        .iter()
-        .rev()
-        .find(|r| r.url.path().ends_with("/images/variations"))
-        .expect("a variation request reached the vendor");
-    let content_type = variation.headers["content-type"].to_str().unwrap();
-    assert!(
-        content_type.starts_with("multipart/form-data"),
-        "{content_type}"
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("model")),
+        "{}",
+        r.text
     );
-    let body = String::from_utf8_lossy(&variation.body);
-    for field in ["name=\"model\"", "dall-e-2", "name=\"n\"", "name=\"image\""] {
-        assert!(
-            body.contains(field),
-            "{field} missing from the vendor's variation request"
-        );
-    }
-    assert!(
-        variation.body.windows(8).any(|w| w == b"\x89PNG\r\n\x1a\n"),
-        "the image part is a PNG"
-    );
-    assert!(
-        !body.contains("name=\"prompt\""),
-        "variations take no prompt"
-    );
-
-    // DALL·E 2 takes one square PNG: refused before anything is sent or charged.
-    let calls = server.received_requests().await.unwrap().len();
-    let spent = t.credits(&s.access).await["spent"].clone();
-    let wide = png(&object_on_background(300, 200));
-    let form = Form::new()
-        .part("image", part(wide))
-        .text("model", "dall-e-2")
+    let fidelity = Form::new()
+        .part("image", part(square))
+        .text("model", "gpt-image-1-mini")
+        .text("input_fidelity", "high")
         .text("prompt", "x");
     let r = t
         .send(
             t.http
                 .post(t.url("/v1/images/edits"))
                 .bearer_auth(&s.access)
-                .multipart(form),
+                .multipart(fidelity),
         )
         .await;
     assert_eq!(
         (r.status, r.param()),
-        (StatusCode::BAD_REQUEST, Some("image")),
+        (StatusCode::BAD_REQUEST, Some("input_fidelity")),
         "{}",
         r.text
     );
@@ -330,11 +335,18 @@ async fn base64_answers_too_large_for_a_response_are_refused_and_refunded() {
         .await;
     let t = stack_against(&server).await;
     let (_, s) = t.new_user().await;
-    let body = json!({"prompt": "static", "model": "dall-e-2", "n": 2, "size": "1024x1024", "response_format": "b64_json"});
+    let body =
+        json!({"prompt": "static", "model": "gpt-image-1-mini", "n": 2, "size": "1024x1024"});
     let r = t.generate(&s.access, body).await;
     assert_eq!(
         (r.status, r.param()),
-        (StatusCode::BAD_REQUEST, Some("response_format")),
+        (StatusCode::BAD_REQUEST, Some("n")),
+        "{}",
+        r.text
+    );
+    // The advice works: the same two images as JPEG fit.
+    assert!(
+        r.text.contains("fewer images") && r.text.contains("jpeg"),
         "{}",
         r.text
     );
@@ -343,8 +355,9 @@ async fn base64_answers_too_large_for_a_response_are_refused_and_refunded() {
     let r = t
         .generate(
             &s.access,
-            json!({"prompt": "static", "model": "dall-e-2", "n": 2, "size": "1024x1024"}),
+            json!({"prompt": "static", "model": "gpt-image-1-mini", "n": 2, "size": "1024x1024",
+                   "output_format": "jpeg", "output_compression": 80}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "as URLs it works: {}", r.text);
+    assert_eq!(r.status, StatusCode::OK, "as advised it works: {}", r.text);
 }

@@ -22,7 +22,8 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def main() -> None:
-    client = OpenAI(max_retries=0)
+    # Strict: every answer must validate against the SDK's own types (quality, size, …).
+    client = OpenAI(max_retries=0, _strict_response_validation=True)
     fixtures = os.environ["FIXTURES"]
     path = lambda name: os.path.join(fixtures, name)  # noqa: E731
     seen = {}

@@ -24,7 +24,8 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 
 def main() -> None:
-    client = OpenAI(max_retries=0)
+    # Strict: every answer must validate against the SDK's own types (quality, size, …).
+    client = OpenAI(max_retries=0, _strict_response_validation=True)
     out = os.environ["OUT"]
 
     def save(kind: str, item, data: bytes) -> None:
@@ -49,6 +50,28 @@ def main() -> None:
         data = urllib.request.urlopen(item.url).read()
         assert image_size(data) == (256, 256)
         save("url", item, data)
+
+    # Today's parameters: every quality of the local model, complexity, an arbitrary size, the
+    # safety identifier; the answer reports what was made.
+    for quality in ("low", "medium", "high", "auto"):
+        result = client.images.generate(
+            prompt="a kite over the dunes",
+            quality=quality,
+            complexity="high",
+            size="640x360",
+            safety_identifier="hashed-user-1",
+            response_format="b64_json",
+        )
+        assert result.quality == ("medium" if quality == "auto" else quality), result.quality
+        assert result.size == "640x360" and result.output_format == "png", result
+        assert image_size(base64.b64decode(result.data[0].b64_json)) == (640, 360)
+
+    # Retired models are refused, naming what to use instead.
+    try:
+        client.images.generate(prompt="x", model="dall-e-3")
+        raise AssertionError("a retired model was accepted")
+    except openai.BadRequestError as e:
+        assert e.body["param"] == "model" and "retired" in e.body["message"], e.body
 
     # Errors arrive as the SDK's typed exceptions, with OpenAI's body.
     try:

@@ -2,13 +2,13 @@
 //! `model`, `response_format`, `user`), or JSON naming a stored asset (`image: {"file_id"}`).
 
 use lambda_http::{Body, Request, Response};
-use shared::domain::catalog::{ProviderKind, Size};
+use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
 use shared::domain::jobs::JobOperation;
 use shared::http::Ctx;
 use shared::http::idempotency_key;
 use shared::ports::{Blobs, Store};
-use shared::usecases::edit_inputs::{self, dalle2_input};
+use shared::usecases::edit_inputs;
 use shared::usecases::generation::variation;
 use shared::usecases::idempotency::{Submitted, claimed};
 use shared::usecases::job_runs::{Submission, submit, webhook_of};
@@ -42,9 +42,6 @@ async fn make_variation<S: Store, B: Blobs>(
         deps.providers.default_model(),
         |m| deps.providers.serves(m.provider),
     )?;
-    if plan.model.provider == ProviderKind::OpenAi {
-        dalle2_input(&input)?;
-    }
     let queued = prefer.queued() || plan.model.async_only;
     webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(

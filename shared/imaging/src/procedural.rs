@@ -101,8 +101,38 @@ impl Shape {
     }
 }
 
-/// Renders image `index` of a request. Pure function of (prompt, seed, index, size).
+/// How much the renderer does: `quality` is detail (how many shapes, and highlights on them),
+/// `complexity` is layout planning (scattered, centred, or composed on thirds by size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+/// Renders image `index` of a request at medium quality and complexity.
 pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> RgbaImage {
+    render_with(
+        prompt,
+        seed,
+        index,
+        (width, height),
+        Level::Medium,
+        Level::Medium,
+    )
+}
+
+/// Renders image `index` of a request. Pure function of its arguments.
+// Long: one scene, drawn shape by shape; splitting it would scatter the random stream's order.
+pub fn render_with(
+    prompt: &str,
+    seed: u64,
+    index: u64,
+    (width, height): (u32, u32),
+    quality: Level,
+    complexity: Level,
+) -> RgbaImage {
     let normalized = prompt.to_lowercase();
     let words: Vec<&str> = normalized
         .split(|c: char| !c.is_alphanumeric())
@@ -122,13 +152,34 @@ pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> R
     let mut img = RgbaImage::from_pixel(width, height, Rgba([255, 255, 255, 255]));
     let (w, h) = (width as f32, height as f32);
     let unit = w.min(h);
-    let count = 3 + (base % 5) as usize + words.len().min(4);
+    let planned = 3 + (base % 5) as usize + words.len().min(4);
+    let count = match quality {
+        Level::Low => planned.div_ceil(2).max(2),
+        Level::Medium => planned,
+        Level::High => planned * 2,
+    };
     for k in 0..count {
         let hue = hues[k % hues.len()] + rng.range(-0.04, 0.04);
         let colour = hsv(hue, rng.range(0.55, 0.95), rng.range(0.45, 0.9));
-        let cx = rng.range(0.2, 0.8) * w;
-        let cy = rng.range(0.2, 0.8) * h;
-        let size = rng.range(0.08, 0.28) * unit;
+        let (mut cx, mut cy) = (rng.range(0.2, 0.8) * w, rng.range(0.2, 0.8) * h);
+        let mut size = rng.range(0.08, 0.28) * unit;
+        match complexity {
+            Level::Medium => {}
+            // Scattered to the edges, all of a size.
+            Level::Low => {
+                cx = (cx / w - 0.5) * 1.6 * w + w / 2.0;
+                cy = (cy / h - 0.5) * 1.6 * h + h / 2.0;
+                size = unit * 0.16;
+            }
+            // Composed: the largest shapes first, each on a point of the rule of thirds.
+            Level::High => {
+                const THIRDS: [(f32, f32); 4] = [(1.0, 1.0), (2.0, 1.0), (1.0, 2.0), (2.0, 2.0)];
+                let (tx, ty) = THIRDS[k % 4];
+                cx = (tx / 3.0 + (cx / w - 0.5) * 0.12) * w;
+                cy = (ty / 3.0 + (cy / h - 0.5) * 0.12) * h;
+                size = unit * 0.3 / (1.0 + k as f32 * 0.35);
+            }
+        }
         let shape = match rng.next() % 3 {
             0 => Shape::Disc { cx, cy, r: size },
             1 => Shape::Ring {
@@ -148,27 +199,46 @@ pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> R
             }
         };
         let opacity = rng.range(0.75, 1.0);
-        let (bx0, by0, bx1, by1) = shape.bounds();
-        let x0 = bx0.floor().max(0.0) as u32;
-        let y0 = by0.floor().max(0.0) as u32;
-        let x1 = (bx1.ceil() + 1.0).min(w) as u32;
-        let y1 = (by1.ceil() + 1.0).min(h) as u32;
-        for y in y0..y1 {
-            for x in x0..x1 {
-                let d = shape.distance(x as f32 + 0.5, y as f32 + 0.5);
-                let coverage = (0.5 - d).clamp(0.0, 1.0) * opacity;
-                if coverage <= 0.0 {
-                    continue;
-                }
-                let p = img.get_pixel_mut(x, y);
-                for (channel, target) in p.0.iter_mut().zip(colour) {
-                    *channel =
-                        (*channel as f32 * (1.0 - coverage) + target as f32 * coverage) as u8;
-                }
-            }
+        paint(&mut img, &shape, colour, opacity);
+        if quality == Level::High {
+            // Detail: a soft highlight up and left of each shape's centre.
+            let light = hsv(hue, 0.25, 1.0);
+            paint(
+                &mut img,
+                &Shape::Disc {
+                    cx: cx - size * 0.3,
+                    cy: cy - size * 0.3,
+                    r: size * 0.22,
+                },
+                light,
+                0.45,
+            );
         }
     }
     img
+}
+
+/// Blends `shape` in `colour` at `opacity` over `img`, anti-aliased at its edge.
+fn paint(img: &mut RgbaImage, shape: &Shape, colour: [u8; 3], opacity: f32) {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (bx0, by0, bx1, by1) = shape.bounds();
+    let x0 = bx0.floor().max(0.0) as u32;
+    let y0 = by0.floor().max(0.0) as u32;
+    let x1 = (bx1.ceil() + 1.0).min(w).max(0.0) as u32;
+    let y1 = (by1.ceil() + 1.0).min(h).max(0.0) as u32;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let d = shape.distance(x as f32 + 0.5, y as f32 + 0.5);
+            let coverage = (0.5 - d).clamp(0.0, 1.0) * opacity;
+            if coverage <= 0.0 {
+                continue;
+            }
+            let p = img.get_pixel_mut(x, y);
+            for (channel, target) in p.0.iter_mut().zip(colour) {
+                *channel = (*channel as f32 * (1.0 - coverage) + target as f32 * coverage) as u8;
+            }
+        }
+    }
 }
 
 /// A local edit. One image: the transparent part of the mask (or of the image itself, without
@@ -254,6 +324,37 @@ mod tests {
             .map(|(x, y)| (*x as i32 - *y as i32).unsigned_abs() as u64)
             .sum();
         total as f64 / a.as_raw().len() as f64
+    }
+
+    /// Pixels that are not the white backdrop: how much of the canvas the scene covers.
+    fn painted(img: &RgbaImage) -> usize {
+        img.pixels().filter(|p| p.0 != [255, 255, 255, 255]).count()
+    }
+
+    /// Distinct colours: shapes, their overlaps and their highlights each add some.
+    fn colours(img: &RgbaImage) -> usize {
+        img.pixels()
+            .map(|p| p.0)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
+    #[test]
+    fn quality_is_detail_and_complexity_is_layout() {
+        let at = |q, c| render_with("a harbour at noon", 3, 0, (256, 256), q, c);
+        let (low, medium, high) = (
+            at(Level::Low, Level::Medium),
+            at(Level::Medium, Level::Medium),
+            at(Level::High, Level::Medium),
+        );
+        assert_eq!(medium, render("a harbour at noon", 3, 0, 256, 256));
+        assert!(colours(&low) < colours(&medium) && colours(&medium) < colours(&high));
+        assert!(painted(&low) < painted(&high));
+        // Layouts differ visibly; each is still deterministic.
+        let scattered = at(Level::Medium, Level::Low);
+        let composed = at(Level::Medium, Level::High);
+        assert!(diff(&scattered, &medium) > 5.0 && diff(&composed, &medium) > 5.0);
+        assert_eq!(composed, at(Level::Medium, Level::High));
     }
 
     #[test]

@@ -70,7 +70,80 @@ pub struct Model {
     pub variations: bool,
     /// Too slow for a request's 29 s: always run as a job (answered 202), `Prefer` or not.
     pub async_only: bool,
+    /// Sizes beyond `sizes` the model draws (`WxH` within a rule), if any.
+    pub any_size: Option<SizeRule>,
+    /// Takes `complexity` (layout planning, apart from rendering quality).
+    pub complexity: bool,
+    /// Accepted `input_fidelity` values for edits (empty: the parameter is refused).
+    pub input_fidelity: &'static [&'static str],
+    /// Honours `response_format`; GPT image models always answer base64, as OpenAI's do.
+    pub response_format: bool,
     pub info: Info,
+}
+
+/// The arbitrary sizes a model accepts: both edges multiples of `multiple` within
+/// `min_edge..=max_edge`, at most `max_pixels`, and no more than 3:1 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeRule {
+    pub multiple: u32,
+    pub min_edge: u32,
+    pub max_edge: u32,
+    pub max_pixels: u64,
+}
+
+impl SizeRule {
+    /// Why `size` is outside the rule, if it is.
+    pub fn refusal(&self, size: Size) -> Option<String> {
+        let (w, h) = (size.width, size.height);
+        if w % self.multiple != 0 || h % self.multiple != 0 {
+            return Some(format!(
+                "width and height must be multiples of {}",
+                self.multiple
+            ));
+        }
+        if w.min(h) < self.min_edge || w.max(h) > self.max_edge {
+            return Some(format!(
+                "each edge must be from {} to {} pixels",
+                self.min_edge, self.max_edge
+            ));
+        }
+        if size.pixels() > self.max_pixels {
+            return Some(format!("at most {} pixels", self.max_pixels));
+        }
+        if w.max(h) > 3 * w.min(h) {
+            return Some("the aspect ratio must be between 1:3 and 3:1".into());
+        }
+        None
+    }
+}
+
+/// A model a vendor no longer serves: asking for it is a 400 that names what to use instead.
+pub struct Retired {
+    pub id: &'static str,
+    pub since: &'static str,
+    pub instead: &'static str,
+}
+
+pub static RETIRED: &[Retired] = &[
+    Retired {
+        id: "dall-e-2",
+        since: "2026-05-12",
+        instead: "gpt-image-1-mini (or local-procedural offline)",
+    },
+    Retired {
+        id: "dall-e-3",
+        since: "2026-05-12",
+        instead: "gpt-image-2.5-flare",
+    },
+    Retired {
+        id: "gpt-image-1",
+        since: "2026-10-23",
+        instead: "gpt-image-2.5-sunburst or gpt-image-2.5-flare",
+    },
+];
+
+pub fn retired(id: &str) -> Option<&'static Retired> {
+    RETIRED.iter().find(|r| r.id == id)
 }
 
 impl Model {
@@ -93,7 +166,9 @@ impl Model {
             .div_euclid(2.0)
             .max(0.0) as i64;
         let quality_factor = match quality {
-            "hd" | "high" => 2,
+            "high" => 2,
+            "xhigh" => 3,
+            "max" => 4,
             _ => 1,
         };
         self.base_cost * (1 + steps) * quality_factor
@@ -110,6 +185,110 @@ const SQUARE_AND_WIDE: &[Size] = &[
     Size::new(1024, 1792),
 ];
 
+const GPT_SIZES: &[Size] = &[
+    Size::new(1024, 1024),
+    Size::new(1536, 1024),
+    Size::new(1024, 1536),
+];
+
+/// OpenAI's arbitrary resolutions (gpt-image-2 and 2.5): edges divisible by 16, up to
+/// 3840x2160, between 1:3 and 3:1.
+const GPT_ANY_SIZE: SizeRule = SizeRule {
+    multiple: 16,
+    min_edge: 256,
+    max_edge: 3840,
+    max_pixels: 3840 * 2160,
+};
+
+const GPT_QUALITIES: &[&str] = &["medium", "low", "high"];
+const GPT_QUALITIES_XL: &[&str] = &["medium", "low", "high", "xhigh", "max"];
+
+/// One of OpenAI's GPT image models: what differs between them, the rest shared.
+const fn gpt_image(
+    id: &'static str,
+    base_cost: i64,
+    any_size: Option<SizeRule>,
+    qualities: &'static [&'static str],
+    complexity: bool,
+    input_fidelity: &'static [&'static str],
+    info: Info,
+) -> Model {
+    Model {
+        id,
+        provider: ProviderKind::OpenAi,
+        owned_by: "openai",
+        sizes: GPT_SIZES,
+        default_size: Size::new(1024, 1024),
+        qualities,
+        styles: &[],
+        max_n: 10,
+        max_prompt_chars: 32000,
+        native_transparency: true,
+        gpt_image_params: true,
+        base_cost,
+        max_edit_images: 16,
+        edit_sizes: GPT_SIZES,
+        variations: false,
+        async_only: false,
+        any_size,
+        complexity,
+        input_fidelity,
+        response_format: false,
+        info,
+    }
+}
+
+const MINI: Info = Info {
+    what_is: "OpenAI's GPT Image 1 mini: the fastest and least expensive GPT image model.",
+    use_cases: &["Drafts and thumbnails", "High-volume generation"],
+    tips: &[
+        "`quality: low` is fastest",
+        "Edits take `input_fidelity: low` only",
+    ],
+};
+const V1_5: Info = Info {
+    what_is: "OpenAI's GPT Image 1.5: strong instruction following and text rendering, native \
+        transparent backgrounds, faithful edits.",
+    use_cases: &[
+        "Product shots with transparency",
+        "Images containing text",
+        "Edits of faces",
+    ],
+    tips: &["`input_fidelity: high` keeps faces and styles of the inputs in edits"],
+};
+const V2: Info = Info {
+    what_is: "OpenAI's GPT Image 2: any resolution up to 3840x2160, planning apart from rendering.",
+    use_cases: &[
+        "Banners and odd aspect ratios",
+        "Layouts with many elements",
+    ],
+    tips: &[
+        "`size` takes any WIDTHxHEIGHT with edges divisible by 16, between 1:3 and 3:1",
+        "`complexity` spends more on planning the layout, apart from `quality`",
+    ],
+};
+const SUNBURST: Info = Info {
+    what_is: "OpenAI's GPT Image 2.5 Sunburst: the most detailed GPT image model, with `xhigh` and \
+        `max` qualities.",
+    use_cases: &["Print-quality illustrations", "Dense scenes and fine text"],
+    tips: &["`quality: max` is slowest and costs the most; `high` is usually enough"],
+};
+const FLARE: Info = Info {
+    what_is: "OpenAI's GPT Image 2.5 Flare: GPT Image 2.5 tuned for speed.",
+    use_cases: &["Interactive tools", "Quick iterations at any resolution"],
+    tips: &["Any WIDTHxHEIGHT with edges divisible by 16 up to 3840x2160"],
+};
+const V2_6: Info = Info {
+    what_is: "OpenAI's GPT Image 2.6 (Sunburst: detail; Flare: speed), in the standard sizes.",
+    use_cases: &["General illustration", "Marketing visuals"],
+    tips: &["Sizes 1024x1024, 1536x1024 and 1024x1536"],
+};
+const LATEST: Info = Info {
+    what_is: "The image model ChatGPT uses now (OpenAI moves it forward without notice).",
+    use_cases: &["Matching what users see in ChatGPT"],
+    tips: &["Pin a dated model instead when results must stay stable"],
+};
+
 pub static MODELS: &[Model] = &[
     Model {
         id: "local-procedural",
@@ -117,7 +296,7 @@ pub static MODELS: &[Model] = &[
         owned_by: "imageapi",
         sizes: SQUARE_AND_WIDE,
         default_size: Size::new(1024, 1024),
-        qualities: &["standard"],
+        qualities: &["medium", "low", "high"],
         styles: &[],
         max_n: 10,
         max_prompt_chars: 4000,
@@ -128,6 +307,15 @@ pub static MODELS: &[Model] = &[
         edit_sizes: SQUARE_AND_WIDE,
         variations: true,
         async_only: false,
+        any_size: Some(SizeRule {
+            multiple: 1,
+            min_edge: 16,
+            max_edge: 4096,
+            max_pixels: 4096 * 4096,
+        }),
+        complexity: true,
+        input_fidelity: &[],
+        response_format: true,
         info: Info {
             what_is: "Not an AI model: an offline, deterministic procedural renderer. The prompt and \
                 seed choose palette, shapes and layout, so the same prompt and seed always give the same \
@@ -139,6 +327,9 @@ pub static MODELS: &[Model] = &[
             ],
             tips: &[
                 "Send the same prompt with a different `seed` for a different image",
+                "`quality` is detail: `low` draws fewer shapes, `high` more, with highlights (costs double)",
+                "`complexity` is layout: `low` scatters the shapes, `high` composes them on the thirds",
+                "Any WIDTHxHEIGHT from 16 to 4096 pixels a side, between 1:3 and 3:1",
                 "`background: transparent` removes the white backdrop connected to the border",
                 "Edits fill the mask's transparent area by classical inpainting (Telea's fast marching \
                  method), one way only (n=1); k input images make up to k different collages",
@@ -146,111 +337,105 @@ pub static MODELS: &[Model] = &[
             ],
         },
     },
-    Model {
-        id: "dall-e-2",
-        provider: ProviderKind::OpenAi,
-        owned_by: "openai",
-        sizes: &[
-            Size::new(256, 256),
-            Size::new(512, 512),
-            Size::new(1024, 1024),
-        ],
-        default_size: Size::new(1024, 1024),
-        qualities: &["standard"],
-        styles: &[],
-        max_n: 10,
-        max_prompt_chars: 1000,
-        native_transparency: false,
-        gpt_image_params: false,
-        base_cost: 2,
-        max_edit_images: 1,
-        edit_sizes: &[
-            Size::new(256, 256),
-            Size::new(512, 512),
-            Size::new(1024, 1024),
-        ],
-        variations: true,
-        async_only: false,
-        info: Info {
-            what_is: "OpenAI's DALL·E 2: fast, inexpensive square images.",
-            use_cases: &["Quick drafts", "Many variations of a simple idea"],
-            tips: &["Short, concrete prompts work best (at most 1000 characters)"],
-        },
-    },
-    Model {
-        id: "dall-e-3",
-        provider: ProviderKind::OpenAi,
-        owned_by: "openai",
-        sizes: &[
-            Size::new(1024, 1024),
-            Size::new(1792, 1024),
-            Size::new(1024, 1792),
-        ],
-        default_size: Size::new(1024, 1024),
-        qualities: &["standard", "hd"],
-        styles: &["vivid", "natural"],
-        max_n: 1,
-        max_prompt_chars: 4000,
-        native_transparency: false,
-        gpt_image_params: false,
-        base_cost: 4,
-        max_edit_images: 0,
-        edit_sizes: &[],
-        variations: false,
-        async_only: false,
-        info: Info {
-            what_is: "OpenAI's DALL·E 3: detailed images that follow long prompts; rewrites the prompt \
-                (returned as `revised_prompt`).",
-            use_cases: &[
-                "Illustrations",
-                "Marketing visuals",
-                "Wide and tall formats",
-            ],
-            tips: &[
-                "One image per request (n=1)",
-                "`style: natural` for less dramatic results; `quality: hd` for finer detail (costs double)",
-            ],
-        },
-    },
-    Model {
-        id: "gpt-image-1",
-        provider: ProviderKind::OpenAi,
-        owned_by: "openai",
-        sizes: &[
-            Size::new(1024, 1024),
-            Size::new(1536, 1024),
-            Size::new(1024, 1536),
-        ],
-        default_size: Size::new(1024, 1024),
-        qualities: &["medium", "low", "high"],
-        styles: &[],
-        max_n: 10,
-        max_prompt_chars: 32000,
-        native_transparency: true,
-        gpt_image_params: true,
-        base_cost: 5,
-        max_edit_images: 16,
-        edit_sizes: &[
-            Size::new(1024, 1024),
-            Size::new(1536, 1024),
-            Size::new(1024, 1536),
-        ],
-        variations: false,
-        async_only: false,
-        info: Info {
-            what_is: "OpenAI's GPT Image 1: the strongest instruction following and text rendering, \
-                native transparent backgrounds.",
-            use_cases: &[
-                "Product shots with transparency",
-                "Images containing text",
-                "Precise compositions",
-            ],
-            tips: &[
-                "`quality: low` is fastest; `high` costs double",
-                "Transparent backgrounds need png or webp output",
-            ],
-        },
-    },
+    gpt_image(
+        "gpt-image-1-mini",
+        2,
+        None,
+        GPT_QUALITIES,
+        false,
+        &["low"],
+        MINI,
+    ),
+    gpt_image(
+        "gpt-image-1.5",
+        4,
+        None,
+        GPT_QUALITIES,
+        false,
+        &["low", "high"],
+        V1_5,
+    ),
+    gpt_image(
+        "gpt-image-2",
+        5,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES,
+        true,
+        &[],
+        V2,
+    ),
+    gpt_image(
+        "gpt-image-2-2026-04-21",
+        5,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES,
+        true,
+        &[],
+        V2,
+    ),
+    gpt_image(
+        "gpt-image-2.5-sunburst",
+        8,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES_XL,
+        true,
+        &[],
+        SUNBURST,
+    ),
+    gpt_image(
+        "gpt-image-2.5-sunburst-2026-09-08",
+        8,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES_XL,
+        true,
+        &[],
+        SUNBURST,
+    ),
+    gpt_image(
+        "gpt-image-2.5-flare",
+        5,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES_XL,
+        true,
+        &[],
+        FLARE,
+    ),
+    gpt_image(
+        "gpt-image-2.5-flare-2026-09-08",
+        5,
+        Some(GPT_ANY_SIZE),
+        GPT_QUALITIES_XL,
+        true,
+        &[],
+        FLARE,
+    ),
+    gpt_image(
+        "gpt-image-2.6-sunburst",
+        8,
+        None,
+        GPT_QUALITIES,
+        true,
+        &[],
+        V2_6,
+    ),
+    gpt_image(
+        "gpt-image-2.6-flare",
+        5,
+        None,
+        GPT_QUALITIES,
+        true,
+        &[],
+        V2_6,
+    ),
+    gpt_image(
+        "chatgpt-image-latest",
+        5,
+        None,
+        GPT_QUALITIES,
+        true,
+        &[],
+        LATEST,
+    ),
 ];
 
 pub fn find(id: &str) -> Option<&'static Model> {
@@ -279,14 +464,15 @@ mod tests {
     #[test]
     fn cost_grows_with_size_and_quality() {
         let local = find("local-procedural").unwrap();
-        assert_eq!(local.cost(Size::new(256, 256), "standard"), 1);
-        assert_eq!(local.cost(Size::new(512, 512), "standard"), 2);
-        assert_eq!(local.cost(Size::new(1024, 1024), "standard"), 3);
-        let d3 = find("dall-e-3").unwrap();
-        assert_eq!(
-            d3.cost(Size::new(1024, 1024), "hd"),
-            2 * d3.cost(Size::new(1024, 1024), "standard")
-        );
+        assert_eq!(local.cost(Size::new(256, 256), "medium"), 1);
+        assert_eq!(local.cost(Size::new(512, 512), "medium"), 2);
+        assert_eq!(local.cost(Size::new(1024, 1024), "medium"), 3);
+        assert_eq!(local.cost(Size::new(1024, 1024), "high"), 6);
+        let sunburst = find("gpt-image-2.5-sunburst").unwrap();
+        let medium = sunburst.cost(Size::new(1024, 1024), "medium");
+        assert_eq!(sunburst.cost(Size::new(1024, 1024), "max"), 4 * medium);
+        // Arbitrary sizes are priced by their pixels, as the listed ones.
+        assert_eq!(sunburst.cost(Size::new(3840, 2160), "medium"), 2 * 8);
     }
 
     #[test]

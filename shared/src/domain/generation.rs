@@ -40,6 +40,25 @@ pub struct CreateImageRequest {
     /// Only for deterministic models: the same prompt and seed give the same image.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Layout planning apart from rendering quality: `low`, `medium`, `high`.
+    #[serde(default)]
+    pub complexity: Option<String>,
+    /// A stable, hashed id of the end user (takes precedence over the deprecated `user`).
+    #[serde(default)]
+    pub safety_identifier: Option<String>,
+    /// GIF output only: 2–16 frames.
+    #[serde(default)]
+    pub frame_count: Option<i64>,
+    /// GIF output only: the delay per frame.
+    #[serde(default)]
+    pub frame_duration_ms: Option<i64>,
+    /// SVG output only: the model authoring the SVG and its reasoning effort.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub svg: Option<serde_json::Value>,
+    /// Edits: how closely to keep the inputs' features (`high`, `low`).
+    #[serde(default)]
+    pub input_fidelity: Option<String>,
     /// With `Prefer: respond-async`: where to POST the job when it changes (Standard Webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
@@ -119,7 +138,10 @@ pub struct GenerationPlan {
     pub output_compression: Option<u8>,
     pub background: Background,
     pub moderation: Option<&'static str>,
+    /// The end user's id for the vendor's safety checks (`safety_identifier`, else `user`).
     pub user: Option<String>,
+    pub complexity: Option<&'static str>,
+    pub input_fidelity: Option<&'static str>,
     pub seed: u64,
     /// Credits for the whole request.
     pub cost: i64,
@@ -204,23 +226,21 @@ impl CreateImageRequest {
         let n = self.checked_n(model)?;
         let size = match self.size.as_deref() {
             None | Some("auto") => default_size,
-            Some(s) => Size::parse(s)
-                .filter(|s| sizes.contains(s))
-                .ok_or_else(|| {
-                    let list: Vec<String> = sizes.iter().map(Size::to_string).collect();
-                    ApiError::invalid(
-                        "size",
-                        format!(
-                            "size '{s}' is not supported by model '{}'; supported: {}",
-                            model.id,
-                            list.join(", ")
-                        ),
-                    )
-                })?,
+            Some(s) => checked_size(s, sizes, model, op)?,
         };
         within_output_cap(size, n)?;
         let quality = match self.quality.as_deref() {
             None | Some("auto") => model.default_quality(),
+            Some(q @ ("standard" | "hd")) => {
+                return Err(ApiError::invalid(
+                    "quality",
+                    format!(
+                        "quality '{q}' belonged to the retired DALL·E models; model '{}' takes: {}",
+                        model.id,
+                        model.qualities.join(", ")
+                    ),
+                ));
+            }
             Some(q) => pick("quality", q, model.qualities, model)?,
         };
         let style = match self.style.as_deref() {
@@ -233,8 +253,36 @@ impl CreateImageRequest {
             }
             Some(s) => Some(pick("style", s, model.styles, model)?),
         };
-        let (response_format, output_format, output_compression, background) = self.encoding()?;
+        let (response_format, output_format, output_compression, background) =
+            self.encoding(model)?;
         let moderation = self.checked_options(model)?;
+        let complexity = match self.complexity.as_deref() {
+            None => None,
+            Some(_) if !model.complexity => {
+                return Err(unsupported("complexity", model, |m| m.complexity));
+            }
+            Some(c) => Some(pick("complexity", c, &["low", "medium", "high"], model)?),
+        };
+        let input_fidelity = match self.input_fidelity.as_deref() {
+            None => None,
+            Some(_) if !matches!(op, Operation::Edit { .. }) => {
+                return Err(ApiError::invalid(
+                    "input_fidelity",
+                    "input_fidelity applies to edits (POST /v1/images/edits)",
+                ));
+            }
+            Some(_) if model.input_fidelity.is_empty() => {
+                return Err(unsupported("input_fidelity", model, |m| {
+                    !m.input_fidelity.is_empty()
+                }));
+            }
+            Some(f) => Some(pick("input_fidelity", f, model.input_fidelity, model)?),
+        };
+        let user = self
+            .safety_identifier
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or(self.user.clone());
         let n = n as u8;
         Ok(GenerationPlan {
             cost: model.cost(size, quality) * n as i64,
@@ -249,7 +297,9 @@ impl CreateImageRequest {
             output_compression,
             background,
             moderation,
-            user: self.user,
+            user,
+            complexity,
+            input_fidelity,
             seed: self.seed.unwrap_or(0),
         })
     }
@@ -266,12 +316,23 @@ impl CreateImageRequest {
             .filter(|m| !m.is_empty())
         {
             None => Ok(catalog::find(default_model).expect("default model is in the catalog")),
-            Some(id) => catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
-                ApiError::invalid(
-                    "model",
-                    format!("unknown or unavailable model '{id}'; see GET /v1/models"),
-                )
-            }),
+            Some(id) => {
+                if let Some(r) = catalog::retired(id) {
+                    return Err(ApiError::invalid(
+                        "model",
+                        format!(
+                            "model '{id}' was retired by its vendor on {}; use {} instead (see GET /v1/models)",
+                            r.since, r.instead
+                        ),
+                    ));
+                }
+                catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
+                    ApiError::invalid(
+                        "model",
+                        format!("unknown or unavailable model '{id}'; see GET /v1/models"),
+                    )
+                })
+            }
         }
     }
 
@@ -309,8 +370,22 @@ impl CreateImageRequest {
     }
 
     /// How the images are answered and encoded: the fields that depend on each other only.
-    fn encoding(&self) -> Result<(ResponseFormat, OutputFormat, Option<u8>, Background), ApiError> {
+    fn encoding(
+        &self,
+        model: &Model,
+    ) -> Result<(ResponseFormat, OutputFormat, Option<u8>, Background), ApiError> {
         let response_format = match self.response_format.as_deref() {
+            // As OpenAI's: GPT image models answer base64 and take no response_format.
+            None if !model.response_format => ResponseFormat::B64Json,
+            Some(_) if !model.response_format => {
+                return Err(ApiError::invalid(
+                    "response_format",
+                    format!(
+                        "model '{}' always answers base64 (b64_json), as OpenAI's GPT image models do: leave response_format out; every image is also in your library (GET /v1/images/{{id}})",
+                        model.id
+                    ),
+                ));
+            }
             None | Some("url") => ResponseFormat::Url,
             Some("b64_json") => ResponseFormat::B64Json,
             Some(other) => {
@@ -322,13 +397,33 @@ impl CreateImageRequest {
         };
         let output_format = match self.output_format.as_deref() {
             None => OutputFormat::Png,
+            Some(f @ ("gif" | "svg")) => {
+                return Err(ApiError::invalid(
+                    "output_format",
+                    format!(
+                        "{f} output is not available from the models of this deployment yet; use png, jpeg or webp"
+                    ),
+                ));
+            }
             Some(f) => OutputFormat::parse(f).ok_or_else(|| {
                 ApiError::invalid(
                     "output_format",
-                    format!("output_format must be png, jpeg or webp, not '{f}'"),
+                    format!("output_format must be png, jpeg, webp, gif or svg, not '{f}'"),
                 )
             })?,
         };
+        for (param, given, needs) in [
+            ("frame_count", self.frame_count.is_some(), "gif"),
+            ("frame_duration_ms", self.frame_duration_ms.is_some(), "gif"),
+            ("svg", self.svg.is_some(), "svg"),
+        ] {
+            if given {
+                return Err(ApiError::invalid(
+                    param,
+                    format!("{param} applies to output_format={needs} only"),
+                ));
+            }
+        }
         let output_compression = match self.output_compression {
             None => None,
             Some(c) if !(0..=100).contains(&c) => {
@@ -392,15 +487,19 @@ impl CreateImageRequest {
                 ),
             ));
         }
-        if self
-            .user
-            .as_ref()
-            .is_some_and(|u| u.chars().count() > MAX_USER_CHARS)
-        {
-            return Err(ApiError::invalid(
-                "user",
-                format!("user must be at most {MAX_USER_CHARS} characters"),
-            ));
+        for (param, value) in [
+            ("user", &self.user),
+            ("safety_identifier", &self.safety_identifier),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|u| u.chars().count() > MAX_USER_CHARS)
+            {
+                return Err(ApiError::invalid(
+                    param,
+                    format!("{param} must be at most {MAX_USER_CHARS} characters"),
+                ));
+            }
         }
         match self.moderation.as_deref() {
             None => Ok(None),
@@ -411,6 +510,57 @@ impl CreateImageRequest {
             Some(m) => Ok(Some(pick("moderation", m, &["auto", "low"], model)?)),
         }
     }
+}
+
+/// A `size` the model draws: one of its sizes, or `WxH` within its rule for arbitrary sizes.
+fn checked_size(s: &str, sizes: &[Size], model: &Model, op: Operation) -> Result<Size, ApiError> {
+    let listed: Vec<String> = sizes.iter().map(Size::to_string).collect();
+    let parsed = Size::parse(s);
+    if let Some(size) = parsed.filter(|p| sizes.contains(p)) {
+        return Ok(size);
+    }
+    // Edits of the offline model keep the input's size; others follow the model's rule.
+    let rule = model.any_size.filter(|_| {
+        matches!(op, Operation::Generate) || model.provider == catalog::ProviderKind::Local
+    });
+    match (parsed, rule) {
+        (Some(size), Some(rule)) => match rule.refusal(size) {
+            None => Ok(size),
+            Some(why) => Err(ApiError::invalid(
+                "size",
+                format!("size '{s}' is not one model '{}' draws: {why}", model.id),
+            )),
+        },
+        (None, Some(_)) => Err(ApiError::invalid(
+            "size",
+            format!("size must be auto or WIDTHxHEIGHT (e.g. 1536x864), not '{s}'"),
+        )),
+        (_, None) => Err(ApiError::invalid(
+            "size",
+            format!(
+                "size '{s}' is not supported by model '{}'; supported: auto, {}",
+                model.id,
+                listed.join(", ")
+            ),
+        )),
+    }
+}
+
+/// A 400 on `param` for a model without it, naming the usable models that have it.
+fn unsupported(param: &str, model: &Model, has: impl Fn(&Model) -> bool) -> ApiError {
+    let with: Vec<&str> = catalog::MODELS
+        .iter()
+        .filter(|m| has(m))
+        .map(|m| m.id)
+        .collect();
+    ApiError::invalid(
+        param,
+        format!(
+            "model '{}' does not take {param}; models that do: {}",
+            model.id,
+            with.join(", ")
+        ),
+    )
 }
 
 /// The sizes an operation may ask of `model`, and its default; refuses what the model lacks.

@@ -6,19 +6,31 @@
 use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::GenerationPlan;
 use imaging::RgbaImage;
-use imaging::procedural::{edit, render, variation};
+use imaging::procedural::{Level, edit, render_with, variation};
 use std::sync::Arc;
 
 pub struct LocalProvider;
 
+/// `low`/`medium`/`high` as the renderer's levels (medium when absent).
+fn level(name: Option<&str>) -> Level {
+    match name {
+        Some("low") => Level::Low,
+        Some("high") => Level::High,
+        _ => Level::Medium,
+    }
+}
+
 impl ImageProvider for LocalProvider {
     async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
         let (prompt, seed, n) = (plan.prompt.clone(), plan.seed, plan.n as u64);
-        let (w, h) = (plan.size.width, plan.size.height);
+        let size = (plan.size.width, plan.size.height);
+        let (quality, complexity) = (level(Some(plan.quality)), level(plan.complexity));
         tokio::task::spawn_blocking(move || {
             (0..n)
                 .map(|i| ProviderImage {
-                    image: ProviderOutput::Raw(render(&prompt, seed, i, w, h)),
+                    image: ProviderOutput::Raw(render_with(
+                        &prompt, seed, i, size, quality, complexity,
+                    )),
                     revised_prompt: None,
                 })
                 .collect()

@@ -154,7 +154,7 @@ impl Providers {
     /// The default model: OpenAI's own default when configured, else the local renderer.
     pub fn default_model(&self) -> &'static str {
         if self.openai.is_some() {
-            "dall-e-2"
+            "gpt-image-1-mini"
         } else {
             "local-procedural"
         }

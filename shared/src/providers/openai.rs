@@ -41,43 +41,36 @@ impl OpenAiProvider {
         }
     }
 
-    /// The JSON body of `POST /images/generations` for a plan, with each model's own rules:
-    /// DALL·E models are asked for `b64_json` (we store the bytes ourselves); GPT image models
-    /// always answer base64 and take the output/background/moderation parameters instead.
+    /// The JSON body of `POST /images/generations` for a plan. Every OpenAI model served is a
+    /// GPT image model: it answers base64 and takes the output, background and moderation
+    /// parameters.
     pub fn generation_body(plan: &GenerationPlan) -> Value {
         let mut body = json!({
             "model": plan.model.id,
             "prompt": plan.prompt,
             "n": plan.n,
             "size": plan.size.to_string(),
+            "quality": plan.quality,
+            "output_format": plan.output_format.as_str(),
         });
         let b = body.as_object_mut().expect("object literal");
-        if plan.model.gpt_image_params {
-            b.insert("quality".into(), json!(plan.quality));
-            b.insert("output_format".into(), json!(plan.output_format.as_str()));
-            if let Some(c) = plan.output_compression {
-                b.insert("output_compression".into(), json!(c));
-            }
-            // Always said: what the answer reports ("opaque" for auto) is then what was asked.
-            let background = match plan.background {
-                Background::Transparent => "transparent",
-                Background::Opaque => "opaque",
-            };
-            b.insert("background".into(), json!(background));
-            if let Some(m) = plan.moderation {
-                b.insert("moderation".into(), json!(m));
-            }
-        } else {
-            b.insert("response_format".into(), json!("b64_json"));
-            if plan.model.qualities.len() > 1 {
-                b.insert("quality".into(), json!(plan.quality));
-            }
+        if let Some(c) = plan.output_compression {
+            b.insert("output_compression".into(), json!(c));
         }
-        if let Some(style) = plan.style {
-            b.insert("style".into(), json!(style));
+        // Always said: what the answer reports ("opaque" for auto) is then what was asked.
+        let background = match plan.background {
+            Background::Transparent => "transparent",
+            Background::Opaque => "opaque",
+        };
+        b.insert("background".into(), json!(background));
+        if let Some(m) = plan.moderation {
+            b.insert("moderation".into(), json!(m));
+        }
+        if let Some(c) = plan.complexity {
+            b.insert("complexity".into(), json!(c));
         }
         if let Some(user) = &plan.user {
-            b.insert("user".into(), json!(user));
+            b.insert("safety_identifier".into(), json!(user));
         }
         body
     }
@@ -216,11 +209,12 @@ pub fn form_fields(plan: &GenerationPlan, with_prompt: bool) -> Vec<(&'static st
             "n" => "n",
             "size" => "size",
             "quality" if with_prompt => "quality",
-            "response_format" => "response_format",
             "output_format" => "output_format",
             "output_compression" => "output_compression",
             "background" => "background",
-            "user" => "user",
+            "moderation" => "moderation",
+            "complexity" => "complexity",
+            "safety_identifier" => "safety_identifier",
             _ => continue,
         };
         let value = match v {
@@ -228,6 +222,9 @@ pub fn form_fields(plan: &GenerationPlan, with_prompt: bool) -> Vec<(&'static st
             other => other.to_string(),
         };
         fields.push((name, value));
+    }
+    if let Some(f) = plan.input_fidelity {
+        fields.push(("input_fidelity", f.to_string()));
     }
     fields
 }
@@ -340,7 +337,7 @@ mod tests {
     fn plan(v: Value) -> GenerationPlan {
         serde_json::from_value::<CreateImageRequest>(v)
             .unwrap()
-            .plan("dall-e-2", |_| true)
+            .plan("gpt-image-1-mini", |_| true)
             .unwrap()
     }
 
@@ -361,36 +358,28 @@ mod tests {
     }
 
     #[test]
-    fn request_bodies_follow_each_models_rules() {
-        let d2 = OpenAiProvider::generation_body(&plan(
-            json!({"prompt": "p", "model": "dall-e-2", "n": 3, "size": "512x512"}),
-        ));
-        assert_eq!(
-            d2,
-            json!({"model": "dall-e-2", "prompt": "p", "n": 3, "size": "512x512", "response_format": "b64_json"})
-        );
-        let d3 = OpenAiProvider::generation_body(&plan(
-            json!({"prompt": "p", "model": "dall-e-3", "quality": "hd", "style": "natural", "user": "u1"}),
-        ));
-        assert_eq!(d3["quality"], "hd");
-        assert_eq!(d3["style"], "natural");
-        assert_eq!(d3["user"], "u1");
+    fn request_bodies_carry_what_the_plan_asks_of_a_gpt_image_model() {
         let g = OpenAiProvider::generation_body(&plan(json!({
-            "prompt": "p", "model": "gpt-image-1", "background": "transparent",
-            "output_format": "webp", "output_compression": 60, "response_format": "url"
+            "prompt": "p", "model": "gpt-image-2.5-flare", "n": 3, "size": "1536x864",
+            "background": "transparent", "output_format": "webp", "output_compression": 60,
+            "quality": "xhigh", "complexity": "high", "user": "u1", "safety_identifier": "h1"
         })));
-        assert!(
-            g.get("response_format").is_none(),
-            "GPT image models refuse response_format"
+        assert_eq!(
+            g,
+            json!({"model": "gpt-image-2.5-flare", "prompt": "p", "n": 3, "size": "1536x864",
+                   "quality": "xhigh", "output_format": "webp", "output_compression": 60,
+                   "background": "transparent", "complexity": "high", "safety_identifier": "h1"})
         );
-        assert_eq!(g["background"], "transparent");
-        assert_eq!(g["output_format"], "webp");
-        assert_eq!(g["output_compression"], 60);
-        assert_eq!(g["quality"], "medium");
-        let opaque = OpenAiProvider::generation_body(&plan(json!({
-            "prompt": "p", "model": "gpt-image-1", "background": "opaque"
+        let fallback = OpenAiProvider::generation_body(&plan(json!({
+            "prompt": "p", "model": "gpt-image-1-mini", "user": "u1"
         })));
-        assert_eq!(opaque["background"], "opaque", "never silently dropped");
+        assert_eq!(
+            fallback["safety_identifier"], "u1",
+            "user when no safety_identifier"
+        );
+        assert_eq!(fallback["quality"], "medium");
+        assert_eq!(fallback["background"], "opaque", "never silently dropped");
+        assert!(fallback.get("response_format").is_none());
     }
 
     #[tokio::test]
@@ -399,7 +388,7 @@ mod tests {
         Mock::given(method("POST"))
             .and(path("/images/generations"))
             .and(header("authorization", "Bearer sk-test"))
-            .and(body_partial_json(json!({"model": "dall-e-3"})))
+            .and(body_partial_json(json!({"model": "gpt-image-1.5"})))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "created": 1, "data": [{"b64_json": png(32, 32), "revised_prompt": "a better prompt"}]
             })))
@@ -407,7 +396,7 @@ mod tests {
             .mount(&server)
             .await;
         let out = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p", "model": "dall-e-3"})))
+            .generate(&plan(json!({"prompt": "p", "model": "gpt-image-1.5"})))
             .await
             .unwrap();
         assert_eq!(out.len(), 1);

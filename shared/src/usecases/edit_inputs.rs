@@ -17,8 +17,15 @@ use serde_json::Value;
 /// base64 encoding of binary bodies, so about 4.5 MB of raw bytes fit.
 pub const MAX_INLINE_IMAGE_BYTES: usize = 4_500_000;
 pub const MAX_EDIT_IMAGES: usize = 16;
-const FILE_FIELDS: &[&str] = &["image", "image[]", "mask"];
-const INTEGER_FIELDS: &[&str] = &["n", "output_compression", "partial_images", "seed"];
+const FILE_FIELDS: &[&str] = &["image", "image[]", "mask", "markup"];
+const INTEGER_FIELDS: &[&str] = &[
+    "n",
+    "output_compression",
+    "partial_images",
+    "seed",
+    "frame_count",
+    "frame_duration_ms",
+];
 const BOOLEAN_FIELDS: &[&str] = &["stream"];
 
 pub enum ImageSource {
@@ -79,6 +86,12 @@ pub async fn parse(
                     return Err(ApiError::invalid("mask", "send at most one mask"));
                 }
                 "mask" => mask = Some(("mask".to_string(), ImageSource::Bytes(bytes))),
+                "markup" => {
+                    return Err(ApiError::invalid(
+                        "markup",
+                        "markup (a GPT Image 2.5 option upstream) is not relayed by this deployment yet; mark the area to edit with mask",
+                    ));
+                }
                 _ => {
                     let param = if images.is_empty() {
                         "image".to_string()
@@ -364,28 +377,6 @@ pub fn check_edit(
                 plan.model.id
             ),
         )),
-        ProviderKind::OpenAi if !plan.model.gpt_image_params => dalle2_input(&inputs.images[0]),
         _ => Ok(()),
     }
-}
-
-/// DALL·E 2 takes one square PNG under 4 MB.
-pub fn dalle2_input(img: &InputImage) -> Result<(), ApiError> {
-    let (w, h) = img.rgba.dimensions();
-    if w != h {
-        return Err(ApiError::invalid(
-            "image",
-            format!("dall-e-2 needs a square image; this one is {w}x{h}"),
-        ));
-    }
-    if imaging::image::guess_format(&img.bytes).ok() != Some(imaging::image::ImageFormat::Png) {
-        return Err(ApiError::invalid("image", "dall-e-2 needs a PNG image"));
-    }
-    if img.bytes.len() >= 4 * 1024 * 1024 {
-        return Err(ApiError::invalid(
-            "image",
-            "dall-e-2 needs an image under 4 MB",
-        ));
-    }
-    Ok(())
 }

@@ -265,13 +265,23 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
             .sum();
         if encoded > MAX_INLINE_RESPONSE_BYTES {
             // Refunded by the caller; nothing is stored.
-            return Err(ApiError::invalid(
-                "response_format",
-                format!(
-                    "these images are {:.1} MB as base64, more than a response can carry; ask for response_format=url (or fewer images)",
-                    encoded as f64 / 1e6
-                ),
-            ));
+            let mb = encoded as f64 / 1e6;
+            return Err(if plan.model.response_format {
+                ApiError::invalid(
+                    "response_format",
+                    format!(
+                        "these images are {mb:.1} MB as base64, more than a response can carry; ask for response_format=url (or fewer images)"
+                    ),
+                )
+            } else {
+                // This model answers base64 only: the way out is smaller answers.
+                ApiError::invalid(
+                    "n",
+                    format!(
+                        "these images are {mb:.1} MB as base64, more than a response can carry; ask for fewer images, or output_format jpeg or webp with output_compression"
+                    ),
+                )
+            });
         }
     }
     let records: Vec<ImageRecord> = processed

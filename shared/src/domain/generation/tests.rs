@@ -34,7 +34,7 @@ fn defaults() {
     assert_eq!(p.model.id, "local-procedural");
     assert_eq!(
         (p.n, p.size, p.quality),
-        (1, Size::new(1024, 1024), "standard")
+        (1, Size::new(1024, 1024), "medium")
     );
     assert_eq!(p.response_format, ResponseFormat::Url);
     assert_eq!(p.output_format, OutputFormat::Png);
@@ -71,38 +71,62 @@ fn every_bad_value_names_its_param() {
         (json!({"prompt": ""}), "prompt"),
         (json!({"prompt": "   "}), "prompt"),
         (json!({"prompt": "x".repeat(4001)}), "prompt"),
-        (
-            json!({"prompt": "x".repeat(1001), "model": "dall-e-2"}),
-            "prompt",
-        ),
         (json!({"prompt": "x", "n": 0}), "n"),
         (json!({"prompt": "x", "n": 11}), "n"),
-        (json!({"prompt": "x", "n": 2, "model": "dall-e-3"}), "n"),
-        (json!({"prompt": "x", "size": "1000x1000"}), "size"),
+        (json!({"prompt": "x", "size": "4000x1000"}), "size"),
+        (json!({"prompt": "x", "size": "8x8"}), "size"),
         (json!({"prompt": "x", "size": "big"}), "size"),
         (
-            json!({"prompt": "x", "size": "1792x1024", "model": "dall-e-2"}),
+            json!({"prompt": "x", "size": "1000x1000", "model": "gpt-image-2"}),
+            "size",
+        ),
+        (
+            json!({"prompt": "x", "size": "1536x864", "model": "gpt-image-1.5"}),
+            "size",
+        ),
+        (
+            json!({"prompt": "x", "size": "4096x2304", "model": "gpt-image-2"}),
             "size",
         ),
         (json!({"prompt": "x", "quality": "ultra"}), "quality"),
+        (json!({"prompt": "x", "quality": "standard"}), "quality"),
         (
-            json!({"prompt": "x", "quality": "hd", "model": "dall-e-2"}),
+            json!({"prompt": "x", "quality": "hd", "model": "gpt-image-1.5"}),
+            "quality",
+        ),
+        (
+            json!({"prompt": "x", "quality": "max", "model": "gpt-image-2"}),
             "quality",
         ),
         (json!({"prompt": "x", "style": "vivid"}), "style"),
-        (
-            json!({"prompt": "x", "style": "noir", "model": "dall-e-3"}),
-            "style",
-        ),
         (json!({"prompt": "x", "model": "nope-1"}), "model"),
+        (json!({"prompt": "x", "model": "dall-e-3"}), "model"),
         (
             json!({"prompt": "x", "response_format": "png"}),
+            "response_format",
+        ),
+        (
+            json!({"prompt": "x", "response_format": "url", "model": "gpt-image-1-mini"}),
             "response_format",
         ),
         (
             json!({"prompt": "x", "output_format": "gif"}),
             "output_format",
         ),
+        (
+            json!({"prompt": "x", "output_format": "svg"}),
+            "output_format",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "tiff"}),
+            "output_format",
+        ),
+        (json!({"prompt": "x", "frame_count": 4}), "frame_count"),
+        (
+            json!({"prompt": "x", "frame_duration_ms": 100}),
+            "frame_duration_ms",
+        ),
+        (json!({"prompt": "x", "svg": {"model": "m"}}), "svg"),
         (
             json!({"prompt": "x", "output_format": "jpeg", "output_compression": 101}),
             "output_compression",
@@ -117,16 +141,32 @@ fn every_bad_value_names_its_param() {
             "background",
         ),
         (json!({"prompt": "x", "moderation": "low"}), "moderation"),
+        (
+            json!({"prompt": "x", "complexity": "extreme"}),
+            "complexity",
+        ),
+        (
+            json!({"prompt": "x", "complexity": "low", "model": "gpt-image-1.5"}),
+            "complexity",
+        ),
+        (
+            json!({"prompt": "x", "input_fidelity": "high"}),
+            "input_fidelity",
+        ),
         (json!({"prompt": "x", "stream": true}), "stream"),
         (
             json!({"prompt": "x", "partial_images": 2}),
             "partial_images",
         ),
         (
-            json!({"prompt": "x", "seed": 1, "model": "dall-e-2"}),
+            json!({"prompt": "x", "seed": 1, "model": "gpt-image-1-mini"}),
             "seed",
         ),
         (json!({"prompt": "x", "user": "u".repeat(300)}), "user"),
+        (
+            json!({"prompt": "x", "safety_identifier": "u".repeat(300)}),
+            "safety_identifier",
+        ),
     ];
     for (body, expected) in cases {
         assert_eq!(param(body.clone()), expected, "{body}");
@@ -134,8 +174,57 @@ fn every_bad_value_names_its_param() {
 }
 
 #[test]
+fn todays_parameters_are_understood() {
+    let p = plan(serde_json::json!({
+        "prompt": "x", "quality": "high", "complexity": "low", "size": "640x360",
+        "safety_identifier": "hashed-user", "user": "legacy"
+    }))
+    .unwrap();
+    assert_eq!((p.quality, p.complexity), ("high", Some("low")));
+    assert_eq!(p.size, Size::new(640, 360), "any WxH within the local rule");
+    assert_eq!(
+        p.user.as_deref(),
+        Some("hashed-user"),
+        "safety_identifier wins"
+    );
+    assert_eq!(
+        plan(serde_json::json!({"prompt": "x", "quality": "auto", "size": "auto"}))
+            .unwrap()
+            .quality,
+        "medium"
+    );
+    let g = plan(serde_json::json!({"prompt": "x", "model": "gpt-image-2.5-flare", "size": "1536x864", "quality": "max"})).unwrap();
+    assert_eq!((g.size, g.quality), (Size::new(1536, 864), "max"));
+    assert_eq!(
+        g.response_format,
+        ResponseFormat::B64Json,
+        "GPT image models answer base64"
+    );
+}
+
+#[test]
+fn retired_models_name_their_replacement() {
+    for (id, replacement) in [
+        ("dall-e-2", "gpt-image-1-mini"),
+        ("dall-e-3", "gpt-image-2.5-flare"),
+        ("gpt-image-1", "gpt-image-2.5-sunburst"),
+    ] {
+        match plan(serde_json::json!({"prompt": "x", "model": id})) {
+            Err(ApiError::InvalidRequest { param, message, .. }) => {
+                assert_eq!(param.as_deref(), Some("model"));
+                assert!(
+                    message.contains("retired") && message.contains(replacement),
+                    "{message}"
+                );
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn unavailable_models_are_refused() {
-    let r = req(serde_json::json!({"prompt": "x", "model": "dall-e-3"}))
+    let r = req(serde_json::json!({"prompt": "x", "model": "gpt-image-2"}))
         .plan("local-procedural", |m| {
             m.provider == catalog::ProviderKind::Local
         });
@@ -154,25 +243,32 @@ fn edits_and_variations_follow_model_capabilities() {
     };
     let p = edit(serde_json::json!({"prompt": "x"}), 2).unwrap();
     assert_eq!(p.size, input, "the offline model keeps the input size");
-    let p = edit(serde_json::json!({"prompt": "x", "model": "dall-e-2"}), 1).unwrap();
-    assert_eq!(p.size, Size::new(1024, 1024));
+    let p = edit(
+        serde_json::json!({"prompt": "x", "model": "gpt-image-1.5", "input_fidelity": "high"}),
+        1,
+    )
+    .unwrap();
+    assert_eq!(
+        (p.size, p.input_fidelity),
+        (Size::new(1024, 1024), Some("high"))
+    );
     for (body, images, param) in [
-        (
-            serde_json::json!({"prompt": "x", "model": "dall-e-3"}),
-            1,
-            "model",
-        ),
-        (
-            serde_json::json!({"prompt": "x", "model": "dall-e-2"}),
-            2,
-            "image",
-        ),
         (serde_json::json!({"prompt": "x"}), 17, "image"),
         (serde_json::json!({"prompt": ""}), 1, "prompt"),
         (
-            serde_json::json!({"prompt": "x", "model": "gpt-image-1", "size": "512x512"}),
+            serde_json::json!({"prompt": "x", "model": "gpt-image-1.5", "size": "512x512"}),
             1,
             "size",
+        ),
+        (
+            serde_json::json!({"prompt": "x", "model": "gpt-image-1-mini", "input_fidelity": "high"}),
+            1,
+            "input_fidelity",
+        ),
+        (
+            serde_json::json!({"prompt": "x", "model": "gpt-image-2", "input_fidelity": "low"}),
+            1,
+            "input_fidelity",
         ),
     ] {
         match edit(body.clone(), images) {
@@ -189,7 +285,7 @@ fn edits_and_variations_follow_model_capabilities() {
         var(serde_json::json!({"prompt": ""})).is_ok(),
         "variations take no prompt"
     );
-    assert!(var(serde_json::json!({"prompt": "", "model": "gpt-image-1"})).is_err());
+    assert!(var(serde_json::json!({"prompt": "", "model": "gpt-image-1.5"})).is_err());
 }
 
 #[test]
