@@ -360,10 +360,7 @@ async fn every_validation_error_is_400_with_param() {
         (json!({"prompt": "x", "quality": "hd"}), "quality"),
         (json!({"prompt": "x", "quality": "xhigh"}), "quality"),
         (json!({"prompt": "x", "complexity": "total"}), "complexity"),
-        (
-            json!({"prompt": "x", "output_format": "svg"}),
-            "output_format",
-        ),
+        (json!({"prompt": "x", "output_format": "svg", "n": 2}), "n"),
         (json!({"prompt": "x", "frame_count": 3}), "frame_count"),
         (
             json!({"prompt": "x", "response_format": "gif"}),

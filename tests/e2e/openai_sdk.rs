@@ -45,9 +45,22 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
         let name = path.file_stem().unwrap().to_str().unwrap().to_string();
         let (kind, id) = name.split_once('-').unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let edge = if kind == "b64" { 512 } else { 256 };
-        assert_eq!((img.width(), img.height()), (edge, edge), "{name}");
+        if kind == "gif" {
+            // An animation of the frames asked for, each shown as long as asked.
+            use image::AnimationDecoder;
+            let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+                .unwrap()
+                .into_frames()
+                .collect_frames()
+                .unwrap();
+            assert_eq!(frames.len(), 5, "{name}");
+            assert_eq!(frames[0].delay().numer_denom_ms(), (100, 1));
+            assert_eq!(frames[0].buffer().dimensions(), (128, 128));
+        } else {
+            let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let edge = if kind == "b64" { 512 } else { 256 };
+            assert_eq!((img.width(), img.height()), (edge, edge), "{name}");
+        }
         let key = keys
             .iter()
             .find(|k| k.starts_with("images/") && k.contains(id))
@@ -58,11 +71,11 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     }
     std::fs::remove_dir_all(&dir).ok();
     seen.sort();
-    assert_eq!(seen, ["b64", "b64", "url", "url"]);
-    // Four images, and one per quality of the local model (low, medium, high, auto), were
-    // generated and paid for through the API key.
+    assert_eq!(seen, ["b64", "b64", "gif", "url", "url"]);
+    // Four images, one per quality of the local model (low, medium, high, auto), an SVG and a
+    // GIF were generated and paid for through the API key.
     let list = t.get("/v1/images", Some(&key)).await;
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 8);
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 10);
 }
 
 #[tokio::test]

@@ -66,6 +66,25 @@ def main() -> None:
         assert result.size == "640x360" and result.output_format == "png", result
         assert image_size(base64.b64decode(result.data[0].b64_json)) == (640, 360)
 
+    # The local renderer's vector and animated output, as the SDK types them.
+    result = client.images.generate(prompt="a lighthouse", output_format="svg", size="320x200", response_format="b64_json")
+    assert result.output_format == "svg", result
+    svg = base64.b64decode(result.data[0].b64_json)
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+    assert (root.get("width"), root.get("height")) == ("320", "200"), root.attrib
+    assert len(root) > 2, "a backdrop and shapes"
+    result = client.images.generate(
+        prompt="a kite", output_format="gif", frame_count=5, frame_duration_ms=100, size="128x128", response_format="url"
+    )
+    assert result.output_format == "gif", result
+    gif = urllib.request.urlopen(result.data[0].url).read()
+    assert gif[:6] == b"GIF89a", gif[:6]
+    with open(os.path.join(out, f"gif-{result.data[0].model_extra['id']}.gif"), "wb") as f:
+        f.write(gif)
+
     # Retired models are refused, naming what to use instead.
     try:
         client.images.generate(prompt="x", model="dall-e-3")

@@ -322,6 +322,27 @@ pub fn transparent_thumbnail_png(png: &[u8]) -> Result<Vec<u8>, ImagingError> {
     encode(&resize(&img, 256, 256), Format::Png, None)
 }
 
+/// An animated GIF of `frames` (all the same size), each shown `delay_ms`, looping forever.
+/// GIF has one transparent palette entry: pixels under half alpha become transparent.
+pub fn encode_gif(frames: &[RgbaImage], delay_ms: u32) -> Result<Vec<u8>, ImagingError> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    let enc_err = |e: image::ImageError| ImagingError::Encode(e.to_string());
+    let mut out = Vec::new();
+    {
+        // Speed 10: a good palette at a fraction of the best quantizer's time.
+        let mut encoder = GifEncoder::new_with_speed(&mut out, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(enc_err)?;
+        for img in frames {
+            let delay = Delay::from_numer_denom_ms(delay_ms, 1);
+            encoder
+                .encode_frame(Frame::from_parts(img.clone(), 0, 0, delay))
+                .map_err(enc_err)?;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

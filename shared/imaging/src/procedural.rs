@@ -53,6 +53,7 @@ fn hsv(h: f32, s: f32, v: f32) -> [u8; 3] {
     ]
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Shape {
     Disc {
         cx: f32,
@@ -86,6 +87,28 @@ impl Shape {
                 let dy = (y0 - y).max(y - y1);
                 dx.max(dy)
             }
+        }
+    }
+
+    fn moved(&self, dx: f32, dy: f32) -> Self {
+        match *self {
+            Shape::Disc { cx, cy, r } => Shape::Disc {
+                cx: cx + dx,
+                cy: cy + dy,
+                r,
+            },
+            Shape::Ring { cx, cy, r, width } => Shape::Ring {
+                cx: cx + dx,
+                cy: cy + dy,
+                r,
+                width,
+            },
+            Shape::Rect { x0, y0, x1, y1 } => Shape::Rect {
+                x0: x0 + dx,
+                y0: y0 + dy,
+                x1: x1 + dx,
+                y1: y1 + dy,
+            },
         }
     }
 
@@ -124,15 +147,36 @@ pub fn render(prompt: &str, seed: u64, index: u64, width: u32, height: u32) -> R
 }
 
 /// Renders image `index` of a request. Pure function of its arguments.
-// Long: one scene, drawn shape by shape; splitting it would scatter the random stream's order.
 pub fn render_with(
+    prompt: &str,
+    seed: u64,
+    index: u64,
+    size: (u32, u32),
+    quality: Level,
+    complexity: Level,
+) -> RgbaImage {
+    scene(prompt, seed, index, size, quality, complexity).raster()
+}
+
+/// What the renderer draws, before it is pixels or vector: shapes over a white backdrop.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    width: u32,
+    height: u32,
+    items: Vec<(Shape, [u8; 3], f32)>,
+}
+
+/// The scene of image `index` of a request: the prompt's words pick the palette, the seed and
+/// index the layout, `quality` the detail and `complexity` the composition.
+// Long: one scene, shape by shape; splitting it would scatter the random stream's order.
+pub fn scene(
     prompt: &str,
     seed: u64,
     index: u64,
     (width, height): (u32, u32),
     quality: Level,
     complexity: Level,
-) -> RgbaImage {
+) -> Scene {
     let normalized = prompt.to_lowercase();
     let words: Vec<&str> = normalized
         .split(|c: char| !c.is_alphanumeric())
@@ -149,7 +193,6 @@ pub fn render_with(
             .map(|w| (fnv1a(w.as_bytes(), 0) % 360) as f32 / 360.0)
             .collect()
     };
-    let mut img = RgbaImage::from_pixel(width, height, Rgba([255, 255, 255, 255]));
     let (w, h) = (width as f32, height as f32);
     let unit = w.min(h);
     let planned = 3 + (base % 5) as usize + words.len().min(4);
@@ -158,6 +201,7 @@ pub fn render_with(
         Level::Medium => planned,
         Level::High => planned * 2,
     };
+    let mut items = Vec::with_capacity(count * 2);
     for k in 0..count {
         let hue = hues[k % hues.len()] + rng.range(-0.04, 0.04);
         let colour = hsv(hue, rng.range(0.55, 0.95), rng.range(0.45, 0.9));
@@ -199,23 +243,95 @@ pub fn render_with(
             }
         };
         let opacity = rng.range(0.75, 1.0);
-        paint(&mut img, &shape, colour, opacity);
+        items.push((shape, colour, opacity));
         if quality == Level::High {
             // Detail: a soft highlight up and left of each shape's centre.
-            let light = hsv(hue, 0.25, 1.0);
-            paint(
-                &mut img,
-                &Shape::Disc {
-                    cx: cx - size * 0.3,
-                    cy: cy - size * 0.3,
-                    r: size * 0.22,
-                },
-                light,
-                0.45,
-            );
+            let light = Shape::Disc {
+                cx: cx - size * 0.3,
+                cy: cy - size * 0.3,
+                r: size * 0.22,
+            };
+            items.push((light, hsv(hue, 0.25, 1.0), 0.45));
         }
     }
-    img
+    Scene {
+        width,
+        height,
+        items,
+    }
+}
+
+impl Scene {
+    pub fn raster(&self) -> RgbaImage {
+        let mut img = RgbaImage::from_pixel(self.width, self.height, Rgba([255, 255, 255, 255]));
+        for (shape, colour, opacity) in &self.items {
+            paint(&mut img, shape, *colour, *opacity);
+        }
+        img
+    }
+
+    /// The same scene as SVG: one element per shape, in painting order. Without the white
+    /// backdrop when `transparent`.
+    pub fn svg(&self, transparent: bool) -> String {
+        use std::fmt::Write;
+        let (w, h) = (self.width, self.height);
+        let mut out = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n"
+        );
+        if !transparent {
+            out.push_str("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+        }
+        for (shape, [r, g, b], opacity) in &self.items {
+            let colour = format!("#{r:02x}{g:02x}{b:02x}");
+            let _ = match *shape {
+                Shape::Disc { cx, cy, r } => writeln!(
+                    out,
+                    "<circle cx=\"{cx:.2}\" cy=\"{cy:.2}\" r=\"{r:.2}\" fill=\"{colour}\" fill-opacity=\"{opacity:.3}\"/>"
+                ),
+                Shape::Ring { cx, cy, r, width } => writeln!(
+                    out,
+                    "<circle cx=\"{cx:.2}\" cy=\"{cy:.2}\" r=\"{r:.2}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width:.2}\" stroke-opacity=\"{opacity:.3}\"/>"
+                ),
+                Shape::Rect { x0, y0, x1, y1 } => writeln!(
+                    out,
+                    "<rect x=\"{x0:.2}\" y=\"{y0:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"{colour}\" fill-opacity=\"{opacity:.3}\"/>",
+                    x1 - x0,
+                    y1 - y0
+                ),
+            };
+        }
+        out.push_str("</svg>\n");
+        out
+    }
+
+    /// `count` frames of the scene in motion: each shape drifts on its own loop, so the last
+    /// frame leads back into the first.
+    pub fn frames(&self, count: usize) -> Vec<RgbaImage> {
+        let amplitude = self.width.min(self.height) as f32 * 0.04;
+        (0..count)
+            .map(|f| {
+                let t = std::f32::consts::TAU * f as f32 / count as f32;
+                let moved = Scene {
+                    items: self
+                        .items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (shape, colour, opacity))| {
+                            let phase = t + i as f32 * 0.7;
+                            let angle = i as f32 * 2.4;
+                            let (dx, dy) = (
+                                amplitude * phase.sin() * angle.cos(),
+                                amplitude * phase.sin() * angle.sin(),
+                            );
+                            (shape.moved(dx, dy), *colour, *opacity)
+                        })
+                        .collect(),
+                    ..self.clone()
+                };
+                moved.raster()
+            })
+            .collect()
+    }
 }
 
 /// Blends `shape` in `colour` at `opacity` over `img`, anti-aliased at its edge.
@@ -355,6 +471,49 @@ mod tests {
         let composed = at(Level::Medium, Level::High);
         assert!(diff(&scattered, &medium) > 5.0 && diff(&composed, &medium) > 5.0);
         assert_eq!(composed, at(Level::Medium, Level::High));
+    }
+
+    #[test]
+    fn the_svg_and_the_animation_are_the_same_scene() {
+        let sc = scene(
+            "a harbour at noon",
+            3,
+            0,
+            (200, 120),
+            Level::High,
+            Level::Medium,
+        );
+        let svg = sc.svg(false);
+        assert!(
+            svg.starts_with(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"120\""
+            )
+        );
+        let shapes = svg.matches("<circle").count() + svg.matches("<rect").count();
+        assert_eq!(
+            shapes,
+            sc.items.len() + 1,
+            "one element per shape, and the backdrop"
+        );
+        assert_eq!(
+            sc.svg(true).matches("<rect width=\"100%\"").count(),
+            0,
+            "transparent: no backdrop"
+        );
+        let frames = sc.frames(6);
+        assert_eq!(frames.len(), 6);
+        assert!(diff(&frames[0], &frames[2]) > 0.5, "the shapes move");
+        let gif = crate::encode_gif(&frames, 120).unwrap();
+        assert_eq!(&gif[..6], b"GIF89a");
+        use image::AnimationDecoder;
+        let decoded = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(gif))
+            .unwrap()
+            .into_frames()
+            .collect_frames()
+            .unwrap();
+        assert_eq!(decoded.len(), 6);
+        assert_eq!(decoded[0].delay().numer_denom_ms(), (120, 1));
+        assert_eq!(decoded[0].buffer().dimensions(), (200, 120));
     }
 
     #[test]

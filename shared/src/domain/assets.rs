@@ -4,12 +4,14 @@
 pub use super::generation::OutputFormat;
 
 #[cfg(feature = "images")]
-impl From<OutputFormat> for imaging::Format {
-    fn from(f: OutputFormat) -> Self {
-        match f {
-            OutputFormat::Png => Self::Png,
-            OutputFormat::Jpeg => Self::Jpeg,
-            OutputFormat::Webp => Self::Webp,
+impl OutputFormat {
+    /// The raster codec of this format; GIF (animated) and SVG (vector) are written apart.
+    pub fn raster(self) -> Option<imaging::Format> {
+        match self {
+            OutputFormat::Png => Some(imaging::Format::Png),
+            OutputFormat::Jpeg => Some(imaging::Format::Jpeg),
+            OutputFormat::Webp => Some(imaging::Format::Webp),
+            OutputFormat::Gif | OutputFormat::Svg => None,
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct Model {
     pub input_fidelity: &'static [&'static str],
     /// Honours `response_format`; GPT image models always answer base64, as OpenAI's do.
     pub response_format: bool,
+    /// Writes animated GIF and SVG output.
+    pub gif_and_svg: bool,
     pub info: Info,
 }
 
@@ -234,6 +236,7 @@ const fn gpt_image(
         complexity,
         input_fidelity,
         response_format: false,
+        gif_and_svg: false,
         info,
     }
 }
@@ -316,6 +319,7 @@ pub static MODELS: &[Model] = &[
         complexity: true,
         input_fidelity: &[],
         response_format: true,
+        gif_and_svg: true,
         info: Info {
             what_is: "Not an AI model: an offline, deterministic procedural renderer. The prompt and \
                 seed choose palette, shapes and layout, so the same prompt and seed always give the same \
@@ -330,6 +334,8 @@ pub static MODELS: &[Model] = &[
                 "`quality` is detail: `low` draws fewer shapes, `high` more, with highlights (costs double)",
                 "`complexity` is layout: `low` scatters the shapes, `high` composes them on the thirds",
                 "Any WIDTHxHEIGHT from 16 to 4096 pixels a side, between 1:3 and 3:1",
+                "`output_format: svg` returns the same scene as vector shapes; `gif` animates it \
+                 (`frame_count` 2–16, `frame_duration_ms`)",
                 "`background: transparent` removes the white backdrop connected to the border",
                 "Edits fill the mask's transparent area by classical inpainting (Telea's fast marching \
                  method), one way only (n=1); k input images make up to k different collages",

@@ -80,6 +80,10 @@ pub enum OutputFormat {
     Png,
     Jpeg,
     Webp,
+    /// Animated (the local renderer's frames).
+    Gif,
+    /// Vector (the local renderer's scene as SVG).
+    Svg,
 }
 
 impl OutputFormat {
@@ -88,6 +92,8 @@ impl OutputFormat {
             "png" => Some(Self::Png),
             "jpeg" | "jpg" => Some(Self::Jpeg),
             "webp" => Some(Self::Webp),
+            "gif" => Some(Self::Gif),
+            "svg" => Some(Self::Svg),
             _ => None,
         }
     }
@@ -97,6 +103,8 @@ impl OutputFormat {
             Self::Png => "png",
             Self::Jpeg => "jpeg",
             Self::Webp => "webp",
+            Self::Gif => "gif",
+            Self::Svg => "svg",
         }
     }
 
@@ -105,6 +113,8 @@ impl OutputFormat {
             Self::Png => "image/png",
             Self::Jpeg => "image/jpeg",
             Self::Webp => "image/webp",
+            Self::Gif => "image/gif",
+            Self::Svg => "image/svg+xml",
         }
     }
 
@@ -142,6 +152,8 @@ pub struct GenerationPlan {
     pub user: Option<String>,
     pub complexity: Option<&'static str>,
     pub input_fidelity: Option<&'static str>,
+    /// GIF output: how many frames, each shown how long (ms).
+    pub frames: Option<(u8, u32)>,
     pub seed: u64,
     /// Credits for the whole request.
     pub cost: i64,
@@ -256,6 +268,7 @@ impl CreateImageRequest {
         let (response_format, output_format, output_compression, background) =
             self.encoding(model)?;
         let moderation = self.checked_options(model)?;
+        let frames = self.checked_frames(output_format, n, op)?;
         let complexity = match self.complexity.as_deref() {
             None => None,
             Some(_) if !model.complexity => {
@@ -300,6 +313,7 @@ impl CreateImageRequest {
             user,
             complexity,
             input_fidelity,
+            frames,
             seed: self.seed.unwrap_or(0),
         })
     }
@@ -397,14 +411,6 @@ impl CreateImageRequest {
         };
         let output_format = match self.output_format.as_deref() {
             None => OutputFormat::Png,
-            Some(f @ ("gif" | "svg")) => {
-                return Err(ApiError::invalid(
-                    "output_format",
-                    format!(
-                        "{f} output is not available from the models of this deployment yet; use png, jpeg or webp"
-                    ),
-                ));
-            }
             Some(f) => OutputFormat::parse(f).ok_or_else(|| {
                 ApiError::invalid(
                     "output_format",
@@ -412,17 +418,49 @@ impl CreateImageRequest {
                 )
             })?,
         };
+        if matches!(output_format, OutputFormat::Gif | OutputFormat::Svg) && !model.gif_and_svg {
+            let with: Vec<&str> = catalog::MODELS
+                .iter()
+                .filter(|m| m.gif_and_svg)
+                .map(|m| m.id)
+                .collect();
+            return Err(ApiError::invalid(
+                "output_format",
+                format!(
+                    "model '{}' does not write {} output; models that do: {}",
+                    model.id,
+                    output_format.as_str(),
+                    with.join(", ")
+                ),
+            ));
+        }
         for (param, given, needs) in [
-            ("frame_count", self.frame_count.is_some(), "gif"),
-            ("frame_duration_ms", self.frame_duration_ms.is_some(), "gif"),
-            ("svg", self.svg.is_some(), "svg"),
+            ("frame_count", self.frame_count.is_some(), OutputFormat::Gif),
+            (
+                "frame_duration_ms",
+                self.frame_duration_ms.is_some(),
+                OutputFormat::Gif,
+            ),
         ] {
-            if given {
+            if given && output_format != needs {
                 return Err(ApiError::invalid(
                     param,
-                    format!("{param} applies to output_format={needs} only"),
+                    format!("{param} applies to output_format={} only", needs.as_str()),
                 ));
             }
+        }
+        if self.svg.is_some() {
+            return Err(ApiError::invalid(
+                "svg",
+                if output_format == OutputFormat::Svg {
+                    format!(
+                        "model '{}' writes its SVG itself, without an authoring model: omit svg",
+                        model.id
+                    )
+                } else {
+                    "svg applies to output_format=svg only".to_string()
+                },
+            ));
         }
         let output_compression = match self.output_compression {
             None => None,
@@ -432,10 +470,13 @@ impl CreateImageRequest {
                     "output_compression must be between 0 and 100",
                 ));
             }
-            Some(_) if output_format == OutputFormat::Png => {
+            Some(_) if !matches!(output_format, OutputFormat::Jpeg | OutputFormat::Webp) => {
                 return Err(ApiError::invalid(
                     "output_compression",
-                    "output_compression applies to jpeg and webp output; PNG is always lossless",
+                    format!(
+                        "output_compression applies to jpeg and webp output, not {}",
+                        output_format.as_str()
+                    ),
                 ));
             }
             Some(c) => Some(c as u8),
@@ -462,6 +503,50 @@ impl CreateImageRequest {
             output_compression,
             background,
         ))
+    }
+
+    /// GIF frames (2–16, default 9; 10 ms to 655,350 ms each, default 200, rounded to 10 ms as
+    /// GIF stores them); SVG makes one image. Both are generations only.
+    fn checked_frames(
+        &self,
+        format: OutputFormat,
+        n: i64,
+        op: Operation,
+    ) -> Result<Option<(u8, u32)>, ApiError> {
+        if matches!(format, OutputFormat::Gif | OutputFormat::Svg) && op != Operation::Generate {
+            return Err(ApiError::invalid(
+                "output_format",
+                format!(
+                    "{} output is for generations; edits and variations make png, jpeg or webp",
+                    format.as_str()
+                ),
+            ));
+        }
+        if format == OutputFormat::Svg && n != 1 {
+            return Err(ApiError::invalid(
+                "n",
+                "SVG output makes one image: n must be 1",
+            ));
+        }
+        if format != OutputFormat::Gif {
+            return Ok(None);
+        }
+        let count = self.frame_count.unwrap_or(9);
+        if !(2..=16).contains(&count) {
+            return Err(ApiError::invalid(
+                "frame_count",
+                "frame_count must be from 2 to 16",
+            ));
+        }
+        let delay = self.frame_duration_ms.unwrap_or(200);
+        if !(1..=655_350).contains(&delay) {
+            return Err(ApiError::invalid(
+                "frame_duration_ms",
+                "frame_duration_ms must be from 1 to 655350",
+            ));
+        }
+        let delay = ((delay + 5) / 10 * 10).max(10) as u32;
+        Ok(Some((count as u8, delay)))
     }
 
     /// The options only some models (or no model here) take; returns the moderation level.

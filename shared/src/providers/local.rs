@@ -5,8 +5,9 @@
 
 use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::GenerationPlan;
+use crate::domain::generation::{Background, OutputFormat};
 use imaging::RgbaImage;
-use imaging::procedural::{Level, edit, render_with, variation};
+use imaging::procedural::{Level, edit, scene, variation};
 use std::sync::Arc;
 
 pub struct LocalProvider;
@@ -25,13 +26,27 @@ impl ImageProvider for LocalProvider {
         let (prompt, seed, n) = (plan.prompt.clone(), plan.seed, plan.n as u64);
         let size = (plan.size.width, plan.size.height);
         let (quality, complexity) = (level(Some(plan.quality)), level(plan.complexity));
+        let (format, frames) = (plan.output_format, plan.frames);
+        let transparent = plan.background == Background::Transparent;
         tokio::task::spawn_blocking(move || {
             (0..n)
-                .map(|i| ProviderImage {
-                    image: ProviderOutput::Raw(render_with(
-                        &prompt, seed, i, size, quality, complexity,
-                    )),
-                    revised_prompt: None,
+                .map(|i| {
+                    let sc = scene(&prompt, seed, i, size, quality, complexity);
+                    let image = match (format, frames) {
+                        (OutputFormat::Svg, _) => ProviderOutput::Svg {
+                            svg: sc.svg(transparent),
+                            raster: sc.raster(),
+                        },
+                        (OutputFormat::Gif, Some((count, delay_ms))) => ProviderOutput::Frames {
+                            frames: sc.frames(count as usize),
+                            delay_ms,
+                        },
+                        _ => ProviderOutput::Raw(sc.raster()),
+                    };
+                    ProviderImage {
+                        image,
+                        revised_prompt: None,
+                    }
                 })
                 .collect()
         })

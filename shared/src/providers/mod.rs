@@ -23,6 +23,13 @@ pub enum ProviderOutput {
     Raw(RgbaImage),
     /// Encoded bytes (PNG/JPEG/WebP) from a vendor.
     Encoded(Vec<u8>),
+    /// A vector image, and its pixels (for the thumbnail).
+    Svg { svg: String, raster: RgbaImage },
+    /// The frames of an animation, each shown `delay_ms`.
+    Frames {
+        frames: Vec<RgbaImage>,
+        delay_ms: u32,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

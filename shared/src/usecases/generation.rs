@@ -18,15 +18,62 @@ use base64::Engine;
 use imaging::ImagingError;
 use std::future::Future;
 
-/// Turns provider output into what the plan asked for: transparent background when the model
-/// cannot do it, exact size (Lanczos3), requested format and compression, and a thumbnail.
+/// Turns provider output into what the plan asked for, with a thumbnail: an SVG as written, a
+/// GIF of the frames, or a raster image (see [`post_process_raster`]).
 pub fn post_process(
     image: ProviderImage,
     plan: &GenerationPlan,
 ) -> Result<Processed, ImagingError> {
-    let (mut rgba, original) = match image.image {
+    let transparent = plan.background == Background::Transparent && !plan.model.native_transparency;
+    let (w, h) = (plan.size.width, plan.size.height);
+    // Vector and animated output come from the local renderer at the exact size.
+    let (mut rgba, bytes) = match image.image {
+        ProviderOutput::Svg { svg, raster } => (raster, Some(svg.into_bytes())),
+        ProviderOutput::Frames {
+            mut frames,
+            delay_ms,
+        } => {
+            for f in &mut frames {
+                if transparent {
+                    imaging::white_to_alpha(f, imaging::WHITE_TOLERANCE);
+                }
+                if f.dimensions() != (w, h) {
+                    *f = imaging::resize(f, w, h);
+                }
+            }
+            let gif = imaging::encode_gif(&frames, delay_ms)?;
+            let first = frames.into_iter().next().ok_or(ImagingError::Unsupported)?;
+            (first, Some(gif))
+        }
+        other => return post_process_raster(other, image.revised_prompt, plan),
+    };
+    if transparent {
+        imaging::white_to_alpha(&mut rgba, imaging::WHITE_TOLERANCE);
+    }
+    Ok(Processed {
+        thumbnail: imaging::thumbnail(&rgba)?,
+        bytes: bytes.unwrap_or_default(),
+        width: w,
+        height: h,
+        revised_prompt: image.revised_prompt,
+    })
+}
+
+/// A raster image as the plan asked for it: transparent background when the model cannot do it,
+/// exact size (Lanczos3), requested format and compression, and a thumbnail.
+fn post_process_raster(
+    image: ProviderOutput,
+    revised_prompt: Option<String>,
+    plan: &GenerationPlan,
+) -> Result<Processed, ImagingError> {
+    let (mut rgba, original) = match image {
         ProviderOutput::Raw(img) => (img, None),
         ProviderOutput::Encoded(bytes) => (imaging::decode(&bytes)?.into_rgba8(), Some(bytes)),
+        ProviderOutput::Svg { raster, .. } => (raster, None),
+        ProviderOutput::Frames { frames, .. } => (
+            frames.into_iter().next().ok_or(ImagingError::Unsupported)?,
+            None,
+        ),
     };
     let mut changed = false;
     if plan.background == Background::Transparent && !plan.model.native_transparency {
@@ -38,19 +85,19 @@ pub fn post_process(
         rgba = imaging::resize(&rgba, w, h);
         changed = true;
     }
+    let format = plan.output_format.raster().unwrap_or(imaging::Format::Png);
     // A vendor image already in the requested format is kept bit for bit (no re-encoding loss).
-    let same_format =
-        original.as_deref().and_then(imaging::sniff_format) == Some(plan.output_format.into());
+    let same_format = original.as_deref().and_then(imaging::sniff_format) == Some(format);
     let bytes = match original {
         Some(bytes) if !changed && same_format => bytes,
-        _ => imaging::encode(&rgba, plan.output_format.into(), plan.output_compression)?,
+        _ => imaging::encode(&rgba, format, plan.output_compression)?,
     };
     Ok(Processed {
         thumbnail: imaging::thumbnail(&rgba)?,
         bytes,
         width: w,
         height: h,
-        revised_prompt: image.revised_prompt,
+        revised_prompt,
     })
 }
 

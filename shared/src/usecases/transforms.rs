@@ -33,6 +33,9 @@ pub async fn transform<S: Store, B: Blobs>(
             "remove_background makes a transparent image, which JPEG cannot hold: set output_format to png or webp",
         ));
     }
+    // A GIF or SVG source is not decoded here: the transform is refused as unreadable before
+    // this matters, and its output would be png, jpeg or webp.
+    let raster = format.raster().unwrap_or(imaging::Format::Png);
     let quality = spec.quality;
     let ops = spec.ops;
     let (processed, prevented) = tokio::task::spawn_blocking(move || {
@@ -43,7 +46,7 @@ pub async fn transform<S: Store, B: Blobs>(
         let out = applied.image;
         let processed = Processed {
             // What a format cannot hold (WebP beyond 16383 px a side) is the request's choice.
-            bytes: imaging::encode(&out, format.into(), quality)
+            bytes: imaging::encode(&out, raster, quality)
                 .map_err(|e| ApiError::invalid("output_format", e.to_string()))?,
             thumbnail: imaging::thumbnail(&out).map_err(ApiError::internal)?,
             width: out.width(),

@@ -110,12 +110,25 @@ fn every_bad_value_names_its_param() {
             "response_format",
         ),
         (
-            json!({"prompt": "x", "output_format": "gif"}),
+            json!({"prompt": "x", "output_format": "gif", "model": "gpt-image-2"}),
             "output_format",
         ),
+        (json!({"prompt": "x", "output_format": "svg", "n": 2}), "n"),
         (
-            json!({"prompt": "x", "output_format": "svg"}),
-            "output_format",
+            json!({"prompt": "x", "output_format": "svg", "svg": {"model": "m"}}),
+            "svg",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "gif", "frame_count": 17}),
+            "frame_count",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "gif", "frame_duration_ms": 0}),
+            "frame_duration_ms",
+        ),
+        (
+            json!({"prompt": "x", "output_format": "gif", "output_compression": 50}),
+            "output_compression",
         ),
         (
             json!({"prompt": "x", "output_format": "tiff"}),
@@ -199,6 +212,33 @@ fn todays_parameters_are_understood() {
         g.response_format,
         ResponseFormat::B64Json,
         "GPT image models answer base64"
+    );
+}
+
+#[test]
+fn gif_and_svg_are_the_local_renderers() {
+    let g = plan(serde_json::json!({"prompt": "x", "output_format": "gif", "frame_count": 4, "frame_duration_ms": 123})).unwrap();
+    assert_eq!(
+        (g.output_format, g.frames),
+        (OutputFormat::Gif, Some((4, 120)))
+    );
+    let d = plan(serde_json::json!({"prompt": "x", "output_format": "gif"})).unwrap();
+    assert_eq!(d.frames, Some((9, 200)), "OpenAI's defaults");
+    let v = plan(
+        serde_json::json!({"prompt": "x", "output_format": "svg", "background": "transparent"}),
+    )
+    .unwrap();
+    assert_eq!((v.output_format, v.frames), (OutputFormat::Svg, None));
+    let edit = req(serde_json::json!({"prompt": "x", "output_format": "svg"})).plan_for(
+        Operation::Edit {
+            images: 1,
+            input: Size::new(64, 64),
+        },
+        "local-procedural",
+        |_| true,
+    );
+    assert!(
+        matches!(edit, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "output_format")
     );
 }
 
