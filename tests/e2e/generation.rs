@@ -378,7 +378,10 @@ async fn every_validation_error_is_400_with_param() {
             json!({"prompt": "x", "background": "transparent", "output_format": "jpeg"}),
             "background",
         ),
-        (json!({"prompt": "x", "stream": true}), "stream"),
+        (
+            json!({"prompt": "x", "stream": true, "output_format": "gif"}),
+            "stream",
+        ),
         (json!({"prompt": "x", "colour": "red"}), "colour"),
     ];
     for (body, param) in cases {

@@ -41,6 +41,7 @@ def main() -> None:
         r = client.images.edit(image=image, mask=mask, prompt="remove the square", response_format="b64_json")
     assert len(r.data) == 1
     seen["edit"] = keep("edit", r)[0]
+    r_edit_b64 = r.data[0].b64_json
 
     with open(path("base.png"), "rb") as a, open(path("second.png"), "rb") as b:
         r = client.images.edit(image=[a, b], prompt="a collage of both", size="512x512", n=2, response_format="b64_json")
@@ -53,6 +54,16 @@ def main() -> None:
     sizes = keep("variation", r)
     assert r.data[0].b64_json != r.data[1].b64_json, "variations differ"
     seen["variation"] = sizes
+
+    # Streamed: partial images as the fill spreads, then the edit, as the SDK's typed events.
+    with open(path("base.png"), "rb") as image, open(path("mask.png"), "rb") as mask:
+        events = list(client.images.edit(image=image, mask=mask, prompt="remove the square", stream=True, partial_images=2))
+    kinds = [e.type for e in events]
+    assert kinds == ["image_edit.partial_image"] * 2 + ["image_edit.completed"], kinds
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    final = base64.b64decode(events[-1].b64_json)
+    assert final == base64.b64decode(r_edit_b64), "the streamed edit is the same edit"
+    assert events[0].b64_json != events[-1].b64_json, "a partial image is not the final one"
 
     # Raw bytes (no file name) work too, and a bad mask is the SDK's typed 400.
     with open(path("base.png"), "rb") as image:

@@ -85,6 +85,16 @@ def main() -> None:
     with open(os.path.join(out, f"gif-{result.data[0].model_extra['id']}.gif"), "wb") as f:
         f.write(gif)
 
+    # Streamed: the scene as drawn so far, twice, then the image, as the SDK's typed events.
+    events = list(client.images.generate(prompt="a lighthouse", stream=True, partial_images=2, size="256x256"))
+    kinds = [e.type for e in events]
+    assert kinds == ["image_generation.partial_image"] * 2 + ["image_generation.completed"], kinds
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    assert events[0].b64_json != events[-1].b64_json, "a partial image is not the final one"
+    final = base64.b64decode(events[-1].b64_json)
+    assert image_size(final) == (256, 256)
+    save("stream", events[-1], final)
+
     # Retired models are refused, naming what to use instead.
     try:
         client.images.generate(prompt="x", model="dall-e-3")

@@ -50,6 +50,13 @@ async fn edit_image<S: Store, B: Blobs>(
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs, "mask")?;
     let queued = prefer.queued() || plan.model.async_only;
+    if plan.stream && queued {
+        return Err(ApiError::invalid(
+            "stream",
+            "a job is not streamed: leave stream out, or leave out the Prefer header",
+        ));
+    }
+    let stream = plan.stream.then_some("image_edit");
     webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(
         deps,
@@ -74,5 +81,5 @@ async fn edit_image<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started).await
+    jobs::respond(deps, submitted, prefer.wait, started, stream).await
 }

@@ -35,6 +35,13 @@ async fn generate_image<S: Store, B: Blobs>(
         deps.providers.serves(m.provider)
     })?;
     let queued = prefer.queued() || plan.model.async_only;
+    if plan.stream && queued {
+        return Err(ApiError::invalid(
+            "stream",
+            "a job is not streamed: leave stream out, or leave out the Prefer header",
+        ));
+    }
+    let stream = plan.stream.then_some("image_generation");
     webhook_of(&body, queued, deps.config.allow_private_webhook_targets)?;
     let submitted = claimed(deps, &who, key.as_deref(), &canonical, |claim| async {
         if queued {
@@ -53,5 +60,5 @@ async fn generate_image<S: Store, B: Blobs>(
         }
     })
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started).await
+    jobs::respond(deps, submitted, prefer.wait, started, stream).await
 }

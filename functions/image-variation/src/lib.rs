@@ -67,5 +67,5 @@ async fn make_variation<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started).await
+    jobs::respond(deps, submitted, prefer.wait, started, None).await
 }

@@ -304,6 +304,17 @@ impl Scene {
         out
     }
 
+    /// The scene with the first `stage` of `stages` parts of its shapes drawn (streaming's
+    /// partial images: the picture as it is being painted).
+    pub fn drawn_so_far(&self, stage: usize, stages: usize) -> RgbaImage {
+        let shown = (self.items.len() * stage).div_ceil(stages.max(1));
+        Scene {
+            items: self.items[..shown.min(self.items.len())].to_vec(),
+            ..self.clone()
+        }
+        .raster()
+    }
+
     /// `count` frames of the scene in motion: each shape drifts on its own loop, so the last
     /// frame leads back into the first.
     pub fn frames(&self, count: usize) -> Vec<RgbaImage> {
@@ -332,6 +343,21 @@ impl Scene {
             })
             .collect()
     }
+}
+
+/// `from` blended towards `to` by `t` (0 to 1): the stages of an edit in progress. `None` when
+/// the two differ in size (a collage), which has no stages.
+pub fn between(from: &RgbaImage, to: &RgbaImage, t: f32) -> Option<RgbaImage> {
+    if from.dimensions() != to.dimensions() {
+        return None;
+    }
+    let mut out = to.clone();
+    for (o, f) in out.pixels_mut().zip(from.pixels()) {
+        for (c, s) in o.0.iter_mut().zip(f.0) {
+            *c = (s as f32 * (1.0 - t) + *c as f32 * t).round() as u8;
+        }
+    }
+    Some(out)
 }
 
 /// Blends `shape` in `colour` at `opacity` over `img`, anti-aliased at its edge.

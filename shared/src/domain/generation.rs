@@ -154,6 +154,9 @@ pub struct GenerationPlan {
     pub input_fidelity: Option<&'static str>,
     /// GIF output: how many frames, each shown how long (ms).
     pub frames: Option<(u8, u32)>,
+    /// Answer as Server-Sent Events, with this many partial images before each image.
+    pub stream: bool,
+    pub partial_images: u8,
     pub seed: u64,
     /// Credits for the whole request.
     pub cost: i64,
@@ -269,6 +272,13 @@ impl CreateImageRequest {
             self.encoding(model)?;
         let moderation = self.checked_options(model)?;
         let frames = self.checked_frames(output_format, n, op)?;
+        let (stream, partial_images) = self.checked_stream(output_format, response_format, op)?;
+        // A stream carries its images in its events, as base64.
+        let response_format = if stream {
+            ResponseFormat::B64Json
+        } else {
+            response_format
+        };
         let complexity = match self.complexity.as_deref() {
             None => None,
             Some(_) if !model.complexity => {
@@ -314,6 +324,8 @@ impl CreateImageRequest {
             complexity,
             input_fidelity,
             frames,
+            stream,
+            partial_images,
             seed: self.seed.unwrap_or(0),
         })
     }
@@ -549,20 +561,56 @@ impl CreateImageRequest {
         Ok(Some((count as u8, delay)))
     }
 
-    /// The options only some models (or no model here) take; returns the moderation level.
-    fn checked_options(&self, model: &Model) -> Result<Option<&'static str>, ApiError> {
-        if self.stream == Some(true) {
-            return Err(ApiError::invalid(
-                "stream",
-                "streaming is not supported: send stream=false (or leave it out) and the finished images are returned in one response",
-            ));
-        }
-        if self.partial_images.is_some_and(|p| p != 0) {
+    /// `stream` and `partial_images` (0–3): generations and edits, raster output, base64.
+    fn checked_stream(
+        &self,
+        format: OutputFormat,
+        response_format: ResponseFormat,
+        op: Operation,
+    ) -> Result<(bool, u8), ApiError> {
+        let stream = self.stream == Some(true);
+        let partial_images = self.partial_images.unwrap_or(0);
+        if !(0..=3).contains(&partial_images) {
             return Err(ApiError::invalid(
                 "partial_images",
-                "partial_images needs streaming, which is not supported",
+                "partial_images must be from 0 to 3",
             ));
         }
+        if !stream {
+            if partial_images > 0 {
+                return Err(ApiError::invalid(
+                    "partial_images",
+                    "partial_images needs stream: true",
+                ));
+            }
+            return Ok((false, 0));
+        }
+        if matches!(op, Operation::Variation { .. }) {
+            return Err(ApiError::invalid(
+                "stream",
+                "variations are not streamed; leave stream out",
+            ));
+        }
+        if matches!(format, OutputFormat::Gif | OutputFormat::Svg) {
+            return Err(ApiError::invalid(
+                "stream",
+                format!(
+                    "{} output is not streamed; leave stream out",
+                    format.as_str()
+                ),
+            ));
+        }
+        if self.response_format.is_some() && response_format == ResponseFormat::Url {
+            return Err(ApiError::invalid(
+                "response_format",
+                "a stream carries its images as base64: leave response_format out",
+            ));
+        }
+        Ok((true, partial_images as u8))
+    }
+
+    /// The options only some models (or no model here) take; returns the moderation level.
+    fn checked_options(&self, model: &Model) -> Result<Option<&'static str>, ApiError> {
         if self.seed.is_some() && model.provider != catalog::ProviderKind::Local {
             return Err(ApiError::invalid(
                 "seed",

@@ -168,6 +168,55 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response<Body
     )
 }
 
+/// A streamed answer as OpenAI sends it (`text/event-stream`): for each image, its partial
+/// images (`{prefix}.partial_image`) and then the image (`{prefix}.completed`); `prefix` is
+/// `image_generation` or `image_edit`. Built once the images are stored, so a client reads the
+/// same events whether the transport delivers them one by one or at once.
+pub fn event_stream(
+    images: &wire::ImagesResponse,
+    prefix: &str,
+) -> Result<Response<Body>, ApiError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let event = |out: &mut String, kind: &str, body: serde_json::Value| {
+        let _ = write!(out, "event: {prefix}.{kind}\ndata: {body}\n\n");
+    };
+    for (i, item) in images.data.iter().enumerate() {
+        let common = serde_json::json!({
+            "created_at": images.created,
+            "size": images.size,
+            "quality": images.quality,
+            "background": images.background,
+            "output_format": images.output_format,
+        });
+        for (k, partial) in images.partials.get(i).into_iter().flatten().enumerate() {
+            let mut body = common.clone();
+            body["type"] = format!("{prefix}.partial_image").into();
+            body["b64_json"] = partial.clone().into();
+            body["partial_image_index"] = k.into();
+            event(&mut out, "partial_image", body);
+        }
+        let mut body = common;
+        body["type"] = format!("{prefix}.completed").into();
+        body["b64_json"] = item.b64_json.clone().unwrap_or_default().into();
+        body["id"] = item.id.clone().into();
+        // No tokens are counted for these images (the local renderer uses none).
+        body["usage"] = serde_json::json!({
+            "input_tokens": 0,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+            "output_tokens": 0,
+            "total_tokens": 0,
+        });
+        event(&mut out, "completed", body);
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-store")
+        .body(Body::Text(out))
+        .map_err(ApiError::internal)
+}
+
 /// A response from JSON already serialised (e.g. an idempotent replay).
 pub fn json_text(status: StatusCode, json: String) -> Result<Response<Body>, ApiError> {
     Response::builder()

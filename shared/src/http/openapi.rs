@@ -234,7 +234,10 @@ fn revoke_api_key() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64", body = ImagesResponse),
+        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`", content(
+            (ImagesResponse = "application/json"),
+            (String = "text/event-stream"),
+        )),
         (status = 202, description = "Queued as a job (`Prefer: respond-async`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Unsupported value or combination (named in `param`), or `content_policy_violation`", body = ErrorResponse),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),

@@ -194,6 +194,9 @@ pub struct ImagesResponse {
     pub background: String,
     pub quality: String,
     pub model: String,
+    /// Streaming only: each image's partial images (base64, in order), sent before it.
+    #[serde(skip)]
+    pub partials: Vec<Vec<String>>,
 }
 
 /// A library item: its metadata and fresh presigned URLs.

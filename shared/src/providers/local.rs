@@ -28,6 +28,7 @@ impl ImageProvider for LocalProvider {
         let (quality, complexity) = (level(Some(plan.quality)), level(plan.complexity));
         let (format, frames) = (plan.output_format, plan.frames);
         let transparent = plan.background == Background::Transparent;
+        let partial_images = plan.partial_images as usize;
         tokio::task::spawn_blocking(move || {
             (0..n)
                 .map(|i| {
@@ -46,6 +47,9 @@ impl ImageProvider for LocalProvider {
                     ProviderImage {
                         image,
                         revised_prompt: None,
+                        partials: (1..=partial_images)
+                            .map(|k| sc.drawn_so_far(k, partial_images + 1))
+                            .collect(),
                     }
                 })
                 .collect()
@@ -62,12 +66,24 @@ impl ImageProvider for LocalProvider {
         let images: Vec<Arc<RgbaImage>> = inputs.images.iter().map(|i| i.rgba.clone()).collect();
         let mask = inputs.mask.as_ref().map(|m| m.rgba.clone());
         let n = plan.n as u64;
+        let partial_images = plan.partial_images as u32;
         tokio::task::spawn_blocking(move || {
             let images: Vec<&RgbaImage> = images.iter().map(|i| &**i).collect();
             (0..n)
-                .map(|i| ProviderImage {
-                    image: ProviderOutput::Raw(edit(&images, mask.as_deref(), i)),
-                    revised_prompt: None,
+                .map(|i| {
+                    let done = edit(&images, mask.as_deref(), i);
+                    // Stages between the input and the result, as the fill spreads.
+                    let partials = (1..=partial_images)
+                        .filter_map(|k| {
+                            let t = k as f32 / (partial_images + 1) as f32;
+                            imaging::procedural::between(images[0], &done, t)
+                        })
+                        .collect();
+                    ProviderImage {
+                        image: ProviderOutput::Raw(done),
+                        revised_prompt: None,
+                        partials,
+                    }
                 })
                 .collect()
         })
@@ -87,6 +103,7 @@ impl ImageProvider for LocalProvider {
                 .map(|i| ProviderImage {
                     image: ProviderOutput::Raw(variation(&img, seed, i)),
                     revised_prompt: None,
+                    partials: Vec::new(),
                 })
                 .collect()
         })

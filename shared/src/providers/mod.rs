@@ -16,6 +16,8 @@ use std::future::Future;
 pub struct ProviderImage {
     pub image: ProviderOutput,
     pub revised_prompt: Option<String>,
+    /// The image as drawn so far, at a few stages (streaming's partial images).
+    pub partials: Vec<RgbaImage>,
 }
 
 pub enum ProviderOutput {

@@ -173,6 +173,8 @@ impl OpenAiProvider {
         Ok(ProviderImage {
             image: ProviderOutput::Encoded(bytes),
             revised_prompt: item["revised_prompt"].as_str().map(str::to_string),
+            // A stream may end before any partial image: the final one is what counts.
+            partials: Vec::new(),
         })
     }
 }

@@ -292,13 +292,21 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     job: Option<(&str, u32, i64)>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
-    let processed = {
+    let (processed, partials) = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
+            let format = plan.output_format.raster().unwrap_or(imaging::Format::Png);
             images
                 .into_iter()
-                .map(|img| post_process(img, &plan))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|mut img| {
+                    // Partial images travel in the stream only: encoded, never stored.
+                    let partials = std::mem::take(&mut img.partials)
+                        .iter()
+                        .map(|p| imaging::encode(p, format, plan.output_compression))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((post_process(img, &plan)?, partials))
+                })
+                .collect::<Result<(Vec<_>, Vec<_>), ImagingError>>()
         })
         .await
         .map_err(ApiError::internal)?
@@ -386,6 +394,14 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         background: background_name(plan.background).to_string(),
         quality: plan.quality.to_string(),
         model: plan.model.id.to_string(),
+        partials: partials
+            .iter()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
+                    .collect()
+            })
+            .collect(),
     };
     // The hold lists these objects: the sweeper deletes them if this Lambda dies before their
     // metadata is stored, and a hold given back meanwhile makes the write below refuse.

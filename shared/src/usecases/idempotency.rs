@@ -238,6 +238,7 @@ mod tests {
 
     fn answer(created: i64) -> ImagesResponse {
         ImagesResponse {
+            partials: Vec::new(),
             created,
             data: vec![],
             size: "256x256".into(),

@@ -374,9 +374,15 @@ pub async fn respond<S: Store, B: Blobs>(
     submitted: Submitted,
     wait: Option<u32>,
     started: tokio::time::Instant,
+    stream: Option<&str>,
 ) -> Result<lambda_http::Response<lambda_http::Body>, ApiError> {
     let mut job = match submitted {
-        Submitted::Images(images) => return json(StatusCode::OK, &images),
+        Submitted::Images(images) => {
+            return match stream {
+                Some(prefix) => crate::http::event_stream(&images, prefix),
+                None => json(StatusCode::OK, &images),
+            };
+        }
         Submitted::Job(job) => job,
     };
     if let Some(secs) = wait {

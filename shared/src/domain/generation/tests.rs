@@ -16,16 +16,12 @@ fn param(v: serde_json::Value) -> String {
 }
 
 #[test]
-fn the_stream_refusal_advises_only_what_works() {
-    match plan(serde_json::json!({"prompt": "x", "stream": true})) {
-        Err(ApiError::InvalidRequest { param, message, .. }) => {
-            assert_eq!(param.as_deref(), Some("stream"));
-            // Prefer: respond-async is not served yet: the error must not send anyone there.
-            assert!(!message.contains("Prefer"), "{message}");
-            assert!(message.contains("stream=false"), "{message}");
-        }
-        other => panic!("expected a 400 on stream, got {other:?}"),
-    }
+fn a_stream_is_base64_with_up_to_three_partial_images() {
+    let p = plan(serde_json::json!({"prompt": "x", "stream": true, "partial_images": 3})).unwrap();
+    assert_eq!((p.stream, p.partial_images), (true, 3));
+    assert_eq!(p.response_format, ResponseFormat::B64Json);
+    let p = plan(serde_json::json!({"prompt": "x", "stream": false})).unwrap();
+    assert!(!p.stream);
 }
 
 #[test]
@@ -166,7 +162,18 @@ fn every_bad_value_names_its_param() {
             json!({"prompt": "x", "input_fidelity": "high"}),
             "input_fidelity",
         ),
-        (json!({"prompt": "x", "stream": true}), "stream"),
+        (
+            json!({"prompt": "x", "stream": true, "output_format": "svg"}),
+            "stream",
+        ),
+        (
+            json!({"prompt": "x", "stream": true, "response_format": "url"}),
+            "response_format",
+        ),
+        (
+            json!({"prompt": "x", "stream": true, "partial_images": 4}),
+            "partial_images",
+        ),
         (
             json!({"prompt": "x", "partial_images": 2}),
             "partial_images",
