@@ -209,6 +209,31 @@ async fn quiet(t: &TestStack) -> shared::Deps {
     deps
 }
 
+/// A new user on a stack whose jobs run only when the test runs them (see [`quiet`]).
+struct QuietUser {
+    t: TestStack,
+    deps: shared::Deps,
+    s: Tokens,
+    user_id: String,
+    /// Credits before anything was asked.
+    before: i64,
+}
+
+async fn quiet_user(parameters: &[(&str, &str)]) -> QuietUser {
+    let t = start_with(parameters).await;
+    let deps = quiet(&t).await;
+    let (_, s) = t.new_user().await;
+    let user_id = t.user_id(&s.access).await;
+    let before = available(&t, &s.access).await;
+    QuietUser {
+        t,
+        deps,
+        s,
+        user_id,
+        before,
+    }
+}
+
 /// Submits `body` through the generate-image handler with `Prefer: respond-async`; returns the
 /// job's id and the message the queue got.
 async fn submit_quietly(deps: &shared::Deps, token: &str, body: Value) -> (String, JobMessage) {
@@ -248,11 +273,13 @@ async fn library_ids(deps: &shared::Deps, user_id: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_the_job_succeeds_once() {
     let vendor = fake_openai::Gated::start(256, 256).await;
-    let t = start_with(&[("OpenAiApiKey", "sk-fake"), ("OpenAiBaseUrl", &vendor.uri)]).await;
-    let deps = quiet(&t).await;
-    let (_, s) = t.new_user().await;
-    let user_id = t.user_id(&s.access).await;
-    let before = available(&t, &s.access).await;
+    let QuietUser {
+        t,
+        deps,
+        s,
+        user_id,
+        before,
+    } = quiet_user(&[("OpenAiApiKey", "sk-fake"), ("OpenAiBaseUrl", &vendor.uri)]).await;
     let (id, message) = submit_quietly(
         &deps,
         &s.access,
@@ -309,11 +336,13 @@ async fn a_worker_killed_mid_job_is_taken_over_after_its_lease_and_the_job_succe
 
 #[tokio::test]
 async fn the_same_message_delivered_twice_at_once_has_one_effect() {
-    let t = start().await;
-    let deps = quiet(&t).await;
-    let (_, s) = t.new_user().await;
-    let user_id = t.user_id(&s.access).await;
-    let before = available(&t, &s.access).await;
+    let QuietUser {
+        t,
+        deps,
+        s,
+        user_id,
+        before,
+    } = quiet_user(&[]).await;
     let (id, message) = submit_quietly(
         &deps,
         &s.access,
@@ -335,11 +364,13 @@ async fn the_same_message_delivered_twice_at_once_has_one_effect() {
 
 #[tokio::test]
 async fn canceling_a_queued_job_refunds_it_at_once_and_its_delivery_does_nothing() {
-    let t = start().await;
-    let deps = quiet(&t).await;
-    let (_, s) = t.new_user().await;
-    let user_id = t.user_id(&s.access).await;
-    let before = available(&t, &s.access).await;
+    let QuietUser {
+        t,
+        deps,
+        s,
+        user_id,
+        before,
+    } = quiet_user(&[]).await;
     let (id, message) = submit_quietly(
         &deps,
         &s.access,
@@ -365,11 +396,13 @@ async fn canceling_a_queued_job_refunds_it_at_once_and_its_delivery_does_nothing
 
 #[tokio::test]
 async fn canceling_a_processing_job_stops_it_at_its_next_checkpoint_refunded() {
-    let t = start().await;
-    let deps = quiet(&t).await;
-    let (_, s) = t.new_user().await;
-    let user_id = t.user_id(&s.access).await;
-    let before = available(&t, &s.access).await;
+    let QuietUser {
+        t,
+        deps,
+        s,
+        user_id,
+        before,
+    } = quiet_user(&[]).await;
     let (id, message) = submit_quietly(
         &deps,
         &s.access,
@@ -555,10 +588,9 @@ async fn a_webhook_is_refused_at_submission_when_it_points_inside_or_comes_witho
 
 #[tokio::test]
 async fn a_job_whose_message_reaches_the_dead_letter_queue_fails_refunded() {
-    let t = start().await;
-    let deps = quiet(&t).await;
-    let (_, s) = t.new_user().await;
-    let before = available(&t, &s.access).await;
+    let QuietUser {
+        t, deps, s, before, ..
+    } = quiet_user(&[]).await;
     let (id, message) = submit_quietly(
         &deps,
         &s.access,

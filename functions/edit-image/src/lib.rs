@@ -12,8 +12,7 @@ use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
 use shared::usecases::edit_inputs::{self, check_edit};
 use shared::usecases::generation::edit;
-use shared::usecases::idempotency::{Submitted, claimed};
-use shared::usecases::job_runs::{Submission, submit, webhook_of};
+use shared::usecases::job_runs::{Submission, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -49,37 +48,29 @@ async fn edit_image<S: Store, B: Blobs>(
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs, "mask")?;
-    let queued = prefer.queued() || plan.model.async_only;
-    if plan.stream && queued {
-        return Err(ApiError::invalid(
-            "stream",
-            "a job is not streamed: leave stream out, or leave out the Prefer header",
-        ));
-    }
-    let stream = plan.stream.then_some("image_edit");
-    webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
-    let submitted = claimed(
+    let sub = Submission {
+        operation: JobOperation::Edit,
+        fields,
+        plan,
+        images: inputs.images,
+        mask: inputs.mask,
+    };
+    let how = answering(deps, prefer, &sub, "image_edit")?;
+    let submitted = now_or_queued(
         deps,
         &who,
         key.as_deref(),
         &parsed.canonical,
-        |claim| async {
-            if queued {
-                let job = Submission {
-                    operation: JobOperation::Edit,
-                    fields,
-                    plan,
-                    images: inputs.images,
-                    mask: inputs.mask,
-                };
-                submit(deps, &who, job, claim).await.map(Submitted::Job)
-            } else {
-                edit(deps, &who, plan, inputs, None, claim)
-                    .await
-                    .map(Submitted::Images)
-            }
+        how.queued,
+        sub,
+        |s, claim| {
+            let inputs = EditInputs {
+                images: s.images,
+                mask: s.mask,
+            };
+            edit(deps, &who, s.plan, inputs, None, claim)
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, stream).await
+    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

@@ -10,8 +10,8 @@ use shared::http::idempotency_key;
 use shared::http::{Ctx, json_body};
 use shared::ports::{Blobs, Store};
 use shared::usecases::generation::generate;
-use shared::usecases::idempotency::{Submitted, canonical_json, claimed};
-use shared::usecases::job_runs::{Submission, submit, webhook_of};
+use shared::usecases::idempotency::canonical_json;
+use shared::usecases::job_runs::{Submission, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -34,31 +34,23 @@ async fn generate_image<S: Store, B: Blobs>(
     let plan = body.clone().plan(deps.providers.default_model(), |m| {
         deps.providers.serves(m.provider)
     })?;
-    let queued = prefer.queued() || plan.model.async_only;
-    if plan.stream && queued {
-        return Err(ApiError::invalid(
-            "stream",
-            "a job is not streamed: leave stream out, or leave out the Prefer header",
-        ));
-    }
-    let stream = plan.stream.then_some("image_generation");
-    webhook_of(&body, queued, deps.config.allow_private_webhook_targets)?;
-    let submitted = claimed(deps, &who, key.as_deref(), &canonical, |claim| async {
-        if queued {
-            let job = Submission {
-                operation: JobOperation::Generation,
-                fields: body,
-                plan,
-                images: Vec::new(),
-                mask: None,
-            };
-            submit(deps, &who, job, claim).await.map(Submitted::Job)
-        } else {
-            generate(deps, &who, plan, claim)
-                .await
-                .map(Submitted::Images)
-        }
-    })
+    let sub = Submission {
+        operation: JobOperation::Generation,
+        fields: body,
+        plan,
+        images: Vec::new(),
+        mask: None,
+    };
+    let how = answering(deps, prefer, &sub, "image_generation")?;
+    let submitted = now_or_queued(
+        deps,
+        &who,
+        key.as_deref(),
+        &canonical,
+        how.queued,
+        sub,
+        |s, claim| generate(deps, &who, s.plan, claim),
+    )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, stream).await
+    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

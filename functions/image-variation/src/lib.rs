@@ -10,8 +10,7 @@ use shared::http::idempotency_key;
 use shared::ports::{Blobs, Store};
 use shared::usecases::edit_inputs;
 use shared::usecases::generation::variation;
-use shared::usecases::idempotency::{Submitted, claimed};
-use shared::usecases::job_runs::{Submission, submit, webhook_of};
+use shared::usecases::job_runs::{Submission, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -42,30 +41,32 @@ async fn make_variation<S: Store, B: Blobs>(
         deps.providers.default_model(),
         |m| deps.providers.serves(m.provider),
     )?;
-    let queued = prefer.queued() || plan.model.async_only;
-    webhook_of(&fields, queued, deps.config.allow_private_webhook_targets)?;
-    let submitted = claimed(
+    let sub = Submission {
+        operation: JobOperation::Variation,
+        fields,
+        plan,
+        images: vec![input],
+        mask: None,
+    };
+    // Variations are not streamed (the plan refuses `stream`): the prefix is never used.
+    let how = answering(deps, prefer, &sub, "image_variation")?;
+    let who = &who;
+    let submitted = now_or_queued(
         deps,
-        &who,
+        who,
         key.as_deref(),
         &parsed.canonical,
-        |claim| async {
-            if queued {
-                let job = Submission {
-                    operation: JobOperation::Variation,
-                    fields,
-                    plan,
-                    images: vec![input],
-                    mask: None,
-                };
-                submit(deps, &who, job, claim).await.map(Submitted::Job)
-            } else {
-                variation(deps, &who, plan, input, claim)
-                    .await
-                    .map(Submitted::Images)
-            }
+        how.queued,
+        sub,
+        |s, claim| async move {
+            let input = s
+                .images
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::internal("a variation without its image"))?;
+            variation(deps, who, s.plan, input, claim).await
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, None).await
+    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

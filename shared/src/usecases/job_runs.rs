@@ -11,16 +11,17 @@ use crate::domain::catalog::Size;
 use crate::domain::generation::{CreateImageRequest, GenerationPlan, Operation};
 pub use crate::domain::jobs::QueueSubmission;
 use crate::domain::jobs::{
-    Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, StoredInput, WebhookEvent,
+    Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, Prefer, StoredInput, WebhookEvent,
 };
 use crate::domain::{assets::Lineage, new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
+use crate::http::wire::ImagesResponse;
 use crate::ports::{Blobs, Store};
 use crate::providers::{EditInputs, InputImage};
 use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::generation::{admissible, image_keys, store_results, take, undo};
-use crate::usecases::idempotency::job_answer;
+use crate::usecases::idempotency::{Submitted, claimed, job_answer};
 use crate::usecases::jobs::{
     JOB_HOLD_SECONDS, JobMessage, LEASE_SECONDS, announce, end, failure_of, give_back,
 };
@@ -80,6 +81,67 @@ pub fn webhook_of(
             .collect::<Result<Vec<_>, _>>()?,
     };
     Ok(Some((url.clone(), events)))
+}
+
+/// How a paid request is answered: at once, or as a job; as JSON, or as a stream of events.
+#[derive(Debug, Clone, Copy)]
+pub struct Answering {
+    pub queued: bool,
+    /// The event prefix of a streamed answer (`image_generation`, `image_edit`).
+    pub stream: Option<&'static str>,
+}
+
+/// Decides between now and a job (`Prefer`, or a model too slow for a request) and checks what
+/// depends on it: a job is not streamed, and a webhook needs a job.
+pub fn answering<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    prefer: Prefer,
+    sub: &Submission,
+    stream_prefix: &'static str,
+) -> Result<Answering, ApiError> {
+    let queued = prefer.queued() || sub.plan.model.async_only;
+    if sub.plan.stream && queued {
+        return Err(ApiError::invalid(
+            "stream",
+            "a job is not streamed: leave stream out, or leave out the Prefer header",
+        ));
+    }
+    webhook_of(
+        &sub.fields,
+        queued,
+        deps.config.allow_private_webhook_targets,
+    )?;
+    Ok(Answering {
+        queued,
+        stream: sub.plan.stream.then_some(stream_prefix),
+    })
+}
+
+/// Runs the request under its Idempotency-Key: `now` at once, or (when `queued`) as a job of
+/// the generation queue.
+pub async fn now_or_queued<S, B, F, Fut>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    key: Option<&str>,
+    canonical: &str,
+    queued: bool,
+    sub: Submission,
+    now: F,
+) -> Result<Submitted, ApiError>
+where
+    S: Store,
+    B: Blobs,
+    F: FnOnce(Submission, Option<KeyClaim>) -> Fut,
+    Fut: std::future::Future<Output = Result<ImagesResponse, ApiError>>,
+{
+    claimed(deps, who, key, canonical, |claim| async move {
+        if queued {
+            submit(deps, who, sub, claim).await.map(Submitted::Job)
+        } else {
+            now(sub, claim).await.map(Submitted::Images)
+        }
+    })
+    .await
 }
 
 fn input_key(user_id: &str, job_id: &str, i: usize) -> String {
