@@ -238,7 +238,11 @@ async fn referral_codes_are_checked() {
             None,
         )
         .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad.status,
+        StatusCode::NOT_FOUND,
+        "a code that names no one"
+    );
     assert_eq!(bad.param(), Some("referral_code"));
 }
 

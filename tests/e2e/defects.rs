@@ -280,7 +280,7 @@ async fn huge_names_and_ids_are_client_errors_never_500() {
         .await;
     assert_eq!(
         (r.status, r.param()),
-        (StatusCode::BAD_REQUEST, Some("referral_code")),
+        (StatusCode::NOT_FOUND, Some("referral_code")),
         "{}",
         r.text
     );
@@ -327,12 +327,8 @@ async fn huge_names_and_ids_are_client_errors_never_500() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let cursor = base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        format!("v1:{huge}"),
-    );
     let r = t
-        .get(&format!("/v1/images?cursor={cursor}"), Some(&s.access))
+        .get(&format!("/v1/images?cursor={huge}"), Some(&s.access))
         .await;
     assert_eq!(
         (r.status, r.param()),

@@ -77,7 +77,7 @@ async fn pagination_walks_every_item_once_in_order() {
         ("limit=ten", "limit"),
         ("type=gif", "type"),
         ("sort=random", "sort"),
-        ("cursor=not-a-cursor", "cursor"),
+        ("cursor=not.a.cursor", "cursor"),
         ("page=2", "page"),
     ] {
         let r = t.get(&format!("/v1/images?{query}"), Some(&s.access)).await;

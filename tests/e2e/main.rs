@@ -15,6 +15,7 @@ mod generation;
 mod jobs;
 mod library;
 mod openai_sdk;
+mod openapi_fuzz;
 mod prism_conformance;
 mod promises;
 mod providers;

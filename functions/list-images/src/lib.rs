@@ -61,18 +61,12 @@ async fn list<S: Store, B: Blobs>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = encode_cursor("img_0123abc");
         assert_eq!(decode_cursor(&c).unwrap(), "img_0123abc");
-        for bad in [
-            "",
-            "!!!",
-            "aW1nXzEyMw",
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("v1:a#b"),
-        ] {
+        for bad in ["", "!!!", "a#b", &"x".repeat(65)] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }

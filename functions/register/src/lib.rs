@@ -31,7 +31,11 @@ async fn register<S: Store>(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    let unknown = || ApiError::invalid("referral_code", "unknown referral code");
+    // As any other id that names nothing: a 404 naming the field.
+    let unknown = || ApiError::UnknownReference {
+        message: "no referral code like this one; check it, or register without it".into(),
+        param: "referral_code".into(),
+    };
     let referred_by = match referral {
         // Codes are short: a long one is unknown without asking the store.
         Some(code) if !shared::domain::plausible_id(code) => return Err(unknown()),

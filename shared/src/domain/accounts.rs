@@ -83,7 +83,9 @@ pub fn validate_email(raw: &str) -> Result<String, ApiError> {
             "email must be a valid address like name@example.com",
         )
     };
-    if email.len() > EMAIL_MAX || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if email.chars().count() > EMAIL_MAX
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -160,7 +162,7 @@ impl LoginId {
     pub fn is_plausible(&self) -> bool {
         match self {
             LoginId::Username(u) => u.chars().count() <= USERNAME_MAX,
-            LoginId::Email(e) => e.len() <= EMAIL_MAX,
+            LoginId::Email(e) => e.chars().count() <= EMAIL_MAX,
         }
     }
 }

@@ -10,12 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateImageRequest {
+    #[schema(min_length = 1, max_length = 32000, pattern = r"\S")]
     pub prompt: String,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10)]
     pub n: Option<i64>,
     #[serde(default)]
+    #[schema(pattern = "^(auto|[0-9]{1,5}x[0-9]{1,5})$")]
     pub size: Option<String>,
     #[serde(default)]
     pub quality: Option<String>,
@@ -26,6 +29,7 @@ pub struct CreateImageRequest {
     #[serde(default)]
     pub output_format: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub output_compression: Option<i64>,
     #[serde(default)]
     pub background: Option<String>,
@@ -34,6 +38,7 @@ pub struct CreateImageRequest {
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 3)]
     pub partial_images: Option<i64>,
     #[serde(default)]
     pub user: Option<String>,
@@ -48,9 +53,11 @@ pub struct CreateImageRequest {
     pub safety_identifier: Option<String>,
     /// GIF output only: 2–16 frames.
     #[serde(default)]
+    #[schema(minimum = 2, maximum = 16)]
     pub frame_count: Option<i64>,
     /// GIF output only: the delay per frame.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 655350)]
     pub frame_duration_ms: Option<i64>,
     /// SVG output only: the model authoring the SVG and its reasoning effort.
     #[serde(default)]

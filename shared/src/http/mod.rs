@@ -17,7 +17,6 @@ use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Store;
 use crate::usecases::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
-use base64::Engine as _;
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -265,7 +264,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     })
 }
 
-/// As [`json_body`], but an empty body is `None`.
+/// As [`json_body`], but an empty body (or JSON `null`) is `None`.
 pub fn optional_json_body<T: DeserializeOwned>(
     req: &Request,
     limit: usize,
@@ -285,10 +284,18 @@ pub fn optional_json_body<T: DeserializeOwned>(
             "request body must be JSON: send 'Content-Type: application/json'".into(),
         ));
     }
+    // Every body of this API is an object (serde would read a struct from an array too); a
+    // JSON `null` is no body, as the document's nullable optional bodies say.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{' && *b != b'n') {
+        return Err(ApiError::InvalidRequest {
+            message: "request body must be a JSON object".into(),
+            param: None,
+            code: "invalid_type",
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de)
-        .map(Some)
-        .map_err(|e| json_error(&e))
+    serde_path_to_error::deserialize::<_, Option<T>>(de).map_err(|e| json_error(&e))
 }
 
 pub(crate) fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -363,27 +370,23 @@ pub fn reject_unknown_query(req: &Request, allowed: &[&str]) -> Result<(), ApiEr
 }
 
 /// A 302 to a presigned URL.
-/// Opaque page cursors: the id to continue after, versioned so the form can change.
-const CURSOR_PREFIX: &str = "v1:";
+/// Page cursors: the id to continue after. Any id-shaped cursor is a valid place to continue
+/// from (the store starts after it whether or not it exists), so the document's pattern says
+/// exactly which cursors are accepted.
+pub const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 
 pub fn encode_cursor(id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+    id.to_string()
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::invalid("cursor", "cursor is not one this API returned");
-    if cursor.len() > 4 * crate::domain::MAX_ID_LEN {
-        return Err(invalid());
+    if !crate::domain::plausible_id(cursor) {
+        return Err(ApiError::invalid(
+            "cursor",
+            "cursor is not one this API returned (pass next_cursor as it came)",
+        ));
     }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let id = text.strip_prefix(CURSOR_PREFIX).ok_or_else(invalid)?;
-    if !crate::domain::plausible_id(id) {
-        return Err(invalid());
-    }
-    Ok(id.to_string())
+    Ok(cursor.to_string())
 }
 
 /// The `limit` query parameter of a listing: 1 to `max`, `default` when absent.

@@ -32,10 +32,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
-        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList,
+        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
         crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
         (name = "auth", description = "Accounts, sessions and tokens"),
         (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
@@ -65,6 +65,121 @@ impl utoipa::Modify for BearerAuth {
                         .build(),
                 ),
             );
+    }
+}
+
+/// The routes of paid image work (a PATCH with `prompt` is one too).
+const PAID: &[&str] = &[
+    "/v1/images/generations",
+    "/v1/generate-image",
+    "/v1/images/edits",
+    "/v1/edit-image",
+    "/v1/images/variations",
+    "/v1/images/{id}",
+];
+
+/// The answers every operation of a kind can give, added where an operation does not say them
+/// itself: what authentication, the hourly limit, input parsing and routing answer everywhere.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                "ErrorResponse",
+                            )))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(description));
+                };
+                if secured {
+                    add("401", "Missing, malformed, expired or revoked credentials");
+                }
+                // Anonymous routes are limited per address, authenticated ones per user.
+                add("429", "The hourly request limit is reached (Retry-After)");
+                if has_body || has_params {
+                    add("400", "A field or parameter is invalid (named in `param`)");
+                }
+                if has_body {
+                    add("413", "The body is larger than this route takes");
+                    add("415", "The body is not of a media type this route takes");
+                }
+                if path.contains('{') {
+                    add("404", "Unknown id, or another user's");
+                }
+                // Paid image work: a named asset may be missing, a key reused, a vendor down.
+                if PAID.contains(&path.as_str()) && has_body {
+                    add("404", "A named asset does not exist (named in `param`)");
+                    add(
+                        "409",
+                        "Idempotency-Key reused with another body, or still in progress",
+                    );
+                    add("502", "The provider failed (nothing charged)");
+                    add(
+                        "503",
+                        "The provider is overloaded (Retry-After; nothing charged)",
+                    );
+                    add("504", "The provider timed out (nothing charged)");
+                }
+            }
+        }
+    }
+}
+
+/// A sign-in names the account by `username` or by `email`: the schema requires exactly one.
+struct LoginNames;
+
+impl utoipa::Modify for LoginNames {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{OneOfBuilder, Schema};
+        let Some(schemas) = doc.components.as_mut().map(|c| &mut c.schemas) else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(login))) = schemas.get("LoginRequest").cloned() else {
+            return;
+        };
+        // The named field is required and not null in its branch; the other may be null.
+        let requiring = |field: &str| {
+            let mut o = login.clone();
+            o.required.push(field.to_string());
+            if let Some(RefOr::T(Schema::Object(p))) = o.properties.get_mut(field) {
+                p.schema_type =
+                    utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::String);
+            }
+            Schema::Object(o)
+        };
+        let either = OneOfBuilder::new()
+            .item(requiring("username"))
+            .item(requiring("email"))
+            .build();
+        schemas.insert("LoginRequest".into(), RefOr::T(Schema::OneOf(either)));
     }
 }
 
@@ -119,6 +234,7 @@ pub fn method_not_allowed(method: &str, path: &str, allowed: &[String]) -> crate
     responses(
         (status = 201, description = "Account created, with the signup credit grant", body = UserResponse),
         (status = 400, description = "Invalid field (named in `param`)", body = ErrorResponse),
+        (status = 404, description = "Unknown `referral_code`", body = ErrorResponse),
         (status = 409, description = "Username or email already taken", body = ErrorResponse),
         (status = 415, description = "Body is not JSON", body = ErrorResponse),
     ))]
@@ -179,6 +295,7 @@ fn me() {}
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The key, shown this once", body = ApiKeyCreated),
+        (status = 403, description = "API keys cannot manage API keys: use a signed-in session's access token", body = ErrorResponse),
         (status = 400, description = "Invalid name", body = ErrorResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
@@ -211,6 +328,7 @@ fn rotate_webhook_secret() {}
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's keys, newest first (never the secret)", body = ApiKeyList),
+        (status = 403, description = "API keys cannot manage API keys: use a signed-in session's access token", body = ErrorResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
@@ -221,6 +339,7 @@ fn list_api_keys() {}
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Revoked: the key fails at once everywhere", body = Deleted),
+        (status = 403, description = "API keys cannot manage API keys: use a signed-in session's access token", body = ErrorResponse),
         (status = 404, description = "No such key for this user", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
@@ -229,14 +348,14 @@ fn revoke_api_key() {}
 #[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
     request_body = CreateImageRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h without charging again"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Replays the first answer for 24 h without charging again"),
         ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 with a job at once; `wait=N` (at most 25): wait up to N s for the job, then answer 200 with the result or 202 with the job"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`", content(
             (ImagesResponse = "application/json"),
-            (String = "text/event-stream"),
+            (ImageStreamEvent = "text/event-stream"),
         )),
         (status = 202, description = "Queued as a job (`Prefer: respond-async`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Unsupported value or combination (named in `param`), or `content_policy_violation`", body = ErrorResponse),
@@ -258,10 +377,10 @@ fn generate_image_alias() {}
 
 #[utoipa::path(get, path = "/v1/images", tag = "images", operation_id = "list_images",
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("type" = Option<String>, Query, description = "all (default), image, video or upload"),
-        ("sort" = Option<String>, Query, description = "newest (default) or oldest"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "`next_cursor` of the previous page"),
+        ("type" = Option<String>, Query, pattern = "^(all|image|video|upload)$", description = "all (default), image, video or upload"),
+        ("sort" = Option<String>, Query, pattern = "^(newest|oldest)$", description = "newest (default) or oldest"),
     ),
     security(("bearer" = [])),
     responses(
@@ -295,9 +414,9 @@ fn get_job() {}
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", operation_id = "list_jobs",
     params(
-        ("limit" = Option<u32>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-        ("status" = Option<String>, Query, description = "queued, processing, succeeded, failed or canceled"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "`next_cursor` of the previous page"),
+        ("status" = Option<String>, Query, pattern = "^(queued|processing|succeeded|failed|canceled)$", description = "queued, processing, succeeded, failed or canceled"),
     ),
     security(("bearer" = [])),
     responses(
@@ -325,7 +444,7 @@ fn cancel_job() {}
 #[utoipa::path(get, path = "/v1/images/{id}/content", tag = "images", operation_id = "download_image",
     params(
         ("id" = String, Path, description = "Asset id"),
-        ("variant" = Option<String>, Query, description = "original (default) or thumbnail"),
+        ("variant" = Option<String>, Query, pattern = "^(original|thumbnail)$", description = "original (default) or thumbnail"),
     ),
     security(("bearer" = [])),
     responses(
@@ -367,7 +486,7 @@ fn delete_image() {}
         (EditImageJson = "application/json"),
     )),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Replays the first answer for 24 h"),
         ("Prefer" = Option<String>, Header, description = "`respond-async` or `wait=N` (at most 25): run as a job"),
     ),
     security(("bearer" = [])),
@@ -386,7 +505,13 @@ fn edit_images() {}
 #[utoipa::path(post, path = "/v1/edit-image", tag = "images", operation_id = "edit_images_alias",
     request_body(content((EditImageForm = "multipart/form-data"), (EditImageJson = "application/json"))),
     security(("bearer" = [])),
-    responses((status = 200, description = "Alias of /v1/images/edits", body = ImagesResponse)))]
+    responses(
+        (status = 200, description = "Alias of /v1/images/edits", body = ImagesResponse),
+        (status = 202, description = "Queued as a job; `Location: /v1/jobs/{id}`", body = JobObject),
+        (status = 404, description = "A named asset does not exist", body = ErrorResponse),
+        (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),
+        (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
+    ))]
 #[allow(dead_code)]
 fn edit_images_alias() {}
 

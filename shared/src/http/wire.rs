@@ -9,12 +9,17 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada")]
+    /// 3 to 32 letters, digits, `_`, `-` or `.`, starting with a letter or digit.
+    #[schema(example = "ada", pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")]
     pub username: String,
-    #[schema(example = "ada@example.com")]
+    #[schema(
+        example = "ada@example.com",
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s.\x00-\x1f\x7f-\x9f]+(\.[^@\s.\x00-\x1f\x7f-\x9f]+)+$"
+    )]
     pub email: String,
-    /// 8 to 128 characters; stored only as an argon2id hash and never echoed.
-    #[schema(format = Password)]
+    /// 8 to 128 characters, not all blank; stored only as an argon2id hash and never echoed.
+    #[schema(format = Password, min_length = 8, max_length = 128, pattern = r"\S")]
     pub password: String,
     #[serde(default)]
     pub referral_code: Option<String>,
@@ -25,16 +30,19 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     /// Either `username` or `email`.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 254, pattern = r"\S")]
     pub email: Option<String>,
-    #[schema(format = Password)]
+    #[schema(format = Password, min_length = 1)]
     pub password: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub refresh_token: String,
 }
 
@@ -105,6 +113,7 @@ pub struct SignoutResponse {
 pub struct CreateApiKeyRequest {
     /// A label to recognise the key by; defaults to "default".
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
 }
 
@@ -390,9 +399,11 @@ pub struct CreditResponse {
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUploadRequest {
-    /// image/png, image/jpeg or image/webp.
+    #[schema(pattern = "^image/(png|jpeg|webp)$")]
     pub content_type: String,
-    /// Exact size of the file in bytes (bound into the presigned URL).
+    /// Exact size of the file in bytes (bound into the presigned URL), at most 10 MB.
+    #[schema(minimum = 1, maximum = 10485760)]
+    #[serde(deserialize_with = "whole_number")]
     pub bytes: u64,
 }
 
@@ -418,7 +429,9 @@ pub struct UpdateImageRequest {
     /// A new title; `null` removes it.
     #[serde(default, deserialize_with = "present")]
     pub title: Option<Option<String>>,
+    /// At most 20 tags of 1 to 40 printable characters.
     #[serde(default)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
     /// Edit this image with this prompt; the result becomes its next version.
     #[serde(default)]
@@ -444,10 +457,13 @@ pub struct TransformRequest {
     /// width, height}, rotate {degrees, background}, flip, flop, grayscale, blur {sigma},
     /// sharpen {sigma, threshold}, brightness {factor}, contrast {factor}, saturation {factor},
     /// hue {degrees}, gamma {value}, remove_background {tolerance}.
+    #[schema(min_items = 1, max_items = 20, value_type = Vec<TransformOperation>)]
     pub operations: Vec<serde_json::Value>,
     /// png, jpeg or webp (default: the source's format).
+    #[schema(pattern = "^(png|jpeg|jpg|webp)$")]
     pub output_format: Option<String>,
     /// 1–100 for jpeg and webp.
+    #[schema(minimum = 1, maximum = 100)]
     pub quality: Option<u8>,
 }
 
@@ -456,21 +472,43 @@ pub struct TransformRequest {
 #[allow(dead_code)]
 pub struct EditImageForm {
     /// The image to edit; or repeat `image[]` up to 16 times (PNG, JPEG or WebP, by content).
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     image: String,
     /// PNG with alpha: fully transparent pixels mark where to edit; same size as the first image.
-    #[schema(value_type = Option<String>, format = Binary)]
+    #[schema(value_type = Option<String>, format = Binary, min_length = 1)]
     mask: Option<String>,
+    #[schema(min_length = 1, max_length = 32000, pattern = r"\S")]
     prompt: String,
+    #[schema(minimum = 1, maximum = 10)]
     n: Option<u8>,
+    #[schema(pattern = "^(auto|[0-9]{1,5}x[0-9]{1,5})$")]
     size: Option<String>,
     model: Option<String>,
     quality: Option<String>,
     response_format: Option<String>,
     output_format: Option<String>,
+    #[schema(minimum = 0, maximum = 100)]
     output_compression: Option<u8>,
     background: Option<String>,
     user: Option<String>,
+}
+
+/// One transform step: `op` and its fields (see `TransformRequest.operations`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TransformOperation {
+    #[schema(
+        pattern = "^(resize|crop|rotate|flip|flop|grayscale|blur|sharpen|brightness|contrast|saturation|hue|gamma|remove_background)$"
+    )]
+    op: String,
+}
+
+/// A stored asset, named by id.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FileRef {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    file_id: String,
 }
 
 /// JSON body of an edit that names stored assets.
@@ -478,11 +516,14 @@ pub struct EditImageForm {
 #[allow(dead_code)]
 pub struct EditImageJson {
     /// `[{"file_id": "<asset id>"}]`, up to 16.
+    #[schema(min_items = 1, max_items = 16, value_type = Vec<FileRef>)]
     images: Vec<serde_json::Value>,
     /// `{"file_id": "<asset id>"}`.
+    #[schema(value_type = Option<FileRef>)]
     mask: Option<serde_json::Value>,
     prompt: String,
     n: Option<u8>,
+    #[schema(pattern = "^(auto|[0-9]{1,5}x[0-9]{1,5})$")]
     size: Option<String>,
     model: Option<String>,
     response_format: Option<String>,
@@ -494,9 +535,11 @@ pub struct EditImageJson {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct VariationForm {
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     image: String,
+    #[schema(minimum = 1, maximum = 10)]
     n: Option<u8>,
+    #[schema(pattern = "^(auto|[0-9]{1,5}x[0-9]{1,5})$")]
     size: Option<String>,
     model: Option<String>,
     response_format: Option<String>,
@@ -526,6 +569,58 @@ impl WebhookSecretResponse {
                 .filter(|until| *until > now),
         }
     }
+}
+
+/// A JSON integer, also written as a number with no fraction (`49.0`, as JSON Schema counts it).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..9.0e15).contains(f))
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of bytes")))
+}
+
+/// Up to 20 tags, each 1 to 40 printable characters, not all blank.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(40))
+                .pattern(Some(r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")),
+        )
+        .max_items(Some(20))
+        .build()
+}
+
+/// One Server-Sent Event of a streamed generation or edit (the `data` of each event).
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ImageStreamEvent {
+    /// `image_generation.partial_image`, `image_generation.completed`, `image_edit.partial_image`
+    /// or `image_edit.completed`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub b64_json: String,
+    pub created_at: i64,
+    pub size: String,
+    pub quality: String,
+    pub background: String,
+    pub output_format: String,
+    /// Partial images only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_image_index: Option<u32>,
+    /// Completed events only: the asset id in the library.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Completed events only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<serde_json::Value>,
 }
 
 /// A job of the generation queue (`GET /v1/jobs/{id}`).
