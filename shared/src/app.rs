@@ -35,8 +35,8 @@ impl Deps<DynamoStore> {
         let aws = Arc::new(AwsSource::new(&config));
         let dynamo = Lazy::new(aws.clone(), |_, sdk| dynamodb(sdk));
         let s3 = Lazy::new(aws.clone(), |aws, sdk| s3(sdk, aws.is_emulated()));
-        let queues = crate::adapters::queue::Queues::sqs(
-            Lazy::new(aws.clone(), |_, sdk| aws_sdk_sqs::Client::new(sdk)),
+        let queues = crate::adapters::queue::Queues::deployed(
+            aws.clone(),
             config.queue_url.clone(),
             config.webhook_queue_url.clone(),
         );

@@ -1,5 +1,6 @@
 //! The queues work is sent to: the generation queue (jobs) and the webhook queue (deliveries).
 
+#[cfg(feature = "queue")]
 use crate::app::Lazy;
 use crate::error::ApiError;
 use std::sync::{Arc, Mutex};
@@ -18,12 +19,16 @@ pub struct Queues {
 
 #[derive(Clone)]
 enum Target {
+    #[cfg(feature = "queue")]
     Sqs {
         client: Lazy<aws_sdk_sqs::Client>,
         jobs: String,
         webhooks: Option<String>,
     },
     Memory(Arc<Mutex<Vec<(QueueName, String)>>>),
+    /// A function built without the `queue` feature: it has nothing to send, and says so.
+    #[cfg(not(feature = "queue"))]
+    Absent,
 }
 
 impl Default for Queues {
@@ -35,6 +40,27 @@ impl Default for Queues {
 }
 
 impl Queues {
+    /// What a deployed function sends through: SQS with the `queue` feature, else nothing.
+    pub fn deployed(
+        aws: std::sync::Arc<crate::app::AwsSource>,
+        jobs: String,
+        webhooks: Option<String>,
+    ) -> Self {
+        #[cfg(feature = "queue")]
+        {
+            let client = Lazy::new(aws, |_, sdk| aws_sdk_sqs::Client::new(sdk));
+            Self::sqs(client, jobs, webhooks)
+        }
+        #[cfg(not(feature = "queue"))]
+        {
+            let _ = (aws, jobs, webhooks);
+            Self {
+                target: Target::Absent,
+            }
+        }
+    }
+
+    #[cfg(feature = "queue")]
     pub fn sqs(client: Lazy<aws_sdk_sqs::Client>, jobs: String, webhooks: Option<String>) -> Self {
         Self {
             target: Target::Sqs {
@@ -53,6 +79,11 @@ impl Queues {
                     .push((queue, body));
                 Ok(())
             }
+            #[cfg(not(feature = "queue"))]
+            Target::Absent => Err(ApiError::internal(
+                "this function is built without the `queue` feature of shared",
+            )),
+            #[cfg(feature = "queue")]
             Target::Sqs {
                 client,
                 jobs,
@@ -92,7 +123,7 @@ impl Queues {
                 *sent = kept;
                 taken.into_iter().map(|(_, b)| b).collect()
             }
-            Target::Sqs { .. } => Vec::new(),
+            _ => Vec::new(),
         }
     }
 }
