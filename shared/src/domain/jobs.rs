@@ -131,6 +131,21 @@ pub enum WebhookEvent {
     Completed,
 }
 
+impl WebhookEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Started, Self::Completed]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+    }
+}
+
 /// How a job failed: the status and OpenAI-shaped body the synchronous call would have answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobFailure {

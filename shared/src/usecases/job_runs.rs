@@ -70,13 +70,13 @@ pub fn webhook_of(
         }
         Some(names) => names
             .iter()
-            .map(|n| match n.as_str() {
-                "started" => Ok(WebhookEvent::Started),
-                "completed" => Ok(WebhookEvent::Completed),
-                other => Err(ApiError::invalid(
-                    "webhook_events_filter",
-                    format!("'{other}' is not a webhook event; use started or completed"),
-                )),
+            .map(|n| {
+                WebhookEvent::parse(n).ok_or_else(|| {
+                    ApiError::invalid(
+                        "webhook_events_filter",
+                        format!("'{n}' is not a webhook event; use started or completed"),
+                    )
+                })
             })
             .collect::<Result<Vec<_>, _>>()?,
     };

@@ -99,11 +99,14 @@ pub async fn get<S: Store, B: Blobs>(
     } else {
         None
     };
-    found.ok_or_else(|| ApiError::NotFound(format!("no job with id '{}'", shown(id))))
+    found.ok_or_else(|| no_job(id))
 }
 
-fn shown(id: &str) -> String {
-    id.chars().take(crate::domain::MAX_ID_LEN).collect()
+fn no_job(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no job with id '{}'",
+        crate::usecases::library::shown(id)
+    ))
 }
 
 /// Cancels the caller's job: a queued one at once (and gives back what it took); a processing
@@ -113,7 +116,10 @@ pub async fn cancel<S: Store, B: Blobs>(
     user_id: &str,
     id: &str,
 ) -> Result<Job, ApiError> {
-    get(deps, user_id, id).await?;
+    // The conditional writes tell a missing job apart themselves: no read first.
+    if !crate::domain::plausible_id(id) {
+        return Err(no_job(id));
+    }
     match deps.store.request_cancel(user_id, id, now_epoch()).await? {
         CancelOutcome::Canceled(job) => {
             tracing::info!(user_id, job_id = id, "queued job canceled");
@@ -134,7 +140,7 @@ pub async fn cancel<S: Store, B: Blobs>(
             Err(finished(id, &job))
         }
         CancelOutcome::Finished(job) => Err(finished(id, &job)),
-        CancelOutcome::Missing => Err(ApiError::NotFound(format!("no job with id '{id}'"))),
+        CancelOutcome::Missing => Err(no_job(id)),
     }
 }
 
@@ -269,10 +275,7 @@ async fn send_webhook<S: Store, B: Blobs>(
     }
     let delivery = serde_json::json!({
         // The same id for this job's event, however often it is sent.
-        "id": format!("msg_{}_{}", job.id, match event {
-            WebhookEvent::Started => "started",
-            WebhookEvent::Completed => "completed",
-        }),
+        "id": format!("msg_{}_{}", job.id, event.as_str()),
         "user_id": job.user_id,
         "url": url,
         "body": body,

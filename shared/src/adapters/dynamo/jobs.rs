@@ -30,14 +30,7 @@ fn job_item(j: &Job) -> Item {
     );
     if let Some(url) = &j.webhook {
         it.insert("webhook".into(), s(url));
-        let events: Vec<&str> = j
-            .webhook_events
-            .iter()
-            .map(|e| match e {
-                WebhookEvent::Started => "started",
-                WebhookEvent::Completed => "completed",
-            })
-            .collect();
+        let events: Vec<&str> = j.webhook_events.iter().map(|e| e.as_str()).collect();
         it.insert("webhook_events".into(), s(events.join(",")));
     }
     it
@@ -68,11 +61,7 @@ fn job_from(it: &Item) -> Result<Job, ApiError> {
         webhook_events: opt_s(it, "webhook_events")
             .unwrap_or_default()
             .split(',')
-            .filter_map(|e| match e {
-                "started" => Some(WebhookEvent::Started),
-                "completed" => Some(WebhookEvent::Completed),
-                _ => None,
-            })
+            .filter_map(WebhookEvent::parse)
             .collect(),
     })
 }
