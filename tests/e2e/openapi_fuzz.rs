@@ -16,7 +16,8 @@ fn schemathesis(t: &TestStack, token: &str, args: &[&str]) -> (bool, String) {
         .args(["--url", &t.url("")])
         .args(["-H", &format!("Authorization: Bearer {token}")])
         // A fixed seed and deterministic generation: the same cases on every run, so a failure
-        // here is a regression (and Hypothesis cannot see a case change between its runs).
+        // here is a regression. One worker: Hypothesis's caches are not thread-safe, and two
+        // workers made a clean-clone run fail with "Inconsistent results" while drawing a case.
         .args([
             "--seed",
             "20261127",
@@ -24,7 +25,7 @@ fn schemathesis(t: &TestStack, token: &str, args: &[&str]) -> (bool, String) {
             "--max-examples",
             "25",
             "--workers",
-            "2",
+            "1",
         ])
         .args(args)
         .output()
