@@ -6,6 +6,8 @@ mod codec;
 pub mod inpaint;
 pub mod procedural;
 pub mod transform;
+#[cfg(feature = "video")]
+pub mod video;
 
 pub use blur::*;
 pub use codec::*;
