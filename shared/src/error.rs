@@ -96,6 +96,15 @@ impl ApiError {
         }
     }
 
+    /// The field a 400 (or a 404 for a referenced id) blames, if any.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Self::InvalidRequest { param, .. } | Self::Conflict { param, .. } => param.as_deref(),
+            Self::UnknownReference { param, .. } => Some(param),
+            _ => None,
+        }
+    }
+
     pub fn missing(param: &str) -> Self {
         Self::InvalidRequest {
             message: format!("missing required parameter: '{param}'"),

@@ -7,7 +7,7 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
-use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobStatus, Lease};
+use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
@@ -282,11 +282,12 @@ pub trait Jobs: Send + Sync {
         user_id: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<Job>, ApiError>> + Send;
-    /// One page of the user's jobs, newest first; the second value is the id to continue after.
+    /// One page of the user's jobs that `filter` admits, in its order; the second value is
+    /// the id to continue after.
     fn list_jobs(
         &self,
         user_id: &str,
-        status: Option<JobStatus>,
+        filter: JobFilter,
         limit: usize,
         after: Option<&str>,
     ) -> impl Future<Output = Result<(Vec<Job>, Option<String>), ApiError>> + Send;
@@ -324,6 +325,12 @@ pub trait Jobs: Send + Sync {
         id: &str,
         now: i64,
     ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send;
+    /// Deletes a job that has ended; `false` when it is missing or still running.
+    fn delete_job(
+        &self,
+        user_id: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }
 
 pub trait Idempotency: Send + Sync {

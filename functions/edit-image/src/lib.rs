@@ -12,7 +12,7 @@ use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
 use shared::usecases::edit_inputs::{self, check_edit};
 use shared::usecases::generation::edit;
-use shared::usecases::job_runs::{Submission, answering, now_or_queued};
+use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -51,7 +51,7 @@ async fn edit_image<S: Store, B: Blobs>(
     let sub = Submission {
         operation: JobOperation::Edit,
         fields,
-        plan,
+        work: Work::Images(plan),
         images: inputs.images,
         mask: inputs.mask,
     };

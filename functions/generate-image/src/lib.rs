@@ -11,7 +11,7 @@ use shared::http::{Ctx, json_body};
 use shared::ports::{Blobs, Store};
 use shared::usecases::generation::generate;
 use shared::usecases::idempotency::canonical_json;
-use shared::usecases::job_runs::{Submission, answering, now_or_queued};
+use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -37,7 +37,7 @@ async fn generate_image<S: Store, B: Blobs>(
     let sub = Submission {
         operation: JobOperation::Generation,
         fields: body,
-        plan,
+        work: Work::Images(plan),
         images: Vec::new(),
         mask: None,
     };

@@ -10,7 +10,7 @@ use shared::http::idempotency_key;
 use shared::ports::{Blobs, Store};
 use shared::usecases::edit_inputs;
 use shared::usecases::generation::variation;
-use shared::usecases::job_runs::{Submission, answering, now_or_queued};
+use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
 use shared::usecases::jobs;
 use shared::{ApiError, Deps};
 
@@ -44,7 +44,7 @@ async fn make_variation<S: Store, B: Blobs>(
     let sub = Submission {
         operation: JobOperation::Variation,
         fields,
-        plan,
+        work: Work::Images(plan),
         images: vec![input],
         mask: None,
     };

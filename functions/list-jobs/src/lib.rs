@@ -3,7 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::domain::jobs::JobStatus;
+use shared::domain::jobs::{JobFilter, JobStatus};
 use shared::http::wire::JobList;
 use shared::http::{
     Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
@@ -41,7 +41,15 @@ async fn list<S: Store, B: Blobs>(
     let after = query_param(req, "cursor").map(decode_cursor).transpose()?;
     let (found, next) = deps
         .store
-        .list_jobs(&who.user_id, status, limit, after.as_deref())
+        .list_jobs(
+            &who.user_id,
+            JobFilter {
+                status,
+                ..Default::default()
+            },
+            limit,
+            after.as_deref(),
+        )
         .await?;
     // Without URLs or bytes: a page of jobs with b64_json results would not fit a response.
     // GET /v1/jobs/{id} refills one job's result.

@@ -65,6 +65,11 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("get-job", with_deps!(get_job)),
         ("list-jobs", with_deps!(list_jobs)),
         ("cancel-job", with_deps!(cancel_job)),
+        ("create-video", with_deps!(create_video)),
+        ("get-video", with_deps!(get_video)),
+        ("list-videos", with_deps!(list_videos)),
+        ("delete-video", with_deps!(delete_video)),
+        ("video-content", with_deps!(video_content)),
         ("doc", without_deps!(doc)),
         ("not-found", without_deps!(not_found)),
     ])

@@ -11,7 +11,7 @@ impl OutputFormat {
             OutputFormat::Png => Some(imaging::Format::Png),
             OutputFormat::Jpeg => Some(imaging::Format::Jpeg),
             OutputFormat::Webp => Some(imaging::Format::Webp),
-            OutputFormat::Gif | OutputFormat::Svg => None,
+            OutputFormat::Gif | OutputFormat::Svg | OutputFormat::Mp4 => None,
         }
     }
 }
@@ -146,6 +146,20 @@ impl ImageRecord {
         }
     }
 }
+impl ImageRecord {
+    /// Every object of the asset: its file, its thumbnail and, for a video, its poster and
+    /// spritesheet.
+    pub fn all_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = std::iter::once(self.key.clone())
+            .chain(self.thumbnail_key.clone())
+            .collect();
+        if self.kind == AssetKind::Video {
+            keys.extend(super::videos::extra_keys(&self.user_id, &self.id));
+        }
+        keys
+    }
+}
+
 /// Where a new asset comes from: its parent (if derived), the version lineage it joins (none:
 /// it starts its own) and what it inherits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

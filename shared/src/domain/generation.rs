@@ -91,6 +91,8 @@ pub enum OutputFormat {
     Gif,
     /// Vector (the local renderer's scene as SVG).
     Svg,
+    /// H.264 video (assets of kind `video`; never an image request's format).
+    Mp4,
 }
 
 impl OutputFormat {
@@ -101,6 +103,7 @@ impl OutputFormat {
             "webp" => Some(Self::Webp),
             "gif" => Some(Self::Gif),
             "svg" => Some(Self::Svg),
+            "mp4" => Some(Self::Mp4),
             _ => None,
         }
     }
@@ -112,6 +115,7 @@ impl OutputFormat {
             Self::Webp => "webp",
             Self::Gif => "gif",
             Self::Svg => "svg",
+            Self::Mp4 => "mp4",
         }
     }
 
@@ -122,6 +126,7 @@ impl OutputFormat {
             Self::Webp => "image/webp",
             Self::Gif => "image/gif",
             Self::Svg => "image/svg+xml",
+            Self::Mp4 => "video/mp4",
         }
     }
 
@@ -430,12 +435,14 @@ impl CreateImageRequest {
         };
         let output_format = match self.output_format.as_deref() {
             None => OutputFormat::Png,
-            Some(f) => OutputFormat::parse(f).ok_or_else(|| {
-                ApiError::invalid(
-                    "output_format",
-                    format!("output_format must be png, jpeg, webp, gif or svg, not '{f}'"),
-                )
-            })?,
+            Some(f) => OutputFormat::parse(f)
+                .filter(|f| *f != OutputFormat::Mp4)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "output_format",
+                        format!("output_format must be png, jpeg, webp, gif or svg, not '{f}'"),
+                    )
+                })?,
         };
         if matches!(output_format, OutputFormat::Gif | OutputFormat::Svg) && !model.gif_and_svg {
             let with: Vec<&str> = catalog::MODELS

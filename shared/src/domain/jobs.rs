@@ -49,6 +49,8 @@ pub enum JobOperation {
     Generation,
     Edit,
     Variation,
+    /// A clip of `POST /v1/videos`: its result is one asset of kind `video`.
+    Video,
 }
 
 impl JobOperation {
@@ -57,11 +59,12 @@ impl JobOperation {
             Self::Generation => "generation",
             Self::Edit => "edit",
             Self::Variation => "variation",
+            Self::Video => "video",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Generation, Self::Edit, Self::Variation]
+        [Self::Generation, Self::Edit, Self::Variation, Self::Video]
             .into_iter()
             .find(|v| v.as_str() == s)
     }
@@ -78,6 +81,22 @@ pub struct StoredInput {
     pub asset_id: Option<String>,
 }
 
+/// Which of a user's jobs a listing shows, and in which order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub operation: Option<JobOperation>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+impl JobFilter {
+    pub fn admits(&self, job: &Job) -> bool {
+        self.status.is_none_or(|s| job.status == s)
+            && self.operation.is_none_or(|o| job.operation == o)
+    }
+}
+
 /// What the worker runs: the request as validated at submission (its seed pinned), and the
 /// input images of edits and variations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +108,9 @@ pub struct JobRequest {
     pub images: Vec<StoredInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<StoredInput>,
+    /// A video's length; its picture, if any, is `images[0]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
 }
 
 impl JobRequest {

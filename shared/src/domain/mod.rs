@@ -6,6 +6,7 @@ pub mod billing;
 pub mod catalog;
 pub mod generation;
 pub mod jobs;
+pub mod videos;
 pub mod webhooks;
 
 pub const DAY_SECONDS: i64 = 86_400;

@@ -24,7 +24,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
-        complete_upload, list_models, get_model, credit, get_job, list_jobs, cancel_job, doc
+        complete_upload, list_models, get_model, credit, get_job, list_jobs, cancel_job,
+        create_video, get_video, list_videos, delete_video, video_content, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
@@ -33,7 +34,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, CreditResponse, LedgerItem,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
-        crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation
+        crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
+        VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
+        crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
@@ -42,6 +45,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "webhooks", description = "Standard Webhooks signing secrets"),
         (name = "images", description = "OpenAI-compatible generation and the asset library"),
         (name = "jobs", description = "Paid work run by the queue worker: send `Prefer: respond-async` (or `wait=N`) to a generation, edit or variation"),
+        (name = "videos", description = "OpenAI's Videos API over this API's jobs: a video is a job whose result is a library asset of kind `video`"),
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
         (name = "meta", description = "This document")
@@ -628,3 +632,73 @@ mod tests {
         );
     }
 }
+
+#[utoipa::path(post, path = "/v1/videos", tag = "videos", operation_id = "create_video",
+    request_body(content(
+        (CreateVideoForm = "multipart/form-data"),
+        (crate::domain::videos::CreateVideoRequest = "application/json"),
+    )),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Replays the first answer for 24 h"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The queued video (a job); `Location: /v1/videos/{id}`", body = VideoObject),
+        (status = 400, description = "Bad field or picture (named in `param`); a retired model names its replacement", body = ErrorResponse),
+        (status = 404, description = "`input_reference.file_id` does not exist", body = ErrorResponse),
+        (status = 409, description = "The Idempotency-Key is in use by another request", body = ErrorResponse),
+        (status = 413, description = "Inline picture too large: use /v1/uploads", body = ErrorResponse),
+        (status = 429, description = "`insufficient_quota`, daily or hourly limit", body = ErrorResponse),
+        (status = 503, description = "The queue could not take the job (nothing charged)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn create_video() {}
+
+#[utoipa::path(get, path = "/v1/videos/{id}", tag = "videos", operation_id = "get_video",
+    params(("id" = String, Path, description = "Video id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The video; while it runs, `openai-poll-after-ms` says when to ask again", body = VideoObject),
+        (status = 404, description = "Unknown id, another user's, or not a video", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn get_video() {}
+
+#[utoipa::path(get, path = "/v1/videos", tag = "videos", operation_id = "list_videos",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 20"),
+        ("after" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,64}$", description = "`last_id` of the previous page"),
+        ("order" = Option<String>, Query, pattern = "^(asc|desc)$", description = "desc (newest first, the default) or asc"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the caller's videos", body = VideoList),
+        (status = 400, description = "Invalid limit, after or order", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn list_videos() {}
+
+#[utoipa::path(delete, path = "/v1/videos/{id}", tag = "videos", operation_id = "delete_video",
+    params(("id" = String, Path, description = "Video id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted: the video's files, its library asset and its job", body = VideoDeleted),
+        (status = 404, description = "Unknown id, another user's, or already deleted", body = ErrorResponse),
+        (status = 409, description = "Still queued or in progress: cancel it first (POST /v1/jobs/{id}/cancel)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn delete_video() {}
+
+#[utoipa::path(get, path = "/v1/videos/{id}/content", tag = "videos", operation_id = "video_content",
+    params(
+        ("id" = String, Path, description = "Video id"),
+        ("variant" = Option<String>, Query, pattern = "^(video|thumbnail|spritesheet)$", description = "video (MP4, the default), thumbnail (JPEG poster) or spritesheet (JPEG)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 302, description = "Redirect to a presigned URL of the file"),
+        (status = 404, description = "Unknown id, another user's, or its asset was deleted", body = ErrorResponse),
+        (status = 409, description = "The video is not completed", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn video_content() {}

@@ -56,6 +56,7 @@ pub fn post_process(
         width: w,
         height: h,
         revised_prompt: image.revised_prompt,
+        extras: Vec::new(),
     })
 }
 
@@ -98,6 +99,7 @@ fn post_process_raster(
         width: w,
         height: h,
         revised_prompt,
+        extras: Vec::new(),
     })
 }
 
@@ -170,7 +172,7 @@ where
     Fut: Future<Output = Result<Vec<ProviderImage>, ProviderError>>,
 {
     let uid = who.user_id.as_str();
-    admissible(deps, uid, plan)?;
+    admissible(deps, uid, &plan.prompt, plan.n)?;
     let generation_id = new_id("gen");
     // The images' ids, and so their objects, are chosen now: the hold lists the objects before
     // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.
@@ -184,7 +186,7 @@ where
         claim,
     );
     hold.objects = image_keys(uid, &ids, plan);
-    take(deps, plan, &hold).await?;
+    take(deps, plan.n, &hold).await?;
     let result = match produce().await {
         Ok(images) => store_results(deps, plan, &lineage, &ids, images, &hold, None).await,
         Err(e) => Err(e.into()),
@@ -216,22 +218,20 @@ pub(crate) fn image_keys(uid: &str, ids: &[String], plan: &GenerationPlan) -> Ve
 pub(crate) fn admissible<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     uid: &str,
-    plan: &GenerationPlan,
+    prompt: &str,
+    n: u8,
 ) -> Result<(), ApiError> {
-    if let Some(term) = refused_term(&plan.prompt, &deps.config.refused_terms) {
+    if let Some(term) = refused_term(prompt, &deps.config.refused_terms) {
         tracing::info!(user_id = %uid, "prompt refused by moderation");
         return Err(ApiError::ContentPolicy(format!(
             "Your prompt was refused by this service's content policy (it contains '{term}')."
         )));
     }
     let limit = deps.config.daily_image_limit;
-    if plan.n as u32 > limit {
+    if n as u32 > limit {
         return Err(ApiError::invalid(
             "n",
-            format!(
-                "at most {limit} images a day can be made; this request asks for {}",
-                plan.n
-            ),
+            format!("at most {limit} images a day can be made; this request asks for {n}"),
         ));
     }
     Ok(())
@@ -240,7 +240,7 @@ pub(crate) fn admissible<S: Store, B: Blobs>(
 /// Opens `hold` and takes the day's quota and the credits, in one write.
 pub(crate) async fn take<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
-    plan: &GenerationPlan,
+    n: u8,
     hold: &Hold,
 ) -> Result<(), ApiError> {
     let limit = deps.config.daily_image_limit;
@@ -252,8 +252,7 @@ pub(crate) async fn take<S: Store, B: Blobs>(
         Opened::Taken => Ok(()),
         Opened::QuotaFull { reset_at } => Err(ApiError::RateLimited {
             message: format!(
-                "Daily limit of {limit} generated images reached (this request asks for {}). It resets at 00:00 UTC.",
-                plan.n
+                "Daily limit of {limit} generated images reached (this request asks for {n}). It resets at 00:00 UTC."
             ),
             retry_after_secs: (reset_at - hold.reserved_at).max(1) as u64,
             limit,
@@ -261,7 +260,7 @@ pub(crate) async fn take<S: Store, B: Blobs>(
         }),
         Opened::TooFewCredits => Err(ApiError::InsufficientQuota(format!(
             "You have too few credits for this request ({} needed). See GET /v1/credit.",
-            plan.cost
+            hold.amount
         ))),
     }
 }

@@ -13,6 +13,7 @@ pub use crate::domain::jobs::QueueSubmission;
 use crate::domain::jobs::{
     Checkpoint, Job, JobOperation, JobRequest, JobStatus, Lease, Prefer, StoredInput, WebhookEvent,
 };
+use crate::domain::videos::VideoPlan;
 use crate::domain::{assets::Lineage, new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
@@ -32,9 +33,58 @@ pub struct Submission {
     pub operation: JobOperation,
     /// The fields as sent (the worker validates them again into the same plan).
     pub fields: CreateImageRequest,
-    pub plan: GenerationPlan,
+    pub work: Work,
     pub images: Vec<InputImage>,
     pub mask: Option<InputImage>,
+}
+
+/// What a job makes, as validated at submission.
+pub enum Work {
+    Images(GenerationPlan),
+    Video(VideoPlan),
+}
+
+impl Work {
+    fn model_id(&self) -> &'static str {
+        match self {
+            Work::Images(p) => p.model.id,
+            Work::Video(p) => p.model.id,
+        }
+    }
+
+    fn cost(&self) -> i64 {
+        match self {
+            Work::Images(p) => p.cost,
+            Work::Video(p) => p.cost,
+        }
+    }
+
+    /// What counts against the daily quota (a video counts as one).
+    fn n(&self) -> u8 {
+        match self {
+            Work::Images(p) => p.n,
+            Work::Video(_) => 1,
+        }
+    }
+
+    fn prompt(&self) -> &str {
+        match self {
+            Work::Images(p) => &p.prompt,
+            Work::Video(p) => &p.prompt,
+        }
+    }
+
+    fn stream(&self) -> bool {
+        matches!(self, Work::Images(p) if p.stream)
+    }
+
+    /// Too slow for a request: always a job.
+    fn async_only(&self) -> bool {
+        match self {
+            Work::Images(p) => p.model.async_only,
+            Work::Video(_) => true,
+        }
+    }
 }
 
 /// The job's webhook, from the request's `webhook` and `webhook_events_filter`. A webhook is
@@ -99,8 +149,8 @@ pub fn answering<S: Store, B: Blobs>(
     sub: &Submission,
     stream_prefix: &'static str,
 ) -> Result<Answering, ApiError> {
-    let queued = prefer.queued() || sub.plan.model.async_only;
-    if sub.plan.stream && queued {
+    let queued = prefer.queued() || sub.work.async_only();
+    if sub.work.stream() && queued {
         return Err(ApiError::invalid(
             "stream",
             "a job is not streamed: leave stream out, or leave out the Prefer header",
@@ -113,7 +163,7 @@ pub fn answering<S: Store, B: Blobs>(
     )?;
     Ok(Answering {
         queued,
-        stream: sub.plan.stream.then_some(stream_prefix),
+        stream: sub.work.stream().then_some(stream_prefix),
     })
 }
 
@@ -131,17 +181,31 @@ pub async fn now_or_queued<S, B, F, Fut>(
 where
     S: Store,
     B: Blobs,
-    F: FnOnce(Submission, Option<KeyClaim>) -> Fut,
+    F: FnOnce(Immediate, Option<KeyClaim>) -> Fut,
     Fut: std::future::Future<Output = Result<ImagesResponse, ApiError>>,
 {
     claimed(deps, who, key, canonical, |claim| async move {
-        if queued {
-            submit(deps, who, sub, claim).await.map(Submitted::Job)
-        } else {
-            now(sub, claim).await.map(Submitted::Images)
+        match sub.work {
+            _ if queued => submit(deps, who, sub, claim).await.map(Submitted::Job),
+            Work::Images(plan) => {
+                let run = Immediate {
+                    plan,
+                    images: sub.images,
+                    mask: sub.mask,
+                };
+                now(run, claim).await.map(Submitted::Images)
+            }
+            Work::Video(_) => Err(ApiError::internal("a video is always a job")),
         }
     })
     .await
+}
+
+/// Image work answered within the request.
+pub struct Immediate {
+    pub plan: GenerationPlan,
+    pub images: Vec<InputImage>,
+    pub mask: Option<InputImage>,
 }
 
 fn input_key(user_id: &str, job_id: &str, i: usize) -> String {
@@ -159,7 +223,7 @@ pub async fn submit<S: Store, B: Blobs>(
 ) -> Result<Job, ApiError> {
     let uid = who.user_id.as_str();
     let webhook = webhook_of(&sub.fields, true, deps.config.allow_private_webhook_targets)?;
-    admissible(deps, uid, &sub.plan)?;
+    admissible(deps, uid, sub.work.prompt(), sub.work.n())?;
     let now = now_epoch();
     let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);
     let inputs: Vec<&InputImage> = sub.images.iter().chain(&sub.mask).collect();
@@ -168,15 +232,15 @@ pub async fn submit<S: Store, B: Blobs>(
     let mut hold = charges::hold_for(
         &job_id,
         uid,
-        sub.plan.cost,
-        sub.plan.n as u32,
+        sub.work.cost(),
+        sub.work.n() as u32,
         now,
         claim.clone(),
     );
     hold.objects = (0..inputs.len())
         .map(|i| input_key(uid, &job_id, i))
         .collect();
-    take(deps, &sub.plan, &hold).await?;
+    take(deps, sub.work.n(), &hold).await?;
 
     let stored = |i: usize, input: &InputImage| StoredInput {
         key: input_key(uid, &job_id, i),
@@ -186,7 +250,7 @@ pub async fn submit<S: Store, B: Blobs>(
         operation: sub.operation,
         fields: CreateImageRequest {
             // The model the plan chose, even if the deployment's default changes meanwhile.
-            model: Some(sub.plan.model.id.to_string()),
+            model: Some(sub.work.model_id().to_string()),
             ..sub.fields
         },
         images: sub
@@ -196,6 +260,10 @@ pub async fn submit<S: Store, B: Blobs>(
             .map(|(i, x)| stored(i, x))
             .collect(),
         mask: sub.mask.as_ref().map(|m| stored(sub.images.len(), m)),
+        seconds: match &sub.work {
+            Work::Video(p) => Some(p.seconds),
+            Work::Images(_) => None,
+        },
     };
     let job = Job {
         id: job_id.clone(),
@@ -203,7 +271,7 @@ pub async fn submit<S: Store, B: Blobs>(
         status: JobStatus::Queued,
         progress: 0,
         operation: sub.operation,
-        model: sub.plan.model.id.to_string(),
+        model: sub.work.model_id().to_string(),
         created_at: now,
         started_at: None,
         completed_at: None,
@@ -258,7 +326,7 @@ pub async fn submit<S: Store, B: Blobs>(
         .await?;
         return Err(e);
     }
-    tracing::info!(user_id = %uid, %job_id, model = job.model, n = sub.plan.n, cost = sub.plan.cost, "job queued");
+    tracing::info!(user_id = %uid, %job_id, model = job.model, n = sub.work.n(), cost = sub.work.cost(), "job queued");
     Ok(job)
 }
 
@@ -319,6 +387,18 @@ pub async fn run<S: Store, B: Blobs>(
         let lost = ApiError::internal(format!("the hold of job {id} is gone"));
         return fail(deps, &job, attempt, lost).await;
     };
+    if job.operation == JobOperation::Video {
+        #[cfg(feature = "video")]
+        return run_video(deps, &job, &hold).await;
+        #[cfg(not(feature = "video"))]
+        return fail(
+            deps,
+            &job,
+            attempt,
+            ApiError::internal("built without videos"),
+        )
+        .await;
+    }
     let prepared = prepare(deps, &job).await;
     let (request, plan, inputs) = match prepared {
         Ok(p) => p,
@@ -326,19 +406,8 @@ pub async fn run<S: Store, B: Blobs>(
         Err(e @ ApiError::Internal(_)) => return Err(e),
         Err(e) => return fail(deps, &job, attempt, e).await,
     };
-    // Objects of attempts before this one: their leases ended, so they are dead.
     let inputs_kept = request.input_keys();
-    let stale: Vec<String> = hold
-        .objects
-        .iter()
-        .filter(|k| !inputs_kept.contains(k))
-        .cloned()
-        .collect();
-    if !stale.is_empty()
-        && let Err(e) = deps.blobs.delete(&stale).await
-    {
-        tracing::warn!(job_id = id, error = %e, "could not remove an earlier attempt's objects");
-    }
+    clear_earlier_attempts(deps, id, &hold, &inputs_kept).await;
     let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
     let mine = image_keys(uid, &ids, &plan);
     if !deps.store.attach_objects(id, &mine).await? {
@@ -391,26 +460,9 @@ pub async fn run<S: Store, B: Blobs>(
     .await;
     let response = match stored {
         Ok(response) => response,
-        Err(e) => {
-            // Refused: canceled meanwhile, taken over, or a real failure.
-            return match deps.store.job(uid, id).await? {
-                Some(j) if j.status == JobStatus::Processing && j.attempt == attempt => {
-                    if j.cancel_requested {
-                        canceled(deps, &j, attempt).await
-                    } else {
-                        fail(deps, &j, attempt, e).await
-                    }
-                }
-                _ => Ok(Ran::Done),
-            };
-        }
+        Err(e) => return not_stored(deps, uid, id, attempt, e).await,
     };
-    // The copies of the inputs are no one's now (a bucket rule expires any left behind).
-    if !inputs_kept.is_empty()
-        && let Err(e) = deps.blobs.delete(&inputs_kept).await
-    {
-        tracing::warn!(job_id = id, error = %e, "could not remove a job's input copies");
-    }
+    drop_inputs(deps, id, &inputs_kept).await;
     // As the settling transaction wrote it (no read needed).
     let done = Job {
         status: JobStatus::Succeeded,
@@ -421,6 +473,254 @@ pub async fn run<S: Store, B: Blobs>(
     };
     announce(deps, &done).await;
     tracing::info!(job_id = id, attempt, "job succeeded");
+    Ok(Ran::Done)
+}
+
+/// Removes the objects of attempts before this one (their leases ended, so they are dead),
+/// keeping the job's input copies.
+async fn clear_earlier_attempts<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    id: &str,
+    hold: &crate::domain::billing::Hold,
+    inputs_kept: &[String],
+) {
+    let stale: Vec<String> = hold
+        .objects
+        .iter()
+        .filter(|k| !inputs_kept.contains(k))
+        .cloned()
+        .collect();
+    if !stale.is_empty()
+        && let Err(e) = deps.blobs.delete(&stale).await
+    {
+        tracing::warn!(job_id = id, error = %e, "could not remove an earlier attempt's objects");
+    }
+}
+
+/// The copies of the inputs are no one's once the job succeeded (a bucket rule expires any
+/// left behind).
+async fn drop_inputs<S: Store, B: Blobs>(deps: &Deps<S, B>, id: &str, inputs_kept: &[String]) {
+    if !inputs_kept.is_empty()
+        && let Err(e) = deps.blobs.delete(inputs_kept).await
+    {
+        tracing::warn!(job_id = id, error = %e, "could not remove a job's input copies");
+    }
+}
+
+/// The settling write refused: canceled meanwhile, taken over, or a real failure.
+async fn not_stored<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    uid: &str,
+    id: &str,
+    attempt: u32,
+    e: ApiError,
+) -> Result<Ran, ApiError> {
+    match deps.store.job(uid, id).await? {
+        Some(j) if j.status == JobStatus::Processing && j.attempt == attempt => {
+            if j.cancel_requested {
+                canceled(deps, &j, attempt).await
+            } else {
+                fail(deps, &j, attempt, e).await
+            }
+        }
+        _ => Ok(Ran::Done),
+    }
+}
+
+/// Runs a video job: a clip over its picture (or the prompt's scene), encoded a second at a
+/// time with a checkpoint between (progress, cancel, lease), and stored as one asset of kind
+/// `video` in the transaction that settles the hold and succeeds the job.
+// Long: the steps of an attempt in order, as `run`'s.
+#[cfg(feature = "video")]
+async fn run_video<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    hold: &crate::domain::billing::Hold,
+) -> Result<Ran, ApiError> {
+    use crate::domain::assets::{AssetKind, ImageRecord, OutputFormat};
+    use crate::domain::videos::{CreateVideoRequest, extra_keys};
+    use crate::http::wire::ImageData;
+    use crate::usecases::library::{Processed, store_objects};
+    let (uid, id, attempt) = (job.user_id.as_str(), job.id.as_str(), job.attempt);
+    let request: JobRequest = serde_json::from_str(&job.request).map_err(ApiError::internal)?;
+    let planned = CreateVideoRequest {
+        prompt: request.fields.prompt.clone(),
+        model: request.fields.model.clone(),
+        seconds: request.seconds.map(serde_json::Value::from),
+        size: request.fields.size.clone(),
+        seed: request.fields.seed,
+        ..Default::default()
+    }
+    .plan();
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => return fail(deps, job, attempt, e).await,
+    };
+    let picture = match request.images.first() {
+        Some(input) => {
+            let Some(bytes) = deps.blobs.get(&input.key).await? else {
+                let lost = ApiError::internal(format!("the picture of video {id} is gone"));
+                return fail(deps, job, attempt, lost).await;
+            };
+            let loaded = load_all(
+                deps,
+                uid,
+                vec![("input_reference".into(), ImageSource::Bytes(bytes))],
+            )
+            .await;
+            match loaded {
+                Ok(mut l) => l.pop().map(|i| i.rgba),
+                Err(e) => return fail(deps, job, attempt, e).await,
+            }
+        }
+        None => None,
+    };
+    let inputs_kept = request.input_keys();
+    clear_earlier_attempts(deps, id, hold, &inputs_kept).await;
+    let asset_id = new_id("img");
+    let (key, thumbnail_key) =
+        crate::domain::assets::object_keys(uid, &asset_id, OutputFormat::Mp4);
+    let extras = extra_keys(uid, &asset_id);
+    let mine: Vec<String> = [key, thumbnail_key]
+        .into_iter()
+        .chain(extras.iter().cloned())
+        .collect();
+    if !deps.store.attach_objects(id, &mine).await? {
+        return Ok(Ran::Done);
+    }
+    let (w, h) = (plan.size.width, plan.size.height);
+    let (prompt, seed, seconds) = (plan.prompt.clone(), plan.seed, plan.seconds);
+    let started = tokio::task::spawn_blocking(move || {
+        let picture = match picture {
+            Some(p) => p,
+            // The prompt's scene, a little larger than the frame: the camera moves inside it.
+            None => std::sync::Arc::new(imaging::procedural::render(
+                &prompt,
+                seed,
+                0,
+                w * 5 / 4,
+                h * 5 / 4,
+            )),
+        };
+        imaging::video::ClipEncoder::new(&picture, (w, h), seconds, seed)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let mut encoder = match started {
+        Ok(e) => e,
+        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+    };
+    loop {
+        let progress = (5 + 85 * encoder.done() / encoder.total()) as u8;
+        match deps
+            .store
+            .checkpoint_job(uid, id, attempt, progress)
+            .await?
+        {
+            Checkpoint::Continue => {}
+            Checkpoint::CancelRequested => return canceled(deps, job, attempt).await,
+            Checkpoint::Lost => return Ok(Ran::Done),
+        }
+        if encoder.done() == encoder.total() {
+            break;
+        }
+        // A second of video at a time, off the async threads.
+        let (back, done) = tokio::task::spawn_blocking(move || {
+            let done = encoder.encode_next(imaging::video::FPS);
+            (encoder, done)
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        encoder = back;
+        if let Err(e) = done {
+            return fail(deps, job, attempt, ApiError::internal(e)).await;
+        }
+    }
+    let finished = tokio::task::spawn_blocking(move || {
+        let clip = encoder.finish()?;
+        let poster = imaging::decode(&clip.thumbnail)?.into_rgba8();
+        let thumbnail = imaging::thumbnail(&poster)?;
+        Ok::<_, imaging::ImagingError>((clip, thumbnail))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let (clip, thumbnail) = match finished {
+        Ok(c) => c,
+        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+    };
+    let record = ImageRecord {
+        prompt: Some(plan.prompt.clone()),
+        model: Some(plan.model.id.to_string()),
+        ..ImageRecord::with_id(
+            asset_id.clone(),
+            uid,
+            AssetKind::Video,
+            OutputFormat::Mp4,
+            (clip.width, clip.height),
+            clip.mp4.len() as u64,
+            Lineage::original(request.images.first().and_then(|i| i.asset_id.clone())),
+        )
+    };
+    let [poster_key, sprites_key] = extras;
+    let processed = Processed {
+        bytes: clip.mp4,
+        thumbnail,
+        width: clip.width,
+        height: clip.height,
+        revised_prompt: None,
+        extras: vec![
+            (poster_key, clip.thumbnail, "image/jpeg"),
+            (sprites_key, clip.spritesheet, "image/jpeg"),
+        ],
+    };
+    let completed_at = now_epoch();
+    // The job's result in the shape every job has: the asset, refilled with a fresh URL.
+    let response = ImagesResponse {
+        created: record.created_at,
+        data: vec![ImageData {
+            id: asset_id.clone(),
+            url: Some(String::new()),
+            b64_json: None,
+            revised_prompt: None,
+        }],
+        size: plan.size.to_string(),
+        output_format: OutputFormat::Mp4.as_str().into(),
+        background: "opaque".into(),
+        quality: "medium".into(),
+        model: plan.model.id.to_string(),
+        partials: Vec::new(),
+    };
+    let result = crate::usecases::generation::replayable(&response)?;
+    let settlement = crate::domain::billing::Settlement {
+        hold: hold.clone(),
+        answer: None,
+        completes_upload: None,
+        completes_job: Some(crate::domain::billing::JobCompletion {
+            id: id.to_string(),
+            attempt,
+            result: result.clone(),
+            completed_at,
+        }),
+    };
+    if let Err(e) = store_objects(deps, &[record], &[processed], Some(&settlement)).await {
+        return not_stored(deps, uid, id, attempt, e.into()).await;
+    }
+    drop_inputs(deps, id, &inputs_kept).await;
+    let done = Job {
+        status: JobStatus::Succeeded,
+        progress: 100,
+        result: Some(result),
+        completed_at: Some(completed_at),
+        ..job.clone()
+    };
+    announce(deps, &done).await;
+    tracing::info!(
+        job_id = id,
+        attempt,
+        asset_id,
+        seconds = plan.seconds,
+        "video made"
+    );
     Ok(Ran::Done)
 }
 
@@ -456,6 +756,7 @@ async fn prepare<S: Store, B: Blobs>(
         Size::new(w, h)
     };
     let (op, inputs) = match request.operation {
+        JobOperation::Video => return Err(ApiError::internal("a video job is not image work")),
         JobOperation::Generation => (Operation::Generate, Inputs::None),
         JobOperation::Variation => {
             let input = loaded
@@ -625,6 +926,12 @@ async fn plan_submission<S: Store, B: Blobs>(
         Size::new(w, h)
     };
     let (op, images, mask) = match sub.operation {
+        JobOperation::Video => {
+            return Err(ApiError::invalid(
+                "operation",
+                "videos are made with POST /v1/videos",
+            ));
+        }
         JobOperation::Generation if loaded.is_empty() && mask.is_none() => {
             (Operation::Generate, Vec::new(), None)
         }
@@ -661,7 +968,7 @@ async fn plan_submission<S: Store, B: Blobs>(
     Ok(Submission {
         operation: sub.operation,
         fields: sub.request,
-        plan,
+        work: Work::Images(plan),
         images: inputs.images,
         mask: inputs.mask,
     })
@@ -714,7 +1021,7 @@ mod tests {
         let sub = Submission {
             operation: JobOperation::Generation,
             fields,
-            plan,
+            work: Work::Images(plan),
             images: Vec::new(),
             mask: None,
         };

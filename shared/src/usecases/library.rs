@@ -19,6 +19,8 @@ pub struct Processed {
     pub width: u32,
     pub height: u32,
     pub revised_prompt: Option<String>,
+    /// More objects of the asset (a video's poster and spritesheet): key, bytes, content type.
+    pub extras: Vec<(String, Vec<u8>, &'static str)>,
 }
 
 /// Uploads every object (concurrently), then writes all metadata at once. Objects are deleted
@@ -36,7 +38,11 @@ pub async fn store_objects<S: Store, B: Blobs>(
             .thumbnail_key
             .as_deref()
             .map(|k| (k, &p.thumbnail, "image/webp"));
-        image.into_iter().chain(thumbnail)
+        let extras = p
+            .extras
+            .iter()
+            .map(|(k, bytes, content_type)| (k.as_str(), bytes, *content_type));
+        image.into_iter().chain(thumbnail).chain(extras)
     });
     let (keys, writes): (Vec<String>, Vec<_>) = puts
         .map(|(key, bytes, content_type)| {
@@ -213,6 +219,7 @@ pub async fn new_version_from<S: Store, B: Blobs>(
         width: source.width,
         height: source.height,
         revised_prompt: None,
+        extras: Vec::new(),
     };
     store_asset(deps, &record, &processed, None).await
 }
@@ -295,10 +302,7 @@ pub async fn delete<S: Store, B: Blobs>(
             .collect();
         (vec![record], children)
     };
-    let keys: Vec<String> = doomed
-        .iter()
-        .flat_map(|r| std::iter::once(r.key.clone()).chain(r.thumbnail_key.clone()))
-        .collect();
+    let keys: Vec<String> = doomed.iter().flat_map(ImageRecord::all_keys).collect();
     for chunk in keys.chunks(1000) {
         deps.blobs.delete(chunk).await?;
     }
@@ -385,6 +389,7 @@ mod tests {
             width: 1,
             height: 1,
             revised_prompt: None,
+            extras: Vec::new(),
         };
         (record, processed)
     }

@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod jobs;
 pub mod library;
+pub mod videos;
 pub mod webhooks;
 
 #[cfg(feature = "images")]

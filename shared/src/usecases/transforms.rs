@@ -52,6 +52,7 @@ pub async fn transform<S: Store, B: Blobs>(
             width: out.width(),
             height: out.height(),
             revised_prompt: None,
+            extras: Vec::new(),
         };
         Ok::<_, ApiError>((processed, applied.upscale_prevented))
     })

@@ -100,6 +100,7 @@ pub async fn complete<S: Store, B: Blobs>(
         width: dims.0,
         height: dims.1,
         revised_prompt: None,
+        extras: Vec::new(),
     };
     let info = match store_asset(deps, &record, &processed, Some(id)).await {
         Ok(info) => info,

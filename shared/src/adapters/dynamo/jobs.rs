@@ -3,7 +3,7 @@
 use super::*;
 use crate::domain::billing::JobCompletion;
 use crate::domain::jobs::{
-    CancelOutcome, Checkpoint, Job, JobEnd, JobFailure, JobOperation, JobStatus, Lease,
+    CancelOutcome, Checkpoint, Job, JobEnd, JobFailure, JobFilter, JobOperation, JobStatus, Lease,
     WebhookEvent,
 };
 
@@ -25,9 +25,13 @@ fn job_item(j: &Job) -> Item {
             ("request", s(&j.request)),
             ("attempt", n(j.attempt as i64)),
             ("lease_until", n(j.lease_until)),
-            ("expires_at", n(j.created_at + JOB_RETENTION)),
         ],
     );
+    // A video is reached through its job (GET /v1/videos/{id}): it stays as long as its asset,
+    // until DELETE /v1/videos/{id}. Other jobs go after a while.
+    if j.operation != JobOperation::Video {
+        it.insert("expires_at".into(), n(j.created_at + JOB_RETENTION));
+    }
     if let Some(url) = &j.webhook {
         it.insert("webhook".into(), s(url));
         let events: Vec<&str> = j.webhook_events.iter().map(|e| e.as_str()).collect();
@@ -142,7 +146,7 @@ impl Jobs for DynamoStore {
     async fn list_jobs(
         &self,
         user_id: &str,
-        status: Option<JobStatus>,
+        filter: JobFilter,
         limit: usize,
         after: Option<&str>,
     ) -> Result<(Vec<Job>, Option<String>), ApiError> {
@@ -153,14 +157,24 @@ impl Jobs for DynamoStore {
             let mut query = self
                 .user_items(user_id, keys::JOB_PREFIX)
                 .await
-                .scan_index_forward(false)
+                .scan_index_forward(filter.oldest_first)
                 .limit((limit - jobs.len() + 1) as i32)
                 .set_exclusive_start_key(start.take());
-            if let Some(status) = status {
+            let mut conditions = Vec::new();
+            if let Some(status) = filter.status {
+                conditions.push("#status = :status");
                 query = query
-                    .filter_expression("#status = :status")
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_values(":status", s(status.as_str()));
+            }
+            if let Some(operation) = filter.operation {
+                conditions.push("#operation = :operation");
+                query = query
+                    .expression_attribute_names("#operation", "operation")
+                    .expression_attribute_values(":operation", s(operation.as_str()));
+            }
+            if !conditions.is_empty() {
+                query = query.filter_expression(conditions.join(" AND "));
             }
             let out = query.send().await.map_err(sdk_error)?;
             for it in out.items.unwrap_or_default() {
@@ -326,5 +340,19 @@ impl Jobs for DynamoStore {
             }),
             Err(e) => Err(sdk_error(e)),
         }
+    }
+
+    async fn delete_job(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
+        let result = self
+            .delete_item(keys::job(user_id, id))
+            .await
+            .condition_expression("#status IN (:succeeded, :failed, :canceled)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":succeeded", s(JobStatus::Succeeded.as_str()))
+            .expression_attribute_values(":failed", s(JobStatus::Failed.as_str()))
+            .expression_attribute_values(":canceled", s(JobStatus::Canceled.as_str()))
+            .send()
+            .await;
+        applied(result)
     }
 }

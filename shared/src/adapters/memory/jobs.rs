@@ -50,21 +50,32 @@ impl Jobs for MemoryStore {
     async fn list_jobs(
         &self,
         user_id: &str,
-        status: Option<JobStatus>,
+        filter: JobFilter,
         limit: usize,
         after: Option<&str>,
     ) -> Result<(Vec<Job>, Option<String>), ApiError> {
         let st = self.state();
-        let mut jobs: Vec<Job> = st
+        let mut mine: Vec<&Job> = st
             .jobs
             .range(key(user_id, "")..)
             .take_while(|((u, _), _)| u == user_id)
             .map(|(_, j)| j)
-            .collect::<Vec<_>>()
+            .collect();
+        if !filter.oldest_first {
+            mine.reverse();
+        }
+        let mut jobs: Vec<Job> = mine
             .into_iter()
-            .rev()
-            .filter(|j| after.is_none_or(|a| j.id.as_str() < a))
-            .filter(|j| status.is_none_or(|s| j.status == s))
+            .filter(|j| {
+                after.is_none_or(|a| {
+                    if filter.oldest_first {
+                        j.id.as_str() > a
+                    } else {
+                        j.id.as_str() < a
+                    }
+                })
+            })
+            .filter(|j| filter.admits(j))
             .take(limit + 1)
             .cloned()
             .collect();
@@ -170,5 +181,15 @@ impl Jobs for MemoryStore {
             }
             _ => CancelOutcome::Finished(j.clone()),
         })
+    }
+
+    async fn delete_job(&self, user_id: &str, id: &str) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        let k = key(user_id, id);
+        if st.jobs.get(&k).is_some_and(|j| j.status.is_terminal()) {
+            st.jobs.remove(&k);
+            return Ok(true);
+        }
+        Ok(false)
     }
 }

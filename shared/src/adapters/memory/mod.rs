@@ -18,7 +18,7 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
-use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobStatus, Lease};
+use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
 use crate::error::ApiError;
 use crate::ports::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

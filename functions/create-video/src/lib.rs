@@ -1,0 +1,31 @@
+//! `POST /v1/videos`: OpenAI's Videos API create, as multipart (the SDK's way) or JSON. A video
+//! is always a job: charged at once, made by the queue worker, polled with `GET /v1/videos/{id}`.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use shared::http::{Ctx, idempotency_key, json};
+use shared::ports::{Blobs, Store};
+use shared::usecases::videos;
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "create-video");
+    ctx.run(create(deps, &ctx, &req)).await
+}
+
+async fn create<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let key = idempotency_key(req)?;
+    let parsed = videos::parse(req, deps.config.max_json_body_bytes).await?;
+    let job = videos::create(deps, &who, key.as_deref(), parsed).await?;
+    // OpenAI answers 200 with the queued video; Location says where to poll.
+    let mut response = json(StatusCode::OK, &videos::object(&job)?)?;
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/videos/{}", job.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
