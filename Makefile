@@ -4,7 +4,7 @@ VENV  := .venv
 PORT  ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test venv node fmt clippy cfn-lint bench build deploy clean
+.PHONY: run test venv node debs fmt clippy cfn-lint bench build deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv
@@ -18,13 +18,19 @@ LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_H
 
 ## test: formatting, cfn-lint, clippy with the test build, then every test against a moto server
 ## started and stopped here
-test: venv node fmt cfn-lint
+test: venv node debs fmt cfn-lint
 	$(LINTED) $(CARGO) test --workspace --all-targets --no-run
 	# shared alone, without its `images` feature: what the account functions build.
 	$(CARGO) clippy -p shared --lib -- -D warnings
 	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace
 
 venv: $(VENV)/.installed
+
+## debs: the Debian packages the tests use: ffmpeg (ffprobe checks the videos made)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+debs:
+	@command -v ffprobe >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg; }
 
 ## node: Prism (validates our OpenAI requests against OpenAI's spec) into ./node_modules
 node: node_modules/.installed

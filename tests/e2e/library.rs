@@ -391,6 +391,7 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
         width: 1,
         height: 1,
         revised_prompt: None,
+        extras: Vec::new(),
     };
     let result = store_objects(&deps, std::slice::from_ref(&record), &[processed], None).await;
     assert!(result.is_err(), "the metadata write must fail");

@@ -21,4 +21,5 @@ mod promises;
 mod providers;
 mod rate_limit;
 mod stack_shape;
+mod videos;
 mod webhooks;

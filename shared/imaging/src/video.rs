@@ -85,7 +85,7 @@ impl ClipEncoder {
         seconds: u32,
         seed: u64,
     ) -> Result<Self, ImagingError> {
-        if width % 2 != 0 || height % 2 != 0 || width < 16 || height < 16 {
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width < 16 || height < 16 {
             return Err(ImagingError::Encode(format!(
                 "H.264 4:2:0 needs an even size of at least 16x16, not {width}x{height}"
             )));
@@ -120,7 +120,7 @@ impl ClipEncoder {
             h,
         };
         let across = ((seed >> 1) % 3) as f64 / 2.0;
-        let zoom_in = seed % 2 == 0;
+        let zoom_in = seed.is_multiple_of(2);
         let (a, b) = (corner(wide, 0.5, 0.5), corner(close, across, 1.0 - across));
         let (start, end) = if zoom_in { (a, b) } else { (b, a) };
         let config = EncoderConfig::new()

@@ -251,10 +251,7 @@ mod create {
         let obj = value.as_object_mut().expect("checked above");
         let reference = obj.remove("input_reference");
         let mut fields: CreateVideoRequest =
-            serde_path_to_error::deserialize(value).map_err(|e| {
-                let path = e.path().to_string();
-                ApiError::invalid(path.clone(), format!("{path}: {}", e.inner()))
-            })?;
+            serde_path_to_error::deserialize(value).map_err(|e| crate::http::json_error(&e))?;
         let picture = match (file, reference) {
             (Some(bytes), _) => Some(("input_reference".to_string(), ImageSource::Bytes(bytes))),
             (None, None | Some(Value::Null)) => None,
