@@ -81,6 +81,8 @@ bench: venv
 	$(CARGO) build --release -p imaging --example variation_8000
 	target/release/examples/variation_8000 --prepare
 	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"
+	$(CARGO) build --release -p imaging --features video --example video_12s
+	/usr/bin/time -v target/release/examples/video_12s 2>&1 | grep -E "^video|Maximum resident"
 	$(CARGO) build --release -p coldstart-hello && $(CARGO) build --release -p models
 	$(CARGO) build --release -p me
 	$(CARGO) build --release -p generate-image

@@ -403,7 +403,15 @@ async fn the_catalog_shows_only_usable_models() {
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["local-procedural"]);
+    assert_eq!(ids, ["local-procedural", "local-motion"]);
+    let video = t.get("/v1/models/local-motion", None).await;
+    assert_eq!(video.body["kind"], "video", "{}", video.text);
+    assert_eq!(
+        video.body["cost"]["per_second"]["1280x720"], 1,
+        "{}",
+        video.text
+    );
+    assert_eq!(video.body["is_ai_model"], false);
     let m = t.get("/v1/models/local-procedural", None).await;
     assert_eq!(m.body["is_ai_model"], false);
     assert!(

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::domain::catalog;
+use shared::domain::{catalog, videos};
 use shared::http::wire::ModelInfo;
 use shared::http::{Ctx, json, path_param};
 use shared::{ApiError, Config};
@@ -13,12 +13,14 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
         let id = path_param(&req, "id")?;
         let model = catalog::usable(config.openai_api_key.is_some())
             .find(|m| m.id == id)
+            .map(ModelInfo::from)
+            .or_else(|| videos::usable().find(|m| m.id == id).map(ModelInfo::from))
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "The model '{id}' does not exist or is not available here"
                 ))
             })?;
-        json(StatusCode::OK, &ModelInfo::from(model))
+        json(StatusCode::OK, &model)
     })
     .await
 }

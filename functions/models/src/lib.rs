@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::Config;
-use shared::domain::catalog;
+use shared::domain::{catalog, videos};
 use shared::http::wire::{ModelInfo, ModelList};
 use shared::http::{Ctx, json};
 
@@ -12,6 +12,7 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     ctx.run(async {
         let data = catalog::usable(config.openai_api_key.is_some())
             .map(ModelInfo::from)
+            .chain(videos::usable().map(ModelInfo::from))
             .collect();
         json(
             StatusCode::OK,

@@ -289,6 +289,9 @@ pub struct ModelCost {
     pub per_image: std::collections::BTreeMap<String, i64>,
     /// Qualities that multiply the price, with their factor.
     pub quality_multipliers: std::collections::BTreeMap<String, i64>,
+    /// Video models: credits per second of video, by size.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub per_second: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -362,11 +365,53 @@ impl From<&crate::domain::catalog::Model> for ModelInfo {
             cost: ModelCost {
                 per_image,
                 quality_multipliers,
+                per_second: Default::default(),
             },
             info: ModelInfoText {
                 what_is: m.info.what_is.to_string(),
                 use_cases: m.info.use_cases.iter().map(|s| s.to_string()).collect(),
                 tips: m.info.tips.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+}
+
+impl From<&crate::domain::videos::VideoModel> for ModelInfo {
+    fn from(m: &crate::domain::videos::VideoModel) -> Self {
+        use crate::domain::catalog::ProviderKind;
+        let info = &m.info;
+        Self {
+            id: m.id.to_string(),
+            object: "model".into(),
+            created: 0,
+            owned_by: m.owned_by.to_string(),
+            kind: "video".into(),
+            provider: match m.provider {
+                ProviderKind::Local => "local",
+                ProviderKind::OpenAi => "openai",
+            }
+            .into(),
+            is_ai_model: m.provider != ProviderKind::Local,
+            sizes: m.sizes.iter().map(|s| s.to_string()).collect(),
+            default_size: m.default_size.to_string(),
+            qualities: Vec::new(),
+            styles: Vec::new(),
+            max_n: 1,
+            max_prompt_chars: m.max_prompt_chars,
+            transparent_background: "none".into(),
+            cost: ModelCost {
+                per_image: Default::default(),
+                quality_multipliers: Default::default(),
+                per_second: m
+                    .sizes
+                    .iter()
+                    .map(|s| (s.to_string(), m.cost_per_second))
+                    .collect(),
+            },
+            info: ModelInfoText {
+                what_is: info.what_is.to_string(),
+                use_cases: info.use_cases.iter().map(|s| s.to_string()).collect(),
+                tips: info.tips.iter().map(|s| s.to_string()).collect(),
             },
         }
     }
