@@ -343,6 +343,8 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
     // The answer as the generation records it (no bytes, an empty marker for b64_json).
     let answer = replayable(&ImagesResponse {
         partials: Vec::new(),
+        image_usage: Vec::new(),
+        usage: None,
         created: now,
         data: vec![ImageData {
             id: "img_stored".into(),

@@ -361,3 +361,107 @@ async fn base64_answers_too_large_for_a_response_are_refused_and_refunded() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "as advised it works: {}", r.text);
 }
+
+/// OpenAI's streamed answer, as its SDK types it: partial images, then the completed image with
+/// its token usage.
+fn openai_stream(partials: &[(u32, u32)], usage: &serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = |w, h| base64::engine::general_purpose::STANDARD.encode(fake_openai::png(w, h));
+    let common = json!({"created_at": 1, "size": "1024x1024", "quality": "low",
+        "background": "opaque", "output_format": "png"});
+    let mut out = String::new();
+    for (i, (w, h)) in partials.iter().enumerate() {
+        let mut e = common.clone();
+        e["type"] = "image_generation.partial_image".into();
+        e["b64_json"] = b64(*w, *h).into();
+        e["partial_image_index"] = i.into();
+        out += &format!("event: image_generation.partial_image\ndata: {e}\n\n");
+    }
+    let mut e = common;
+    e["type"] = "image_generation.completed".into();
+    e["b64_json"] = b64(1024, 1024).into();
+    e["usage"] = usage.clone();
+    out += &format!("event: image_generation.completed\ndata: {e}\n\n");
+    out
+}
+
+#[tokio::test]
+async fn openais_partial_images_and_token_usage_are_relayed() {
+    use wiremock::matchers::{body_partial_json, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let usage = json!({"input_tokens": 9, "output_tokens": 272, "total_tokens": 281,
+        "input_tokens_details": {"image_tokens": 0, "text_tokens": 9}});
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            json!({"stream": true, "partial_images": 2}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(openai_stream(&[(64, 64), (128, 128)], &usage)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "created": 1,
+            "data": [{"b64_json": b64_png(1024, 1024)}],
+            "usage": usage,
+        })))
+        .mount(&server)
+        .await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+
+    // Streamed: OpenAI's own partial images, then the image with OpenAI's count.
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .json(
+                    &json!({"prompt": "a cat", "model": "gpt-image-1.5", "stream": true,
+                    "partial_images": 2, "quality": "low"}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let events: Vec<serde_json::Value> = r
+        .text
+        .split("\n\n")
+        .filter_map(|b| b.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "image_generation.partial_image",
+            "image_generation.partial_image",
+            "image_generation.completed"
+        ]
+    );
+    let width = |e: &serde_json::Value| {
+        image::load_from_memory(&b64(e["b64_json"].as_str().unwrap()))
+            .unwrap()
+            .width()
+    };
+    assert_eq!((width(&events[0]), width(&events[1])), (64, 128));
+    assert_eq!(events[2]["usage"], usage);
+
+    // As JSON: the call's usage.
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a cat", "model": "gpt-image-1.5"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["usage"], usage);
+}
+
+fn b64_png(w: u32, h: u32) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(fake_openai::png(w, h))
+}

@@ -199,13 +199,20 @@ pub fn event_stream(
         body["type"] = format!("{prefix}.completed").into();
         body["b64_json"] = item.b64_json.clone().unwrap_or_default().into();
         body["id"] = item.id.clone().into();
-        // No tokens are counted for these images (the local renderer uses none).
-        body["usage"] = serde_json::json!({
-            "input_tokens": 0,
-            "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-            "output_tokens": 0,
-            "total_tokens": 0,
-        });
+        // The vendor's count for this image; none for models that count no tokens (local).
+        body["usage"] = images
+            .image_usage
+            .get(i)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| {
+                serde_json::json!({
+                    "input_tokens": 0,
+                    "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+                    "output_tokens": 0,
+                    "total_tokens": 0,
+                })
+            });
         event(&mut out, "completed", body);
     }
     Response::builder()

@@ -203,9 +203,16 @@ pub struct ImagesResponse {
     pub background: String,
     pub quality: String,
     pub model: String,
+    /// The vendor's token usage for the call (GPT image models), as it reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<serde_json::Value>,
     /// Streaming only: each image's partial images (base64, in order), sent before it.
     #[serde(skip)]
     pub partials: Vec<Vec<String>>,
+    /// Streaming only: each image's own usage, for its `completed` event.
+    #[serde(skip)]
+    pub image_usage: Vec<Option<serde_json::Value>>,
 }
 
 /// A library item: its metadata and fresh presigned URLs.

@@ -50,6 +50,7 @@ impl ImageProvider for LocalProvider {
                         partials: (1..=partial_images)
                             .map(|k| sc.drawn_so_far(k, partial_images + 1))
                             .collect(),
+                        usage: None,
                     }
                 })
                 .collect()
@@ -83,6 +84,7 @@ impl ImageProvider for LocalProvider {
                         image: ProviderOutput::Raw(done),
                         revised_prompt: None,
                         partials,
+                        usage: None,
                     }
                 })
                 .collect()
@@ -104,6 +106,7 @@ impl ImageProvider for LocalProvider {
                     image: ProviderOutput::Raw(variation(&img, seed, i)),
                     revised_prompt: None,
                     partials: Vec::new(),
+                    usage: None,
                 })
                 .collect()
         })

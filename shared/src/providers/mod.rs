@@ -18,6 +18,9 @@ pub struct ProviderImage {
     pub revised_prompt: Option<String>,
     /// The image as drawn so far, at a few stages (streaming's partial images).
     pub partials: Vec<RgbaImage>,
+    /// The vendor's token usage for this image (the whole call's on the first image when the
+    /// vendor reports it per call).
+    pub usage: Option<serde_json::Value>,
 }
 
 pub enum ProviderOutput {

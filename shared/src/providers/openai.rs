@@ -72,6 +72,12 @@ impl OpenAiProvider {
         if let Some(user) = &plan.user {
             b.insert("safety_identifier".into(), json!(user));
         }
+        // Relayed: OpenAI's partial images become ours (its events are read to the end, then
+        // answered as this API's stream).
+        if plan.stream {
+            b.insert("stream".into(), json!(true));
+            b.insert("partial_images".into(), json!(plan.partial_images));
+        }
         body
     }
 
@@ -112,6 +118,11 @@ impl OpenAiProvider {
                         Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
                     };
                     if (200..300).contains(&status) {
+                        if text.trim_start().starts_with("event:")
+                            || text.trim_start().starts_with("data:")
+                        {
+                            return from_events(&text);
+                        }
                         return serde_json::from_str(&text).map_err(|e| {
                             ProviderError::BadOutput(format!("response is not JSON: {e}"))
                         });
@@ -170,13 +181,76 @@ impl OpenAiProvider {
                 "an item has neither b64_json nor url".into(),
             ));
         };
+        // A stream may end before any partial image: the final one is what counts.
+        let mut partials = Vec::new();
+        for p in item["partials"].as_array().into_iter().flatten() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(p.as_str().unwrap_or_default())
+                .map_err(|e| ProviderError::BadOutput(format!("a partial image: {e}")))?;
+            let decoded = imaging::decode(&bytes)
+                .map_err(|e| ProviderError::BadOutput(format!("a partial image: {e}")))?;
+            partials.push(decoded.into_rgba8());
+        }
         Ok(ProviderImage {
             image: ProviderOutput::Encoded(bytes),
             revised_prompt: item["revised_prompt"].as_str().map(str::to_string),
-            // A stream may end before any partial image: the final one is what counts.
-            partials: Vec::new(),
+            partials,
+            usage: item.get("usage").filter(|u| u.is_object()).cloned(),
         })
     }
+}
+
+/// A streamed answer (`text/event-stream`) as the JSON answer it stands for: one `data` item
+/// per `*.completed` event (with its `usage`), carrying the `*.partial_image` events before it
+/// as `partials`.
+fn from_events(text: &str) -> Result<Value, ProviderError> {
+    let mut data = Vec::new();
+    let mut partials = Vec::new();
+    for block in text.split("\n\n") {
+        let payload: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim)
+            .collect();
+        if payload.is_empty() || payload == "[DONE]" {
+            continue;
+        }
+        let event: Value = serde_json::from_str(&payload)
+            .map_err(|e| ProviderError::BadOutput(format!("a stream event is not JSON: {e}")))?;
+        let kind = event["type"].as_str().unwrap_or_default();
+        if kind.ends_with(".partial_image") {
+            partials.push(event["b64_json"].clone());
+        } else if kind.ends_with(".completed") {
+            data.push(json!({
+                "b64_json": event["b64_json"],
+                "usage": event["usage"],
+                "partials": std::mem::take(&mut partials),
+            }));
+        } else if kind == "error" || event.get("error").is_some() {
+            let e = if event["error"].is_object() {
+                &event["error"]
+            } else {
+                &event
+            };
+            let message = e["message"]
+                .as_str()
+                .unwrap_or("the stream failed")
+                .to_string();
+            if e["code"].as_str() == Some("content_policy_violation") {
+                return Err(ProviderError::ContentPolicy(message));
+            }
+            return Err(ProviderError::Upstream {
+                status: 502,
+                message,
+            });
+        }
+    }
+    if data.is_empty() {
+        return Err(ProviderError::BadOutput(
+            "the stream ended without a completed image".into(),
+        ));
+    }
+    Ok(json!({ "data": data }))
 }
 
 /// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
@@ -217,6 +291,8 @@ pub fn form_fields(plan: &GenerationPlan, with_prompt: bool) -> Vec<(&'static st
             "moderation" => "moderation",
             "complexity" => "complexity",
             "safety_identifier" => "safety_identifier",
+            "stream" => "stream",
+            "partial_images" => "partial_images",
             _ => continue,
         };
         let value = match v {
@@ -269,6 +345,12 @@ impl OpenAiProvider {
         let mut images = Vec::with_capacity(items.len());
         for item in items {
             images.push(self.image_from(item, deadline).await?);
+        }
+        // OpenAI counts tokens per call: the call's usage goes with its first image.
+        if let Some(first) = images.first_mut()
+            && first.usage.is_none()
+        {
+            first.usage = resp.get("usage").filter(|u| u.is_object()).cloned();
         }
         Ok(images)
     }
@@ -407,6 +489,108 @@ mod tests {
             panic!("encoded")
         };
         assert_eq!(imaging::decode(bytes).unwrap().width(), 32);
+    }
+
+    #[tokio::test]
+    async fn a_calls_usage_is_kept_with_its_first_image() {
+        let server = MockServer::start().await;
+        let usage = json!({"input_tokens": 12, "output_tokens": 4160, "total_tokens": 4172,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 12}});
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "created": 1, "data": [{"b64_json": png(8, 8)}, {"b64_json": png(8, 8)}],
+                "usage": usage
+            })))
+            .mount(&server)
+            .await;
+        let out = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p", "n": 2})))
+            .await
+            .unwrap();
+        assert_eq!(out[0].usage.as_ref(), Some(&usage));
+        assert_eq!(out[1].usage, None, "counted once");
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_asked_for_and_its_partial_images_and_usage_relayed() {
+        let server = MockServer::start().await;
+        let usage = json!({"input_tokens": 9, "output_tokens": 272, "total_tokens": 281,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 9}});
+        let common = json!({"created_at": 1, "size": "1024x1024", "quality": "low",
+            "background": "opaque", "output_format": "png"});
+        let event = |kind: &str, extra: Value| {
+            let mut body = common.clone();
+            body["type"] = format!("image_generation.{kind}").into();
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            format!("event: image_generation.{kind}\ndata: {body}\n\n")
+        };
+        let sse = [
+            event(
+                "partial_image",
+                json!({"b64_json": png(4, 4), "partial_image_index": 0}),
+            ),
+            event(
+                "partial_image",
+                json!({"b64_json": png(6, 6), "partial_image_index": 1}),
+            ),
+            event(
+                "completed",
+                json!({"b64_json": png(16, 16), "usage": usage}),
+            ),
+        ]
+        .concat();
+        Mock::given(method("POST"))
+            .and(path("/images/generations"))
+            .and(body_partial_json(
+                json!({"stream": true, "partial_images": 2}),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/event-stream")
+                    .set_body_string(sse),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        let out = provider(&server, 5_000)
+            .generate(&plan(
+                json!({"prompt": "p", "stream": true, "partial_images": 2}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let sizes: Vec<u32> = out[0].partials.iter().map(|p| p.width()).collect();
+        assert_eq!(sizes, [4, 6], "OpenAI's own partial images, in order");
+        assert_eq!(out[0].usage.as_ref(), Some(&usage));
+        let ProviderOutput::Encoded(bytes) = &out[0].image else {
+            panic!("encoded")
+        };
+        assert_eq!(imaging::decode(bytes).unwrap().width(), 16);
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_fails_midway_is_an_upstream_error() {
+        let server = MockServer::start().await;
+        let sse = "event: error\ndata: {\"type\": \"error\", \"error\": {\"message\": \"overloaded\"}}\n\n";
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/event-stream")
+                    .set_body_string(sse),
+            )
+            .mount(&server)
+            .await;
+        let err = provider(&server, 5_000)
+            .generate(&plan(json!({"prompt": "p", "stream": true})))
+            .await
+            .err()
+            .expect("failed");
+        assert!(
+            matches!(err, ProviderError::Upstream { status: 502, .. }),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -291,6 +291,8 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     job: Option<(&str, u32, i64)>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
+    let image_usage: Vec<Option<serde_json::Value>> =
+        images.iter().map(|i| i.usage.clone()).collect();
     let (processed, partials) = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
@@ -393,6 +395,12 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         background: background_name(plan.background).to_string(),
         quality: plan.quality.to_string(),
         model: plan.model.id.to_string(),
+        usage: image_usage
+            .iter()
+            .flatten()
+            .cloned()
+            .reduce(|a, b| add_usage(&a, &b)),
+        image_usage,
         partials: partials
             .iter()
             .map(|ps| {
@@ -442,5 +450,43 @@ fn background_name(b: Background) -> &'static str {
     match b {
         Background::Transparent => "transparent",
         Background::Opaque => "opaque",
+    }
+}
+
+/// Two token usages added field by field (OpenAI's `Usage` shape: totals and their details).
+fn add_usage(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            Value::from(x.as_i64().unwrap_or(0) + y.as_i64().unwrap_or(0))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let mut sum = x.clone();
+            for (k, v) in y {
+                let added = match x.get(k) {
+                    Some(mine) => add_usage(mine, v),
+                    None => v.clone(),
+                };
+                sum.insert(k.clone(), added);
+            }
+            Value::Object(sum)
+        }
+        (_, other) => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod usage_tests {
+    #[test]
+    fn usages_add_field_by_field() {
+        let a = serde_json::json!({"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
+            "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}});
+        let b = serde_json::json!({"input_tokens": 5, "output_tokens": 50, "total_tokens": 55,
+            "input_tokens_details": {"image_tokens": 2, "text_tokens": 3}});
+        assert_eq!(
+            super::add_usage(&a, &b),
+            serde_json::json!({"input_tokens": 15, "output_tokens": 150, "total_tokens": 165,
+                "input_tokens_details": {"image_tokens": 2, "text_tokens": 13}})
+        );
     }
 }

@@ -239,6 +239,8 @@ mod tests {
     fn answer(created: i64) -> ImagesResponse {
         ImagesResponse {
             partials: Vec::new(),
+            image_usage: Vec::new(),
+            usage: None,
             created,
             data: vec![],
             size: "256x256".into(),

@@ -688,7 +688,9 @@ async fn run_video<S: Store, B: Blobs>(
         background: "opaque".into(),
         quality: "medium".into(),
         model: plan.model.id.to_string(),
+        usage: None,
         partials: Vec::new(),
+        image_usage: Vec::new(),
     };
     let result = crate::usecases::generation::replayable(&response)?;
     let settlement = crate::domain::billing::Settlement {
