@@ -396,11 +396,10 @@ async fn openais_partial_images_and_token_usage_are_relayed() {
         .and(body_partial_json(
             json!({"stream": true, "partial_images": 2}),
         ))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(openai_stream(&[(64, 64), (128, 128)], &usage)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            openai_stream(&[(64, 64), (128, 128)], &usage),
+            "text/event-stream",
+        ))
         .mount(&server)
         .await;
     Mock::given(method("POST"))

@@ -337,4 +337,10 @@ async fn bad_video_requests_name_their_param_and_charge_nothing() {
         .await;
     assert_eq!(orphan.status, StatusCode::NOT_FOUND, "{}", orphan.text);
     assert!(orphan.text.contains("deleted"), "{}", orphan.text);
+    // Deleted: its Idempotency-Key cannot answer with it any more, and says so.
+    let d = t.delete(&format!("/v1/videos/{id}"), Some(&s.access)).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    let replay = send().await;
+    assert_eq!(replay.status, StatusCode::CONFLICT, "{}", replay.text);
+    assert_eq!(replay.param(), Some("Idempotency-Key"), "{}", replay.text);
 }

@@ -3,7 +3,7 @@
 //! fast-start MP4, with a JPEG poster and a JPEG spritesheet of the clip.
 
 use crate::Format;
-use crate::codec::{ImagingError, encode, fit_within, resize};
+use crate::codec::{ImagingError, encode, fit_within, resize, resize_region};
 use fast_image_resize::images::{Image as FirImage, ImageRef};
 use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbaImage;
@@ -96,22 +96,31 @@ impl ClipEncoder {
                 "a clip needs at least one second".into(),
             ));
         }
-        // The source once, covering the frame with a margin to move in: each frame then reads
-        // about 1.5 frames' worth of pixels, whatever the size of the picture given.
-        let scale = (width as f64 * MARGIN / picture.width() as f64)
-            .max(height as f64 * MARGIN / picture.height() as f64);
-        let (sw, sh) = (
-            ((picture.width() as f64 * scale).ceil() as u32).max(width),
-            ((picture.height() as f64 * scale).ceil() as u32).max(height),
+        // The source once: the picture's centre in the frame's shape (whatever its own shape:
+        // a sliver of a picture is not blown up whole), at the frame's size with a margin to
+        // move in. Each frame then reads about 1.5 frames' worth of pixels.
+        let (tw, th) = (
+            (width as f64 * MARGIN).round() as u32,
+            (height as f64 * MARGIN).round() as u32,
         );
-        let mut source = resize(picture, sw, sh);
-        flatten(&mut source);
-        let (sw, sh) = (sw as f64, sh as f64);
-        // The widest view of the frame's shape that fits, and one 1/MARGIN of it.
-        let wide = {
-            let s = (sw / width as f64).min(sh / height as f64);
-            (width as f64 * s, height as f64 * s)
+        let (pw, ph) = (picture.width() as f64, picture.height() as f64);
+        let aspect = tw as f64 / th as f64;
+        let (cw, ch) = if pw / ph > aspect {
+            ((ph * aspect).round().max(1.0), ph)
+        } else {
+            (pw, (pw / aspect).round().max(1.0))
         };
+        let region = (
+            ((pw - cw) / 2.0) as u32,
+            ((ph - ch) / 2.0) as u32,
+            cw as u32,
+            ch as u32,
+        );
+        let mut source = resize_region(picture, region, tw, th);
+        flatten(&mut source);
+        let (sw, sh) = (tw as f64, th as f64);
+        // The whole source, and one 1/MARGIN of it.
+        let wide = (sw, sh);
         let close = (wide.0 / MARGIN, wide.1 / MARGIN);
         let corner = |(w, h): (f64, f64), fx: f64, fy: f64| View {
             x: (sw - w) * fx,
@@ -353,6 +362,18 @@ mod tests {
         let last = View::lerp(enc.start, enc.end, 1.0);
         assert!((first.w - last.w).abs() > 1.0, "the view zooms");
         assert_eq!(enc.finish().unwrap().frames, 48);
+    }
+
+    #[test]
+    fn a_sliver_of_a_picture_is_cropped_to_the_frame_not_blown_up() {
+        // 8000x2 for a portrait frame would be 6,400,000 pixels wide if scaled whole.
+        let sliver = RgbaImage::from_pixel(8000, 2, image::Rgba([200, 40, 40, 255]));
+        let enc = ClipEncoder::new(&sliver, (72, 128), 1, 0).unwrap();
+        assert_eq!(enc.source.dimensions(), (90, 160));
+        let clip = enc.finish().unwrap();
+        let poster = crate::codec::decode(&clip.thumbnail).unwrap().into_rgb8();
+        let p = poster.get_pixel(36, 64).0;
+        assert!(p[0] > 150 && p[1] < 90, "the picture's colour: {p:?}");
     }
 
     #[test]

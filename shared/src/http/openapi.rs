@@ -649,7 +649,6 @@ mod tests {
         (status = 409, description = "The Idempotency-Key is in use by another request", body = ErrorResponse),
         (status = 413, description = "Inline picture too large: use /v1/uploads", body = ErrorResponse),
         (status = 429, description = "`insufficient_quota`, daily or hourly limit", body = ErrorResponse),
-        (status = 503, description = "The queue could not take the job (nothing charged)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
 fn create_video() {}

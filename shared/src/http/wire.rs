@@ -775,8 +775,15 @@ pub struct CreateVideoForm {
     /// The picture the camera moves over (PNG, JPEG or WebP, by content).
     #[schema(value_type = Option<String>, format = Binary, min_length = 1)]
     input_reference: Option<String>,
+    /// A stored image as the picture (instead of the file).
     #[schema(rename = "input_reference[file_id]", pattern = "^[A-Za-z0-9_-]{1,64}$")]
     input_reference_file_id: Option<String>,
-    #[schema(minimum = 0)]
-    seed: Option<u64>,
+    /// A base64 `data:` URL as the picture (instead of the file).
+    #[schema(rename = "input_reference[image_url]")]
+    input_reference_image_url: Option<String>,
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    seed: Option<i64>,
+    webhook: Option<String>,
+    /// `started`, `completed` or both, comma-separated.
+    webhook_events_filter: Option<String>,
 }

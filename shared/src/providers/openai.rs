@@ -112,15 +112,18 @@ impl OpenAiProvider {
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
+                    let streamed = resp
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|ct| ct.starts_with("text/event-stream"));
                     let text = match resp.text().await {
                         Ok(t) => t,
                         Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
                         Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
                     };
                     if (200..300).contains(&status) {
-                        if text.trim_start().starts_with("event:")
-                            || text.trim_start().starts_with("data:")
-                        {
+                        if streamed {
                             return from_events(&text);
                         }
                         return serde_json::from_str(&text).map_err(|e| {
@@ -141,10 +144,7 @@ impl OpenAiProvider {
                                 ProviderError::Upstream { status, message }
                             };
                         }
-                        _ if code.as_deref() == Some("content_policy_violation")
-                            || kind.as_deref() == Some("image_generation_user_error")
-                            || message.contains("safety system") =>
-                        {
+                        _ if refused_by_policy(code.as_deref(), kind.as_deref(), &message) => {
                             return Err(ProviderError::ContentPolicy(message));
                         }
                         _ => return Err(ProviderError::Rejected { status, message }),
@@ -206,12 +206,15 @@ impl OpenAiProvider {
 fn from_events(text: &str) -> Result<Value, ProviderError> {
     let mut data = Vec::new();
     let mut partials = Vec::new();
+    // SSE lines end in LF, CRLF or CR; an event's data lines are joined with LF.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     for block in text.split("\n\n") {
-        let payload: String = block
+        let payload = block
             .lines()
             .filter_map(|l| l.strip_prefix("data:"))
-            .map(str::trim)
-            .collect();
+            .map(|d| d.strip_prefix(' ').unwrap_or(d))
+            .collect::<Vec<_>>()
+            .join("\n");
         if payload.is_empty() || payload == "[DONE]" {
             continue;
         }
@@ -226,7 +229,7 @@ fn from_events(text: &str) -> Result<Value, ProviderError> {
                 "usage": event["usage"],
                 "partials": std::mem::take(&mut partials),
             }));
-        } else if kind == "error" || event.get("error").is_some() {
+        } else if kind == "error" || event["error"].is_object() {
             let e = if event["error"].is_object() {
                 &event["error"]
             } else {
@@ -236,7 +239,7 @@ fn from_events(text: &str) -> Result<Value, ProviderError> {
                 .as_str()
                 .unwrap_or("the stream failed")
                 .to_string();
-            if e["code"].as_str() == Some("content_policy_violation") {
+            if refused_by_policy(e["code"].as_str(), e["type"].as_str(), &message) {
                 return Err(ProviderError::ContentPolicy(message));
             }
             return Err(ProviderError::Upstream {
@@ -251,6 +254,15 @@ fn from_events(text: &str) -> Result<Value, ProviderError> {
         ));
     }
     Ok(json!({ "data": data }))
+}
+
+/// Whether OpenAI refused the request for its content (moderation, the safety system).
+fn refused_by_policy(code: Option<&str>, kind: Option<&str>, message: &str) -> bool {
+    matches!(
+        code,
+        Some("content_policy_violation" | "moderation_blocked")
+    ) || kind == Some("image_generation_user_error")
+        || message.contains("safety system")
 }
 
 /// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
@@ -546,11 +558,7 @@ mod tests {
             .and(body_partial_json(
                 json!({"stream": true, "partial_images": 2}),
             ))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/event-stream")
-                    .set_body_string(sse),
-            )
+            .respond_with(ResponseTemplate::new(200).set_body_raw(sse, "text/event-stream"))
             .expect(1)
             .mount(&server)
             .await;
@@ -570,16 +578,26 @@ mod tests {
         assert_eq!(imaging::decode(bytes).unwrap().width(), 16);
     }
 
+    #[test]
+    fn streams_with_crlf_lines_and_split_data_parse_and_moderation_is_a_policy_refusal() {
+        let crlf = "event: image_generation.completed\r\ndata: {\"type\": \"image_generation.completed\",\r\ndata: \"b64_json\": \"AA==\", \"usage\": null}\r\n\r\n";
+        let v = from_events(crlf).unwrap();
+        assert_eq!(v["data"][0]["b64_json"], "AA==");
+        let blocked = "event: error\ndata: {\"type\": \"error\", \"error\": {\"code\": \"moderation_blocked\", \"message\": \"blocked\"}}\n\n";
+        assert!(matches!(
+            from_events(blocked),
+            Err(ProviderError::ContentPolicy(_))
+        ));
+        let no_error = "data: {\"type\": \"image_generation.completed\", \"b64_json\": \"AA==\", \"error\": null}\n\n";
+        assert!(from_events(no_error).is_ok(), "a null error is no error");
+    }
+
     #[tokio::test]
     async fn a_stream_that_fails_midway_is_an_upstream_error() {
         let server = MockServer::start().await;
         let sse = "event: error\ndata: {\"type\": \"error\", \"error\": {\"message\": \"overloaded\"}}\n\n";
         Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/event-stream")
-                    .set_body_string(sse),
-            )
+            .respond_with(ResponseTemplate::new(200).set_body_raw(sse, "text/event-stream"))
             .mount(&server)
             .await;
         let err = provider(&server, 5_000)

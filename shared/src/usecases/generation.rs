@@ -314,6 +314,31 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         .map_err(|e| ApiError::from(ProviderError::BadOutput(e.to_string())))?
     };
 
+    let mut partials = partials;
+    if plan.stream {
+        // A stream carries every image and its partial images in one response: partial images
+        // (OpenAI's may be full size) are dropped, latest first, until it fits; OpenAI's
+        // contract allows fewer partial images than asked for.
+        let b64 = |n: usize| n.div_ceil(3) * 4;
+        let finals: usize = processed.iter().map(|p| b64(p.bytes.len())).sum();
+        let mut total = finals
+            + partials
+                .iter()
+                .flatten()
+                .map(|p| b64(p.len()))
+                .sum::<usize>();
+        while total > MAX_INLINE_RESPONSE_BYTES {
+            let Some(most) = partials
+                .iter_mut()
+                .max_by_key(|ps| ps.len())
+                .filter(|ps| !ps.is_empty())
+            else {
+                break;
+            };
+            let dropped = most.pop().map_or(0, |p| b64(p.len()));
+            total -= dropped;
+        }
+    }
     if plan.response_format == ResponseFormat::B64Json {
         let encoded: usize = processed
             .iter()

@@ -105,7 +105,13 @@ where
                     .store
                     .job(&who.user_id, &job_id)
                     .await?
-                    .ok_or_else(|| ApiError::internal(format!("job {job_id} of a key is gone")))?;
+                    .ok_or_else(|| ApiError::Conflict {
+                        // Deleted (a video) or expired: the key cannot answer with it again.
+                        message: format!(
+                            "{job_id}, made with this Idempotency-Key, was deleted since; use a new key"
+                        ),
+                        param: Some("Idempotency-Key".into()),
+                    })?;
                 return Ok(Submitted::Job(job));
             }
             let stored: ImagesResponse =

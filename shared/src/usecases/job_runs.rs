@@ -590,7 +590,7 @@ async fn run_video<S: Store, B: Blobs>(
     }
     let (w, h) = (plan.size.width, plan.size.height);
     let (prompt, seed, seconds) = (plan.prompt.clone(), plan.seed, plan.seconds);
-    let started = tokio::task::spawn_blocking(move || {
+    let started = match tokio::task::spawn_blocking(move || {
         let picture = match picture {
             Some(p) => p,
             // The prompt's scene, a little larger than the frame: the camera moves inside it.
@@ -605,7 +605,11 @@ async fn run_video<S: Store, B: Blobs>(
         imaging::video::ClipEncoder::new(&picture, (w, h), seconds, seed)
     })
     .await
-    .map_err(ApiError::internal)?;
+    {
+        Ok(started) => started,
+        // A panic repeats on every delivery: fail now rather than after the retries.
+        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+    };
     let mut encoder = match started {
         Ok(e) => e,
         Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
@@ -625,12 +629,15 @@ async fn run_video<S: Store, B: Blobs>(
             break;
         }
         // A second of video at a time, off the async threads.
-        let (back, done) = tokio::task::spawn_blocking(move || {
+        let batch = tokio::task::spawn_blocking(move || {
             let done = encoder.encode_next(imaging::video::FPS);
             (encoder, done)
         })
-        .await
-        .map_err(ApiError::internal)?;
+        .await;
+        let (back, done) = match batch {
+            Ok(b) => b,
+            Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+        };
         encoder = back;
         if let Err(e) = done {
             return fail(deps, job, attempt, ApiError::internal(e)).await;
@@ -642,10 +649,10 @@ async fn run_video<S: Store, B: Blobs>(
         let thumbnail = imaging::thumbnail(&poster)?;
         Ok::<_, imaging::ImagingError>((clip, thumbnail))
     })
-    .await
-    .map_err(ApiError::internal)?;
+    .await;
     let (clip, thumbnail) = match finished {
-        Ok(c) => c,
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return fail(deps, job, attempt, ApiError::internal(e)).await,
         Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
     };
     let record = ImageRecord {

@@ -207,6 +207,15 @@ mod create {
             let form = multipart::parse(req, &["input_reference"], MAX_INLINE_IMAGE_BYTES).await?;
             let mut text = form.text_json(&["seed"], &[])?;
             let obj = text.as_object_mut().expect("a form is an object");
+            // A form has no arrays: the events are comma-separated.
+            if let Some(Value::String(events)) = obj.get("webhook_events_filter") {
+                let events: Vec<Value> = events
+                    .split(',')
+                    .map(|e| Value::String(e.trim().to_string()))
+                    .filter(|e| e.as_str() != Some(""))
+                    .collect();
+                obj.insert("webhook_events_filter".into(), Value::Array(events));
+            }
             // The SDK writes a reference object as bracketed fields.
             let mut reference = serde_json::Map::new();
             for field in ["file_id", "image_url"] {
@@ -318,15 +327,16 @@ mod create {
         let plan = parsed.fields.plan()?;
         let fields = parsed.fields.job_fields(&plan);
         webhook_of(&fields, true, deps.config.allow_private_webhook_targets)?;
-        let images = load_all(deps, &who.user_id, parsed.picture.into_iter().collect()).await?;
-        let sub = Submission {
-            operation: JobOperation::Video,
-            fields,
-            work: Work::Video(plan),
-            images,
-            mask: None,
-        };
         let submitted = claimed(deps, who, key, &parsed.canonical, |claim| async move {
+            // Inside the claim: a replay answers without reading the picture again.
+            let images = load_all(deps, &who.user_id, parsed.picture.into_iter().collect()).await?;
+            let sub = Submission {
+                operation: JobOperation::Video,
+                fields,
+                work: Work::Video(plan),
+                images,
+                mask: None,
+            };
             submit(deps, who, sub, claim).await.map(Submitted::Job)
         })
         .await?;

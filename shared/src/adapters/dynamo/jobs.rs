@@ -158,7 +158,15 @@ impl Jobs for DynamoStore {
                 .user_items(user_id, keys::JOB_PREFIX)
                 .await
                 .scan_index_forward(filter.oldest_first)
-                .limit((limit - jobs.len() + 1) as i32)
+                // A filter drops items after they are read: read pages of a few hundred then,
+                // not `limit`, or a rare kind (videos among thousands of image jobs) takes
+                // hundreds of round trips. The cursor is the last job kept, so reading more
+                // than is kept loses nothing.
+                .limit(if filter.status.is_some() || filter.operation.is_some() {
+                    (limit + 1).max(300) as i32
+                } else {
+                    (limit - jobs.len() + 1) as i32
+                })
                 .set_exclusive_start_key(start.take());
             let mut conditions = Vec::new();
             if let Some(status) = filter.status {
