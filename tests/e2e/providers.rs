@@ -464,3 +464,80 @@ fn b64_png(w: u32, h: u32) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(fake_openai::png(w, h))
 }
+
+/// A PNG of noise: about 3 bytes a pixel whatever the encoder does.
+fn noise_png(w: u32, h: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        image::Rgb([state as u8, (state >> 8) as u8, (state >> 16) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn full_size_partial_images_are_dropped_until_the_stream_fits_a_response() {
+    use base64::Engine;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let image = base64::engine::general_purpose::STANDARD.encode(noise_png(768, 768));
+    let usage = json!({"input_tokens": 1, "output_tokens": 1, "total_tokens": 2,
+        "input_tokens_details": {"image_tokens": 0, "text_tokens": 1}});
+    let mut sse = String::new();
+    for i in 0..3 {
+        let e = json!({"type": "image_generation.partial_image", "b64_json": image,
+            "partial_image_index": i, "created_at": 1, "size": "1024x1024", "quality": "low",
+            "background": "opaque", "output_format": "png"});
+        sse += &format!("event: image_generation.partial_image\ndata: {e}\n\n");
+    }
+    let e = json!({"type": "image_generation.completed", "b64_json": image, "usage": usage,
+        "created_at": 1, "size": "1024x1024", "quality": "low", "background": "opaque",
+        "output_format": "png"});
+    sse += &format!("event: image_generation.completed\ndata: {e}\n\n");
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(sse, "text/event-stream"))
+        .mount(&server)
+        .await;
+    let t = stack_against(&server).await;
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await["available"].as_i64().unwrap();
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/generations"))
+                .bearer_auth(&s.access)
+                .json(
+                    &json!({"prompt": "static", "model": "gpt-image-1.5", "stream": true,
+                    "partial_images": 3, "quality": "low"}),
+                ),
+        )
+        .await;
+    // Four images of 3 MB would not fit a Lambda response (6 MB): the final one is sent.
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        &r.text[..r.text.len().min(300)]
+    );
+    assert!(r.text.len() < 5_600_000, "{} bytes", r.text.len());
+    let kinds: Vec<&str> = r
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        kinds.last(),
+        Some(&"image_generation.completed"),
+        "{kinds:?}"
+    );
+    assert!(kinds.len() < 4, "partial images dropped: {kinds:?}");
+    assert!(
+        t.credits(&s.access).await["available"].as_i64().unwrap() < before,
+        "charged: it was delivered"
+    );
+}
