@@ -4,7 +4,7 @@ VENV  := .venv
 PORT  ?= 3000
 CARGO ?= cargo
 
-.PHONY: run test venv node debs fmt clippy cfn-lint bench build deploy clean
+.PHONY: run test venv node debs fmt clippy cfn-lint checkov bench build deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv
@@ -18,13 +18,23 @@ LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_H
 
 ## test: formatting, cfn-lint, clippy with the test build, then every test against a moto server
 ## started and stopped here
-test: venv node debs fmt cfn-lint
+test: venv node debs fmt cfn-lint checkov
 	$(LINTED) $(CARGO) test --workspace --all-targets --no-run
 	# shared alone, without its `images` feature: what the account functions build.
 	$(CARGO) clippy -p shared --lib -- -D warnings
 	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace
 
 venv: $(VENV)/.installed
+
+## checkov: template.yaml's security checks; .checkov.yaml names each skipped check and why
+CHECKOV := $(VENV)/checkov
+checkov: $(CHECKOV)/.installed
+	$(CHECKOV)/bin/checkov -f template.yaml --config-file .checkov.yaml --compact --quiet --skip-download
+
+$(CHECKOV)/.installed: infra/local/requirements-checkov.txt
+	python3 -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-checkov.txt
+	touch $@
 
 ## debs: the Debian packages the tests use: ffmpeg (ffprobe checks the videos made)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
