@@ -53,6 +53,26 @@ async fn until_over(t: &TestStack, token: &str, id: &str) -> Reply {
     panic!("video {id} did not end");
 }
 
+/// The job's item as stored in the table.
+async fn job_item(
+    t: &TestStack,
+    token: &str,
+    id: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let key = shared::adapters::dynamo::keys::job(&t.user_id(token).await, id);
+    t.stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(t.stack.created.tables["Table"].clone())
+        .set_key(Some(key))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the job's item")
+}
+
 async fn available(t: &TestStack, token: &str) -> i64 {
     t.credits(token).await["available"].as_i64().unwrap()
 }
@@ -148,6 +168,9 @@ async fn the_openai_sdk_makes_downloads_lists_and_deletes_videos() {
         )
         .await;
     assert_eq!(first.body["asset_id"], asset);
+    // A made video is kept until deleted: its job has no expiry.
+    let item = job_item(&t, &s.access, report["video"].as_str().unwrap()).await;
+    assert!(!item.contains_key("expires_at"), "{item:?}");
 }
 
 #[tokio::test]
@@ -189,6 +212,13 @@ async fn a_video_is_a_job_canceled_and_refunded_like_any() {
     assert_eq!(available(&t, &s.access).await, before, "refunded");
     let listed = t.get("/v1/images?type=video", Some(&s.access)).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
+    // A video that ended without a video expires like any job (a made one stays until deleted).
+    let item = job_item(&t, &s.access, &id).await;
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert!(
+        expires > shared::domain::now_epoch() + 29 * 86_400,
+        "{expires}"
+    );
     assert!(
         !t.object_keys().await.iter().any(|k| k.ends_with(".mp4")),
         "nothing stored"

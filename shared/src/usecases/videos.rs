@@ -70,14 +70,11 @@ pub async fn get<S: Store, B: Blobs>(
     user_id: &str,
     id: &str,
 ) -> Result<Job, ApiError> {
-    let found = if crate::domain::plausible_id(id) {
-        deps.store.job(user_id, id).await?
-    } else {
-        None
-    };
-    found
-        .filter(|j| j.operation == JobOperation::Video)
-        .ok_or_else(|| no_video(id))
+    match crate::usecases::jobs::get(deps, user_id, id).await {
+        Ok(job) if job.operation == JobOperation::Video => Ok(job),
+        Ok(_) | Err(ApiError::NotFound(_)) => Err(no_video(id)),
+        Err(e) => Err(e),
+    }
 }
 
 /// One page of the caller's videos.

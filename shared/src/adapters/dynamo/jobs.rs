@@ -280,10 +280,13 @@ impl Jobs for DynamoStore {
         attempt: Option<u32>,
         end: &JobEnd,
     ) -> Result<bool, ApiError> {
+        // A video job has no expiry while it may become a video; one that ended without one
+        // goes after the retention like any job (others keep the expiry they were made with).
         let expression = if end.failure.is_some() {
-            "SET #status = :end, completed_at = :at, failure = :f"
+            "SET #status = :end, completed_at = :at, failure = :f, \
+             expires_at = if_not_exists(expires_at, :expires)"
         } else {
-            "SET #status = :end, completed_at = :at"
+            "SET #status = :end, completed_at = :at, expires_at = if_not_exists(expires_at, :expires)"
         };
         let mut update = self
             .update_item(keys::job(user_id, id))
@@ -292,7 +295,8 @@ impl Jobs for DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":end", s(end.status.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
-            .expression_attribute_values(":at", n(end.completed_at));
+            .expression_attribute_values(":at", n(end.completed_at))
+            .expression_attribute_values(":expires", n(end.completed_at + JOB_RETENTION));
         update = match attempt {
             Some(a) => update
                 .condition_expression("#status = :from AND attempt = :attempt")
