@@ -1,6 +1,7 @@
 //! Videos: OpenAI's Videos API shape over this API's jobs, with the local-motion model. The
 //! official SDK drives the stack; `ffprobe` (Debian's ffmpeg) checks what it downloads.
 
+use crate::webhooks::{receiver, verified};
 use e2e_tests::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -209,7 +210,17 @@ async fn a_video_is_a_job_canceled_and_refunded_like_any() {
     let over = until_over(&t, &s.access, &id).await;
     assert_eq!(over.body["status"], "failed", "{}", over.text);
     assert_eq!(over.body["error"]["code"], "canceled", "{}", over.text);
-    assert_eq!(available(&t, &s.access).await, before, "refunded");
+    // Canceled while queued, it is refunded at once; while encoding, the refund follows the
+    // job's end (a moment after it reads as failed).
+    let mut now_available = 0;
+    for _ in 0..50 {
+        now_available = available(&t, &s.access).await;
+        if now_available == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now_available, before, "refunded");
     let listed = t.get("/v1/images?type=video", Some(&s.access)).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
     // A video that ended without a video expires like any job (a made one stays until deleted).
@@ -373,4 +384,51 @@ async fn bad_video_requests_name_their_param_and_charge_nothing() {
     let replay = send().await;
     assert_eq!(replay.status, StatusCode::CONFLICT, "{}", replay.text);
     assert_eq!(replay.param(), Some("Idempotency-Key"), "{}", replay.text);
+}
+
+#[tokio::test]
+async fn a_video_sends_its_signed_webhooks_with_a_link_to_the_mp4() {
+    let hook = receiver(&[]).await;
+    let t = start_with(&[("AllowPrivateWebhookTargets", "true")]).await;
+    let (_, s) = t.new_user().await;
+    let secret = t.get("/v1/webhooks/secret", Some(&s.access)).await.body["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "waves", "webhook": format!("{}/hook", hook.uri()),
+                   "webhook_events_filter": ["started", "completed"]}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let done = until_over(&t, &s.access, &id).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    let mut hooks = Vec::new();
+    for _ in 0..100 {
+        hooks = hook.received_requests().await.unwrap();
+        if hooks.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 2, "started and completed");
+    let bodies: Vec<Value> = hooks
+        .iter()
+        .map(|h| serde_json::from_slice(&h.body).unwrap())
+        .collect();
+    for (h, b) in hooks.iter().zip(&bodies) {
+        assert!(verified(h, &secret), "signed with the user's secret");
+        assert_eq!(b["id"], id.as_str());
+        assert_eq!(b["operation"], "video");
+    }
+    let finished = bodies.iter().find(|b| b["status"] == "succeeded").unwrap();
+    assert_eq!(finished["result"]["data"][0]["id"], done.body["asset_id"]);
+    // The link in the webhook downloads the MP4 itself.
+    let url = finished["result"]["data"][0]["url"].as_str().unwrap();
+    let mp4 = t.http.get(url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(&mp4[4..8], b"ftyp", "an MP4");
 }
