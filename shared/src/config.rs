@@ -39,6 +39,10 @@ pub struct Config {
     pub openai_base_url: String,
     /// Hosts (`host` or `*.domain`) OpenAI's answers may point at for image bytes, over https.
     pub openai_image_hosts: Vec<String>,
+    /// Stability AI's models are offered only with a key (`STABILITY_API_KEY`).
+    pub stability_api_key: Option<String>,
+    /// The host, without a version path (the client appends `/v2beta/...`).
+    pub stability_base_url: String,
     /// Total time budget of one provider call, retries included.
     pub provider_timeout: Duration,
     pub provider_max_retries: u32,
@@ -73,6 +77,7 @@ impl std::fmt::Debug for Config {
             .field("signup_credits", &self.signup_credits)
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
             .field("openai_configured", &self.openai_api_key.is_some())
+            .field("stability_configured", &self.stability_api_key.is_some())
             .field("openai_base_url", &self.openai_base_url)
             .field("presign_ttl", &self.presign_ttl)
             .field("daily_image_limit", &self.daily_image_limit)
@@ -83,6 +88,16 @@ impl std::fmt::Debug for Config {
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Config {
+    /// Whether this deployment has what a vendor's models need (its key).
+    pub fn serves(&self, kind: crate::domain::catalog::ProviderKind) -> bool {
+        use crate::domain::catalog::ProviderKind;
+        match kind {
+            ProviderKind::Local => true,
+            ProviderKind::OpenAi => self.openai_api_key.is_some(),
+            ProviderKind::Stability => self.stability_api_key.is_some(),
+        }
+    }
+
     /// Reads the process environment; fails fast with a message naming the variable.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -194,6 +209,11 @@ impl Config {
                 .unwrap_or_default()
         };
         Ok(Self {
+            stability_api_key: get("STABILITY_API_KEY"),
+            stability_base_url: get("STABILITY_BASE_URL")
+                .unwrap_or_else(|| "https://api.stability.ai".into())
+                .trim_end_matches('/')
+                .to_string(),
             openai_api_key: get("OPENAI_API_KEY"),
             openai_base_url: get("OPENAI_BASE_URL")
                 .unwrap_or_else(|| "https://api.openai.com/v1".into())

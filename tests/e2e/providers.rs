@@ -541,3 +541,95 @@ async fn full_size_partial_images_are_dropped_until_the_stream_fits_a_response()
         "charged: it was delivered"
     );
 }
+
+#[tokio::test]
+async fn stability_models_generate_through_its_api_and_refusals_are_free() {
+    use base64::Engine;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let png = base64::engine::general_purpose::STANDARD.encode(fake_openai::png(1344, 768));
+    Mock::given(method("POST"))
+        .and(path("/v2beta/stable-image/generate/sd3"))
+        .and(header("authorization", "Bearer sk-stability"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"image": png, "finish_reason": "SUCCESS", "seed": 42})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2beta/stable-image/generate/core"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"image": png, "finish_reason": "CONTENT_FILTERED", "seed": 1}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let without = start().await;
+    let listed = without.get("/v1/models", None).await;
+    assert!(!listed.text.contains("sd3.5-large"), "no key, no model");
+
+    let t = start_with(&[
+        ("StabilityApiKey", "sk-stability"),
+        ("StabilityBaseUrl", &server.uri()),
+        ("ProviderMaxRetries", "0"),
+    ])
+    .await;
+    let m = t.get("/v1/models/sd3.5-large", None).await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    assert_eq!(m.body["provider"], "stability");
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await["available"].as_i64().unwrap();
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a fox in snow", "model": "sd3.5-large", "size": "1344x768", "n": 2,
+                   "response_format": "b64_json"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["model"], "sd3.5-large");
+    for d in r.body["data"].as_array().unwrap() {
+        let img = image::load_from_memory(&b64(d["b64_json"].as_str().unwrap())).unwrap();
+        assert_eq!((img.width(), img.height()), (1344, 768));
+    }
+    let spent = before - t.credits(&s.access).await["available"].as_i64().unwrap();
+    assert!(spent > 0, "charged");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "one request an image"
+    );
+
+    // Filtered by Stability's moderation: OpenAI's refusal, and nothing charged.
+    let left = t.credits(&s.access).await["available"].as_i64().unwrap();
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "x", "model": "stable-image-core"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), Some("content_policy_violation"), "{}", r.text);
+    assert_eq!(
+        t.credits(&s.access).await["available"].as_i64().unwrap(),
+        left
+    );
+    // What Stability's models do not do is a 400 before anything is sent.
+    let calls = server.received_requests().await.unwrap().len();
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "x", "model": "sd3.5-large", "size": "1000x1000"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.param()),
+        (StatusCode::BAD_REQUEST, Some("size")),
+        "{}",
+        r.text
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), calls);
+}

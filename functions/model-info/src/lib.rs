@@ -11,7 +11,7 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "model-info");
     ctx.run(async {
         let id = path_param(&req, "id")?;
-        let model = catalog::usable(config.openai_api_key.is_some())
+        let model = catalog::usable(|k| config.serves(k))
             .find(|m| m.id == id)
             .map(ModelInfo::from)
             .or_else(|| videos::usable().find(|m| m.id == id).map(ModelInfo::from))

@@ -10,7 +10,7 @@ use shared::http::{Ctx, json};
 pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "models");
     ctx.run(async {
-        let data = catalog::usable(config.openai_api_key.is_some())
+        let data = catalog::usable(|k| config.serves(k))
             .map(ModelInfo::from)
             .chain(videos::usable().map(ModelInfo::from))
             .collect();

@@ -36,11 +36,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  {} routes from template.yaml; consumers polling the generation and webhook queues.",
         stack.routes.len()
     );
-    let providers = match stack.config.openai_api_key {
-        Some(_) => "local (offline default) and OpenAI (a key is set)",
-        None => "local only (set OPENAI_API_KEY or OpenAiApiKey for OpenAI's models)",
-    };
-    eprintln!("  Providers on: {providers}.");
+    let mut on = vec!["local (offline)"];
+    if stack.config.openai_api_key.is_some() {
+        on.push("OpenAI");
+    }
+    if stack.config.stability_api_key.is_some() {
+        on.push("Stability");
+    }
+    eprintln!(
+        "  Providers on: {} (keys: OPENAI_API_KEY, STABILITY_API_KEY).",
+        on.join(", ")
+    );
     for (binary, period) in &stack.scheduled {
         eprintln!("  {binary} runs every {} s.", period.as_secs());
     }

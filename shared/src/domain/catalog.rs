@@ -8,6 +8,8 @@ pub enum ProviderKind {
     /// Offline procedural images: not an AI model, and says so.
     Local,
     OpenAi,
+    /// Stability AI's Stable Image API.
+    Stability,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -442,17 +444,90 @@ pub static MODELS: &[Model] = &[
         &[],
         LATEST,
     ),
+    stability(
+        "stable-image-core",
+        3,
+        Info {
+            what_is: "Stability AI's Stable Image Core: fast, inexpensive text-to-image at about a megapixel.",
+            use_cases: &["Drafts and illustrations", "High-volume generation"],
+            tips: &[
+                "`size` is one of Stability's aspect ratios: 1024x1024, 1344x768, 768x1344, 1216x832, 832x1216, 1152x896, 896x1152, 1536x640, 640x1536",
+                "Each image has its own seed (`seed`, then the next): the same seed gives the same images",
+            ],
+        },
+    ),
+    stability(
+        "sd3.5-large",
+        7,
+        Info {
+            what_is: "Stability AI's Stable Diffusion 3.5 Large (8 billion parameters): detailed, prompt-faithful images at about a megapixel.",
+            use_cases: &[
+                "Detailed scenes and typography",
+                "Styles from photography to illustration",
+            ],
+            tips: &["Sizes are Stability's aspect ratios at about a megapixel"],
+        },
+    ),
+    stability(
+        "stable-image-ultra",
+        8,
+        Info {
+            what_is: "Stability AI's Stable Image Ultra: its highest-quality text-to-image model.",
+            use_cases: &["Print and product imagery", "Photorealism"],
+            tips: &[
+                "Stability renders at a larger size; the image is resized to the size asked for",
+            ],
+        },
+    ),
 ];
+
+/// Stability's output sizes, one per aspect ratio.
+const STABILITY_SIZES: &[Size] = &[
+    Size::new(1024, 1024),
+    Size::new(1344, 768),
+    Size::new(768, 1344),
+    Size::new(1216, 832),
+    Size::new(832, 1216),
+    Size::new(1152, 896),
+    Size::new(896, 1152),
+    Size::new(1536, 640),
+    Size::new(640, 1536),
+];
+
+const fn stability(id: &'static str, base_cost: i64, info: Info) -> Model {
+    Model {
+        id,
+        provider: ProviderKind::Stability,
+        owned_by: "stability-ai",
+        sizes: STABILITY_SIZES,
+        default_size: Size::new(1024, 1024),
+        qualities: &["medium"],
+        styles: &[],
+        max_n: 4,
+        max_prompt_chars: 10000,
+        native_transparency: false,
+        gpt_image_params: false,
+        base_cost,
+        max_edit_images: 0,
+        edit_sizes: &[],
+        variations: false,
+        async_only: false,
+        any_size: None,
+        complexity: false,
+        input_fidelity: &[],
+        response_format: true,
+        gif_and_svg: false,
+        info,
+    }
+}
 
 pub fn find(id: &str) -> Option<&'static Model> {
     MODELS.iter().find(|m| m.id == id)
 }
 
 /// The models this deployment can serve: vendor models only when their key is configured.
-pub fn usable(openai_configured: bool) -> impl Iterator<Item = &'static Model> {
-    MODELS
-        .iter()
-        .filter(move |m| m.provider == ProviderKind::Local || openai_configured)
+pub fn usable(serves: impl Fn(ProviderKind) -> bool) -> impl Iterator<Item = &'static Model> {
+    MODELS.iter().filter(move |m| serves(m.provider))
 }
 
 #[cfg(test)]
@@ -483,9 +558,21 @@ mod tests {
 
     #[test]
     fn only_configured_vendors_are_usable() {
-        let offline: Vec<_> = usable(false).map(|m| m.id).collect();
+        let offline: Vec<_> = usable(|k| k == ProviderKind::Local).map(|m| m.id).collect();
         assert_eq!(offline, vec!["local-procedural"]);
-        assert_eq!(usable(true).count(), MODELS.len());
+        let stability: Vec<_> = usable(|k| k != ProviderKind::OpenAi)
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(
+            stability,
+            [
+                "local-procedural",
+                "stable-image-core",
+                "sd3.5-large",
+                "stable-image-ultra"
+            ]
+        );
+        assert_eq!(usable(|_| true).count(), MODELS.len());
         for m in MODELS {
             assert!(m.sizes.contains(&m.default_size), "{}", m.id);
             assert!(!m.qualities.is_empty(), "{}", m.id);

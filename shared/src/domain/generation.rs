@@ -625,7 +625,8 @@ impl CreateImageRequest {
 
     /// The options only some models (or no model here) take; returns the moderation level.
     fn checked_options(&self, model: &Model) -> Result<Option<&'static str>, ApiError> {
-        if self.seed.is_some() && model.provider != catalog::ProviderKind::Local {
+        // The local renderer and Stability take seeds; OpenAI's models do not.
+        if self.seed.is_some() && model.provider == catalog::ProviderKind::OpenAi {
             return Err(ApiError::invalid(
                 "seed",
                 format!(

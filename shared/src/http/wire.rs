@@ -354,6 +354,7 @@ impl From<&crate::domain::catalog::Model> for ModelInfo {
             provider: match m.provider {
                 ProviderKind::Local => "local",
                 ProviderKind::OpenAi => "openai",
+                ProviderKind::Stability => "stability",
             }
             .into(),
             is_ai_model: m.provider != ProviderKind::Local,
@@ -396,6 +397,7 @@ impl From<&crate::domain::videos::VideoModel> for ModelInfo {
             provider: match m.provider {
                 ProviderKind::Local => "local",
                 ProviderKind::OpenAi => "openai",
+                ProviderKind::Stability => "stability",
             }
             .into(),
             is_ai_model: m.provider != ProviderKind::Local,

@@ -3,6 +3,7 @@
 pub mod fetch;
 pub mod local;
 pub mod openai;
+pub mod stability;
 
 use crate::config::Config;
 use crate::domain::catalog::ProviderKind;
@@ -138,6 +139,7 @@ pub trait ImageProvider: Send + Sync {
 pub struct Providers {
     pub local: local::LocalProvider,
     pub openai: Option<openai::OpenAiProvider>,
+    pub stability: Option<stability::StabilityProvider>,
 }
 
 impl Providers {
@@ -153,6 +155,14 @@ impl Providers {
                     &config.openai_image_hosts,
                 )
             }),
+            stability: config.stability_api_key.as_ref().map(|key| {
+                stability::StabilityProvider::new(
+                    &config.stability_base_url,
+                    key,
+                    config.provider_timeout,
+                    config.provider_max_retries,
+                )
+            }),
         }
     }
 
@@ -160,13 +170,17 @@ impl Providers {
         match kind {
             ProviderKind::Local => true,
             ProviderKind::OpenAi => self.openai.is_some(),
+            ProviderKind::Stability => self.stability.is_some(),
         }
     }
 
-    /// The default model: OpenAI's own default when configured, else the local renderer.
+    /// The default model: OpenAI's own default when configured, else Stability's, else the
+    /// local renderer.
     pub fn default_model(&self) -> &'static str {
         if self.openai.is_some() {
             "gpt-image-1-mini"
+        } else if self.stability.is_some() {
+            "stable-image-core"
         } else {
             "local-procedural"
         }
@@ -179,6 +193,7 @@ impl Providers {
         let images = match plan.model.provider {
             ProviderKind::Local => self.local.generate(plan).await?,
             ProviderKind::OpenAi => self.openai()?.generate(plan).await?,
+            ProviderKind::Stability => self.stability()?.generate(plan).await?,
         };
         exactly(plan, images)
     }
@@ -191,6 +206,8 @@ impl Providers {
         let images = match plan.model.provider {
             ProviderKind::Local => self.local.edit(plan, inputs).await?,
             ProviderKind::OpenAi => self.openai()?.edit(plan, inputs).await?,
+            // The catalog gives Stability's models no edits: plans refuse them first.
+            ProviderKind::Stability => return Err(not_offered("edits")),
         };
         exactly(plan, images)
     }
@@ -203,14 +220,28 @@ impl Providers {
         let images = match plan.model.provider {
             ProviderKind::Local => self.local.variation(plan, input).await?,
             ProviderKind::OpenAi => self.openai()?.variation(plan, input).await?,
+            ProviderKind::Stability => return Err(not_offered("variations")),
         };
         exactly(plan, images)
+    }
+
+    fn stability(&self) -> Result<&stability::StabilityProvider, ProviderError> {
+        self.stability
+            .as_ref()
+            .ok_or_else(|| ProviderError::Unreachable("Stability is not configured".into()))
     }
 
     fn openai(&self) -> Result<&openai::OpenAiProvider, ProviderError> {
         self.openai
             .as_ref()
             .ok_or_else(|| ProviderError::Unreachable("OpenAI is not configured".into()))
+    }
+}
+
+fn not_offered(what: &str) -> ProviderError {
+    ProviderError::Rejected {
+        status: 400,
+        message: format!("this deployment offers no {what} for Stability's models"),
     }
 }
 

@@ -18,7 +18,7 @@ pub struct OpenAiProvider {
 }
 
 /// Longest wait we accept from a `Retry-After` before giving up on this request.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
 impl OpenAiProvider {
     /// `image_hosts`: where the API's answers may point for image bytes (besides the API's own
@@ -266,7 +266,7 @@ fn refused_by_policy(code: Option<&str>, kind: Option<&str>, message: &str) -> b
 }
 
 /// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     use rand::Rng;
     let base = 500u64.saturating_mul(1 << attempt.min(6));
     Duration::from_millis(base + rand::rng().random_range(0..=base / 4))

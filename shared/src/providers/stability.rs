@@ -1,0 +1,397 @@
+//! Stability AI's Stable Image API (v2beta) over HTTP: one multipart request per image to
+//! `/v2beta/stable-image/generate/{sd3|core|ultra}` with `Accept: application/json` (the image
+//! as base64, its `finish_reason` and `seed`), bounded retries on 429/5xx/timeouts honouring
+//! `Retry-After`, and Stability's errors (`{id, name, errors[]}`) mapped to ours.
+
+use super::openai::{MAX_RETRY_AFTER, backoff};
+use super::{ProviderError, ProviderImage, ProviderOutput};
+use crate::domain::catalog::Size;
+use crate::domain::generation::GenerationPlan;
+use base64::Engine;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+pub struct StabilityProvider {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    budget: Duration,
+    max_retries: u32,
+}
+
+/// The output sizes of Stability's aspect ratios (about a megapixel each).
+pub const ASPECT_SIZES: &[(Size, &str)] = &[
+    (Size::new(1024, 1024), "1:1"),
+    (Size::new(1344, 768), "16:9"),
+    (Size::new(768, 1344), "9:16"),
+    (Size::new(1216, 832), "3:2"),
+    (Size::new(832, 1216), "2:3"),
+    (Size::new(1152, 896), "5:4"),
+    (Size::new(896, 1152), "4:5"),
+    (Size::new(1536, 640), "21:9"),
+    (Size::new(640, 1536), "9:21"),
+];
+
+/// Stability's seeds are 0–4294967294.
+const SEED_RANGE: u64 = 4_294_967_295;
+
+impl StabilityProvider {
+    /// `base_url` is the host without a version path (`https://api.stability.ai`).
+    pub fn new(base_url: &str, api_key: &str, budget: Duration, max_retries: u32) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a TLS client"),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            budget,
+            max_retries,
+        }
+    }
+
+    /// The endpoint and form fields of the `index`-th image of a plan.
+    pub fn request(plan: &GenerationPlan, index: u64) -> (String, Vec<(&'static str, String)>) {
+        let (endpoint, model) = match plan.model.id {
+            "sd3.5-large" => ("sd3", Some("sd3.5-large")),
+            "stable-image-ultra" => ("ultra", None),
+            _ => ("core", None),
+        };
+        let aspect = ASPECT_SIZES
+            .iter()
+            .find(|(s, _)| *s == plan.size)
+            .map_or("1:1", |(_, a)| a);
+        let mut fields = vec![
+            ("prompt", plan.prompt.clone()),
+            ("aspect_ratio", aspect.to_string()),
+            // Encoded to the format asked for afterwards, like every provider's output.
+            ("output_format", "png".to_string()),
+            // 0 would mean "random": seeds run 1..=4294967294, one per image.
+            (
+                "seed",
+                (plan.seed.wrapping_add(index) % (SEED_RANGE - 1) + 1).to_string(),
+            ),
+        ];
+        if let Some(m) = model {
+            fields.push(("model", m.to_string()));
+        }
+        (format!("/v2beta/stable-image/generate/{endpoint}"), fields)
+    }
+
+    async fn one(
+        &self,
+        plan: &GenerationPlan,
+        index: u64,
+        deadline: Instant,
+    ) -> Result<ProviderImage, ProviderError> {
+        let (path, fields) = Self::request(plan, index);
+        let url = format!("{}{path}", self.base_url);
+        let mut attempt = 0u32;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ProviderError::Timeout);
+            }
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in &fields {
+                form = form.text(*k, v.clone());
+            }
+            let sent = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.api_key)
+                .header("accept", "application/json")
+                .multipart(form)
+                .timeout(remaining)
+                .send()
+                .await;
+            let mut wait = backoff(attempt);
+            let retryable = match sent {
+                Err(e) if e.is_timeout() => ProviderError::Timeout,
+                Err(e) => ProviderError::Unreachable(e.to_string()),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    let text = match resp.text().await {
+                        Ok(t) => t,
+                        Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
+                        Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
+                    };
+                    if (200..300).contains(&status) {
+                        return image_of(&text);
+                    }
+                    let (name, message) = error_fields(&text);
+                    match status {
+                        429 | 500 | 502 | 503 | 504 => {
+                            if let Some(s) = retry_after {
+                                wait = Duration::from_secs(s);
+                            }
+                            if status == 429 {
+                                ProviderError::RateLimited {
+                                    retry_after_secs: retry_after,
+                                }
+                            } else {
+                                ProviderError::Upstream { status, message }
+                            }
+                        }
+                        _ if name == "content_moderation" => {
+                            return Err(ProviderError::ContentPolicy(message));
+                        }
+                        _ => return Err(ProviderError::Rejected { status, message }),
+                    }
+                }
+            };
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if attempt > self.max_retries || wait > MAX_RETRY_AFTER || wait >= left {
+                tracing::warn!(attempts = attempt, error = %retryable, "stability call failed");
+                return Err(retryable);
+            }
+            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying stability call");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// `n` images, asked for at once (Stability makes one per request).
+    pub async fn generate(
+        &self,
+        plan: &GenerationPlan,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let deadline = Instant::now() + self.budget;
+        futures::future::try_join_all((0..plan.n as u64).map(|i| self.one(plan, i, deadline))).await
+    }
+}
+
+fn image_of(text: &str) -> Result<ProviderImage, ProviderError> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| ProviderError::BadOutput(format!("response is not JSON: {e}")))?;
+    match v["finish_reason"].as_str() {
+        Some("CONTENT_FILTERED") => {
+            return Err(ProviderError::ContentPolicy(
+                "the image was filtered by Stability's content moderation".into(),
+            ));
+        }
+        Some("SUCCESS") | None => {}
+        Some(other) => {
+            return Err(ProviderError::BadOutput(format!("finish_reason {other}")));
+        }
+    }
+    let b64 = v["image"]
+        .as_str()
+        .ok_or_else(|| ProviderError::BadOutput("response has no image".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| ProviderError::BadOutput(format!("image is not base64: {e}")))?;
+    Ok(ProviderImage {
+        image: ProviderOutput::Encoded(bytes),
+        revised_prompt: None,
+        partials: Vec::new(),
+        usage: None,
+    })
+}
+
+/// `name` and the joined `errors` of Stability's error body.
+fn error_fields(text: &str) -> (String, String) {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let name = v["name"].as_str().unwrap_or_default().to_string();
+    let message = match v["errors"].as_array() {
+        Some(errors) if !errors.is_empty() => errors
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => text.chars().take(300).collect(),
+    };
+    (name, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generation::CreateImageRequest;
+    use serde_json::json;
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn plan(v: Value) -> GenerationPlan {
+        serde_json::from_value::<CreateImageRequest>(v)
+            .unwrap()
+            .plan("stable-image-core", |_| true)
+            .unwrap()
+    }
+
+    fn png(w: u32, h: u32) -> String {
+        let img = imaging::RgbaImage::from_pixel(w, h, imaging::Rgba([200, 30, 30, 255]));
+        let bytes = imaging::encode(&img, imaging::Format::Png, None).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn provider(server: &MockServer) -> StabilityProvider {
+        StabilityProvider::new(&server.uri(), "sk-stab", Duration::from_secs(5), 2)
+    }
+
+    /// The form fields of a received multipart request, by name.
+    fn fields(req: &wiremock::Request) -> std::collections::HashMap<String, String> {
+        let body = String::from_utf8_lossy(&req.body);
+        let mut out = std::collections::HashMap::new();
+        for part in body
+            .split("Content-Disposition: form-data; name=\"")
+            .skip(1)
+        {
+            let (name, rest) = part.split_once('"').unwrap();
+            let value = rest.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let value = value.split("\r\n--").next().unwrap_or_default();
+            out.insert(name.to_string(), value.to_string());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn each_image_is_one_request_with_the_models_endpoint_ratio_and_its_own_seed() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2beta/stable-image/generate/sd3"))
+            .and(header("authorization", "Bearer sk-stab"))
+            .and(header("accept", "application/json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"image": png(1344, 768), "finish_reason": "SUCCESS", "seed": 7}),
+            ))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let p = plan(
+            json!({"prompt": "a fox", "model": "sd3.5-large", "size": "1344x768",
+            "n": 2, "seed": 41}),
+        );
+        let out = provider(&server).generate(&p).await.unwrap();
+        assert_eq!(out.len(), 2);
+        let sent = server.received_requests().await.unwrap();
+        let mut seeds: Vec<String> = Vec::new();
+        for req in &sent {
+            let f = fields(req);
+            assert_eq!(f["prompt"], "a fox");
+            assert_eq!(f["aspect_ratio"], "16:9");
+            assert_eq!(f["model"], "sd3.5-large");
+            assert_eq!(f["output_format"], "png");
+            seeds.push(f["seed"].clone());
+        }
+        seeds.sort();
+        assert_eq!(
+            seeds,
+            ["42", "43"],
+            "the seed, then the next: two different images"
+        );
+    }
+
+    #[tokio::test]
+    async fn filtered_content_and_moderation_errors_are_policy_refusals() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2beta/stable-image/generate/core"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"image": png(8, 8), "finish_reason": "CONTENT_FILTERED", "seed": 1}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v2beta/stable-image/generate/ultra"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+                "id": "e1", "name": "content_moderation",
+                "errors": ["Your request was flagged by our content moderation system"]})))
+            .mount(&server)
+            .await;
+        let filtered = provider(&server)
+            .generate(&plan(json!({"prompt": "x"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(filtered, ProviderError::ContentPolicy(_)),
+            "{filtered}"
+        );
+        let flagged = provider(&server)
+            .generate(&plan(json!({"prompt": "x", "model": "stable-image-ultra"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(flagged, ProviderError::ContentPolicy(_)),
+            "{flagged}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_is_retried_after_its_retry_after_and_bad_requests_are_not() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({"id": "r", "name": "rate_limit_exceeded",
+                        "errors": ["You have exceeded the rate limit"]})),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"image": png(8, 8), "finish_reason": "SUCCESS", "seed": 1}),
+                ),
+            )
+            .mount(&server)
+            .await;
+        let started = Instant::now();
+        let out = provider(&server)
+            .generate(&plan(json!({"prompt": "x"})))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "waited as told"
+        );
+
+        let bad = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "id": "b", "name": "bad_request", "errors": ["prompt: too long"]})))
+            .expect(1)
+            .mount(&bad)
+            .await;
+        let err = provider(&bad)
+            .generate(&plan(json!({"prompt": "x"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(&err, ProviderError::Rejected { status: 400, message } if message == "prompt: too long"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_retried_then_reported() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+                "id": "s", "name": "internal_error", "errors": ["boom"]})))
+            .expect(3)
+            .mount(&server)
+            .await;
+        let err = provider(&server)
+            .generate(&plan(json!({"prompt": "x"})))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ProviderError::Upstream { status: 500, .. }),
+            "{err}"
+        );
+    }
+}
