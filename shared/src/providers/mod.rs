@@ -3,6 +3,7 @@
 pub mod fetch;
 pub mod local;
 pub mod openai;
+mod retry;
 pub mod stability;
 
 use crate::config::Config;

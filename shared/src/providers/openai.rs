@@ -2,6 +2,7 @@
 //! backoff on 429/5xx/timeouts honouring `Retry-After`, and error mapping.
 
 use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
+use super::retry;
 use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::generation::{Background, GenerationPlan};
 use base64::Engine;
@@ -16,9 +17,6 @@ pub struct OpenAiProvider {
     budget: Duration,
     max_retries: u32,
 }
-
-/// Longest wait we accept from a `Retry-After` before giving up on this request.
-pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
 impl OpenAiProvider {
     /// `image_hosts`: where the API's answers may point for image bytes (besides the API's own
@@ -82,7 +80,7 @@ impl OpenAiProvider {
     }
 
     /// POSTs with retries, building the body afresh for every attempt (multipart forms cannot
-    /// be cloned); returns the parsed success body.
+    /// be cloned); returns the parsed success body (a stream as the JSON it stands for).
     pub async fn post(
         &self,
         path: &str,
@@ -90,76 +88,25 @@ impl OpenAiProvider {
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Value, ProviderError> {
         let url = format!("{}{path}", self.base_url);
-        let mut attempt = 0u32;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ProviderError::Timeout);
-            }
-            let sent = body(self.http.post(&url).bearer_auth(&self.api_key))
-                .timeout(remaining)
-                .send()
-                .await;
-            let retryable: ProviderError;
-            let mut wait = backoff(attempt);
-            match sent {
-                Err(e) if e.is_timeout() => retryable = ProviderError::Timeout,
-                Err(e) => retryable = ProviderError::Unreachable(e.to_string()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    let streamed = resp
-                        .headers()
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|ct| ct.starts_with("text/event-stream"));
-                    let text = match resp.text().await {
-                        Ok(t) => t,
-                        Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
-                        Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
-                    };
-                    if (200..300).contains(&status) {
-                        if streamed {
-                            return from_events(&text);
-                        }
-                        return serde_json::from_str(&text).map_err(|e| {
-                            ProviderError::BadOutput(format!("response is not JSON: {e}"))
-                        });
-                    }
-                    let (message, code, kind) = error_fields(&text);
-                    match status {
-                        429 | 500 | 502 | 503 | 504 => {
-                            if let Some(s) = retry_after {
-                                wait = Duration::from_secs(s);
-                            }
-                            retryable = if status == 429 {
-                                ProviderError::RateLimited {
-                                    retry_after_secs: retry_after,
-                                }
-                            } else {
-                                ProviderError::Upstream { status, message }
-                            };
-                        }
-                        _ if refused_by_policy(code.as_deref(), kind.as_deref(), &message) => {
-                            return Err(ProviderError::ContentPolicy(message));
-                        }
-                        _ => return Err(ProviderError::Rejected { status, message }),
-                    }
+        retry::send(
+            "openai",
+            deadline,
+            self.max_retries,
+            || body(self.http.post(&url).bearer_auth(&self.api_key)),
+            |answer| {
+                if answer.event_stream {
+                    return from_events(&answer.text);
                 }
-            }
-            attempt += 1;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if attempt > self.max_retries || wait > MAX_RETRY_AFTER || wait >= left {
-                tracing::warn!(attempts = attempt, error = %retryable, "provider call failed");
-                return Err(retryable);
-            }
-            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying provider call");
-            tokio::time::sleep(wait).await;
-        }
+                serde_json::from_str(&answer.text)
+                    .map_err(|e| ProviderError::BadOutput(format!("response is not JSON: {e}")))
+            },
+            |text| {
+                let (message, code, kind) = error_fields(text);
+                let policy = refused_by_policy(code.as_deref(), kind.as_deref(), &message);
+                (message, policy)
+            },
+        )
+        .await
     }
 
     async fn image_from(
@@ -263,13 +210,6 @@ fn refused_by_policy(code: Option<&str>, kind: Option<&str>, message: &str) -> b
         Some("content_policy_violation" | "moderation_blocked")
     ) || kind == Some("image_generation_user_error")
         || message.contains("safety system")
-}
-
-/// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
-pub(super) fn backoff(attempt: u32) -> Duration {
-    use rand::Rng;
-    let base = 500u64.saturating_mul(1 << attempt.min(6));
-    Duration::from_millis(base + rand::rng().random_range(0..=base / 4))
 }
 
 fn error_fields(text: &str) -> (String, Option<String>, Option<String>) {

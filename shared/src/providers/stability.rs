@@ -3,7 +3,7 @@
 //! as base64, its `finish_reason` and `seed`), bounded retries on 429/5xx/timeouts honouring
 //! `Retry-After`, and Stability's errors (`{id, name, errors[]}`) mapped to ours.
 
-use super::openai::{MAX_RETRY_AFTER, backoff};
+use super::retry;
 use super::{ProviderError, ProviderImage, ProviderOutput};
 use crate::domain::catalog::Size;
 use crate::domain::generation::GenerationPlan;
@@ -87,74 +87,29 @@ impl StabilityProvider {
     ) -> Result<ProviderImage, ProviderError> {
         let (path, fields) = Self::request(plan, index);
         let url = format!("{}{path}", self.base_url);
-        let mut attempt = 0u32;
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ProviderError::Timeout);
-            }
+        let request = || {
             let mut form = reqwest::multipart::Form::new();
             for (k, v) in &fields {
                 form = form.text(*k, v.clone());
             }
-            let sent = self
-                .http
+            self.http
                 .post(&url)
                 .bearer_auth(&self.api_key)
                 .header("accept", "application/json")
                 .multipart(form)
-                .timeout(remaining)
-                .send()
-                .await;
-            let mut wait = backoff(attempt);
-            let retryable = match sent {
-                Err(e) if e.is_timeout() => ProviderError::Timeout,
-                Err(e) => ProviderError::Unreachable(e.to_string()),
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    let text = match resp.text().await {
-                        Ok(t) => t,
-                        Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
-                        Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
-                    };
-                    if (200..300).contains(&status) {
-                        return image_of(&text);
-                    }
-                    let (name, message) = error_fields(&text);
-                    match status {
-                        429 | 500 | 502 | 503 | 504 => {
-                            if let Some(s) = retry_after {
-                                wait = Duration::from_secs(s);
-                            }
-                            if status == 429 {
-                                ProviderError::RateLimited {
-                                    retry_after_secs: retry_after,
-                                }
-                            } else {
-                                ProviderError::Upstream { status, message }
-                            }
-                        }
-                        _ if name == "content_moderation" => {
-                            return Err(ProviderError::ContentPolicy(message));
-                        }
-                        _ => return Err(ProviderError::Rejected { status, message }),
-                    }
-                }
-            };
-            attempt += 1;
-            let left = deadline.saturating_duration_since(Instant::now());
-            if attempt > self.max_retries || wait > MAX_RETRY_AFTER || wait >= left {
-                tracing::warn!(attempts = attempt, error = %retryable, "stability call failed");
-                return Err(retryable);
-            }
-            tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying stability call");
-            tokio::time::sleep(wait).await;
-        }
+        };
+        retry::send(
+            "stability",
+            deadline,
+            self.max_retries,
+            request,
+            |answer| image_of(&answer.text),
+            |text| {
+                let (name, message) = error_fields(text);
+                (message, name == "content_moderation")
+            },
+        )
+        .await
     }
 
     /// `n` images, asked for at once (Stability makes one per request).

@@ -1,0 +1,95 @@
+//! One vendor call with bounded retries: 429, 5xx, timeouts and unreachable hosts are retried
+//! with backoff (or the vendor's `Retry-After`) while the deadline allows; other answers are
+//! final. Each vendor says how to read its success and its error bodies.
+
+use super::ProviderError;
+use std::time::{Duration, Instant};
+
+/// Longest wait we accept from a `Retry-After` before giving up on this request.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
+
+/// A vendor's successful answer, read whole.
+pub struct Answer {
+    /// `text/event-stream` (a streamed answer).
+    pub event_stream: bool,
+    pub text: String,
+}
+
+/// Sends `request` (built afresh for every attempt: multipart forms cannot be cloned) until it
+/// succeeds, fails for good, or the deadline or `max_retries` ends it. A 2xx answer goes to
+/// `success`; another status's body to `error_of`, which gives its message and whether it is
+/// a content-policy refusal.
+pub async fn send<T>(
+    vendor: &'static str,
+    deadline: Instant,
+    max_retries: u32,
+    request: impl Fn() -> reqwest::RequestBuilder,
+    success: impl Fn(&Answer) -> Result<T, ProviderError>,
+    error_of: impl Fn(&str) -> (String, bool),
+) -> Result<T, ProviderError> {
+    let mut attempt = 0u32;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(ProviderError::Timeout);
+        }
+        let sent = request().timeout(remaining).send().await;
+        let mut wait = backoff(attempt);
+        let retryable = match sent {
+            Err(e) if e.is_timeout() => ProviderError::Timeout,
+            Err(e) => ProviderError::Unreachable(e.to_string()),
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+                let event_stream =
+                    header("content-type").is_some_and(|ct| ct.starts_with("text/event-stream"));
+                let text = match resp.text().await {
+                    Ok(t) => t,
+                    Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
+                    Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
+                };
+                if (200..300).contains(&status) {
+                    return success(&Answer { event_stream, text });
+                }
+                let (message, policy) = error_of(&text);
+                match status {
+                    429 | 500 | 502 | 503 | 504 => {
+                        if let Some(s) = retry_after {
+                            wait = Duration::from_secs(s);
+                        }
+                        if status == 429 {
+                            ProviderError::RateLimited {
+                                retry_after_secs: retry_after,
+                            }
+                        } else {
+                            ProviderError::Upstream { status, message }
+                        }
+                    }
+                    _ if policy => return Err(ProviderError::ContentPolicy(message)),
+                    _ => return Err(ProviderError::Rejected { status, message }),
+                }
+            }
+        };
+        attempt += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if attempt > max_retries || wait > MAX_RETRY_AFTER || wait >= left {
+            tracing::warn!(vendor, attempts = attempt, error = %retryable, "provider call failed");
+            return Err(retryable);
+        }
+        tracing::info!(vendor, attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying provider call");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...
+fn backoff(attempt: u32) -> Duration {
+    use rand::Rng;
+    let base = 500u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(base + rand::rng().random_range(0..=base / 4))
+}
