@@ -18,15 +18,7 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
 
     let dir = std::env::temp_dir().join(format!("sdk-out-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = tokio::process::Command::new(python)
-        .arg(workspace_root().join("tests/sdk/images_generate.py"))
-        .env("OPENAI_BASE_URL", t.url("/v1"))
-        .env("OPENAI_API_KEY", &key)
-        .env("OUT", &dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+    let out = t.sdk_script("images_generate.py", &key, "OUT", &dir).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -90,15 +82,7 @@ async fn openai_python_sdk_edits_and_variations() {
     std::fs::write(dir.join("mask.png"), png(&mask_over_object(120, 90))).unwrap();
     std::fs::write(dir.join("second.png"), png(&object_on_background(64, 64))).unwrap();
 
-    let out = tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
-        .arg(workspace_root().join("tests/sdk/images_edit.py"))
-        .env("OPENAI_BASE_URL", t.url("/v1"))
-        .env("OPENAI_API_KEY", &key)
-        .env("FIXTURES", &dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+    let out = t.sdk_script("images_edit.py", &key, "FIXTURES", &dir).await;
     let decoded: Vec<(String, (u32, u32))> = [
         "edit-0",
         "edit_two_images-0",

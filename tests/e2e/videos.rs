@@ -95,15 +95,7 @@ async fn the_openai_sdk_makes_downloads_lists_and_deletes_videos() {
         }
     });
     picture.save(dir.join("picture.png")).unwrap();
-    let out = tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
-        .arg(workspace_root().join("tests/sdk/videos.py"))
-        .env("OPENAI_BASE_URL", t.url("/v1"))
-        .env("OPENAI_API_KEY", &key)
-        .env("FIXTURES", &dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .unwrap();
+    let out = t.sdk_script("videos.py", &key, "FIXTURES", &dir).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

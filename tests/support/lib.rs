@@ -204,6 +204,26 @@ pub fn tokens(r: &Reply) -> Tokens {
 }
 
 impl TestStack {
+    /// Runs `tests/sdk/<script>` with `.venv`'s Python (the official SDK) against this stack as
+    /// `key`, with `dir` in the environment variable `dir_var` for its files.
+    pub async fn sdk_script(
+        &self,
+        script: &str,
+        key: &str,
+        dir_var: &str,
+        dir: &std::path::Path,
+    ) -> std::process::Output {
+        tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
+            .arg(workspace_root().join("tests/sdk").join(script))
+            .env("OPENAI_BASE_URL", self.url("/v1"))
+            .env("OPENAI_API_KEY", key)
+            .env(dir_var, dir)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("the SDK script runs")
+    }
+
     pub async fn generate(&self, token: &str, body: Value) -> Reply {
         self.post("/v1/images/generations", body, Some(token)).await
     }
