@@ -46,11 +46,17 @@ impl Deps<DynamoStore> {
         });
         let store = DynamoStore::new(dynamo, config.table_name.clone());
         let blobs = S3Blobs::new(s3, config.bucket_name.clone());
-        Deps {
+        #[cfg(feature = "images")]
+        let circuits = Arc::new(store.clone());
+        #[allow(unused_mut)]
+        let mut deps = Deps {
             events: events.unwrap_or_default(),
             queues,
             ..Deps::with(config, store, blobs)
-        }
+        };
+        #[cfg(feature = "images")]
+        deps.providers.set_circuits(circuits);
+        deps
     }
 }
 

@@ -43,6 +43,17 @@ pub struct Config {
     pub stability_api_key: Option<String>,
     /// The host, without a version path (the client appends `/v2beta/...`).
     pub stability_base_url: String,
+    /// Replicate's models are offered only with a token (`REPLICATE_API_TOKEN`).
+    pub replicate_api_token: Option<String>,
+    /// The host, without a version path (the client appends `/v1/...`).
+    pub replicate_base_url: String,
+    /// fal's models are offered only with a key (`FAL_KEY`).
+    pub fal_key: Option<String>,
+    /// The queue's host (`https://queue.fal.run`); follow-up URLs come from its answers.
+    pub fal_queue_url: String,
+    /// Vendors in the order a model's vendors are tried (`VENDOR_PREFERENCE`, comma
+    /// separated); unlisted vendors follow, cheapest first.
+    pub vendor_preference: Vec<crate::domain::catalog::ProviderKind>,
     /// Total time budget of one provider call, retries included.
     pub provider_timeout: Duration,
     pub provider_max_retries: u32,
@@ -78,6 +89,9 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_per_hour", &self.rate_limit_per_hour)
             .field("openai_configured", &self.openai_api_key.is_some())
             .field("stability_configured", &self.stability_api_key.is_some())
+            .field("replicate_configured", &self.replicate_api_token.is_some())
+            .field("fal_configured", &self.fal_key.is_some())
+            .field("vendor_preference", &self.vendor_preference)
             .field("openai_base_url", &self.openai_base_url)
             .field("presign_ttl", &self.presign_ttl)
             .field("daily_image_limit", &self.daily_image_limit)
@@ -95,6 +109,8 @@ impl Config {
             ProviderKind::Local => true,
             ProviderKind::OpenAi => self.openai_api_key.is_some(),
             ProviderKind::Stability => self.stability_api_key.is_some(),
+            ProviderKind::Replicate => self.replicate_api_token.is_some(),
+            ProviderKind::Fal => self.fal_key.is_some(),
         }
     }
 
@@ -208,7 +224,29 @@ impl Config {
                 })
                 .unwrap_or_default()
         };
+        let vendor_preference = list("VENDOR_PREFERENCE")
+            .iter()
+            .map(|v| {
+                crate::domain::catalog::ProviderKind::parse(v).ok_or_else(|| ConfigError::Invalid {
+                    name: "VENDOR_PREFERENCE",
+                    reason: format!(
+                        "unknown vendor '{v}'; vendors: local, openai, stability, replicate, fal"
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            vendor_preference,
+            replicate_api_token: get("REPLICATE_API_TOKEN").filter(|v| !v.is_empty()),
+            replicate_base_url: get("REPLICATE_BASE_URL")
+                .unwrap_or_else(|| "https://api.replicate.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            fal_key: get("FAL_KEY").filter(|v| !v.is_empty()),
+            fal_queue_url: get("FAL_QUEUE_URL")
+                .unwrap_or_else(|| "https://queue.fal.run".into())
+                .trim_end_matches('/')
+                .to_string(),
             stability_api_key: get("STABILITY_API_KEY"),
             stability_base_url: get("STABILITY_BASE_URL")
                 .unwrap_or_else(|| "https://api.stability.ai".into())

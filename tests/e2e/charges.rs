@@ -57,6 +57,7 @@ pub(crate) fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
         prompt: None,
         revised_prompt: None,
         model: Some("local-procedural".into()),
+        provider: Some("local".into()),
         width: 1,
         height: 1,
         format: OutputFormat::Png,
@@ -357,6 +358,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         background: "opaque".into(),
         quality: "standard".into(),
         model: "local-procedural".into(),
+        provider: None,
     })
     .unwrap();
     let settlement = Settlement {

@@ -44,7 +44,7 @@ async fn edit_image<S: Store, B: Blobs>(
             input: Size::new(w, h),
         },
         deps.providers.default_model(),
-        |m| deps.providers.serves(m.provider),
+        |k| deps.providers.serves(k),
     )?;
     let inputs = EditInputs { images, mask };
     check_edit(&plan, &inputs, "mask")?;

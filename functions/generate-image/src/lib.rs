@@ -31,9 +31,9 @@ async fn generate_image<S: Store, B: Blobs>(
     let key = idempotency_key(req)?;
     let canonical = canonical_json(req.body().as_ref())?;
     let prefer = jobs::prefer(req);
-    let plan = body.clone().plan(deps.providers.default_model(), |m| {
-        deps.providers.serves(m.provider)
-    })?;
+    let plan = body
+        .clone()
+        .plan(deps.providers.default_model(), |k| deps.providers.serves(k))?;
     let sub = Submission {
         operation: JobOperation::Generation,
         fields: body,

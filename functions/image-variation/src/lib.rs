@@ -39,7 +39,7 @@ async fn make_variation<S: Store, B: Blobs>(
             input: Size::new(w, h),
         },
         deps.providers.default_model(),
-        |m| deps.providers.serves(m.provider),
+        |k| deps.providers.serves(k),
     )?;
     let sub = Submission {
         operation: JobOperation::Variation,

@@ -11,9 +11,10 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "model-info");
     ctx.run(async {
         let id = path_param(&req, "id")?;
-        let model = catalog::usable(|k| config.serves(k))
-            .find(|m| m.id == id)
-            .map(ModelInfo::from)
+        // An alias names its model (the answer says which).
+        let model = catalog::find(&id)
+            .filter(|m| m.vendors.iter().any(|r| config.serves(r.vendor)))
+            .map(|m| ModelInfo::of(m, |k| config.serves(k)))
             .or_else(|| videos::usable().find(|m| m.id == id).map(ModelInfo::from))
             .ok_or_else(|| {
                 ApiError::NotFound(format!(

@@ -11,7 +11,7 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "models");
     ctx.run(async {
         let data = catalog::usable(|k| config.serves(k))
-            .map(ModelInfo::from)
+            .map(|m| ModelInfo::of(m, |k| config.serves(k)))
             .chain(videos::usable().map(ModelInfo::from))
             .collect();
         json(

@@ -122,7 +122,7 @@ async fn update<S: Store, B: Blobs>(
                 input: Size::new(w, h),
             },
             deps.providers.default_model(),
-            |m| deps.providers.serves(m.provider),
+            |k| deps.providers.serves(k),
         )?;
         let inputs = EditInputs {
             images: vec![image],

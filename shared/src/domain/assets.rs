@@ -65,6 +65,8 @@ pub struct ImageRecord {
     pub prompt: Option<String>,
     pub revised_prompt: Option<String>,
     pub model: Option<String>,
+    /// The vendor that made it (`local`, `openai`, `fal`, ...), when one did.
+    pub provider: Option<String>,
     pub width: u32,
     pub height: u32,
     pub format: OutputFormat,
@@ -128,6 +130,7 @@ impl ImageRecord {
             prompt: None,
             revised_prompt: None,
             model: None,
+            provider: None,
             width,
             height,
             format,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     /// Offline procedural images: not an AI model, and says so.
@@ -10,6 +10,61 @@ pub enum ProviderKind {
     OpenAi,
     /// Stability AI's Stable Image API.
     Stability,
+    /// Replicate's predictions API.
+    Replicate,
+    /// fal's queue API.
+    Fal,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 5] = [
+        Self::Local,
+        Self::OpenAi,
+        Self::Stability,
+        Self::Replicate,
+        Self::Fal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::OpenAi => "openai",
+            Self::Stability => "stability",
+            Self::Replicate => "replicate",
+            Self::Fal => "fal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One vendor that serves a catalog model.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Route {
+    pub vendor: ProviderKind,
+    /// The vendor's own name for the model (Replicate's `owner/name`, a fal app id, ...).
+    pub id: &'static str,
+    /// What one image costs us there, in thousandths of a dollar: routing prefers the cheaper.
+    pub cost_mills: u32,
+    /// The optional request parameters (`seed`, `style`) this vendor takes for the model; a
+    /// request that sets another is not sent here.
+    pub params: &'static [&'static str],
+}
+
+const fn route(
+    vendor: ProviderKind,
+    id: &'static str,
+    cost_mills: u32,
+    params: &'static [&'static str],
+) -> Route {
+    Route {
+        vendor,
+        id,
+        cost_mills,
+        params,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -49,7 +104,12 @@ pub struct Info {
 #[derive(Debug)]
 pub struct Model {
     pub id: &'static str,
-    pub provider: ProviderKind,
+    /// The vendors that serve it, in the catalog's order (routing reorders them).
+    pub vendors: &'static [Route],
+    /// Other names accepted for it (the seeds' model names); answers name `id`.
+    pub aliases: &'static [&'static str],
+    /// Makes images from a prompt alone (an inpainting model only edits).
+    pub generates: bool,
     pub owned_by: &'static str,
     pub sizes: &'static [Size],
     pub default_size: Size,
@@ -84,6 +144,38 @@ pub struct Model {
     pub gif_and_svg: bool,
     pub info: Info,
 }
+
+/// The fields most vendor models share; each model spells out what differs.
+const VENDOR_MODEL: Model = Model {
+    id: "",
+    vendors: &[],
+    aliases: &[],
+    generates: true,
+    owned_by: "",
+    sizes: MEGAPIXEL_SIZES,
+    default_size: Size::new(1024, 1024),
+    qualities: &["medium"],
+    styles: &[],
+    max_n: 4,
+    max_prompt_chars: 10000,
+    native_transparency: false,
+    gpt_image_params: false,
+    base_cost: 1,
+    max_edit_images: 0,
+    edit_sizes: &[],
+    variations: false,
+    async_only: false,
+    any_size: None,
+    complexity: false,
+    input_fidelity: &[],
+    response_format: true,
+    gif_and_svg: false,
+    info: Info {
+        what_is: "",
+        use_cases: &[],
+        tips: &[],
+    },
+};
 
 /// The arbitrary sizes a model accepts: both edges multiples of `multiple` within
 /// `min_edge..=max_edge`, at most `max_pixels`, and no more than 3:1 either way.
@@ -151,6 +243,15 @@ pub fn retired(id: &str) -> Option<&'static Retired> {
 }
 
 impl Model {
+    /// The model's family: its first vendor (the local renderer, OpenAI, ...).
+    pub fn provider(&self) -> ProviderKind {
+        self.vendors[0].vendor
+    }
+
+    pub fn served_by(&self, vendor: ProviderKind) -> bool {
+        self.vendors.iter().any(|r| r.vendor == vendor)
+    }
+
     pub fn default_quality(&self) -> &'static str {
         self.qualities[0]
     }
@@ -207,6 +308,9 @@ const GPT_ANY_SIZE: SizeRule = SizeRule {
 const GPT_QUALITIES: &[&str] = &["medium", "low", "high"];
 const GPT_QUALITIES_XL: &[&str] = &["medium", "low", "high", "xhigh", "max"];
 
+/// OpenAI serves its own models under their ids (an empty vendor id means the model's own).
+const OPENAI: &[Route] = &[route(ProviderKind::OpenAi, "", 0, &[])];
+
 /// One of OpenAI's GPT image models: what differs between them, the rest shared.
 const fn gpt_image(
     id: &'static str,
@@ -219,7 +323,9 @@ const fn gpt_image(
 ) -> Model {
     Model {
         id,
-        provider: ProviderKind::OpenAi,
+        vendors: OPENAI,
+        aliases: &[],
+        generates: true,
         owned_by: "openai",
         sizes: GPT_SIZES,
         default_size: Size::new(1024, 1024),
@@ -297,7 +403,9 @@ const LATEST: Info = Info {
 pub static MODELS: &[Model] = &[
     Model {
         id: "local-procedural",
-        provider: ProviderKind::Local,
+        vendors: &[route(ProviderKind::Local, "local-procedural", 0, &["seed"])],
+        aliases: &[],
+        generates: true,
         owned_by: "imageapi",
         sizes: SQUARE_AND_WIDE,
         default_size: Size::new(1024, 1024),
@@ -444,45 +552,215 @@ pub static MODELS: &[Model] = &[
         &[],
         LATEST,
     ),
-    stability(
-        "stable-image-core",
-        3,
-        Info {
+    Model {
+        id: "stable-image-core",
+        vendors: &[route(ProviderKind::Stability, "core", 30, &["seed"])],
+        owned_by: "stability-ai",
+        base_cost: 3,
+        info: Info {
             what_is: "Stability AI's Stable Image Core: fast, inexpensive text-to-image at about a megapixel.",
             use_cases: &["Drafts and illustrations", "High-volume generation"],
             tips: &[
-                "`size` is one of Stability's aspect ratios: 1024x1024, 1344x768, 768x1344, 1216x832, 832x1216, 1152x896, 896x1152, 1536x640, 640x1536",
+                "`size` is one of the aspect ratios: 1024x1024, 1344x768, 768x1344, 1216x832, 832x1216, 1152x896, 896x1152, 1536x640, 640x1536",
                 "Each image has its own seed (`seed`, then the next): the same seed gives the same images",
             ],
         },
-    ),
-    stability(
-        "sd3.5-large",
-        7,
-        Info {
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "sd3.5-large",
+        vendors: &[
+            route(ProviderKind::Stability, "sd3.5-large", 65, &["seed"]),
+            route(
+                ProviderKind::Replicate,
+                "stability-ai/stable-diffusion-3.5-large",
+                65,
+                &["seed"],
+            ),
+        ],
+        aliases: &["stable_diffusion"],
+        owned_by: "stability-ai",
+        base_cost: 7,
+        info: Info {
             what_is: "Stability AI's Stable Diffusion 3.5 Large (8 billion parameters): detailed, prompt-faithful images at about a megapixel.",
             use_cases: &[
                 "Detailed scenes and typography",
                 "Styles from photography to illustration",
             ],
-            tips: &["Sizes are Stability's aspect ratios at about a megapixel"],
+            tips: &[
+                "Sizes are aspect ratios at about a megapixel",
+                "Served by Stability or Replicate, whichever is configured and up",
+            ],
         },
-    ),
-    stability(
-        "stable-image-ultra",
-        8,
-        Info {
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "stable-image-ultra",
+        vendors: &[route(ProviderKind::Stability, "ultra", 80, &["seed"])],
+        owned_by: "stability-ai",
+        base_cost: 8,
+        info: Info {
             what_is: "Stability AI's Stable Image Ultra: its highest-quality text-to-image model.",
             use_cases: &["Print and product imagery", "Photorealism"],
             tips: &[
                 "Stability renders at a larger size; the image is resized to the size asked for",
             ],
         },
-    ),
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "flux-dev",
+        vendors: &[
+            route(ProviderKind::Fal, "fal-ai/flux/dev", 25, &["seed"]),
+            route(
+                ProviderKind::Replicate,
+                "black-forest-labs/flux-dev",
+                25,
+                &["seed"],
+            ),
+        ],
+        aliases: &["flux"],
+        owned_by: "black-forest-labs",
+        base_cost: 3,
+        info: Info {
+            what_is: "Black Forest Labs' FLUX.1 [dev]: a 12-billion-parameter open-weights model with \
+                strong prompt following and detail.",
+            use_cases: &["Illustration and concept art", "Photographic scenes"],
+            tips: &[
+                "The same prompt and `seed` give the same image at the same vendor",
+                "Served by fal or Replicate, whichever is configured and up",
+            ],
+        },
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "flux-schnell",
+        vendors: &[
+            route(ProviderKind::Fal, "fal-ai/flux/schnell", 3, &["seed"]),
+            route(
+                ProviderKind::Replicate,
+                "black-forest-labs/flux-schnell",
+                3,
+                &["seed"],
+            ),
+        ],
+        owned_by: "black-forest-labs",
+        base_cost: 1,
+        info: Info {
+            what_is: "Black Forest Labs' FLUX.1 [schnell]: FLUX distilled to four steps, the fastest \
+                and least expensive FLUX.",
+            use_cases: &["Drafts and previews", "High-volume generation"],
+            tips: &["Fast enough for interactive tools; use flux-dev for more detail"],
+        },
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "flux-1.1-pro",
+        vendors: &[
+            route(ProviderKind::Fal, "fal-ai/flux-pro/v1.1", 40, &["seed"]),
+            route(
+                ProviderKind::Replicate,
+                "black-forest-labs/flux-1.1-pro",
+                40,
+                &["seed"],
+            ),
+        ],
+        owned_by: "black-forest-labs",
+        base_cost: 5,
+        info: Info {
+            what_is: "Black Forest Labs' FLUX1.1 [pro]: faster and better than FLUX.1 [pro], with \
+                excellent image quality and prompt adherence.",
+            use_cases: &["Marketing and product visuals", "Photorealism"],
+            tips: &["Costs more than flux-dev; worth it for final images"],
+        },
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "flux-pro-fill",
+        vendors: &[
+            route(ProviderKind::Fal, "fal-ai/flux-pro/v1/fill", 50, &["seed"]),
+            route(
+                ProviderKind::Replicate,
+                "black-forest-labs/flux-fill-pro",
+                50,
+                &["seed"],
+            ),
+        ],
+        aliases: &["flux_pro"],
+        generates: false,
+        owned_by: "black-forest-labs",
+        base_cost: 6,
+        max_edit_images: 1,
+        any_size: Some(SizeRule {
+            multiple: 1,
+            min_edge: 256,
+            max_edge: 2048,
+            max_pixels: 2048 * 2048,
+        }),
+        info: Info {
+            what_is: "Black Forest Labs' FLUX.1 Fill [pro]: inpainting that blends new content into \
+                the masked part of an image.",
+            use_cases: &[
+                "Removing or replacing objects",
+                "Extending a picture into a transparent border (outpainting)",
+            ],
+            tips: &[
+                "Edits only (POST /v1/images/edits): the mask's transparent pixels are repainted, as \
+                 OpenAI's masks mean; without a mask, the image's own transparent pixels are",
+                "The result keeps the input's size",
+            ],
+        },
+        ..VENDOR_MODEL
+    },
+    Model {
+        id: "recraft-v3",
+        vendors: &[
+            route(
+                ProviderKind::Fal,
+                "fal-ai/recraft/v3/text-to-image",
+                40,
+                &["style"],
+            ),
+            route(
+                ProviderKind::Replicate,
+                "recraft-ai/recraft-v3",
+                40,
+                &["style"],
+            ),
+        ],
+        aliases: &["recraft"],
+        owned_by: "recraft-ai",
+        sizes: RECRAFT_SIZES,
+        styles: RECRAFT_STYLES,
+        base_cost: 5,
+        info: Info {
+            what_is: "Recraft V3: a model for design work, good at text in images and at \
+                consistent styles.",
+            use_cases: &["Posters and logos with text", "Brand illustrations"],
+            tips: &[
+                "`style`: any, realistic_image, digital_illustration",
+                "Recraft takes no seed: each request gives new images",
+            ],
+        },
+        ..VENDOR_MODEL
+    },
 ];
 
-/// Stability's output sizes, one per aspect ratio.
-const STABILITY_SIZES: &[Size] = &[
+/// The sizes of the about-a-megapixel models, and their aspect ratios as the vendors name them.
+pub const ASPECT_SIZES: &[(Size, &str)] = &[
+    (Size::new(1024, 1024), "1:1"),
+    (Size::new(1344, 768), "16:9"),
+    (Size::new(768, 1344), "9:16"),
+    (Size::new(1216, 832), "3:2"),
+    (Size::new(832, 1216), "2:3"),
+    (Size::new(1152, 896), "5:4"),
+    (Size::new(896, 1152), "4:5"),
+    (Size::new(1536, 640), "21:9"),
+    (Size::new(640, 1536), "9:21"),
+];
+
+/// [`ASPECT_SIZES`]' sizes (a test keeps them the same).
+const MEGAPIXEL_SIZES: &[Size] = &[
     Size::new(1024, 1024),
     Size::new(1344, 768),
     Size::new(768, 1344),
@@ -494,40 +772,39 @@ const STABILITY_SIZES: &[Size] = &[
     Size::new(640, 1536),
 ];
 
-const fn stability(id: &'static str, base_cost: i64, info: Info) -> Model {
-    Model {
-        id,
-        provider: ProviderKind::Stability,
-        owned_by: "stability-ai",
-        sizes: STABILITY_SIZES,
-        default_size: Size::new(1024, 1024),
-        qualities: &["medium"],
-        styles: &[],
-        max_n: 4,
-        max_prompt_chars: 10000,
-        native_transparency: false,
-        gpt_image_params: false,
-        base_cost,
-        max_edit_images: 0,
-        edit_sizes: &[],
-        variations: false,
-        async_only: false,
-        any_size: None,
-        complexity: false,
-        input_fidelity: &[],
-        response_format: true,
-        gif_and_svg: false,
-        info,
-    }
+/// The aspect ratio of one of [`MEGAPIXEL_SIZES`].
+pub fn aspect_of(size: Size) -> &'static str {
+    ASPECT_SIZES
+        .iter()
+        .find(|(s, _)| *s == size)
+        .map_or("1:1", |(_, a)| a)
 }
 
+/// Recraft's sizes that both of its vendors draw.
+const RECRAFT_SIZES: &[Size] = &[
+    Size::new(1024, 1024),
+    Size::new(1365, 1024),
+    Size::new(1024, 1365),
+    Size::new(1536, 1024),
+    Size::new(1024, 1536),
+    Size::new(1820, 1024),
+    Size::new(1024, 1820),
+];
+
+const RECRAFT_STYLES: &[&str] = &["any", "realistic_image", "digital_illustration"];
+
+/// A model by its id or one of its aliases.
 pub fn find(id: &str) -> Option<&'static Model> {
-    MODELS.iter().find(|m| m.id == id)
+    MODELS
+        .iter()
+        .find(|m| m.id == id || m.aliases.contains(&id))
 }
 
-/// The models this deployment can serve: vendor models only when their key is configured.
+/// The models this deployment can serve: a vendor model when one of its vendors has a key.
 pub fn usable(serves: impl Fn(ProviderKind) -> bool) -> impl Iterator<Item = &'static Model> {
-    MODELS.iter().filter(move |m| serves(m.provider))
+    MODELS
+        .iter()
+        .filter(move |m| m.vendors.iter().any(|r| serves(r.vendor)))
 }
 
 #[cfg(test)]
@@ -560,9 +837,10 @@ mod tests {
     fn only_configured_vendors_are_usable() {
         let offline: Vec<_> = usable(|k| k == ProviderKind::Local).map(|m| m.id).collect();
         assert_eq!(offline, vec!["local-procedural"]);
-        let stability: Vec<_> = usable(|k| k != ProviderKind::OpenAi)
-            .map(|m| m.id)
-            .collect();
+        let stability: Vec<_> =
+            usable(|k| matches!(k, ProviderKind::Local | ProviderKind::Stability))
+                .map(|m| m.id)
+                .collect();
         assert_eq!(
             stability,
             [
@@ -572,10 +850,64 @@ mod tests {
                 "stable-image-ultra"
             ]
         );
+        // sd3.5-large is served by Replicate too; Stability's own models are not.
+        let replicate: Vec<_> = usable(|k| k == ProviderKind::Replicate)
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(
+            replicate,
+            [
+                "sd3.5-large",
+                "flux-dev",
+                "flux-schnell",
+                "flux-1.1-pro",
+                "flux-pro-fill",
+                "recraft-v3"
+            ]
+        );
         assert_eq!(usable(|_| true).count(), MODELS.len());
         for m in MODELS {
             assert!(m.sizes.contains(&m.default_size), "{}", m.id);
             assert!(!m.qualities.is_empty(), "{}", m.id);
+            assert!(!m.vendors.is_empty(), "{}", m.id);
+            assert!(
+                m.generates || m.max_edit_images > 0,
+                "{} does something",
+                m.id
+            );
+        }
+    }
+
+    #[test]
+    fn the_seeds_model_names_are_aliases_of_catalog_models() {
+        for (alias, id) in [
+            ("flux", "flux-dev"),
+            ("recraft", "recraft-v3"),
+            ("stable_diffusion", "sd3.5-large"),
+            ("flux_pro", "flux-pro-fill"),
+        ] {
+            assert_eq!(find(alias).map(|m| m.id), Some(id), "{alias}");
+        }
+        // No alias shadows another model's id, and none is used twice.
+        let mut names: Vec<&str> = MODELS
+            .iter()
+            .flat_map(|m| std::iter::once(m.id).chain(m.aliases.iter().copied()))
+            .collect();
+        let all = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all);
+    }
+
+    #[test]
+    fn megapixel_sizes_are_the_aspect_sizes() {
+        let aspects: Vec<Size> = ASPECT_SIZES.iter().map(|(s, _)| *s).collect();
+        assert_eq!(aspects, MEGAPIXEL_SIZES);
+        for (size, ratio) in ASPECT_SIZES {
+            let (w, h) = ratio.split_once(':').unwrap();
+            let (w, h): (f64, f64) = (w.parse().unwrap(), h.parse().unwrap());
+            let off = (size.width as f64 / size.height as f64) / (w / h);
+            assert!((0.9..1.12).contains(&off), "{size} is about {ratio}");
         }
     }
 }

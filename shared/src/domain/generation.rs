@@ -1,7 +1,7 @@
 //! OpenAI's CreateImageRequest, validated against the catalog into a plan. Every unsupported
 //! value or combination is a 400 naming `param`; nothing is silently dropped.
 
-use crate::domain::catalog::{self, Model, Size};
+use crate::domain::catalog::{self, Model, ProviderKind, Route, Size};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +149,9 @@ pub enum Background {
 #[derive(Debug, Clone)]
 pub struct GenerationPlan {
     pub model: &'static Model,
+    /// The model's vendors this deployment has and that take every parameter the request sets,
+    /// in the catalog's order (the providers order them by preference and cost).
+    pub routes: Vec<&'static Route>,
     pub prompt: String,
     pub n: u8,
     pub size: Size,
@@ -170,6 +173,8 @@ pub struct GenerationPlan {
     pub stream: bool,
     pub partial_images: u8,
     pub seed: u64,
+    /// Whether the request chose the seed (vendors pick their own otherwise).
+    pub seed_set: bool,
     /// Credits for the whole request.
     pub cost: i64,
 }
@@ -230,13 +235,13 @@ pub enum Operation {
 
 impl CreateImageRequest {
     /// Validates a generation against the catalog. `default_model` applies when `model` is
-    /// absent; `usable` says whether a model can be served by this deployment.
+    /// absent; `serves` says whether this deployment has a vendor (its key).
     pub fn plan(
         self,
         default_model: &'static str,
-        usable: impl Fn(&Model) -> bool,
+        serves: impl Fn(ProviderKind) -> bool,
     ) -> Result<GenerationPlan, ApiError> {
-        self.plan_for(Operation::Generate, default_model, usable)
+        self.plan_for(Operation::Generate, default_model, serves)
     }
 
     /// Validates for any operation: edits and variations use the models' edit sizes and
@@ -245,9 +250,10 @@ impl CreateImageRequest {
         self,
         op: Operation,
         default_model: &'static str,
-        usable: impl Fn(&Model) -> bool,
+        serves: impl Fn(ProviderKind) -> bool,
     ) -> Result<GenerationPlan, ApiError> {
-        let model = self.model(default_model, usable)?;
+        let model = self.model(default_model, &serves)?;
+        let routes = self.routes(model, &serves)?;
         let (sizes, default_size) = sizes_for(model, op)?;
         let prompt = self.checked_prompt(model, op)?;
         let n = self.checked_n(model)?;
@@ -322,6 +328,7 @@ impl CreateImageRequest {
         Ok(GenerationPlan {
             cost: model.cost(size, quality) * n as i64,
             model,
+            routes,
             prompt,
             n,
             size,
@@ -339,13 +346,14 @@ impl CreateImageRequest {
             stream,
             partial_images,
             seed: self.seed.unwrap_or(0),
+            seed_set: self.seed.is_some(),
         })
     }
 
     fn model(
         &self,
         default_model: &'static str,
-        usable: impl Fn(&Model) -> bool,
+        serves: impl Fn(ProviderKind) -> bool,
     ) -> Result<&'static Model, ApiError> {
         match self
             .model
@@ -364,14 +372,59 @@ impl CreateImageRequest {
                         ),
                     ));
                 }
-                catalog::find(id).filter(|m| usable(m)).ok_or_else(|| {
-                    ApiError::invalid(
-                        "model",
-                        format!("unknown or unavailable model '{id}'; see GET /v1/models"),
-                    )
-                })
+                catalog::find(id)
+                    .filter(|m| m.vendors.iter().any(|r| serves(r.vendor)))
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "model",
+                            format!("unknown or unavailable model '{id}'; see GET /v1/models"),
+                        )
+                    })
             }
         }
+    }
+
+    /// The model's configured vendors that take every optional parameter the request sets. A
+    /// parameter none of them takes is refused, never dropped.
+    fn routes(
+        &self,
+        model: &'static Model,
+        serves: impl Fn(ProviderKind) -> bool,
+    ) -> Result<Vec<&'static Route>, ApiError> {
+        let served: Vec<&'static Route> =
+            model.vendors.iter().filter(|r| serves(r.vendor)).collect();
+        let set = [
+            ("seed", self.seed.is_some()),
+            ("style", self.style.is_some()),
+        ];
+        let mut routes = served.clone();
+        for (param, _) in set.iter().filter(|(_, is_set)| *is_set) {
+            routes.retain(|r| r.params.contains(param));
+            if routes.is_empty() {
+                let why = if model.vendors.iter().any(|r| r.params.contains(param)) {
+                    let takers: Vec<&str> = model
+                        .vendors
+                        .iter()
+                        .filter(|r| r.params.contains(param))
+                        .map(|r| r.vendor.as_str())
+                        .collect();
+                    format!(
+                        "model '{}' takes {param} only through {}, which this deployment does not have configured",
+                        model.id,
+                        takers.join(", ")
+                    )
+                } else if *param == "seed" {
+                    format!(
+                        "model '{}' is not deterministic and takes no seed",
+                        model.id
+                    )
+                } else {
+                    format!("model '{}' has no {param}s; remove `{param}`", model.id)
+                };
+                return Err(ApiError::invalid(*param, why));
+            }
+        }
+        Ok(routes)
     }
 
     fn checked_prompt(&self, model: &Model, op: Operation) -> Result<String, ApiError> {
@@ -625,16 +678,6 @@ impl CreateImageRequest {
 
     /// The options only some models (or no model here) take; returns the moderation level.
     fn checked_options(&self, model: &Model) -> Result<Option<&'static str>, ApiError> {
-        // The local renderer and Stability take seeds; OpenAI's models do not.
-        if self.seed.is_some() && model.provider == catalog::ProviderKind::OpenAi {
-            return Err(ApiError::invalid(
-                "seed",
-                format!(
-                    "model '{}' is not deterministic and takes no seed",
-                    model.id
-                ),
-            ));
-        }
         for (param, value) in [
             ("user", &self.user),
             ("safety_identifier", &self.safety_identifier),
@@ -667,10 +710,11 @@ fn checked_size(s: &str, sizes: &[Size], model: &Model, op: Operation) -> Result
     if let Some(size) = parsed.filter(|p| sizes.contains(p)) {
         return Ok(size);
     }
-    // Edits of the offline model keep the input's size; others follow the model's rule.
-    let rule = model.any_size.filter(|_| {
-        matches!(op, Operation::Generate) || model.provider == catalog::ProviderKind::Local
-    });
+    // Edits of the offline model and of inpainting models keep the input's size; others follow
+    // the model's rule.
+    let rule = model
+        .any_size
+        .filter(|_| matches!(op, Operation::Generate) || keeps_input_size(model));
     match (parsed, rule) {
         (Some(size), Some(rule)) => match rule.refusal(size) {
             None => Ok(size),
@@ -714,7 +758,23 @@ fn unsupported(param: &str, model: &Model, has: impl Fn(&Model) -> bool) -> ApiE
 /// The sizes an operation may ask of `model`, and its default; refuses what the model lacks.
 fn sizes_for(model: &Model, op: Operation) -> Result<(&'static [Size], Size), ApiError> {
     match op {
+        Operation::Generate if !model.generates => Err(ApiError::invalid(
+            "model",
+            format!(
+                "model '{}' only edits images (POST /v1/images/edits with a mask)",
+                model.id
+            ),
+        )),
         Operation::Generate => Ok((model.sizes, model.default_size)),
+        Operation::Edit { input, .. } if !model.generates => {
+            if let Some(why) = model.any_size.and_then(|rule| rule.refusal(input)) {
+                return Err(ApiError::invalid(
+                    "image",
+                    format!("model '{}' cannot edit a {input} image: {why}", model.id),
+                ));
+            }
+            Ok((model.edit_sizes, input))
+        }
         Operation::Edit { images, input } => {
             if model.max_edit_images == 0 {
                 return Err(ApiError::invalid(
@@ -745,9 +805,14 @@ fn sizes_for(model: &Model, op: Operation) -> Result<(&'static [Size], Size), Ap
     }
 }
 
-/// The offline model keeps the input's size; vendors default to their standard square.
+/// The offline model and inpainting models keep the input's size.
+fn keeps_input_size(model: &Model) -> bool {
+    model.provider() == ProviderKind::Local || !model.generates
+}
+
+/// Edits keep the input's size where the model does; vendors default to their standard square.
 fn edit_default(model: &Model, input: Size) -> Size {
-    if model.provider == catalog::ProviderKind::Local {
+    if keeps_input_size(model) {
         input
     } else {
         model.default_size

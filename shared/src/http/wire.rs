@@ -203,6 +203,9 @@ pub struct ImagesResponse {
     pub background: String,
     pub quality: String,
     pub model: String,
+    /// The vendor that served the request (a model may have several, tried in turn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// The vendor's token usage for the call (GPT image models), as it reported it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -224,6 +227,8 @@ pub struct ImageInfo {
     pub prompt: Option<String>,
     pub revised_prompt: Option<String>,
     pub model: Option<String>,
+    /// The vendor that made it (`local`, `openai`, `stability`, `replicate`, `fal`).
+    pub provider: Option<String>,
     pub width: u32,
     pub height: u32,
     pub size: String,
@@ -308,6 +313,14 @@ pub struct ModelInfoText {
     pub tips: Vec<String>,
 }
 
+/// One vendor of a model.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct VendorRoute {
+    pub provider: String,
+    /// The vendor's own id for the model.
+    pub model: String,
+}
+
 /// OpenAI's Model object, extended with what this API knows about it.
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct ModelInfo {
@@ -316,7 +329,14 @@ pub struct ModelInfo {
     pub created: i64,
     pub owned_by: String,
     pub kind: String,
+    /// The vendor tried first.
     pub provider: String,
+    /// Every vendor of this deployment that serves the model, with its name for it.
+    #[serde(default)]
+    pub vendors: Vec<VendorRoute>,
+    /// Other names this API accepts for the model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     pub is_ai_model: bool,
     pub sizes: Vec<String>,
     pub default_size: String,
@@ -327,6 +347,23 @@ pub struct ModelInfo {
     pub transparent_background: String,
     pub cost: ModelCost,
     pub info: ModelInfoText,
+}
+
+impl ModelInfo {
+    /// The model as this deployment serves it: only the vendors `serves` has.
+    pub fn of(
+        m: &crate::domain::catalog::Model,
+        serves: impl Fn(crate::domain::catalog::ProviderKind) -> bool,
+    ) -> Self {
+        let mut info = Self::from(m);
+        info.vendors.retain(|v| {
+            crate::domain::catalog::ProviderKind::parse(&v.provider).is_some_and(&serves)
+        });
+        if let Some(first) = info.vendors.first() {
+            info.provider = first.provider.clone();
+        }
+        info
+    }
 }
 
 impl From<&crate::domain::catalog::Model> for ModelInfo {
@@ -351,13 +388,17 @@ impl From<&crate::domain::catalog::Model> for ModelInfo {
             created: 0,
             owned_by: m.owned_by.to_string(),
             kind: "image".into(),
-            provider: match m.provider {
-                ProviderKind::Local => "local",
-                ProviderKind::OpenAi => "openai",
-                ProviderKind::Stability => "stability",
-            }
-            .into(),
-            is_ai_model: m.provider != ProviderKind::Local,
+            provider: m.provider().as_str().into(),
+            vendors: m
+                .vendors
+                .iter()
+                .map(|r| VendorRoute {
+                    provider: r.vendor.as_str().into(),
+                    model: if r.id.is_empty() { m.id } else { r.id }.into(),
+                })
+                .collect(),
+            aliases: m.aliases.iter().map(|a| a.to_string()).collect(),
+            is_ai_model: m.provider() != ProviderKind::Local,
             sizes: m.sizes.iter().map(|s| s.to_string()).collect(),
             default_size: m.default_size.to_string(),
             qualities: m.qualities.iter().map(|q| q.to_string()).collect(),
@@ -394,12 +435,12 @@ impl From<&crate::domain::videos::VideoModel> for ModelInfo {
             created: 0,
             owned_by: m.owned_by.to_string(),
             kind: "video".into(),
-            provider: match m.provider {
-                ProviderKind::Local => "local",
-                ProviderKind::OpenAi => "openai",
-                ProviderKind::Stability => "stability",
-            }
-            .into(),
+            provider: m.provider.as_str().into(),
+            vendors: vec![VendorRoute {
+                provider: m.provider.as_str().into(),
+                model: m.id.into(),
+            }],
+            aliases: Vec::new(),
             is_ai_model: m.provider != ProviderKind::Local,
             sizes: m.sizes.iter().map(|s| s.to_string()).collect(),
             default_size: m.default_size.to_string(),

@@ -1,18 +1,27 @@
 //! Image providers behind one port. Which provider serves a model is in the catalog.
 
+pub mod circuits;
+pub mod fal;
 pub mod fetch;
 pub mod local;
+pub mod masks;
 pub mod openai;
+mod polling;
+pub mod replicate;
 mod retry;
 pub mod stability;
 
 use crate::config::Config;
-use crate::domain::catalog::ProviderKind;
+use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::GenerationPlan;
 use crate::error::ApiError;
+use circuits::Circuits;
+use futures::future::BoxFuture;
 use http::StatusCode;
 use imaging::RgbaImage;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// One image as a provider delivers it.
 pub struct ProviderImage {
@@ -56,6 +65,20 @@ pub enum ProviderError {
     Unreachable(String),
     #[error("the image provider returned an unusable image: {0}")]
     BadOutput(String),
+    /// The caller's watch stopped the call (its job was canceled); the vendor's work was
+    /// canceled too.
+    #[error("the call was stopped by its job")]
+    Canceled,
+}
+
+impl ProviderError {
+    /// The vendor is down or overloaded (not our request's fault): another vendor may serve.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::RateLimited { .. } | Self::Upstream { .. } | Self::Unreachable(_)
+        )
+    }
 }
 
 impl From<ProviderError> for ApiError {
@@ -136,35 +159,96 @@ pub trait ImageProvider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
 }
 
-/// Every configured provider; dispatches by the model's provider.
+/// Every configured provider; sends a plan to the first of its vendors that is up.
 pub struct Providers {
     pub local: local::LocalProvider,
     pub openai: Option<openai::OpenAiProvider>,
     pub stability: Option<stability::StabilityProvider>,
+    pub replicate: Option<replicate::ReplicateProvider>,
+    pub fal: Option<fal::FalProvider>,
+    /// The operator's order of vendors (`VENDOR_PREFERENCE`); unlisted ones follow, cheapest
+    /// first.
+    preference: Vec<ProviderKind>,
+    budget: Duration,
+    max_retries: u32,
+    circuits: Arc<dyn Circuits>,
+}
+
+/// What a call made, and which vendor made it.
+pub struct Served {
+    pub images: Vec<ProviderImage>,
+    pub vendor: ProviderKind,
+}
+
+/// Asked between a vendor's polls: `false` stops the call (the job was canceled or lost), and
+/// the vendor's prediction is canceled too.
+pub type Watch<'a> = dyn Fn() -> BoxFuture<'a, bool> + Send + Sync + 'a;
+
+/// One call to one vendor: until when, how many retries, and whom to ask between polls.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub deadline: Instant,
+    pub max_retries: u32,
+    pub watch: Option<&'a Watch<'a>>,
+}
+
+impl Call<'_> {
+    /// Whether to go on (always, without a watch).
+    pub async fn go_on(&self) -> bool {
+        match self.watch {
+            Some(w) => w().await,
+            None => true,
+        }
+    }
+}
+
+/// Time kept back for the next vendor when one fails over: a vendor that hangs must not use
+/// up the whole budget of a synchronous request.
+const FAILOVER_RESERVE: Duration = Duration::from_secs(8);
+
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Generate,
+    Edit(&'a EditInputs),
+    Variation(&'a InputImage),
 }
 
 impl Providers {
     pub fn from_config(config: &Config) -> Self {
+        let (budget, retries) = (config.provider_timeout, config.provider_max_retries);
         Self {
             local: local::LocalProvider,
             openai: config.openai_api_key.as_ref().map(|key| {
                 openai::OpenAiProvider::new(
                     &config.openai_base_url,
                     key,
-                    config.provider_timeout,
-                    config.provider_max_retries,
+                    budget,
+                    retries,
                     &config.openai_image_hosts,
                 )
             }),
-            stability: config.stability_api_key.as_ref().map(|key| {
-                stability::StabilityProvider::new(
-                    &config.stability_base_url,
-                    key,
-                    config.provider_timeout,
-                    config.provider_max_retries,
-                )
-            }),
+            stability: config
+                .stability_api_key
+                .as_ref()
+                .map(|key| stability::StabilityProvider::new(&config.stability_base_url, key)),
+            replicate: config
+                .replicate_api_token
+                .as_ref()
+                .map(|key| replicate::ReplicateProvider::new(&config.replicate_base_url, key)),
+            fal: config
+                .fal_key
+                .as_ref()
+                .map(|key| fal::FalProvider::new(&config.fal_queue_url, key)),
+            preference: config.vendor_preference.clone(),
+            budget,
+            max_retries: retries,
+            circuits: Arc::new(circuits::LocalCircuits::default()),
         }
+    }
+
+    /// Keeps circuits where every instance sees them (the table) instead of in this process.
+    pub fn set_circuits(&mut self, circuits: Arc<dyn Circuits>) {
+        self.circuits = circuits;
     }
 
     pub fn serves(&self, kind: ProviderKind) -> bool {
@@ -172,77 +256,217 @@ impl Providers {
             ProviderKind::Local => true,
             ProviderKind::OpenAi => self.openai.is_some(),
             ProviderKind::Stability => self.stability.is_some(),
+            ProviderKind::Replicate => self.replicate.is_some(),
+            ProviderKind::Fal => self.fal.is_some(),
         }
     }
 
-    /// The default model: OpenAI's own default when configured, else Stability's, else the
-    /// local renderer.
+    /// The default model: OpenAI's own default when configured, else Stability's, else FLUX
+    /// (fal or Replicate), else the local renderer.
     pub fn default_model(&self) -> &'static str {
         if self.openai.is_some() {
             "gpt-image-1-mini"
         } else if self.stability.is_some() {
             "stable-image-core"
+        } else if self.fal.is_some() || self.replicate.is_some() {
+            "flux-schnell"
         } else {
             "local-procedural"
         }
     }
 
-    pub async fn generate(
-        &self,
-        plan: &GenerationPlan,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let images = match plan.model.provider {
-            ProviderKind::Local => self.local.generate(plan).await?,
-            ProviderKind::OpenAi => self.openai()?.generate(plan).await?,
-            ProviderKind::Stability => self.stability()?.generate(plan).await?,
-        };
-        exactly(plan, images)
+    /// A synchronous request's call: the configured budget from now.
+    pub fn call(&self) -> Call<'static> {
+        Call {
+            deadline: Instant::now() + self.budget,
+            max_retries: self.max_retries,
+            watch: None,
+        }
+    }
+
+    pub async fn generate(&self, plan: &GenerationPlan) -> Result<Served, ProviderError> {
+        self.route(plan, Op::Generate, self.call()).await
     }
 
     pub async fn edit(
         &self,
         plan: &GenerationPlan,
         inputs: &EditInputs,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let images = match plan.model.provider {
-            ProviderKind::Local => self.local.edit(plan, inputs).await?,
-            ProviderKind::OpenAi => self.openai()?.edit(plan, inputs).await?,
-            // The catalog gives Stability's models no edits: plans refuse them first.
-            ProviderKind::Stability => return Err(not_offered("edits")),
-        };
-        exactly(plan, images)
+    ) -> Result<Served, ProviderError> {
+        self.route(plan, Op::Edit(inputs), self.call()).await
     }
 
     pub async fn variation(
         &self,
         plan: &GenerationPlan,
         input: &InputImage,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let images = match plan.model.provider {
-            ProviderKind::Local => self.local.variation(plan, input).await?,
-            ProviderKind::OpenAi => self.openai()?.variation(plan, input).await?,
-            ProviderKind::Stability => return Err(not_offered("variations")),
+    ) -> Result<Served, ProviderError> {
+        self.route(plan, Op::Variation(input), self.call()).await
+    }
+
+    /// As the three above, within `call` (a job's longer budget, and its cancel).
+    pub async fn generate_within(
+        &self,
+        plan: &GenerationPlan,
+        inputs: Option<&EditInputs>,
+        variation: Option<&InputImage>,
+        call: Call<'_>,
+    ) -> Result<Served, ProviderError> {
+        let op = match (inputs, variation) {
+            (Some(i), _) => Op::Edit(i),
+            (None, Some(v)) => Op::Variation(v),
+            (None, None) => Op::Generate,
         };
-        exactly(plan, images)
+        self.route(plan, op, call).await
     }
 
-    fn stability(&self) -> Result<&stability::StabilityProvider, ProviderError> {
-        self.stability
-            .as_ref()
-            .ok_or_else(|| ProviderError::Unreachable("Stability is not configured".into()))
+    /// The plan's vendors in the order they are tried: the operator's preference, then cost.
+    pub fn ordered(&self, routes: &[&'static Route]) -> Vec<&'static Route> {
+        let rank = |k: ProviderKind| {
+            self.preference
+                .iter()
+                .position(|p| *p == k)
+                .unwrap_or(usize::MAX)
+        };
+        let mut out: Vec<&'static Route> = routes
+            .iter()
+            .copied()
+            .filter(|r| self.serves(r.vendor))
+            .collect();
+        out.sort_by_key(|r| (rank(r.vendor), r.cost_mills));
+        out
     }
 
-    fn openai(&self) -> Result<&openai::OpenAiProvider, ProviderError> {
-        self.openai
-            .as_ref()
-            .ok_or_else(|| ProviderError::Unreachable("OpenAI is not configured".into()))
+    /// Tries the plan's vendors in order: a vendor that is down (429, 5xx, a timeout, or its
+    /// circuit open) hands over to the next while the deadline allows; any other answer, a
+    /// content refusal above all, is final.
+    async fn route(
+        &self,
+        plan: &GenerationPlan,
+        op: Op<'_>,
+        call: Call<'_>,
+    ) -> Result<Served, ProviderError> {
+        let routes = self.ordered(&plan.routes);
+        let mut last: Option<ProviderError> = None;
+        for (i, route) in routes.iter().enumerate() {
+            let vendor = route.vendor;
+            let now = crate::domain::now_epoch() as u64;
+            let circuit = if vendor == ProviderKind::Local {
+                circuits::Circuit::default()
+            } else {
+                self.circuits.read(vendor).await
+            };
+            if circuit.is_open(now) {
+                tracing::warn!(
+                    event = "vendor_skipped",
+                    vendor = vendor.as_str(),
+                    model = plan.model.id,
+                    "circuit open: vendor skipped"
+                );
+                last.get_or_insert(ProviderError::RateLimited {
+                    retry_after_secs: circuit.open_until.map(|t| t.saturating_sub(now).max(1)),
+                });
+                continue;
+            }
+            let remaining = call.deadline.saturating_duration_since(Instant::now());
+            if i > 0 && remaining < FAILOVER_RESERVE / 2 {
+                break;
+            }
+            let more = routes[i + 1..].iter().any(|r| self.serves(r.vendor));
+            let this = Call {
+                deadline: if more && remaining > FAILOVER_RESERVE * 2 {
+                    call.deadline - FAILOVER_RESERVE
+                } else {
+                    call.deadline
+                },
+                // With a vendor to fail over to, a failing one is not retried first.
+                max_retries: if more { 0 } else { call.max_retries },
+                watch: call.watch,
+            };
+            match self.one(plan, route, op, this).await {
+                Ok(images) => {
+                    if circuit.failures > 0 {
+                        self.circuits.succeeded(vendor).await;
+                    }
+                    let images = exactly(plan, images)?;
+                    return Ok(Served { images, vendor });
+                }
+                Err(e) if e.is_outage() => {
+                    if vendor != ProviderKind::Local && self.circuits.failed(vendor, now).await {
+                        tracing::error!(
+                            event = "circuit_opened",
+                            vendor = vendor.as_str(),
+                            "vendor circuit opened"
+                        );
+                    }
+                    if more {
+                        tracing::warn!(event = "vendor_failover", vendor = vendor.as_str(), model = plan.model.id, error = %e, "failing over to the next vendor");
+                    }
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            ProviderError::Unreachable(format!("no configured vendor serves {}", plan.model.id))
+        }))
+    }
+
+    async fn one(
+        &self,
+        plan: &GenerationPlan,
+        route: &'static Route,
+        op: Op<'_>,
+        call: Call<'_>,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let unconfigured =
+            || ProviderError::Unreachable(format!("{} is not configured", route.vendor.as_str()));
+        match (route.vendor, op) {
+            (ProviderKind::Local, Op::Generate) => self.local.generate(plan).await,
+            (ProviderKind::Local, Op::Edit(inputs)) => self.local.edit(plan, inputs).await,
+            (ProviderKind::Local, Op::Variation(input)) => self.local.variation(plan, input).await,
+            (ProviderKind::OpenAi, op) => {
+                let openai = self.openai.as_ref().ok_or_else(unconfigured)?;
+                match op {
+                    Op::Generate => openai.generate(plan).await,
+                    Op::Edit(inputs) => openai.edit(plan, inputs).await,
+                    Op::Variation(input) => openai.variation(plan, input).await,
+                }
+            }
+            (ProviderKind::Stability, Op::Generate) => {
+                let stability = self.stability.as_ref().ok_or_else(unconfigured)?;
+                stability.generate(plan, route, call).await
+            }
+            (ProviderKind::Replicate, op) => {
+                let replicate = self.replicate.as_ref().ok_or_else(unconfigured)?;
+                match op {
+                    Op::Generate => replicate.generate(plan, route, call).await,
+                    Op::Edit(inputs) => replicate.edit(plan, route, inputs, call).await,
+                    Op::Variation(_) => Err(not_offered(route)),
+                }
+            }
+            (ProviderKind::Fal, op) => {
+                let fal = self.fal.as_ref().ok_or_else(unconfigured)?;
+                match op {
+                    Op::Generate => fal.generate(plan, route, call).await,
+                    Op::Edit(inputs) => fal.edit(plan, route, inputs, call).await,
+                    Op::Variation(_) => Err(not_offered(route)),
+                }
+            }
+            // The catalog gives these no such operation: plans refuse them first.
+            (ProviderKind::Stability, _) => Err(not_offered(route)),
+        }
     }
 }
 
-fn not_offered(what: &str) -> ProviderError {
+fn not_offered(route: &Route) -> ProviderError {
     ProviderError::Rejected {
         status: 400,
-        message: format!("this deployment offers no {what} for Stability's models"),
+        message: format!(
+            "{} offers no such operation for {}",
+            route.vendor.as_str(),
+            route.id
+        ),
     }
 }
 

@@ -4,40 +4,25 @@
 //! `Retry-After`, and Stability's errors (`{id, name, errors[]}`) mapped to ours.
 
 use super::retry;
-use super::{ProviderError, ProviderImage, ProviderOutput};
-use crate::domain::catalog::Size;
+use super::{Call, ProviderError, ProviderImage, ProviderOutput};
+use crate::domain::catalog::{Route, aspect_of};
 use crate::domain::generation::GenerationPlan;
 use base64::Engine;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct StabilityProvider {
     http: reqwest::Client,
     base_url: String,
     api_key: String,
-    budget: Duration,
-    max_retries: u32,
 }
-
-/// The output sizes of Stability's aspect ratios (about a megapixel each).
-pub const ASPECT_SIZES: &[(Size, &str)] = &[
-    (Size::new(1024, 1024), "1:1"),
-    (Size::new(1344, 768), "16:9"),
-    (Size::new(768, 1344), "9:16"),
-    (Size::new(1216, 832), "3:2"),
-    (Size::new(832, 1216), "2:3"),
-    (Size::new(1152, 896), "5:4"),
-    (Size::new(896, 1152), "4:5"),
-    (Size::new(1536, 640), "21:9"),
-    (Size::new(640, 1536), "9:21"),
-];
 
 /// Stability's seeds are 0–4294967294.
 const SEED_RANGE: u64 = 4_294_967_295;
 
 impl StabilityProvider {
     /// `base_url` is the host without a version path (`https://api.stability.ai`).
-    pub fn new(base_url: &str, api_key: &str, budget: Duration, max_retries: u32) -> Self {
+    pub fn new(base_url: &str, api_key: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -46,25 +31,23 @@ impl StabilityProvider {
                 .expect("a TLS client"),
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: api_key.to_string(),
-            budget,
-            max_retries,
         }
     }
 
-    /// The endpoint and form fields of the `index`-th image of a plan.
-    pub fn request(plan: &GenerationPlan, index: u64) -> (String, Vec<(&'static str, String)>) {
-        let (endpoint, model) = match plan.model.id {
-            "sd3.5-large" => ("sd3", Some("sd3.5-large")),
-            "stable-image-ultra" => ("ultra", None),
-            _ => ("core", None),
+    /// The endpoint and form fields of the `index`-th image of a plan (`route.id` is the
+    /// endpoint, or an SD3 model served by the `sd3` endpoint).
+    pub fn request(
+        plan: &GenerationPlan,
+        route: &Route,
+        index: u64,
+    ) -> (String, Vec<(&'static str, String)>) {
+        let (endpoint, model) = match route.id {
+            "core" | "ultra" => (route.id, None),
+            sd3 => ("sd3", Some(sd3)),
         };
-        let aspect = ASPECT_SIZES
-            .iter()
-            .find(|(s, _)| *s == plan.size)
-            .map_or("1:1", |(_, a)| a);
         let mut fields = vec![
             ("prompt", plan.prompt.clone()),
-            ("aspect_ratio", aspect.to_string()),
+            ("aspect_ratio", aspect_of(plan.size).to_string()),
             // Encoded to the format asked for afterwards, like every provider's output.
             ("output_format", "png".to_string()),
             // 0 would mean "random": seeds run 1..=4294967294, one per image.
@@ -82,10 +65,11 @@ impl StabilityProvider {
     async fn one(
         &self,
         plan: &GenerationPlan,
+        route: &Route,
         index: u64,
-        deadline: Instant,
+        call: Call<'_>,
     ) -> Result<ProviderImage, ProviderError> {
-        let (path, fields) = Self::request(plan, index);
+        let (path, fields) = Self::request(plan, route, index);
         let url = format!("{}{path}", self.base_url);
         let request = || {
             let mut form = reqwest::multipart::Form::new();
@@ -100,8 +84,8 @@ impl StabilityProvider {
         };
         retry::send(
             "stability",
-            deadline,
-            self.max_retries,
+            call.deadline,
+            call.max_retries,
             request,
             |answer| image_of(&answer.text),
             |text| {
@@ -116,9 +100,11 @@ impl StabilityProvider {
     pub async fn generate(
         &self,
         plan: &GenerationPlan,
+        route: &Route,
+        call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let deadline = Instant::now() + self.budget;
-        futures::future::try_join_all((0..plan.n as u64).map(|i| self.one(plan, i, deadline))).await
+        futures::future::try_join_all((0..plan.n as u64).map(|i| self.one(plan, route, i, call)))
+            .await
     }
 }
 
@@ -170,6 +156,7 @@ mod tests {
     use super::*;
     use crate::domain::generation::CreateImageRequest;
     use serde_json::json;
+    use std::time::Instant;
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -186,8 +173,18 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
-    fn provider(server: &MockServer) -> StabilityProvider {
-        StabilityProvider::new(&server.uri(), "sk-stab", Duration::from_secs(5), 2)
+    async fn generate(
+        server: &MockServer,
+        plan: &GenerationPlan,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let call = Call {
+            deadline: Instant::now() + Duration::from_secs(5),
+            max_retries: 2,
+            watch: None,
+        };
+        StabilityProvider::new(&server.uri(), "sk-stab")
+            .generate(plan, plan.routes[0], call)
+            .await
     }
 
     /// The form fields of a received multipart request, by name.
@@ -223,7 +220,7 @@ mod tests {
             json!({"prompt": "a fox", "model": "sd3.5-large", "size": "1344x768",
             "n": 2, "seed": 41}),
         );
-        let out = provider(&server).generate(&p).await.unwrap();
+        let out = generate(&server, &p).await.unwrap();
         assert_eq!(out.len(), 2);
         let sent = server.received_requests().await.unwrap();
         let mut seeds: Vec<String> = Vec::new();
@@ -260,8 +257,7 @@ mod tests {
                 "errors": ["Your request was flagged by our content moderation system"]})))
             .mount(&server)
             .await;
-        let filtered = provider(&server)
-            .generate(&plan(json!({"prompt": "x"})))
+        let filtered = generate(&server, &plan(json!({"prompt": "x"})))
             .await
             .err()
             .unwrap();
@@ -269,11 +265,13 @@ mod tests {
             matches!(filtered, ProviderError::ContentPolicy(_)),
             "{filtered}"
         );
-        let flagged = provider(&server)
-            .generate(&plan(json!({"prompt": "x", "model": "stable-image-ultra"})))
-            .await
-            .err()
-            .unwrap();
+        let flagged = generate(
+            &server,
+            &plan(json!({"prompt": "x", "model": "stable-image-ultra"})),
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(
             matches!(flagged, ProviderError::ContentPolicy(_)),
             "{flagged}"
@@ -302,8 +300,7 @@ mod tests {
             .mount(&server)
             .await;
         let started = Instant::now();
-        let out = provider(&server)
-            .generate(&plan(json!({"prompt": "x"})))
+        let out = generate(&server, &plan(json!({"prompt": "x"})))
             .await
             .unwrap();
         assert_eq!(out.len(), 1);
@@ -319,8 +316,7 @@ mod tests {
             .expect(1)
             .mount(&bad)
             .await;
-        let err = provider(&bad)
-            .generate(&plan(json!({"prompt": "x"})))
+        let err = generate(&bad, &plan(json!({"prompt": "x"})))
             .await
             .err()
             .unwrap();
@@ -339,8 +335,7 @@ mod tests {
             .expect(3)
             .mount(&server)
             .await;
-        let err = provider(&server)
-            .generate(&plan(json!({"prompt": "x"})))
+        let err = generate(&server, &plan(json!({"prompt": "x"})))
             .await
             .err()
             .unwrap();

@@ -350,17 +350,19 @@ pub fn check_edit(
     // The local model's edits are deterministic: one image has one fill, and k images have k
     // collages (one starting at each). More would be the same pictures, charged again.
     let distinct = inputs.images.len();
-    match plan.model.provider {
+    // An inpainting model (it only edits) repaints a marked area, as the local model does.
+    let needs_area = plan.model.provider() == ProviderKind::Local || !plan.model.generates;
+    match plan.model.provider() {
         ProviderKind::Local if inputs.images.len() > 1 && inputs.mask.is_some() => {
             Err(ApiError::invalid(
                 mask_param,
                 "with several images the local model makes a collage and takes no mask",
             ))
         }
-        ProviderKind::Local
-            if inputs.images.len() == 1
-                && inputs.mask.is_none()
-                && !first.rgba.pixels().any(|p| p.0[3] == 0) =>
+        _ if needs_area
+            && inputs.images.len() == 1
+            && inputs.mask.is_none()
+            && !first.rgba.pixels().any(|p| p.0[3] == 0) =>
         {
             Err(ApiError::invalid(
                 mask_param,

@@ -11,7 +11,9 @@ use crate::error::ApiError;
 use crate::http::Principal;
 use crate::http::wire::{ImageData, ImagesResponse};
 use crate::ports::{Blobs, Store};
-use crate::providers::{EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput};
+use crate::providers::{
+    EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput, Served,
+};
 use crate::usecases::charges::{self, Unwound};
 use crate::usecases::library::{Processed, store_objects};
 use base64::Engine;
@@ -169,7 +171,7 @@ where
     S: Store,
     B: Blobs,
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Vec<ProviderImage>, ProviderError>>,
+    Fut: Future<Output = Result<Served, ProviderError>>,
 {
     let uid = who.user_id.as_str();
     admissible(deps, uid, &plan.prompt, plan.n)?;
@@ -286,11 +288,12 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     plan: &GenerationPlan,
     lineage: &Lineage,
     ids: &[String],
-    images: Vec<ProviderImage>,
+    served: Served,
     hold: &Hold,
     job: Option<(&str, u32, i64)>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
+    let (images, vendor) = (served.images, served.vendor.as_str());
     let image_usage: Vec<Option<serde_json::Value>> =
         images.iter().map(|i| i.usage.clone()).collect();
     let (processed, partials) = {
@@ -372,6 +375,7 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
             prompt: Some(plan.prompt.clone()).filter(|p| !p.is_empty()),
             revised_prompt: p.revised_prompt.clone(),
             model: Some(plan.model.id.to_string()),
+            provider: Some(vendor.to_string()),
             background: Some(background_name(plan.background).to_string()),
             quality: Some(plan.quality.to_string()),
             output_compression: plan.output_compression,
@@ -420,6 +424,7 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         background: background_name(plan.background).to_string(),
         quality: plan.quality.to_string(),
         model: plan.model.id.to_string(),
+        provider: Some(vendor.to_string()),
         usage: image_usage
             .iter()
             .flatten()

@@ -254,6 +254,7 @@ mod tests {
             background: "opaque".into(),
             quality: "standard".into(),
             model: "local-procedural".into(),
+            provider: None,
         }
     }
 

@@ -19,7 +19,12 @@ use crate::error::ApiError;
 use crate::http::Principal;
 use crate::http::wire::ImagesResponse;
 use crate::ports::{Blobs, Store};
-use crate::providers::{EditInputs, InputImage};
+use crate::providers::{Call, EditInputs, InputImage, ProviderError};
+use futures::future::BoxFuture;
+use std::sync::atomic::Ordering;
+
+/// How long a job's vendor call may take, polls included: well inside the worker's 900 s.
+const JOB_PROVIDER_BUDGET: std::time::Duration = std::time::Duration::from_secs(12 * 60);
 use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::generation::{admissible, image_keys, store_results, take, undo};
 use crate::usecases::idempotency::{Submitted, claimed, job_answer};
@@ -418,28 +423,46 @@ pub async fn run<S: Store, B: Blobs>(
         Checkpoint::CancelRequested => return canceled(deps, &job, attempt).await,
         Checkpoint::Lost => return Ok(Ran::Done),
     }
-    let (produced, lineage) = match inputs {
-        Inputs::None => (
-            deps.providers.generate(&plan).await,
-            Lineage::original(None),
-        ),
+    // Between a vendor's polls the job reports progress and hears of a cancel, which cancels
+    // the vendor's work too.
+    let progress = std::sync::atomic::AtomicU8::new(10);
+    let watch = || -> BoxFuture<'_, bool> {
+        Box::pin(async {
+            let p = progress
+                .fetch_add(5, Ordering::Relaxed)
+                .saturating_add(5)
+                .min(75);
+            !matches!(
+                deps.store.checkpoint_job(uid, id, attempt, p).await,
+                Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
+            )
+        })
+    };
+    let call = Call {
+        deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
+        max_retries: deps.config.provider_max_retries,
+        watch: Some(&watch),
+    };
+    let (edit, variation, lineage) = match &inputs {
+        Inputs::None => (None, None, Lineage::original(None)),
         Inputs::Edit(inputs) => {
             let parent = inputs.images.first().and_then(|i| i.asset_id.clone());
-            (
-                deps.providers.edit(&plan, &inputs).await,
-                Lineage::original(parent),
-            )
+            (Some(inputs), None, Lineage::original(parent))
         }
-        Inputs::Variation(input) => {
-            let parent = input.asset_id.clone();
-            (
-                deps.providers.variation(&plan, &input).await,
-                Lineage::original(parent),
-            )
-        }
+        Inputs::Variation(input) => (None, Some(input), Lineage::original(input.asset_id.clone())),
     };
+    let produced = deps
+        .providers
+        .generate_within(&plan, edit, variation, call)
+        .await;
     let images = match produced {
         Ok(images) => images,
+        Err(ProviderError::Canceled) => {
+            return match deps.store.checkpoint_job(uid, id, attempt, 80).await? {
+                Checkpoint::CancelRequested => canceled(deps, &job, attempt).await,
+                Checkpoint::Lost | Checkpoint::Continue => Ok(Ran::Done),
+            };
+        }
         Err(e) => return fail(deps, &job, attempt, e.into()).await,
     };
     match deps.store.checkpoint_job(uid, id, attempt, 80).await? {
@@ -658,6 +681,7 @@ async fn run_video<S: Store, B: Blobs>(
     let record = ImageRecord {
         prompt: Some(plan.prompt.clone()),
         model: Some(plan.model.id.to_string()),
+        provider: Some(plan.model.provider.as_str().into()),
         ..ImageRecord::with_id(
             asset_id.clone(),
             uid,
@@ -695,6 +719,7 @@ async fn run_video<S: Store, B: Blobs>(
         background: "opaque".into(),
         quality: "medium".into(),
         model: plan.model.id.to_string(),
+        provider: Some(plan.model.provider.as_str().into()),
         usage: None,
         partials: Vec::new(),
         image_usage: Vec::new(),
@@ -799,8 +824,8 @@ async fn prepare<S: Store, B: Blobs>(
     let plan = request
         .fields
         .clone()
-        .plan_for(op, deps.providers.default_model(), |m| {
-            deps.providers.serves(m.provider)
+        .plan_for(op, deps.providers.default_model(), |k| {
+            deps.providers.serves(k)
         })?;
     Ok((request, plan, inputs))
 }
@@ -916,7 +941,7 @@ async fn plan_submission<S: Store, B: Blobs>(
     sub: QueueSubmission,
 ) -> Result<Submission, ApiError> {
     let default_model = deps.providers.default_model();
-    let serves = |m: &crate::domain::catalog::Model| deps.providers.serves(m.provider);
+    let serves = |k| deps.providers.serves(k);
     let mut sources: Vec<(String, ImageSource)> = sub
         .images
         .iter()

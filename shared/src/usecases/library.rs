@@ -345,6 +345,7 @@ pub async fn image_info<S: Store, B: Blobs>(
         prompt: r.prompt.clone(),
         revised_prompt: r.revised_prompt.clone(),
         model: r.model.clone(),
+        provider: r.provider.clone(),
         width: r.width,
         height: r.height,
         size: format!("{}x{}", r.width, r.height),

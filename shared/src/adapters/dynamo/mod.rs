@@ -19,6 +19,8 @@
 //!   debits that can still be refunded
 
 mod accounts;
+#[cfg(feature = "images")]
+mod circuits;
 mod codec;
 mod credits;
 mod holds;

@@ -272,9 +272,7 @@ fn retired_models_name_their_replacement() {
 #[test]
 fn unavailable_models_are_refused() {
     let r = req(serde_json::json!({"prompt": "x", "model": "gpt-image-2"}))
-        .plan("local-procedural", |m| {
-            m.provider == catalog::ProviderKind::Local
-        });
+        .plan("local-procedural", |k| k == catalog::ProviderKind::Local);
     assert!(matches!(r, Err(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
 }
 

@@ -1,0 +1,111 @@
+//! What the queue-style vendors (Replicate, fal) share: follow-up URLs that must stay on the
+//! vendor's API origin (they receive our key), waits between polls inside the call's deadline,
+//! inputs as data URIs, and a download of each output through [`Fetch`].
+
+use super::fetch::Fetch;
+use super::{Call, InputImage, ProviderError, ProviderImage, ProviderOutput};
+use base64::Engine;
+use reqwest::Url;
+use std::time::{Duration, Instant};
+
+/// A follow-up URL from a vendor's answer, refused unless it is on the API's own origin: our
+/// key goes with it.
+pub fn on_origin(api: &Url, url: &str) -> Result<Url, ProviderError> {
+    let parsed = Url::parse(url)
+        .map_err(|_| ProviderError::BadOutput(format!("follow-up URL is not a URL: {url}")))?;
+    let same = parsed.scheme() == api.scheme()
+        && parsed.host_str() == api.host_str()
+        && parsed.port_or_known_default() == api.port_or_known_default();
+    if !same {
+        return Err(ProviderError::BadOutput(format!(
+            "follow-up URL is off the vendor's API host: {}",
+            parsed.host_str().unwrap_or("?")
+        )));
+    }
+    Ok(parsed)
+}
+
+/// Waits before the `attempt`-th poll (0.5 s, 1 s, 2 s, then every 3 s), or fails with a
+/// timeout when the deadline comes first.
+pub async fn pause(call: &Call<'_>, attempt: u32) -> Result<(), ProviderError> {
+    let wait = Duration::from_millis((500u64 << attempt.min(3)).min(3000));
+    let left = call.deadline.saturating_duration_since(Instant::now());
+    if left <= wait {
+        return Err(ProviderError::Timeout);
+    }
+    tokio::time::sleep(wait).await;
+    Ok(())
+}
+
+/// An input as a `data:` URI (the vendors take these for files; the type is sniffed).
+pub fn data_uri(bytes: &[u8]) -> String {
+    let mime = match imaging::sniff_format(bytes) {
+        Some(imaging::Format::Jpeg) => "image/jpeg",
+        Some(imaging::Format::Webp) => "image/webp",
+        _ => "image/png",
+    };
+    format!(
+        "data:{mime};base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
+
+/// The image and the vendor mask (white = edit) of an inpainting edit: the mask's transparent
+/// pixels, or the image's own when no mask was sent.
+pub fn fill_inputs(
+    image: &InputImage,
+    mask: Option<&InputImage>,
+) -> Result<(String, String), ProviderError> {
+    let source = mask.map_or(&image.rgba, |m| &m.rgba);
+    let mask_png = super::masks::to_vendor_png(source)?;
+    Ok((data_uri(&image.bytes), data_uri(&mask_png)))
+}
+
+/// Downloads an output at once (vendors delete them within the hour).
+pub async fn download(
+    fetch: &Fetch,
+    http: &reqwest::Client,
+    url: &str,
+    call: &Call<'_>,
+) -> Result<ProviderImage, ProviderError> {
+    let left = call.deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ProviderError::Timeout);
+    }
+    let bytes = fetch.get(http, url, left).await?;
+    if imaging::sniff_format(&bytes).is_none() {
+        return Err(ProviderError::BadOutput(
+            "the vendor's output is not a PNG, JPEG or WebP image".into(),
+        ));
+    }
+    Ok(ProviderImage {
+        image: ProviderOutput::Encoded(bytes),
+        revised_prompt: None,
+        partials: Vec::new(),
+        usage: None,
+    })
+}
+
+/// The seed of the `index`-th image when the request set one (vendors take 31-bit seeds).
+pub fn seed_of(seed: Option<u64>, index: u64) -> Option<u64> {
+    seed.map(|s| s.wrapping_add(index) % 2_147_483_647)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_up_urls_stay_on_the_api_origin() {
+        let api = Url::parse("https://api.replicate.com").unwrap();
+        assert!(on_origin(&api, "https://api.replicate.com/v1/predictions/x").is_ok());
+        for bad in [
+            "https://evil.example/v1/predictions/x",
+            "http://api.replicate.com/v1/predictions/x",
+            "https://api.replicate.com:8443/v1/predictions/x",
+            "not a url",
+        ] {
+            assert!(on_origin(&api, bad).is_err(), "{bad}");
+        }
+    }
+}
