@@ -43,8 +43,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if stack.config.stability_api_key.is_some() {
         on.push("Stability");
     }
+    if stack.config.replicate_api_token.is_some() {
+        on.push("Replicate");
+    }
+    if stack.config.fal_key.is_some() {
+        on.push("fal");
+    }
     eprintln!(
-        "  Providers on: {} (keys: OPENAI_API_KEY, STABILITY_API_KEY).",
+        "  Providers on: {} (keys: OPENAI_API_KEY, STABILITY_API_KEY, REPLICATE_API_TOKEN, FAL_KEY).",
         on.join(", ")
     );
     for (binary, period) in &stack.scheduled {

@@ -43,6 +43,15 @@ impl Fetch {
         }))
     }
 
+    /// The same rules with another byte cap.
+    pub fn with_max_bytes(&self, max_bytes: usize) -> Self {
+        Self(Arc::new(Rules {
+            hosts: self.0.hosts.clone(),
+            api_origin: self.0.api_origin.clone(),
+            max_bytes,
+        }))
+    }
+
     /// Whether `url` may be fetched (or redirected to).
     pub fn allows(&self, url: &Url) -> bool {
         let Some(o) = origin(url) else { return false };

@@ -483,3 +483,176 @@ fn exactly(
     }
     Ok(images)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::generation::CreateImageRequest;
+    use serde_json::json;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// Providers with fal and Replicate on local fakes, nothing else but the local renderer.
+    fn providers(
+        fal: &MockServer,
+        replicate: &MockServer,
+        preference: &[ProviderKind],
+    ) -> Providers {
+        Providers {
+            local: local::LocalProvider,
+            openai: None,
+            stability: None,
+            replicate: Some(replicate::ReplicateProvider::new(&replicate.uri(), "r8")),
+            fal: Some(fal::FalProvider::new(&fal.uri(), "k")),
+            preference: preference.to_vec(),
+            budget: Duration::from_secs(20),
+            max_retries: 2,
+            circuits: Arc::new(circuits::LocalCircuits::default()),
+        }
+    }
+
+    fn plan(model: &str) -> GenerationPlan {
+        serde_json::from_value::<CreateImageRequest>(json!({"prompt": "x", "model": model}))
+            .unwrap()
+            .plan("flux-dev", |_| true)
+            .unwrap()
+    }
+
+    fn png() -> Vec<u8> {
+        let img = RgbaImage::from_pixel(8, 8, imaging::Rgba([1, 2, 3, 255]));
+        imaging::encode(&img, imaging::Format::Png, None).unwrap()
+    }
+
+    /// Replicate answering every prediction at once with an image of its own.
+    async fn replicate_serving() -> MockServer {
+        let server = MockServer::start().await;
+        let url = format!("{}/files/out.png", server.uri());
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "id": "p", "status": "succeeded", "output": [url],
+                "urls": {"get": format!("{}/v1/predictions/p", server.uri())}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(png()))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn answering(status: u16, body: serde_json::Value) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn calls(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_vendor_that_is_down_hands_over_to_the_next_at_once_and_the_answer_names_it() {
+        let fal = answering(503, json!({"detail": "Service unavailable"})).await;
+        let replicate = replicate_serving().await;
+        let p = providers(&fal, &replicate, &[]);
+        let served = p.generate(&plan("flux-dev")).await.unwrap();
+        assert_eq!(served.vendor, ProviderKind::Replicate);
+        assert_eq!(served.images.len(), 1);
+        assert_eq!(
+            calls(&fal).await,
+            1,
+            "not retried while another vendor can serve"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_content_refusal_is_final_and_the_next_vendor_is_never_called() {
+        let fal = answering(
+            422,
+            json!({"detail": [{"msg": "flagged", "type": "content_policy_violation"}]}),
+        )
+        .await;
+        let replicate = replicate_serving().await;
+        let e = providers(&fal, &replicate, &[])
+            .generate(&plan("flux-dev"))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::ContentPolicy(_)), "{e}");
+        assert_eq!(calls(&replicate).await, 0);
+    }
+
+    #[tokio::test]
+    async fn when_every_vendor_is_down_the_last_outage_is_reported() {
+        let fal = answering(503, json!({"detail": "Service unavailable"})).await;
+        let replicate = answering(500, json!({"detail": "boom", "status": 500})).await;
+        let e = providers(&fal, &replicate, &[])
+            .generate(&plan("flux-dev"))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.is_outage(), "{e}");
+        assert_eq!(calls(&fal).await, 1);
+        assert_eq!(calls(&replicate).await, 3, "the last vendor is retried");
+    }
+
+    #[tokio::test]
+    async fn the_operators_preference_comes_before_cost_and_catalog_order() {
+        let fal = answering(500, json!({"detail": "unused"})).await;
+        let replicate = replicate_serving().await;
+        let p = providers(&fal, &replicate, &[ProviderKind::Replicate]);
+        let served = p.generate(&plan("flux-schnell")).await.unwrap();
+        assert_eq!(served.vendor, ProviderKind::Replicate);
+        assert_eq!(calls(&fal).await, 0, "fal comes second");
+        let unpreferred = providers(&fal, &replicate, &[]);
+        let order: Vec<ProviderKind> = unpreferred
+            .ordered(&plan("flux-schnell").routes)
+            .iter()
+            .map(|r| r.vendor)
+            .collect();
+        assert_eq!(
+            order,
+            [ProviderKind::Fal, ProviderKind::Replicate],
+            "equal cost: catalog order"
+        );
+    }
+
+    #[tokio::test]
+    async fn repeated_outages_open_the_circuit_and_the_vendor_is_skipped() {
+        let fal = answering(503, json!({"detail": "Service unavailable"})).await;
+        let replicate = replicate_serving().await;
+        let p = providers(&fal, &replicate, &[]);
+        for _ in 0..circuits::THRESHOLD {
+            assert_eq!(
+                p.generate(&plan("flux-dev")).await.unwrap().vendor,
+                ProviderKind::Replicate
+            );
+        }
+        assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
+        let served = p.generate(&plan("flux-dev")).await.unwrap();
+        assert_eq!(served.vendor, ProviderKind::Replicate);
+        assert_eq!(
+            calls(&fal).await,
+            circuits::THRESHOLD as usize,
+            "skipped while open"
+        );
+        // A model only the open vendor serves is refused as overloaded, with when to retry.
+        let only_fal = Providers {
+            replicate: None,
+            circuits: p.circuits.clone(),
+            ..providers(&fal, &replicate, &[])
+        };
+        match only_fal.generate(&plan("flux-dev")).await.err().unwrap() {
+            ProviderError::RateLimited {
+                retry_after_secs: Some(s),
+            } => {
+                assert!((1..=circuits::OPEN_SECS).contains(&s), "{s}")
+            }
+            e => panic!("{e}"),
+        }
+        assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
+    }
+}

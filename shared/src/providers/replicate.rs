@@ -47,6 +47,13 @@ impl ReplicateProvider {
         }
     }
 
+    /// Outputs larger than `bytes` are refused (64 MB by default).
+    pub fn max_output(mut self, bytes: usize) -> Self {
+        self.fetch = self.fetch.with_max_bytes(bytes);
+        self.download = self.fetch.client(Duration::from_secs(5));
+        self
+    }
+
     /// The `input` of the `index`-th image's prediction (`image`: the edit's image and mask).
     pub fn input(
         plan: &GenerationPlan,
@@ -293,4 +300,465 @@ fn error_of(text: &str) -> (String, bool) {
         .unwrap_or_else(|| text.chars().take(300).collect());
     let policy = detail.to_lowercase().contains("flagged as sensitive");
     (detail, policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::catalog::ProviderKind;
+    use crate::domain::generation::{CreateImageRequest, Operation};
+    use crate::providers::{InputImage, ProviderOutput};
+    use wiremock::matchers::{header, header_exists, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn plan(v: Value) -> GenerationPlan {
+        serde_json::from_value::<CreateImageRequest>(v)
+            .unwrap()
+            .plan("flux-dev", |_| true)
+            .unwrap()
+    }
+
+    fn route(p: &GenerationPlan) -> &'static Route {
+        p.routes
+            .iter()
+            .copied()
+            .find(|r| r.vendor == ProviderKind::Replicate)
+            .unwrap()
+    }
+
+    fn call(secs: u64) -> Call<'static> {
+        Call {
+            deadline: Instant::now() + Duration::from_secs(secs),
+            max_retries: 1,
+            watch: None,
+        }
+    }
+
+    pub(crate) fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = imaging::RgbaImage::from_pixel(w, h, imaging::Rgba([20, 120, 220, 255]));
+        imaging::encode(&img, imaging::Format::Png, None).unwrap()
+    }
+
+    /// A prediction as Replicate answers it, its follow-up URLs on `server`.
+    fn prediction(server: &MockServer, id: &str, status: &str, output: Value) -> Value {
+        let uri = server.uri();
+        json!({"id": id, "model": "black-forest-labs/flux-dev", "status": status,
+               "input": {}, "output": output, "error": null, "logs": "",
+               "urls": {"get": format!("{uri}/v1/predictions/{id}"),
+                        "cancel": format!("{uri}/v1/predictions/{id}/cancel"),
+                        "web": format!("https://replicate.com/p/{id}")}})
+    }
+
+    fn provider(server: &MockServer) -> ReplicateProvider {
+        ReplicateProvider::new(&server.uri(), "r8_test")
+    }
+
+    async fn serve_png(server: &MockServer, at: &str, bytes: Vec<u8>) {
+        Mock::given(method("GET"))
+            .and(path(at))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(bytes))
+            .mount(server)
+            .await;
+    }
+
+    const CREATE: &str = "/v1/models/black-forest-labs/flux-dev/predictions";
+
+    fn encoded(img: &ProviderImage) -> &[u8] {
+        match &img.image {
+            ProviderOutput::Encoded(b) => b,
+            _ => panic!("encoded bytes expected"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_prediction_answered_within_prefer_wait_is_downloaded_one_per_image() {
+        let server = MockServer::start().await;
+        let out = png(1344, 768);
+        let done = prediction(
+            &server,
+            "p1",
+            "succeeded",
+            json!([format!("{}/files/out.png", server.uri())]),
+        );
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .and(header("authorization", "Bearer r8_test"))
+            .and(header_exists("prefer"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(done))
+            .expect(2)
+            .mount(&server)
+            .await;
+        serve_png(&server, "/files/out.png", out.clone()).await;
+        let p = plan(
+            json!({"prompt": "a heron", "model": "flux", "size": "1344x768", "n": 2, "seed": 7}),
+        );
+        assert_eq!(p.model.id, "flux-dev", "the seeds' name is an alias");
+        let images = provider(&server)
+            .generate(&p, route(&p), call(10))
+            .await
+            .unwrap();
+        assert_eq!(images.len(), 2);
+        assert!(images.iter().all(|i| encoded(i) == out.as_slice()));
+        let sent = server.received_requests().await.unwrap();
+        let mut seeds = Vec::new();
+        for req in sent.iter().filter(|r| r.method.as_str() == "POST") {
+            let prefer = req.headers.get("prefer").unwrap().to_str().unwrap();
+            let wait: u64 = prefer.strip_prefix("wait=").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&wait), "{prefer}");
+            let body: Value = serde_json::from_slice(&req.body).unwrap();
+            let input = &body["input"];
+            assert_eq!(input["prompt"], "a heron");
+            assert_eq!(input["aspect_ratio"], "16:9");
+            assert_eq!(input["output_format"], "png");
+            assert_eq!(input["num_outputs"], 1);
+            seeds.push(input["seed"].as_u64().unwrap());
+        }
+        seeds.sort();
+        assert_eq!(seeds, [7, 8], "the seed, then the next");
+    }
+
+    #[tokio::test]
+    async fn a_prediction_still_processing_is_polled_until_it_succeeds() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions/p2"))
+            .and(header("authorization", "Bearer r8_test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+                &server,
+                "p2",
+                "processing",
+                Value::Null,
+            )))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        let url = format!("{}/files/p2.png", server.uri());
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions/p2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+                &server,
+                "p2",
+                "succeeded",
+                json!(url),
+            )))
+            .mount(&server)
+            .await;
+        serve_png(&server, "/files/p2.png", png(64, 64)).await;
+        let p = plan(json!({"prompt": "x", "model": "flux-1.1-pro"}));
+        let r = route(&p);
+        assert_eq!(r.id, "black-forest-labs/flux-1.1-pro");
+        Mock::given(method("POST"))
+            .and(path(
+                "/v1/models/black-forest-labs/flux-1.1-pro/predictions",
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "p2",
+                "starting",
+                Value::Null,
+            )))
+            .mount(&server)
+            .await;
+        let images = provider(&server).generate(&p, r, call(20)).await.unwrap();
+        assert_eq!(images.len(), 1);
+        let polls = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/v1/predictions/p2")
+            .count();
+        assert_eq!(polls, 3, "two answers still processing, then the result");
+    }
+
+    #[tokio::test]
+    async fn a_safety_failure_is_a_content_refusal_and_other_failures_are_the_vendors() {
+        let server = MockServer::start().await;
+        let mut flagged = prediction(&server, "p3", "failed", Value::Null);
+        flagged["error"] = json!(
+            "All generated images contained NSFW content. Try running it again with a different prompt."
+        );
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(ResponseTemplate::new(201).set_body_json(flagged))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        let mut broken = prediction(&server, "p4", "failed", Value::Null);
+        broken["error"] = json!("CUDA out of memory");
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(ResponseTemplate::new(201).set_body_json(broken))
+            .mount(&server)
+            .await;
+        let p = plan(json!({"prompt": "x"}));
+        let e = provider(&server)
+            .generate(&p, route(&p), call(10))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::ContentPolicy(_)), "{e}");
+        let e = provider(&server)
+            .generate(&p, route(&p), call(10))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e, ProviderError::Upstream { .. }) && e.is_outage(),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_429_is_retried_after_its_retry_after_and_a_5xx_is_reported() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({"detail": "Request was throttled. Expected available in 1 second.", "status": 429})),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        let url = format!("{}/files/ok.png", server.uri());
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "p5",
+                "succeeded",
+                json!([url]),
+            )))
+            .mount(&server)
+            .await;
+        serve_png(&server, "/files/ok.png", png(8, 8)).await;
+        let p = plan(json!({"prompt": "x"}));
+        let started = Instant::now();
+        provider(&server)
+            .generate(&p, route(&p), call(10))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "waited as told"
+        );
+
+        let down = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(502)
+                    .set_body_json(json!({"detail": "bad gateway", "status": 502})),
+            )
+            .expect(2)
+            .mount(&down)
+            .await;
+        let e = provider(&down)
+            .generate(&p, route(&p), call(10))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e, ProviderError::Upstream { status: 502, .. }),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_out_of_time_or_stopped_by_its_job_cancels_the_prediction() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "p6",
+                "processing",
+                Value::Null,
+            )))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions/p6"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+                &server,
+                "p6",
+                "processing",
+                Value::Null,
+            )))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/predictions/p6/cancel"))
+            .and(header("authorization", "Bearer r8_test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+                &server,
+                "p6",
+                "canceled",
+                Value::Null,
+            )))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let p = plan(json!({"prompt": "x"}));
+        let e = provider(&server)
+            .generate(&p, route(&p), call(3))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::Timeout), "{e}");
+
+        let asked = std::sync::atomic::AtomicU32::new(0);
+        let watch = || -> futures::future::BoxFuture<'_, bool> {
+            let n = asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move { n < 2 })
+        };
+        let stopping = Call {
+            watch: Some(&watch),
+            ..call(30)
+        };
+        let e = provider(&server)
+            .generate(&p, route(&p), stopping)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::Canceled), "{e}");
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "asked before each poll"
+        );
+    }
+
+    #[tokio::test]
+    async fn outputs_off_the_delivery_hosts_or_over_the_cap_and_follow_ups_off_the_api_are_refused()
+    {
+        let server = MockServer::start().await;
+        let elsewhere = MockServer::start().await;
+        serve_png(&elsewhere, "/out.png", png(8, 8)).await;
+        let off_host = prediction(
+            &server,
+            "p7",
+            "succeeded",
+            json!([format!("{}/out.png", elsewhere.uri())]),
+        );
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(off_host))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        let big = prediction(
+            &server,
+            "p8",
+            "succeeded",
+            json!([format!("{}/big.png", server.uri())]),
+        );
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(big))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        serve_png(&server, "/big.png", png(256, 256)).await;
+        let mut away = prediction(&server, "p9", "processing", Value::Null);
+        away["urls"]["get"] = json!(format!("{}/v1/predictions/p9", elsewhere.uri()));
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(away))
+            .mount(&server)
+            .await;
+        let p = plan(json!({"prompt": "x"}));
+        let small = |s: &MockServer| provider(s).max_output(100);
+        for why in [
+            "off the delivery hosts",
+            "over the byte cap",
+            "follow-up off the API",
+        ] {
+            let e = small(&server)
+                .generate(&p, route(&p), call(10))
+                .await
+                .err()
+                .unwrap();
+            assert!(matches!(e, ProviderError::BadOutput(_)), "{why}: {e}");
+        }
+        assert!(
+            elsewhere.received_requests().await.unwrap().is_empty(),
+            "nothing, our token above all, went to the other host"
+        );
+    }
+
+    #[tokio::test]
+    async fn fill_sends_the_image_and_the_mask_as_white_is_edit() {
+        let server = MockServer::start().await;
+        let url = format!("{}/files/fill.png", server.uri());
+        Mock::given(method("POST"))
+            .and(path(
+                "/v1/models/black-forest-labs/flux-fill-pro/predictions",
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "pf",
+                "succeeded",
+                json!(url),
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+        serve_png(&server, "/files/fill.png", png(256, 256)).await;
+        let p = serde_json::from_value::<CreateImageRequest>(
+            json!({"prompt": "a boat", "model": "flux_pro"}),
+        )
+        .unwrap()
+        .plan_for(
+            Operation::Edit {
+                images: 1,
+                input: crate::domain::catalog::Size::new(256, 256),
+            },
+            "flux-dev",
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(p.model.id, "flux-pro-fill");
+        let picture = imaging::RgbaImage::from_pixel(256, 256, imaging::Rgba([200, 10, 10, 255]));
+        let mut mask = imaging::RgbaImage::from_pixel(256, 256, imaging::Rgba([0, 0, 0, 255]));
+        for y in 0..256 {
+            for x in 0..128 {
+                mask.put_pixel(x, y, imaging::Rgba([0, 0, 0, 0]));
+            }
+        }
+        let input = |img: imaging::RgbaImage, alpha| InputImage {
+            bytes: imaging::encode(&img, imaging::Format::Png, None).unwrap(),
+            rgba: std::sync::Arc::new(img),
+            asset_id: None,
+            has_alpha: alpha,
+        };
+        let inputs = EditInputs {
+            images: vec![input(picture, false)],
+            mask: Some(input(mask, true)),
+        };
+        let out = provider(&server)
+            .edit(&p, route(&p), &inputs, call(10))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let sent = server.received_requests().await.unwrap();
+        let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+        let decode = |field: &str| {
+            use base64::Engine;
+            let uri = body["input"][field].as_str().unwrap();
+            let b64 = uri.strip_prefix("data:image/png;base64,").unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
+            imaging::image::load_from_memory(&bytes).unwrap()
+        };
+        assert_eq!(
+            decode("image").to_rgba8().get_pixel(0, 0).0,
+            [200, 10, 10, 255]
+        );
+        let sent_mask = decode("mask").to_luma8();
+        assert_eq!(
+            sent_mask.get_pixel(0, 0).0,
+            [255],
+            "transparent in ours: white in theirs"
+        );
+        assert_eq!(sent_mask.get_pixel(255, 255).0, [0], "opaque: black, kept");
+        assert_eq!(body["input"]["prompt"], "a boat");
+    }
 }
