@@ -17,7 +17,13 @@ use shared::usecases::jobs::{JobMessage, LEASE_SECONDS};
 use std::time::Duration;
 
 /// POST with `Prefer` (and an optional Idempotency-Key) through the gateway.
-async fn submit(t: &TestStack, token: &str, body: Value, prefer: &str, key: Option<&str>) -> Reply {
+pub(crate) async fn submit(
+    t: &TestStack,
+    token: &str,
+    body: Value,
+    prefer: &str,
+    key: Option<&str>,
+) -> Reply {
     let mut req = t
         .http
         .post(t.url("/v1/images/generations"))
@@ -31,7 +37,7 @@ async fn submit(t: &TestStack, token: &str, body: Value, prefer: &str, key: Opti
 }
 
 /// Polls the job until it is over (succeeded, failed or canceled).
-async fn until_over(t: &TestStack, token: &str, id: &str) -> Reply {
+pub(crate) async fn until_over(t: &TestStack, token: &str, id: &str) -> Reply {
     for _ in 0..200 {
         let r = t.get(&format!("/v1/jobs/{id}"), Some(token)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);

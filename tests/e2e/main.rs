@@ -21,5 +21,6 @@ mod promises;
 mod providers;
 mod rate_limit;
 mod stack_shape;
+mod vendors;
 mod videos;
 mod webhooks;

@@ -735,6 +735,8 @@ pub struct JobObject {
     /// Whether a cancel was asked for while the job was processing (it stops at its next
     /// checkpoint).
     pub cancel_requested: bool,
+    /// Once succeeded: the vendor that served it.
+    pub provider: Option<String>,
     /// Once succeeded: the body the synchronous call would have answered (fresh URLs).
     pub result: Option<ImagesResponse>,
     /// Once failed: OpenAI's error object, with the code the synchronous call would have used.

@@ -66,6 +66,14 @@ pub async fn view<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) -> Result<Jo
 
 /// The job without its result's URLs or bytes (events, webhooks).
 pub fn object(job: &Job) -> JobObject {
+    let result = job.result.as_deref().and_then(|r| {
+        let mut r: ImagesResponse = serde_json::from_str(r).ok()?;
+        for d in &mut r.data {
+            d.url = None;
+            d.b64_json = None;
+        }
+        Some(r)
+    });
     JobObject {
         id: job.id.clone(),
         object: "job".into(),
@@ -77,14 +85,8 @@ pub fn object(job: &Job) -> JobObject {
         started_at: job.started_at,
         completed_at: job.completed_at,
         cancel_requested: job.cancel_requested,
-        result: job.result.as_deref().and_then(|r| {
-            let mut r: ImagesResponse = serde_json::from_str(r).ok()?;
-            for d in &mut r.data {
-                d.url = None;
-                d.b64_json = None;
-            }
-            Some(r)
-        }),
+        provider: result.as_ref().and_then(|r| r.provider.clone()),
+        result,
         error: job.failure.as_ref().map(|f| f.error.clone()),
     }
 }
