@@ -447,3 +447,172 @@ async fn flux_fill_edits_send_the_picture_and_the_mask_as_white_is_edit() {
         picture.get_pixel(150, 150).0
     );
 }
+
+/// A real MP4 (one second, H.264) as a vendor would send.
+fn clip(w: u32, h: u32) -> Vec<u8> {
+    let picture = image::RgbaImage::from_pixel(w, h, image::Rgba([30, 140, 90, 255]));
+    let mut encoder = imaging::video::ClipEncoder::new(&picture, (w, h), 1, 3).unwrap();
+    while encoder.done() < encoder.total() {
+        encoder.encode_next(imaging::video::FPS).unwrap();
+    }
+    encoder.finish().unwrap().mp4
+}
+
+#[tokio::test]
+async fn kling_videos_come_from_fal_when_replicate_is_down_and_keep_the_vendors_mp4() {
+    let replicate = down(503, json!({"detail": "Service unavailable", "status": 503})).await;
+    let fal = MockServer::start().await;
+    let app = "fal-ai/kling-video/v2.1/standard/image-to-video";
+    let base = format!("{}/fal-ai/kling-video/requests/v1", fal.uri());
+    Mock::given(method("POST"))
+        .and(path(format!("/{app}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "request_id": "v1", "response_url": base, "status_url": format!("{base}/status"),
+            "cancel_url": format!("{base}/cancel")})))
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/kling-video/requests/v1/status"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({"status": "IN_PROGRESS"})))
+        .up_to_n_times(1)
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/kling-video/requests/v1/status"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETED"})))
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/kling-video/requests/v1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"video": {"url": format!("{}/media/clip.mp4", fal.uri()), "content_type": "video/mp4"}}),
+        ))
+        .mount(&fal)
+        .await;
+    let mp4 = clip(1280, 720);
+    Mock::given(method("GET"))
+        .and(path("/media/clip.mp4"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(mp4.clone()))
+        .mount(&fal)
+        .await;
+    let t = stack(&fal, &replicate).await;
+    let (_, s) = t.new_user().await;
+    let listed = t.get("/v1/models", None).await;
+    let ids: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"kling-i2v") && ids.contains(&"stable-video"),
+        "{ids:?}"
+    );
+
+    // Image-to-video models need their picture, and Kling takes no seed.
+    for (body, param) in [
+        (json!({"prompt": "x", "model": "kling"}), "input_reference"),
+        (
+            json!({"prompt": "x", "model": "kling-i2v", "seed": 3}),
+            "seed",
+        ),
+        (
+            json!({"prompt": "x", "model": "kling-i2v", "seconds": "4"}),
+            "seconds",
+        ),
+    ] {
+        let r = t.post("/v1/videos", body.clone(), Some(&s.access)).await;
+        assert_eq!(
+            (r.status, r.param()),
+            (StatusCode::BAD_REQUEST, Some(param)),
+            "{body}: {}",
+            r.text
+        );
+    }
+    let before = available(&t, &s.access).await;
+    let picture = fixtures::png(&fixtures::object_on_background(640, 480));
+    let data_url = format!("data:image/png;base64,{}", {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&picture)
+    });
+    let r = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "the ball bounces away", "model": "kling", "seconds": "5",
+                   "size": "1280x720", "input_reference": {"image_url": data_url}}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["model"], "kling-i2v");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        before - available(&t, &s.access).await,
+        20,
+        "5 s at 4 credits a second"
+    );
+    let done = crate::videos::until_over(&t, &s.access, &id).await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+    let job = t.get(&format!("/v1/jobs/{id}"), Some(&s.access)).await;
+    assert_eq!(job.body["provider"], "fal", "{}", job.text);
+
+    // The vendor's MP4 as it came, a real H.264 clip.
+    let got = t
+        .http
+        .get(t.url(&format!("/v1/videos/{id}/content")))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    let got = got.bytes().await.unwrap();
+    assert_eq!(got.as_ref(), mp4.as_slice());
+    let file = std::env::temp_dir().join(format!("vendor-{}.mp4", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, &got).unwrap();
+    let probed = crate::videos::probe(&file);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(probed["streams"][0]["codec_name"], "h264");
+    assert_eq!(
+        (
+            probed["streams"][0]["width"].as_u64(),
+            probed["streams"][0]["height"].as_u64()
+        ),
+        (Some(1280), Some(720))
+    );
+    // The poster is the picture in the frame's shape; there is no spritesheet of a vendor's clip.
+    let poster = t
+        .http
+        .get(t.url(&format!("/v1/videos/{id}/content?variant=thumbnail")))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    let poster = image::load_from_memory(&poster.bytes().await.unwrap()).unwrap();
+    assert_eq!((poster.width(), poster.height()), (1280, 720));
+    let sprites = t
+        .get(
+            &format!("/v1/videos/{id}/content?variant=spritesheet"),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(sprites.status, StatusCode::NOT_FOUND, "{}", sprites.text);
+    // What fal was sent: the prompt, Kling's duration as a string, the picture inline.
+    let sent = fal.received_requests().await.unwrap();
+    let submit: Value = serde_json::from_slice(
+        &sent
+            .iter()
+            .find(|r| r.method.as_str() == "POST")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(submit["prompt"], "the ball bounces away");
+    assert_eq!(submit["duration"], "5");
+    assert!(
+        submit["image_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/jpeg;base64,")
+    );
+    assert_eq!(posts(&replicate).await, 1, "Replicate was tried first");
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// `ffprobe`'s view of the first video stream and the container.
-fn probe(path: &Path) -> Value {
+pub(crate) fn probe(path: &Path) -> Value {
     let out = std::process::Command::new("ffprobe")
         .args([
             "-v",
@@ -42,7 +42,7 @@ fn mean_rgb(img: &image::RgbImage) -> [f64; 3] {
 }
 
 /// Polls the video until it is completed or failed.
-async fn until_over(t: &TestStack, token: &str, id: &str) -> Reply {
+pub(crate) async fn until_over(t: &TestStack, token: &str, id: &str) -> Reply {
     for _ in 0..600 {
         let r = t.get(&format!("/v1/videos/{id}"), Some(token)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);

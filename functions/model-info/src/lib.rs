@@ -15,7 +15,11 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
         let model = catalog::find(&id)
             .filter(|m| m.vendors.iter().any(|r| config.serves(r.vendor)))
             .map(|m| ModelInfo::of(m, |k| config.serves(k)))
-            .or_else(|| videos::usable().find(|m| m.id == id).map(ModelInfo::from))
+            .or_else(|| {
+                videos::find(&id)
+                    .filter(|m| m.vendors.iter().any(|r| config.serves(r.vendor)))
+                    .map(|m| ModelInfo::of_video(m, |k| config.serves(k)))
+            })
             .ok_or_else(|| {
                 ApiError::NotFound(format!(
                     "The model '{id}' does not exist or is not available here"

@@ -12,7 +12,10 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     ctx.run(async {
         let data = catalog::usable(|k| config.serves(k))
             .map(|m| ModelInfo::of(m, |k| config.serves(k)))
-            .chain(videos::usable().map(ModelInfo::from))
+            .chain(
+                videos::usable(|k| config.serves(k))
+                    .map(|m| ModelInfo::of_video(m, |k| config.serves(k))),
+            )
             .collect();
         json(
             StatusCode::OK,

@@ -202,6 +202,25 @@ pub fn resize(img: &RgbaImage, width: u32, height: u32) -> RgbaImage {
     resize_region(img, (0, 0, img.width(), img.height()), width, height)
 }
 
+/// The centre of `img` in the shape of `width`×`height`, resized to it (what a frame of that
+/// shape shows of a picture of another shape).
+pub fn cover(img: &RgbaImage, width: u32, height: u32) -> RgbaImage {
+    let (pw, ph) = (img.width() as f64, img.height() as f64);
+    let aspect = width as f64 / height as f64;
+    let (cw, ch) = if pw / ph > aspect {
+        ((ph * aspect).round().max(1.0), ph)
+    } else {
+        (pw, (pw / aspect).round().max(1.0))
+    };
+    let region = (
+        ((pw - cw) / 2.0) as u32,
+        ((ph - ch) / 2.0) as u32,
+        cw as u32,
+        ch as u32,
+    );
+    resize_region(img, region, width, height)
+}
+
 /// Lanczos3 of the region `(x, y, w, h)` of `img` to `width`×`height`, read in place: neither
 /// the source nor the region is copied first (a 40-megapixel input is 160 MB a copy).
 pub fn resize_region(

@@ -2,7 +2,7 @@
 //! models this API serves instead, and a create request validated into a plan. A video is a
 //! job (always queued) whose result is one library asset of kind `video`.
 
-use crate::domain::catalog::{Info, ProviderKind, Size};
+use crate::domain::catalog::{Info, ProviderKind, Route, Size};
 use crate::domain::generation::CreateImageRequest;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug)]
 pub struct VideoModel {
     pub id: &'static str,
-    pub provider: ProviderKind,
+    /// The vendors that serve it, in the catalog's order (routing reorders them).
+    pub vendors: &'static [Route],
+    /// Other names accepted for it (the seeds' model names).
+    pub aliases: &'static [&'static str],
+    /// Animates a picture: `input_reference` is required.
+    pub needs_picture: bool,
     pub owned_by: &'static str,
     pub sizes: &'static [Size],
     pub default_size: Size,
@@ -24,6 +29,11 @@ pub struct VideoModel {
 }
 
 impl VideoModel {
+    /// The model's family: its first vendor.
+    pub fn provider(&self) -> ProviderKind {
+        self.vendors[0].vendor
+    }
+
     pub fn default_seconds(&self) -> u32 {
         self.seconds[0]
     }
@@ -43,44 +53,131 @@ const VIDEO_SIZES: &[Size] = &[
 
 pub const LOCAL_VIDEO_MODEL: &str = "local-motion";
 
-pub static VIDEO_MODELS: &[VideoModel] = &[VideoModel {
-    id: LOCAL_VIDEO_MODEL,
-    provider: ProviderKind::Local,
-    owned_by: "imageapi",
-    sizes: VIDEO_SIZES,
-    default_size: Size::new(720, 1280),
-    seconds: &[4, 8, 12],
-    cost_per_second: 1,
-    max_prompt_chars: 4000,
-    info: Info {
-        what_is: "Not an AI model: an offline camera move (a slow zoom and pan) over a picture, \
+/// Vendors' image-to-video models follow the picture's aspect ratio: the size is the frame the
+/// picture is cropped to first.
+const VENDOR_VIDEO_SIZES: &[Size] = &[
+    Size::new(1280, 720),
+    Size::new(720, 1280),
+    Size::new(1024, 576),
+    Size::new(576, 1024),
+];
+
+pub static VIDEO_MODELS: &[VideoModel] = &[
+    VideoModel {
+        id: LOCAL_VIDEO_MODEL,
+        vendors: &[Route {
+            vendor: ProviderKind::Local,
+            id: LOCAL_VIDEO_MODEL,
+            cost_mills: 0,
+            params: &["seed"],
+        }],
+        aliases: &[],
+        needs_picture: false,
+        owned_by: "imageapi",
+        sizes: VIDEO_SIZES,
+        default_size: Size::new(720, 1280),
+        seconds: &[4, 8, 12],
+        cost_per_second: 1,
+        max_prompt_chars: 4000,
+        info: Info {
+            what_is: "Not an AI model: an offline camera move (a slow zoom and pan) over a picture, \
             encoded as H.264 MP4 at 24 fps. The picture is `input_reference` if given, otherwise \
             the local procedural renderer's scene for the prompt and seed. It is the default \
             video model when no vendor key is configured.",
-        use_cases: &[
-            "Developing video features against this API without a vendor account",
-            "Ken Burns-style motion for a still image",
-        ],
-        tips: &[
-            "`input_reference` is the picture the camera moves over: an uploaded image or \
+            use_cases: &[
+                "Developing video features against this API without a vendor account",
+                "Ken Burns-style motion for a still image",
+            ],
+            tips: &[
+                "`input_reference` is the picture the camera moves over: an uploaded image or \
              {\"file_id\": ...} of a stored one",
-            "`seconds` is 4, 8 or 12; `size` 720x1280, 1280x720, 1024x1792 or 1792x1024",
-            "The seed chooses the move (zoom in or out, and which way it pans)",
-            "Costs 1 credit per second",
-        ],
+                "`seconds` is 4, 8 or 12; `size` 720x1280, 1280x720, 1024x1792 or 1792x1024",
+                "The seed chooses the move (zoom in or out, and which way it pans)",
+                "Costs 1 credit per second",
+            ],
+        },
     },
-}];
+    VideoModel {
+        id: "stable-video",
+        vendors: &[Route {
+            vendor: ProviderKind::Fal,
+            id: "fal-ai/stable-video",
+            cost_mills: 75,
+            params: &["seed"],
+        }],
+        aliases: &["stable_video"],
+        needs_picture: true,
+        owned_by: "stability-ai",
+        sizes: &[Size::new(1024, 576), Size::new(576, 1024)],
+        default_size: Size::new(1024, 576),
+        seconds: &[4],
+        cost_per_second: 3,
+        max_prompt_chars: 4000,
+        info: Info {
+            what_is: "Stability AI's Stable Video Diffusion (served by fal): 25 frames of motion \
+                grown from a still picture, about 4 seconds at 6 fps. It takes no prompt into \
+                account: the picture alone decides what moves.",
+            use_cases: &["Bringing a still image to life", "Short loops and previews"],
+            tips: &[
+                "`input_reference` is required: the picture is cropped to 1024x576 or 576x1024 first",
+                "The same picture and `seed` give the same clip",
+            ],
+        },
+    },
+    VideoModel {
+        id: "kling-i2v",
+        vendors: &[
+            Route {
+                vendor: ProviderKind::Replicate,
+                id: "kwaivgi/kling-v2.1",
+                cost_mills: 50,
+                params: &[],
+            },
+            Route {
+                vendor: ProviderKind::Fal,
+                id: "fal-ai/kling-video/v2.1/standard/image-to-video",
+                cost_mills: 50,
+                params: &[],
+            },
+        ],
+        aliases: &["kling"],
+        needs_picture: true,
+        owned_by: "kuaishou",
+        sizes: VENDOR_VIDEO_SIZES,
+        default_size: Size::new(1280, 720),
+        seconds: &[5, 10],
+        cost_per_second: 4,
+        max_prompt_chars: 2500,
+        info: Info {
+            what_is: "Kuaishou's Kling 2.1 (standard, 720p) image-to-video: the prompt directs \
+                what happens to the picture, with natural motion and physics.",
+            use_cases: &[
+                "Product and character animation",
+                "Short scenes from a key frame",
+            ],
+            tips: &[
+                "`input_reference` is the first frame; the prompt says what happens next",
+                "`seconds` is 5 or 10; served by Replicate or fal, whichever is up",
+            ],
+        },
+    },
+];
 
 /// Sora's models: OpenAI shut the Videos API down, so asking for them names what to use.
 pub const SORA_SHUT_DOWN: &str = "2026-09-24";
 
+/// A video model by its id or one of its aliases.
 pub fn find(id: &str) -> Option<&'static VideoModel> {
-    VIDEO_MODELS.iter().find(|m| m.id == id)
+    VIDEO_MODELS
+        .iter()
+        .find(|m| m.id == id || m.aliases.contains(&id))
 }
 
-/// Video models this deployment serves (only the local one for now).
-pub fn usable() -> impl Iterator<Item = &'static VideoModel> {
-    VIDEO_MODELS.iter()
+/// Video models this deployment serves: a vendor's when one of its vendors has a key.
+pub fn usable(serves: impl Fn(ProviderKind) -> bool) -> impl Iterator<Item = &'static VideoModel> {
+    VIDEO_MODELS
+        .iter()
+        .filter(move |m| m.vendors.iter().any(|r| serves(r.vendor)))
 }
 
 /// `input_reference` in a JSON body: a stored asset, or a base64 data URL.
@@ -127,6 +224,8 @@ pub struct CreateVideoRequest {
 #[derive(Debug, Clone)]
 pub struct VideoPlan {
     pub model: &'static VideoModel,
+    /// The model's vendors this deployment has.
+    pub routes: Vec<&'static Route>,
     pub prompt: String,
     pub seconds: u32,
     pub size: Size,
@@ -135,18 +234,25 @@ pub struct VideoPlan {
 }
 
 impl CreateVideoRequest {
-    /// Checks every field against the model; each refusal names its `param`.
-    pub fn plan(&self) -> Result<VideoPlan, ApiError> {
+    /// Checks every field against the model; each refusal names its `param`. `serves` says
+    /// which vendors this deployment has.
+    pub fn plan(&self, serves: impl Fn(ProviderKind) -> bool) -> Result<VideoPlan, ApiError> {
         let model_id = self.model.as_deref().unwrap_or(LOCAL_VIDEO_MODEL);
-        let model = find(model_id).ok_or_else(|| {
+        let served = |m: &&VideoModel| m.vendors.iter().any(|r| serves(r.vendor));
+        let model = find(model_id).filter(served).ok_or_else(|| {
             let message = if model_id.starts_with("sora-2") {
                 format!(
                     "The model '{model_id}' is retired: OpenAI shut the Sora Videos API down on {SORA_SHUT_DOWN}. Use {LOCAL_VIDEO_MODEL} (offline) instead."
                 )
             } else {
                 format!(
-                    "The model '{model_id}' does not exist. Video models: {}.",
-                    usable().map(|m| m.id).collect::<Vec<_>>().join(", ")
+                    "The model '{model_id}' does not exist or is not available here. Video models: {}.",
+                    VIDEO_MODELS
+                        .iter()
+                        .filter(served)
+                        .map(|m| m.id)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
             ApiError::invalid("model", message)
@@ -215,7 +321,14 @@ impl CreateVideoRequest {
                     )
                 })?,
         };
+        if self.seed.is_some() && !model.vendors.iter().any(|r| r.params.contains(&"seed")) {
+            return Err(ApiError::invalid(
+                "seed",
+                format!("{} takes no seed", model.id),
+            ));
+        }
         Ok(VideoPlan {
+            routes: model.vendors.iter().filter(|r| serves(r.vendor)).collect(),
             model,
             prompt: self.prompt.clone(),
             seconds,
@@ -232,7 +345,13 @@ impl CreateVideoRequest {
             prompt: plan.prompt.clone(),
             model: Some(plan.model.id.to_string()),
             size: Some(plan.size.to_string()),
-            seed: Some(plan.seed),
+            // Pinned where the model takes one, so that a retried job makes the same clip.
+            seed: plan
+                .model
+                .vendors
+                .iter()
+                .any(|r| r.params.contains(&"seed"))
+                .then_some(plan.seed),
             webhook: self.webhook.clone(),
             webhook_events_filter: self.webhook_events_filter.clone(),
             ..Default::default()
@@ -289,7 +408,7 @@ mod tests {
     #[test]
     fn defaults_are_the_local_model_four_seconds_portrait() {
         let plan = request(serde_json::json!({"prompt": "a harbour"}))
-            .plan()
+            .plan(|_| true)
             .unwrap();
         assert_eq!(plan.model.id, LOCAL_VIDEO_MODEL);
         assert_eq!((plan.seconds, plan.size), (4, Size::new(720, 1280)));
@@ -298,8 +417,9 @@ mod tests {
 
     #[test]
     fn seconds_come_as_strings_or_numbers_and_only_as_the_model_allows() {
-        let p =
-            |s: serde_json::Value| request(serde_json::json!({"prompt": "x", "seconds": s})).plan();
+        let p = |s: serde_json::Value| {
+            request(serde_json::json!({"prompt": "x", "seconds": s})).plan(|_| true)
+        };
         assert_eq!(p("8".into()).unwrap().seconds, 8);
         assert_eq!(p(12.into()).unwrap().cost, 12);
         let e = p("5".into()).unwrap_err();
@@ -310,7 +430,7 @@ mod tests {
     #[test]
     fn sora_is_retired_and_names_what_to_use() {
         let e = request(serde_json::json!({"prompt": "x", "model": "sora-2-pro"}))
-            .plan()
+            .plan(|_| true)
             .unwrap_err();
         assert_eq!(e.param(), Some("model"));
         assert!(e.to_string().contains(LOCAL_VIDEO_MODEL), "{e}");
@@ -320,11 +440,11 @@ mod tests {
     #[test]
     fn sizes_are_the_four_video_sizes() {
         let e = request(serde_json::json!({"prompt": "x", "size": "1024x1024"}))
-            .plan()
+            .plan(|_| true)
             .unwrap_err();
         assert_eq!(e.param(), Some("size"));
         let ok = request(serde_json::json!({"prompt": "x", "size": "1792x1024"}))
-            .plan()
+            .plan(|_| true)
             .unwrap();
         assert_eq!(ok.size, Size::new(1792, 1024));
     }

@@ -355,14 +355,27 @@ impl ModelInfo {
         m: &crate::domain::catalog::Model,
         serves: impl Fn(crate::domain::catalog::ProviderKind) -> bool,
     ) -> Self {
-        let mut info = Self::from(m);
-        info.vendors.retain(|v| {
+        Self::from(m).served_by(serves)
+    }
+}
+
+impl ModelInfo {
+    /// A video model as this deployment serves it.
+    pub fn of_video(
+        m: &crate::domain::videos::VideoModel,
+        serves: impl Fn(crate::domain::catalog::ProviderKind) -> bool,
+    ) -> Self {
+        Self::from(m).served_by(serves)
+    }
+
+    fn served_by(mut self, serves: impl Fn(crate::domain::catalog::ProviderKind) -> bool) -> Self {
+        self.vendors.retain(|v| {
             crate::domain::catalog::ProviderKind::parse(&v.provider).is_some_and(&serves)
         });
-        if let Some(first) = info.vendors.first() {
-            info.provider = first.provider.clone();
+        if let Some(first) = self.vendors.first() {
+            self.provider = first.provider.clone();
         }
-        info
+        self
     }
 }
 
@@ -435,13 +448,17 @@ impl From<&crate::domain::videos::VideoModel> for ModelInfo {
             created: 0,
             owned_by: m.owned_by.to_string(),
             kind: "video".into(),
-            provider: m.provider.as_str().into(),
-            vendors: vec![VendorRoute {
-                provider: m.provider.as_str().into(),
-                model: m.id.into(),
-            }],
-            aliases: Vec::new(),
-            is_ai_model: m.provider != ProviderKind::Local,
+            provider: m.provider().as_str().into(),
+            vendors: m
+                .vendors
+                .iter()
+                .map(|r| VendorRoute {
+                    provider: r.vendor.as_str().into(),
+                    model: r.id.into(),
+                })
+                .collect(),
+            aliases: m.aliases.iter().map(|a| a.to_string()).collect(),
+            is_ai_model: m.provider() != ProviderKind::Local,
             sizes: m.sizes.iter().map(|s| s.to_string()).collect(),
             default_size: m.default_size.to_string(),
             qualities: Vec::new(),

@@ -122,6 +122,29 @@ impl FalProvider {
         .await
     }
 
+    /// An image-to-video clip (`picture` as a data URI, already the plan's frame).
+    pub async fn video(
+        &self,
+        plan: &crate::domain::videos::VideoPlan,
+        route: &Route,
+        picture: String,
+        call: Call<'_>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let input = if route.id == "fal-ai/stable-video" {
+            // Stable Video Diffusion makes 25 frames; at its native 6 fps they last ~4 s.
+            json!({"image_url": picture, "motion_bucket_id": 127, "cond_aug": 0.02, "fps": 6,
+                   "seed": plan.seed % 2_147_483_647})
+        } else {
+            json!({"prompt": plan.prompt, "image_url": picture,
+                   "duration": plan.seconds.to_string()})
+        };
+        let result = self.run(route, input, call).await?;
+        let url = result["video"]["url"]
+            .as_str()
+            .ok_or_else(|| ProviderError::BadOutput("the result has no video URL".into()))?;
+        polling::download_video(&self.fetch, &self.download, url, &call).await
+    }
+
     async fn image(
         &self,
         route: &Route,

@@ -7,6 +7,7 @@ pub mod local;
 pub mod masks;
 pub mod openai;
 mod polling;
+pub use polling::mp4_dimensions;
 pub mod replicate;
 mod retry;
 pub mod stability;
@@ -337,16 +338,72 @@ impl Providers {
         out
     }
 
-    /// Tries the plan's vendors in order: a vendor that is down (429, 5xx, a timeout, or its
-    /// circuit open) hands over to the next while the deadline allows; any other answer, a
-    /// content refusal above all, is final.
     async fn route(
         &self,
         plan: &GenerationPlan,
         op: Op<'_>,
         call: Call<'_>,
     ) -> Result<Served, ProviderError> {
-        let routes = self.ordered(&plan.routes);
+        let (images, vendor) = self
+            .failover(
+                plan.model.id,
+                &plan.routes,
+                call,
+                |route, this| async move { exactly(plan, self.one(plan, route, op, this).await?) },
+            )
+            .await?;
+        Ok(Served { images, vendor })
+    }
+
+    /// A clip of a vendor's video model made from `picture` (encoded, already at the plan's
+    /// frame): the MP4's bytes, and the vendor that made it.
+    pub async fn video(
+        &self,
+        plan: &crate::domain::videos::VideoPlan,
+        picture: &[u8],
+        call: Call<'_>,
+    ) -> Result<(Vec<u8>, ProviderKind), ProviderError> {
+        let image = polling::data_uri(picture);
+        self.failover(plan.model.id, &plan.routes, call, |route, this| {
+            let image = image.clone();
+            async move {
+                let unconfigured = || {
+                    ProviderError::Unreachable(format!(
+                        "{} is not configured",
+                        route.vendor.as_str()
+                    ))
+                };
+                match route.vendor {
+                    ProviderKind::Replicate => {
+                        let r = self.replicate.as_ref().ok_or_else(unconfigured)?;
+                        r.video(plan, route, image, this).await
+                    }
+                    ProviderKind::Fal => {
+                        let f = self.fal.as_ref().ok_or_else(unconfigured)?;
+                        f.video(plan, route, image, this).await
+                    }
+                    _ => Err(not_offered(route)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Tries `routes` in order: a vendor that is down (429, 5xx, a timeout, or its circuit
+    /// open) hands over to the next while the deadline allows; any other answer, a content
+    /// refusal above all, is final.
+    async fn failover<'c, T, F, Fut>(
+        &self,
+        model: &str,
+        routes: &[&'static Route],
+        call: Call<'c>,
+        attempt: F,
+    ) -> Result<(T, ProviderKind), ProviderError>
+    where
+        F: Fn(&'static Route, Call<'c>) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let routes = self.ordered(routes);
         let mut last: Option<ProviderError> = None;
         for (i, route) in routes.iter().enumerate() {
             let vendor = route.vendor;
@@ -360,7 +417,7 @@ impl Providers {
                 tracing::warn!(
                     event = "vendor_skipped",
                     vendor = vendor.as_str(),
-                    model = plan.model.id,
+                    model,
                     "circuit open: vendor skipped"
                 );
                 last.get_or_insert(ProviderError::RateLimited {
@@ -372,7 +429,7 @@ impl Providers {
             if i > 0 && remaining < FAILOVER_RESERVE / 2 {
                 break;
             }
-            let more = routes[i + 1..].iter().any(|r| self.serves(r.vendor));
+            let more = i + 1 < routes.len();
             let this = Call {
                 deadline: if more && remaining > FAILOVER_RESERVE * 2 {
                     call.deadline - FAILOVER_RESERVE
@@ -383,13 +440,12 @@ impl Providers {
                 max_retries: if more { 0 } else { call.max_retries },
                 watch: call.watch,
             };
-            match self.one(plan, route, op, this).await {
-                Ok(images) => {
+            match attempt(route, this).await {
+                Ok(made) => {
                     if circuit.failures > 0 {
                         self.circuits.succeeded(vendor).await;
                     }
-                    let images = exactly(plan, images)?;
-                    return Ok(Served { images, vendor });
+                    return Ok((made, vendor));
                 }
                 Err(e) if e.is_outage() => {
                     if vendor != ProviderKind::Local && self.circuits.failed(vendor, now).await {
@@ -400,7 +456,7 @@ impl Providers {
                         );
                     }
                     if more {
-                        tracing::warn!(event = "vendor_failover", vendor = vendor.as_str(), model = plan.model.id, error = %e, "failing over to the next vendor");
+                        tracing::warn!(event = "vendor_failover", vendor = vendor.as_str(), model, error = %e, "failing over to the next vendor");
                     }
                     last = Some(e);
                 }
@@ -408,7 +464,7 @@ impl Providers {
             }
         }
         Err(last.unwrap_or_else(|| {
-            ProviderError::Unreachable(format!("no configured vendor serves {}", plan.model.id))
+            ProviderError::Unreachable(format!("no configured vendor serves {model}"))
         }))
     }
 

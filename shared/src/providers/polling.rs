@@ -86,6 +86,72 @@ pub async fn download(
     })
 }
 
+/// Downloads a vendor's MP4 at once, refused unless it is one (an `ftyp` box first).
+pub async fn download_video(
+    fetch: &Fetch,
+    http: &reqwest::Client,
+    url: &str,
+    call: &Call<'_>,
+) -> Result<Vec<u8>, ProviderError> {
+    let left = call.deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ProviderError::Timeout);
+    }
+    let bytes = fetch.get(http, url, left).await?;
+    if mp4_dimensions(&bytes).is_none() {
+        return Err(ProviderError::BadOutput(
+            "the vendor's output is not an MP4 video".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The width and height of an MP4's first video track (its `tkhd`), if the bytes are an MP4.
+pub fn mp4_dimensions(mp4: &[u8]) -> Option<(u32, u32)> {
+    /// The boxes in `data`: (type, body).
+    fn boxes(mut data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
+        std::iter::from_fn(move || {
+            if data.len() < 8 {
+                return None;
+            }
+            let size = u32::from_be_bytes(data[..4].try_into().ok()?) as usize;
+            let kind: [u8; 4] = data[4..8].try_into().ok()?;
+            let (header, size) = match size {
+                1 if data.len() >= 16 => (
+                    16,
+                    u64::from_be_bytes(data[8..16].try_into().ok()?) as usize,
+                ),
+                0 => (8, data.len()),
+                n => (8, n),
+            };
+            if size < header || size > data.len() {
+                return None;
+            }
+            let body = &data[header..size];
+            data = &data[size..];
+            Some((kind, body))
+        })
+    }
+    let mut top = boxes(mp4);
+    if top.next()?.0 != *b"ftyp" {
+        return None;
+    }
+    let moov = boxes(mp4).find(|(k, _)| k == b"moov")?.1;
+    boxes(moov)
+        .filter(|(k, _)| k == b"trak")
+        .find_map(|(_, trak)| {
+            let tkhd = boxes(trak).find(|(k, _)| k == b"tkhd")?.1;
+            // Version 1 has 64-bit times: 12 more bytes before the width and height.
+            let at = if tkhd.first() == Some(&1) { 88 } else { 76 };
+            let fixed = |o: usize| {
+                tkhd.get(o..o + 4)
+                    .map(|b| u32::from_be_bytes(b.try_into().unwrap()) >> 16)
+            };
+            let (w, h) = (fixed(at)?, fixed(at + 4)?);
+            (w > 0 && h > 0).then_some((w, h))
+        })
+}
+
 /// The seed of the `index`-th image when the request set one (vendors take 31-bit seeds).
 pub fn seed_of(seed: Option<u64>, index: u64) -> Option<u64> {
     seed.map(|s| s.wrapping_add(index) % 2_147_483_647)
@@ -106,6 +172,33 @@ mod tests {
             "not a url",
         ] {
             assert!(on_origin(&api, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_mp4s_size_is_read_from_its_track_and_other_bytes_are_no_mp4() {
+        assert_eq!(mp4_dimensions(b""), None);
+        assert_eq!(
+            mp4_dimensions(b"\x00\x00\x00\x08moov"),
+            None,
+            "no ftyp first"
+        );
+        let png =
+            imaging::encode(&imaging::RgbaImage::new(4, 4), imaging::Format::Png, None).unwrap();
+        assert_eq!(mp4_dimensions(&png), None);
+        #[cfg(feature = "video")]
+        {
+            let picture = imaging::RgbaImage::from_pixel(64, 48, imaging::Rgba([9, 9, 9, 255]));
+            let mut e = imaging::video::ClipEncoder::new(&picture, (64, 48), 1, 1).unwrap();
+            while e.done() < e.total() {
+                e.encode_next(imaging::video::FPS).unwrap();
+            }
+            let mp4 = e.finish().unwrap().mp4;
+            assert_eq!(mp4_dimensions(&mp4), Some((64, 48)));
+            // Cut short anywhere: refused, never a panic.
+            for cut in [8, 40, mp4.len() / 2] {
+                let _ = mp4_dimensions(&mp4[..cut]);
+            }
         }
     }
 }

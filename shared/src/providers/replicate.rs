@@ -130,6 +130,22 @@ impl ReplicateProvider {
         .await
     }
 
+    /// An image-to-video clip (`picture` as a data URI, already the plan's frame).
+    pub async fn video(
+        &self,
+        plan: &crate::domain::videos::VideoPlan,
+        route: &Route,
+        picture: String,
+        call: Call<'_>,
+    ) -> Result<Vec<u8>, ProviderError> {
+        let input = json!({"prompt": plan.prompt, "start_image": picture,
+                           "duration": plan.seconds, "mode": "standard"});
+        let output = self.predict(route, input, call).await?;
+        let url = first_url(&output)
+            .ok_or_else(|| ProviderError::BadOutput("the prediction has no output URL".into()))?;
+        polling::download_video(&self.fetch, &self.download, &url, &call).await
+    }
+
     async fn image(
         &self,
         route: &Route,

@@ -574,7 +574,7 @@ async fn run_video<S: Store, B: Blobs>(
         seed: request.fields.seed,
         ..Default::default()
     }
-    .plan();
+    .plan(|k| deps.config.serves(k));
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => return fail(deps, job, attempt, e).await,
@@ -611,98 +611,41 @@ async fn run_video<S: Store, B: Blobs>(
     if !deps.store.attach_objects(id, &mine).await? {
         return Ok(Ran::Done);
     }
-    let (w, h) = (plan.size.width, plan.size.height);
-    let (prompt, seed, seconds) = (plan.prompt.clone(), plan.seed, plan.seconds);
-    let started = match tokio::task::spawn_blocking(move || {
-        let picture = match picture {
-            Some(p) => p,
-            // The prompt's scene, a little larger than the frame: the camera moves inside it.
-            None => std::sync::Arc::new(imaging::procedural::render(
-                &prompt,
-                seed,
-                0,
-                w * 5 / 4,
-                h * 5 / 4,
-            )),
-        };
-        imaging::video::ClipEncoder::new(&picture, (w, h), seconds, seed)
-    })
-    .await
-    {
-        Ok(started) => started,
-        // A panic repeats on every delivery: fail now rather than after the retries.
-        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+    let made = if plan.model.provider() == crate::domain::catalog::ProviderKind::Local {
+        local_clip(deps, job, &plan, picture).await?
+    } else {
+        vendor_clip(deps, job, &plan, picture).await?
     };
-    let mut encoder = match started {
-        Ok(e) => e,
-        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
-    };
-    loop {
-        let progress = (5 + 85 * encoder.done() / encoder.total()) as u8;
-        match deps
-            .store
-            .checkpoint_job(uid, id, attempt, progress)
-            .await?
-        {
-            Checkpoint::Continue => {}
-            Checkpoint::CancelRequested => return canceled(deps, job, attempt).await,
-            Checkpoint::Lost => return Ok(Ran::Done),
-        }
-        if encoder.done() == encoder.total() {
-            break;
-        }
-        // A second of video at a time, off the async threads.
-        let batch = tokio::task::spawn_blocking(move || {
-            let done = encoder.encode_next(imaging::video::FPS);
-            (encoder, done)
-        })
-        .await;
-        let (back, done) = match batch {
-            Ok(b) => b,
-            Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
-        };
-        encoder = back;
-        if let Err(e) = done {
-            return fail(deps, job, attempt, ApiError::internal(e)).await;
-        }
-    }
-    let finished = tokio::task::spawn_blocking(move || {
-        let clip = encoder.finish()?;
-        let poster = imaging::decode(&clip.thumbnail)?.into_rgba8();
-        let thumbnail = imaging::thumbnail(&poster)?;
-        Ok::<_, imaging::ImagingError>((clip, thumbnail))
-    })
-    .await;
-    let (clip, thumbnail) = match finished {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return fail(deps, job, attempt, ApiError::internal(e)).await,
-        Err(e) => return fail(deps, job, attempt, ApiError::internal(e)).await,
+    let made = match made {
+        Ok(made) => made,
+        Err(ran) => return Ok(ran),
     };
     let record = ImageRecord {
         prompt: Some(plan.prompt.clone()),
         model: Some(plan.model.id.to_string()),
-        provider: Some(plan.model.provider.as_str().into()),
+        provider: Some(made.vendor.as_str().into()),
         ..ImageRecord::with_id(
             asset_id.clone(),
             uid,
             AssetKind::Video,
             OutputFormat::Mp4,
-            (clip.width, clip.height),
-            clip.mp4.len() as u64,
+            (made.width, made.height),
+            made.mp4.len() as u64,
             Lineage::original(request.images.first().and_then(|i| i.asset_id.clone())),
         )
     };
     let [poster_key, sprites_key] = extras;
+    let mut extras = vec![(poster_key, made.poster, "image/jpeg")];
+    if let Some(sprites) = made.spritesheet {
+        extras.push((sprites_key, sprites, "image/jpeg"));
+    }
     let processed = Processed {
-        bytes: clip.mp4,
-        thumbnail,
-        width: clip.width,
-        height: clip.height,
+        bytes: made.mp4,
+        thumbnail: made.thumbnail,
+        width: made.width,
+        height: made.height,
         revised_prompt: None,
-        extras: vec![
-            (poster_key, clip.thumbnail, "image/jpeg"),
-            (sprites_key, clip.spritesheet, "image/jpeg"),
-        ],
+        extras,
     };
     let completed_at = now_epoch();
     // The job's result in the shape every job has: the asset, refilled with a fresh URL.
@@ -719,7 +662,7 @@ async fn run_video<S: Store, B: Blobs>(
         background: "opaque".into(),
         quality: "medium".into(),
         model: plan.model.id.to_string(),
-        provider: Some(plan.model.provider.as_str().into()),
+        provider: Some(made.vendor.as_str().into()),
         usage: None,
         partials: Vec::new(),
         image_usage: Vec::new(),
@@ -756,6 +699,207 @@ async fn run_video<S: Store, B: Blobs>(
         "video made"
     );
     Ok(Ran::Done)
+}
+
+/// A clip, its poster (JPEG), library thumbnail (WebP) and spritesheet, and who made it.
+#[cfg(feature = "video")]
+struct Made {
+    mp4: Vec<u8>,
+    width: u32,
+    height: u32,
+    poster: Vec<u8>,
+    thumbnail: Vec<u8>,
+    spritesheet: Option<Vec<u8>>,
+    vendor: crate::domain::catalog::ProviderKind,
+}
+
+/// The offline camera move, a second at a time with a checkpoint between (progress, cancel,
+/// lease). `Ok(Err(ran))`: the job ended on the way (failed, canceled or lost).
+#[cfg(feature = "video")]
+async fn local_clip<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    plan: &crate::domain::videos::VideoPlan,
+    picture: Option<std::sync::Arc<imaging::RgbaImage>>,
+) -> Result<Result<Made, Ran>, ApiError> {
+    let (uid, id, attempt) = (job.user_id.as_str(), job.id.as_str(), job.attempt);
+    let (w, h) = (plan.size.width, plan.size.height);
+    let (prompt, seed, seconds) = (plan.prompt.clone(), plan.seed, plan.seconds);
+    let started = match tokio::task::spawn_blocking(move || {
+        let picture = match picture {
+            Some(p) => p,
+            // The prompt's scene, a little larger than the frame: the camera moves inside it.
+            None => std::sync::Arc::new(imaging::procedural::render(
+                &prompt,
+                seed,
+                0,
+                w * 5 / 4,
+                h * 5 / 4,
+            )),
+        };
+        imaging::video::ClipEncoder::new(&picture, (w, h), seconds, seed)
+    })
+    .await
+    {
+        Ok(started) => started,
+        // A panic repeats on every delivery: fail now rather than after the retries.
+        Err(e) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+    };
+    let mut encoder = match started {
+        Ok(e) => e,
+        Err(e) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+    };
+    loop {
+        let progress = (5 + 85 * encoder.done() / encoder.total()) as u8;
+        match deps
+            .store
+            .checkpoint_job(uid, id, attempt, progress)
+            .await?
+        {
+            Checkpoint::Continue => {}
+            Checkpoint::CancelRequested => return canceled(deps, job, attempt).await.map(Err),
+            Checkpoint::Lost => return Ok(Err(Ran::Done)),
+        }
+        if encoder.done() == encoder.total() {
+            break;
+        }
+        // A second of video at a time, off the async threads.
+        let batch = tokio::task::spawn_blocking(move || {
+            let done = encoder.encode_next(imaging::video::FPS);
+            (encoder, done)
+        })
+        .await;
+        let (back, done) = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                return fail(deps, job, attempt, ApiError::internal(e))
+                    .await
+                    .map(Err);
+            }
+        };
+        encoder = back;
+        if let Err(e) = done {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+    }
+    let finished = tokio::task::spawn_blocking(move || {
+        let clip = encoder.finish()?;
+        let poster = imaging::decode(&clip.thumbnail)?.into_rgba8();
+        let thumbnail = imaging::thumbnail(&poster)?;
+        Ok::<_, imaging::ImagingError>((clip, thumbnail))
+    })
+    .await;
+    let (clip, thumbnail) = match finished {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+        Err(e) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+    };
+    Ok(Ok(Made {
+        width: clip.width,
+        height: clip.height,
+        mp4: clip.mp4,
+        poster: clip.thumbnail,
+        thumbnail,
+        spritesheet: Some(clip.spritesheet),
+        vendor: crate::domain::catalog::ProviderKind::Local,
+    }))
+}
+
+/// A vendor's image-to-video: the picture cropped to the frame goes out (and is the poster);
+/// the vendor is polled with the job's progress and cancel, and its MP4 kept as it is.
+#[cfg(feature = "video")]
+async fn vendor_clip<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    job: &Job,
+    plan: &crate::domain::videos::VideoPlan,
+    picture: Option<std::sync::Arc<imaging::RgbaImage>>,
+) -> Result<Result<Made, Ran>, ApiError> {
+    let (uid, id, attempt) = (job.user_id.as_str(), job.id.as_str(), job.attempt);
+    let Some(picture) = picture else {
+        let missing = ApiError::invalid(
+            "input_reference",
+            format!("{} animates a picture: send input_reference", plan.model.id),
+        );
+        return fail(deps, job, attempt, missing).await.map(Err);
+    };
+    let (w, h) = (plan.size.width, plan.size.height);
+    let framed = tokio::task::spawn_blocking(move || {
+        let frame = imaging::cover(&picture, w, h);
+        Ok::<_, imaging::ImagingError>((
+            imaging::encode(&frame, imaging::Format::Jpeg, Some(90))?,
+            imaging::thumbnail(&frame)?,
+        ))
+    })
+    .await;
+    let (poster, thumbnail) = match framed {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+        Err(e) => {
+            return fail(deps, job, attempt, ApiError::internal(e))
+                .await
+                .map(Err);
+        }
+    };
+    let progress = std::sync::atomic::AtomicU8::new(5);
+    let watch = || -> BoxFuture<'_, bool> {
+        Box::pin(async {
+            let p = progress
+                .fetch_add(3, Ordering::Relaxed)
+                .saturating_add(3)
+                .min(85);
+            !matches!(
+                deps.store.checkpoint_job(uid, id, attempt, p).await,
+                Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
+            )
+        })
+    };
+    let call = Call {
+        deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
+        max_retries: deps.config.provider_max_retries,
+        watch: Some(&watch),
+    };
+    let (mp4, vendor) = match deps.providers.video(plan, &poster, call).await {
+        Ok(made) => made,
+        Err(ProviderError::Canceled) => {
+            return match deps.store.checkpoint_job(uid, id, attempt, 90).await? {
+                Checkpoint::CancelRequested => canceled(deps, job, attempt).await.map(Err),
+                Checkpoint::Lost | Checkpoint::Continue => Ok(Err(Ran::Done)),
+            };
+        }
+        Err(e) => return fail(deps, job, attempt, e.into()).await.map(Err),
+    };
+    let (width, height) = crate::providers::mp4_dimensions(&mp4).unwrap_or((w, h));
+    Ok(Ok(Made {
+        mp4,
+        width,
+        height,
+        poster,
+        thumbnail,
+        spritesheet: None,
+        vendor,
+    }))
 }
 
 enum Inputs {

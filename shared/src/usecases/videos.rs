@@ -125,6 +125,14 @@ pub async fn content_key<S: Store, B: Blobs>(
         ))
     })?;
     let [thumbnail, spritesheet] = extra_keys(user_id, &record.id);
+    // A vendor's MP4 is kept as it came: no frames are read back out of it.
+    let vendor_made = record.provider.as_deref().is_some_and(|p| p != "local");
+    if variant == Variant::Spritesheet && vendor_made {
+        return Err(ApiError::NotFound(format!(
+            "video '{id}' was made by {} and has no spritesheet; its thumbnail is the picture it started from",
+            record.provider.as_deref().unwrap_or_default()
+        )));
+    }
     Ok(match variant {
         Variant::Video => record.key,
         Variant::Thumbnail => thumbnail,
@@ -321,7 +329,16 @@ mod create {
         key: Option<&str>,
         parsed: ParsedVideo,
     ) -> Result<Job, ApiError> {
-        let plan = parsed.fields.plan()?;
+        let plan = parsed.fields.plan(|k| deps.config.serves(k))?;
+        if plan.model.needs_picture && parsed.picture.is_none() {
+            return Err(ApiError::invalid(
+                "input_reference",
+                format!(
+                    "{} animates a picture: send input_reference (an image file, or {{\"file_id\": ...}})",
+                    plan.model.id
+                ),
+            ));
+        }
         let fields = parsed.fields.job_fields(&plan);
         webhook_of(&fields, true, deps.config.allow_private_webhook_targets)?;
         let submitted = claimed(deps, who, key, &parsed.canonical, |claim| async move {
