@@ -222,7 +222,7 @@ async fn an_open_circuit_is_seen_by_every_function_and_the_vendor_is_skipped() {
     }
     let failed = posts(&fal).await;
     assert_eq!(failed, shared::providers::circuits::THRESHOLD as usize);
-    // The worker is another function: it reads the circuit from the table and skips fal.
+    // A job reads the circuit from the table too, and skips fal.
     let queued = submit(
         &t,
         &s.access,
