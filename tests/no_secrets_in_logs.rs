@@ -116,4 +116,60 @@ async fn passwords_stay_out_of_responses_and_logs() {
         }
     }
     assert!(inside > 0, "lines were written inside requests");
+    vendor_keys_stay_out_and_vendor_events_match_the_alarms(&capture).await;
+}
+
+/// A failover with fal down and Replicate serving: neither key is in a log line or an answer,
+/// and the failover and circuit events are lines the template's metric filters count.
+async fn vendor_keys_stay_out_and_vendor_events_match_the_alarms(capture: &Capture) {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let (fal_key, replicate_key) = ("fal-Key-Never-Logged-7f3a", "r8_Token-Never-Logged-91c2");
+    let fal = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"detail": "down"})))
+        .mount(&fal)
+        .await;
+    let replicate = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"detail": "down too"})))
+        .mount(&replicate)
+        .await;
+    let t = start_with(&[
+        ("FalKey", fal_key),
+        ("FalQueueUrl", &fal.uri()),
+        ("ReplicateApiToken", replicate_key),
+        ("ReplicateBaseUrl", &replicate.uri()),
+        ("ProviderMaxRetries", "0"),
+    ])
+    .await;
+    let (_, s) = t.new_user().await;
+    let mut answers = Vec::new();
+    for _ in 0..shared::providers::circuits::THRESHOLD {
+        answers.push(
+            t.generate(&s.access, json!({"prompt": "x", "model": "flux-dev"}))
+                .await
+                .text,
+        );
+    }
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for key in [fal_key, replicate_key] {
+        assert!(!logs.contains(key), "a log line contains a vendor key");
+        assert!(
+            answers.iter().all(|a| !a.contains(key)),
+            "an answer contains a vendor key"
+        );
+    }
+    let template = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    for event in ["vendor_failover", "circuit_opened"] {
+        let pattern = format!("{{ $.fields.event = \"{event}\" }}");
+        assert!(
+            template.contains(&pattern),
+            "no metric filter counts {event}"
+        );
+        let counted = logs
+            .lines()
+            .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["fields"]["event"] == event));
+        assert!(counted, "no log line an alarm would count as {event}");
+    }
 }
