@@ -3,7 +3,9 @@
 //! Every variable here is declared in template.yaml `Globals.Function.Environment`; the local stack
 //! resolves the same block, so `make run`, the tests and Lambda see identical settings.
 
+use crate::secrets::Secret;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the configuration could not be built; reported at cold start, before any request.
@@ -23,7 +25,8 @@ pub struct Config {
     /// Overrides every AWS endpoint (the local emulator); `None` on AWS.
     pub aws_endpoint_url: Option<String>,
     pub aws_region: String,
-    pub jwt_secret: Vec<u8>,
+    /// `JWT_SECRET`, or the Secrets Manager secret `JWT_SECRET_ARN` names.
+    pub jwt_secret: Arc<Secret>,
     pub jwt_issuer: String,
     /// Audience of access tokens; fixed so a token minted for another service never passes.
     pub jwt_audience: String,
@@ -35,20 +38,20 @@ pub struct Config {
     /// Largest request body a JSON endpoint accepts.
     pub max_json_body_bytes: usize,
     /// OpenAI models are offered only with a key; without one the local provider serves.
-    pub openai_api_key: Option<String>,
+    pub openai_api_key: Option<Arc<Secret>>,
     pub openai_base_url: String,
     /// Hosts (`host` or `*.domain`) OpenAI's answers may point at for image bytes, over https.
     pub openai_image_hosts: Vec<String>,
     /// Stability AI's models are offered only with a key (`STABILITY_API_KEY`).
-    pub stability_api_key: Option<String>,
+    pub stability_api_key: Option<Arc<Secret>>,
     /// The host, without a version path (the client appends `/v2beta/...`).
     pub stability_base_url: String,
     /// Replicate's models are offered only with a token (`REPLICATE_API_TOKEN`).
-    pub replicate_api_token: Option<String>,
+    pub replicate_api_token: Option<Arc<Secret>>,
     /// The host, without a version path (the client appends `/v1/...`).
     pub replicate_base_url: String,
     /// fal's models are offered only with a key (`FAL_KEY`).
-    pub fal_key: Option<String>,
+    pub fal_key: Option<Arc<Secret>>,
     /// The queue's host (`https://queue.fal.run`); follow-up URLs come from its answers.
     pub fal_queue_url: String,
     /// Vendors in the order a model's vendors are tried (`VENDOR_PREFERENCE`, comma
@@ -144,13 +147,36 @@ impl Config {
             }
         }
 
-        let jwt_secret = required("JWT_SECRET")?.into_bytes();
-        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-            });
-        }
+        let aws_endpoint_url = get("AWS_ENDPOINT_URL");
+        let aws_region = get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into());
+        // A secret is `NAME` itself, or the Secrets Manager secret `NAME_ARN` names (read on
+        // first use), never both.
+        let secret = |name: &'static str, arn_name: &'static str, min_len: usize| match (
+            get(arn_name),
+            get(name),
+        ) {
+            (Some(_), Some(_)) => Err(ConfigError::Invalid {
+                name: arn_name,
+                reason: format!("set {name} or {arn_name}, not both"),
+            }),
+            (Some(arn), None) => Ok(Some(Secret::arn(
+                name,
+                arn,
+                aws_region.clone(),
+                aws_endpoint_url.clone(),
+                min_len,
+            ))),
+            (None, Some(v)) if v.len() < min_len => Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be at least {min_len} bytes"),
+            }),
+            (None, Some(v)) => Ok(Some(Secret::plain(name, v))),
+            (None, None) => Ok(None),
+        };
+        let jwt_secret = secret("JWT_SECRET", "JWT_SECRET_ARN", MIN_JWT_SECRET_BYTES)?
+            .ok_or(ConfigError::Missing("JWT_SECRET"))?;
         let access: u64 = parse(
             "ACCESS_TOKEN_TTL_SECONDS",
             get("ACCESS_TOKEN_TTL_SECONDS"),
@@ -237,22 +263,26 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             vendor_preference,
-            replicate_api_token: get("REPLICATE_API_TOKEN").filter(|v| !v.is_empty()),
+            replicate_api_token: secret(
+                "REPLICATE_API_TOKEN",
+                "REPLICATE_API_TOKEN_SECRET_ARN",
+                1,
+            )?,
             replicate_base_url: get("REPLICATE_BASE_URL")
                 .unwrap_or_else(|| "https://api.replicate.com".into())
                 .trim_end_matches('/')
                 .to_string(),
-            fal_key: get("FAL_KEY").filter(|v| !v.is_empty()),
+            fal_key: secret("FAL_KEY", "FAL_KEY_SECRET_ARN", 1)?,
             fal_queue_url: get("FAL_QUEUE_URL")
                 .unwrap_or_else(|| "https://queue.fal.run".into())
                 .trim_end_matches('/')
                 .to_string(),
-            stability_api_key: get("STABILITY_API_KEY"),
+            stability_api_key: secret("STABILITY_API_KEY", "STABILITY_API_KEY_SECRET_ARN", 1)?,
             stability_base_url: get("STABILITY_BASE_URL")
                 .unwrap_or_else(|| "https://api.stability.ai".into())
                 .trim_end_matches('/')
                 .to_string(),
-            openai_api_key: get("OPENAI_API_KEY"),
+            openai_api_key: secret("OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ARN", 1)?,
             openai_base_url: get("OPENAI_BASE_URL")
                 .unwrap_or_else(|| "https://api.openai.com/v1".into())
                 .trim_end_matches('/')
@@ -282,10 +312,8 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             bucket_name: required("BUCKET_NAME")?,
             queue_url: required("QUEUE_URL")?,
-            aws_endpoint_url: get("AWS_ENDPOINT_URL"),
-            aws_region: get("AWS_REGION")
-                .or_else(|| get("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".into()),
+            aws_endpoint_url,
+            aws_region,
             jwt_secret,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "imageapi".into()),
             jwt_audience: "imageapi".into(),
@@ -375,5 +403,50 @@ mod tests {
     fn debug_output_hides_the_secret() {
         let c = Config::from_map(&base()).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn a_secret_is_a_plain_value_or_a_secrets_manager_arn_never_both() {
+        let mut vars = base();
+        vars.insert("FAL_KEY".into(), "fal-plain".into());
+        let c = Config::from_map(&vars).unwrap();
+        let fal = c.fal_key.as_ref().unwrap();
+        assert!(!fal.is_managed() && fal.is_loaded());
+        assert!(!c.jwt_secret.is_managed());
+
+        vars.remove("FAL_KEY");
+        vars.remove("JWT_SECRET");
+        vars.insert(
+            "FAL_KEY_SECRET_ARN".into(),
+            "arn:aws:secretsmanager:us-east-1:1:secret:f".into(),
+        );
+        vars.insert(
+            "JWT_SECRET_ARN".into(),
+            "arn:aws:secretsmanager:us-east-1:1:secret:j".into(),
+        );
+        let c = Config::from_map(&vars).unwrap();
+        for s in [c.fal_key.as_ref().unwrap(), &c.jwt_secret] {
+            assert!(
+                s.is_managed() && !s.is_loaded(),
+                "read on first use, not at start"
+            );
+        }
+        assert!(c.serves(crate::domain::catalog::ProviderKind::Fal));
+        // The ARN is in the Debug output, never a value.
+        assert!(format!("{c:?}").contains("fal_configured: true"));
+
+        vars.insert("FAL_KEY".into(), "fal-plain".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("FAL_KEY_SECRET_ARN") && err.contains("not both"),
+            "{err}"
+        );
+        vars.remove("FAL_KEY");
+        vars.remove("JWT_SECRET_ARN");
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("JWT_SECRET"),
+            "one of the two is required: {err}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod secrets;
 pub mod telemetry;
 
 pub mod domain;

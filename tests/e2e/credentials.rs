@@ -33,31 +33,24 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
         &EncodingKey::from_secret(b"an-attacker-secret-of-sufficient-length"),
     )
     .unwrap();
+    // The stack's own secret, as its functions read it (from Secrets Manager).
+    let secret = t.stack.config.jwt_secret.get().await.unwrap().to_vec();
     // Ours, but expired an hour ago.
     let mut old = claims.clone();
     old["exp"] = json!(claims["iat"].as_i64().unwrap() - 3600);
-    let expired = encode(
-        &Header::default(),
-        &old,
-        &EncodingKey::from_secret(&t.stack.config.jwt_secret),
-    )
-    .unwrap();
+    let expired = encode(&Header::default(), &old, &EncodingKey::from_secret(&secret)).unwrap();
     // Ours, but for another audience.
     let mut aud = claims.clone();
     aud["aud"] = json!("another-service");
-    let wrong_audience = encode(
-        &Header::default(),
-        &aud,
-        &EncodingKey::from_secret(&t.stack.config.jwt_secret),
-    )
-    .unwrap();
+    let wrong_audience =
+        encode(&Header::default(), &aud, &EncodingKey::from_secret(&secret)).unwrap();
 
     // Our own secret, but another HMAC: the algorithm is pinned, not read from the token.
     let with_alg = |alg| {
         encode(
             &Header::new(alg),
             &claims,
-            &EncodingKey::from_secret(&t.stack.config.jwt_secret),
+            &EncodingKey::from_secret(&secret),
         )
         .unwrap()
     };
@@ -68,7 +61,7 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
         use hmac::{Hmac, Mac};
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
         let b = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&t.stack.config.jwt_secret).unwrap();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
         mac.update(format!("{h}.{b}").as_bytes());
         format!(
             "{h}.{b}.{}",

@@ -31,6 +31,64 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
     assert_eq!(triggered, functions);
 }
 
+/// Least privilege for secrets: a function may read the JWT secret if it signs or checks tokens
+/// (every routed function but the public ones), and the vendor keys if it calls vendors.
+#[test]
+fn each_function_may_read_only_the_secrets_it_uses() {
+    let t = template();
+    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.binary).collect();
+    let vendor_keys = [
+        "OpenAiApiKeySecretArn",
+        "StabilityApiKeySecretArn",
+        "ReplicateApiTokenSecretArn",
+        "FalKeySecretArn",
+    ];
+    for (id, binary) in t.function_binaries() {
+        let src_dir = workspace_root().join("functions").join(&binary).join("src");
+        let source: String = std::fs::read_dir(&src_dir)
+            .unwrap()
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .collect();
+        let calls_vendors = ["providers", "job_runs", "generation::"]
+            .iter()
+            .any(|s| source.contains(s));
+        let public = ["models", "model-info", "doc", "not-found"].contains(&binary.as_str());
+        let mut expected = BTreeSet::new();
+        if routed.contains(&binary) && !public {
+            expected.insert("JwtSecretArn".to_string());
+        }
+        if calls_vendors {
+            expected.extend(vendor_keys.iter().map(|k| k.to_string()));
+        }
+        let policies = t.resource(&id).unwrap()["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        let mut readable = BTreeSet::new();
+        for p in &policies {
+            let text = serde_yaml::to_string(p).unwrap();
+            if !text.contains("secretsmanager") {
+                continue;
+            }
+            // Only behind its condition (no secret, no permission), and only GetSecretValue.
+            let [cond, then, _] = p["Fn::If"].as_sequence().unwrap().as_slice() else {
+                panic!("{id}: a secret's permission outside Fn::If")
+            };
+            for st in then["Statement"].as_sequence().unwrap() {
+                assert_eq!(
+                    st["Action"].as_str(),
+                    Some("secretsmanager:GetSecretValue"),
+                    "{id}"
+                );
+                let arn = st["Resource"]["Ref"].as_str().unwrap().to_string();
+                assert_eq!(cond.as_str(), Some(format!("Has{arn}").as_str()), "{id}");
+                readable.insert(arn);
+            }
+        }
+        assert_eq!(readable, expected, "{id} ({binary})");
+    }
+}
+
 #[test]
 fn every_function_is_a_crate_of_the_workspace() {
     let t = template();

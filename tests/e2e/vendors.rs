@@ -616,3 +616,96 @@ async fn kling_videos_come_from_fal_when_replicate_is_down_and_keep_the_vendors_
     );
     assert_eq!(posts(&replicate).await, 1, "Replicate was tried first");
 }
+
+#[tokio::test]
+async fn keys_come_from_secrets_manager_on_first_use_and_are_kept() {
+    let fal = MockServer::start().await;
+    let url = format!("{}/media/k.png", fal.uri());
+    let base = format!("{}/fal-ai/flux/requests/k", fal.uri());
+    Mock::given(method("POST"))
+        .and(path("/fal-ai/flux/schnell"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Key fal-from-the-secret",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "request_id": "k", "response_url": base, "status_url": format!("{base}/status"),
+            "cancel_url": format!("{base}/cancel")})))
+        .expect(2)
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/flux/requests/k/status"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETED"})))
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fal-ai/flux/requests/k"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"images": [{"url": url}], "has_nsfw_concepts": [false]})),
+        )
+        .mount(&fal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/media/k.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(fake_openai::png(64, 64)))
+        .mount(&fal)
+        .await;
+    // Given as a plain value, as to `make run`: the stack stores it in the emulator's Secrets
+    // Manager and hands the functions its ARN, as a deployment would.
+    let t = start_with(&[
+        ("FalKey", "fal-from-the-secret"),
+        ("FalQueueUrl", &fal.uri()),
+    ])
+    .await;
+    let config = &t.stack.config;
+    let key = config.fal_key.clone().unwrap();
+    assert!(key.is_managed() && config.jwt_secret.is_managed());
+    assert!(
+        !key.is_loaded() && !config.jwt_secret.is_loaded(),
+        "nothing read at start"
+    );
+    let (_, s) = t.new_user().await;
+    assert!(
+        config.jwt_secret.is_loaded(),
+        "signing a token read the JWT secret"
+    );
+    assert!(
+        !key.is_loaded(),
+        "no vendor was called: its key was not read"
+    );
+    let r = t
+        .generate(&s.access, json!({"prompt": "x", "model": "flux-schnell"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(key.is_loaded());
+
+    // Changed in Secrets Manager: this instance keeps what it read (a new one reads the new).
+    let sdk = shared::app::sdk_config(&config.aws_region, config.aws_endpoint_url.as_deref()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let arn = t.stack.created.parameters["FalKeySecretArn"].clone();
+    assert!(
+        t.stack.created.parameters["FalKey"].is_empty(),
+        "the value is not passed on"
+    );
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string("rotated")
+        .send()
+        .await
+        .unwrap();
+    let again = t
+        .generate(&s.access, json!({"prompt": "y", "model": "flux-schnell"}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    let fresh = shared::secrets::Secret::arn(
+        "FAL_KEY",
+        arn,
+        config.aws_region.clone(),
+        config.aws_endpoint_url.clone(),
+        1,
+    );
+    assert_eq!(fresh.text().await.unwrap(), "rotated");
+}

@@ -43,7 +43,7 @@ async fn refresh<S: Store>(
             tracing::info!(user_id = %session.user_id, session_id = %session.id, "refresh token rotated");
             json(
                 StatusCode::OK,
-                &token_response(&deps.config, &session, next, now)?,
+                &token_response(&deps.config, &session, next, now).await?,
             )
         }
         Rotation::ReuseDetected => {

@@ -142,9 +142,12 @@ impl LocalStack {
             s3: shared::app::s3(&sdk, true),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             events: aws_sdk_eventbridge::Client::new(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
         });
 
         let parameters = template.parameters(&opts.parameters)?;
+        let parameters =
+            provision::secrets(&template, &clients, &opts.stack_name, parameters).await?;
         let created = provision::provision(
             &template,
             &clients,

@@ -92,6 +92,52 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+/// Secrets are given to `make run` (and the tests) as plain values, and the functions read them
+/// from Secrets Manager as on AWS: each non-empty parameter with a secret-ARN companion
+/// (`JwtSecret` and `JwtSecretArn`, `FalKey` and `FalKeySecretArn`, ...) that is not itself
+/// given is stored in the emulator under `<prefix>/<parameter>`, and the companion set to its
+/// ARN in place of the value.
+pub async fn secrets(
+    template: &Template,
+    clients: &Clients,
+    prefix: &str,
+    mut parameters: HashMap<String, String>,
+) -> Result<HashMap<String, String>, Error> {
+    let declared: Vec<String> = template.parameter_names();
+    let mut names: Vec<String> = parameters.keys().cloned().collect();
+    names.sort();
+    for name in names {
+        let value = parameters[&name].clone();
+        if value.is_empty() {
+            continue;
+        }
+        for companion in [format!("{name}Arn"), format!("{name}SecretArn")] {
+            let unset = parameters.get(&companion).is_some_and(|v| v.is_empty());
+            if !declared.contains(&companion) || !unset {
+                continue;
+            }
+            let out = clients
+                .secrets
+                .create_secret()
+                .name(format!("{prefix}/{name}"))
+                .secret_string(&value)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "secret {name}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            let arn = out.arn.ok_or("the emulator gave the secret no ARN")?;
+            parameters.insert(companion, arn);
+            parameters.insert(name.clone(), String::new());
+        }
+    }
+    Ok(parameters)
 }
 
 /// Creates every table, bucket, queue and event bus of the template under `prefix`.

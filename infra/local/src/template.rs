@@ -228,7 +228,27 @@ impl Template {
             };
             out.insert(name.to_string(), value);
         }
+        // A required secret that may come from Secrets Manager instead (`JwtSecret`, or the
+        // secret `JwtSecretArn` names) gets a fresh random value when neither is given.
+        for (name, p) in self.root["Parameters"].as_mapping().into_iter().flatten() {
+            let Some(name) = name.as_str() else { continue };
+            let empty = |n: &str| out.get(n).is_some_and(|v: &String| v.is_empty());
+            let arn = format!("{name}Arn");
+            if p["NoEcho"].as_bool() == Some(true) && empty(name) && empty(&arn) {
+                out.insert(name.to_string(), random_secret());
+            }
+        }
         Ok(out)
+    }
+
+    /// The names of the template's parameters.
+    pub fn parameter_names(&self) -> Vec<String> {
+        self.root["Parameters"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, _)| k.as_str().map(str::to_string))
+            .collect()
     }
 
     /// `Globals.Function.Environment.Variables`, unresolved.

@@ -124,7 +124,7 @@ impl Ctx {
             });
         }
         // Whether the session is still signed in is checked by the admission's write.
-        let claims = verify_access_token(&deps.config, token)?;
+        let claims = verify_access_token(&deps.config, token).await?;
         Ok(Principal {
             user_id: claims.sub,
             role: claims.role,

@@ -19,14 +19,14 @@ pub const MEDIA_HOSTS: &[&str] = &["fal.media", "*.fal.media"];
 pub struct FalProvider {
     http: reqwest::Client,
     queue: Url,
-    key: String,
+    key: std::sync::Arc<crate::secrets::Secret>,
     fetch: Fetch,
     download: reqwest::Client,
 }
 
 impl FalProvider {
     /// `queue_url` is the queue's host (`https://queue.fal.run`).
-    pub fn new(queue_url: &str, key: &str) -> Self {
+    pub fn new(queue_url: &str, key: impl Into<crate::secrets::Key>) -> Self {
         let base = queue_url.trim_end_matches('/');
         let hosts: Vec<String> = MEDIA_HOSTS.iter().map(|h| h.to_string()).collect();
         let fetch = Fetch::new(&hosts, base, MAX_OUTPUT_BYTES);
@@ -38,7 +38,7 @@ impl FalProvider {
                 .expect("a TLS client"),
             queue: Url::parse(base)
                 .unwrap_or_else(|_| Url::parse("https://queue.fal.run").unwrap()),
-            key: format!("Key {key}"),
+            key: key.into().0,
             download: fetch.client(Duration::from_secs(5)),
             fetch,
         }
@@ -177,6 +177,10 @@ impl FalProvider {
             .queue
             .join(&format!("/{}", route.id))
             .map_err(|e| ProviderError::BadOutput(e.to_string()))?;
+        let auth = format!(
+            "Key {}",
+            self.key.text().await.map_err(super::key_unavailable)?
+        );
         let queued: Value = retry::send(
             "fal",
             call.deadline,
@@ -184,7 +188,7 @@ impl FalProvider {
             || {
                 self.http
                     .post(url.clone())
-                    .header("authorization", &self.key)
+                    .header("authorization", &auth)
                     .json(&input)
             },
             |answer| json_of(&answer.text),
@@ -210,7 +214,7 @@ impl FalProvider {
                 || {
                     self.http
                         .get(status_url.clone())
-                        .header("authorization", &self.key)
+                        .header("authorization", &auth)
                 },
                 |answer| json_of(&answer.text),
                 error_of,
@@ -231,7 +235,7 @@ impl FalProvider {
                 Some(ProviderError::Canceled)
             };
             if let Some(e) = stop {
-                self.cancel(cancel_url.as_ref()).await;
+                self.cancel(cancel_url.as_ref(), &auth).await;
                 return Err(e);
             }
             polls += 1;
@@ -243,7 +247,7 @@ impl FalProvider {
             || {
                 self.http
                     .get(response_url.clone())
-                    .header("authorization", &self.key)
+                    .header("authorization", &auth)
             },
             |answer| json_of(&answer.text),
             error_of,
@@ -251,12 +255,12 @@ impl FalProvider {
         .await
     }
 
-    async fn cancel(&self, url: Option<&Url>) {
+    async fn cancel(&self, url: Option<&Url>, auth: &str) {
         let Some(url) = url else { return };
         let sent = self
             .http
             .put(url.clone())
-            .header("authorization", &self.key)
+            .header("authorization", auth)
             .timeout(Duration::from_secs(5))
             .send()
             .await;

@@ -515,6 +515,12 @@ impl Providers {
     }
 }
 
+/// A vendor key that could not be read (Secrets Manager down, a wrong ARN): this vendor cannot
+/// serve now; another may.
+pub(crate) fn key_unavailable(e: crate::error::ApiError) -> ProviderError {
+    ProviderError::Unreachable(format!("the vendor's key could not be read: {e}"))
+}
+
 fn not_offered(route: &Route) -> ProviderError {
     ProviderError::Rejected {
         status: 400,

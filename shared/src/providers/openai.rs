@@ -13,7 +13,7 @@ pub struct OpenAiProvider {
     http: reqwest::Client,
     fetch: Fetch,
     base_url: String,
-    api_key: String,
+    api_key: std::sync::Arc<crate::secrets::Secret>,
     budget: Duration,
     max_retries: u32,
 }
@@ -23,7 +23,7 @@ impl OpenAiProvider {
     /// origin), as `host` or `*.domain`.
     pub fn new(
         base_url: &str,
-        api_key: &str,
+        api_key: impl Into<crate::secrets::Key>,
         budget: Duration,
         max_retries: u32,
         image_hosts: &[String],
@@ -33,7 +33,7 @@ impl OpenAiProvider {
             http: fetch.client(Duration::from_secs(5)),
             fetch,
             base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
+            api_key: api_key.into().0,
             budget,
             max_retries,
         }
@@ -88,11 +88,12 @@ impl OpenAiProvider {
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Value, ProviderError> {
         let url = format!("{}{path}", self.base_url);
+        let key = self.api_key.text().await.map_err(super::key_unavailable)?;
         retry::send(
             "openai",
             deadline,
             self.max_retries,
-            || body(self.http.post(&url).bearer_auth(&self.api_key)),
+            || body(self.http.post(&url).bearer_auth(key)),
             |answer| {
                 if answer.event_stream {
                     return from_events(&answer.text);

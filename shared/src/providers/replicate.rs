@@ -22,14 +22,14 @@ const MAX_WAIT_SECS: u64 = 60;
 pub struct ReplicateProvider {
     http: reqwest::Client,
     api: Url,
-    token: String,
+    token: std::sync::Arc<crate::secrets::Secret>,
     fetch: Fetch,
     download: reqwest::Client,
 }
 
 impl ReplicateProvider {
     /// `base_url` is the host without a version path (`https://api.replicate.com`).
-    pub fn new(base_url: &str, token: &str) -> Self {
+    pub fn new(base_url: &str, token: impl Into<crate::secrets::Key>) -> Self {
         let base = base_url.trim_end_matches('/');
         let hosts: Vec<String> = DELIVERY_HOSTS.iter().map(|h| h.to_string()).collect();
         let fetch = Fetch::new(&hosts, base, MAX_OUTPUT_BYTES);
@@ -41,7 +41,7 @@ impl ReplicateProvider {
                 .expect("a TLS client"),
             api: Url::parse(base)
                 .unwrap_or_else(|_| Url::parse("https://api.replicate.com").unwrap()),
-            token: token.to_string(),
+            token: token.into().0,
             download: fetch.client(Duration::from_secs(5)),
             fetch,
         }
@@ -170,6 +170,7 @@ impl ReplicateProvider {
             .join(&format!("/v1/models/{}/predictions", route.id))
             .map_err(|e| ProviderError::BadOutput(e.to_string()))?;
         let body = json!({"input": input});
+        let token = self.token.text().await.map_err(super::key_unavailable)?;
         let left = call
             .deadline
             .saturating_duration_since(Instant::now())
@@ -182,7 +183,7 @@ impl ReplicateProvider {
             || {
                 self.http
                     .post(url.clone())
-                    .bearer_auth(&self.token)
+                    .bearer_auth(token)
                     .header("prefer", format!("wait={wait}"))
                     .json(&body)
             },
@@ -220,7 +221,7 @@ impl ReplicateProvider {
                 "replicate",
                 call.deadline,
                 call.max_retries,
-                || self.http.get(get.clone()).bearer_auth(&self.token),
+                || self.http.get(get.clone()).bearer_auth(token),
                 |answer| parse(&answer.text),
                 error_of,
             )
@@ -236,10 +237,13 @@ impl ReplicateProvider {
         else {
             return;
         };
+        let Ok(token) = self.token.text().await else {
+            return;
+        };
         let sent = self
             .http
             .post(url)
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .timeout(Duration::from_secs(5))
             .send()
             .await;

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct StabilityProvider {
     http: reqwest::Client,
     base_url: String,
-    api_key: String,
+    api_key: std::sync::Arc<crate::secrets::Secret>,
 }
 
 /// Stability's seeds are 0–4294967294.
@@ -22,7 +22,7 @@ const SEED_RANGE: u64 = 4_294_967_295;
 
 impl StabilityProvider {
     /// `base_url` is the host without a version path (`https://api.stability.ai`).
-    pub fn new(base_url: &str, api_key: &str) -> Self {
+    pub fn new(base_url: &str, api_key: impl Into<crate::secrets::Key>) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -30,7 +30,7 @@ impl StabilityProvider {
                 .build()
                 .expect("a TLS client"),
             base_url: base_url.trim_end_matches('/').to_string(),
-            api_key: api_key.to_string(),
+            api_key: api_key.into().0,
         }
     }
 
@@ -71,6 +71,7 @@ impl StabilityProvider {
     ) -> Result<ProviderImage, ProviderError> {
         let (path, fields) = Self::request(plan, route, index);
         let url = format!("{}{path}", self.base_url);
+        let key = self.api_key.text().await.map_err(super::key_unavailable)?;
         let request = || {
             let mut form = reqwest::multipart::Form::new();
             for (k, v) in &fields {
@@ -78,7 +79,7 @@ impl StabilityProvider {
             }
             self.http
                 .post(&url)
-                .bearer_auth(&self.api_key)
+                .bearer_auth(key)
                 .header("accept", "application/json")
                 .multipart(form)
         };

@@ -124,18 +124,18 @@ pub async fn start_session<S: Sessions, B>(
     deps.store
         .start_session(&session, &token_hash(&refresh_token), now + refresh_ttl)
         .await?;
-    token_response(&deps.config, &session, refresh_token, now)
+    token_response(&deps.config, &session, refresh_token, now).await
 }
 
 /// Signs an access token for `session` and pairs it with `refresh_token`.
-pub fn token_response(
+pub async fn token_response(
     config: &Config,
     session: &SessionRecord,
     refresh_token: String,
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
     let (access_token, expires_in) =
-        issue_access_token(config, &session.user_id, &session.id, session.role, now)?;
+        issue_access_token(config, &session.user_id, &session.id, session.role, now).await?;
     Ok(TokenResponse {
         access_token,
         refresh_token,
@@ -162,7 +162,7 @@ pub struct Claims {
 pub const JWT_ALGORITHM: Algorithm = Algorithm::HS256;
 
 /// Signs a short-lived access token; returns it with its lifetime in seconds.
-pub fn issue_access_token(
+pub async fn issue_access_token(
     config: &Config,
     user_id: &str,
     session_id: &str,
@@ -183,7 +183,7 @@ pub fn issue_access_token(
     let token = jsonwebtoken::encode(
         &Header::new(JWT_ALGORITHM),
         &claims,
-        &EncodingKey::from_secret(&config.jwt_secret),
+        &EncodingKey::from_secret(config.jwt_secret.get().await?),
     )
     .map_err(ApiError::internal)?;
     Ok((token, ttl))
@@ -191,28 +191,25 @@ pub fn issue_access_token(
 
 /// Checks signature (HS256 only: `none` and every other algorithm are refused), issuer,
 /// audience and expiry. Revocation is checked by the caller against the session.
-pub fn verify_access_token(config: &Config, token: &str) -> Result<Claims, ApiError> {
+pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims, ApiError> {
+    let secret = config.jwt_secret.get().await?;
     let mut validation = Validation::new(JWT_ALGORITHM);
     validation.set_issuer(&[&config.jwt_issuer]);
     validation.set_audience(&[&config.jwt_audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 5;
-    jsonwebtoken::decode::<Claims>(
-        token,
-        &DecodingKey::from_secret(&config.jwt_secret),
-        &validation,
-    )
-    .map(|data| data.claims)
-    .map_err(|e| {
-        use jsonwebtoken::errors::ErrorKind;
-        match e.kind() {
-            ErrorKind::ExpiredSignature => ApiError::Unauthorized {
-                message: "access token has expired; refresh it at /v1/auth/refresh".into(),
-                code: "token_expired",
-            },
-            _ => ApiError::unauthorized("invalid access token"),
-        }
-    })
+    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+        .map(|data| data.claims)
+        .map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::Unauthorized {
+                    message: "access token has expired; refresh it at /v1/auth/refresh".into(),
+                    code: "token_expired",
+                },
+                _ => ApiError::unauthorized("invalid access token"),
+            }
+        })
 }
 
 #[cfg(test)]
@@ -277,30 +274,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn access_token_round_trip() {
+    #[tokio::test]
+    async fn access_token_round_trip() {
         let c = config();
         let now = crate::domain::now_epoch();
-        let (token, ttl) = issue_access_token(&c, "user_1", "sess_1", Role::User, now).unwrap();
+        let (token, ttl) = issue_access_token(&c, "user_1", "sess_1", Role::User, now)
+            .await
+            .unwrap();
         assert_eq!(ttl, 900);
-        let claims = verify_access_token(&c, &token).unwrap();
+        let claims = verify_access_token(&c, &token).await.unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.sid.as_str()),
             ("user_1", "sess_1")
         );
     }
 
-    #[test]
-    fn wrong_issuer_or_secret_is_rejected() {
+    #[tokio::test]
+    async fn wrong_issuer_or_secret_is_rejected() {
         let c = config();
         let now = crate::domain::now_epoch();
-        let (token, _) = issue_access_token(&c, "u", "s", Role::User, now).unwrap();
+        let (token, _) = issue_access_token(&c, "u", "s", Role::User, now)
+            .await
+            .unwrap();
         let mut other = c.clone();
-        other.jwt_secret = b"another-secret-another-secret-another".to_vec();
-        assert!(verify_access_token(&other, &token).is_err());
+        other.jwt_secret =
+            crate::secrets::Secret::plain("JWT_SECRET", "another-secret-another-secret-another");
+        assert!(verify_access_token(&other, &token).await.is_err());
         let mut other = c.clone();
         other.jwt_issuer = "someone-else".into();
-        assert!(verify_access_token(&other, &token).is_err());
+        assert!(verify_access_token(&other, &token).await.is_err());
     }
 
     #[test]

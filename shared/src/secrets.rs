@@ -1,0 +1,150 @@
+//! Secrets from configuration: a plain value (`make run`'s environment, tests) or the ARN of an
+//! AWS Secrets Manager secret, read on first use and kept for the life of the instance. A
+//! function that never needs a secret never fetches it (no cost on its cold start), and a
+//! value never reaches a log line, an error or an answer.
+
+use crate::error::ApiError;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+pub struct Secret {
+    /// The variable it came from (`JWT_SECRET`, `FAL_KEY`, ...), for errors that name it.
+    name: &'static str,
+    source: Source,
+    /// The shortest acceptable value, in bytes.
+    min_len: usize,
+    value: OnceCell<Vec<u8>>,
+}
+
+enum Source {
+    Plain,
+    Arn {
+        arn: String,
+        region: String,
+        endpoint: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = match &self.source {
+            Source::Plain => "plain value".to_string(),
+            Source::Arn { arn, .. } => format!("secret {arn}"),
+        };
+        write!(f, "{} ({from})", self.name)
+    }
+}
+
+impl Secret {
+    pub fn plain(name: &'static str, value: impl Into<Vec<u8>>) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            source: Source::Plain,
+            min_len: 1,
+            value: OnceCell::new_with(Some(value.into())),
+        })
+    }
+
+    pub fn arn(
+        name: &'static str,
+        arn: String,
+        region: String,
+        endpoint: Option<String>,
+        min_len: usize,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            source: Source::Arn {
+                arn,
+                region,
+                endpoint,
+            },
+            min_len,
+            value: OnceCell::new(),
+        })
+    }
+
+    /// Whether the value is in memory (a plain value always is; a managed one once read).
+    pub fn is_loaded(&self) -> bool {
+        self.value.initialized()
+    }
+
+    /// Whether the value is read from Secrets Manager.
+    pub fn is_managed(&self) -> bool {
+        matches!(self.source, Source::Arn { .. })
+    }
+
+    /// The value: fetched once, then from memory.
+    pub async fn get(&self) -> Result<&[u8], ApiError> {
+        self.value
+            .get_or_try_init(|| self.fetch())
+            .await
+            .map(Vec::as_slice)
+    }
+
+    /// The value as text (API keys).
+    pub async fn text(&self) -> Result<&str, ApiError> {
+        std::str::from_utf8(self.get().await?)
+            .map_err(|_| ApiError::internal(format!("secret {} is not UTF-8 text", self.name)))
+    }
+
+    async fn fetch(&self) -> Result<Vec<u8>, ApiError> {
+        let Source::Arn {
+            arn,
+            region,
+            endpoint,
+        } = &self.source
+        else {
+            return Err(ApiError::internal(format!("{} has no value", self.name)));
+        };
+        let sdk = crate::app::sdk_config(region, endpoint.as_deref()).await;
+        let client = aws_sdk_secretsmanager::Client::new(&sdk);
+        let out = client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                // The SDK's error names the secret, never its value.
+                ApiError::internal(format!(
+                    "secret of {} could not be read: {}",
+                    self.name,
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let value = match (out.secret_string, out.secret_binary) {
+            (Some(s), _) => s.trim().as_bytes().to_vec(),
+            (None, Some(b)) => b.into_inner(),
+            (None, None) => Vec::new(),
+        };
+        if value.len() < self.min_len {
+            return Err(ApiError::internal(format!(
+                "secret of {} is shorter than {} bytes",
+                self.name, self.min_len
+            )));
+        }
+        tracing::info!(secret = self.name, "secret read from Secrets Manager");
+        Ok(value)
+    }
+}
+
+/// A vendor key as a provider takes it: a [`Secret`], or plain text (tests, tools).
+pub struct Key(pub Arc<Secret>);
+
+impl From<&str> for Key {
+    fn from(value: &str) -> Self {
+        Self(Secret::plain("key", value))
+    }
+}
+
+impl From<Arc<Secret>> for Key {
+    fn from(secret: Arc<Secret>) -> Self {
+        Self(secret)
+    }
+}
+
+impl From<&Arc<Secret>> for Key {
+    fn from(secret: &Arc<Secret>) -> Self {
+        Self(secret.clone())
+    }
+}
