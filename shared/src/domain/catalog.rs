@@ -609,6 +609,31 @@ pub static MODELS: &[Model] = &[
         ..VENDOR_MODEL
     },
     Model {
+        id: "stable-image-inpaint",
+        vendors: &[route(ProviderKind::Stability, "inpaint", 30, &["seed"])],
+        generates: false,
+        owned_by: "stability-ai",
+        base_cost: 3,
+        max_edit_images: 1,
+        any_size: Some(SizeRule {
+            multiple: 1,
+            min_edge: 64,
+            max_edge: 4096,
+            max_pixels: 9_437_184,
+        }),
+        info: Info {
+            what_is: "Stability AI's Stable Image Inpaint: fills or replaces the masked part of an \
+                image to match the prompt.",
+            use_cases: &["Removing or replacing objects", "Fixing part of a picture"],
+            tips: &[
+                "Edits only: the mask's transparent pixels are repainted (without a mask, the \
+                 image's own transparent pixels)",
+                "The result keeps the input's size (64 to 4096 pixels a side, at most 9.4 megapixels)",
+            ],
+        },
+        ..VENDOR_MODEL
+    },
+    Model {
         id: "flux-dev",
         vendors: &[
             route(ProviderKind::Fal, "fal-ai/flux/dev", 25, &["seed"]),
@@ -847,7 +872,8 @@ mod tests {
                 "local-procedural",
                 "stable-image-core",
                 "sd3.5-large",
-                "stable-image-ultra"
+                "stable-image-ultra",
+                "stable-image-inpaint"
             ]
         );
         // sd3.5-large is served by Replicate too; Stability's own models are not.

@@ -493,6 +493,10 @@ impl Providers {
                 let stability = self.stability.as_ref().ok_or_else(unconfigured)?;
                 stability.generate(plan, route, call).await
             }
+            (ProviderKind::Stability, Op::Edit(inputs)) => {
+                let stability = self.stability.as_ref().ok_or_else(unconfigured)?;
+                stability.edit(plan, route, inputs, call).await
+            }
             (ProviderKind::Replicate, op) => {
                 let replicate = self.replicate.as_ref().ok_or_else(unconfigured)?;
                 match op {

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 /// Longest wait we accept from a `Retry-After` before giving up on this request.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 
+/// The largest answer read from a vendor: base64 images of the most pixels a request may have
+/// (40 megapixels) fit with room to spare. A larger one is refused as it streams in.
+pub const MAX_ANSWER_BYTES: usize = 160 << 20;
+
 /// A vendor's successful answer, read whole.
 pub struct Answer {
     /// `text/event-stream` (a streamed answer).
@@ -49,11 +53,7 @@ pub async fn send<T>(
                 let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
                 let event_stream =
                     header("content-type").is_some_and(|ct| ct.starts_with("text/event-stream"));
-                let text = match resp.text().await {
-                    Ok(t) => t,
-                    Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
-                    Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
-                };
+                let text = read_capped(resp).await?;
                 if (200..300).contains(&status) {
                     return success(&Answer { event_stream, text });
                 }
@@ -85,6 +85,36 @@ pub async fn send<T>(
         tracing::info!(vendor, attempt, wait_ms = wait.as_millis() as u64, error = %retryable, "retrying provider call");
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The answer's body as text, refused once it passes [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut resp: reqwest::Response) -> Result<String, ProviderError> {
+    let too_big = || {
+        ProviderError::BadOutput(format!(
+            "the vendor's answer is larger than {MAX_ANSWER_BYTES} bytes"
+        ))
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                    return Err(too_big());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) if e.is_timeout() => return Err(ProviderError::Timeout),
+            Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...

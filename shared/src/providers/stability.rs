@@ -97,6 +97,60 @@ impl StabilityProvider {
         .await
     }
 
+    /// An inpainting edit (`/v2beta/stable-image/edit/inpaint`): the image, a grayscale mask
+    /// (white = repaint; our transparent pixels), the prompt; one request per image.
+    pub async fn edit(
+        &self,
+        plan: &GenerationPlan,
+        route: &Route,
+        inputs: &super::EditInputs,
+        call: Call<'_>,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
+        let image = inputs
+            .images
+            .first()
+            .ok_or_else(|| ProviderError::BadOutput("an edit without an image".into()))?;
+        let source = inputs.mask.as_ref().map_or(&image.rgba, |m| &m.rgba);
+        let mask = super::masks::to_vendor_png(source)?;
+        let url = format!("{}/v2beta/stable-image/edit/{}", self.base_url, route.id);
+        let key = self.api_key.text().await.map_err(super::key_unavailable)?;
+        let one = |index: u64| {
+            let (image, mask, url) = (image.bytes.clone(), mask.clone(), url.clone());
+            async move {
+                let seed = plan.seed.wrapping_add(index) % (SEED_RANGE - 1) + 1;
+                let request = || {
+                    let file = |bytes: &[u8], name: &str| {
+                        reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string())
+                    };
+                    let form = reqwest::multipart::Form::new()
+                        .part("image", file(&image, "image"))
+                        .part("mask", file(&mask, "mask.png"))
+                        .text("prompt", plan.prompt.clone())
+                        .text("output_format", "png")
+                        .text("seed", seed.to_string());
+                    self.http
+                        .post(&url)
+                        .bearer_auth(key)
+                        .header("accept", "application/json")
+                        .multipart(form)
+                };
+                retry::send(
+                    "stability",
+                    call.deadline,
+                    call.max_retries,
+                    request,
+                    |answer| image_of(&answer.text),
+                    |text| {
+                        let (name, message) = error_fields(text);
+                        (message, name == "content_moderation")
+                    },
+                )
+                .await
+            }
+        };
+        futures::future::try_join_all((0..plan.n as u64).map(one)).await
+    }
+
     /// `n` images, asked for at once (Stability makes one per request).
     pub async fn generate(
         &self,
@@ -343,6 +397,168 @@ mod tests {
         assert!(
             matches!(err, ProviderError::Upstream { status: 500, .. }),
             "{err}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod inpaint_tests {
+    use super::*;
+    use crate::domain::catalog::Size;
+    use crate::domain::generation::{CreateImageRequest, Operation};
+    use crate::providers::{EditInputs, InputImage};
+    use serde_json::json;
+    use std::collections::HashMap;
+    use std::time::Instant;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    /// The parts of a multipart body, by name, as bytes.
+    fn parts(req: &wiremock::Request) -> HashMap<String, Vec<u8>> {
+        let ct = req.headers.get("content-type").unwrap().to_str().unwrap();
+        let boundary = format!("--{}", ct.split("boundary=").nth(1).unwrap());
+        let body = &req.body;
+        let find = |from: usize, needle: &[u8]| {
+            body[from..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+                .map(|p| p + from)
+        };
+        let mut out = HashMap::new();
+        let mut at = find(0, boundary.as_bytes()).unwrap() + boundary.len();
+        while let Some(next) = find(at, boundary.as_bytes()) {
+            let part = &body[at..next - 2];
+            let split = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            let head = String::from_utf8_lossy(&part[..split]);
+            let name = head
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            out.insert(name.to_string(), part[split + 4..].to_vec());
+            at = next + boundary.len();
+        }
+        out
+    }
+
+    fn input(img: imaging::RgbaImage, alpha: bool) -> InputImage {
+        InputImage {
+            bytes: imaging::encode(&img, imaging::Format::Png, None).unwrap(),
+            rgba: std::sync::Arc::new(img),
+            asset_id: None,
+            has_alpha: alpha,
+        }
+    }
+
+    fn call(secs: u64) -> Call<'static> {
+        Call {
+            deadline: Instant::now() + Duration::from_secs(secs),
+            max_retries: 0,
+            watch: None,
+        }
+    }
+
+    fn png_b64(w: u32, h: u32) -> String {
+        let img = imaging::RgbaImage::from_pixel(w, h, imaging::Rgba([5, 5, 5, 255]));
+        base64::engine::general_purpose::STANDARD
+            .encode(imaging::encode(&img, imaging::Format::Png, None).unwrap())
+    }
+
+    #[tokio::test]
+    async fn inpainting_sends_the_image_and_a_white_is_edit_mask_one_request_an_image() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v2beta/stable-image/edit/inpaint"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"image": png_b64(96, 64), "finish_reason": "SUCCESS", "seed": 9}),
+            ))
+            .expect(2)
+            .mount(&server)
+            .await;
+        let plan = serde_json::from_value::<CreateImageRequest>(
+            json!({"prompt": "a red door", "model": "stable-image-inpaint", "n": 2, "seed": 10}),
+        )
+        .unwrap()
+        .plan_for(
+            Operation::Edit {
+                images: 1,
+                input: Size::new(96, 64),
+            },
+            "local-procedural",
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.size,
+            Size::new(96, 64),
+            "an inpainting keeps the input's size"
+        );
+        let picture = imaging::RgbaImage::from_pixel(96, 64, imaging::Rgba([0, 90, 200, 255]));
+        // Ours: the right half is transparent, to be repainted.
+        let mask = imaging::RgbaImage::from_fn(96, 64, |x, _| {
+            imaging::Rgba([0, 0, 0, if x >= 48 { 0 } else { 255 }])
+        });
+        let inputs = EditInputs {
+            images: vec![input(picture.clone(), false)],
+            mask: Some(input(mask, true)),
+        };
+        let out = StabilityProvider::new(&server.uri(), "sk-stab")
+            .edit(&plan, plan.routes[0], &inputs, call(10))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        let sent = server.received_requests().await.unwrap();
+        let mut seeds = Vec::new();
+        for req in &sent {
+            let p = parts(req);
+            assert_eq!(p["prompt"], b"a red door");
+            assert_eq!(p["output_format"], b"png");
+            seeds.push(String::from_utf8(p["seed"].clone()).unwrap());
+            let image = imaging::image::load_from_memory(&p["image"])
+                .unwrap()
+                .to_rgba8();
+            assert_eq!(image.get_pixel(10, 10), picture.get_pixel(10, 10));
+            let theirs = imaging::image::load_from_memory(&p["mask"])
+                .unwrap()
+                .to_luma8();
+            assert_eq!(
+                theirs.get_pixel(90, 30).0,
+                [255],
+                "transparent: white, repainted"
+            );
+            assert_eq!(theirs.get_pixel(5, 30).0, [0], "opaque: black, kept");
+        }
+        seeds.sort();
+        assert_eq!(seeds, ["11", "12"]);
+    }
+
+    #[tokio::test]
+    async fn a_vendor_slower_than_the_budget_is_a_timeout() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_delay(Duration::from_secs(5))
+                    .set_body_json(json!({"image": png_b64(8, 8), "finish_reason": "SUCCESS"})),
+            )
+            .mount(&server)
+            .await;
+        let plan = serde_json::from_value::<CreateImageRequest>(json!({"prompt": "x"}))
+            .unwrap()
+            .plan("stable-image-core", |_| true)
+            .unwrap();
+        let started = Instant::now();
+        let e = StabilityProvider::new(&server.uri(), "sk")
+            .generate(&plan, plan.routes[0], call(1))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::Timeout), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "gave up at the deadline"
         );
     }
 }
