@@ -46,6 +46,8 @@ pub struct Config {
     pub stability_api_key: Option<Arc<Secret>>,
     /// The host, without a version path (the client appends `/v2beta/...`).
     pub stability_base_url: String,
+    /// The OpenAI text model that writes random prompt ideas (`PROMPT_MODEL`).
+    pub prompt_model: String,
     /// Replicate's models are offered only with a token (`REPLICATE_API_TOKEN`).
     pub replicate_api_token: Option<Arc<Secret>>,
     /// The host, without a version path (the client appends `/v1/...`).
@@ -262,6 +264,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
+            prompt_model: get("PROMPT_MODEL").unwrap_or_else(|| "gpt-5.4-mini".into()),
             vendor_preference,
             replicate_api_token: secret(
                 "REPLICATE_API_TOKEN",

@@ -18,6 +18,7 @@ mod openai_sdk;
 mod openapi_fuzz;
 mod prism_conformance;
 mod promises;
+mod prompts;
 mod providers;
 mod rate_limit;
 mod stack_shape;

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod catalog;
 pub mod generation;
 pub mod jobs;
+pub mod prompts;
 pub mod videos;
 pub mod webhooks;
 

@@ -24,14 +24,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
-        complete_upload, list_models, get_model, credit, get_job, list_jobs, cancel_job,
+        complete_upload, list_models, get_model, credit, random_prompts, get_job, list_jobs, cancel_job,
         create_video, get_video, list_videos, delete_video, video_content, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
-        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem,
+        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
         crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
@@ -48,6 +48,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "videos", description = "OpenAI's Videos API over this API's jobs: a video is a job whose result is a library asset of kind `video`"),
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
+        (name = "prompts", description = "Random prompt ideas"),
         (name = "meta", description = "This document")
     )
 )]
@@ -598,6 +599,22 @@ fn get_model() {}
     responses((status = 200, description = "Available, earned and spent credits, recent ledger", body = CreditResponse)))]
 #[allow(dead_code)]
 fn credit() {}
+
+#[utoipa::path(get, path = "/v1/prompts/random", tag = "prompts", operation_id = "random_prompts",
+    params(
+        ("n" = Option<u32>, Query, minimum = 1, maximum = 10, description = "How many, 1 to 10 (default 1)"),
+        ("theme" = Option<String>, Query, pattern = "^(fantasy|science-fiction|nature|city|portrait|animals|food|architecture|abstract)$", description = "fantasy, science-fiction, nature, city, portrait, animals, food, architecture or abstract; all when absent"),
+        ("seed" = Option<u64>, Query, minimum = 0, description = "The grammar's seed: the same seed gives the same prompts (a seed always uses the offline grammar)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Different prompt ideas; `source` says whether the offline grammar or a text model wrote them. Counts against the rate limit, not credits", body = RandomPrompts),
+        (status = 400, description = "Invalid n, theme or seed, or another query parameter", body = ErrorResponse),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn random_prompts() {}
 
 #[utoipa::path(get, path = "/v1/doc", tag = "meta", operation_id = "doc",
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")))]

@@ -499,6 +499,19 @@ pub struct LedgerItem {
     pub created_at: i64,
 }
 
+/// `GET /v1/prompts/random`.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct RandomPrompts {
+    pub prompts: Vec<String>,
+    pub theme: Option<String>,
+    /// The grammar's seed: the same seed (and `n`, `theme`) gives the same prompts.
+    pub seed: Option<u64>,
+    /// `grammar` (offline, not a model) or `openai` (a text model wrote them).
+    pub source: String,
+    /// The text model, when one wrote them.
+    pub model: Option<String>,
+}
+
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct CreditResponse {
     pub available: i64,

@@ -7,6 +7,8 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod jobs;
 pub mod library;
+#[cfg(feature = "prompts")]
+pub mod prompts;
 pub mod videos;
 pub mod webhooks;
 
