@@ -46,6 +46,15 @@ pub struct Config {
     pub stability_api_key: Option<Arc<Secret>>,
     /// The host, without a version path (the client appends `/v2beta/...`).
     pub stability_base_url: String,
+    /// Extra credits for a user who registers with a referral code.
+    pub referral_signup_credits: i64,
+    /// Credits a referrer earns when a referred user completes a first paid generation.
+    pub referrer_credits: i64,
+    /// The most rewards a referrer earns in a UTC month.
+    pub referrer_monthly_cap: u32,
+    /// The public origin of the web pages (`https://images.example.com`), for referral links;
+    /// empty: the origin the request came to.
+    pub public_base_url: Option<String>,
     /// The OpenAI text model that writes random prompt ideas (`PROMPT_MODEL`).
     pub prompt_model: String,
     /// Replicate's models are offered only with a token (`REPLICATE_API_TOKEN`).
@@ -263,7 +272,21 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let non_negative = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            let v: i64 = parse(name, get(name), default)?;
+            if v < 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must not be negative".into(),
+                });
+            }
+            Ok(v)
+        };
         Ok(Self {
+            referral_signup_credits: non_negative("REFERRAL_SIGNUP_CREDITS", 20)?,
+            referrer_credits: non_negative("REFERRER_CREDITS", 50)?,
+            referrer_monthly_cap: parse("REFERRER_MONTHLY_CAP", get("REFERRER_MONTHLY_CAP"), 20)?,
+            public_base_url: get("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_string()),
             prompt_model: get("PROMPT_MODEL").unwrap_or_else(|| "gpt-5.4-mini".into()),
             vendor_preference,
             replicate_api_token: secret(

@@ -1,7 +1,8 @@
 //! Narrow capabilities the handlers depend on. The DynamoDB adapter implements them all.
 
 use crate::domain::accounts::{
-    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
+    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Reward, Rotation, SessionRecord, Taken,
+    UserRecord,
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
@@ -26,6 +27,17 @@ pub trait Accounts: Send + Sync {
     /// The user id owning a referral code.
     fn referrer(&self, code: &str)
     -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
+    /// Grants `referrer` `credits` for `referred`'s first paid generation: at most once per
+    /// referred user (even under races), at most `monthly_cap` a UTC month per referrer, with a
+    /// ledger line.
+    fn reward_referrer(
+        &self,
+        referred: &str,
+        referrer: &str,
+        credits: i64,
+        monthly_cap: u32,
+        now: i64,
+    ) -> impl Future<Output = Result<Reward, ApiError>> + Send;
 }
 
 pub trait Sessions: Send + Sync {

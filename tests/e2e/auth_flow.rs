@@ -240,8 +240,8 @@ async fn referral_codes_are_checked() {
         .await;
     assert_eq!(
         bad.status,
-        StatusCode::NOT_FOUND,
-        "a code that names no one"
+        StatusCode::BAD_REQUEST,
+        "a code that names no one is a bad value of referral_code"
     );
     assert_eq!(bad.param(), Some("referral_code"));
 }

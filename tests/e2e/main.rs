@@ -21,6 +21,7 @@ mod promises;
 mod prompts;
 mod providers;
 mod rate_limit;
+mod referrals;
 mod stack_shape;
 mod vendors;
 mod videos;

@@ -31,10 +31,11 @@ async fn register<S: Store>(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    // As any other id that names nothing: a 404 naming the field.
-    let unknown = || ApiError::UnknownReference {
-        message: "no referral code like this one; check it, or register without it".into(),
-        param: "referral_code".into(),
+    let unknown = || {
+        ApiError::invalid(
+            "referral_code",
+            "no referral code like this one; check it, or register without it",
+        )
     };
     let referred_by = match referral {
         // Codes are short: a long one is unknown without asking the store.
@@ -47,6 +48,11 @@ async fn register<S: Store>(
         ),
         None => None,
     };
+    let bonus = if referred_by.is_some() {
+        deps.config.referral_signup_credits
+    } else {
+        0
+    };
     let user = UserRecord {
         id: new_id("user"),
         role: Role::for_new_user(&username, &deps.config.admin_usernames),
@@ -55,12 +61,14 @@ async fn register<S: Store>(
         password_hash: hash_password(body.password).await?,
         created_at: now_epoch(),
         referral_code: new_referral_code(),
-        referred_by,
         credits: CreditBalance {
-            available: deps.config.signup_credits,
-            earned: 0,
+            // A referred user earns a bonus at once; its referrer earns later (see referrals).
+            available: deps.config.signup_credits + bonus,
+            earned: bonus,
             spent: 0,
         },
+        referred_by,
+        referral_rewarded_at: None,
     };
     // One transaction writes the user and its username/email guards: a race has one winner.
     deps.store

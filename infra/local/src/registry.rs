@@ -63,6 +63,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("model-info", with_config!(model_info)),
         ("credit", with_deps!(credit)),
         ("random-prompts", with_deps!(random_prompts)),
+        ("referral-link", with_deps!(referral_link)),
         ("get-job", with_deps!(get_job)),
         ("list-jobs", with_deps!(list_jobs)),
         ("cancel-job", with_deps!(cancel_job)),

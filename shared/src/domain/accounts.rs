@@ -200,7 +200,19 @@ pub struct UserRecord {
     pub created_at: i64,
     pub referral_code: String,
     pub referred_by: Option<String>,
+    /// When the referrer was rewarded for this user's first paid generation (once, ever).
+    pub referral_rewarded_at: Option<i64>,
     pub credits: CreditBalance,
+}
+
+/// What became of a referrer's reward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reward {
+    Granted,
+    /// Rewarded before (a racing first generation won).
+    AlreadyGiven,
+    /// The referrer reached this month's cap: nothing granted, and nothing later either.
+    CapReached,
 }
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CreditBalance {

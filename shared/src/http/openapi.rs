@@ -24,14 +24,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
-        complete_upload, list_models, get_model, credit, random_prompts, get_job, list_jobs, cancel_job,
+        complete_upload, list_models, get_model, credit, referral_link, random_prompts, get_job, list_jobs, cancel_job,
         create_video, get_video, list_videos, delete_video, video_content, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
-        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts,
+        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts, ReferralLink,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
         crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
@@ -238,8 +238,7 @@ pub fn method_not_allowed(method: &str, path: &str, allowed: &[String]) -> crate
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created, with the signup credit grant", body = UserResponse),
-        (status = 400, description = "Invalid field (named in `param`)", body = ErrorResponse),
-        (status = 404, description = "Unknown `referral_code`", body = ErrorResponse),
+        (status = 400, description = "Invalid field (named in `param`), an unknown `referral_code` among them", body = ErrorResponse),
         (status = 409, description = "Username or email already taken", body = ErrorResponse),
         (status = 415, description = "Body is not JSON", body = ErrorResponse),
     ))]
@@ -599,6 +598,16 @@ fn get_model() {}
     responses((status = 200, description = "Available, earned and spent credits, recent ledger", body = CreditResponse)))]
 #[allow(dead_code)]
 fn credit() {}
+
+#[utoipa::path(get, path = "/v1/referral-link", tag = "credits", operation_id = "referral_link",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's referral code, the link to share and what it earns", body = ReferralLink),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn referral_link() {}
 
 #[utoipa::path(get, path = "/v1/prompts/random", tag = "prompts", operation_id = "random_prompts",
     params(

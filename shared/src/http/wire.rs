@@ -499,6 +499,21 @@ pub struct LedgerItem {
     pub created_at: i64,
 }
 
+/// `GET /v1/referral-link`.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ReferralLink {
+    /// Given as `referral_code` when registering.
+    pub code: String,
+    /// The link to share: the web pages with the code filled in.
+    pub url: String,
+    /// What a new user registering with the code gets on top of the signup credits.
+    pub signup_credits: i64,
+    /// What the referrer earns when the new user completes a first paid generation.
+    pub referrer_credits: i64,
+    /// The most rewards a referrer earns in a UTC month.
+    pub monthly_cap: u32,
+}
+
 /// `GET /v1/prompts/random`.
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct RandomPrompts {

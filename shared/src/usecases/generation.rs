@@ -462,6 +462,8 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         completes_job,
     };
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
+    // Paid and settled: a referred user's first one earns its referrer's reward.
+    crate::usecases::referrals::after_paid(deps, uid).await;
     Ok(response)
 }
 

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod library;
 #[cfg(feature = "prompts")]
 pub mod prompts;
+pub mod referrals;
 pub mod videos;
 pub mod webhooks;
 

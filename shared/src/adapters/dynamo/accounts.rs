@@ -12,6 +12,7 @@ pub(super) fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
         created_at: get_n(it, "created_at")?,
         referral_code: get_s(it, "referral_code")?,
         referred_by: opt_s(it, "referred_by"),
+        referral_rewarded_at: opt_n(it, "referral_rewarded_at"),
         credits: CreditBalance {
             available: get_n(it, "credits_available")?,
             earned: get_n(it, "credits_earned")?,
@@ -65,17 +66,30 @@ impl Accounts for DynamoStore {
             guard(keys::email(&u.email.to_lowercase())),
             guard(keys::referral_code(&u.referral_code)),
         ];
-        // The ledger explains every balance from zero: the signup grant is its first line.
-        if u.credits.available != 0 {
+        // The ledger explains every balance from zero: the signup grant is its first line, and
+        // a referred user's bonus (what it earned) its second.
+        let signup = u.credits.available - u.credits.earned;
+        if signup != 0 {
             let grant = ledger_put(
                 &self.table,
                 &u.id,
                 LedgerLine::Signup,
-                u.credits.available,
+                signup,
                 "signup",
                 &u.id,
             );
             items.push(TransactWriteItem::builder().put(grant).build());
+        }
+        if let (Some(referrer), true) = (&u.referred_by, u.credits.earned != 0) {
+            let bonus = ledger_put(
+                &self.table,
+                &u.id,
+                LedgerLine::ReferralSignup,
+                u.credits.earned,
+                "referral_signup",
+                referrer,
+            );
+            items.push(TransactWriteItem::builder().put(bonus).build());
         }
         match self.transact(items).await? {
             Ok(()) => Ok(Ok(())),
@@ -121,6 +135,90 @@ impl Accounts for DynamoStore {
             .await?
             .map(|it| get_s(&it, "user_id"))
             .transpose()
+    }
+
+    async fn reward_referrer(
+        &self,
+        referred: &str,
+        referrer: &str,
+        credits: i64,
+        monthly_cap: u32,
+        now: i64,
+    ) -> Result<Reward, ApiError> {
+        // Marks the referred user rewarded, once, and only for the referrer it names.
+        let mark = || {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::profile(referred)))
+                .update_expression("SET referral_rewarded_at = :now")
+                .condition_expression(
+                    "attribute_not_exists(referral_rewarded_at) AND referred_by = :referrer",
+                )
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":referrer", s(referrer))
+                .build()
+                .expect("table, key and expression set")
+        };
+        let grant = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(referrer)))
+            .update_expression(
+                "SET credits_available = credits_available + :c, credits_earned = credits_earned + :c",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":c", n(credits))
+            .build()
+            .expect("table, key and expression set");
+        let line = ledger_put(
+            &self.table,
+            referrer,
+            LedgerLine::Referral(referred),
+            credits,
+            "referral",
+            referred,
+        );
+        let month = keys::referral_month(referrer, now);
+        let count = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(month))
+            .update_expression(
+                "SET granted = if_not_exists(granted, :zero) + :one, expires_at = :expires",
+            )
+            .condition_expression("attribute_not_exists(granted) OR granted < :cap")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cap", n(monthly_cap as i64))
+            .expression_attribute_values(":expires", n(now + 62 * 24 * 3600))
+            .build()
+            .expect("table, key and expression set");
+        let items = vec![
+            TransactWriteItem::builder().update(mark()).build(),
+            TransactWriteItem::builder().update(grant).build(),
+            TransactWriteItem::builder().put(line).build(),
+            TransactWriteItem::builder().update(count).build(),
+        ];
+        let failed = |reasons: &[String], i: usize| {
+            reasons
+                .get(i)
+                .is_some_and(|r| r == "ConditionalCheckFailed")
+        };
+        match self.transact(items).await? {
+            Ok(()) => Ok(Reward::Granted),
+            Err(reasons) if failed(&reasons, 0) || failed(&reasons, 2) => Ok(Reward::AlreadyGiven),
+            Err(reasons) if failed(&reasons, 3) => {
+                // Over the cap: marked all the same, so later generations do not try again.
+                match self
+                    .transact(vec![TransactWriteItem::builder().update(mark()).build()])
+                    .await?
+                {
+                    Ok(()) => Ok(Reward::CapReached),
+                    Err(_) => Ok(Reward::AlreadyGiven),
+                }
+            }
+            Err(reasons) => Err(ApiError::internal(format!(
+                "referral reward cancelled: {reasons:?}"
+            ))),
+        }
     }
 }
 

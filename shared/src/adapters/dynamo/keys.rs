@@ -110,6 +110,9 @@ pub fn ledger_id(line: &LedgerLine) -> String {
         LedgerLine::Refund(reference) => format!("{reference}~refund"),
         // Sorts before every id-keyed line, as it came before them.
         LedgerLine::Signup => "0signup".into(),
+        LedgerLine::ReferralSignup => "0signup~referral".into(),
+        // One per referred user: a second grant for the same user cannot be written.
+        LedgerLine::Referral(referred) => format!("referral~{referred}"),
     }
 }
 
@@ -117,6 +120,25 @@ pub enum LedgerLine<'a> {
     Debit(&'a str),
     Refund(&'a str),
     Signup,
+    /// A referred user's signup bonus.
+    ReferralSignup,
+    /// A referrer's reward for the referred user's first paid generation.
+    Referral(&'a str),
+}
+
+/// A referrer's rewards of one UTC month (`yyyymm`), for the monthly cap.
+pub fn referral_month(referrer: &str, at: i64) -> Item {
+    let days = at.div_euclid(DAY);
+    // Civil month from days since 1970 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    key(format!("REFCAP#{referrer}#{year:04}{month:02}"), "REFCAP")
 }
 
 pub const LEDGER_PREFIX: &str = "LEDGER#";

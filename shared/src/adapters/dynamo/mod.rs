@@ -32,7 +32,7 @@ mod webhooks;
 
 use crate::app::Lazy;
 use crate::domain::accounts::{
-    Admission, ApiKeyRecord, CreditBalance, Live, LoginId, RateWindow, Role, Rotation,
+    Admission, ApiKeyRecord, CreditBalance, Live, LoginId, RateWindow, Reward, Role, Rotation,
     SessionRecord, Taken, UserRecord,
 };
 use crate::domain::assets::{

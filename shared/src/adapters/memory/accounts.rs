@@ -1,6 +1,7 @@
 //! Users, sessions, API keys and admissions, in memory.
 
 use super::*;
+use crate::domain::accounts::Reward;
 
 impl Accounts for MemoryStore {
     async fn create_user(&self, user: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
@@ -26,15 +27,25 @@ impl Accounts for MemoryStore {
                 ..Profile::default()
             },
         );
-        if user.credits.available != 0 {
-            let available = user.credits.available;
+        let signup = user.credits.available - user.credits.earned;
+        if signup != 0 {
             ledger_line(
                 &mut st,
                 &user.id,
                 "LEDGER#0signup".into(),
-                available,
+                signup,
                 "signup",
                 &user.id,
+            );
+        }
+        if let (Some(referrer), true) = (&user.referred_by, user.credits.earned != 0) {
+            ledger_line(
+                &mut st,
+                &user.id,
+                "LEDGER#0signup~referral".into(),
+                user.credits.earned,
+                "referral_signup",
+                referrer,
             );
         }
         Ok(Ok(()))
@@ -59,6 +70,43 @@ impl Accounts for MemoryStore {
 
     async fn referrer(&self, code: &str) -> Result<Option<String>, ApiError> {
         Ok(self.state().referral_codes.get(code).cloned())
+    }
+
+    async fn reward_referrer(
+        &self,
+        referred: &str,
+        referrer: &str,
+        credits: i64,
+        monthly_cap: u32,
+        now: i64,
+    ) -> Result<Reward, ApiError> {
+        let mut st = self.state();
+        let month = format!("{referrer}#{}", now.div_euclid(30 * 86_400));
+        let Some(user) = st.users.get_mut(referred).and_then(|p| p.user.as_mut()) else {
+            return Ok(Reward::AlreadyGiven);
+        };
+        if user.referral_rewarded_at.is_some() || user.referred_by.as_deref() != Some(referrer) {
+            return Ok(Reward::AlreadyGiven);
+        }
+        user.referral_rewarded_at = Some(now);
+        let granted = st.referral_months.entry(month).or_default();
+        if *granted >= monthly_cap {
+            return Ok(Reward::CapReached);
+        }
+        *granted += 1;
+        if let Some(r) = st.users.get_mut(referrer).and_then(|p| p.user.as_mut()) {
+            r.credits.available += credits;
+            r.credits.earned += credits;
+        }
+        ledger_line(
+            &mut st,
+            referrer,
+            format!("LEDGER#referral~{referred}"),
+            credits,
+            "referral",
+            referred,
+        );
+        Ok(Reward::Granted)
     }
 }
 

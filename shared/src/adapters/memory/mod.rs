@@ -60,6 +60,8 @@ struct State {
     users: HashMap<String, Profile>,
     logins: HashMap<String, String>,
     referral_codes: HashMap<String, String>,
+    /// Rewards granted per referrer and month.
+    referral_months: HashMap<String, u32>,
     sessions: HashMap<String, SessionRecord>,
     /// refresh hash → (session id, used, expires_at)
     refresh: HashMap<String, (String, bool, i64)>,
@@ -212,6 +214,7 @@ pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
         created_at: 0,
         referral_code: id.to_uppercase(),
         referred_by: None,
+        referral_rewarded_at: None,
         credits: crate::domain::accounts::CreditBalance {
             available: credits,
             earned: 0,

@@ -1,0 +1,57 @@
+//! `GET /v1/referral-link`: the caller's referral code, the link to share, and what it earns.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::http::wire::ReferralLink;
+use shared::http::{Ctx, json};
+use shared::ports::Store;
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "referral-link");
+    ctx.run(link(deps, &ctx, &req)).await
+}
+
+async fn link<S: Store, B>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let who = ctx.authenticate(deps, req).await?;
+    let user = deps
+        .store
+        .user(&who.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+    let base = match &deps.config.public_base_url {
+        Some(base) => base.clone(),
+        None => origin_of(req),
+    };
+    json(
+        StatusCode::OK,
+        &ReferralLink {
+            url: format!("{base}/?ref={}", user.referral_code),
+            code: user.referral_code,
+            signup_credits: deps.config.referral_signup_credits,
+            referrer_credits: deps.config.referrer_credits,
+            monthly_cap: deps.config.referrer_monthly_cap,
+        },
+    )
+}
+
+/// The origin the request came to (`PublicBaseUrl` unset): https, but http on loopback.
+fn origin_of(req: &Request) -> String {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or_else(|| "localhost".into());
+    let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+    let scheme = header("x-forwarded-proto")
+        .unwrap_or_else(|| if loopback { "http" } else { "https" }.into());
+    format!("{scheme}://{host}")
+}

@@ -1,0 +1,50 @@
+//! Referrals: a referred user's first paid generation earns its referrer credits, once, within
+//! the referrer's monthly cap. Checked after every paid generation (one read; the reward's
+//! transaction only the first time), and never a reason for the generation itself to fail.
+
+use crate::Deps;
+use crate::domain::accounts::Reward;
+use crate::domain::now_epoch;
+use crate::ports::Store;
+
+pub async fn after_paid<S: Store, B>(deps: &Deps<S, B>, user_id: &str) {
+    let user = match deps.store.user(user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "referral not checked");
+            return;
+        }
+    };
+    let Some(referrer) = user.referred_by.as_deref() else {
+        return;
+    };
+    if user.referral_rewarded_at.is_some()
+        || referrer == user_id
+        || deps.config.referrer_credits == 0
+    {
+        return;
+    }
+    let outcome = deps
+        .store
+        .reward_referrer(
+            user_id,
+            referrer,
+            deps.config.referrer_credits,
+            deps.config.referrer_monthly_cap,
+            now_epoch(),
+        )
+        .await;
+    match outcome {
+        Ok(Reward::Granted) => tracing::info!(
+            referrer,
+            credits = deps.config.referrer_credits,
+            "referrer rewarded"
+        ),
+        Ok(Reward::CapReached) => {
+            tracing::info!(referrer, "referrer at its monthly cap: not rewarded")
+        }
+        Ok(Reward::AlreadyGiven) => {}
+        Err(e) => tracing::warn!(referrer, error = %e, "referral reward not written"),
+    }
+}
