@@ -97,18 +97,35 @@ impl Secret {
         else {
             return Err(ApiError::internal(format!("{} has no value", self.name)));
         };
-        let sdk = crate::app::sdk_config(region, endpoint.as_deref()).await;
+        // A task of its own: the SDK's call is deep, and the first use is deep in a handler.
+        let (name, min_len) = (self.name, self.min_len);
+        let (arn, region, endpoint) = (arn.clone(), region.clone(), endpoint.clone());
+        let task = fetch(name, arn, region, endpoint, min_len);
+        tokio::spawn(tracing::Instrument::in_current_span(task))
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
+async fn fetch(
+    name: &'static str,
+    arn: String,
+    region: String,
+    endpoint: Option<String>,
+    min_len: usize,
+) -> Result<Vec<u8>, ApiError> {
+    {
+        let sdk = crate::app::sdk_config(&region, endpoint.as_deref()).await;
         let client = aws_sdk_secretsmanager::Client::new(&sdk);
         let out = client
             .get_secret_value()
-            .secret_id(arn)
+            .secret_id(&arn)
             .send()
             .await
             .map_err(|e| {
                 // The SDK's error names the secret, never its value.
                 ApiError::internal(format!(
-                    "secret of {} could not be read: {}",
-                    self.name,
+                    "secret of {name} could not be read: {}",
                     aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
                 ))
             })?;
@@ -117,13 +134,12 @@ impl Secret {
             (None, Some(b)) => b.into_inner(),
             (None, None) => Vec::new(),
         };
-        if value.len() < self.min_len {
+        if value.len() < min_len {
             return Err(ApiError::internal(format!(
-                "secret of {} is shorter than {} bytes",
-                self.name, self.min_len
+                "secret of {name} is shorter than {min_len} bytes"
             )));
         }
-        tracing::info!(secret = self.name, "secret read from Secrets Manager");
+        tracing::info!(secret = name, "secret read from Secrets Manager");
         Ok(value)
     }
 }

@@ -349,7 +349,10 @@ impl Providers {
                 plan.model.id,
                 &plan.routes,
                 call,
-                |route, this| async move { exactly(plan, self.one(plan, route, op, this).await?) },
+                |route, this| async move {
+                    // Boxed: each vendor's future is large, and a handler's future holds this one.
+                    exactly(plan, Box::pin(self.one(plan, route, op, this)).await?)
+                },
             )
             .await?;
         Ok(Served { images, vendor })
@@ -720,5 +723,38 @@ mod tests {
             e => panic!("{e}"),
         }
         assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use super::*;
+
+    /// A handler's future holds the provider call's: it must stay small enough for a 2 MB
+    /// stack (test threads, and tokio's workers) with everything around it.
+    #[test]
+    fn the_provider_call_future_is_small() {
+        let config = crate::config::Config::from_map(
+            &[
+                ("TABLE_NAME", "t"),
+                ("BUCKET_NAME", "b"),
+                ("QUEUE_URL", "http://q"),
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        )
+        .unwrap();
+        let providers = Providers::from_config(&config);
+        let plan = serde_json::from_value::<crate::domain::generation::CreateImageRequest>(
+            serde_json::json!({"prompt": "x"}),
+        )
+        .unwrap()
+        .plan("local-procedural", |_| true)
+        .unwrap();
+        let call = providers.generate(&plan);
+        let size = std::mem::size_of_val(&call);
+        assert!(size < 16 * 1024, "{size} bytes");
     }
 }

@@ -463,7 +463,8 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     };
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
     // Paid and settled: a referred user's first one earns its referrer's reward.
-    crate::usecases::referrals::after_paid(deps, uid).await;
+    // Boxed: its transaction would otherwise grow every caller's future (and stack).
+    Box::pin(crate::usecases::referrals::after_paid(deps, uid)).await;
     Ok(response)
 }
 

@@ -682,7 +682,8 @@ async fn run_video<S: Store, B: Blobs>(
     if let Err(e) = store_objects(deps, &[record], &[processed], Some(&settlement)).await {
         return not_stored(deps, uid, id, attempt, e.into()).await;
     }
-    crate::usecases::referrals::after_paid(deps, uid).await;
+    // Boxed: its transaction would otherwise grow every caller's future (and stack).
+    Box::pin(crate::usecases::referrals::after_paid(deps, uid)).await;
     drop_inputs(deps, id, &inputs_kept).await;
     let done = Job {
         status: JobStatus::Succeeded,
