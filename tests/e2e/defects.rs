@@ -280,7 +280,7 @@ async fn huge_names_and_ids_are_client_errors_never_500() {
         .await;
     assert_eq!(
         (r.status, r.param()),
-        (StatusCode::NOT_FOUND, Some("referral_code")),
+        (StatusCode::BAD_REQUEST, Some("referral_code")),
         "{}",
         r.text
     );

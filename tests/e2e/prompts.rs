@@ -76,7 +76,10 @@ async fn the_grammar_is_deterministic_themed_never_repeats_and_costs_no_credits(
         ("n=11", "n"),
         ("n=three", "n"),
         ("theme=westerns", "theme"),
+        ("theme=", "theme"),
+        ("theme=Nature", "theme"),
         ("seed=-1", "seed"),
+        ("seed=9223372036854775808", "seed"),
         ("count=2", "count"),
     ] {
         let r = t

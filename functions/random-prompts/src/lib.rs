@@ -31,17 +31,23 @@ async fn random<S: Store, B>(
                 ApiError::invalid("n", format!("n must be from 1 to {MAX_PROMPTS}, not '{v}'"))
             })?,
     };
+    // JSON's and the document's integers: up to 2^63 - 1.
     let seed = match query_param(req, "seed") {
         None => None,
-        Some(v) => Some(v.parse::<u64>().map_err(|_| {
-            ApiError::invalid(
-                "seed",
-                format!(
-                    "seed must be a whole number from 0 to {}, not '{v}'",
-                    u64::MAX
-                ),
-            )
-        })?),
+        Some(v) => Some(
+            v.parse::<u64>()
+                .ok()
+                .filter(|s| *s <= i64::MAX as u64)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "seed",
+                        format!(
+                            "seed must be a whole number from 0 to {}, not '{v}'",
+                            i64::MAX
+                        ),
+                    )
+                })?,
+        ),
     };
     let theme = theme(query_param(req, "theme"))?;
     json(StatusCode::OK, &prompts::random(deps, n, theme, seed).await)

@@ -259,13 +259,14 @@ impl Mix {
     }
 }
 
-/// Checks `theme` against the themes; `None` mixes them all.
+/// Checks `theme` against the themes (exactly, as the document's pattern does); `None` mixes
+/// them all.
 pub fn theme(name: Option<&str>) -> Result<Option<&'static str>, ApiError> {
-    match name.map(str::trim).filter(|n| !n.is_empty()) {
+    match name {
         None => Ok(None),
         Some(n) => THEMES
             .iter()
-            .find(|t| t.name.eq_ignore_ascii_case(n))
+            .find(|t| t.name == n)
             .map(|t| Some(t.name))
             .ok_or_else(|| {
                 ApiError::invalid(
@@ -330,8 +331,15 @@ mod tests {
         for p in generate(10, Some("food"), 7) {
             assert!(food.subjects.iter().any(|s| p.contains(s)), "{p}");
         }
-        assert_eq!(theme(Some("Food")).unwrap(), Some("food"));
+        assert_eq!(theme(Some("food")).unwrap(), Some("food"));
         assert_eq!(theme(None).unwrap(), None);
+        for not_one in ["Food", "", " food"] {
+            assert_eq!(
+                theme(Some(not_one)).unwrap_err().param(),
+                Some("theme"),
+                "{not_one:?}"
+            );
+        }
         let e = theme(Some("westerns")).unwrap_err();
         assert_eq!(e.param(), Some("theme"));
         assert!(e.to_string().contains("science-fiction"), "{e}");

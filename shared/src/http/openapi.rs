@@ -613,7 +613,7 @@ fn referral_link() {}
     params(
         ("n" = Option<u32>, Query, minimum = 1, maximum = 10, description = "How many, 1 to 10 (default 1)"),
         ("theme" = Option<String>, Query, pattern = "^(fantasy|science-fiction|nature|city|portrait|animals|food|architecture|abstract)$", description = "fantasy, science-fiction, nature, city, portrait, animals, food, architecture or abstract; all when absent"),
-        ("seed" = Option<u64>, Query, minimum = 0, description = "The grammar's seed: the same seed gives the same prompts (a seed always uses the offline grammar)"),
+        ("seed" = Option<i64>, Query, minimum = 0, description = "The grammar's seed: the same seed gives the same prompts (a seed always uses the offline grammar)"),
     ),
     security(("bearer" = [])),
     responses(

@@ -520,6 +520,7 @@ pub struct RandomPrompts {
     pub prompts: Vec<String>,
     pub theme: Option<String>,
     /// The grammar's seed: the same seed (and `n`, `theme`) gives the same prompts.
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub seed: Option<u64>,
     /// `grammar` (offline, not a model) or `openai` (a text model wrote them).
     pub source: String,

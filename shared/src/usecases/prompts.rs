@@ -34,7 +34,7 @@ pub async fn random<S, B>(
         .as_ref()
         .filter(|_| seed.is_none())
     else {
-        return grammar(seed.unwrap_or_else(rand::random));
+        return grammar(seed.unwrap_or_else(new_seed));
     };
     let model = deps.config.prompt_model.clone();
     let written = match key.text().await {
@@ -45,7 +45,7 @@ pub async fn random<S, B>(
         Ok(p) => p,
         Err(why) => {
             tracing::warn!(error = %why, "prompt ideas from the grammar instead of OpenAI");
-            return grammar(rand::random());
+            return grammar(new_seed());
         }
     };
     // Refused terms are kept out of ideas as out of prompts: the grammar fills their places.
@@ -68,6 +68,11 @@ pub async fn random<S, B>(
         source: "openai".into(),
         model: Some(model),
     }
+}
+
+/// A seed a client can send back (the document's integers end at 2^63 - 1).
+fn new_seed() -> u64 {
+    rand::random::<u64>() >> 1
 }
 
 /// The Responses API call, and what it answered, checked.
