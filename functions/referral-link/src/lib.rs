@@ -39,19 +39,15 @@ async fn link<S: Store, B>(
     )
 }
 
-/// The origin the request came to (`PublicBaseUrl` unset): https, but http on loopback.
+/// The origin the request came to (`PublicBaseUrl` unset): the `Host` API Gateway answered
+/// on (no client-set forwarding header), https but http on loopback.
 fn origin_of(req: &Request) -> String {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .unwrap_or_else(|| "localhost".into());
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
     let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
-    let scheme = header("x-forwarded-proto")
-        .unwrap_or_else(|| if loopback { "http" } else { "https" }.into());
+    let scheme = if loopback { "http" } else { "https" };
     format!("{scheme}://{host}")
 }

@@ -1,7 +1,8 @@
 //! Circuit breakers per vendor, shared by every Lambda instance through the table: after
-//! [`THRESHOLD`] failures in a row (429, 5xx, timeouts) a vendor is skipped for [`OPEN_SECS`],
-//! then one request tries it again (a failure reopens it, a success closes it). The count
-//! expires [`FORGET_SECS`] after the last failure, so old failures do not add up.
+//! [`THRESHOLD`] outages in a row (429, 5xx, timeouts; not a model failing on one input) a
+//! vendor is skipped for [`OPEN_SECS`]; then requests reach it again, and the next outage
+//! reopens it while a success closes it. The count expires [`FORGET_SECS`] after the last
+//! failure, so old failures do not add up.
 
 use crate::domain::catalog::ProviderKind;
 use futures::future::BoxFuture;

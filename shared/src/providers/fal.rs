@@ -203,8 +203,12 @@ impl FalProvider {
                 })
                 .and_then(|u| on_origin(&self.queue, u))
         };
+        // From here the request runs at fal: whatever ends this call early cancels it.
+        let cancel = follow("cancel_url")
+            .ok()
+            .map(|u| self.http.put(u).header("authorization", &auth));
+        let mut running = polling::Running::new("fal", cancel);
         let (status_url, response_url) = (follow("status_url")?, follow("response_url")?);
-        let cancel_url = follow("cancel_url").ok();
         let mut polls = 0;
         loop {
             let status: Value = retry::send(
@@ -235,11 +239,12 @@ impl FalProvider {
                 Some(ProviderError::Canceled)
             };
             if let Some(e) = stop {
-                self.cancel(cancel_url.as_ref(), &auth).await;
+                running.cancel_now().await;
                 return Err(e);
             }
             polls += 1;
         }
+        running.ended();
         retry::send(
             "fal",
             call.deadline,
@@ -253,26 +258,6 @@ impl FalProvider {
             error_of,
         )
         .await
-    }
-
-    async fn cancel(&self, url: Option<&Url>, auth: &str) {
-        let Some(url) = url else { return };
-        let sent = self
-            .http
-            .put(url.clone())
-            .header("authorization", auth)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => tracing::info!(vendor = "fal", "request canceled"),
-            Ok(r) => tracing::warn!(
-                vendor = "fal",
-                status = r.status().as_u16(),
-                "request not canceled"
-            ),
-            Err(e) => tracing::warn!(vendor = "fal", error = %e, "request not canceled"),
-        }
     }
 }
 

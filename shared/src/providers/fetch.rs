@@ -113,6 +113,13 @@ impl Fetch {
             .send()
             .await
             .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
+        if resp.status().is_server_error() {
+            // The vendor's file host is down: another vendor may serve.
+            return Err(ProviderError::Upstream {
+                status: resp.status().as_u16(),
+                message: "the output's host failed".into(),
+            });
+        }
         if !resp.status().is_success() {
             return Err(ProviderError::BadOutput(format!(
                 "image URL answered {}",

@@ -70,6 +70,13 @@ pub enum ProviderError {
     /// canceled too.
     #[error("the call was stopped by its job")]
     Canceled,
+    /// The vendor ran the work and it failed (not a refusal): another vendor may do better,
+    /// but the vendor itself is up.
+    #[error("the image provider's model failed: {0}")]
+    Failed(String),
+    /// Our key for the vendor could not be read (Secrets Manager): not the vendor's fault.
+    #[error("the vendor's key could not be read: {0}")]
+    KeyUnavailable(String),
 }
 
 impl ProviderError {
@@ -77,8 +84,19 @@ impl ProviderError {
     pub fn is_outage(&self) -> bool {
         matches!(
             self,
-            Self::Timeout | Self::RateLimited { .. } | Self::Upstream { .. } | Self::Unreachable(_)
+            Self::Timeout
+                | Self::RateLimited { .. }
+                | Self::Upstream { .. }
+                | Self::Unreachable(_)
+                | Self::Failed(_)
+                | Self::KeyUnavailable(_)
         )
+    }
+
+    /// Whether it counts towards the vendor's circuit: the vendor is down, not merely failing
+    /// one input (which a user could repeat to open it for everyone), nor our key unreadable.
+    pub fn opens_circuit(&self) -> bool {
+        self.is_outage() && !matches!(self, Self::Failed(_) | Self::KeyUnavailable(_))
     }
 }
 
@@ -433,9 +451,12 @@ impl Providers {
                 break;
             }
             let more = i + 1 < routes.len();
+            // What the next vendors keep: a third of what is left (a job's long budget is
+            // shared), at least FAILOVER_RESERVE.
+            let reserve = (remaining / 3).max(FAILOVER_RESERVE);
             let this = Call {
-                deadline: if more && remaining > FAILOVER_RESERVE * 2 {
-                    call.deadline - FAILOVER_RESERVE
+                deadline: if more && remaining > reserve * 2 {
+                    call.deadline - reserve
                 } else {
                     call.deadline
                 },
@@ -451,7 +472,10 @@ impl Providers {
                     return Ok((made, vendor));
                 }
                 Err(e) if e.is_outage() => {
-                    if vendor != ProviderKind::Local && self.circuits.failed(vendor, now).await {
+                    if vendor != ProviderKind::Local
+                        && e.opens_circuit()
+                        && self.circuits.failed(vendor, now).await
+                    {
                         tracing::error!(
                             event = "circuit_opened",
                             vendor = vendor.as_str(),
@@ -525,7 +549,7 @@ impl Providers {
 /// A vendor key that could not be read (Secrets Manager down, a wrong ARN): this vendor cannot
 /// serve now; another may.
 pub(crate) fn key_unavailable(e: crate::error::ApiError) -> ProviderError {
-    ProviderError::Unreachable(format!("the vendor's key could not be read: {e}"))
+    ProviderError::KeyUnavailable(e.to_string())
 }
 
 fn not_offered(route: &Route) -> ProviderError {
@@ -635,6 +659,19 @@ mod tests {
             1,
             "not retried while another vendor can serve"
         );
+    }
+
+    #[tokio::test]
+    async fn a_vendor_refusing_our_key_or_credit_hands_over_too() {
+        for status in [401, 402, 403] {
+            let fal = answering(status, json!({"detail": "Exhausted balance"})).await;
+            let replicate = replicate_serving().await;
+            let served = providers(&fal, &replicate, &[])
+                .generate(&plan("flux-dev"))
+                .await
+                .unwrap();
+            assert_eq!(served.vendor, ProviderKind::Replicate, "{status}");
+        }
     }
 
     #[tokio::test]

@@ -679,7 +679,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_client_errors_are_upstream_rejections() {
+    async fn a_refused_key_is_not_retried_and_lets_another_vendor_serve() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .respond_with(
@@ -695,7 +695,7 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            matches!(err, ProviderError::Rejected { status: 401, .. }),
+            matches!(err, ProviderError::Upstream { status: 401, .. }) && err.is_outage(),
             "{err:?}"
         );
     }

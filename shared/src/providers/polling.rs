@@ -25,6 +25,55 @@ pub fn on_origin(api: &Url, url: &str) -> Result<Url, ProviderError> {
     Ok(parsed)
 }
 
+/// A vendor's work that is canceled unless it ends: dropped armed (the call failed on the
+/// way, or a sibling image's failure dropped it), it sends the cancel in the background;
+/// [`Running::cancel_now`] sends it and waits (a stop or a timeout the caller reports).
+pub struct Running {
+    vendor: &'static str,
+    cancel: Option<reqwest::RequestBuilder>,
+}
+
+impl Running {
+    pub fn new(vendor: &'static str, cancel: Option<reqwest::RequestBuilder>) -> Self {
+        Self { vendor, cancel }
+    }
+
+    /// The work ended (succeeded, failed or canceled at the vendor): nothing to cancel.
+    pub fn ended(&mut self) {
+        self.cancel = None;
+    }
+
+    pub async fn cancel_now(&mut self) {
+        if let Some(req) = self.cancel.take() {
+            send_cancel(self.vendor, req).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(req) = self.cancel.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(send_cancel(self.vendor, req));
+        }
+    }
+}
+
+async fn send_cancel(vendor: &'static str, req: reqwest::RequestBuilder) {
+    // Bounded: a cancel must not eat the next vendor's time.
+    match req.timeout(Duration::from_secs(3)).send().await {
+        Ok(r) if r.status().is_success() => tracing::info!(vendor, "vendor work canceled"),
+        Ok(r) => tracing::warn!(
+            vendor,
+            status = r.status().as_u16(),
+            "vendor work not canceled"
+        ),
+        Err(e) => tracing::warn!(vendor, error = %e, "vendor work not canceled"),
+    }
+}
+
 /// Waits before the `attempt`-th poll (0.5 s, 1 s, 2 s, then every 3 s), or fails with a
 /// timeout when the deadline comes first.
 pub async fn pause(call: &Call<'_>, attempt: u32) -> Result<(), ProviderError> {

@@ -175,7 +175,9 @@ impl ReplicateProvider {
             .deadline
             .saturating_duration_since(Instant::now())
             .as_secs();
-        let wait = left.saturating_sub(2).clamp(1, MAX_WAIT_SECS);
+        // Answered well before the request's own timeout: a create that times out has made a
+        // prediction we cannot name to cancel.
+        let wait = left.saturating_sub(5).clamp(1, MAX_WAIT_SECS);
         let mut prediction = retry::send(
             "replicate",
             call.deadline,
@@ -191,25 +193,37 @@ impl ReplicateProvider {
             error_of,
         )
         .await?;
+        // From here the prediction runs at Replicate: whatever ends this call early cancels it.
+        let cancel = prediction["urls"]["cancel"]
+            .as_str()
+            .and_then(|u| on_origin(&self.api, u).ok())
+            .map(|u| self.http.post(u).bearer_auth(token));
+        let mut running = polling::Running::new("replicate", cancel);
         let mut polls = 0;
         loop {
             match prediction["status"].as_str().unwrap_or_default() {
-                "succeeded" => return Ok(prediction["output"].clone()),
-                "failed" => return Err(failure(&prediction)),
+                "succeeded" => {
+                    running.ended();
+                    return Ok(prediction["output"].clone());
+                }
+                "failed" => {
+                    running.ended();
+                    return Err(failure(&prediction));
+                }
                 "canceled" | "aborted" => {
-                    return Err(ProviderError::Upstream {
-                        status: 500,
-                        message: "the prediction was canceled at Replicate".into(),
-                    });
+                    running.ended();
+                    return Err(ProviderError::Failed(
+                        "the prediction was canceled at Replicate".into(),
+                    ));
                 }
                 _ => {}
             }
             if !call.go_on().await {
-                self.cancel(&prediction).await;
+                running.cancel_now().await;
                 return Err(ProviderError::Canceled);
             }
             if let Err(e) = polling::pause(&call, polls).await {
-                self.cancel(&prediction).await;
+                running.cancel_now().await;
                 return Err(e);
             }
             polls += 1;
@@ -226,41 +240,6 @@ impl ReplicateProvider {
                 error_of,
             )
             .await?;
-        }
-    }
-
-    /// Cancels a prediction that is no longer wanted (best effort: it is logged if it fails).
-    async fn cancel(&self, prediction: &Value) {
-        let Some(url) = prediction["urls"]["cancel"]
-            .as_str()
-            .and_then(|u| on_origin(&self.api, u).ok())
-        else {
-            return;
-        };
-        let Ok(token) = self.token.text().await else {
-            return;
-        };
-        let sent = self
-            .http
-            .post(url)
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                tracing::info!(
-                    vendor = "replicate",
-                    id = prediction["id"].as_str(),
-                    "prediction canceled"
-                )
-            }
-            Ok(r) => tracing::warn!(
-                vendor = "replicate",
-                status = r.status().as_u16(),
-                "prediction not canceled"
-            ),
-            Err(e) => tracing::warn!(vendor = "replicate", error = %e, "prediction not canceled"),
         }
     }
 }
@@ -305,10 +284,7 @@ fn failure(prediction: &Value) -> ProviderError {
             "the image was flagged by the vendor's safety checker".into(),
         );
     }
-    ProviderError::Upstream {
-        status: 500,
-        message: error.chars().take(300).collect(),
-    }
+    ProviderError::Failed(error.chars().take(300).collect())
 }
 
 /// Replicate's errors are problem details (`{"title", "detail", "status"}`).
@@ -524,8 +500,8 @@ mod tests {
             .err()
             .unwrap();
         assert!(
-            matches!(e, ProviderError::Upstream { .. }) && e.is_outage(),
-            "{e}"
+            matches!(e, ProviderError::Failed(_)) && e.is_outage() && !e.opens_circuit(),
+            "a model's failure fails over but opens no circuit: {e}"
         );
     }
 
@@ -645,6 +621,72 @@ mod tests {
             asked.load(std::sync::atomic::Ordering::SeqCst),
             3,
             "asked before each poll"
+        );
+    }
+
+    #[tokio::test]
+    async fn when_one_image_fails_the_predictions_of_the_others_are_canceled() {
+        let server = MockServer::start().await;
+        let mut broken = prediction(&server, "bad", "failed", Value::Null);
+        broken["error"] = json!("CUDA out of memory");
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(ResponseTemplate::new(201).set_body_json(prediction(
+                &server,
+                "slow",
+                "processing",
+                Value::Null,
+            )))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path(CREATE))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_delay(Duration::from_millis(300))
+                    .set_body_json(broken),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/v1/predictions/slow"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(prediction(
+                &server,
+                "slow",
+                "processing",
+                Value::Null,
+            )))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/predictions/slow/cancel"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "canceled"})))
+            .mount(&server)
+            .await;
+        let p = plan(json!({"prompt": "x", "n": 2}));
+        let e = provider(&server)
+            .generate(&p, route(&p), call(20))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(e, ProviderError::Failed(_)), "{e}");
+        // The sibling's cancel goes out in the background as its call is dropped.
+        let mut canceled = false;
+        for _ in 0..40 {
+            let sent = server.received_requests().await.unwrap();
+            if sent
+                .iter()
+                .any(|r| r.url.path() == "/v1/predictions/slow/cancel")
+            {
+                canceled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            canceled,
+            "the other image's prediction was canceled at Replicate"
         );
     }
 

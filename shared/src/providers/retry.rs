@@ -72,6 +72,11 @@ pub async fn send<T>(
                         }
                     }
                     _ if policy => return Err(ProviderError::ContentPolicy(message)),
+                    // Our account at the vendor (a bad or rotated key, no credit, locked) or a
+                    // model it removed: this vendor cannot serve, another may.
+                    401..=404 => {
+                        return Err(ProviderError::Upstream { status, message });
+                    }
                     _ => return Err(ProviderError::Rejected { status, message }),
                 }
             }
@@ -114,7 +119,8 @@ async fn read_capped(mut resp: reqwest::Response) -> Result<String, ProviderErro
             Err(e) => return Err(ProviderError::Unreachable(e.to_string())),
         }
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(String::from_utf8(body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, ...

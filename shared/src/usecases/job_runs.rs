@@ -23,6 +23,15 @@ use crate::providers::{Call, EditInputs, InputImage, ProviderError};
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
 
+/// The next progress of a vendor call's polls: `by` more, never past `max` (never wrapping).
+fn step(progress: &std::sync::atomic::AtomicU8, by: u8, max: u8) -> u8 {
+    let next = |p: u8| p.saturating_add(by).min(max);
+    let before = progress
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| Some(next(p)))
+        .unwrap_or(max);
+    next(before)
+}
+
 /// How long a job's vendor call may take, polls included: well inside the worker's 900 s.
 const JOB_PROVIDER_BUDGET: std::time::Duration = std::time::Duration::from_secs(12 * 60);
 use crate::usecases::edit_inputs::{ImageSource, load_all};
@@ -428,10 +437,7 @@ pub async fn run<S: Store, B: Blobs>(
     let progress = std::sync::atomic::AtomicU8::new(10);
     let watch = || -> BoxFuture<'_, bool> {
         Box::pin(async {
-            let p = progress
-                .fetch_add(5, Ordering::Relaxed)
-                .saturating_add(5)
-                .min(75);
+            let p = step(&progress, 5, 75);
             !matches!(
                 deps.store.checkpoint_job(uid, id, attempt, p).await,
                 Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
@@ -460,7 +466,12 @@ pub async fn run<S: Store, B: Blobs>(
         Err(ProviderError::Canceled) => {
             return match deps.store.checkpoint_job(uid, id, attempt, 80).await? {
                 Checkpoint::CancelRequested => canceled(deps, &job, attempt).await,
-                Checkpoint::Lost | Checkpoint::Continue => Ok(Ran::Done),
+                Checkpoint::Lost => Ok(Ran::Done),
+                // Stopped without a reason that lasts: ended and given back, not left running.
+                Checkpoint::Continue => {
+                    let stopped = ApiError::internal("the vendor call stopped unasked");
+                    fail(deps, &job, attempt, stopped).await
+                }
             };
         }
         Err(e) => return fail(deps, &job, attempt, e.into()).await,
@@ -867,10 +878,7 @@ async fn vendor_clip<S: Store, B: Blobs>(
     let progress = std::sync::atomic::AtomicU8::new(5);
     let watch = || -> BoxFuture<'_, bool> {
         Box::pin(async {
-            let p = progress
-                .fetch_add(3, Ordering::Relaxed)
-                .saturating_add(3)
-                .min(85);
+            let p = step(&progress, 3, 85);
             !matches!(
                 deps.store.checkpoint_job(uid, id, attempt, p).await,
                 Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
@@ -887,7 +895,11 @@ async fn vendor_clip<S: Store, B: Blobs>(
         Err(ProviderError::Canceled) => {
             return match deps.store.checkpoint_job(uid, id, attempt, 90).await? {
                 Checkpoint::CancelRequested => canceled(deps, job, attempt).await.map(Err),
-                Checkpoint::Lost | Checkpoint::Continue => Ok(Err(Ran::Done)),
+                Checkpoint::Lost => Ok(Err(Ran::Done)),
+                Checkpoint::Continue => {
+                    let stopped = ApiError::internal("the vendor call stopped unasked");
+                    fail(deps, job, attempt, stopped).await.map(Err)
+                }
             };
         }
         Err(e) => return fail(deps, job, attempt, e.into()).await.map(Err),
@@ -1156,6 +1168,15 @@ async fn plan_submission<S: Store, B: Blobs>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_vendor_calls_progress_climbs_to_its_ceiling_and_stays() {
+        let p = std::sync::atomic::AtomicU8::new(10);
+        let seen: Vec<u8> = (0..100).map(|_| super::step(&p, 5, 75)).collect();
+        assert_eq!(seen[..3], [15, 20, 25]);
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back");
+        assert_eq!(*seen.last().unwrap(), 75);
+    }
+
     use super::*;
     use crate::adapters::memory::{MemoryStore, deps, user_with_credits};
     use crate::domain::jobs::JobEnd;

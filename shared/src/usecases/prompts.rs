@@ -53,13 +53,14 @@ pub async fn random<S, B>(
     from_vendor.retain(|p| refused_term(p, terms).is_none());
     let missing = n as usize - from_vendor.len();
     if missing > 0 {
-        let extra = prompts::generate(n, theme, rand::random());
-        from_vendor.extend(
-            extra
-                .into_iter()
-                .filter(|p| refused_term(p, terms).is_none())
-                .take(missing),
-        );
+        // More candidates than places: some may be refused, or repeat the vendor's.
+        let extra = prompts::generate(prompts::MAX_PROMPTS * 3, theme, new_seed());
+        let extra: Vec<String> = extra
+            .into_iter()
+            .filter(|p| refused_term(p, terms).is_none() && !from_vendor.contains(p))
+            .take(missing)
+            .collect();
+        from_vendor.extend(extra);
     }
     RandomPrompts {
         prompts: from_vendor,
@@ -68,6 +69,19 @@ pub async fn random<S, B>(
         source: "openai".into(),
         model: Some(model),
     }
+}
+
+/// The answer's JSON, refused past a megabyte (ten prompts are a few kilobytes).
+async fn capped(mut resp: reqwest::Response) -> Result<Value, String> {
+    const MAX: usize = 1 << 20;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX {
+            return Err("the answer is larger than a megabyte".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 /// A seed a client can send back (the document's integers end at 2^63 - 1).
@@ -89,7 +103,8 @@ async fn ask(
         "instructions": "You write prompts for an image generation model: one vivid sentence each, \
             naming a subject, a setting, a style and the light. Nothing unsafe, no real people.",
         "input": format!("Write {n} different image prompts{about}."),
-        "max_output_tokens": 200 * n,
+        // Room for a reasoning model's own tokens besides the prompts.
+        "max_output_tokens": 2000 + 200 * n,
         "text": {"format": {
             "type": "json_schema",
             "name": "image_prompts",
@@ -114,7 +129,7 @@ async fn ask(
         .await
         .map_err(|e| e.to_string())?;
     let status = resp.status();
-    let answer: Value = resp.json().await.map_err(|e| e.to_string())?;
+    let answer = capped(resp).await?;
     if !status.is_success() {
         return Err(format!("OpenAI answered {status}"));
     }

@@ -191,6 +191,18 @@ impl Accounts for DynamoStore {
             .expression_attribute_values(":expires", n(now + 62 * 24 * 3600))
             .build()
             .expect("table, key and expression set");
+        let mark_only = || async {
+            self.transact(vec![TransactWriteItem::builder().update(mark()).build()])
+                .await
+                .map(|r| r.is_ok())
+        };
+        if monthly_cap == 0 {
+            return Ok(if mark_only().await? {
+                Reward::CapReached
+            } else {
+                Reward::AlreadyGiven
+            });
+        }
         let items = vec![
             TransactWriteItem::builder().update(mark()).build(),
             TransactWriteItem::builder().update(grant).build(),
@@ -205,15 +217,14 @@ impl Accounts for DynamoStore {
         match self.transact(items).await? {
             Ok(()) => Ok(Reward::Granted),
             Err(reasons) if failed(&reasons, 0) || failed(&reasons, 2) => Ok(Reward::AlreadyGiven),
-            Err(reasons) if failed(&reasons, 3) => {
-                // Over the cap: marked all the same, so later generations do not try again.
-                match self
-                    .transact(vec![TransactWriteItem::builder().update(mark()).build()])
-                    .await?
-                {
-                    Ok(()) => Ok(Reward::CapReached),
-                    Err(_) => Ok(Reward::AlreadyGiven),
-                }
+            // Over the cap, or the referrer's account is gone: marked all the same, so later
+            // generations do not try again.
+            Err(reasons) if failed(&reasons, 3) || failed(&reasons, 1) => {
+                let capped = failed(&reasons, 3);
+                Ok(match mark_only().await? {
+                    true if capped => Reward::CapReached,
+                    _ => Reward::AlreadyGiven,
+                })
             }
             Err(reasons) => Err(ApiError::internal(format!(
                 "referral reward cancelled: {reasons:?}"

@@ -50,7 +50,9 @@ impl DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                self.client
+                // Expired: start again at one, unless a racing failure just did.
+                let restarted = self
+                    .client
                     .get()
                     .await
                     .put_item()
@@ -58,10 +60,20 @@ impl DynamoStore {
                     .set_item(Some(circuit_key(vendor)))
                     .item("failures", n(1))
                     .item("expires_at", n((now + FORGET_SECS) as i64))
+                    .condition_expression("attribute_not_exists(expires_at) OR expires_at <= :now")
+                    .expression_attribute_values(":now", now_n.clone())
                     .send()
-                    .await
-                    .map_err(sdk_error)?;
-                1
+                    .await;
+                match restarted {
+                    Ok(_) => 1,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        return Box::pin(self.count_failure(vendor, now)).await;
+                    }
+                    Err(e) => return Err(sdk_error(e)),
+                }
             }
             Err(e) => return Err(sdk_error(e)),
         };
