@@ -5,7 +5,7 @@
 //! downloaded at once from fal's media hosts.
 
 use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
-use super::polling::{self, download, fill_inputs, on_origin, seed_of};
+use super::polling::{self, download, on_origin, per_image, seed_of};
 use super::{Call, EditInputs, ProviderError, ProviderImage, retry};
 use crate::domain::catalog::Route;
 use crate::domain::generation::GenerationPlan;
@@ -90,15 +90,16 @@ impl FalProvider {
         input
     }
 
+    /// One request per image, each with its own seed.
     pub async fn generate(
         &self,
         plan: &GenerationPlan,
         route: &Route,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        futures::future::try_join_all(
-            (0..plan.n as u64).map(|i| self.image(route, Self::input(plan, route, i, None), call)),
-        )
+        per_image(plan, None, |i, pair| {
+            self.image(route, Self::input(plan, route, i, pair), call)
+        })
         .await
     }
 
@@ -110,15 +111,9 @@ impl FalProvider {
         inputs: &EditInputs,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let first = inputs
-            .images
-            .first()
-            .ok_or_else(|| ProviderError::BadOutput("an edit without an image".into()))?;
-        let pair = fill_inputs(first, inputs.mask.as_ref())?;
-        futures::future::try_join_all(
-            (0..plan.n as u64)
-                .map(|i| self.image(route, Self::input(plan, route, i, Some(pair.clone())), call)),
-        )
+        per_image(plan, Some(inputs), |i, pair| {
+            self.image(route, Self::input(plan, route, i, pair), call)
+        })
         .await
     }
 

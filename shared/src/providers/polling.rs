@@ -110,6 +110,31 @@ pub fn fill_inputs(
     Ok((data_uri(&image.bytes), data_uri(&mask_png)))
 }
 
+/// One request per image of `plan` (at once): `one(index, image and mask)`, an edit's image and
+/// vendor mask as `data:` URIs. The first failure ends the call (the others are dropped, and
+/// cancel their work).
+pub async fn per_image<F, Fut>(
+    plan: &crate::domain::generation::GenerationPlan,
+    inputs: Option<&super::EditInputs>,
+    one: F,
+) -> Result<Vec<ProviderImage>, ProviderError>
+where
+    F: Fn(u64, Option<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = Result<ProviderImage, ProviderError>>,
+{
+    let pair = match inputs {
+        None => None,
+        Some(inputs) => {
+            let first = inputs
+                .images
+                .first()
+                .ok_or_else(|| ProviderError::BadOutput("an edit without an image".into()))?;
+            Some(fill_inputs(first, inputs.mask.as_ref())?)
+        }
+    };
+    futures::future::try_join_all((0..plan.n as u64).map(|i| one(i, pair.clone()))).await
+}
+
 /// Downloads an output at once (vendors delete them within the hour).
 pub async fn download(
     fetch: &Fetch,

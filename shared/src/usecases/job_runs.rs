@@ -23,6 +23,32 @@ use crate::providers::{Call, EditInputs, InputImage, ProviderError};
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
 
+/// What a job's vendor call asks between polls: it records progress (by `by`, up to
+/// `ceiling`) and goes on unless the job was canceled or taken over (a stop cancels the
+/// vendor's work too).
+async fn job_goes_on<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    (uid, id, attempt): (&str, &str, u32),
+    progress: &std::sync::atomic::AtomicU8,
+    by: u8,
+    ceiling: u8,
+) -> bool {
+    let p = step(progress, by, ceiling);
+    !matches!(
+        deps.store.checkpoint_job(uid, id, attempt, p).await,
+        Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
+    )
+}
+
+/// A job's vendor call: its long budget, and `watch` between polls.
+fn job_call<'a, S, B>(deps: &Deps<S, B>, watch: &'a crate::providers::Watch<'a>) -> Call<'a> {
+    Call {
+        deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
+        max_retries: deps.config.provider_max_retries,
+        watch: Some(watch),
+    }
+}
+
 /// The next progress of a vendor call's polls: `by` more, never past `max` (never wrapping).
 fn step(progress: &std::sync::atomic::AtomicU8, by: u8, max: u8) -> u8 {
     let next = |p: u8| p.saturating_add(by).min(max);
@@ -436,19 +462,9 @@ pub async fn run<S: Store, B: Blobs>(
     // the vendor's work too.
     let progress = std::sync::atomic::AtomicU8::new(10);
     let watch = || -> BoxFuture<'_, bool> {
-        Box::pin(async {
-            let p = step(&progress, 5, 75);
-            !matches!(
-                deps.store.checkpoint_job(uid, id, attempt, p).await,
-                Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
-            )
-        })
+        Box::pin(job_goes_on(deps, (uid, id, attempt), &progress, 5, 75))
     };
-    let call = Call {
-        deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
-        max_retries: deps.config.provider_max_retries,
-        watch: Some(&watch),
-    };
+    let call = job_call(deps, &watch);
     let (edit, variation, lineage) = match &inputs {
         Inputs::None => (None, None, Lineage::original(None)),
         Inputs::Edit(inputs) => {
@@ -877,19 +893,9 @@ async fn vendor_clip<S: Store, B: Blobs>(
     };
     let progress = std::sync::atomic::AtomicU8::new(5);
     let watch = || -> BoxFuture<'_, bool> {
-        Box::pin(async {
-            let p = step(&progress, 3, 85);
-            !matches!(
-                deps.store.checkpoint_job(uid, id, attempt, p).await,
-                Ok(Checkpoint::CancelRequested | Checkpoint::Lost)
-            )
-        })
+        Box::pin(job_goes_on(deps, (uid, id, attempt), &progress, 3, 85))
     };
-    let call = Call {
-        deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
-        max_retries: deps.config.provider_max_retries,
-        watch: Some(&watch),
-    };
+    let call = job_call(deps, &watch);
     let (mp4, vendor) = match deps.providers.video(plan, &poster, call).await {
         Ok(made) => made,
         Err(ProviderError::Canceled) => {
