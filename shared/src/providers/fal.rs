@@ -4,51 +4,31 @@
 //! read; a stopped or timed-out call `PUT`s its cancel URL. One request per image; outputs are
 //! downloaded at once from fal's media hosts.
 
-use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
-use super::polling::{self, download, on_origin, per_image, seed_of};
+use super::polling::{self, Vendor, on_origin, per_image, seed_of};
 use super::{Call, EditInputs, ProviderError, ProviderImage, retry};
 use crate::domain::catalog::Route;
 use crate::domain::generation::GenerationPlan;
-use reqwest::Url;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// Where fal serves outputs.
 pub const MEDIA_HOSTS: &[&str] = &["fal.media", "*.fal.media"];
 
-pub struct FalProvider {
-    http: reqwest::Client,
-    queue: Url,
-    key: std::sync::Arc<crate::secrets::Secret>,
-    fetch: Fetch,
-    download: reqwest::Client,
-}
+pub struct FalProvider(Vendor);
 
 impl FalProvider {
     /// `queue_url` is the queue's host (`https://queue.fal.run`).
     pub fn new(queue_url: &str, key: impl Into<crate::secrets::Key>) -> Self {
-        let base = queue_url.trim_end_matches('/');
-        let hosts: Vec<String> = MEDIA_HOSTS.iter().map(|h| h.to_string()).collect();
-        let fetch = Fetch::new(&hosts, base, MAX_OUTPUT_BYTES);
-        Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("a TLS client"),
-            queue: Url::parse(base)
-                .unwrap_or_else(|_| Url::parse("https://queue.fal.run").unwrap()),
-            key: key.into().0,
-            download: fetch.client(Duration::from_secs(5)),
-            fetch,
-        }
+        Self(Vendor::new(
+            queue_url,
+            "https://queue.fal.run",
+            MEDIA_HOSTS,
+            key,
+        ))
     }
 
     /// Outputs larger than `bytes` are refused (64 MB by default).
-    pub fn max_output(mut self, bytes: usize) -> Self {
-        self.fetch = self.fetch.with_max_bytes(bytes);
-        self.download = self.fetch.client(Duration::from_secs(5));
-        self
+    pub fn max_output(self, bytes: usize) -> Self {
+        Self(self.0.max_output(bytes))
     }
 
     /// The input of the `index`-th image's request (`image`: the edit's image and mask).
@@ -137,7 +117,7 @@ impl FalProvider {
         let url = result["video"]["url"]
             .as_str()
             .ok_or_else(|| ProviderError::BadOutput("the result has no video URL".into()))?;
-        polling::download_video(&self.fetch, &self.download, url, &call).await
+        self.0.video(url, &call).await
     }
 
     async fn image(
@@ -158,7 +138,7 @@ impl FalProvider {
         let url = result["images"][0]["url"]
             .as_str()
             .ok_or_else(|| ProviderError::BadOutput("the result has no image URL".into()))?;
-        download(&self.fetch, &self.download, url, &call).await
+        self.0.image(url, &call).await
     }
 
     /// Queues one request and follows it to its result.
@@ -169,19 +149,21 @@ impl FalProvider {
         call: Call<'_>,
     ) -> Result<Value, ProviderError> {
         let url = self
-            .queue
+            .0
+            .api
             .join(&format!("/{}", route.id))
             .map_err(|e| ProviderError::BadOutput(e.to_string()))?;
         let auth = format!(
             "Key {}",
-            self.key.text().await.map_err(super::key_unavailable)?
+            self.0.key.text().await.map_err(super::key_unavailable)?
         );
         let queued: Value = retry::send(
             "fal",
             call.deadline,
             call.max_retries,
             || {
-                self.http
+                self.0
+                    .http
                     .post(url.clone())
                     .header("authorization", &auth)
                     .json(&input)
@@ -196,12 +178,12 @@ impl FalProvider {
                 .ok_or_else(|| {
                     ProviderError::BadOutput(format!("the queue's answer has no {field}"))
                 })
-                .and_then(|u| on_origin(&self.queue, u))
+                .and_then(|u| on_origin(&self.0.api, u))
         };
         // From here the request runs at fal: whatever ends this call early cancels it.
         let cancel = follow("cancel_url")
             .ok()
-            .map(|u| self.http.put(u).header("authorization", &auth));
+            .map(|u| self.0.http.put(u).header("authorization", &auth));
         let mut running = polling::Running::new("fal", cancel);
         let (status_url, response_url) = (follow("status_url")?, follow("response_url")?);
         let mut polls = 0;
@@ -211,7 +193,8 @@ impl FalProvider {
                 call.deadline,
                 call.max_retries,
                 || {
-                    self.http
+                    self.0
+                        .http
                         .get(status_url.clone())
                         .header("authorization", &auth)
                 },
@@ -245,7 +228,8 @@ impl FalProvider {
             call.deadline,
             call.max_retries,
             || {
-                self.http
+                self.0
+                    .http
                     .get(response_url.clone())
                     .header("authorization", &auth)
             },
@@ -288,7 +272,7 @@ mod tests {
     use crate::domain::catalog::ProviderKind;
     use crate::domain::generation::CreateImageRequest;
     use crate::providers::ProviderOutput;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
     use wiremock::matchers::{header, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -8,6 +8,59 @@ use base64::Engine;
 use reqwest::Url;
 use std::time::{Duration, Instant};
 
+/// A queue-style vendor's clients: its API (no redirects: follow-up URLs are checked against
+/// it), its key, and downloads of its outputs (only from its hosts, and capped).
+pub struct Vendor {
+    pub http: reqwest::Client,
+    pub api: Url,
+    pub key: std::sync::Arc<crate::secrets::Secret>,
+    fetch: Fetch,
+    download: reqwest::Client,
+}
+
+impl Vendor {
+    /// `base_url` is the API's host without a version path (`default` when it is not a URL);
+    /// outputs may come from `hosts` and from the API's own origin.
+    pub fn new(
+        base_url: &str,
+        default: &str,
+        hosts: &[&str],
+        key: impl Into<crate::secrets::Key>,
+    ) -> Self {
+        let base = base_url.trim_end_matches('/');
+        let hosts: Vec<String> = hosts.iter().map(|h| h.to_string()).collect();
+        let fetch = Fetch::new(&hosts, base, super::fetch::MAX_OUTPUT_BYTES);
+        Self {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a TLS client"),
+            api: Url::parse(base).unwrap_or_else(|_| Url::parse(default).expect("a URL")),
+            key: key.into().0,
+            download: fetch.client(Duration::from_secs(5)),
+            fetch,
+        }
+    }
+
+    /// Outputs larger than `bytes` are refused (64 MB by default).
+    pub fn max_output(mut self, bytes: usize) -> Self {
+        self.fetch = self.fetch.with_max_bytes(bytes);
+        self.download = self.fetch.client(Duration::from_secs(5));
+        self
+    }
+
+    /// An output image, downloaded at once.
+    pub async fn image(&self, url: &str, call: &Call<'_>) -> Result<ProviderImage, ProviderError> {
+        download(&self.fetch, &self.download, url, call).await
+    }
+
+    /// An output MP4, downloaded at once.
+    pub async fn video(&self, url: &str, call: &Call<'_>) -> Result<Vec<u8>, ProviderError> {
+        download_video(&self.fetch, &self.download, url, call).await
+    }
+}
+
 /// A follow-up URL from a vendor's answer, refused unless it is on the API's own origin: our
 /// key goes with it.
 pub fn on_origin(api: &Url, url: &str) -> Result<Url, ProviderError> {
@@ -136,7 +189,7 @@ where
 }
 
 /// Downloads an output at once (vendors delete them within the hour).
-pub async fn download(
+async fn download(
     fetch: &Fetch,
     http: &reqwest::Client,
     url: &str,
@@ -161,7 +214,7 @@ pub async fn download(
 }
 
 /// Downloads a vendor's MP4 at once, refused unless it is one (an `ftyp` box first).
-pub async fn download_video(
+async fn download_video(
     fetch: &Fetch,
     http: &reqwest::Client,
     url: &str,

@@ -4,14 +4,12 @@
 //! each output downloaded at once from Replicate's delivery hosts (it is deleted within the
 //! hour).
 
-use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
-use super::polling::{self, download, on_origin, per_image, seed_of};
+use super::polling::{self, Vendor, on_origin, per_image, seed_of};
 use super::{Call, EditInputs, ProviderError, ProviderImage, retry};
 use crate::domain::catalog::{Route, Size, aspect_of};
 use crate::domain::generation::GenerationPlan;
-use reqwest::Url;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where Replicate serves outputs.
 pub const DELIVERY_HOSTS: &[&str] = &["replicate.delivery", "*.replicate.delivery"];
@@ -19,39 +17,22 @@ pub const DELIVERY_HOSTS: &[&str] = &["replicate.delivery", "*.replicate.deliver
 /// The longest `Prefer: wait` Replicate honours.
 const MAX_WAIT_SECS: u64 = 60;
 
-pub struct ReplicateProvider {
-    http: reqwest::Client,
-    api: Url,
-    token: std::sync::Arc<crate::secrets::Secret>,
-    fetch: Fetch,
-    download: reqwest::Client,
-}
+pub struct ReplicateProvider(Vendor);
 
 impl ReplicateProvider {
     /// `base_url` is the host without a version path (`https://api.replicate.com`).
     pub fn new(base_url: &str, token: impl Into<crate::secrets::Key>) -> Self {
-        let base = base_url.trim_end_matches('/');
-        let hosts: Vec<String> = DELIVERY_HOSTS.iter().map(|h| h.to_string()).collect();
-        let fetch = Fetch::new(&hosts, base, MAX_OUTPUT_BYTES);
-        Self {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("a TLS client"),
-            api: Url::parse(base)
-                .unwrap_or_else(|_| Url::parse("https://api.replicate.com").unwrap()),
-            token: token.into().0,
-            download: fetch.client(Duration::from_secs(5)),
-            fetch,
-        }
+        Self(Vendor::new(
+            base_url,
+            "https://api.replicate.com",
+            DELIVERY_HOSTS,
+            token,
+        ))
     }
 
     /// Outputs larger than `bytes` are refused (64 MB by default).
-    pub fn max_output(mut self, bytes: usize) -> Self {
-        self.fetch = self.fetch.with_max_bytes(bytes);
-        self.download = self.fetch.client(Duration::from_secs(5));
-        self
+    pub fn max_output(self, bytes: usize) -> Self {
+        Self(self.0.max_output(bytes))
     }
 
     /// The `input` of the `index`-th image's prediction (`image`: the edit's image and mask).
@@ -138,7 +119,7 @@ impl ReplicateProvider {
         let output = self.predict(route, input, call).await?;
         let url = first_url(&output)
             .ok_or_else(|| ProviderError::BadOutput("the prediction has no output URL".into()))?;
-        polling::download_video(&self.fetch, &self.download, &url, &call).await
+        self.0.video(&url, &call).await
     }
 
     async fn image(
@@ -150,7 +131,7 @@ impl ReplicateProvider {
         let output = self.predict(route, input, call).await?;
         let url = first_url(&output)
             .ok_or_else(|| ProviderError::BadOutput("the prediction has no output URL".into()))?;
-        download(&self.fetch, &self.download, &url, &call).await
+        self.0.image(&url, &call).await
     }
 
     /// Runs one prediction to its end and gives its `output`.
@@ -161,11 +142,12 @@ impl ReplicateProvider {
         call: Call<'_>,
     ) -> Result<Value, ProviderError> {
         let url = self
+            .0
             .api
             .join(&format!("/v1/models/{}/predictions", route.id))
             .map_err(|e| ProviderError::BadOutput(e.to_string()))?;
         let body = json!({"input": input});
-        let token = self.token.text().await.map_err(super::key_unavailable)?;
+        let token = self.0.key.text().await.map_err(super::key_unavailable)?;
         let left = call
             .deadline
             .saturating_duration_since(Instant::now())
@@ -178,7 +160,8 @@ impl ReplicateProvider {
             call.deadline,
             call.max_retries,
             || {
-                self.http
+                self.0
+                    .http
                     .post(url.clone())
                     .bearer_auth(token)
                     .header("prefer", format!("wait={wait}"))
@@ -191,8 +174,8 @@ impl ReplicateProvider {
         // From here the prediction runs at Replicate: whatever ends this call early cancels it.
         let cancel = prediction["urls"]["cancel"]
             .as_str()
-            .and_then(|u| on_origin(&self.api, u).ok())
-            .map(|u| self.http.post(u).bearer_auth(token));
+            .and_then(|u| on_origin(&self.0.api, u).ok())
+            .map(|u| self.0.http.post(u).bearer_auth(token));
         let mut running = polling::Running::new("replicate", cancel);
         let mut polls = 0;
         loop {
@@ -225,12 +208,12 @@ impl ReplicateProvider {
             let get = prediction["urls"]["get"]
                 .as_str()
                 .ok_or_else(|| ProviderError::BadOutput("the prediction has no urls.get".into()))
-                .and_then(|u| on_origin(&self.api, u))?;
+                .and_then(|u| on_origin(&self.0.api, u))?;
             prediction = retry::send(
                 "replicate",
                 call.deadline,
                 call.max_retries,
-                || self.http.get(get.clone()).bearer_auth(token),
+                || self.0.http.get(get.clone()).bearer_auth(token),
                 |answer| parse(&answer.text),
                 error_of,
             )
@@ -299,6 +282,7 @@ mod tests {
     use crate::domain::catalog::ProviderKind;
     use crate::domain::generation::{CreateImageRequest, Operation};
     use crate::providers::{InputImage, ProviderOutput};
+    use std::time::Duration;
     use wiremock::matchers::{header, header_exists, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 

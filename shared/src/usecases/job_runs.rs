@@ -821,25 +821,16 @@ async fn local_clip<S: Store, B: Blobs>(
                 .map(Err);
         }
     }
-    let finished = tokio::task::spawn_blocking(move || {
+    let finished = off_thread(move || {
         let clip = encoder.finish()?;
         let poster = imaging::decode(&clip.thumbnail)?.into_rgba8();
         let thumbnail = imaging::thumbnail(&poster)?;
-        Ok::<_, imaging::ImagingError>((clip, thumbnail))
+        Ok((clip, thumbnail))
     })
     .await;
     let (clip, thumbnail) = match finished {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            return fail(deps, job, attempt, ApiError::internal(e))
-                .await
-                .map(Err);
-        }
-        Err(e) => {
-            return fail(deps, job, attempt, ApiError::internal(e))
-                .await
-                .map(Err);
-        }
+        Ok(c) => c,
+        Err(e) => return fail(deps, job, attempt, e).await.map(Err),
     };
     Ok(Ok(Made {
         width: clip.width,
@@ -850,6 +841,17 @@ async fn local_clip<S: Store, B: Blobs>(
         spritesheet: Some(clip.spritesheet),
         vendor: crate::domain::catalog::ProviderKind::Local,
     }))
+}
+
+/// Pixel work off the async threads; its failure, or its panic, is the job's internal error.
+#[cfg(feature = "video")]
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, imaging::ImagingError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
 }
 
 /// A vendor's image-to-video: the picture cropped to the frame goes out (and is the poster);
@@ -870,26 +872,17 @@ async fn vendor_clip<S: Store, B: Blobs>(
         return fail(deps, job, attempt, missing).await.map(Err);
     };
     let (w, h) = (plan.size.width, plan.size.height);
-    let framed = tokio::task::spawn_blocking(move || {
+    let framed = off_thread(move || {
         let frame = imaging::cover(&picture, w, h);
-        Ok::<_, imaging::ImagingError>((
+        Ok((
             imaging::encode(&frame, imaging::Format::Jpeg, Some(90))?,
             imaging::thumbnail(&frame)?,
         ))
     })
     .await;
     let (poster, thumbnail) = match framed {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => {
-            return fail(deps, job, attempt, ApiError::internal(e))
-                .await
-                .map(Err);
-        }
-        Err(e) => {
-            return fail(deps, job, attempt, ApiError::internal(e))
-                .await
-                .map(Err);
-        }
+        Ok(f) => f,
+        Err(e) => return fail(deps, job, attempt, e).await.map(Err),
     };
     let progress = std::sync::atomic::AtomicU8::new(5);
     let watch = || -> BoxFuture<'_, bool> {
