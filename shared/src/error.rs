@@ -17,8 +17,9 @@ pub enum ApiError {
     /// 401: missing, malformed, expired or revoked credentials.
     #[error("{message}")]
     Unauthorized { message: String, code: &'static str },
-    #[error("{0}")]
-    Forbidden(String),
+    /// 403: signed in, but not allowed (`code`: `forbidden`, `account_disabled`).
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
     /// 404: unknown id, another user's id, or an unknown route.
     #[error("{0}")]
     NotFound(String),
@@ -120,6 +121,21 @@ impl ApiError {
         }
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+            code: "forbidden",
+        }
+    }
+
+    /// A disabled account: every credential of it is refused at once.
+    pub fn account_disabled() -> Self {
+        Self::Forbidden {
+            message: "this account has been disabled; contact the administrator".into(),
+            code: "account_disabled",
+        }
+    }
+
     pub fn internal(source: impl Into<Source>) -> Self {
         Self::Internal(source.into())
     }
@@ -128,7 +144,7 @@ impl ApiError {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::UnknownReference { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -153,7 +169,7 @@ impl ApiError {
                 ("invalid_request_error", param.as_deref(), Some(code))
             }
             Self::Unauthorized { code, .. } => ("authentication_error", None, Some(code)),
-            Self::Forbidden(_) => ("permission_error", None, Some("forbidden")),
+            Self::Forbidden { code, .. } => ("permission_error", None, Some(code)),
             Self::NotFound(_) => ("invalid_request_error", None, Some("not_found")),
             Self::UnknownReference { param, .. } => (
                 "invalid_request_error",

@@ -1,9 +1,10 @@
 //! Narrow capabilities the handlers depend on. The DynamoDB adapter implements them all.
 
 use crate::domain::accounts::{
-    Admission, ApiKeyRecord, Live, LoginId, RateWindow, Reward, Rotation, SessionRecord, Taken,
-    UserRecord,
+    Admission, ApiKeyRecord, CreditBalance, Live, LoginId, RateWindow, Reward, Role, Rotation,
+    SessionRecord, Taken, UserRecord,
 };
+use crate::domain::admin::{AdminWrite, AuditEntry, DayUsage};
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
@@ -38,6 +39,52 @@ pub trait Accounts: Send + Sync {
         monthly_cap: u32,
         now: i64,
     ) -> impl Future<Output = Result<Reward, ApiError>> + Send;
+}
+
+/// What admins read and change; every change is written with its audit entry.
+pub trait Admin: Send + Sync {
+    /// Users whose username or email starts with `prefix` (lower-case), or every user newest
+    /// first; the second value is the cursor to continue after, when there is more.
+    fn find_users(
+        &self,
+        prefix: Option<&str>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<(Vec<UserRecord>, Option<String>), ApiError>> + Send;
+    /// Moves the balance by `delta` (never below zero) with a ledger line naming the admin.
+    fn adjust_credits(
+        &self,
+        user_id: &str,
+        delta: i64,
+        audit: &AuditEntry,
+        note: &str,
+    ) -> impl Future<Output = Result<AdminWrite<CreditBalance>, ApiError>> + Send;
+    /// Disables (`Some(at)`) or enables the account.
+    fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<AdminWrite<UserRecord>, ApiError>> + Send;
+    fn set_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<AdminWrite<UserRecord>, ApiError>> + Send;
+    /// The audit entries about one user, newest first.
+    fn audit_trail(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, ApiError>> + Send;
+    /// Paid work per UTC day from `first_day` to `last_day` (days since 1970), days without
+    /// any left out.
+    fn usage(
+        &self,
+        first_day: i64,
+        last_day: i64,
+    ) -> impl Future<Output = Result<Vec<DayUsage>, ApiError>> + Send;
 }
 
 pub trait Sessions: Send + Sync {
@@ -417,6 +464,7 @@ pub trait WebhookSecretStore: Send + Sync {
 /// Everything a handler may need from the metadata store.
 pub trait Store:
     Accounts
+    + Admin
     + Sessions
     + ApiKeys
     + RateLimits
@@ -432,6 +480,7 @@ pub trait Store:
 }
 impl<T> Store for T where
     T: Accounts
+        + Admin
         + Sessions
         + ApiKeys
         + RateLimits

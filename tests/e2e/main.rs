@@ -2,6 +2,7 @@
 //! binary instead of thirteen saves minutes of linking and gigabytes of disk. `no_secrets_in_logs`
 //! stays apart because it installs a process-wide log subscriber.
 
+mod admin;
 mod assets;
 mod auth_flow;
 mod bad_input;

@@ -38,6 +38,7 @@ async fn credit<S: Store>(
                     delta: e.delta,
                     reason: e.reason,
                     reference: e.reference,
+                    note: e.note,
                     created_at: e.created_at,
                 })
                 .collect(),

@@ -51,6 +51,10 @@ async fn login<S: Store>(
         ctx.sign_in_failed(deps, &account).await;
         return Err(invalid_credentials());
     };
+    // Told only to whoever knows the password.
+    if user.disabled_at.is_some() {
+        return Err(ApiError::account_disabled());
+    }
     let tokens = start_session(deps, &user.id, user.role).await?;
     tracing::info!(user_id = %user.id, "signed in");
     json(StatusCode::OK, &tokens)

@@ -40,6 +40,10 @@ async fn refresh<S: Store>(
         .await?;
     match rotation {
         Rotation::Rotated(session) => {
+            let user = deps.store.user(&session.user_id).await?;
+            if user.is_some_and(|u| u.disabled_at.is_some()) {
+                return Err(ApiError::account_disabled());
+            }
             tracing::info!(user_id = %session.user_id, session_id = %session.id, "refresh token rotated");
             json(
                 StatusCode::OK,

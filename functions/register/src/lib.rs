@@ -69,6 +69,7 @@ async fn register<S: Store>(
         },
         referred_by,
         referral_rewarded_at: None,
+        disabled_at: None,
     };
     // One transaction writes the user and its username/email guards: a race has one winner.
     deps.store

@@ -203,6 +203,8 @@ pub struct UserRecord {
     /// When the referrer was rewarded for this user's first paid generation (once, ever).
     pub referral_rewarded_at: Option<i64>,
     pub credits: CreditBalance,
+    /// Set by an admin: every credential of the account is refused while it is.
+    pub disabled_at: Option<i64>,
 }
 
 /// What became of a referrer's reward.
@@ -263,6 +265,8 @@ pub enum Admission {
     Admitted(RateWindow),
     Limited(RateWindow),
     Revoked,
+    /// The account is disabled: every credential of it fails at once.
+    Disabled,
 }
 
 /// When the fixed window of `secs` seconds that `now` falls in started.

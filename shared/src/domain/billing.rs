@@ -8,6 +8,8 @@ pub struct LedgerEntry {
     pub delta: i64,
     pub reason: String,
     pub reference: Option<String>,
+    /// An admin's reason for a grant or deduction.
+    pub note: Option<String>,
     pub created_at: i64,
 }
 /// The outcome of claiming an idempotency key.

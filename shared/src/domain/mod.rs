@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O.
 
 pub mod accounts;
+pub mod admin;
 pub mod assets;
 pub mod billing;
 pub mod catalog;

@@ -14,9 +14,24 @@ impl Ctx {
     ) -> Result<Principal, ApiError> {
         let who = self.authenticate(deps, req).await?;
         if matches!(who.credential, Credential::ApiKey { .. }) {
-            return Err(ApiError::Forbidden(
-                "API keys cannot manage API keys: sign in (POST /v1/auth/login) and use the access token".into(),
+            return Err(ApiError::forbidden(
+                "API keys cannot manage API keys: sign in (POST /v1/auth/login) and use the access token",
             ));
+        }
+        Ok(who)
+    }
+
+    /// An admin, by the role on their profile as it is now (not the one a token was issued
+    /// with): a removed role takes effect at once. Everyone else gets a 403.
+    pub async fn authenticate_admin<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
+        let who = self.authenticate(deps, req).await?;
+        let me = deps.store.user(&who.user_id).await?;
+        if me.is_none_or(|u| u.role != crate::domain::accounts::Role::Admin) {
+            return Err(ApiError::forbidden("this route is for admins only"));
         }
         Ok(who)
     }
@@ -70,6 +85,7 @@ impl Ctx {
                     reset_epoch: window.reset_at as u64,
                 })
             }
+            Admission::Disabled => Err(ApiError::account_disabled()),
             Admission::Revoked => {
                 let e = match principal.credential {
                     Credential::Session { .. } => ApiError::Unauthorized {

@@ -25,7 +25,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
         complete_upload, list_models, get_model, credit, referral_link, random_prompts, get_job, list_jobs, cancel_job,
-        create_video, get_video, list_videos, delete_video, video_content, doc
+        create_video, get_video, list_videos, delete_video, video_content,
+        admin_list_users, admin_get_user, admin_grant_credits, admin_disable_user, admin_enable_user,
+        admin_set_role, admin_usage, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
@@ -36,7 +38,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
         crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
         VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
-        crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference
+        crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
+        AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
+        UsageDay, UsageReport, UsageTotal, crate::domain::admin::AuditEntry,
+        crate::domain::admin::AuditAction
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
@@ -49,6 +54,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
         (name = "prompts", description = "Random prompt ideas"),
+        (name = "admin", description = "Accounts, credits and usage, for users with the `admin` role only (403 for everyone else); every change leaves an audit entry"),
         (name = "meta", description = "This document")
     )
 )]
@@ -125,6 +131,7 @@ impl utoipa::Modify for CommonErrors {
                 };
                 if secured {
                     add("401", "Missing, malformed, expired or revoked credentials");
+                    add("403", "The account is disabled (`account_disabled`)");
                 }
                 // Anonymous routes are limited per address, authenticated ones per user.
                 add("429", "The hourly request limit is reached (Retry-After)");
@@ -608,6 +615,94 @@ fn credit() {}
     ))]
 #[allow(dead_code)]
 fn referral_link() {}
+
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
+    params(
+        ("q" = Option<String>, Query, max_length = 254, description = "Users whose username or email starts with this (case-insensitive), in name order; every user newest first when absent"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,400}$", description = "`next_cursor` of the previous page, with the same `q`"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of users", body = AdminUserList),
+        (status = 400, description = "Invalid q, limit or cursor", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_list_users() {}
+
+#[utoipa::path(get, path = "/v1/admin/users/{id}", tag = "admin", operation_id = "admin_get_user",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user and the admin actions on it, newest first", body = AdminUserDetail),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No user with this id", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_get_user() {}
+
+#[utoipa::path(post, path = "/v1/admin/users/{id}/credits", tag = "admin", operation_id = "admin_grant_credits",
+    params(("id" = String, Path, description = "User id")),
+    request_body = GrantCreditsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done: the balance moved, with a ledger line naming the admin and an audit entry", body = CreditGrant),
+        (status = 400, description = "amount missing, zero or out of range; reason missing or too long", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No user with this id", body = ErrorResponse),
+        (status = 409, description = "A deduction larger than the balance (`param`: amount)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_grant_credits() {}
+
+#[utoipa::path(post, path = "/v1/admin/users/{id}/disable", tag = "admin", operation_id = "admin_disable_user",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Disabled: every token and API key of the account now fails with 403 `account_disabled`", body = AdminUser),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No user with this id", body = ErrorResponse),
+        (status = 409, description = "An admin cannot disable their own account", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_disable_user() {}
+
+#[utoipa::path(post, path = "/v1/admin/users/{id}/enable", tag = "admin", operation_id = "admin_enable_user",
+    params(("id" = String, Path, description = "User id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Enabled: the account's credentials work again", body = AdminUser),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No user with this id", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_enable_user() {}
+
+#[utoipa::path(post, path = "/v1/admin/users/{id}/role", tag = "admin", operation_id = "admin_set_role",
+    params(("id" = String, Path, description = "User id")),
+    request_body = SetRoleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The role is the user's now, for every credential at once", body = AdminUser),
+        (status = 400, description = "role missing, or not admin or user", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No user with this id", body = ErrorResponse),
+        (status = 409, description = "An admin cannot remove their own admin role", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_set_role() {}
+
+#[utoipa::path(get, path = "/v1/admin/usage", tag = "admin", operation_id = "admin_usage",
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "The last N UTC days, today included (default 30)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Paid generations, images and credits per day, oldest first", body = UsageReport),
+        (status = 400, description = "days out of range", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn admin_usage() {}
 
 #[utoipa::path(get, path = "/v1/prompts/random", tag = "prompts", operation_id = "random_prompts",
     params(

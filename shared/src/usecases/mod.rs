@@ -1,5 +1,6 @@
 //! The flows a handler calls: parse → one of these → respond.
 
+pub mod admin;
 pub mod auth;
 pub mod charges;
 #[cfg(any(feature = "delivery", feature = "images"))]

@@ -18,6 +18,7 @@ pub(super) fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
             earned: get_n(it, "credits_earned")?,
             spent: get_n(it, "credits_spent")?,
         },
+        disabled_at: opt_n(it, "disabled_at"),
     })
 }
 
@@ -59,11 +60,28 @@ impl Accounts for DynamoStore {
         if let Some(r) = &u.referred_by {
             profile.insert("referred_by".into(), s(r));
         }
+        profile.insert("gsi1pk".into(), s(keys::USER_LISTING));
+        profile.insert("gsi1sk".into(), s(keys::user_listing(u.created_at, &u.id)));
         let guard = |k: Item| put_new(&self.table, item(k, [("user_id", s(&u.id))]));
+        // The name guards are also the admins' directory, searchable by prefix.
+        let listed = |k: Item, name: String| {
+            put_new(
+                &self.table,
+                item(
+                    k,
+                    [
+                        ("user_id", s(&u.id)),
+                        ("gsi1pk", s(keys::USER_DIRECTORY)),
+                        ("gsi1sk", s(name)),
+                    ],
+                ),
+            )
+        };
+        let (username, email) = (u.username.to_lowercase(), u.email.to_lowercase());
         let mut items = vec![
             put_new(&self.table, profile),
-            guard(keys::username(&u.username.to_lowercase())),
-            guard(keys::email(&u.email.to_lowercase())),
+            listed(keys::username(&username), username.clone()),
+            listed(keys::email(&email), email.clone()),
             guard(keys::referral_code(&u.referral_code)),
         ];
         // The ledger explains every balance from zero: the signup grant is its first line, and
@@ -492,7 +510,7 @@ impl RateLimits for DynamoStore {
                 .await
                 .update_expression(update)
                 .condition_expression(format!(
-                    "attribute_exists(pk) AND {live_condition} AND {window_condition}"
+                    "attribute_exists(pk) AND attribute_not_exists(disabled_at) AND {live_condition} AND {window_condition}"
                 ))
                 .expression_attribute_names("#id", id)
                 .expression_attribute_values(":w", n(start))
@@ -532,6 +550,9 @@ impl RateLimits for DynamoStore {
                 self.ensure_profile_maps(user_id).await?;
                 (next, ensured) = (0, true);
                 continue;
+            }
+            if old.contains_key("disabled_at") {
+                return Ok(Admission::Disabled);
             }
             let map_has = |name: &str| {
                 old.get(name)

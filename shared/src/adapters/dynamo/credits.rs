@@ -249,6 +249,7 @@ impl Credits for DynamoStore {
                     delta: get_n(it, "delta")?,
                     reason: get_s(it, "reason")?,
                     reference: opt_s(it, "reference"),
+                    note: opt_s(it, "note"),
                     created_at: get_n(it, "created_at")?,
                 })
             })

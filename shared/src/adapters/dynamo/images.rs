@@ -121,7 +121,9 @@ impl Images for DynamoStore {
                     .delete(close_pending_hold(&self.table, &hold.id))
                     .build(),
             );
-            for update in finish_charge(&self.table, hold) {
+            let now = crate::domain::now_epoch();
+            let usage = super::admin::count_usage(&self.table, hold, now);
+            for update in finish_charge(&self.table, hold).into_iter().chain(usage) {
                 items.push(TransactWriteItem::builder().update(update).build());
             }
             if let Some((claim, answer)) = &settlement.answer {

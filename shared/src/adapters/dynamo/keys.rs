@@ -113,6 +113,7 @@ pub fn ledger_id(line: &LedgerLine) -> String {
         LedgerLine::ReferralSignup => "0signup~referral".into(),
         // One per referred user: a second grant for the same user cannot be written.
         LedgerLine::Referral(referred) => format!("referral~{referred}"),
+        LedgerLine::Admin(audit_id) => format!("admin~{audit_id}"),
     }
 }
 
@@ -124,20 +125,13 @@ pub enum LedgerLine<'a> {
     ReferralSignup,
     /// A referrer's reward for the referred user's first paid generation.
     Referral(&'a str),
+    /// An admin's grant or deduction, named by its audit entry.
+    Admin(&'a str),
 }
 
 /// A referrer's rewards of one UTC month (`yyyymm`), for the monthly cap.
 pub fn referral_month(referrer: &str, at: i64) -> Item {
-    let days = at.div_euclid(DAY);
-    // Civil month from days since 1970 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, _) = crate::domain::admin::civil_date(at.div_euclid(DAY));
     key(format!("REFCAP#{referrer}#{year:04}{month:02}"), "REFCAP")
 }
 
@@ -172,4 +166,31 @@ pub fn hold_due(due_at: i64, id: &str) -> String {
 
 pub fn idempotency(user_id: &str, key_name: &str) -> Item {
     key(format!("IDEMP#{user_id}#{key_name}"), "IDEMP")
+}
+
+/// The index partition of every username and email guard (`gsi1sk` = the lower-case name), so
+/// admins can search both by prefix in one sorted stream.
+pub const USER_DIRECTORY: &str = "USERDIR";
+
+/// The index partition of every profile (`gsi1sk` = [`user_listing`]), newest last.
+pub const USER_LISTING: &str = "USERS";
+
+pub fn user_listing(created_at: i64, id: &str) -> String {
+    format!("{created_at:012}#{id}")
+}
+
+/// An admin action, in the partition of the user it was done to (newest last).
+pub fn audit(user_id: &str, at: i64, id: &str) -> Item {
+    key(user_pk(user_id), &format!("{AUDIT_PREFIX}{at:012}#{id}"))
+}
+
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+
+/// Paid work of one UTC day, counted in one of a few shards so no single item is hot.
+pub fn usage(shard: u32, day: i64) -> Item {
+    key(usage_shard(shard), &format!("DAY#{day:08}"))
+}
+
+pub fn usage_shard(shard: u32) -> String {
+    format!("USAGE#{shard}")
 }

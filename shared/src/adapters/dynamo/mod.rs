@@ -17,8 +17,12 @@
 //! - `HOLD#<generation id>` / `HOLD`: a charge in flight, indexed for the sweeper under
 //!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
 //!   debits that can still be refunded
+//! - `USER#<id>` / `AUDIT#<at>#<id>`: an admin's action on the user
+//! - `USAGE#<shard>` / `DAY#<day>`: paid work of a UTC day (admins' usage report)
+//! - index `gsi1`: guards under `USERDIR` (admins' search by prefix), profiles under `USERS`
 
 mod accounts;
+mod admin;
 #[cfg(feature = "images")]
 mod circuits;
 mod codec;

@@ -247,6 +247,9 @@ impl RateLimits for MemoryStore {
         let Some(p) = st.users.get_mut(user_id) else {
             return Ok(Admission::Revoked);
         };
+        if p.user.as_ref().is_some_and(|u| u.disabled_at.is_some()) {
+            return Ok(Admission::Disabled);
+        }
         let live_now = match live {
             Live::Session(sid) => !p.revoked_sessions.contains(sid),
             Live::ApiKey(kid) => p.api_keys.contains_key(kid),

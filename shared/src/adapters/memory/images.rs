@@ -64,6 +64,14 @@ impl Images for MemoryStore {
             }
             // Closed, and what it took is final.
             st.holds.remove(&s.hold.id);
+            if s.hold.amount > 0 || s.hold.images > 0 {
+                let today = crate::domain::now_epoch().div_euclid(DAY);
+                let usage = st.usage.entry(today).or_default();
+                usage.day = today;
+                usage.generations += 1;
+                usage.images += s.hold.images as i64;
+                usage.credits += s.hold.amount;
+            }
             if let Some(p) = st.users.get_mut(&s.hold.user_id) {
                 p.open_charges.remove(&s.hold.id);
             }

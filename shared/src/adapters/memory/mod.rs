@@ -7,6 +7,7 @@
 //! write whose outcome the use cases must judge.
 
 mod accounts;
+mod admin;
 mod billing;
 mod images;
 mod jobs;
@@ -78,6 +79,10 @@ struct State {
     holds: HashMap<String, Hold>,
     idempotency: HashMap<(String, String), Idem>,
     faults: VecDeque<PutFault>,
+    /// day → paid work settled that day
+    usage: BTreeMap<i64, crate::domain::admin::DayUsage>,
+    /// target user → audit entries, oldest first
+    audit: HashMap<String, Vec<crate::domain::admin::AuditEntry>>,
     webhook_secrets: HashMap<String, crate::domain::webhooks::WebhookSecrets>,
     /// (user, job id) → job; ids sort by creation time.
     jobs: BTreeMap<(String, String), Job>,
@@ -127,6 +132,7 @@ fn ledger_line(
             delta,
             reason: reason.into(),
             reference: Some(reference.into()),
+            note: None,
             created_at: crate::domain::now_epoch(),
         },
     );
@@ -220,6 +226,7 @@ pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
             earned: 0,
             spent: 0,
         },
+        disabled_at: None,
     };
     store
         .create_user(&user)

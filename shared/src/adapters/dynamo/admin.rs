@@ -1,0 +1,328 @@
+//! What admins read and change: the user directory, audited changes to an account, and the
+//! usage counted by each settlement.
+
+use super::*;
+use crate::domain::admin::{AdminWrite, AuditAction, AuditEntry, DayUsage, listed_at};
+
+/// Shards of the daily usage counters: settlements spread over them by hold id.
+const USAGE_SHARDS: u32 = 8;
+
+fn audit_put(table: &str, a: &AuditEntry) -> TransactWriteItem {
+    put_new(
+        table,
+        item(
+            keys::audit(&a.target, a.at, &a.id),
+            [
+                ("entity", s("audit")),
+                ("id", s(&a.id)),
+                ("at", n(a.at)),
+                ("actor", s(&a.actor)),
+                ("action", s(a.action.as_str())),
+                ("target", s(&a.target)),
+                ("detail", s(&a.detail)),
+            ],
+        ),
+    )
+}
+
+fn audit_from(it: &Item) -> Result<AuditEntry, ApiError> {
+    Ok(AuditEntry {
+        id: get_s(it, "id")?,
+        at: get_n(it, "at")?,
+        actor: get_s(it, "actor")?,
+        action: AuditAction::parse(&get_s(it, "action")?).ok_or_else(|| corrupt("action"))?,
+        target: get_s(it, "target")?,
+        detail: get_s(it, "detail")?,
+    })
+}
+
+/// A settlement's paid work, added to its day's counter in the settling transaction (free
+/// work, such as transforms and uploads, is not counted).
+pub(super) fn count_usage(table: &str, hold: &Hold, now: i64) -> Option<Update> {
+    if hold.amount == 0 && hold.images == 0 {
+        return None;
+    }
+    let shard = keys::hold_shard(&hold.id) % USAGE_SHARDS;
+    let day = now.div_euclid(crate::domain::DAY_SECONDS);
+    Some(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(keys::usage(shard, day)))
+            .update_expression("ADD generations :one, images :images, credits :credits")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":images", n(hold.images as i64))
+            .expression_attribute_values(":credits", n(hold.amount))
+            .build()
+            .expect("update fields set"),
+    )
+}
+
+impl DynamoStore {
+    /// One audited change to a profile: the update (conditional on the profile existing) and
+    /// the audit entry stand or fall together; the profile as it is afterwards.
+    async fn audited(
+        &self,
+        user_id: &str,
+        update: Update,
+        audit: &AuditEntry,
+    ) -> Result<AdminWrite<UserRecord>, ApiError> {
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit_put(&self.table, audit),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => {}
+            Err(reasons)
+                if reasons
+                    .first()
+                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                return Ok(AdminWrite::NoSuchUser);
+            }
+            Err(reasons) => {
+                return Err(ApiError::internal(format!(
+                    "admin change cancelled: {reasons:?}"
+                )));
+            }
+        }
+        match self.user(user_id).await? {
+            Some(u) => Ok(AdminWrite::Done(u)),
+            None => Ok(AdminWrite::NoSuchUser),
+        }
+    }
+
+    fn profile_update(&self, user_id: &str) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(user_id)))
+            .condition_expression("attribute_exists(pk)")
+    }
+}
+
+impl Admin for DynamoStore {
+    async fn find_users(
+        &self,
+        prefix: Option<&str>,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<(Vec<UserRecord>, Option<String>), ApiError> {
+        let client = self.client.get().await;
+        let Some(prefix) = prefix else {
+            // Every user, newest first, from the profiles' own index entries.
+            let mut query = client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(keys::USER_LISTING))
+                .scan_index_forward(false)
+                .limit(limit as i32);
+            if let Some(after) = after {
+                let id = after.split_once('#').map(|(_, id)| id).unwrap_or_default();
+                let mut start = keys::profile(id);
+                start.insert("gsi1pk".into(), s(keys::USER_LISTING));
+                start.insert("gsi1sk".into(), s(after));
+                query = query.set_exclusive_start_key(Some(start));
+            }
+            let out = query.send().await.map_err(sdk_error)?;
+            let users = out
+                .items()
+                .iter()
+                .map(super::accounts::user_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = out
+                .last_evaluated_key
+                .and_then(|k| opt_s(&k, "gsi1sk"))
+                .filter(|_| users.len() == limit);
+            return Ok((users, next));
+        };
+        // Usernames and emails in one sorted stream; a user matching by both is listed at the
+        // first of its names only, so no user shows up twice, on one page or across pages.
+        let mut users: Vec<UserRecord> = Vec::new();
+        let mut start = after.map(str::to_string);
+        let mut cursor = None;
+        'pages: loop {
+            let mut query = client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::USER_DIRECTORY))
+                .expression_attribute_values(":prefix", s(prefix))
+                .limit(limit as i32 + 1);
+            if let Some(name) = &start {
+                // Usernames cannot hold '@': the guard a name belongs to is told by it.
+                let mut k = if name.contains('@') {
+                    keys::email(name)
+                } else {
+                    keys::username(name)
+                };
+                k.insert("gsi1pk".into(), s(keys::USER_DIRECTORY));
+                k.insert("gsi1sk".into(), s(name));
+                query = query.set_exclusive_start_key(Some(k));
+            }
+            let out = query.send().await.map_err(sdk_error)?;
+            let entries = out
+                .items()
+                .iter()
+                .map(|it| Ok((get_s(it, "gsi1sk")?, get_s(it, "user_id")?)))
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            let found =
+                futures::future::try_join_all(entries.iter().map(|(_, id)| self.user(id))).await?;
+            for ((name, _), user) in entries.into_iter().zip(found) {
+                let listed_here = user
+                    .as_ref()
+                    .is_some_and(|u| listed_at(u, prefix).as_deref() == Some(name.as_str()));
+                if listed_here {
+                    if users.len() == limit {
+                        break 'pages;
+                    }
+                    users.extend(user);
+                }
+                cursor = Some(name.clone());
+                start = Some(name);
+            }
+            if out.last_evaluated_key.is_none() {
+                cursor = None;
+                break;
+            }
+        }
+        Ok((users, cursor))
+    }
+
+    async fn adjust_credits(
+        &self,
+        user_id: &str,
+        delta: i64,
+        audit: &AuditEntry,
+        note: &str,
+    ) -> Result<AdminWrite<CreditBalance>, ApiError> {
+        let update = self
+            .profile_update(user_id)
+            .update_expression("SET credits_available = credits_available + :d")
+            .condition_expression("attribute_exists(pk) AND credits_available >= :need")
+            .expression_attribute_values(":d", n(delta))
+            .expression_attribute_values(":need", n((-delta).max(0)))
+            .build()
+            .expect("update fields set");
+        let mut line = ledger_put(
+            &self.table,
+            user_id,
+            LedgerLine::Admin(&audit.id),
+            delta,
+            "admin_grant",
+            &audit.actor,
+        );
+        line.item.insert("note".into(), s(note));
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(line).build(),
+            audit_put(&self.table, audit),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => {}
+            Err(reasons)
+                if reasons
+                    .first()
+                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                return Ok(match self.user(user_id).await? {
+                    Some(u) => AdminWrite::Insufficient {
+                        available: u.credits.available,
+                    },
+                    None => AdminWrite::NoSuchUser,
+                });
+            }
+            Err(reasons) => {
+                return Err(ApiError::internal(format!(
+                    "credit change cancelled: {reasons:?}"
+                )));
+            }
+        }
+        match self.user(user_id).await? {
+            Some(u) => Ok(AdminWrite::Done(u.credits)),
+            None => Ok(AdminWrite::NoSuchUser),
+        }
+    }
+
+    async fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled_at: Option<i64>,
+        audit: &AuditEntry,
+    ) -> Result<AdminWrite<UserRecord>, ApiError> {
+        let update = match disabled_at {
+            Some(at) => self
+                .profile_update(user_id)
+                .update_expression("SET disabled_at = :at")
+                .expression_attribute_values(":at", n(at)),
+            None => self
+                .profile_update(user_id)
+                .update_expression("REMOVE disabled_at"),
+        };
+        let update = update.build().expect("update fields set");
+        self.audited(user_id, update, audit).await
+    }
+
+    async fn set_role(
+        &self,
+        user_id: &str,
+        role: Role,
+        audit: &AuditEntry,
+    ) -> Result<AdminWrite<UserRecord>, ApiError> {
+        let update = self
+            .profile_update(user_id)
+            .update_expression("SET #role = :role")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", s(role.as_str()))
+            .build()
+            .expect("update fields set");
+        self.audited(user_id, update, audit).await
+    }
+
+    async fn audit_trail(&self, user_id: &str, limit: usize) -> Result<Vec<AuditEntry>, ApiError> {
+        let out = self
+            .user_items(user_id, keys::AUDIT_PREFIX)
+            .await
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items().iter().map(audit_from).collect()
+    }
+
+    async fn usage(&self, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, ApiError> {
+        let client = self.client.get().await;
+        let mut days: std::collections::BTreeMap<i64, DayUsage> = Default::default();
+        for shard in 0..USAGE_SHARDS {
+            let pages: Vec<_> = client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(keys::usage_shard(shard)))
+                .expression_attribute_values(":first", keys::usage(shard, first_day)["sk"].clone())
+                .expression_attribute_values(":last", keys::usage(shard, last_day)["sk"].clone())
+                .into_paginator()
+                .items()
+                .send()
+                .collect()
+                .await;
+            for it in pages {
+                let it = it.map_err(sdk_error)?;
+                let day = get_s(&it, "sk")?
+                    .trim_start_matches("DAY#")
+                    .parse::<i64>()
+                    .map_err(|_| corrupt("sk"))?;
+                let d = days.entry(day).or_insert(DayUsage {
+                    day,
+                    ..DayUsage::default()
+                });
+                d.generations += opt_n(&it, "generations").unwrap_or(0);
+                d.images += opt_n(&it, "images").unwrap_or(0);
+                d.credits += opt_n(&it, "credits").unwrap_or(0);
+            }
+        }
+        Ok(days.into_values().collect())
+    }
+}

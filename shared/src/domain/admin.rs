@@ -1,0 +1,216 @@
+//! What an admin may do to an account, and the audit entry each action leaves.
+
+use crate::domain::accounts::Role;
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
+
+/// The largest grant or deduction in one action: a typo must not mint a fortune.
+pub const CREDIT_CHANGE_MAX: i64 = 1_000_000;
+pub const REASON_MAX: usize = 200;
+/// How far back `GET /v1/admin/usage` reaches.
+pub const USAGE_DAYS_MAX: u32 = 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    GrantCredits,
+    Disable,
+    Enable,
+    SetRole,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::GrantCredits => "grant_credits",
+            AuditAction::Disable => "disable",
+            AuditAction::Enable => "enable",
+            AuditAction::SetRole => "set_role",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::GrantCredits,
+            Self::Disable,
+            Self::Enable,
+            Self::SetRole,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// Who did what to whom, and when: written in the same transaction as the action itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The admin's user id.
+    pub actor: String,
+    pub action: AuditAction,
+    /// The user acted on.
+    pub target: String,
+    /// The amount and reason of a grant, or the new role.
+    pub detail: String,
+}
+
+impl AuditEntry {
+    pub fn new(actor: &str, action: AuditAction, target: &str, detail: String, at: i64) -> Self {
+        Self {
+            id: crate::domain::new_id("audit"),
+            at,
+            actor: actor.to_string(),
+            action,
+            target: target.to_string(),
+            detail,
+        }
+    }
+}
+
+/// How an admin's write to an account ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminWrite<T> {
+    Done(T),
+    NoSuchUser,
+    /// A deduction larger than the balance (balances never go below zero).
+    Insufficient {
+        available: i64,
+    },
+}
+
+/// One UTC day of paid work, across all users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayUsage {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    /// Paid requests settled (an image request, a video job).
+    pub generations: i64,
+    /// Images (or videos) they delivered.
+    pub images: i64,
+    pub credits: i64,
+}
+
+/// A grant (`amount` > 0) or deduction (< 0) with the reason the user will read in the ledger.
+pub fn validate_grant(
+    amount: Option<i64>,
+    reason: Option<&str>,
+) -> Result<(i64, String), ApiError> {
+    let amount = amount.ok_or_else(|| ApiError::missing("amount"))?;
+    if amount == 0 || amount.abs() > CREDIT_CHANGE_MAX {
+        return Err(ApiError::invalid(
+            "amount",
+            format!(
+                "amount must be a whole number of credits from -{CREDIT_CHANGE_MAX} to {CREDIT_CHANGE_MAX}, not zero"
+            ),
+        ));
+    }
+    let reason = reason.map(str::trim).unwrap_or("");
+    if reason.is_empty() {
+        return Err(ApiError::missing("reason"));
+    }
+    if reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "reason",
+            format!("reason must be at most {REASON_MAX} printable characters"),
+        ));
+    }
+    Ok((amount, reason.to_string()))
+}
+
+/// The role an admin grants, as written in the request.
+pub fn parse_role(raw: Option<&str>) -> Result<Role, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::missing("role"))?;
+    Role::parse(raw).ok_or_else(|| ApiError::invalid("role", "role must be \"admin\" or \"user\""))
+}
+
+/// A search prefix for usernames and emails, compared lower-case.
+pub fn search_prefix(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = raw.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if q.chars().count() > crate::domain::accounts::EMAIL_MAX || q.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "q",
+            "q must be the start of a username or an email, at most 254 characters",
+        ));
+    }
+    Ok(Some(q.to_lowercase()))
+}
+
+/// The first of a user's names (username, email; lower-case) that starts with `prefix`: where
+/// a search lists the user, once.
+pub fn listed_at(u: &crate::domain::accounts::UserRecord, prefix: &str) -> Option<String> {
+    [u.username.to_lowercase(), u.email.to_lowercase()]
+        .into_iter()
+        .filter(|name| name.starts_with(prefix))
+        .min()
+}
+
+/// `yyyy-mm-dd` of a day counted from 1970-01-01 (Howard Hinnant's civil-from-days).
+pub fn civil_date(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+pub fn date_string(days: i64) -> String {
+    let (y, m, d) = civil_date(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(date_string(0), "1970-01-01");
+        assert_eq!(date_string(59), "1970-03-01");
+        // 2024-02-29 (leap day) and 2026-11-27.
+        assert_eq!(date_string(19_782), "2024-02-29");
+        assert_eq!(date_string(20_784), "2026-11-27");
+    }
+
+    #[test]
+    fn grants_need_a_bounded_non_zero_amount_and_a_reason() {
+        assert_eq!(
+            validate_grant(Some(-5), Some(" refund for outage ")).unwrap(),
+            (-5, "refund for outage".to_string())
+        );
+        for (amount, reason, param) in [
+            (None, Some("x"), "amount"),
+            (Some(0), Some("x"), "amount"),
+            (Some(CREDIT_CHANGE_MAX + 1), Some("x"), "amount"),
+            (Some(5), None, "reason"),
+            (Some(5), Some("  "), "reason"),
+            (Some(5), Some("a\u{7}b"), "reason"),
+        ] {
+            match validate_grant(amount, reason) {
+                Err(ApiError::InvalidRequest { param: p, .. }) => {
+                    assert_eq!(p.as_deref(), Some(param))
+                }
+                other => panic!("{amount:?} {reason:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn actions_round_trip() {
+        for a in [
+            AuditAction::GrantCredits,
+            AuditAction::Disable,
+            AuditAction::Enable,
+            AuditAction::SetRole,
+        ] {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+        }
+    }
+}
