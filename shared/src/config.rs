@@ -86,6 +86,38 @@ pub struct Config {
     pub allow_private_webhook_targets: bool,
     /// The EventBridge bus that hears about new and deleted assets (`None`: no events).
     pub event_bus_name: Option<String>,
+    /// The OpenID Connect providers users may sign in with: those with a client id.
+    pub identity_providers: Vec<IdentityProvider>,
+}
+
+/// An OpenID Connect provider this deployment is registered with.
+#[derive(Clone)]
+pub struct IdentityProvider {
+    pub idp: crate::domain::signin::Idp,
+    /// Google's and Microsoft's client id; Apple's services id.
+    pub client_id: String,
+    /// Google's and Microsoft's client secret; Apple's is signed per exchange (`apple`).
+    pub client_secret: Option<Arc<Secret>>,
+    /// Where the provider's metadata is (`<issuer>/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Microsoft: the tenants (`tid`) whose users may sign in; empty: any.
+    pub tenants: Vec<String>,
+    pub apple: Option<AppleSigning>,
+}
+
+/// What Apple's client secret (an ES256 JWT) is signed with.
+#[derive(Clone)]
+pub struct AppleSigning {
+    pub team_id: String,
+    pub key_id: String,
+    /// The `.p8` key (PKCS#8 PEM).
+    pub private_key: Arc<Secret>,
+}
+
+impl Config {
+    pub fn identity_provider(&self, idp: crate::domain::signin::Idp) -> Option<&IdentityProvider> {
+        self.identity_providers.iter().find(|p| p.idp == idp)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -109,6 +141,14 @@ impl std::fmt::Debug for Config {
             .field("openai_base_url", &self.openai_base_url)
             .field("presign_ttl", &self.presign_ttl)
             .field("daily_image_limit", &self.daily_image_limit)
+            .field(
+                "identity_providers",
+                &self
+                    .identity_providers
+                    .iter()
+                    .map(|p| p.idp.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -282,7 +322,74 @@ impl Config {
             }
             Ok(v)
         };
+        let identity_providers = {
+            use crate::domain::signin::Idp;
+            let mut providers = Vec::new();
+            for (idp, id_var, secret_var, arn_var, issuer_var) in [
+                (
+                    Idp::Google,
+                    "GOOGLE_CLIENT_ID",
+                    "GOOGLE_CLIENT_SECRET",
+                    "GOOGLE_CLIENT_SECRET_ARN",
+                    "GOOGLE_ISSUER",
+                ),
+                (
+                    Idp::Microsoft,
+                    "MICROSOFT_CLIENT_ID",
+                    "MICROSOFT_CLIENT_SECRET",
+                    "MICROSOFT_CLIENT_SECRET_ARN",
+                    "MICROSOFT_ISSUER",
+                ),
+                (
+                    Idp::Apple,
+                    "APPLE_SERVICES_ID",
+                    "APPLE_PRIVATE_KEY",
+                    "APPLE_PRIVATE_KEY_ARN",
+                    "APPLE_ISSUER",
+                ),
+            ] {
+                let Some(client_id) = get(id_var) else {
+                    continue;
+                };
+                let secret = secret(secret_var, arn_var, 1)?.ok_or(ConfigError::Invalid {
+                    name: secret_var,
+                    reason: format!("{secret_var} (or {arn_var}) is required with {id_var}"),
+                })?;
+                let issuer = get(issuer_var)
+                    .unwrap_or_else(|| idp.default_issuer().into())
+                    .trim_end_matches('/')
+                    .to_string();
+                let (client_secret, apple) = if idp == Idp::Apple {
+                    let team_id = required("APPLE_TEAM_ID")?;
+                    let key_id = required("APPLE_KEY_ID")?;
+                    (
+                        None,
+                        Some(AppleSigning {
+                            team_id,
+                            key_id,
+                            private_key: secret,
+                        }),
+                    )
+                } else {
+                    (Some(secret), None)
+                };
+                providers.push(IdentityProvider {
+                    idp,
+                    client_id: client_id.trim().to_string(),
+                    client_secret,
+                    issuer,
+                    tenants: if idp == Idp::Microsoft {
+                        list("MICROSOFT_TENANTS")
+                    } else {
+                        Vec::new()
+                    },
+                    apple,
+                });
+            }
+            providers
+        };
         Ok(Self {
+            identity_providers,
             referral_signup_credits: non_negative("REFERRAL_SIGNUP_CREDITS", 20)?,
             referrer_credits: non_negative("REFERRER_CREDITS", 50)?,
             referrer_monthly_cap: parse("REFERRER_MONTHLY_CAP", get("REFERRER_MONTHLY_CAP"), 20)?,

@@ -10,6 +10,7 @@ use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
+use crate::domain::signin::{Idp, SigninState};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
@@ -85,6 +86,47 @@ pub trait Admin: Send + Sync {
         first_day: i64,
         last_day: i64,
     ) -> impl Future<Output = Result<Vec<DayUsage>, ApiError>> + Send;
+}
+
+/// Sign-ins with OpenID providers: their state in flight and the identities they link.
+pub trait Identities: Send + Sync {
+    fn save_signin(&self, state: &SigninState)
+    -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Takes a sign-in once: `None` when unknown, expired, already taken or another
+    /// provider's.
+    fn take_signin(
+        &self,
+        state: &str,
+        provider: Idp,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<SigninState>, ApiError>> + Send;
+    /// Records a single-use credential (by hash) until `until`; `false` when it was used before.
+    fn spend_once(
+        &self,
+        hash: &str,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// The user an identity signs in.
+    fn identity_user(
+        &self,
+        provider: Idp,
+        subject: &str,
+    ) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
+    /// Links an identity to an existing user; `false` when it is already someone's.
+    fn link_identity(
+        &self,
+        provider: Idp,
+        subject: &str,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+    /// Creates the user and links the identity in one write.
+    fn create_user_with_identity(
+        &self,
+        user: &UserRecord,
+        provider: Idp,
+        subject: &str,
+    ) -> impl Future<Output = Result<Result<(), Taken>, ApiError>> + Send;
 }
 
 pub trait Sessions: Send + Sync {
@@ -465,6 +507,7 @@ pub trait WebhookSecretStore: Send + Sync {
 pub trait Store:
     Accounts
     + Admin
+    + Identities
     + Sessions
     + ApiKeys
     + RateLimits
@@ -481,6 +524,7 @@ pub trait Store:
 impl<T> Store for T where
     T: Accounts
         + Admin
+        + Identities
         + Sessions
         + ApiKeys
         + RateLimits

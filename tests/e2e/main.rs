@@ -23,6 +23,7 @@ mod prompts;
 mod providers;
 mod rate_limit;
 mod referrals;
+mod signin;
 mod stack_shape;
 mod vendors;
 mod videos;

@@ -60,6 +60,17 @@ fn each_function_may_read_only_the_secrets_it_uses() {
         if calls_vendors {
             expected.extend(vendor_keys.iter().map(|k| k.to_string()));
         }
+        // Signing someone in with a provider exchanges a code (client secrets, Apple's key).
+        if source.contains(" sign_in(deps") {
+            expected.extend(
+                [
+                    "GoogleClientSecretArn",
+                    "MicrosoftClientSecretArn",
+                    "ApplePrivateKeyArn",
+                ]
+                .map(String::from),
+            );
+        }
         // Prompt ideas are written by OpenAI's text models only.
         if source.contains("usecases::prompts") {
             expected.insert("OpenAiApiKeySecretArn".to_string());

@@ -510,3 +510,202 @@ pub mod fixtures {
             .unwrap()
     }
 }
+
+/// A real OpenID Provider (npm `oidc-provider`, see tests/oidc/provider.mjs) on loopback,
+/// behaving as Google, Microsoft or Apple; stopped when dropped.
+pub mod oidc {
+    use std::collections::HashMap;
+    use tokio::io::AsyncBufReadExt;
+
+    pub const CLIENT_ID: &str = "imageapi-test-client";
+    pub const CLIENT_SECRET: &str = "imageapi-test-client-secret";
+
+    pub struct Provider {
+        _child: tokio::process::Child,
+        pub base: String,
+        /// Apple mode: the team's .p8 key (PEM) the service signs client secrets with.
+        pub apple_private_key: Option<String>,
+        http: reqwest::Client,
+    }
+
+    impl Provider {
+        /// `mode`: google, microsoft or apple; `env`: extra `OP_*` settings.
+        pub async fn start(mode: &str, env: &[(&str, &str)]) -> Self {
+            let mut cmd = tokio::process::Command::new("node");
+            cmd.arg(super::workspace_root().join("tests/oidc/provider.mjs"))
+                .env("OP_MODE", mode)
+                .env("OP_CLIENT_ID", CLIENT_ID)
+                .env("OP_CLIENT_SECRET", CLIENT_SECRET)
+                .env("OP_APPLE_TEAM_ID", "TEAM123456")
+                .env("OP_APPLE_KEY_ID", "KEY1234567")
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let mut child = cmd.spawn().expect("node runs the OpenID Provider");
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            let mut apple_private_key = None;
+            let base = loop {
+                let line =
+                    tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+                        .await
+                        .expect("the OpenID Provider starts")
+                        .unwrap()
+                        .expect("the OpenID Provider prints its address");
+                if let Some(key) = line.strip_prefix("apple_private_key ") {
+                    let pem =
+                        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key)
+                            .unwrap();
+                    apple_private_key = Some(String::from_utf8(pem).unwrap());
+                } else if let Some(base) = line.strip_prefix("listening ") {
+                    break base.to_string();
+                }
+            };
+            Provider {
+                _child: child,
+                base,
+                apple_private_key,
+                http: super::no_redirects(),
+            }
+        }
+
+        /// The stack parameters that make this provider the deployment's `idp`.
+        pub fn parameters(&self, idp: &str) -> Vec<(String, String)> {
+            let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+            match idp {
+                "google" => vec![
+                    p("GoogleClientId", CLIENT_ID),
+                    p("GoogleClientSecret", CLIENT_SECRET),
+                    p("GoogleIssuer", &self.base),
+                ],
+                "microsoft" => vec![
+                    p("MicrosoftClientId", CLIENT_ID),
+                    p("MicrosoftClientSecret", CLIENT_SECRET),
+                    p("MicrosoftIssuer", &format!("{}/common/v2.0", self.base)),
+                ],
+                _ => vec![
+                    p("AppleServicesId", CLIENT_ID),
+                    p("AppleTeamId", "TEAM123456"),
+                    p("AppleKeyId", "KEY1234567"),
+                    p(
+                        "ApplePrivateKey",
+                        self.apple_private_key.as_deref().unwrap(),
+                    ),
+                    p("AppleIssuer", &self.base),
+                ],
+            }
+        }
+
+        /// A token signed by the provider's own key (`key`: `op`), an unknown key
+        /// (`unknown`), HS256 with the client secret (`hs256`) or not at all (`none`).
+        pub async fn sign(&self, claims: serde_json::Value, key: &str) -> String {
+            let r = self
+                .http
+                .post(format!("{}/__test/sign", self.base))
+                .json(&serde_json::json!({"claims": claims, "key": key}))
+                .send()
+                .await
+                .unwrap();
+            r.json::<serde_json::Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+
+        /// Signs `login` in at the provider from its authorization `url` (as a person would,
+        /// minus the login form), until the provider sends the browser back: the callback's
+        /// URL and parameters (a redirect's query, or the fields of Apple's posted form).
+        pub async fn authorize(&self, url: &str, login: &str) -> Returned {
+            let mut jar: HashMap<String, String> = HashMap::new();
+            let mut next = format!("{url}&login_hint={login}");
+            for _ in 0..10 {
+                let cookies: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let resp = self
+                    .http
+                    .get(&next)
+                    .header("cookie", cookies.join("; "))
+                    .send()
+                    .await
+                    .unwrap();
+                for c in resp.headers().get_all("set-cookie") {
+                    let pair = c.to_str().unwrap().split(';').next().unwrap();
+                    if let Some((k, v)) = pair.split_once('=') {
+                        jar.insert(k.to_string(), v.to_string());
+                    }
+                }
+                if resp.status().is_redirection() {
+                    let location = resp.headers()["location"].to_str().unwrap().to_string();
+                    let absolute = reqwest::Url::parse(&next).unwrap().join(&location).unwrap();
+                    if !absolute.as_str().starts_with(&self.base) {
+                        let params = absolute.query_pairs().into_owned().collect();
+                        let mut to = absolute.clone();
+                        to.set_query(None);
+                        return Returned {
+                            to: to.to_string(),
+                            params,
+                            posted: false,
+                            url: absolute.to_string(),
+                        };
+                    }
+                    next = absolute.to_string();
+                    continue;
+                }
+                let status = resp.status();
+                let html = resp.text().await.unwrap();
+                assert_eq!(
+                    status,
+                    reqwest::StatusCode::OK,
+                    "the provider answered: {html}"
+                );
+                return form_post(&html);
+            }
+            panic!("the provider kept redirecting");
+        }
+    }
+
+    /// Where the provider sent the browser back, and with what.
+    #[derive(Debug, Clone)]
+    pub struct Returned {
+        /// The redirect URI, without its query.
+        pub to: String,
+        pub params: HashMap<String, String>,
+        /// Posted as a form (Apple) rather than a redirect.
+        pub posted: bool,
+        /// The full URL of a redirect.
+        pub url: String,
+    }
+
+    fn unescape(s: &str) -> String {
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    }
+
+    /// The action and hidden inputs of the provider's auto-submitting form (`form_post`).
+    fn form_post(html: &str) -> Returned {
+        let attr = |tag: &str, name: &str| -> Option<String> {
+            let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = tag[start..].find('"')? + start;
+            Some(unescape(&tag[start..end]))
+        };
+        let form = html.split("<form").nth(1).expect("a form_post page");
+        let action = attr(form.split('>').next().unwrap(), "action").unwrap();
+        let params = form
+            .split("<input")
+            .skip(1)
+            .filter_map(|tag| {
+                let tag = tag.split('>').next()?;
+                Some((attr(tag, "name")?, attr(tag, "value")?))
+            })
+            .collect();
+        Returned {
+            to: action.clone(),
+            params,
+            posted: true,
+            url: action,
+        }
+    }
+}

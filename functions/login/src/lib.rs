@@ -44,7 +44,11 @@ async fn login<S: Store>(
         (None, LoginId::Email(e)) => format!("email:{e}"),
     };
     ctx.check_sign_in(deps, &account).await?;
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // An account that only signs in with a provider has no password: it costs the same work.
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .filter(|h| !h.is_empty());
     let verified = verify_password(body.password, stored).await?;
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("sign-in refused");

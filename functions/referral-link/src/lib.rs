@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::http::wire::ReferralLink;
-use shared::http::{Ctx, json};
+use shared::http::{Ctx, json, public_origin};
 use shared::ports::Store;
 use shared::{ApiError, Deps};
 
@@ -23,10 +23,7 @@ async fn link<S: Store, B>(
         .user(&who.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
-    let base = match &deps.config.public_base_url {
-        Some(base) => base.clone(),
-        None => origin_of(req),
-    };
+    let base = public_origin(&deps.config, req);
     json(
         StatusCode::OK,
         &ReferralLink {
@@ -37,17 +34,4 @@ async fn link<S: Store, B>(
             monthly_cap: deps.config.referrer_monthly_cap,
         },
     )
-}
-
-/// The origin the request came to (`PublicBaseUrl` unset): the `Host` API Gateway answered
-/// on (no client-set forwarding header), https but http on loopback.
-fn origin_of(req: &Request) -> String {
-    let host = req
-        .headers()
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
-    let scheme = if loopback { "http" } else { "https" };
-    format!("{scheme}://{host}")
 }

@@ -172,6 +172,8 @@ impl LoginId {
 pub enum Taken {
     Username,
     Email,
+    /// The provider identity was linked to an account meanwhile.
+    Identity,
 }
 
 impl Taken {
@@ -182,6 +184,10 @@ impl Taken {
         let (param, message) = match self {
             Taken::Username => ("username", "username is already taken"),
             Taken::Email => ("email", "email is already registered; sign in instead"),
+            Taken::Identity => (
+                "sign_to",
+                "this sign-in is already linked to another account",
+            ),
         };
         ApiError::Conflict {
             message: message.into(),
@@ -194,8 +200,12 @@ impl Taken {
 pub struct UserRecord {
     pub id: String,
     pub username: String,
+    /// Empty for an account a provider created whose email was another account's.
     pub email: String,
+    /// Empty for an account that only signs in with a provider.
     pub password_hash: String,
+    /// The person's name, as a provider gave it.
+    pub name: Option<String>,
     pub role: Role,
     pub created_at: i64,
     pub referral_code: String,

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod generation;
 pub mod jobs;
 pub mod prompts;
+pub mod signin;
 pub mod videos;
 pub mod webhooks;
 

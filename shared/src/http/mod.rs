@@ -419,6 +419,44 @@ pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
         .map_err(ApiError::internal)
 }
 
+/// The origin clients reach this API at: `PUBLIC_BASE_URL`, or the `Host` API Gateway
+/// answered on (never a client-set forwarding header), https but http on loopback.
+pub fn public_origin(config: &crate::config::Config, req: &Request) -> String {
+    if let Some(base) = &config.public_base_url {
+        return base.clone();
+    }
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let loopback = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+    let scheme = if loopback { "http" } else { "https" };
+    format!("{scheme}://{host}")
+}
+
+/// The cookie the web pages keep their refresh token in: out of reach of scripts, sent only to
+/// the auth routes (refresh, sign-out), never cross-site.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+
+pub fn refresh_cookie(token: &str, max_age: i64) -> String {
+    format!(
+        "{REFRESH_COOKIE}={token}; Path=/v1/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+    )
+}
+
+/// A cookie of the request, by name.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 /// The `Idempotency-Key` header, validated (1–255 visible ASCII characters).
 pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else {

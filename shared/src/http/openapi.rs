@@ -27,7 +27,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         complete_upload, list_models, get_model, credit, referral_link, random_prompts, get_job, list_jobs, cancel_job,
         create_video, get_video, list_videos, delete_video, video_content,
         admin_list_users, admin_get_user, admin_grant_credits, admin_disable_user, admin_enable_user,
-        admin_set_role, admin_usage, doc
+        admin_set_role, admin_usage, signin, signin_start, signin_callback, signin_callback_post, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
@@ -41,7 +41,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
         AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
         UsageDay, UsageReport, UsageTotal, crate::domain::admin::AuditEntry,
-        crate::domain::admin::AuditAction
+        crate::domain::admin::AuditAction, SigninRequest, SigninStarted
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
@@ -54,6 +54,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "models", description = "The catalog of models this deployment serves"),
         (name = "credits", description = "Balance and ledger"),
         (name = "prompts", description = "Random prompt ideas"),
+        (name = "signin", description = "Sign-in with Google, Microsoft and Apple (OpenID Connect): for apps (`POST /v1/signin`) and for the web pages (`GET /v1/signin/{provider}`). An identity is its provider's `sub`, never an email: a first sign-in creates an account, and linking to an existing account needs that account signed in"),
         (name = "admin", description = "Accounts, credits and usage, for users with the `admin` role only (403 for everyone else); every change leaves an audit entry"),
         (name = "meta", description = "This document")
     )
@@ -615,6 +616,64 @@ fn credit() {}
     ))]
 #[allow(dead_code)]
 fn referral_link() {}
+
+#[utoipa::path(post, path = "/v1/signin", tag = "signin", operation_id = "signin",
+    request_body = SigninRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "`signin`: the provider's authorization URL and the state (`SigninStarted`); `code` and `id_token`: our tokens (`TokenResponse`)", body = TokenResponse),
+        (status = 400, description = "A field missing, invalid or not used by this sign_type (named in `param`); `sign_to` not a provider configured here (the message names those that are); an unknown `referral_code`", body = ErrorResponse),
+        (status = 401, description = "Unknown, expired or replayed state (`invalid_state`); the provider refused the code (`invalid_grant`); an ID token that does not verify: signature, algorithm, key, issuer, tenant, audience, expiry or nonce (`invalid_id_token`)", body = ErrorResponse),
+        (status = 403, description = "The account is disabled", body = ErrorResponse),
+        (status = 409, description = "With Bearer: the identity is already linked to another account", body = ErrorResponse),
+        (status = 502, description = "The provider did not answer as expected", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn signin() {}
+
+#[utoipa::path(get, path = "/v1/signin/{provider}", tag = "signin", operation_id = "signin_start",
+    params(
+        ("provider" = String, Path, pattern = "^(google|microsoft|apple)$", description = "A provider configured here"),
+        ("return_to" = Option<String>, Query, max_length = 2000, pattern = "^/", description = "A path on this site to go to once signed in (default /)"),
+        ("referral_code" = Option<String>, Query, max_length = 64, description = "Used if this sign-in creates the account"),
+    ),
+    responses(
+        (status = 302, description = "To the provider; the sign-in is bound to this browser by a cookie"),
+        (status = 400, description = "return_to is not a path on this site, or an unknown referral_code", body = ErrorResponse),
+        (status = 404, description = "No such provider configured here", body = ErrorResponse),
+        (status = 502, description = "The provider's metadata could not be read", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn signin_start() {}
+
+#[utoipa::path(get, path = "/v1/signin/{provider}/callback", tag = "signin", operation_id = "signin_callback",
+    params(
+        ("provider" = String, Path, pattern = "^(google|microsoft|apple)$", description = "The provider coming back"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The sign-in's state"),
+        ("error" = Option<String>, Query, description = "Why the provider did not sign the person in"),
+    ),
+    responses(
+        (status = 302, description = "Signed in: the refresh token is set as an HttpOnly cookie for /v1/auth, and the browser goes to the sign-in's return_to"),
+        (status = 401, description = "Unknown, expired, replayed or another browser's sign-in; refused at the provider; an ID token that does not verify", body = ErrorResponse),
+        (status = 403, description = "The account is disabled", body = ErrorResponse),
+        (status = 404, description = "No such provider configured here", body = ErrorResponse),
+        (status = 502, description = "The provider did not answer as expected", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn signin_callback() {}
+
+#[utoipa::path(post, path = "/v1/signin/{provider}/callback", tag = "signin", operation_id = "signin_callback_post",
+    params(("provider" = String, Path, pattern = "^(google|microsoft|apple)$", description = "The provider coming back")),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "`code`, `state`, and on Apple's first sign-in `user` (`response_mode=form_post`)"),
+    responses(
+        (status = 302, description = "As the GET"),
+        (status = 401, description = "As the GET", body = ErrorResponse),
+        (status = 403, description = "The account is disabled", body = ErrorResponse),
+        (status = 404, description = "No such provider configured here", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+fn signin_callback_post() {}
 
 #[utoipa::path(get, path = "/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
     params(

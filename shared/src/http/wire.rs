@@ -77,7 +77,10 @@ pub struct Credits {
 pub struct UserResponse {
     pub id: String,
     pub username: String,
+    /// Empty for an account a provider created whose email was another account's.
     pub email: String,
+    /// The name a sign-in provider gave, if any.
+    pub name: Option<String>,
     pub role: Role,
     /// Unix seconds.
     pub created_at: i64,
@@ -91,6 +94,7 @@ impl From<&UserRecord> for UserResponse {
             id: u.id.clone(),
             username: u.username.clone(),
             email: u.email.clone(),
+            name: u.name.clone(),
             role: u.role,
             created_at: u.created_at,
             referral_code: u.referral_code.clone(),
@@ -996,4 +1000,46 @@ pub struct UsageTotal {
     pub generations: i64,
     pub images: i64,
     pub credits: i64,
+}
+
+/// `POST /v1/signin`, one of three steps (`sign_type`):
+/// - `signin`: `sign_to`, `redirect_uri` (and `referral_code` for a first sign-in) → the
+///   provider's URL and the sign-in's `state`;
+/// - `code`: `sign_to`, `code`, `state` (and Apple's `user` on a first sign-in) → our tokens.
+///   With `Authorization: Bearer`, the identity is linked to the signed-in account instead;
+/// - `id_token`: `sign_to`, `id_token` obtained in the browser (Google Identity Services,
+///   Sign in with Apple JS) → our tokens; each ID token signs in once.
+#[derive(Deserialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SigninRequest {
+    #[schema(pattern = "^(signin|code|id_token)$")]
+    pub sign_type: Option<String>,
+    /// `google`, `microsoft` or `apple`: one this deployment is configured for.
+    #[schema(pattern = "^(google|microsoft|apple)$")]
+    pub sign_to: Option<String>,
+    /// `signin`: where the provider sends the browser back with the code (registered with it).
+    #[schema(max_length = 2000)]
+    pub redirect_uri: Option<String>,
+    /// `signin`: a referral code, used if this sign-in creates the account.
+    #[schema(max_length = 64)]
+    pub referral_code: Option<String>,
+    /// `code`: the authorization code the provider returned.
+    #[schema(max_length = 4096)]
+    pub code: Option<String>,
+    /// `code`: the `state` the `signin` step returned (and the provider echoed).
+    #[schema(max_length = 128)]
+    pub state: Option<String>,
+    /// `code`, Apple only: the `user` JSON Apple posts with the first sign-in (the name).
+    #[schema(max_length = 4096)]
+    pub user: Option<String>,
+    /// `id_token`: the ID token the provider gave the browser.
+    #[schema(max_length = 16384)]
+    pub id_token: Option<String>,
+}
+
+/// The `signin` step's answer: send the browser to `url`; `state` comes back with the code.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct SigninStarted {
+    pub url: String,
+    pub state: String,
 }

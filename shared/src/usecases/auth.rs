@@ -106,6 +106,69 @@ pub fn new_referral_code() -> String {
         .collect()
 }
 
+/// The user a referral code names (`None` without a code); an unknown code is a 400 on
+/// `referral_code`.
+pub async fn referrer_of<S: crate::ports::Accounts, B>(
+    deps: &Deps<S, B>,
+    referral_code: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let unknown = || {
+        ApiError::invalid(
+            "referral_code",
+            "no referral code like this one; check it, or register without it",
+        )
+    };
+    match referral_code.map(str::trim).filter(|c| !c.is_empty()) {
+        // Codes are short: a long one is unknown without asking the store.
+        Some(code) if !crate::domain::plausible_id(code) => Err(unknown()),
+        Some(code) => Ok(Some(
+            deps.store
+                .referrer(&code.to_uppercase())
+                .await?
+                .ok_or_else(unknown)?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A new account's record (not yet stored): the signup credits, and with a known
+/// `referral_code` its referrer and bonus. An unknown code is a 400 on `referral_code`.
+pub async fn new_user<S: crate::ports::Accounts, B>(
+    deps: &Deps<S, B>,
+    username: String,
+    email: String,
+    password_hash: String,
+    name: Option<String>,
+    referral_code: Option<&str>,
+) -> Result<crate::domain::accounts::UserRecord, ApiError> {
+    use crate::domain::accounts::{CreditBalance, UserRecord};
+    let referred_by = referrer_of(deps, referral_code).await?;
+    let bonus = if referred_by.is_some() {
+        deps.config.referral_signup_credits
+    } else {
+        0
+    };
+    Ok(UserRecord {
+        id: crate::domain::new_id("user"),
+        role: Role::for_new_user(&username, &deps.config.admin_usernames),
+        username,
+        email,
+        password_hash,
+        name,
+        created_at: crate::domain::now_epoch(),
+        referral_code: new_referral_code(),
+        credits: CreditBalance {
+            // A referred user earns a bonus at once; its referrer earns later (see referrals).
+            available: deps.config.signup_credits + bonus,
+            earned: bonus,
+            spent: 0,
+        },
+        referred_by,
+        referral_rewarded_at: None,
+        disabled_at: None,
+    })
+}
+
 /// Starts a session (refresh-token family) for a signed-in user and returns its first tokens.
 pub async fn start_session<S: Sessions, B>(
     deps: &Deps<S, B>,

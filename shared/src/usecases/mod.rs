@@ -11,6 +11,8 @@ pub mod library;
 #[cfg(feature = "prompts")]
 pub mod prompts;
 pub mod referrals;
+#[cfg(feature = "oidc")]
+pub mod signin;
 pub mod videos;
 pub mod webhooks;
 

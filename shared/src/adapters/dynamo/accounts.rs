@@ -7,7 +7,8 @@ pub(super) fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
         id: get_s(it, "id")?,
         username: get_s(it, "username")?,
         email: get_s(it, "email")?,
-        password_hash: get_s(it, "password_hash")?,
+        password_hash: opt_s(it, "password_hash").unwrap_or_default(),
+        name: opt_s(it, "name"),
         role: get_role(it)?,
         created_at: get_n(it, "created_at")?,
         referral_code: get_s(it, "referral_code")?,
@@ -35,8 +36,27 @@ pub(super) fn api_key_from(it: &Item) -> Result<ApiKeyRecord, ApiError> {
     })
 }
 
-impl Accounts for DynamoStore {
-    async fn create_user(&self, u: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
+/// An identity at a provider, and the user it signs in.
+pub(super) fn identity_item(provider: Idp, subject: &str, user_id: &str, at: i64) -> Item {
+    item(
+        keys::identity(provider.as_str(), subject),
+        [
+            ("entity", s("identity")),
+            ("user_id", s(user_id)),
+            ("provider", s(provider.as_str())),
+            ("subject", s(subject)),
+            ("created_at", n(at)),
+        ],
+    )
+}
+
+impl DynamoStore {
+    /// The user, its guards and first ledger lines, and `identity` if any, in one transaction.
+    pub(super) async fn create_user_with(
+        &self,
+        u: &UserRecord,
+        identity: Option<(Idp, &str)>,
+    ) -> Result<Result<(), Taken>, ApiError> {
         let mut profile = item(
             keys::profile(&u.id),
             [
@@ -60,6 +80,9 @@ impl Accounts for DynamoStore {
         if let Some(r) = &u.referred_by {
             profile.insert("referred_by".into(), s(r));
         }
+        if let Some(name) = &u.name {
+            profile.insert("name".into(), s(name));
+        }
         profile.insert("gsi1pk".into(), s(keys::USER_LISTING));
         profile.insert("gsi1sk".into(), s(keys::user_listing(u.created_at, &u.id)));
         let guard = |k: Item| put_new(&self.table, item(k, [("user_id", s(&u.id))]));
@@ -78,12 +101,26 @@ impl Accounts for DynamoStore {
             )
         };
         let (username, email) = (u.username.to_lowercase(), u.email.to_lowercase());
+        // What each item's failed condition would mean (None: a bug, not a taken name).
         let mut items = vec![
             put_new(&self.table, profile),
             listed(keys::username(&username), username.clone()),
-            listed(keys::email(&email), email.clone()),
-            guard(keys::referral_code(&u.referral_code)),
         ];
+        let mut taken = vec![None, Some(Taken::Username)];
+        // An account a provider created may have no email (it was another account's).
+        if !email.is_empty() {
+            items.push(listed(keys::email(&email), email.clone()));
+            taken.push(Some(Taken::Email));
+        }
+        items.push(guard(keys::referral_code(&u.referral_code)));
+        taken.push(None);
+        if let Some((provider, subject)) = identity {
+            items.push(put_new(
+                &self.table,
+                identity_item(provider, subject, &u.id, u.created_at),
+            ));
+            taken.push(Some(Taken::Identity));
+        }
         // The ledger explains every balance from zero: the signup grant is its first line, and
         // a referred user's bonus (what it earned) its second.
         let signup = u.credits.available - u.credits.earned;
@@ -112,22 +149,24 @@ impl Accounts for DynamoStore {
         match self.transact(items).await? {
             Ok(()) => Ok(Ok(())),
             Err(reasons) => {
-                let failed = |i: usize| {
-                    reasons
-                        .get(i)
-                        .is_some_and(|r| r == "ConditionalCheckFailed")
-                };
-                if failed(1) {
-                    Ok(Err(Taken::Username))
-                } else if failed(2) {
-                    Ok(Err(Taken::Email))
-                } else {
-                    Err(ApiError::internal(format!(
+                let failed = reasons
+                    .iter()
+                    .zip(&taken)
+                    .find(|(r, _)| *r == "ConditionalCheckFailed");
+                match failed {
+                    Some((_, Some(what))) => Ok(Err(*what)),
+                    _ => Err(ApiError::internal(format!(
                         "user creation cancelled: {reasons:?}"
-                    )))
+                    ))),
                 }
             }
         }
+    }
+}
+
+impl Accounts for DynamoStore {
+    async fn create_user(&self, u: &UserRecord) -> Result<Result<(), Taken>, ApiError> {
+        self.create_user_with(u, None).await
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, ApiError> {

@@ -194,3 +194,18 @@ pub fn usage(shard: u32, day: i64) -> Item {
 pub fn usage_shard(shard: u32) -> String {
     format!("USAGE#{shard}")
 }
+
+/// A person's identity at a provider (`provider`, its `sub`): the user it signs in.
+pub fn identity(provider: &str, subject: &str) -> Item {
+    key(format!("IDENTITY#{provider}#{subject}"), "IDENTITY")
+}
+
+/// A sign-in in flight, taken once.
+pub fn signin(state: &str) -> Item {
+    key(format!("SIGNIN#{state}"), "SIGNIN")
+}
+
+/// A credential that may be used once (an ID token, by its hash), until it expires.
+pub fn spent(hash: &str) -> Item {
+    key(format!("SPENT#{hash}"), "SPENT")
+}

@@ -18,6 +18,9 @@
 //!   `gsi1pk = HOLDS#<shard>`, `gsi1sk = <due_at>#<id>`; the profile's `open_charges` names the
 //!   debits that can still be refunded
 //! - `USER#<id>` / `AUDIT#<at>#<id>`: an admin's action on the user
+//! - `IDENTITY#<provider>#<sub>` / `IDENTITY`: a person at an OpenID provider, and their user
+//! - `SIGNIN#<state>` / `SIGNIN`: a sign-in in flight (nonce, PKCE verifier), taken once
+//! - `SPENT#<sha256>` / `SPENT`: an ID token used once, kept until it expires
 //! - `USAGE#<shard>` / `DAY#<day>`: paid work of a UTC day (admins' usage report)
 //! - index `gsi1`: guards under `USERDIR` (admins' search by prefix), profiles under `USERS`
 
@@ -28,6 +31,7 @@ mod circuits;
 mod codec;
 mod credits;
 mod holds;
+mod identities;
 mod images;
 mod jobs;
 pub mod keys;
@@ -45,6 +49,7 @@ use crate::domain::assets::{
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::signin::{Idp, SigninState};
 use crate::error::ApiError;
 use crate::ports::*;
 use aws_sdk_dynamodb::Client;

@@ -13,11 +13,14 @@ impl Accounts for MemoryStore {
         if st.logins.contains_key(&name) {
             return Ok(Err(Taken::Username));
         }
-        if st.logins.contains_key(&email) {
+        let has_email = !user.email.is_empty();
+        if has_email && st.logins.contains_key(&email) {
             return Ok(Err(Taken::Email));
         }
         st.logins.insert(name, user.id.clone());
-        st.logins.insert(email, user.id.clone());
+        if has_email {
+            st.logins.insert(email, user.id.clone());
+        }
         st.referral_codes
             .insert(user.referral_code.clone(), user.id.clone());
         st.users.insert(

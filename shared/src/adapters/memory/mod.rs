@@ -9,6 +9,7 @@
 mod accounts;
 mod admin;
 mod billing;
+mod identities;
 mod images;
 mod jobs;
 
@@ -81,6 +82,11 @@ struct State {
     faults: VecDeque<PutFault>,
     /// day → paid work settled that day
     usage: BTreeMap<i64, crate::domain::admin::DayUsage>,
+    signins: HashMap<String, crate::domain::signin::SigninState>,
+    /// single-use credential hash → until
+    spent: HashMap<String, i64>,
+    /// (provider, subject) → user
+    identities: HashMap<(crate::domain::signin::Idp, String), String>,
     /// target user → audit entries, oldest first
     audit: HashMap<String, Vec<crate::domain::admin::AuditEntry>>,
     webhook_secrets: HashMap<String, crate::domain::webhooks::WebhookSecrets>,
@@ -216,6 +222,7 @@ pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
         username: id.to_lowercase(),
         email: format!("{id}@example.com"),
         password_hash: String::new(),
+        name: None,
         role: crate::domain::accounts::Role::User,
         created_at: 0,
         referral_code: id.to_uppercase(),

@@ -1,0 +1,123 @@
+//! `POST /v1/signin`: sign-in with Google, Microsoft or Apple for API clients and apps, in the
+//! seed's three steps (`sign_type`): `signin` (the provider's URL), `code` (the code it sent
+//! back, for our tokens) and `id_token` (an ID token obtained in the browser).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use shared::domain::now_epoch;
+use shared::domain::signin::{Idp, apple_user_name, validate_redirect_uri};
+use shared::http::wire::{SigninRequest, SigninStarted};
+use shared::http::{Ctx, json, json_body};
+use shared::ports::Store;
+use shared::usecases::auth::referrer_of;
+use shared::usecases::signin::{
+    begin, configured, finish, invalid_state, sign_in, verify_browser_token,
+};
+use shared::{ApiError, Deps};
+
+pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    let ctx = Ctx::new(&req, "signin");
+    ctx.run(signin(deps, &ctx, &req)).await
+}
+
+/// A field the step needs, present and not blank, at most `max` bytes.
+fn required<'a>(value: &'a Option<String>, param: &str, max: usize) -> Result<&'a str, ApiError> {
+    let v = value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing(param))?;
+    if v.len() > max {
+        return Err(ApiError::invalid(
+            param,
+            format!("{param} is longer than {max} bytes"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Fields another step takes are refused by name rather than ignored.
+fn only(body: &SigninRequest, step: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    let given = [
+        ("redirect_uri", body.redirect_uri.is_some()),
+        ("referral_code", body.referral_code.is_some()),
+        ("code", body.code.is_some()),
+        ("state", body.state.is_some()),
+        ("user", body.user.is_some()),
+        ("id_token", body.id_token.is_some()),
+    ];
+    match given
+        .iter()
+        .find(|(name, set)| *set && !allowed.contains(name))
+    {
+        Some((name, _)) => Err(ApiError::invalid(
+            *name,
+            format!("{name} is not used with sign_type {step}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn signin<S: Store, B>(
+    deps: &Deps<S, B>,
+    ctx: &Ctx,
+    req: &Request,
+) -> Result<Response<Body>, ApiError> {
+    ctx.throttle_address(deps).await?;
+    let body: SigninRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let step = body
+        .sign_type
+        .clone()
+        .ok_or_else(|| ApiError::missing("sign_type"))?;
+    if !["signin", "code", "id_token"].contains(&step.as_str()) {
+        return Err(ApiError::invalid(
+            "sign_type",
+            "sign_type must be signin, code or id_token",
+        ));
+    }
+    let provider = configured(&deps.config, body.sign_to.as_deref(), "sign_to")?;
+    // Linking an identity to an account needs that account signed in: never by email alone.
+    let linking = match (step.as_str(), req.headers().contains_key("authorization")) {
+        ("code" | "id_token", true) => Some(ctx.authenticate(deps, req).await?.user_id),
+        _ => None,
+    };
+    let (identity, referral) = match step.as_str() {
+        "signin" => {
+            only(&body, &step, &["redirect_uri", "referral_code"])?;
+            let redirect_uri = validate_redirect_uri(body.redirect_uri.as_deref())?;
+            let referral = body.referral_code.clone().filter(|c| !c.trim().is_empty());
+            referrer_of(deps, referral.as_deref()).await?;
+            let (url, state) = begin(deps, provider, redirect_uri, referral, None).await?;
+            return json(StatusCode::OK, &SigninStarted { url, state });
+        }
+        "code" => {
+            only(&body, &step, &["code", "state", "user"])?;
+            let code = required(&body.code, "code", 4096)?;
+            let state = required(&body.state, "state", 128)?;
+            if body.user.is_some() && provider.idp != Idp::Apple {
+                return Err(ApiError::invalid("user", "user is Apple's field only"));
+            }
+            let signin = deps
+                .store
+                .take_signin(state, provider.idp, now_epoch())
+                .await?
+                // A browser sign-in is finished by its callback, with its cookie.
+                .filter(|s| s.browser_binding.is_none())
+                .ok_or_else(invalid_state)?;
+            let mut identity = finish(provider, &signin, code).await?;
+            if let Some(name) = body.user.as_deref().and_then(apple_user_name) {
+                identity.name.get_or_insert(name);
+            }
+            (identity, signin.referral_code)
+        }
+        _ => {
+            only(&body, &step, &["id_token", "referral_code"])?;
+            let token = required(&body.id_token, "id_token", 16 * 1024)?;
+            let referral = body.referral_code.clone().filter(|c| !c.trim().is_empty());
+            referrer_of(deps, referral.as_deref()).await?;
+            (verify_browser_token(deps, provider, token).await?, referral)
+        }
+    };
+    let tokens = sign_in(deps, identity, linking.as_deref(), referral.as_deref()).await?;
+    json(StatusCode::OK, &tokens)
+}

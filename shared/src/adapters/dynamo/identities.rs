@@ -1,0 +1,132 @@
+//! Sign-ins in flight, single-use ID tokens, and the identities that sign users in.
+
+use super::accounts::identity_item;
+use super::*;
+
+fn signin_from(it: &Item) -> Result<SigninState, ApiError> {
+    Ok(SigninState {
+        state: get_s(it, "state")?,
+        provider: Idp::parse(&get_s(it, "provider")?).ok_or_else(|| corrupt("provider"))?,
+        nonce: get_s(it, "nonce")?,
+        pkce_verifier: get_s(it, "pkce_verifier")?,
+        redirect_uri: get_s(it, "redirect_uri")?,
+        referral_code: opt_s(it, "referral_code"),
+        return_to: opt_s(it, "return_to"),
+        browser_binding: opt_s(it, "browser_binding"),
+        expires_at: get_n(it, "expires_at")?,
+    })
+}
+
+impl Identities for DynamoStore {
+    async fn save_signin(&self, st: &SigninState) -> Result<(), ApiError> {
+        let mut it = item(
+            keys::signin(&st.state),
+            [
+                ("state", s(&st.state)),
+                ("provider", s(st.provider.as_str())),
+                ("nonce", s(&st.nonce)),
+                ("pkce_verifier", s(&st.pkce_verifier)),
+                ("redirect_uri", s(&st.redirect_uri)),
+                ("expires_at", n(st.expires_at)),
+            ],
+        );
+        for (name, value) in [
+            ("referral_code", &st.referral_code),
+            ("return_to", &st.return_to),
+            ("browser_binding", &st.browser_binding),
+        ] {
+            if let Some(v) = value {
+                it.insert(name.into(), s(v));
+            }
+        }
+        self.client
+            .get()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+
+    async fn take_signin(
+        &self,
+        state: &str,
+        provider: Idp,
+        now: i64,
+    ) -> Result<Option<SigninState>, ApiError> {
+        // Deleted by the read that returns it: a replayed state finds nothing. An expired one
+        // (TTL deletion is lazy) or another provider's is left alone and refused.
+        let result = self
+            .delete_item(keys::signin(state))
+            .await
+            .condition_expression("attribute_exists(pk) AND provider = :p AND expires_at > :now")
+            .expression_attribute_values(":p", s(provider.as_str()))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.as_ref().map(signin_from).transpose(),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn spend_once(&self, hash: &str, until: i64) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item(keys::spent(hash), [("expires_at", n(until))])))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        applied(result)
+    }
+
+    async fn identity_user(
+        &self,
+        provider: Idp,
+        subject: &str,
+    ) -> Result<Option<String>, ApiError> {
+        self.get(keys::identity(provider.as_str(), subject))
+            .await?
+            .map(|it| get_s(&it, "user_id"))
+            .transpose()
+    }
+
+    async fn link_identity(
+        &self,
+        provider: Idp,
+        subject: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(identity_item(provider, subject, user_id, now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        applied(result)
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        user: &UserRecord,
+        provider: Idp,
+        subject: &str,
+    ) -> Result<Result<(), Taken>, ApiError> {
+        self.create_user_with(user, Some((provider, subject))).await
+    }
+}

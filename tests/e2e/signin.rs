@@ -1,0 +1,600 @@
+//! Sign-in with Google, Microsoft and Apple against a real OpenID Provider on loopback
+//! (tests/oidc/provider.mjs), the flows driven over HTTP end to end, and every refusal leaving
+//! nothing behind.
+
+use e2e_tests::oidc::{CLIENT_ID, Provider};
+use e2e_tests::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const REDIRECT: &str = "http://127.0.0.1:9/signin/callback";
+
+async fn stack_for(op: &Provider, idp: &str, extra: &[(&str, &str)]) -> TestStack {
+    let params = op.parameters(idp);
+    let mut all: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.extend_from_slice(extra);
+    start_with(&all).await
+}
+
+/// How many accounts the stack holds.
+async fn accounts(t: &TestStack) -> usize {
+    let table = t.stack.created.tables["Table"].clone();
+    let out = t
+        .stack
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(table)
+        .filter_expression("sk = :p")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.count as usize
+}
+
+/// `POST /v1/signin` with `sign_type: signin`: the provider's URL and the state.
+async fn begin(t: &TestStack, idp: &str) -> (String, String) {
+    let r = t
+        .post(
+            "/v1/signin",
+            json!({"sign_type": "signin", "sign_to": idp, "redirect_uri": REDIRECT}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    (
+        r.body["url"].as_str().unwrap().to_string(),
+        r.body["state"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn exchange(
+    t: &TestStack,
+    idp: &str,
+    code: &str,
+    state: &str,
+    bearer: Option<&str>,
+) -> Reply {
+    t.post(
+        "/v1/signin",
+        json!({"sign_type": "code", "sign_to": idp, "code": code, "state": state}),
+        bearer,
+    )
+    .await
+}
+
+/// A whole API sign-in of `login` at the provider: our tokens' reply.
+async fn sign_in_as(t: &TestStack, op: &Provider, idp: &str, login: &str) -> Reply {
+    let (url, state) = begin(t, idp).await;
+    let back = op.authorize(&url, login).await;
+    assert_eq!(back.params["state"], state);
+    exchange(t, idp, &back.params["code"], &state, None).await
+}
+
+async fn me(t: &TestStack, r: &Reply) -> Value {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let access = r.body["access_token"].as_str().unwrap();
+    let me = t.get("/v1/me", Some(access)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    me.body
+}
+
+#[tokio::test]
+async fn google_code_flow_creates_one_account_per_identity_with_pkce_and_nonce() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[]).await;
+
+    let (url, state) = begin(&t, "google").await;
+    let auth = reqwest::Url::parse(&url).unwrap();
+    let q: std::collections::HashMap<String, String> = auth.query_pairs().into_owned().collect();
+    assert!(url.starts_with(&format!("{}/auth?", op.base)), "{url}");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["state"], state);
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    assert!(q["nonce"].len() >= 43 && q["code_challenge"].len() == 43);
+    assert!(q["scope"].split(' ').any(|s| s == "openid"));
+
+    let back = op.authorize(&url, "alice").await;
+    assert_eq!(back.to, REDIRECT);
+    let first = exchange(&t, "google", &back.params["code"], &state, None).await;
+    let alice = me(&t, &first).await;
+    assert_eq!(alice["email"], "alice@example.com");
+    assert_eq!(alice["name"], "Test alice");
+    assert!(alice["username"].as_str().unwrap().starts_with("alice_"));
+    assert_eq!(alice["credits"]["available"], 100);
+    assert_eq!(first.body["token_type"], "Bearer");
+    assert_eq!(accounts(&t).await, 1);
+
+    // The state is spent: the same code and state again are refused.
+    let replay = exchange(&t, "google", &back.params["code"], &state, None).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "{}", replay.text);
+    assert_eq!(replay.code(), Some("invalid_state"));
+
+    // The same person again: the same account.
+    let again = sign_in_as(&t, &op, "google", "alice").await;
+    assert_eq!(me(&t, &again).await["id"], alice["id"]);
+    assert_eq!(accounts(&t).await, 1);
+    // An account made by a provider has no password to guess.
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"username": alice["username"], "password": ""}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"username": alice["username"], "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+
+    // A code whose ID token carries another nonce than this sign-in's: refused, nothing made.
+    let (url, state) = begin(&t, "google").await;
+    let tampered = url.replace(
+        &format!("nonce={}", nonce_of(&url)),
+        "nonce=someone-elses-nonce",
+    );
+    let back = op.authorize(&tampered, "mallory").await;
+    let r = exchange(&t, "google", &back.params["code"], &state, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_id_token"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nonce")
+    );
+
+    // An unknown state, and a state of this sign-in with a code of another.
+    let r = exchange(&t, "google", "some-code", "an-unknown-state", None).await;
+    assert_eq!(r.code(), Some("invalid_state"), "{}", r.text);
+    let (_, state) = begin(&t, "google").await;
+    let r = exchange(&t, "google", "not-a-code-the-provider-issued", &state, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_grant"));
+    assert_eq!(accounts(&t).await, 1);
+}
+
+fn nonce_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "nonce")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn bad_sign_in_requests_are_400s_naming_the_field() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[]).await;
+    for (body, param) in [
+        (
+            json!({"sign_to": "google", "redirect_uri": REDIRECT}),
+            "sign_type",
+        ),
+        (
+            json!({"sign_type": "password", "sign_to": "google"}),
+            "sign_type",
+        ),
+        (
+            json!({"sign_type": "signin", "redirect_uri": REDIRECT}),
+            "sign_to",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "apple", "redirect_uri": REDIRECT}),
+            "sign_to",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google"}),
+            "redirect_uri",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": "http://evil.example/cb"}),
+            "redirect_uri",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "code": "x"}),
+            "code",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "referral_code": "NOSUCHCODE"}),
+            "referral_code",
+        ),
+        (
+            json!({"sign_type": "code", "sign_to": "google", "state": "s"}),
+            "code",
+        ),
+        (
+            json!({"sign_type": "code", "sign_to": "google", "code": "c"}),
+            "state",
+        ),
+        (
+            json!({"sign_type": "code", "sign_to": "google", "code": "c", "state": "s", "user": "{}"}),
+            "user",
+        ),
+        (
+            json!({"sign_type": "id_token", "sign_to": "google"}),
+            "id_token",
+        ),
+        (
+            json!({"sign_type": "id_token", "sign_to": "google", "id_token": "x", "nonce": "y"}),
+            "nonce",
+        ),
+    ] {
+        let r = t.post("/v1/signin", body.clone(), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert_eq!(r.param(), Some(param), "{body}");
+    }
+    // The 400 for a provider not configured here names those that are.
+    let r = t
+        .post(
+            "/v1/signin",
+            json!({"sign_type": "signin", "sign_to": "microsoft", "redirect_uri": REDIRECT}),
+            None,
+        )
+        .await;
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("google"),
+        "{}",
+        r.text
+    );
+    let r = t.get("/v1/signin/apple", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(accounts(&t).await, 0);
+}
+
+#[tokio::test]
+async fn an_identity_is_linked_to_a_password_account_only_by_its_signed_in_owner() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[]).await;
+    // A password account with the email the provider will give for "bob".
+    let r = t
+        .post(
+            "/v1/auth/register",
+            json!({"username": "bob_pw", "email": "bob@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let owner = t.login("bob_pw").await;
+    let owner_id = t.user_id(&owner.access).await;
+
+    // Owning an identity with the same email takes nothing over: a new account, no email.
+    let other = me(&t, &sign_in_as(&t, &op, "google", "bob").await).await;
+    assert_ne!(other["id"], owner_id.as_str());
+    assert_eq!(other["email"], "");
+    assert_eq!(accounts(&t).await, 2);
+
+    // Signed in, the owner links an identity; it then signs in to the owner's account.
+    let (url, state) = begin(&t, "google").await;
+    let back = op.authorize(&url, "bob-work").await;
+    let r = exchange(
+        &t,
+        "google",
+        &back.params["code"],
+        &state,
+        Some(&owner.access),
+    )
+    .await;
+    assert_eq!(me(&t, &r).await["id"], owner_id.as_str());
+    let later = sign_in_as(&t, &op, "google", "bob-work").await;
+    assert_eq!(me(&t, &later).await["id"], owner_id.as_str());
+
+    // An identity already someone's cannot be linked to another account.
+    let (url, state) = begin(&t, "google").await;
+    let back = op.authorize(&url, "bob").await;
+    let r = exchange(
+        &t,
+        "google",
+        &back.params["code"],
+        &state,
+        Some(&owner.access),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(accounts(&t).await, 2);
+}
+
+#[tokio::test]
+async fn browser_id_tokens_are_verified_and_each_signs_in_once() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[("AdminUsernames", "root")]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |extra: Value| {
+        let mut c = json!({"sub": "dave", "email": "dave@example.com", "email_verified": true, "name": "Dave"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let post = |token: String| {
+        let t = &t;
+        async move {
+            t.post(
+                "/v1/signin",
+                json!({"sign_type": "id_token", "sign_to": "google", "id_token": token}),
+                None,
+            )
+            .await
+        }
+    };
+
+    // Refused, each for its own reason, and nothing is created.
+    for (why, token) in [
+        (
+            "expired",
+            op.sign(claims(json!({"iat": now - 7200, "exp": now - 3600})), "op")
+                .await,
+        ),
+        (
+            "another audience",
+            op.sign(claims(json!({"aud": "someone-else"})), "op").await,
+        ),
+        (
+            "another issuer",
+            op.sign(claims(json!({"iss": "https://accounts.example.com"})), "op")
+                .await,
+        ),
+        (
+            "issued in the future",
+            op.sign(claims(json!({"iat": now + 3600, "exp": now + 7200})), "op")
+                .await,
+        ),
+        (
+            "a key the provider does not publish",
+            op.sign(claims(json!({})), "unknown").await,
+        ),
+        ("alg none", op.sign(claims(json!({})), "none").await),
+        (
+            "HS256 with the client secret",
+            op.sign(claims(json!({})), "hs256").await,
+        ),
+        ("a forged signature", {
+            let good = op.sign(claims(json!({})), "op").await;
+            let (head, _) = good.rsplit_once('.').unwrap();
+            format!("{head}.{}", "A".repeat(342))
+        }),
+    ] {
+        let r = post(token).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{why}: {}", r.text);
+        assert_eq!(r.code(), Some("invalid_id_token"), "{why}");
+    }
+    assert_eq!(accounts(&t).await, 0);
+
+    let token = op.sign(claims(json!({})), "op").await;
+    let dave = me(&t, &post(token.clone()).await).await;
+    assert_eq!(dave["email"], "dave@example.com");
+    // The same token again: refused (a stolen token does not sign in twice).
+    let r = post(token).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    // An unverified email is not taken.
+    let token = op
+        .sign(
+            json!({"sub": "erin", "email": "erin@example.com", "email_verified": false}),
+            "op",
+        )
+        .await;
+    assert_eq!(me(&t, &post(token).await).await["email"], "");
+
+    // A disabled account does not sign in with a provider either.
+    t.register("root").await;
+    let root = t.login("root").await;
+    let id = dave["id"].as_str().unwrap();
+    let r = t
+        .post(
+            &format!("/v1/admin/users/{id}/disable"),
+            json!({}),
+            Some(&root.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = post(op.sign(claims(json!({})), "op").await).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.code(), Some("account_disabled"));
+}
+
+#[tokio::test]
+async fn microsoft_tokens_must_name_their_own_tenants_issuer() {
+    let op = Provider::start("microsoft", &[]).await;
+    let t = stack_for(&op, "microsoft", &[]).await;
+    let signed = sign_in_as(&t, &op, "microsoft", "megan").await;
+    assert_eq!(me(&t, &signed).await["email"], "megan@example.com");
+    assert_eq!(accounts(&t).await, 1);
+
+    // A provider whose tokens carry a tid that their issuer does not name.
+    let liar = Provider::start(
+        "microsoft",
+        &[("OP_TID", "72f988bf-86f1-41af-91ab-2d7cd011db47")],
+    )
+    .await;
+    let t = stack_for(&liar, "microsoft", &[]).await;
+    let r = sign_in_as(&t, &liar, "microsoft", "megan").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_id_token"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant")
+    );
+    assert_eq!(accounts(&t).await, 0);
+
+    // A tenant allowlist: the honest provider's tenant is not on it.
+    let t = stack_for(
+        &op,
+        "microsoft",
+        &[("MicrosoftTenants", "72f988bf-86f1-41af-91ab-2d7cd011db47")],
+    )
+    .await;
+    let r = sign_in_as(&t, &op, "microsoft", "megan").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(accounts(&t).await, 0);
+}
+
+#[tokio::test]
+async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time() {
+    let op = Provider::start("apple", &[]).await;
+    let t = stack_for(&op, "apple", &[]).await;
+    let browser = no_redirects();
+
+    let start = browser
+        .get(t.url("/v1/signin/apple?return_to=/app/library"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::FOUND);
+    let binding = start.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        binding.contains("HttpOnly") && binding.contains("Secure"),
+        "{binding}"
+    );
+    let url = start.headers()["location"].to_str().unwrap().to_string();
+    assert!(url.contains("response_mode=form_post"), "{url}");
+
+    let back = op.authorize(&url, "mallory").await;
+    assert!(back.posted);
+    assert_eq!(back.to, t.url("/v1/signin/apple/callback"));
+
+    // Posted by another browser (an attacker's link, a victim's browser): refused, nothing made.
+    let form = |params: &std::collections::HashMap<String, String>| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.iter())
+            .finish()
+    };
+    let post = |cookie: Option<String>, body: String| {
+        let mut r = browser
+            .post(t.url("/v1/signin/apple/callback"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.send()
+    };
+    let stolen = post(None, form(&back.params)).await.unwrap();
+    assert_eq!(stolen.status(), StatusCode::UNAUTHORIZED);
+    let other = post(
+        Some("signin_binding=another-browsers-binding".into()),
+        form(&back.params),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(accounts(&t).await, 0);
+
+    // The state was spent by that attempt: the real browser starts again.
+    let start = browser
+        .get(t.url("/v1/signin/apple?return_to=/app/library"))
+        .send()
+        .await
+        .unwrap();
+    let binding = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = start.headers()["location"].to_str().unwrap().to_string();
+    let back = op.authorize(&url, "ann").await;
+    assert!(
+        back.params.contains_key("user"),
+        "Apple sends the name the first time"
+    );
+    let done = post(Some(binding.clone()), form(&back.params))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(done.headers()["location"], "/app/library");
+    let refresh = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("refresh_token="))
+        .expect("the refresh token is set as a cookie");
+    assert!(
+        refresh.contains("HttpOnly")
+            && refresh.contains("SameSite=Strict")
+            && refresh.contains("Path=/v1/auth"),
+        "{refresh}"
+    );
+    let token = refresh
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("refresh_token=");
+    let r = t
+        .post("/v1/auth/refresh", json!({"refresh_token": token}), None)
+        .await;
+    let ann = me(&t, &r).await;
+    assert_eq!(ann["name"], "Test ann");
+    assert_eq!(ann["email"], "ann@privaterelay.appleid.com");
+
+    // The second time Apple sends no name; the account keeps the first one.
+    let start = browser.get(t.url("/v1/signin/apple")).send().await.unwrap();
+    let binding = start.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = start.headers()["location"].to_str().unwrap().to_string();
+    let back = op.authorize(&url, "ann").await;
+    assert!(!back.params.contains_key("user"));
+    let done = post(Some(binding), form(&back.params)).await.unwrap();
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(done.headers()["location"], "/");
+    assert_eq!(accounts(&t).await, 1);
+    let r = me(&t, &sign_in_via_api(&t, &op).await).await;
+    assert_eq!(r["id"], ann["id"]);
+    assert_eq!(r["name"], "Test ann");
+}
+
+/// Apple through `POST /v1/signin` (the code posted to the app, which hands it on).
+async fn sign_in_via_api(t: &TestStack, op: &Provider) -> Reply {
+    let (url, state) = begin(t, "apple").await;
+    let back = op.authorize(&url, "ann").await;
+    assert!(back.posted);
+    exchange(t, "apple", &back.params["code"], &state, None).await
+}
+
+#[tokio::test]
+async fn apple_refuses_a_client_secret_signed_with_another_key() {
+    let op = Provider::start("apple", &[]).await;
+    let t = stack_for(&op, "apple", &[("AppleKeyId", "WRONGKEYID")]).await;
+    let (url, state) = begin(&t, "apple").await;
+    let back = op.authorize(&url, "ann").await;
+    let r = exchange(&t, "apple", &back.params["code"], &state, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_grant"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_client")
+    );
+    assert_eq!(accounts(&t).await, 0);
+}
