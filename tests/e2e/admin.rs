@@ -369,7 +369,7 @@ async fn an_admin_grants_the_role_and_a_removed_role_takes_effect_at_once() {
             .post(&role(&ada_id), body.clone(), Some(&root.access))
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
-        assert_eq!(r.param(), Some(param), "{body}");
+        assert_eq!(r.param(), Some(param), "{body}: {}", r.text);
     }
     let r = t
         .post(&role(&root_id), json!({"role": "user"}), Some(&root.access))

@@ -40,16 +40,30 @@ fn schemathesis(t: &TestStack, token: &str, args: &[&str]) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_operation_answers_as_the_document_says() {
+    // Every sign-in provider configured (real OpenID Providers on loopback), so sign-ins reach
+    // the provider; the fuzzing user is an admin, so the admin routes are reached too.
+    let google = oidc::Provider::start("google", &[]).await;
+    let microsoft = oidc::Provider::start("microsoft", &[]).await;
+    let apple = oidc::Provider::start("apple", &[]).await;
+    let providers: Vec<(String, String)> = [
+        google.parameters("google"),
+        microsoft.parameters("microsoft"),
+        apple.parameters("apple"),
+    ]
+    .concat();
     // Limits high enough that the fuzzer tests the routes, not the hourly limit.
-    let t = start_with(&[
+    let mut params = vec![
         ("RateLimitPerHour", "1000000"),
         ("AnonymousRateLimitPerHour", "1000000"),
         ("LoginAttemptsPer15Minutes", "1000000"),
         ("SignupCredits", "1000000"),
         ("DailyImageLimit", "100000"),
-    ])
-    .await;
-    let (_, s) = t.new_user().await;
+        ("AdminUsernames", "fuzzadmin"),
+    ];
+    params.extend(providers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let t = start_with(&params).await;
+    assert_eq!(t.register("fuzzadmin").await.status, 201);
+    let s = t.login("fuzzadmin").await;
     // Signing out would revoke the token the rest runs with: those two run last, on their own.
     let (ok, report) = schemathesis(&t, &s.access, &["--exclude-path-regex", "signout|logout"]);
     assert!(ok, "{report}");

@@ -136,6 +136,10 @@ async fn every_authenticated_route_counts_the_request_and_refuses_a_signed_out_s
         "/v1/models/{id}",
         "/v1/doc",
         "/{proxy+}",
+        // Sign-in with a provider: a Bearer only to link an identity to its account.
+        "/v1/signin",
+        "/v1/signin/{provider}",
+        "/v1/signin/{provider}/callback",
     ];
     let signing_out = ["/v1/signout", "/v1/auth/logout"];
     let routes: Vec<_> = Template::load(&workspace_root().join("template.yaml"))

@@ -108,7 +108,7 @@ const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 async function sign({ claims, key = 'op', alg }) {
   const now = Math.floor(Date.now() / 1000);
-  const body = { iss: issuer, aud: clientId, iat: now, exp: now + 600, ...claims };
+  const body = { iss: issuer, aud: clientId, iat: now, exp: now + 600, jti: crypto.randomUUID(), ...claims };
   if (key === 'none') return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(body)}.`;
   if (key === 'hs256') {
     return new jose.SignJWT(body).setProtectedHeader({ alg: 'HS256', kid: 'op-key-1' })

@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::domain::admin::parse_role;
+use shared::domain::accounts::Role;
 use shared::http::wire::{AdminUser, SetRoleRequest};
 use shared::http::{Ctx, json, json_body, path_param};
 use shared::ports::Store;
@@ -22,7 +22,8 @@ async fn role<S: Store, B>(
     let admin = ctx.authenticate_admin(deps, req).await?;
     let user = target(deps, &path_param(req, "id")?).await?;
     let body: SetRoleRequest = json_body(req, deps.config.max_json_body_bytes)?;
-    let role = parse_role(body.role.as_deref())?;
+    let role = Role::parse(&body.role)
+        .ok_or_else(|| ApiError::invalid("role", "role must be \"admin\" or \"user\""))?;
     let user = set_role(deps, &admin.user_id, &user.id, role).await?;
     json(StatusCode::OK, &AdminUser::from(&user))
 }

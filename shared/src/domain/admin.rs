@@ -1,6 +1,5 @@
 //! What an admin may do to an account, and the audit entry each action leaves.
 
-use crate::domain::accounts::Role;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -92,12 +91,8 @@ pub struct DayUsage {
     pub credits: i64,
 }
 
-/// A grant (`amount` > 0) or deduction (< 0) with the reason the user will read in the ledger.
-pub fn validate_grant(
-    amount: Option<i64>,
-    reason: Option<&str>,
-) -> Result<(i64, String), ApiError> {
-    let amount = amount.ok_or_else(|| ApiError::missing("amount"))?;
+/// A grant (`amount` > 0) or deduction (< 0) with the reason the user reads in the ledger.
+pub fn validate_grant(amount: i64, reason: &str) -> Result<(i64, String), ApiError> {
     if amount == 0 || amount.abs() > CREDIT_CHANGE_MAX {
         return Err(ApiError::invalid(
             "amount",
@@ -106,7 +101,7 @@ pub fn validate_grant(
             ),
         ));
     }
-    let reason = reason.map(str::trim).unwrap_or("");
+    let reason = reason.trim();
     if reason.is_empty() {
         return Err(ApiError::missing("reason"));
     }
@@ -117,12 +112,6 @@ pub fn validate_grant(
         ));
     }
     Ok((amount, reason.to_string()))
-}
-
-/// The role an admin grants, as written in the request.
-pub fn parse_role(raw: Option<&str>) -> Result<Role, ApiError> {
-    let raw = raw.ok_or_else(|| ApiError::missing("role"))?;
-    Role::parse(raw).ok_or_else(|| ApiError::invalid("role", "role must be \"admin\" or \"user\""))
 }
 
 /// A search prefix for usernames and emails, compared lower-case.
@@ -182,16 +171,14 @@ mod tests {
     #[test]
     fn grants_need_a_bounded_non_zero_amount_and_a_reason() {
         assert_eq!(
-            validate_grant(Some(-5), Some(" refund for outage ")).unwrap(),
+            validate_grant(-5, " refund for outage ").unwrap(),
             (-5, "refund for outage".to_string())
         );
         for (amount, reason, param) in [
-            (None, Some("x"), "amount"),
-            (Some(0), Some("x"), "amount"),
-            (Some(CREDIT_CHANGE_MAX + 1), Some("x"), "amount"),
-            (Some(5), None, "reason"),
-            (Some(5), Some("  "), "reason"),
-            (Some(5), Some("a\u{7}b"), "reason"),
+            (0, "x", "amount"),
+            (CREDIT_CHANGE_MAX + 1, "x", "amount"),
+            (5, "  ", "reason"),
+            (5, "a\u{7}b", "reason"),
         ] {
             match validate_grant(amount, reason) {
                 Err(ApiError::InvalidRequest { param: p, .. }) => {

@@ -107,14 +107,16 @@ pub fn validate_redirect_uri(raw: Option<&str>) -> Result<String, ApiError> {
 
 /// Where the browser flow returns: a path on this site only (never another origin).
 pub fn validate_return_to(raw: Option<&str>) -> Result<String, ApiError> {
-    let Some(path) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+    let Some(path) = raw else {
         return Ok(DEFAULT_RETURN_TO.to_string());
     };
+    // A path: '/' then URL characters, never '//' first (another host) nor a backslash
+    // (which browsers read as '/'); the document's pattern says the same.
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._~!$&'()*+,;=:@%?-/".contains(c);
     let same_site = path.starts_with('/')
         && !path.starts_with("//")
-        && !path.contains('\\')
         && path.len() <= REDIRECT_URI_MAX
-        && !path.chars().any(char::is_control);
+        && path.chars().all(allowed);
     if same_site {
         Ok(path.to_string())
     } else {
@@ -212,7 +214,7 @@ mod tests {
             validate_return_to(Some("/app/library")).unwrap(),
             "/app/library"
         );
-        for bad in ["//evil.com", "https://evil.com", "/\\evil.com", "app"] {
+        for bad in ["//evil.com", "https://evil.com", "/\\evil.com", "app", ""] {
             assert!(validate_return_to(Some(bad)).is_err(), "{bad}");
         }
     }

@@ -41,7 +41,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
         AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
         UsageDay, UsageReport, UsageTotal, crate::domain::admin::AuditEntry,
-        crate::domain::admin::AuditAction, SigninRequest, SigninStarted
+        crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
@@ -621,7 +621,7 @@ fn referral_link() {}
     request_body = SigninRequest,
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "`signin`: the provider's authorization URL and the state (`SigninStarted`); `code` and `id_token`: our tokens (`TokenResponse`)", body = TokenResponse),
+        (status = 200, description = "`signin`: the provider's authorization URL and the state (`SigninStarted`); `code` and `id_token`: our tokens (`TokenResponse`)", body = SigninAnswer),
         (status = 400, description = "A field missing, invalid or not used by this sign_type (named in `param`); `sign_to` not a provider configured here (the message names those that are); an unknown `referral_code`", body = ErrorResponse),
         (status = 401, description = "Unknown, expired or replayed state (`invalid_state`); the provider refused the code (`invalid_grant`); an ID token that does not verify: signature, algorithm, key, issuer, tenant, audience, expiry or nonce (`invalid_id_token`)", body = ErrorResponse),
         (status = 403, description = "The account is disabled", body = ErrorResponse),
@@ -634,7 +634,7 @@ fn signin() {}
 #[utoipa::path(get, path = "/v1/signin/{provider}", tag = "signin", operation_id = "signin_start",
     params(
         ("provider" = String, Path, pattern = "^(google|microsoft|apple)$", description = "A provider configured here"),
-        ("return_to" = Option<String>, Query, max_length = 2000, pattern = "^/", description = "A path on this site to go to once signed in (default /)"),
+        ("return_to" = Option<String>, Query, max_length = 2000, pattern = "^/([A-Za-z0-9._~!$&'()*+,;=:@%?-][A-Za-z0-9._~!$&'()*+,;=:@%?/-]*)?$", description = "A path on this site to go to once signed in (default /)"),
         ("referral_code" = Option<String>, Query, max_length = 64, description = "Used if this sign-in creates the account"),
     ),
     responses(

@@ -733,6 +733,18 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
         .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of bytes")))
 }
 
+/// A whole number of credits (JSON may write it `5.0`).
+fn whole_number_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (-9.0e15..9.0e15).contains(f))
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of credits")))
+}
+
 /// Up to 20 tags, each 1 to 40 printable characters, not all blank.
 fn tags_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
@@ -947,12 +959,18 @@ pub struct AdminUserDetail {
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct GrantCreditsRequest {
-    /// Credits to add (positive) or take away (negative); the balance never goes below zero.
+    /// Credits to add (positive) or take away (negative), not zero; the balance never goes
+    /// below zero.
     #[schema(minimum = -1000000, maximum = 1000000)]
-    pub amount: Option<i64>,
+    #[serde(deserialize_with = "whole_number_i64")]
+    pub amount: i64,
     /// Shown to the user in their ledger, and kept in the audit entry.
-    #[schema(max_length = 200)]
-    pub reason: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub reason: String,
 }
 
 /// `POST /v1/admin/users/{id}/credits`.
@@ -969,8 +987,9 @@ pub struct CreditGrant {
 #[derive(Deserialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoleRequest {
-    /// `admin` or `user`.
-    pub role: Option<String>,
+    /// Read as text and checked by hand: a wrong type is then a 400 naming `role` too.
+    #[schema(value_type = Role)]
+    pub role: String,
 }
 
 /// One UTC day of paid work across all users.
@@ -1035,6 +1054,15 @@ pub struct SigninRequest {
     /// `id_token`: the ID token the provider gave the browser.
     #[schema(max_length = 16384)]
     pub id_token: Option<String>,
+}
+
+/// `POST /v1/signin`'s answer: the provider's URL (`signin`) or our tokens (`code`,
+/// `id_token`).
+#[derive(Serialize, ToSchema, Debug)]
+#[serde(untagged)]
+pub enum SigninAnswer {
+    Started(SigninStarted),
+    Tokens(TokenResponse),
 }
 
 /// The `signin` step's answer: send the browser to `url`; `state` comes back with the code.
