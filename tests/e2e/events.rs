@@ -165,3 +165,59 @@ async fn asset_events_drive_the_handlers() {
     let resp = complete_upload::handler(&deps, with_ids("complete-upload")).await;
     assert_eq!(resp.status(), 404, "the sample upload id does not exist");
 }
+
+/// The admin and sign-in events, as Lambda would deliver them: an admin's request for a sample
+/// user id is a 404; a sign-in with a configured provider leaves for it; the sample callback's
+/// state is no sign-in of ours.
+#[tokio::test]
+async fn admin_and_sign_in_events_drive_the_handlers() {
+    let op = oidc::Provider::start("google", &[]).await;
+    let params = op.parameters("google");
+    let mut all: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.push(("AdminUsernames", "ada"));
+    let t = start_with(&all).await;
+    let deps = t.deps().await;
+    assert_eq!(t.register("ada").await.status, 201);
+    let access = t.login("ada").await.access;
+
+    for (name, status) in [
+        ("admin-get-user", 404),
+        ("admin-grant-credits", 404),
+        ("admin-disable-user", 404),
+        ("admin-enable-user", 404),
+        ("admin-set-role", 404),
+    ] {
+        let req = request(name, Some(&access));
+        let resp = match name {
+            "admin-get-user" => admin_get_user::handler(&deps, req).await,
+            "admin-grant-credits" => admin_grant_credits::handler(&deps, req).await,
+            "admin-disable-user" => admin_disable_user::handler(&deps, req).await,
+            "admin-enable-user" => admin_enable_user::handler(&deps, req).await,
+            _ => admin_set_role::handler(&deps, req).await,
+        };
+        assert_eq!(resp.status(), status, "{name}: {:?}", json(&resp));
+    }
+    let resp = admin_list_users::handler(&deps, request("admin-list-users", Some(&access))).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json(&resp)["data"][0]["username"], "ada");
+    let resp = admin_usage::handler(&deps, request("admin-usage", Some(&access))).await;
+    assert_eq!(json(&resp)["data"].as_array().unwrap().len(), 30);
+
+    let resp = signin::handler(&deps, request("signin", None)).await;
+    assert_eq!(resp.status(), 200, "{:?}", json(&resp));
+    assert!(json(&resp)["url"].as_str().unwrap().starts_with(&op.base));
+    let resp = signin_start::handler(&deps, request("signin-start", None)).await;
+    assert_eq!(resp.status(), 302);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&op.base)
+    );
+    let resp = signin_callback::handler(&deps, request("signin-callback", None)).await;
+    assert_eq!(resp.status(), 401, "{:?}", json(&resp));
+    assert_eq!(json(&resp)["error"]["code"], "invalid_state");
+}

@@ -598,3 +598,44 @@ async fn apple_refuses_a_client_secret_signed_with_another_key() {
     );
     assert_eq!(accounts(&t).await, 0);
 }
+
+#[tokio::test]
+async fn a_first_sign_in_with_a_referral_code_gets_the_bonus_as_registration_does() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[("ReferralSignupCredits", "15")]).await;
+    let (_, referrer) = t.new_user().await;
+    let code = t
+        .get("/v1/referral-link", Some(&referrer.access))
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t
+        .post(
+            "/v1/signin",
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT,
+                   "referral_code": code}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (url, state) = (
+        r.body["url"].as_str().unwrap().to_string(),
+        r.body["state"].as_str().unwrap().to_string(),
+    );
+    let back = op.authorize(&url, "fay").await;
+    let signed = exchange(&t, "google", &back.params["code"], &state, None).await;
+    let fay = me(&t, &signed).await;
+    assert_eq!(fay["credits"]["available"], 115);
+    assert_eq!(fay["credits"]["earned"], 15);
+    let access = signed.body["access_token"].as_str().unwrap();
+    let credit = t.credits(access).await;
+    let reasons: Vec<&str> = credit["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"referral_signup"), "{reasons:?}");
+}

@@ -539,6 +539,9 @@ pub mod oidc {
                 .env("OP_APPLE_TEAM_ID", "TEAM123456")
                 .env("OP_APPLE_KEY_ID", "KEY1234567")
                 .stdout(std::process::Stdio::piped())
+                // Its warnings (a development adapter, Node 20) are noise here; its failures
+                // reach the tests as its HTTP answers.
+                .stderr(std::process::Stdio::null())
                 .kill_on_drop(true);
             for (k, v) in env {
                 cmd.env(k, v);
