@@ -24,7 +24,11 @@ const tid = process.env.OP_TID || tenant;
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${server.address().port}`;
+// Each provider lives under a path of its own: a later provider on a port an earlier one used
+// is another issuer, never mistaken for it by a cache.
+const origin = `http://127.0.0.1:${server.address().port}`;
+const root = `/op-${crypto.randomUUID().slice(0, 8)}`;
+const base = `${origin}${root}`;
 const prefix = mode === 'microsoft' ? `/${tenant}/v2.0` : '';
 const issuer = `${base}${prefix}`;
 
@@ -80,7 +84,7 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   pkce: { required: () => true },
   features: { devInteractions: { enabled: false } },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  interactions: { url: (ctx, interaction) => `${root}/interaction/${interaction.uid}` },
   cookies: { keys: ['oidc-test-cookie-key'] },
   responseTypes: ['code'],
   ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
@@ -142,15 +146,17 @@ async function appleClientSecretOk(secret) {
 
 server.on('request', async (req, res) => {
   try {
-    const url = new URL(req.url, base);
-    if (url.pathname === '/__test/sign' && req.method === 'POST') {
+    const url = new URL(req.url, origin);
+    if (!url.pathname.startsWith(`${root}/`)) return json(res, 404, { error: 'not_found' });
+    const path = url.pathname.slice(root.length);
+    if (path === '/__test/sign' && req.method === 'POST') {
       return json(res, 200, { token: await sign(JSON.parse(await readBody(req))) });
     }
-    if (mode === 'microsoft' && url.pathname === '/common/v2.0/.well-known/openid-configuration') {
+    if (mode === 'microsoft' && path === '/common/v2.0/.well-known/openid-configuration') {
       const own = await fetch(`${issuer}/.well-known/openid-configuration`).then((r) => r.json());
       return json(res, 200, { ...own, issuer: `${base}/{tenantid}/v2.0` });
     }
-    if (url.pathname.startsWith('/interaction/')) {
+    if (path.startsWith('/interaction/')) {
       const details = await provider.interactionDetails(req, res);
       const accountId = details.params.login_hint || 'alice';
       const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
@@ -165,12 +171,10 @@ server.on('request', async (req, res) => {
         consent: { grantId },
       }, { mergeWithLastSubmission: false });
     }
-    if (prefix && url.pathname.startsWith(prefix)) {
-      req.originalUrl = req.url;
-      req.url = req.url.slice(prefix.length) || '/';
-    } else if (prefix) {
-      return json(res, 404, { error: 'not_found' });
-    }
+    if (!path.startsWith(prefix)) return json(res, 404, { error: 'not_found' });
+    // Mounted below root (and the tenant's path): the provider builds its URLs from this.
+    req.originalUrl = req.url;
+    req.url = req.url.slice(root.length + prefix.length) || '/';
     if (mode === 'apple' && req.method === 'POST' && req.url.split('?')[0] === '/token') {
       const params = new URLSearchParams(await readBody(req));
       if (!(await appleClientSecretOk(params.get('client_secret') || ''))) {

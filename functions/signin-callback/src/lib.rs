@@ -7,10 +7,10 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::domain::now_epoch;
 use shared::domain::signin::apple_user_name;
-use shared::http::{Ctx, cookie, path_param, refresh_cookie};
+use shared::http::{Ctx, cookie, refresh_cookie};
 use shared::ports::Store;
 use shared::usecases::auth::token_hash;
-use shared::usecases::signin::{BINDING_COOKIE, configured, finish, invalid_state, sign_in};
+use shared::usecases::signin::{BINDING_COOKIE, finish, invalid_state, provider_in_path, sign_in};
 use shared::{ApiError, Deps};
 use std::collections::HashMap;
 
@@ -41,12 +41,7 @@ async fn callback<S: Store, B>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let provider = configured(
-        &deps.config,
-        Some(&path_param(req, "provider")?),
-        "provider",
-    )
-    .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let provider = provider_in_path(&deps.config, req)?;
     let params = parameters(req, deps.config.max_json_body_bytes)?;
     let state = params
         .get("state")

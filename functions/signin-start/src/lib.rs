@@ -4,10 +4,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::signin::{SIGNIN_TTL_SECONDS, validate_return_to};
-use shared::http::{Ctx, path_param, public_origin, query_param, reject_unknown_query};
+use shared::http::{Ctx, public_origin, query_param, reject_unknown_query};
 use shared::ports::Store;
 use shared::usecases::auth::referrer_of;
-use shared::usecases::signin::{BINDING_COOKIE, begin, configured, random_url_token};
+use shared::usecases::signin::{BINDING_COOKIE, begin, provider_in_path, random_url_token};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -21,12 +21,7 @@ async fn start<S: Store, B>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let provider = configured(
-        &deps.config,
-        Some(&path_param(req, "provider")?),
-        "provider",
-    )
-    .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let provider = provider_in_path(&deps.config, req)?;
     reject_unknown_query(req, &["return_to", "referral_code"])?;
     let return_to = validate_return_to(query_param(req, "return_to"))?;
     let referral = query_param(req, "referral_code")

@@ -150,15 +150,16 @@ async fn metadata(p: &IdentityProvider) -> Result<Metadata, ApiError> {
 /// The signing key `kid` names, refetching the provider's keys once (bounded) when it is not
 /// among those known.
 async fn key_for(p: &IdentityProvider, m: &Metadata, kid: &str) -> Result<Jwk, ApiError> {
-    let known = |fresh_only: bool| {
+    // The key, if the keys fetched within the hour have it, and how old those keys are.
+    let known = {
         let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        let keys = cache.get(&p.issuer).and_then(|c| c.keys.as_ref())?;
-        if fresh_only && keys.fetched.elapsed() >= METADATA_TTL {
-            return None;
-        }
-        Some((keys.set.find(kid).cloned(), keys.fetched.elapsed()))
+        cache
+            .get(&p.issuer)
+            .and_then(|c| c.keys.as_ref())
+            .filter(|keys| keys.fetched.elapsed() < METADATA_TTL)
+            .map(|keys| (keys.set.find(kid).cloned(), keys.fetched.elapsed()))
     };
-    match known(true) {
+    match known {
         Some((Some(key), _)) => return Ok(key),
         Some((None, age)) if age < JWKS_REFETCH_MIN => {
             return Err(refused(
@@ -366,6 +367,15 @@ pub fn configured<'a>(
             )
         },
     ))
+}
+
+/// The provider a browser route names in its path (`{provider}`): a 404 unless configured.
+pub fn provider_in_path<'a>(
+    config: &'a crate::config::Config,
+    req: &lambda_http::Request,
+) -> Result<&'a IdentityProvider, ApiError> {
+    let named = crate::http::path_param(req, "provider")?;
+    configured(config, Some(&named), "provider").map_err(|e| ApiError::NotFound(e.to_string()))
 }
 
 /// The cookie that binds a browser sign-in to the browser that started it.

@@ -58,37 +58,38 @@ pub(super) fn count_usage(table: &str, hold: &Hold, now: i64) -> Option<Update> 
 }
 
 impl DynamoStore {
-    /// One audited change to a profile: the update (conditional on the profile existing) and
-    /// the audit entry stand or fall together; the profile as it is afterwards.
+    /// One audited change to a profile: the update (and `line`, a ledger line), and the audit
+    /// entry, stand or fall together. The profile as it is afterwards, or `Err` with the profile
+    /// as it is (`None`: no such user) when the update's condition failed.
     async fn audited(
         &self,
         user_id: &str,
         update: Update,
+        line: Option<Put>,
         audit: &AuditEntry,
-    ) -> Result<AdminWrite<UserRecord>, ApiError> {
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit_put(&self.table, audit),
-        ];
-        match self.transact(items).await? {
-            Ok(()) => {}
+    ) -> Result<Result<UserRecord, Option<UserRecord>>, ApiError> {
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(line.map(|l| TransactWriteItem::builder().put(l).build()));
+        items.push(audit_put(&self.table, audit));
+        let refused = match self.transact(items).await? {
+            Ok(()) => false,
             Err(reasons)
                 if reasons
                     .first()
                     .is_some_and(|r| r == "ConditionalCheckFailed") =>
             {
-                return Ok(AdminWrite::NoSuchUser);
+                true
             }
             Err(reasons) => {
                 return Err(ApiError::internal(format!(
                     "admin change cancelled: {reasons:?}"
                 )));
             }
-        }
-        match self.user(user_id).await? {
-            Some(u) => Ok(AdminWrite::Done(u)),
-            None => Ok(AdminWrite::NoSuchUser),
-        }
+        };
+        Ok(match (refused, self.user(user_id).await?) {
+            (false, Some(u)) => Ok(u),
+            (_, now) => Err(now),
+        })
     }
 
     fn profile_update(&self, user_id: &str) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
@@ -214,35 +215,15 @@ impl Admin for DynamoStore {
             &audit.actor,
         );
         line.item.insert("note".into(), s(note));
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            TransactWriteItem::builder().put(line).build(),
-            audit_put(&self.table, audit),
-        ];
-        match self.transact(items).await? {
-            Ok(()) => {}
-            Err(reasons)
-                if reasons
-                    .first()
-                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
-            {
-                return Ok(match self.user(user_id).await? {
-                    Some(u) => AdminWrite::Insufficient {
-                        available: u.credits.available,
-                    },
-                    None => AdminWrite::NoSuchUser,
-                });
-            }
-            Err(reasons) => {
-                return Err(ApiError::internal(format!(
-                    "credit change cancelled: {reasons:?}"
-                )));
-            }
-        }
-        match self.user(user_id).await? {
-            Some(u) => Ok(AdminWrite::Done(u.credits)),
-            None => Ok(AdminWrite::NoSuchUser),
-        }
+        Ok(
+            match self.audited(user_id, update, Some(line), audit).await? {
+                Ok(u) => AdminWrite::Done(u.credits),
+                Err(Some(u)) => AdminWrite::Insufficient {
+                    available: u.credits.available,
+                },
+                Err(None) => AdminWrite::NoSuchUser,
+            },
+        )
     }
 
     async fn set_disabled(
@@ -261,7 +242,10 @@ impl Admin for DynamoStore {
                 .update_expression("REMOVE disabled_at"),
         };
         let update = update.build().expect("update fields set");
-        self.audited(user_id, update, audit).await
+        Ok(self
+            .audited(user_id, update, None, audit)
+            .await?
+            .map_or(AdminWrite::NoSuchUser, AdminWrite::Done))
     }
 
     async fn set_role(
@@ -277,7 +261,10 @@ impl Admin for DynamoStore {
             .expression_attribute_values(":role", s(role.as_str()))
             .build()
             .expect("update fields set");
-        self.audited(user_id, update, audit).await
+        Ok(self
+            .audited(user_id, update, None, audit)
+            .await?
+            .map_or(AdminWrite::NoSuchUser, AdminWrite::Done))
     }
 
     async fn audit_trail(&self, user_id: &str, limit: usize) -> Result<Vec<AuditEntry>, ApiError> {
