@@ -537,21 +537,41 @@ async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time(
     assert!(
         refresh.contains("HttpOnly")
             && refresh.contains("SameSite=Strict")
-            && refresh.contains("Path=/v1/auth"),
+            && refresh.contains("Path=/v1/auth/refresh"),
         "{refresh}"
     );
-    let token = refresh
-        .split(';')
-        .next()
+    // The page refreshes with the cookie alone: the access token comes back, the next refresh
+    // token goes into the cookie again, never into the answer.
+    let jar = refresh.split(';').next().unwrap().to_string();
+    let refreshed = browser
+        .post(t.url("/v1/auth/refresh"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let next = refreshed.headers()["set-cookie"]
+        .to_str()
         .unwrap()
-        .trim_start_matches("refresh_token=");
-    let r = t
-        .post("/v1/auth/refresh", json!({"refresh_token": token}), None)
-        .await;
-    let ann = me(&t, &r).await;
+        .to_string();
+    assert!(
+        next.starts_with("refresh_token=") && next.contains("HttpOnly"),
+        "{next}"
+    );
+    let body: Value = refreshed.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let ann = t.get("/v1/me", Some(&access)).await.body;
     assert_eq!(ann["name"], "Test ann");
     assert_eq!(ann["email"], "ann@privaterelay.appleid.com");
-
+    // The spent cookie is refused (and revokes the session, as a reused token does).
+    let reused = browser
+        .post(t.url("/v1/auth/refresh"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
     // The second time Apple sends no name; the account keeps the first one.
     let start = browser.get(t.url("/v1/signin/apple")).send().await.unwrap();
     let binding = start.headers()["set-cookie"]
@@ -568,9 +588,23 @@ async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time(
     assert_eq!(done.status(), StatusCode::FOUND);
     assert_eq!(done.headers()["location"], "/");
     assert_eq!(accounts(&t).await, 1);
-    let r = me(&t, &sign_in_via_api(&t, &op).await).await;
+    let api = sign_in_via_api(&t, &op).await;
+    let r = me(&t, &api).await;
     assert_eq!(r["id"], ann["id"]);
     assert_eq!(r["name"], "Test ann");
+    let access = api.body["access_token"].as_str().unwrap();
+    // Signing out clears the cookie.
+    let out = browser
+        .post(t.url("/v1/auth/logout"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    let cleared = out.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cleared.starts_with("refresh_token=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
 }
 
 /// Apple through `POST /v1/signin` (the code posted to the app, which hands it on).

@@ -1,12 +1,13 @@
 //! `POST /v1/auth/refresh`: spends a refresh token for a new pair. A spent token presented
-//! again means it leaked: the whole session is revoked.
+//! again means it leaked: the whole session is revoked. The token comes in the body, or (no
+//! body) in the web pages' HttpOnly cookie, and then the next one goes back there.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Rotation;
 use shared::domain::now_epoch;
 use shared::http::wire::RefreshRequest;
-use shared::http::{Ctx, json, json_body};
+use shared::http::{Ctx, REFRESH_COOKIE, cookie, json, optional_json_body, refresh_cookie};
 use shared::ports::Store;
 use shared::usecases::auth::{new_refresh_token, token_hash, token_response};
 use shared::{ApiError, Deps};
@@ -22,8 +23,16 @@ async fn refresh<S: Store>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let body: RefreshRequest = json_body(req, deps.config.max_json_body_bytes)?;
-    if body.refresh_token.trim().is_empty() {
+    // In the body (apps), or without a body in the cookie the web pages' sign-in set.
+    let body: Option<RefreshRequest> = optional_json_body(req, deps.config.max_json_body_bytes)?;
+    let (presented, in_cookie) = match body {
+        Some(b) => (b.refresh_token, false),
+        None => (
+            cookie(req, REFRESH_COOKIE).unwrap_or_default().to_string(),
+            true,
+        ),
+    };
+    if presented.trim().is_empty() {
         return Err(ApiError::missing("refresh_token"));
     }
     let now = now_epoch();
@@ -31,12 +40,7 @@ async fn refresh<S: Store>(
     let expires_at = now + deps.config.refresh_token_ttl.as_secs() as i64;
     let rotation = deps
         .store
-        .rotate_refresh(
-            &token_hash(&body.refresh_token),
-            &token_hash(&next),
-            now,
-            expires_at,
-        )
+        .rotate_refresh(&token_hash(&presented), &token_hash(&next), now, expires_at)
         .await?;
     match rotation {
         Rotation::Rotated(session) => {
@@ -45,10 +49,19 @@ async fn refresh<S: Store>(
                 return Err(ApiError::account_disabled());
             }
             tracing::info!(user_id = %session.user_id, session_id = %session.id, "refresh token rotated");
-            json(
-                StatusCode::OK,
-                &token_response(&deps.config, &session, next, now).await?,
-            )
+            let mut tokens = token_response(&deps.config, &session, next, now).await?;
+            if !in_cookie {
+                return json(StatusCode::OK, &tokens);
+            }
+            // The next token goes where this one came from, out of scripts' reach.
+            let set = refresh_cookie(
+                tokens.refresh_token.take().as_deref().unwrap_or_default(),
+                tokens.refresh_expires_in,
+            );
+            let mut resp = json(StatusCode::OK, &tokens)?;
+            resp.headers_mut()
+                .insert("set-cookie", set.parse().map_err(ApiError::internal)?);
+            Ok(resp)
         }
         Rotation::ReuseDetected => {
             tracing::warn!("refresh token reused: session revoked");

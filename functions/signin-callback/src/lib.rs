@@ -89,7 +89,10 @@ async fn callback<S: Store, B>(
         .header("location", return_to)
         .header(
             "set-cookie",
-            refresh_cookie(&tokens.refresh_token, tokens.refresh_expires_in),
+            refresh_cookie(
+                tokens.refresh_token.as_deref().unwrap_or_default(),
+                tokens.refresh_expires_in,
+            ),
         )
         .header(
             "set-cookie",

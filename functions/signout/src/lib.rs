@@ -4,7 +4,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::http::wire::{SignoutRequest, SignoutResponse};
-use shared::http::{Credential, Ctx, json, optional_json_body};
+use shared::http::{Credential, Ctx, cleared_refresh_cookie, json, optional_json_body};
 use shared::ports::Store;
 use shared::usecases::auth::token_hash;
 use shared::{ApiError, Deps};
@@ -48,5 +48,13 @@ async fn signout<S: Store>(
         deps.store.revoke_session(id).await?;
     }
     tracing::info!(user_id = %who.user_id, sessions = sessions.len(), "signed out");
-    json(StatusCode::OK, &SignoutResponse { signed_out: true })
+    // The web pages' refresh cookie goes too (its session is the caller's, revoked above).
+    let mut resp = json(StatusCode::OK, &SignoutResponse { signed_out: true })?;
+    resp.headers_mut().insert(
+        "set-cookie",
+        cleared_refresh_cookie()
+            .parse()
+            .map_err(ApiError::internal)?,
+    );
+    Ok(resp)
 }

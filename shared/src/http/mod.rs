@@ -436,13 +436,18 @@ pub fn public_origin(config: &crate::config::Config, req: &Request) -> String {
 }
 
 /// The cookie the web pages keep their refresh token in: out of reach of scripts, sent only to
-/// the auth routes (refresh, sign-out), never cross-site.
+/// the refresh route, never cross-site.
 pub const REFRESH_COOKIE: &str = "refresh_token";
 
 pub fn refresh_cookie(token: &str, max_age: i64) -> String {
     format!(
-        "{REFRESH_COOKIE}={token}; Path=/v1/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+        "{REFRESH_COOKIE}={token}; Path=/v1/auth/refresh; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
     )
+}
+
+/// Removes the refresh cookie (sign-out).
+pub fn cleared_refresh_cookie() -> String {
+    refresh_cookie("", 0)
 }
 
 /// A cookie of the request, by name.

@@ -57,7 +57,10 @@ pub struct SignoutRequest {
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct TokenResponse {
     pub access_token: String,
-    pub refresh_token: String,
+    /// Absent when it travels in the `refresh_token` cookie instead (the web pages): scripts
+    /// never see it there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     #[schema(example = "Bearer")]
     pub token_type: String,
     /// Lifetime of the access token in seconds.

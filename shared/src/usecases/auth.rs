@@ -201,7 +201,7 @@ pub async fn token_response(
         issue_access_token(config, &session.user_id, &session.id, session.role, now).await?;
     Ok(TokenResponse {
         access_token,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         token_type: "Bearer".into(),
         expires_in,
         refresh_expires_in: config.refresh_token_ttl.as_secs() as i64,
