@@ -92,13 +92,15 @@ pub trait Admin: Send + Sync {
 pub trait Identities: Send + Sync {
     fn save_signin(&self, state: &SigninState)
     -> impl Future<Output = Result<(), ApiError>> + Send;
-    /// Takes a sign-in once: `None` when unknown, expired, already taken or another
-    /// provider's.
+    /// Takes a sign-in once: `None` when unknown, expired, already taken, another provider's,
+    /// or not bound to `binding` (the hash of the browser's cookie; `None`: an API sign-in,
+    /// bound to no browser). A refused take leaves the sign-in as it was.
     fn take_signin(
         &self,
         state: &str,
         provider: Idp,
         now: i64,
+        binding: Option<&str>,
     ) -> impl Future<Output = Result<Option<SigninState>, ApiError>> + Send;
     /// Records a single-use credential (by hash) until `until`; `false` when it was used before.
     fn spend_once(

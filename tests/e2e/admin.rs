@@ -72,6 +72,14 @@ async fn admins_list_and_search_users_and_nobody_else_may() {
     assert_eq!(ids(&rest.body), [root_id.as_str()]);
     assert_eq!(rest.body["has_more"], false);
     assert_eq!(rest.body["next_cursor"], Value::Null);
+    // A page that ends exactly at the last user says there is no more.
+    let all = t.get("/v1/admin/users?limit=3", Some(&root.access)).await;
+    assert_eq!(ids(&all.body).len(), 3);
+    assert_eq!(all.body["has_more"], false, "{}", all.text);
+    // An admin's API key is refused: a leaked key must not make admins that outlive it.
+    let (_, key) = t.api_key(&root.access).await;
+    let r = t.get("/v1/admin/users", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let shown = &first.body["data"][1];
     assert_eq!(shown["username"], ada.as_str());
     assert_eq!(shown["email"], format!("{ada}@example.com"));

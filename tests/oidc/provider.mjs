@@ -56,6 +56,9 @@ function claimsFor(id) {
       email_verified: 'true',
       is_private_email: 'true',
     });
+  } else if (mode === 'microsoft') {
+    // Entra ID puts an email it has not verified, and no email_verified claim.
+    claims.email = `${id}@example.com`;
   } else {
     Object.assign(claims, { email: `${id}@example.com`, email_verified: true });
   }

@@ -21,7 +21,9 @@ async fn create<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate_session(deps, req).await?;
+    let who = ctx
+        .authenticate_session(deps, req, "manage API keys")
+        .await?;
     let body: CreateApiKeyRequest =
         optional_json_body(req, deps.config.max_json_body_bytes)?.unwrap_or_default();
     let name = validate_api_key_name(body.name.as_deref())?;

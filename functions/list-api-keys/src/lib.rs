@@ -17,7 +17,9 @@ async fn list<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate_session(deps, req).await?;
+    let who = ctx
+        .authenticate_session(deps, req, "manage API keys")
+        .await?;
     let keys = deps.store.list_keys(&who.user_id).await?;
     json(
         StatusCode::OK,

@@ -19,7 +19,9 @@ async fn revoke<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate_session(deps, req).await?;
+    let who = ctx
+        .authenticate_session(deps, req, "manage API keys")
+        .await?;
     let id = path_param(req, "id")?;
     // Another user's key id is indistinguishable from an unknown one (and so is a malformed one).
     if !plausible_id(&id) || !deps.store.revoke_key(&who.user_id, &id).await? {

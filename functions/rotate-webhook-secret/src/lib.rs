@@ -21,7 +21,9 @@ async fn respond<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate_session(deps, req).await?;
+    let who = ctx
+        .authenticate_session(deps, req, "rotate the webhook secret")
+        .await?;
     let now = now_epoch();
     let secrets = webhooks::rotate(deps, &who.user_id, now).await?;
     tracing::info!(user_id = %who.user_id, "webhook secret rotated");

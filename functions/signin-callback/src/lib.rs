@@ -35,6 +35,13 @@ fn parameters(req: &Request, limit: usize) -> Result<HashMap<String, String>, Ap
     Ok(form_urlencoded::parse(raw).into_owned().collect())
 }
 
+fn another_browser() -> ApiError {
+    ApiError::Unauthorized {
+        message: "this sign-in is unknown, expired, already used or was started in another browser; start it again here".into(),
+        code: "invalid_state",
+    }
+}
+
 async fn callback<S: Store, B>(
     deps: &Deps<S, B>,
     ctx: &Ctx,
@@ -47,23 +54,17 @@ async fn callback<S: Store, B>(
         .get("state")
         .filter(|s| !s.is_empty() && s.len() <= 128)
         .ok_or_else(invalid_state)?;
+    // Bound to the browser that started it (checked by the take itself, so a state seen
+    // elsewhere cannot be spent from there): nobody can sign a victim into an attacker's
+    // account by sending them a callback link.
+    let binding = cookie(req, BINDING_COOKIE)
+        .map(token_hash)
+        .ok_or_else(another_browser)?;
     let signin = deps
         .store
-        .take_signin(state, provider.idp, now_epoch())
+        .take_signin(state, provider.idp, now_epoch(), Some(&binding))
         .await?
-        .ok_or_else(invalid_state)?;
-    // Bound to the browser that started it: nobody can sign a victim into an attacker's
-    // account by sending them a callback link.
-    let bound = match (&signin.browser_binding, cookie(req, BINDING_COOKIE)) {
-        (Some(expected), Some(presented)) => *expected == token_hash(presented),
-        _ => false,
-    };
-    if !bound {
-        return Err(ApiError::Unauthorized {
-            message: "this sign-in was started in another browser; start it again here".into(),
-            code: "invalid_state",
-        });
-    }
+        .ok_or_else(another_browser)?;
     if let Some(error) = params.get("error") {
         return Err(ApiError::Unauthorized {
             message: format!(
@@ -96,9 +97,7 @@ async fn callback<S: Store, B>(
         )
         .header(
             "set-cookie",
-            format!(
-                "{BINDING_COOKIE}=; Path=/v1/signin; Max-Age=0; HttpOnly; Secure; SameSite=None"
-            ),
+            format!("{BINDING_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=None"),
         )
         .header("cache-control", "no-store")
         .body(Body::Empty)

@@ -44,7 +44,7 @@ async fn start<S: Store, B>(
     .await?;
     // SameSite=None: Apple comes back with a cross-site POST, which must still carry it.
     let cookie = format!(
-        "{BINDING_COOKIE}={binding}; Path=/v1/signin; Max-Age={SIGNIN_TTL_SECONDS}; HttpOnly; Secure; SameSite=None"
+        "{BINDING_COOKIE}={binding}; Path=/; Max-Age={SIGNIN_TTL_SECONDS}; HttpOnly; Secure; SameSite=None"
     );
     Response::builder()
         .status(StatusCode::FOUND)

@@ -78,7 +78,12 @@ async fn signin<S: Store, B>(
     let provider = configured(&deps.config, body.sign_to.as_deref(), "sign_to")?;
     // Linking an identity to an account needs that account signed in: never by email alone.
     let linking = match (step.as_str(), req.headers().contains_key("authorization")) {
-        ("code" | "id_token", true) => Some(ctx.authenticate(deps, req).await?.user_id),
+        // A session, not an API key: a leaked key must not link a sign-in that outlives it.
+        ("code" | "id_token", true) => Some(
+            ctx.authenticate_session(deps, req, "link a sign-in provider")
+                .await?
+                .user_id,
+        ),
         _ => None,
     };
     let (identity, referral) = match step.as_str() {
@@ -99,10 +104,9 @@ async fn signin<S: Store, B>(
             }
             let signin = deps
                 .store
-                .take_signin(state, provider.idp, now_epoch())
+                // Bound to no browser: a browser sign-in is finished by its callback only.
+                .take_signin(state, provider.idp, now_epoch(), None)
                 .await?
-                // A browser sign-in is finished by its callback, with its cookie.
-                .filter(|s| s.browser_binding.is_none())
                 .ok_or_else(invalid_state)?;
             let mut identity = finish(provider, &signin, code).await?;
             if let Some(name) = body.user.as_deref().and_then(apple_user_name) {

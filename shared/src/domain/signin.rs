@@ -80,6 +80,8 @@ pub struct VerifiedIdentity {
     /// Only when the provider says it is verified.
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The ID token's `exp`.
+    pub expires_at: i64,
 }
 
 /// `redirect_uri` of the API flow: where the provider sends the browser back, registered with
@@ -174,6 +176,7 @@ mod tests {
             subject: "1".into(),
             email: email.map(str::to_string),
             name: name.map(str::to_string),
+            expires_at: 0,
         }
     }
 

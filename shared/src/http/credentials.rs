@@ -5,18 +5,20 @@
 use super::*;
 
 impl Ctx {
-    /// A signed-in session (not an API key): managing API keys needs one, so a leaked key
-    /// cannot mint copies of itself that outlive its revocation.
+    /// A signed-in session (not an API key): managing API keys, linking a sign-in provider and
+    /// the admin routes need one, so a leaked key cannot mint credentials that outlive its
+    /// revocation. `what` names the action in the 403.
     pub async fn authenticate_session<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
         req: &Request,
+        what: &str,
     ) -> Result<Principal, ApiError> {
         let who = self.authenticate(deps, req).await?;
         if matches!(who.credential, Credential::ApiKey { .. }) {
-            return Err(ApiError::forbidden(
-                "API keys cannot manage API keys: sign in (POST /v1/auth/login) and use the access token",
-            ));
+            return Err(ApiError::forbidden(format!(
+                "API keys cannot {what}: sign in (POST /v1/auth/login) and use the access token"
+            )));
         }
         Ok(who)
     }
@@ -28,7 +30,9 @@ impl Ctx {
         deps: &Deps<S, B>,
         req: &Request,
     ) -> Result<Principal, ApiError> {
-        let who = self.authenticate(deps, req).await?;
+        let who = self
+            .authenticate_session(deps, req, "use the admin routes")
+            .await?;
         let me = deps.store.user(&who.user_id).await?;
         if me.is_none_or(|u| u.role != crate::domain::accounts::Role::Admin) {
             return Err(ApiError::forbidden("this route is for admins only"));

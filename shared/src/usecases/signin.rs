@@ -129,8 +129,15 @@ async fn metadata(p: &IdentityProvider) -> Result<Metadata, ApiError> {
     }
     let url = format!("{}/.well-known/openid-configuration", p.issuer);
     let m: Metadata = get_json(p.idp, &url).await?;
-    let templated = p.idp == Idp::Microsoft && m.issuer.contains("{tenantid}");
-    if m.issuer.trim_end_matches('/') != p.issuer && !templated {
+    // Microsoft's `common` and `organizations` metadata name a `{tenantid}` template, and
+    // `consumers` names the consumer tenant's own issuer: on its configured host, either is
+    // Microsoft's word (tokens are then checked against what the metadata says).
+    let same_host = |a: &str, b: &str| {
+        let host = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+        host(a).is_some() && host(a) == host(b)
+    };
+    let microsofts = p.idp == Idp::Microsoft && same_host(&m.issuer, &p.issuer);
+    if m.issuer.trim_end_matches('/') != p.issuer && !microsofts {
         return Err(unreachable_provider(
             p.idp,
             format!("metadata names issuer {:?}, not {:?}", m.issuer, p.issuer),
@@ -222,6 +229,7 @@ fn truthy(v: &Option<serde_json::Value>) -> bool {
 struct IdClaims {
     iss: String,
     sub: String,
+    exp: i64,
     #[serde(default)]
     aud: serde_json::Value,
     iat: i64,
@@ -337,6 +345,7 @@ pub async fn verify_id_token(
         subject: claims.sub,
         email,
         name,
+        expires_at: claims.exp,
     })
 }
 
@@ -378,8 +387,9 @@ pub fn provider_in_path<'a>(
     configured(config, Some(&named), "provider").map_err(|e| ApiError::NotFound(e.to_string()))
 }
 
-/// The cookie that binds a browser sign-in to the browser that started it.
-pub const BINDING_COOKIE: &str = "signin_binding";
+/// The cookie that binds a browser sign-in to the browser that started it. `__Host-`: only
+/// this host may set it (no sibling subdomain can plant one), so it has `Path=/`.
+pub const BINDING_COOKIE: &str = "__Host-signin_binding";
 
 /// A refused sign-in state: unknown, expired, already used, or another provider's.
 pub fn invalid_state() -> ApiError {
@@ -524,6 +534,24 @@ pub async fn finish(
             .await
             .map(|r| r.error)
             .unwrap_or_else(|_| status.to_string());
+        // Our own credentials refused: this deployment's fault, not the person's code.
+        if [
+            "invalid_client",
+            "unauthorized_client",
+            "unsupported_grant_type",
+        ]
+        .contains(&why.as_str())
+        {
+            tracing::error!(provider = p.idp.as_str(), refusal = %why, "the provider refused our client credentials");
+            return Err(ApiError::Provider {
+                status: lambda_http::http::StatusCode::BAD_GATEWAY,
+                message: format!(
+                    "sign-in with {} is misconfigured on this deployment ({why}); tell its operator",
+                    p.idp.as_str()
+                ),
+                retry_after_secs: None,
+            });
+        }
         tracing::info!(provider = p.idp.as_str(), refusal = %why, "code exchange refused");
         return Err(ApiError::Unauthorized {
             message: format!(
@@ -548,8 +576,13 @@ pub async fn verify_browser_token<S: Store, B>(
     id_token: &str,
 ) -> Result<VerifiedIdentity, ApiError> {
     let identity = verify_id_token(p, id_token, None).await?;
-    let until = crate::domain::now_epoch() + 24 * 3600;
-    if !deps.store.spend_once(&token_hash(id_token), until).await? {
+    // Kept as long as the token could pass; named by what is signed, so another encoding of
+    // the same signature (ECDSA has two) is the same token.
+    let until = identity.expires_at + CLOCK_SKEW_SECONDS as i64;
+    let signed = id_token
+        .rsplit_once('.')
+        .map_or(id_token, |(signed, _)| signed);
+    if !deps.store.spend_once(&token_hash(signed), until).await? {
         return Err(refused("this ID token was used already; sign in again"));
     }
     Ok(identity)

@@ -4,7 +4,8 @@
 use super::*;
 use crate::domain::admin::{AdminWrite, AuditAction, AuditEntry, DayUsage, listed_at};
 
-/// Shards of the daily usage counters: settlements spread over them by hold id.
+/// Shards of the daily usage counters: settlements spread over them by hold id (plain updates
+/// of one item are serialised by DynamoDB, never refused).
 const USAGE_SHARDS: u32 = 8;
 
 fn audit_put(table: &str, a: &AuditEntry) -> TransactWriteItem {
@@ -36,28 +37,31 @@ fn audit_from(it: &Item) -> Result<AuditEntry, ApiError> {
     })
 }
 
-/// A settlement's paid work, added to its day's counter in the settling transaction (free
-/// work, such as transforms and uploads, is not counted).
-pub(super) fn count_usage(table: &str, hold: &Hold, now: i64) -> Option<Update> {
-    if hold.amount == 0 && hold.images == 0 {
-        return None;
-    }
-    let shard = keys::hold_shard(&hold.id) % USAGE_SHARDS;
-    let day = now.div_euclid(crate::domain::DAY_SECONDS);
-    Some(
-        Update::builder()
-            .table_name(table)
-            .set_key(Some(keys::usage(shard, day)))
+impl DynamoStore {
+    /// Adds a settled request's paid work to its day's counter. After the settlement, not in
+    /// it: a hot counter must never fail (by transaction conflicts) the write that stores
+    /// images already made. A lost count is logged, never the request's failure. Free work
+    /// (transforms, uploads) is not counted.
+    pub(super) async fn count_usage(&self, hold: &Hold) {
+        if hold.amount == 0 && hold.images == 0 {
+            return;
+        }
+        let shard = keys::hold_shard(&hold.id) % USAGE_SHARDS;
+        let day = crate::domain::now_epoch().div_euclid(crate::domain::DAY_SECONDS);
+        let result = self
+            .update_item(keys::usage(shard, day))
+            .await
             .update_expression("ADD generations :one, images :images, credits :credits")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":images", n(hold.images as i64))
             .expression_attribute_values(":credits", n(hold.amount))
-            .build()
-            .expect("update fields set"),
-    )
-}
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %DisplayErrorContext(&e), hold = %hold.id, "usage not counted");
+        }
+    }
 
-impl DynamoStore {
     /// One audited change to a profile: the update (and `line`, a ledger line), and the audit
     /// entry, stand or fall together. The profile as it is afterwards, or `Err` with the profile
     /// as it is (`None`: no such user) when the update's condition failed.
@@ -117,7 +121,7 @@ impl Admin for DynamoStore {
                 .key_condition_expression("gsi1pk = :pk")
                 .expression_attribute_values(":pk", s(keys::USER_LISTING))
                 .scan_index_forward(false)
-                .limit(limit as i32);
+                .limit(limit as i32 + 1);
             if let Some(after) = after {
                 let id = after.split_once('#').map(|(_, id)| id).unwrap_or_default();
                 let mut start = keys::profile(id);
@@ -126,15 +130,16 @@ impl Admin for DynamoStore {
                 query = query.set_exclusive_start_key(Some(start));
             }
             let out = query.send().await.map_err(sdk_error)?;
-            let users = out
+            let mut users = out
                 .items()
                 .iter()
                 .map(super::accounts::user_from)
                 .collect::<Result<Vec<_>, _>>()?;
-            let next = out
-                .last_evaluated_key
-                .and_then(|k| opt_s(&k, "gsi1sk"))
-                .filter(|_| users.len() == limit);
+            // One more than the page, read only to know whether there is more.
+            let next = (users.len() > limit)
+                .then(|| users.truncate(limit))
+                .and_then(|()| users.last())
+                .map(|u| keys::user_listing(u.created_at, &u.id));
             return Ok((users, next));
         };
         // Usernames and emails in one sorted stream; a user matching by both is listed at the

@@ -57,16 +57,27 @@ impl Identities for DynamoStore {
         state: &str,
         provider: Idp,
         now: i64,
+        binding: Option<&str>,
     ) -> Result<Option<SigninState>, ApiError> {
         // Deleted by the read that returns it: a replayed state finds nothing. An expired one
-        // (TTL deletion is lazy) or another provider's is left alone and refused.
-        let result = self
+        // (TTL deletion is lazy), another provider's or another browser's is left alone.
+        let mut delete = self
             .delete_item(keys::signin(state))
             .await
-            .condition_expression("attribute_exists(pk) AND provider = :p AND expires_at > :now")
             .expression_attribute_values(":p", s(provider.as_str()))
             .expression_attribute_values(":now", n(now))
-            .return_values(ReturnValue::AllOld)
+            .return_values(ReturnValue::AllOld);
+        let bound = match binding {
+            Some(b) => {
+                delete = delete.expression_attribute_values(":b", s(b));
+                "browser_binding = :b"
+            }
+            None => "attribute_not_exists(browser_binding)",
+        };
+        let result = delete
+            .condition_expression(format!(
+                "attribute_exists(pk) AND provider = :p AND expires_at > :now AND {bound}"
+            ))
             .send()
             .await;
         match result {

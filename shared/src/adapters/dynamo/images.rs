@@ -121,9 +121,7 @@ impl Images for DynamoStore {
                     .delete(close_pending_hold(&self.table, &hold.id))
                     .build(),
             );
-            let now = crate::domain::now_epoch();
-            let usage = super::admin::count_usage(&self.table, hold, now);
-            for update in finish_charge(&self.table, hold).into_iter().chain(usage) {
+            for update in finish_charge(&self.table, hold) {
                 items.push(TransactWriteItem::builder().update(update).build());
             }
             if let Some((claim, answer)) = &settlement.answer {
@@ -163,7 +161,12 @@ impl Images for DynamoStore {
             }
         }
         let unknown = match self.transact(items).await {
-            Ok(Ok(())) => return WriteOutcome::Written,
+            Ok(Ok(())) => {
+                if let Some(s) = settles {
+                    self.count_usage(&s.hold).await;
+                }
+                return WriteOutcome::Written;
+            }
             Ok(Err(reasons)) => {
                 // Items 2i+1 are the lineage places: a taken one is a version made meanwhile.
                 let version_taken = reasons

@@ -16,12 +16,12 @@ impl Identities for MemoryStore {
         state: &str,
         provider: Idp,
         now: i64,
+        binding: Option<&str>,
     ) -> Result<Option<SigninState>, ApiError> {
         let mut st = self.state();
-        let usable = st
-            .signins
-            .get(state)
-            .is_some_and(|s| s.provider == provider && s.expires_at > now);
+        let usable = st.signins.get(state).is_some_and(|s| {
+            s.provider == provider && s.expires_at > now && s.browser_binding.as_deref() == binding
+        });
         Ok(if usable {
             st.signins.remove(state)
         } else {
