@@ -36,11 +36,13 @@ $(CHECKOV)/.installed: infra/local/requirements-checkov.txt
 	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-checkov.txt
 	touch $@
 
-## debs: the Debian packages the tests use: ffmpeg (ffprobe checks the videos made)
+## debs: the Debian packages the tests use: ffmpeg (ffprobe checks the videos made), chromium
+## and chromium-driver (the web pages are tested in a real browser)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 debs:
-	@command -v ffprobe >/dev/null || { $(SUDO) apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ffmpeg; }
+	@{ command -v ffprobe && command -v chromium && command -v chromedriver; } >/dev/null || { \
+	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  --no-install-recommends ffmpeg chromium chromium-driver; }
 
 ## node: Prism (validates our OpenAI requests against OpenAI's spec) into ./node_modules
 node: node_modules/.installed

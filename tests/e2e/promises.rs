@@ -140,6 +140,10 @@ async fn every_authenticated_route_counts_the_request_and_refuses_a_signed_out_s
         "/v1/signin",
         "/v1/signin/{provider}",
         "/v1/signin/{provider}/callback",
+        // The web pages: files anyone may load.
+        "/",
+        "/app/{proxy+}",
+        "/assets/{file}",
     ];
     let signing_out = ["/v1/signout", "/v1/auth/logout"];
     let routes: Vec<_> = Template::load(&workspace_root().join("template.yaml"))

@@ -1,10 +1,9 @@
 //! `POST /v1/auth/login`: username or email + password → access and refresh tokens.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::{LoginId, PASSWORD_MAX};
 use shared::http::wire::LoginRequest;
-use shared::http::{Ctx, json, json_body};
+use shared::http::{Ctx, json_body, token_answer};
 use shared::ports::Store;
 use shared::usecases::auth::{start_session, verify_password};
 use shared::{ApiError, Deps};
@@ -29,6 +28,16 @@ async fn login<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let body: LoginRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let login = LoginId::from_fields(body.username.as_deref(), body.email.as_deref())?;
+    let in_cookie = match body.refresh_token_in.as_deref() {
+        None | Some("body") => false,
+        Some("cookie") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "refresh_token_in",
+                "refresh_token_in must be body or cookie",
+            ));
+        }
+    };
     ctx.throttle_address(deps).await?;
     if body.password.is_empty() {
         return Err(ApiError::missing("password"));
@@ -61,5 +70,5 @@ async fn login<S: Store>(
     }
     let tokens = start_session(deps, &user.id, user.role).await?;
     tracing::info!(user_id = %user.id, "signed in");
-    json(StatusCode::OK, &tokens)
+    token_answer(tokens, in_cookie)
 }

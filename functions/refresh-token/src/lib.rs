@@ -2,12 +2,11 @@
 //! again means it leaked: the whole session is revoked. The token comes in the body, or (no
 //! body) in the web pages' HttpOnly cookie, and then the next one goes back there.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Rotation;
 use shared::domain::now_epoch;
 use shared::http::wire::RefreshRequest;
-use shared::http::{Ctx, REFRESH_COOKIE, cookie, json, optional_json_body, refresh_cookie};
+use shared::http::{Ctx, REFRESH_COOKIE, cookie, optional_json_body, token_answer};
 use shared::ports::Store;
 use shared::usecases::auth::{new_refresh_token, token_hash, token_response};
 use shared::{ApiError, Deps};
@@ -49,19 +48,11 @@ async fn refresh<S: Store>(
                 return Err(ApiError::account_disabled());
             }
             tracing::info!(user_id = %session.user_id, session_id = %session.id, "refresh token rotated");
-            let mut tokens = token_response(&deps.config, &session, next, now).await?;
-            if !in_cookie {
-                return json(StatusCode::OK, &tokens);
-            }
-            // The next token goes where this one came from, out of scripts' reach.
-            let set = refresh_cookie(
-                tokens.refresh_token.take().as_deref().unwrap_or_default(),
-                tokens.refresh_expires_in,
-            );
-            let mut resp = json(StatusCode::OK, &tokens)?;
-            resp.headers_mut()
-                .insert("set-cookie", set.parse().map_err(ApiError::internal)?);
-            Ok(resp)
+            // The next token goes where this one came from.
+            token_answer(
+                token_response(&deps.config, &session, next, now).await?,
+                in_cookie,
+            )
         }
         Rotation::ReuseDetected => {
             tracing::warn!("refresh token reused: session revoked");

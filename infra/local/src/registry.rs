@@ -64,6 +64,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("credit", with_deps!(credit)),
         ("random-prompts", with_deps!(random_prompts)),
         ("referral-link", with_deps!(referral_link)),
+        ("web", with_deps!(web)),
         ("signin", with_deps!(signin)),
         ("signin-start", with_deps!(signin_start)),
         ("signin-callback", with_deps!(signin_callback)),

@@ -445,6 +445,25 @@ pub fn refresh_cookie(token: &str, max_age: i64) -> String {
     )
 }
 
+/// Our tokens as an answer: the refresh token in the body, or (`in_cookie`, the web pages) only
+/// in the HttpOnly refresh cookie.
+pub fn token_answer(
+    mut tokens: wire::TokenResponse,
+    in_cookie: bool,
+) -> Result<Response<Body>, ApiError> {
+    if !in_cookie {
+        return json(StatusCode::OK, &tokens);
+    }
+    let set = refresh_cookie(
+        tokens.refresh_token.take().as_deref().unwrap_or_default(),
+        tokens.refresh_expires_in,
+    );
+    let mut resp = json(StatusCode::OK, &tokens)?;
+    resp.headers_mut()
+        .insert("set-cookie", set.parse().map_err(ApiError::internal)?);
+    Ok(resp)
+}
+
 /// Removes the refresh cookie (sign-out).
 pub fn cleared_refresh_cookie() -> String {
     refresh_cookie("", 0)

@@ -37,6 +37,11 @@ pub struct LoginRequest {
     pub email: Option<String>,
     #[schema(format = Password, min_length = 1)]
     pub password: String,
+    /// `cookie` (the web pages): the refresh token is set as an HttpOnly cookie for
+    /// `/v1/auth/refresh` instead of answered. Default `body`.
+    #[serde(default)]
+    #[schema(pattern = "^(body|cookie)$")]
+    pub refresh_token_in: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,0 +1,298 @@
+// The web pages: plain JavaScript over the public API, nothing it does an API client could not.
+// The access token lives only in memory; the refresh token in an HttpOnly cookie the page never
+// reads. Everything a user typed is set as text (textContent, attributes), never as HTML.
+
+const state = { access: null, me: null };
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const statusLine = document.getElementById('status');
+
+/** An element with attributes and children; strings become text nodes, never markup. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (v === true) node.setAttribute(k, '');
+    else node.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function say(text) { statusLine.textContent = text || ''; }
+
+async function refresh() {
+  const r = await fetch('/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' });
+  if (!r.ok) { state.access = null; return false; }
+  state.access = (await r.json()).access_token;
+  return true;
+}
+
+/** Calls the API; an expired access token is refreshed once from the cookie. */
+async function api(path, { method = 'GET', body, retry = true } = {}) {
+  const headers = {};
+  if (state.access) headers.authorization = `Bearer ${state.access}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 401 && retry && await refresh()) return api(path, { method, body, retry: false });
+  const data = r.status === 204 ? null : await r.json().catch(() => null);
+  if (!r.ok) {
+    const message = data?.error?.message || `${r.status} ${r.statusText}`;
+    const e = new Error(message);
+    e.status = r.status; e.param = data?.error?.param;
+    throw e;
+  }
+  return data;
+}
+
+async function showCredits() {
+  try {
+    const c = await api('/v1/credit');
+    document.getElementById('credits').textContent = `${c.available} credits`;
+  } catch { /* shown next time */ }
+}
+
+function go(path) {
+  history.pushState({}, '', path);
+  route();
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[href^="/app/"]');
+  if (a && !e.metaKey && !e.ctrlKey && !e.shiftKey && e.button === 0) {
+    e.preventDefault();
+    go(a.getAttribute('href'));
+  }
+});
+window.addEventListener('popstate', () => route());
+
+document.getElementById('signout').addEventListener('click', async () => {
+  try { await api('/v1/auth/logout', { method: 'POST', body: {} }); } catch { /* signed out anyway */ }
+  state.access = null; state.me = null;
+  go('/app/signin');
+});
+
+function page(title, ...content) {
+  document.title = `${title} · Image API`;
+  main.replaceChildren(el('h1', {}, title), ...content);
+  main.focus({ preventScroll: true });
+}
+
+function field(label, input, hint) {
+  const id = input.id || `f-${Math.random().toString(36).slice(2)}`;
+  input.id = id;
+  return el('div', {}, el('label', { for: id }, label), input, hint ? el('p', { class: 'hint' }, hint) : null);
+}
+
+// ---- sign in / sign up ----------------------------------------------------------------------
+
+function signinView() {
+  nav.hidden = true;
+  const providers = (document.body.dataset.providers || '').split(',').filter(Boolean);
+  const error = el('p', { class: 'error', role: 'alert' });
+  const who = el('input', { type: 'text', name: 'login', autocomplete: 'username', required: true });
+  const password = el('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const signIn = el('form', {
+    'aria-labelledby': 'signin-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      const login = who.value.trim();
+      const body = { password: password.value, refresh_token_in: 'cookie' };
+      body[login.includes('@') ? 'email' : 'username'] = login;
+      try {
+        state.access = (await api('/v1/auth/login', { method: 'POST', body, retry: false })).access_token;
+        go('/app/library');
+      } catch (err) { error.textContent = err.message; }
+    },
+  }, el('h2', { id: 'signin-h' }, 'Sign in'),
+  field('Username or email', who), field('Password', password),
+  el('button', { type: 'submit' }, 'Sign in'), error);
+
+  const upError = el('p', { class: 'error', role: 'alert' });
+  const username = el('input', { type: 'text', name: 'username', autocomplete: 'username', required: true });
+  const email = el('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });
+  const newPassword = el('input', { type: 'password', name: 'new-password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const referral = new URLSearchParams(location.search).get('ref') || '';
+  const signUp = el('form', {
+    'aria-labelledby': 'signup-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      upError.textContent = '';
+      try {
+        const body = { username: username.value.trim(), email: email.value.trim(), password: newPassword.value };
+        if (referral) body.referral_code = referral;
+        await api('/v1/auth/register', { method: 'POST', body, retry: false });
+        state.access = (await api('/v1/auth/login', {
+          method: 'POST', retry: false,
+          body: { username: body.username, password: body.password, refresh_token_in: 'cookie' },
+        })).access_token;
+        go('/app/library');
+      } catch (err) { upError.textContent = err.message; }
+    },
+  }, el('h2', { id: 'signup-h' }, 'Create an account'),
+  field('Username', username), field('Email', email),
+  field('Password', newPassword, 'At least 8 characters.'),
+  el('button', { type: 'submit' }, 'Sign up'), upError);
+
+  const names = { google: 'Google', microsoft: 'Microsoft', apple: 'Apple' };
+  const withProvider = providers.length ? el('div', { class: 'panel' },
+    el('h2', {}, 'Or continue with'),
+    el('div', { class: 'providers' }, providers.map((p) => el('a', {
+      href: `/v1/signin/${encodeURIComponent(p)}?return_to=${encodeURIComponent('/app/library')}${referral ? `&referral_code=${encodeURIComponent(referral)}` : ''}`,
+    }, `Sign in with ${names[p] || p}`)))) : null;
+  page('Welcome', el('div', { class: 'forms' }, signIn, signUp), withProvider);
+}
+
+// ---- library ----------------------------------------------------------------------------------
+
+function libraryView() {
+  const type = el('select', { id: 'type' },
+    ['all', 'image', 'video', 'upload'].map((t) => el('option', { value: t }, t)));
+  const sort = el('select', { id: 'sort' },
+    el('option', { value: 'newest' }, 'newest first'), el('option', { value: 'oldest' }, 'oldest first'));
+  const grid = el('div', { class: 'grid', id: 'grid' });
+  const sentinel = el('div', { class: 'sentinel' });
+  const empty = el('p', { class: 'hint' });
+  const selected = new Set();
+  const remove = el('button', {
+    type: 'button', class: 'secondary', disabled: true,
+    onclick: async () => {
+      if (!confirm(`Delete ${selected.size} selected item(s)?`)) return;
+      for (const id of [...selected]) {
+        try { await api(`/v1/images/${encodeURIComponent(id)}`, { method: 'DELETE' }); } catch (e) { say(e.message); }
+        selected.delete(id);
+        grid.querySelector(`[data-id="${CSS.escape(id)}"]`)?.remove();
+      }
+      remove.disabled = true;
+      say('Deleted.');
+    },
+  }, 'Delete selected');
+  let cursor = null; let done = false; let loading = false;
+
+  async function more() {
+    if (loading || done) return;
+    loading = true;
+    try {
+      const q = new URLSearchParams({ limit: '24', type: type.value, sort: sort.value });
+      if (cursor) q.set('cursor', cursor);
+      const pageOf = await api(`/v1/images?${q}`);
+      for (const item of pageOf.data) grid.append(tile(item));
+      cursor = pageOf.next_cursor; done = !pageOf.has_more;
+      empty.textContent = grid.children.length ? '' : 'Nothing here yet: generate something.';
+    } catch (e) { say(e.message); done = true; } finally { loading = false; }
+    if (!done && sentinel.getBoundingClientRect().top < innerHeight + 400) more();
+  }
+
+  function tile(item) {
+    const text = item.prompt || item.title || item.kind;
+    const box = el('input', {
+      type: 'checkbox', 'aria-label': `Select: ${text}`,
+      onchange: (e) => {
+        if (e.target.checked) selected.add(item.id); else selected.delete(item.id);
+        remove.disabled = selected.size === 0;
+      },
+    });
+    return el('figure', { class: 'tile', 'data-id': item.id },
+      box,
+      el('a', { href: `/app/assets/${encodeURIComponent(item.id)}` },
+        el('img', { src: item.thumbnail_url || item.url, alt: text, loading: 'lazy', width: 256, height: 256 })),
+      el('figcaption', {}, text));
+  }
+
+  function restart() { grid.replaceChildren(); cursor = null; done = false; selected.clear(); remove.disabled = true; more(); }
+  type.addEventListener('change', restart);
+  sort.addEventListener('change', restart);
+  new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) more(); }).observe(sentinel);
+  page('Library',
+    el('div', { class: 'toolbar' }, field('Type', type), field('Sort', sort), remove),
+    empty, grid, sentinel);
+  more();
+}
+
+// ---- generate ---------------------------------------------------------------------------------
+
+async function generateView() {
+  const prompt = el('textarea', { name: 'prompt', required: true, maxlength: 32000 });
+  const model = el('select', { name: 'model' });
+  const about = el('p', { class: 'hint', id: 'model-info' });
+  const size = el('select', { name: 'size' });
+  const quality = el('select', { name: 'quality' });
+  const n = el('input', { type: 'number', name: 'n', min: 1, max: 10, value: 1 });
+  const transparent = el('input', { type: 'checkbox', name: 'transparent' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const results = el('div', { class: 'grid results', 'aria-live': 'polite' });
+  const submit = el('button', { type: 'submit' }, 'Generate');
+  let models = [];
+
+  function pick() {
+    const m = models.find((x) => x.id === model.value);
+    if (!m) return;
+    size.replaceChildren(...m.sizes.map((s) => el('option', { value: s, selected: s === m.default_size }, s)));
+    quality.replaceChildren(el('option', { value: '' }, 'default'), ...m.qualities.map((q) => el('option', { value: q }, q)));
+    n.max = m.max_n;
+    transparent.disabled = m.transparent_background === 'unsupported';
+    const cost = Object.entries(m.cost?.per_image || {}).map(([s, c]) => `${s}: ${c}`).join(', ');
+    about.textContent = [m.info?.what_is, m.info?.use_cases?.join('; '), m.info?.tips?.join('; '), cost && `Credits per image: ${cost}`]
+      .filter(Boolean).join(' · ');
+  }
+  model.addEventListener('change', pick);
+
+  const form = el('form', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      submit.disabled = true; say('Generating…');
+      const body = { model: model.value, prompt: prompt.value, n: Number(n.value), size: size.value, response_format: 'url' };
+      if (quality.value) body.quality = quality.value;
+      if (transparent.checked) { body.background = 'transparent'; body.output_format = 'png'; }
+      try {
+        const r = await api('/v1/images/generations', { method: 'POST', body });
+        results.replaceChildren(...r.data.map((d) => el('figure', { class: 'tile' },
+          el('a', { href: `/app/assets/${encodeURIComponent(d.id)}` }, el('img', { src: d.url, alt: prompt.value })),
+          el('figcaption', {}, prompt.value))));
+        say(`Done: ${r.data.length} image(s) in your library.`);
+        showCredits();
+      } catch (err) { error.textContent = err.message; say(''); } finally { submit.disabled = false; }
+    },
+  },
+  field('Prompt', prompt),
+  el('button', {
+    type: 'button', class: 'secondary',
+    onclick: async () => {
+      try { prompt.value = (await api('/v1/prompts/random?n=1')).prompts[0]; } catch (err) { say(err.message); }
+    },
+  }, 'Random prompt'),
+  field('Model', model), about,
+  el('div', { class: 'row' }, field('Size', size), field('Quality', quality), field('Images', n)),
+  el('label', {}, transparent, ' Transparent background'),
+  submit, error);
+  page('Generate', form, results);
+  try {
+    models = (await api('/v1/models')).data.filter((m) => m.kind === 'image' || !m.kind);
+    model.replaceChildren(...models.map((m) => el('option', { value: m.id }, m.id)));
+    pick();
+  } catch (err) { error.textContent = err.message; }
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+async function route() {
+  say('');
+  const path = location.pathname;
+  if (path === '/app/signin') return signinView();
+  if (!state.access && !(await refresh())) return go('/app/signin');
+  nav.hidden = false;
+  showCredits();
+  if (path === '/app/generate') return generateView();
+  return libraryView();
+}
+
+route();

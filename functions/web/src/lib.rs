@@ -1,0 +1,152 @@
+//! `GET /`, `GET /app/{proxy+}` and `GET /assets/{file}`: the web pages, a single page of plain
+//! JavaScript over the public API (it holds no privilege any API client lacks). The files are
+//! compiled into the binary; scripts and styles are served under names made of their content's
+//! hash, cached for a year, and the page itself is revalidated by its ETag.
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+use sha2::Digest;
+use shared::{ApiError, Deps};
+use std::sync::LazyLock;
+
+const INDEX: &str = include_str!("../site/index.html");
+const APP_JS: &str = include_str!("../site/app.js");
+const APP_CSS: &str = include_str!("../site/app.css");
+
+struct Asset {
+    name: String,
+    body: &'static str,
+    etag: String,
+    content_type: &'static str,
+}
+
+fn digest(text: &str) -> String {
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))[..16].to_string()
+}
+
+fn asset(stem: &str, ext: &str, body: &'static str, content_type: &'static str) -> Asset {
+    let hash = digest(body);
+    Asset {
+        name: format!("{stem}.{hash}.{ext}"),
+        body,
+        etag: format!("\"{hash}\""),
+        content_type,
+    }
+}
+
+static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+    [
+        asset("app", "js", APP_JS, "text/javascript; charset=utf-8"),
+        asset("app", "css", APP_CSS, "text/css; charset=utf-8"),
+    ]
+});
+
+/// The page, naming the hashed assets and the sign-in providers this deployment offers.
+fn page(providers: &str) -> String {
+    INDEX
+        .replace("{{APP_JS}}", &ASSETS[0].name)
+        .replace("{{APP_CSS}}", &ASSETS[1].name)
+        .replace("{{PROVIDERS}}", providers)
+}
+
+/// No inline script or style, nothing framed, nothing loaded from elsewhere but the images and
+/// videos of presigned URLs (S3's origin; the emulator's under `make run`).
+fn content_security_policy(endpoint: Option<&str>) -> String {
+    let mut media = "'self' data: blob: https://*.amazonaws.com".to_string();
+    if let Some(e) = endpoint {
+        media.push(' ');
+        media.push_str(e.trim_end_matches('/'));
+    }
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {media}; media-src {media}; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+}
+
+pub async fn handler<S, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
+    serve(deps, &req).unwrap_or_else(|e| shared::http::error_response(&e))
+}
+
+fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path();
+    let (body, etag, content_type, cache) = match path.strip_prefix("/assets/") {
+        Some(name) => {
+            let a = ASSETS
+                .iter()
+                .find(|a| a.name == name)
+                .ok_or_else(|| ApiError::NotFound(format!("no file {name} here")))?;
+            (
+                a.body.to_string(),
+                a.etag.clone(),
+                a.content_type,
+                "public, max-age=31536000, immutable",
+            )
+        }
+        None => {
+            let providers: Vec<&str> = deps
+                .config
+                .identity_providers
+                .iter()
+                .map(|p| p.idp.as_str())
+                .collect();
+            let html = page(&providers.join(","));
+            let etag = format!("\"{}\"", digest(&html));
+            (html, etag, "text/html; charset=utf-8", "no-cache")
+        }
+    };
+    let fresh = req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = Response::builder()
+        .status(if fresh {
+            StatusCode::NOT_MODIFIED
+        } else {
+            StatusCode::OK
+        })
+        .header("content-type", content_type)
+        .header("cache-control", cache)
+        .header("etag", &etag)
+        .header(
+            "content-security-policy",
+            content_security_policy(deps.config.aws_endpoint_url.as_deref()),
+        )
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .header("x-frame-options", "DENY")
+        .body(if fresh { Body::Empty } else { Body::Text(body) })
+        .map_err(ApiError::internal)?;
+    resp.headers_mut()
+        .insert("vary", HeaderValue::from_static("accept-encoding"));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_names_the_hashed_assets_and_has_no_inline_script() {
+        let html = page("google,apple");
+        assert!(html.contains(&format!("/assets/{}", ASSETS[0].name)));
+        assert!(html.contains(&format!("/assets/{}", ASSETS[1].name)));
+        assert!(html.contains("data-providers=\"google,apple\""));
+        assert!(!html.contains("{{"));
+        // Every script is a file: the policy allows no other.
+        for tag in html.split("<script").skip(1) {
+            assert!(
+                tag.trim_start().starts_with("type=\"module\" src="),
+                "{tag}"
+            );
+        }
+        assert!(!html.contains("style=\""));
+    }
+
+    #[test]
+    fn asset_names_follow_their_content() {
+        assert_ne!(ASSETS[0].name, ASSETS[1].name);
+        assert!(ASSETS[0].name.starts_with("app.") && ASSETS[0].name.ends_with(".js"));
+        assert_eq!(digest(APP_JS).len(), 16);
+    }
+}

@@ -1,0 +1,128 @@
+//! The web pages over HTTP: what the browser is sent and how it may cache it, with a strict
+//! Content-Security-Policy. (The pages' behaviour in a browser is tested in Chromium.)
+
+use e2e_tests::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn pages_are_served_with_a_strict_policy_and_hashed_assets_cached_for_good() {
+    let t = start().await;
+    let http = no_redirects();
+    for path in ["/", "/app/library", "/app/generate", "/app/signin"] {
+        let r = http.get(t.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers().clone();
+        assert_eq!(h["content-type"], "text/html; charset=utf-8");
+        assert_eq!(h["cache-control"], "no-cache");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{csp}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("<main"), "{html}");
+    }
+
+    let page = http.get(t.url("/")).send().await.unwrap();
+    let etag = page.headers()["etag"].to_str().unwrap().to_string();
+    let html = page.text().await.unwrap();
+    let again = http
+        .get(t.url("/"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Scripts and styles are named by their content: cached for a year, revalidated by ETag.
+    let assets: Vec<&str> = html
+        .split("/assets/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(assets.len(), 2, "{html}");
+    for name in assets {
+        let r = http
+            .get(t.url(&format!("/assets/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(
+            kind.starts_with(if name.ends_with(".js") {
+                "text/javascript"
+            } else {
+                "text/css"
+            }),
+            "{kind}"
+        );
+        let tag = r.headers()["etag"].to_str().unwrap().to_string();
+        let body = r.text().await.unwrap();
+        assert!(!body.is_empty());
+        let again = http
+            .get(t.url(&format!("/assets/{name}")))
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
+    let r = http
+        .get(t.url("/assets/app.0000000000000000.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_pages_sign_in_keeps_the_refresh_token_in_its_cookie() {
+    let t = start().await;
+    let (name, _) = t.new_user().await;
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"username": name, "password": PASSWORD, "refresh_token_in": "cookie"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body.get("refresh_token").is_none(), "{}", r.text);
+    let cookie = r.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("refresh_token=rt_") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+    let refreshed = no_redirects()
+        .post(t.url("/v1/auth/refresh"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let r = t
+        .post(
+            "/v1/auth/login",
+            json!({"username": name, "password": PASSWORD, "refresh_token_in": "jar"}),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.param(), Some("refresh_token_in"));
+}
