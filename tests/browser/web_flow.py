@@ -76,6 +76,35 @@ def main():
         os.makedirs(SHOTS, exist_ok=True)
         d.save_screenshot(os.path.join(SHOTS, "library.png"))
 
+        # The asset page: the prompt as text, a transform previewed then kept as a new version,
+        # which can be deleted again.
+        d.find_element(By.CSS_SELECTOR, "#grid figure a").click()
+        wait.until(lambda x: x.current_url.startswith(f"{BASE}/app/assets/"), "the asset page")
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "img.asset")), "the image shown")
+        facts = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".facts dd")]
+        check(XSS in facts, f"the prompt among the facts: {facts}")
+        check(any(f == "local" for f in facts), f"the provider among the facts: {facts}")
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".versions li")) == 1,
+                   "one version listed")
+        Select(d.find_element(By.NAME, "op")).select_by_value("grayscale")
+        d.find_element(By.XPATH, "//button[text()='Apply']").click()
+        wait.until(ec.visibility_of_element_located((By.XPATH, "//button[text()='Keep as a new version']")),
+                   "the transform's result is previewed")
+        wait.until(lambda x: x.execute_script(
+            "const i = document.querySelector('.results img'); return i && i.complete && i.naturalWidth > 0"))
+        d.find_element(By.XPATH, "//button[text()='Keep as a new version']").click()
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".versions li")) == 2,
+                   "the new version listed beside the first")
+        wait.until(lambda x: x.execute_script(
+            "const i = document.querySelector('img.asset'); return i && i.complete && i.naturalWidth > 0"))
+        d.execute_script("window.scrollTo(0, 0)")
+        d.save_screenshot(os.path.join(SHOTS, "asset.png"))
+        d.find_element(By.XPATH, "//button[text()='Delete this version']").click()
+        d.switch_to.alert.accept()
+        wait.until(ec.url_to_be(f"{BASE}/app/library"), "back in the library")
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, "#grid figure")) == 2,
+                   "the deleted version gone from the library")
+
         # Keyboard: the first tile's checkbox is reachable and selects it for deletion.
         box = d.find_element(By.CSS_SELECTOR, "#grid input[type=checkbox]")
         box.send_keys(" ")

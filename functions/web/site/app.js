@@ -282,6 +282,130 @@ async function generateView() {
   } catch (err) { error.textContent = err.message; }
 }
 
+// ---- one asset -------------------------------------------------------------------------------
+
+/** Fields each transform takes, with their defaults. */
+const OPERATIONS = {
+  resize: [['width', 512], ['height', 512]],
+  crop: [['x', 0], ['y', 0], ['width', 256], ['height', 256]],
+  rotate: [['degrees', 90]],
+  flip: [], flop: [], grayscale: [],
+  blur: [['sigma', 2]],
+  sharpen: [['sigma', 1]],
+  brightness: [['factor', 1.2]],
+  contrast: [['factor', 1.2]],
+  saturation: [['factor', 1.3]],
+  hue: [['degrees', 30]],
+  gamma: [['value', 1.2]],
+  remove_background: [['tolerance', 24]],
+};
+
+async function assetView(id) {
+  let info;
+  try { info = await api(`/v1/images/${encodeURIComponent(id)}`); } catch (e) {
+    page('Not found', el('p', {}, e.message), el('a', { href: '/app/library' }, 'Back to the library'));
+    return;
+  }
+  const text = info.prompt || info.title || info.kind;
+  const media = info.kind === 'video'
+    ? el('video', { controls: true, src: info.url, poster: info.thumbnail_url || false, preload: 'metadata', class: 'asset' })
+    : el('img', { src: info.url, alt: text, class: 'asset' });
+  const facts = [
+    ['Prompt', info.prompt], ['Model', info.model], ['Provider', info.provider],
+    ['Size', `${info.width} × ${info.height}`], ['Format', info.format], ['Version', info.version],
+    ['Created', new Date(info.created_at * 1000).toLocaleString()],
+  ].filter(([, v]) => v !== null && v !== undefined && v !== '');
+  const versions = el('ol', { class: 'versions', 'aria-label': 'Versions' });
+  api(`/v1/images/${encodeURIComponent(id)}/versions`).then((list) => versions.replaceChildren(
+    ...list.data.map((v) => el('li', {}, v.id === info.id
+      ? el('strong', { 'aria-current': 'page' }, `Version ${v.version}`)
+      : el('a', { href: `/app/assets/${encodeURIComponent(v.id)}` }, `Version ${v.version}`))),
+  )).catch((e) => say(e.message));
+
+  const actions = el('div', { class: 'row' },
+    el('a', { href: info.url, target: '_blank', rel: 'noopener', download: '' }, 'Download'),
+    el('button', {
+      type: 'button', class: 'secondary',
+      onclick: async () => {
+        if (!confirm('Delete this version?')) return;
+        try { await api(`/v1/images/${encodeURIComponent(info.id)}`, { method: 'DELETE' }); go('/app/library'); } catch (e) { say(e.message); }
+      },
+    }, 'Delete this version'));
+
+  const parts = [el('div', { class: 'asset-view' }, media, el('dl', { class: 'facts' },
+    facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]))),
+  el('h2', {}, 'Versions'), versions, actions];
+  if (info.kind !== 'video') parts.push(transformForm(info), editForm(info));
+  page(text.length > 60 ? `${text.slice(0, 57)}…` : text, ...parts);
+}
+
+function transformForm(info) {
+  const op = el('select', { name: 'op' }, Object.keys(OPERATIONS).map((o) => el('option', { value: o }, o.replace('_', ' '))));
+  const params = el('div', { class: 'row' });
+  const preview = el('div', { class: 'results', 'aria-live': 'polite' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  function fields() {
+    params.replaceChildren(...OPERATIONS[op.value].map(([name, value]) => field(name,
+      el('input', { type: 'number', name, value, step: 'any' }))));
+  }
+  op.addEventListener('change', fields);
+  fields();
+  const submit = el('button', { type: 'submit' }, 'Apply');
+  const form = el('form', {
+    'aria-labelledby': 'transform-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = ''; submit.disabled = true;
+      const operation = { op: op.value };
+      for (const input of params.querySelectorAll('input')) operation[input.name] = Number(input.value);
+      try {
+        const r = await api(`/v1/images/${encodeURIComponent(info.id)}/transform`, { method: 'POST', body: { operations: [operation] } });
+        const made = r;
+        preview.replaceChildren(el('figure', { class: 'tile' },
+          el('img', { src: made.url, alt: `${op.value} of ${info.prompt || 'the image'}` }),
+          el('figcaption', {}, `${op.value}: ${made.width} × ${made.height}`)),
+        // The preview is an asset of its own: kept, its content becomes this image's next
+        // version and the preview goes; discarded, it just goes.
+        el('button', {
+          type: 'button',
+          onclick: async () => {
+            try {
+              const version = await api(`/v1/images/${encodeURIComponent(info.id)}`, { method: 'PATCH', body: { image_id: made.id } });
+              await api(`/v1/images/${encodeURIComponent(made.id)}`, { method: 'DELETE' });
+              go(`/app/assets/${encodeURIComponent(version.id)}`);
+            } catch (err) { say(err.message); }
+          },
+        }, 'Keep as a new version'), ' ',
+        el('button', {
+          type: 'button', class: 'secondary',
+          onclick: async () => {
+            try { await api(`/v1/images/${encodeURIComponent(made.id)}`, { method: 'DELETE' }); preview.replaceChildren(); say('Discarded.'); } catch (err) { say(err.message); }
+          },
+        }, 'Discard'));
+      } catch (err) { error.textContent = err.message; } finally { submit.disabled = false; }
+    },
+  }, el('h2', { id: 'transform-h' }, 'Transform'), field('Operation', op), params, submit, error, preview);
+  return form;
+}
+
+function editForm(info) {
+  const prompt = el('textarea', { name: 'edit-prompt', required: true, maxlength: 32000 });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const submit = el('button', { type: 'submit' }, 'Make a new version');
+  return el('form', {
+    'aria-labelledby': 'edit-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = ''; submit.disabled = true; say('Editing…');
+      try {
+        const r = await api(`/v1/images/${encodeURIComponent(info.id)}`, { method: 'PATCH', body: { prompt: prompt.value } });
+        showCredits();
+        go(`/app/assets/${encodeURIComponent(r.id)}`);
+      } catch (err) { error.textContent = err.message; say(''); } finally { submit.disabled = false; }
+    },
+  }, el('h2', { id: 'edit-h' }, 'Edit with a new prompt'), field('What to change', prompt), submit, error);
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 
 async function route() {
@@ -292,6 +416,7 @@ async function route() {
   nav.hidden = false;
   showCredits();
   if (path === '/app/generate') return generateView();
+  if (path.startsWith('/app/assets/')) return assetView(decodeURIComponent(path.slice('/app/assets/'.length)));
   return libraryView();
 }
 
