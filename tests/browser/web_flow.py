@@ -111,6 +111,27 @@ def main():
         delete = d.find_element(By.XPATH, "//button[text()='Delete selected']")
         check(delete.is_enabled(), "selecting enables delete")
 
+        # The account page: a key shown once then listed, the referral link, the ledger with
+        # the spending chart, the webhook secret.
+        d.find_element(By.LINK_TEXT, "Account").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "referral-url")), "the referral link")
+        check("?ref=" in d.find_element(By.ID, "referral-url").text, "a referral link with its code")
+        d.find_element(By.NAME, "key-name").send_keys("ci")
+        d.find_element(By.XPATH, "//button[text()='Create a key']").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "new-key")), "the new key shown")
+        check(d.find_element(By.ID, "new-key").text.startswith("sk-"), "the key is shown once")
+        wait.until(lambda x: "ci" in x.find_element(By.CSS_SELECTOR, ".keys").text, "the key listed")
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".chart rect")) == 14, "the chart's 14 days")
+        rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "tbody tr")]
+        check(any("generation" in r for r in rows) and any("signup" in r for r in rows), f"ledger rows: {rows}")
+        d.find_element(By.XPATH, "//button[text()='Show']").click()
+        wait.until(lambda x: x.find_element(By.CSS_SELECTOR, "section[aria-labelledby=hook-h] code").text.startswith("whsec_"),
+                   "the webhook secret shown")
+        d.execute_script("window.scrollTo(0, 0)")
+        d.save_screenshot(os.path.join(SHOTS, "account.png"))
+        d.find_element(By.LINK_TEXT, "Library").click()
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, "#grid figure")) == 2, "the library again")
+
         # Phone width: nothing scrolls sideways.
         d.set_window_size(390, 844)
         time.sleep(0.3)

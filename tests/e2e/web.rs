@@ -126,3 +126,23 @@ async fn the_pages_sign_in_keeps_the_refresh_token_in_its_cookie() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.param(), Some("refresh_token_in"));
 }
+
+/// The page's script parses as a module (a syntax error would leave every page at "Loading").
+#[test]
+fn the_script_is_a_valid_module() {
+    let dir = std::env::temp_dir().join(format!("web-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("app.mjs");
+    std::fs::copy(workspace_root().join("functions/web/site/app.js"), &copy).unwrap();
+    let out = std::process::Command::new("node")
+        .arg("--check")
+        .arg(&copy)
+        .output()
+        .expect("node runs");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

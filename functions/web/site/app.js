@@ -3,6 +3,8 @@
 // reads. Everything a user typed is set as text (textContent, attributes), never as HTML.
 
 const state = { access: null, me: null };
+// A referral link (`/?ref=CODE`) is read once, whichever page it opens.
+const referral = new URLSearchParams(location.search).get('ref') || '';
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const statusLine = document.getElementById('status');
@@ -120,7 +122,6 @@ function signinView() {
   const username = el('input', { type: 'text', name: 'username', autocomplete: 'username', required: true });
   const email = el('input', { type: 'email', name: 'email', autocomplete: 'email', required: true });
   const newPassword = el('input', { type: 'password', name: 'new-password', autocomplete: 'new-password', required: true, minlength: 8 });
-  const referral = new URLSearchParams(location.search).get('ref') || '';
   const signUp = el('form', {
     'aria-labelledby': 'signup-h',
     onsubmit: async (e) => {
@@ -406,6 +407,113 @@ function editForm(info) {
   }, el('h2', { id: 'edit-h' }, 'Edit with a new prompt'), field('What to change', prompt), submit, error);
 }
 
+// ---- account ----------------------------------------------------------------------------------
+
+function copyButton(text, label) {
+  return el('button', {
+    type: 'button', class: 'secondary',
+    onclick: async () => {
+      try { await navigator.clipboard.writeText(text()); say('Copied.'); } catch { say('Copy it by hand: the browser refused.'); }
+    },
+  }, label);
+}
+
+const day = (t) => new Date(t * 1000).toISOString().slice(0, 10);
+
+/** Credits spent per day over the last 14 days, as bars (SVG, made node by node). */
+function spendChart(ledger) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const days = [...Array(14).keys()].map((i) => day(Date.now() / 1000 - (13 - i) * 86400));
+  const spent = Object.fromEntries(days.map((d) => [d, 0]));
+  for (const line of ledger) if (line.delta < 0 && day(line.created_at) in spent) spent[day(line.created_at)] -= line.delta;
+  const max = Math.max(1, ...Object.values(spent));
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 280 80');
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `Credits spent per day, last 14 days: ${days.map((d) => `${d} ${spent[d]}`).join(', ')}`);
+  days.forEach((d, i) => {
+    const h = Math.round((spent[d] / max) * 70);
+    const bar = document.createElementNS(ns, 'rect');
+    for (const [k, v] of Object.entries({ x: i * 20 + 2, y: 75 - h, width: 16, height: Math.max(h, 1) })) bar.setAttribute(k, v);
+    const title = document.createElementNS(ns, 'title');
+    title.textContent = `${d}: ${spent[d]} credits`;
+    bar.append(title);
+    svg.append(bar);
+  });
+  return svg;
+}
+
+async function accountView() {
+  const keys = el('ul', { class: 'keys', 'aria-label': 'API keys' });
+  const shown = el('div', { 'aria-live': 'polite' });
+  async function listKeys() {
+    const list = await api('/v1/api-keys');
+    keys.replaceChildren(...list.data.map((k) => el('li', {},
+      el('code', {}, `${k.prefix}…`), ` ${k.name} · made ${day(k.created_at)} · `,
+      k.last_used_at ? `last used ${day(k.last_used_at)}` : 'never used', ' ',
+      el('button', {
+        type: 'button', class: 'link',
+        onclick: async () => {
+          if (!confirm(`Revoke the key "${k.name}"? It stops working at once.`)) return;
+          try { await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }); listKeys(); } catch (e) { say(e.message); }
+        },
+      }, `Revoke ${k.name}`))));
+    if (!list.data.length) keys.replaceChildren(el('li', { class: 'hint' }, 'No keys yet.'));
+  }
+  const keyName = el('input', { type: 'text', name: 'key-name', maxlength: 64, placeholder: 'default' });
+  const keyForm = el('form', {
+    'aria-labelledby': 'keys-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const made = await api('/v1/api-keys', { method: 'POST', body: { name: keyName.value.trim() || undefined } });
+        shown.replaceChildren(el('p', {}, 'Your new key, shown this once:'), el('code', { class: 'secret', id: 'new-key' }, made.key), ' ',
+          copyButton(() => made.key, 'Copy key'));
+        keyName.value = '';
+        listKeys();
+      } catch (err) { say(err.message); }
+    },
+  }, el('h2', { id: 'keys-h' }, 'API keys'), keys, field('New key name', keyName),
+  el('button', { type: 'submit' }, 'Create a key'), shown);
+
+  const referral = el('p', {});
+  const credit = el('div', {});
+  const secret = el('code', { class: 'secret' }, '');
+  const reveal = el('button', { type: 'button', class: 'secondary' }, 'Show');
+  let whsec = '';
+  reveal.addEventListener('click', () => { secret.textContent = secret.textContent ? '' : whsec; reveal.textContent = secret.textContent ? 'Hide' : 'Show'; });
+  page('Account', keyForm,
+    el('section', { class: 'panel', 'aria-labelledby': 'ref-h' }, el('h2', { id: 'ref-h' }, 'Referral link'), referral),
+    el('section', { class: 'panel', 'aria-labelledby': 'credit-h' }, el('h2', { id: 'credit-h' }, 'Credits'), credit),
+    el('section', { class: 'panel', 'aria-labelledby': 'hook-h' }, el('h2', { id: 'hook-h' }, 'Webhook signing secret'),
+      el('p', { class: 'hint' }, 'Verify the webhooks this API sends you with it (Standard Webhooks).'),
+      secret, ' ', reveal, ' ', copyButton(() => whsec, 'Copy secret'), ' ',
+      el('button', {
+        type: 'button', class: 'secondary',
+        onclick: async () => {
+          if (!confirm('Rotate the secret? The old one keeps signing for 24 hours.')) return;
+          try { whsec = (await api('/v1/webhooks/secret/rotate', { method: 'POST', body: {} })).secret; secret.textContent = ''; reveal.textContent = 'Show'; say('Rotated.'); } catch (e) { say(e.message); }
+        },
+      }, 'Rotate')));
+  try {
+    await listKeys();
+    const link = await api('/v1/referral-link');
+    referral.replaceChildren(el('a', { href: link.url, id: 'referral-url' }, link.url), ' ', copyButton(() => link.url, 'Copy link'),
+      el('p', { class: 'hint' }, `Whoever signs up with it gets ${link.signup_credits} extra credits; you earn ${link.referrer_credits} when they first generate (at most ${link.monthly_cap} a month).`));
+    const c = await api('/v1/credit');
+    credit.replaceChildren(
+      el('p', {}, `${c.available} available · ${c.earned} earned · ${c.spent} spent`),
+      spendChart(c.ledger),
+      el('table', {}, el('caption', {}, 'Recent ledger'),
+        el('thead', {}, el('tr', {}, ['Date', 'Change', 'Why', 'Note'].map((h) => el('th', { scope: 'col' }, h)))),
+        el('tbody', {}, c.ledger.map((l) => el('tr', {},
+          el('td', {}, day(l.created_at)), el('td', {}, l.delta > 0 ? `+${l.delta}` : String(l.delta)),
+          el('td', {}, l.reason), el('td', {}, l.note || ''))))));
+    whsec = (await api('/v1/webhooks/secret')).secret;
+  } catch (e) { say(e.message); }
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 
 async function route() {
@@ -416,6 +524,7 @@ async function route() {
   nav.hidden = false;
   showCredits();
   if (path === '/app/generate') return generateView();
+  if (path === '/app/account') return accountView();
   if (path.startsWith('/app/assets/')) return assetView(decodeURIComponent(path.slice('/app/assets/'.length)));
   return libraryView();
 }
