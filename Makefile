@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 VENV  := .venv
 PORT  ?= 3000
+HOST  ?= 127.0.0.1
+EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
 .PHONY: run test venv node debs fmt clippy cfn-lint checkov bench build deploy clean
@@ -9,7 +11,7 @@ CARGO ?= cargo
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv
 	$(CARGO) build -p local-stack
-	PORT=$(PORT) ./target/debug/local-stack
+	PORT=$(PORT) HOST=$(HOST) EMULATOR_PORT=$(EMULATOR_PORT) ./target/debug/local-stack
 
 # Clippy's lints run inside the test build itself (clippy-driver wraps rustc for the workspace's
 # own crates, as `cargo clippy` does): one compilation of everything instead of a check pass and

@@ -45,7 +45,8 @@ impl Deps<DynamoStore> {
             crate::adapters::events::EventBus::new(client, bus)
         });
         let store = DynamoStore::new(dynamo, config.table_name.clone());
-        let blobs = S3Blobs::new(s3, config.bucket_name.clone());
+        let blobs = S3Blobs::new(s3, config.bucket_name.clone())
+            .with_public_base(config.presigned_url_base.clone());
         #[cfg(feature = "images")]
         let circuits = Arc::new(store.clone());
         #[allow(unused_mut)]

@@ -88,6 +88,9 @@ pub struct Config {
     pub event_bus_name: Option<String>,
     /// The OpenID Connect providers users may sign in with: those with a client id.
     pub identity_providers: Vec<IdentityProvider>,
+    /// Local stack only (`PRESIGNED_URL_BASE`): where presigned URLs point instead of the
+    /// emulator (the gateway's `/_s3`, reachable wherever the API is).
+    pub presigned_url_base: Option<String>,
 }
 
 /// An OpenID Connect provider this deployment is registered with.
@@ -390,6 +393,7 @@ impl Config {
         };
         Ok(Self {
             identity_providers,
+            presigned_url_base: get("PRESIGNED_URL_BASE"),
             referral_signup_credits: non_negative("REFERRAL_SIGNUP_CREDITS", 20)?,
             referrer_credits: non_negative("REFERRER_CREDITS", 50)?,
             referrer_monthly_cap: parse("REFERRER_MONTHLY_CAP", get("REFERRER_MONTHLY_CAP"), 20)?,

@@ -146,3 +146,38 @@ fn the_script_is_a_valid_module() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Under the local stack, presigned URLs name the API's own origin (`/_s3`), which passes them
+/// on to the emulator: a browser on another machine reaches images wherever it reaches the API.
+#[tokio::test]
+async fn local_presigned_urls_are_served_from_the_apis_origin() {
+    let t = start_with(&[("PublicBaseUrl", "http://images.lan:3000")]).await;
+    let (_, s) = t.new_user().await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a lighthouse", "response_format": "url"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let url = r.body["data"][0]["url"].as_str().unwrap();
+    assert!(url.starts_with("http://images.lan:3000/_s3/"), "{url}");
+    // Fetched the way that machine would, through the gateway (here under its local address).
+    let local = url.replacen("http://images.lan:3000", &t.url(""), 1);
+    let image = t.http.get(&local).send().await.unwrap();
+    assert_eq!(image.status(), StatusCode::OK);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    let bytes = image.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"));
+    // Only what was asked is passed on: another object is not found.
+    let missing = local.replacen("/_s3/", "/_s3/nosuchbucket/", 1);
+    assert!(
+        !t.http
+            .get(&missing)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+}

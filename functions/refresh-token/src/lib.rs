@@ -32,7 +32,17 @@ async fn refresh<S: Store>(
         ),
     };
     if presented.trim().is_empty() {
-        return Err(ApiError::missing("refresh_token"));
+        // Blank in a body is the body's mistake; no body and no cookie is no credential.
+        return Err(if in_cookie {
+            ApiError::Unauthorized {
+                message:
+                    "no refresh token: send refresh_token in the body, or sign in on the web pages"
+                        .into(),
+                code: "invalid_refresh_token",
+            }
+        } else {
+            ApiError::missing("refresh_token")
+        });
     }
     let now = now_epoch();
     let next = new_refresh_token();

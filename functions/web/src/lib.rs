@@ -110,7 +110,12 @@ fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiEr
         .header("etag", &etag)
         .header(
             "content-security-policy",
-            content_security_policy(deps.config.aws_endpoint_url.as_deref()),
+            // Under the local stack images come through the gateway ('self') unless it was
+            // started without its S3 path.
+            content_security_policy(match deps.config.presigned_url_base {
+                Some(_) => None,
+                None => deps.config.aws_endpoint_url.as_deref(),
+            }),
         )
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")

@@ -25,7 +25,13 @@ pub struct Gateway {
     pub routes: Vec<(Route, HttpHandler)>,
     pub cors: Option<Cors>,
     pub deps: Arc<Deps>,
+    /// The emulator, whose S3 this gateway serves under `/_s3` (presigned URLs name it).
+    pub s3_origin: String,
+    pub http: reqwest::Client,
 }
+
+/// Where presigned URLs point in the local stack: the emulator's S3 under the API's origin.
+pub const S3_PREFIX: &str = "/_s3";
 
 fn percent_decode(s: &str) -> String {
     form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
@@ -62,6 +68,9 @@ impl Gateway {
         req: HyperRequest<Incoming>,
         peer: std::net::IpAddr,
     ) -> HyperResponse<Full<Bytes>> {
+        if req.uri().path().starts_with(&format!("{S3_PREFIX}/")) {
+            return self.s3(req).await;
+        }
         let origin = req.headers().get("origin").cloned();
         let mut response = if req.method() == hyper::Method::OPTIONS
             && req.headers().contains_key("access-control-request-method")
@@ -81,6 +90,54 @@ impl Gateway {
             }
         }
         response
+    }
+
+    /// Passes a presigned request on to the emulator's S3 (which, like S3, checks what was
+    /// signed), and its answer back.
+    async fn s3(&self, req: HyperRequest<Incoming>) -> HyperResponse<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let failed = |status: u16, why: String| {
+            HyperResponse::builder()
+                .status(status)
+                .header("content-type", "text/plain")
+                .body(Full::new(Bytes::from(why)))
+                .expect("a plain answer")
+        };
+        let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return failed(413, "too large".into()),
+        };
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let url = format!("{}{}", self.s3_origin, &path_and_query[S3_PREFIX.len()..]);
+        let mut out = self.http.request(parts.method.clone(), &url).body(body);
+        for (name, value) in &parts.headers {
+            if !matches!(name.as_str(), "host" | "connection" | "content-length") {
+                out = out.header(name, value);
+            }
+        }
+        let resp = match out.send().await {
+            Ok(r) => r,
+            Err(e) => return failed(502, format!("the emulator's S3 did not answer: {e}")),
+        };
+        let mut answer = HyperResponse::builder().status(resp.status().as_u16());
+        for (name, value) in resp.headers() {
+            if !matches!(
+                name.as_str(),
+                "connection" | "transfer-encoding" | "content-length"
+            ) {
+                answer = answer.header(name, value);
+            }
+        }
+        match resp.bytes().await {
+            Ok(bytes) => answer
+                .body(Full::new(bytes))
+                .unwrap_or_else(|e| failed(502, e.to_string())),
+            Err(e) => failed(502, format!("the emulator's S3 answer was cut: {e}")),
+        }
     }
 
     fn preflight(&self) -> HyperResponse<Full<Bytes>> {

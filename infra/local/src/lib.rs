@@ -33,6 +33,10 @@ pub struct Options {
     pub moto_launcher: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
+    /// The gateway's address: loopback unless `make run` is asked for more (`HOST`).
+    pub host: std::net::IpAddr,
+    /// The emulator's port when this stack starts it; 0 picks a free one.
+    pub emulator_port: u16,
     /// Prefix of every resource name, so stacks can share one emulator.
     pub stack_name: String,
     /// Template parameter values (e.g. `RateLimitPerHour`).
@@ -50,6 +54,8 @@ impl Options {
             python: root.join(".venv/bin/python"),
             moto_launcher: root.join("infra/local/moto_server.py"),
             port: 0,
+            host: std::net::IpAddr::from([127, 0, 0, 1]),
+            emulator_port: 0,
             stack_name: "imageapi-local".into(),
             parameters: HashMap::new(),
             region: "us-east-1".into(),
@@ -87,6 +93,7 @@ async fn free_port() -> Result<u16, Error> {
 pub async fn start_emulator(
     python: &std::path::Path,
     launcher: &std::path::Path,
+    port: u16,
 ) -> Result<(Child, String), Error> {
     if !python.exists() {
         return Err(format!(
@@ -95,7 +102,10 @@ pub async fn start_emulator(
         )
         .into());
     }
-    let port = free_port().await?;
+    let port = match port {
+        0 => free_port().await?,
+        fixed => fixed,
+    };
     let child = Command::new(python)
         .arg(launcher)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -130,7 +140,8 @@ impl LocalStack {
         let (emulator, endpoint) = match opts.endpoint.clone() {
             Some(e) => (None, e),
             None => {
-                let (child, e) = start_emulator(&opts.python, &opts.moto_launcher).await?;
+                let (child, e) =
+                    start_emulator(&opts.python, &opts.moto_launcher, opts.emulator_port).await?;
                 (Some(child), e)
             }
         };
@@ -156,9 +167,23 @@ impl LocalStack {
             &opts.region,
         )
         .await?;
+        let listener = TcpListener::bind(SocketAddr::new(opts.host, opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
         let mut env = provision::environment(&template, &created)?;
         env.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
         env.insert("AWS_REGION".into(), opts.region.clone());
+        // Presigned URLs name the gateway's origin (the public one, if the stack has one), which
+        // serves the emulator's S3: images load wherever the API does.
+        let public = env
+            .get("PUBLIC_BASE_URL")
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .unwrap_or_else(|| base_url.clone());
+        env.insert(
+            "PRESIGNED_URL_BASE".into(),
+            format!("{}{}", public.trim_end_matches('/'), gateway::S3_PREFIX),
+        );
         let config = Config::from_map(&env)?;
         let deps = Arc::new(Deps::from_config(config.clone()));
 
@@ -178,10 +203,12 @@ impl LocalStack {
             routes: bound,
             cors: template.cors(),
             deps: deps.clone(),
+            s3_origin: endpoint.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
         });
 
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], opts.port))).await?;
-        let addr = listener.local_addr()?;
         let mut tasks = vec![tokio::spawn(serve(listener, gateway))];
 
         let sqs_handlers = registry::sqs_handlers();
@@ -237,7 +264,7 @@ impl LocalStack {
         }
 
         Ok(Self {
-            base_url: format!("http://{addr}"),
+            base_url,
             endpoint,
             config,
             created,

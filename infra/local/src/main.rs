@@ -11,6 +11,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
+    // HOST=0.0.0.0 serves other machines too (the pages and their images, all on this port).
+    opts.host = std::env::var("HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .map(|h| h.parse())
+        .transpose()
+        .map_err(|e| format!("HOST must be an IP address: {e}"))?
+        .unwrap_or(opts.host);
+    // A fixed emulator port, so tools (the AWS CLI, a browser of the emulator) find it.
+    opts.emulator_port = std::env::var("EMULATOR_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(4566);
     opts.endpoint = std::env::var("AWS_ENDPOINT_URL")
         .ok()
         .filter(|e| !e.is_empty());
@@ -25,6 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     eprintln!();
     eprintln!("  Image API (local stack) on {}", stack.base_url);
+    eprintln!("  Web pages:                 {}/", stack.base_url);
     eprintln!("  AWS emulator (moto):       {}", stack.endpoint);
     for (id, name) in stack.created.tables.iter().chain(&stack.created.buckets) {
         eprintln!("    {id:<18} {name}");

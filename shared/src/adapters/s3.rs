@@ -14,6 +14,9 @@ use std::time::Duration;
 pub struct S3Blobs {
     client: Lazy<Client>,
     bucket: String,
+    /// Local stack only: presigned URLs name this origin and path instead of the emulator's,
+    /// which the gateway serves, so a browser anywhere reaches them through the API's origin.
+    public_base: Option<String>,
 }
 
 impl S3Blobs {
@@ -21,7 +24,26 @@ impl S3Blobs {
         Self {
             client,
             bucket: bucket.into(),
+            public_base: None,
         }
+    }
+
+    pub fn with_public_base(mut self, base: Option<String>) -> Self {
+        self.public_base = base;
+        self
+    }
+
+    /// A presigned URL as clients should see it.
+    fn published(&self, uri: &str) -> String {
+        let Some(base) = &self.public_base else {
+            return uri.to_string();
+        };
+        // `scheme://host:port/bucket/key?query` → `<base>/bucket/key?query`.
+        let path = uri
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("/");
+        format!("{}{path}", base.trim_end_matches('/'))
     }
 }
 
@@ -116,7 +138,7 @@ impl Blobs for S3Blobs {
             .presigned(config)
             .await
             .map_err(|e| s3_error("presign", e))?;
-        Ok(req.uri().to_string())
+        Ok(self.published(req.uri()))
     }
 
     async fn presign_put(
@@ -139,7 +161,7 @@ impl Blobs for S3Blobs {
             .presigned(config)
             .await
             .map_err(|e| s3_error("presign", e))?;
-        Ok(req.uri().to_string())
+        Ok(self.published(req.uri()))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, ApiError> {
