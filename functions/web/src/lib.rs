@@ -7,7 +7,8 @@ use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use sha2::Digest;
 use shared::{ApiError, Deps};
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 const INDEX: &str = include_str!("../site/index.html");
 const APP_JS: &str = include_str!("../site/app.js");
@@ -83,14 +84,25 @@ fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiEr
             )
         }
         None => {
+            // The page depends only on the configured providers: rendered once per set.
+            static PAGES: LazyLock<Mutex<HashMap<String, (String, String)>>> =
+                LazyLock::new(Default::default);
             let providers: Vec<&str> = deps
                 .config
                 .identity_providers
                 .iter()
                 .map(|p| p.idp.as_str())
                 .collect();
-            let html = page(&providers.join(","));
-            let etag = format!("\"{}\"", digest(&html));
+            let (html, etag) = PAGES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(providers.join(","))
+                .or_insert_with_key(|providers| {
+                    let html = page(providers);
+                    let etag = format!("\"{}\"", digest(&html));
+                    (html, etag)
+                })
+                .clone();
             (html, etag, "text/html; charset=utf-8", "no-cache")
         }
     };

@@ -273,15 +273,11 @@ impl Admin for DynamoStore {
     }
 
     async fn audit_trail(&self, user_id: &str, limit: usize) -> Result<Vec<AuditEntry>, ApiError> {
-        let out = self
-            .user_items(user_id, keys::AUDIT_PREFIX)
-            .await
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.items().iter().map(audit_from).collect()
+        self.newest_user_items(user_id, keys::AUDIT_PREFIX, limit)
+            .await?
+            .iter()
+            .map(audit_from)
+            .collect()
     }
 
     async fn usage(&self, first_day: i64, last_day: i64) -> Result<Vec<DayUsage>, ApiError> {

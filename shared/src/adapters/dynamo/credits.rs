@@ -232,16 +232,8 @@ impl Credits for DynamoStore {
     }
 
     async fn ledger(&self, user_id: &str, limit: usize) -> Result<Vec<LedgerEntry>, ApiError> {
-        let out = self
-            .user_items(user_id, keys::LEDGER_PREFIX)
-            .await
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.items
-            .unwrap_or_default()
+        self.newest_user_items(user_id, keys::LEDGER_PREFIX, limit)
+            .await?
             .iter()
             .map(|it| {
                 Ok(LedgerEntry {

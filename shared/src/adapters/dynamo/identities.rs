@@ -39,17 +39,12 @@ impl Identities for DynamoStore {
                 it.insert(name.into(), s(v));
             }
         }
-        self.client
-            .get()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(it))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk_error)
+        // States are 256 random bits: a taken one is a bug, not a retry.
+        if self.put_if_absent(it).await? {
+            Ok(())
+        } else {
+            Err(ApiError::internal("sign-in state collision"))
+        }
     }
 
     async fn take_signin(
@@ -88,17 +83,8 @@ impl Identities for DynamoStore {
     }
 
     async fn spend_once(&self, hash: &str, until: i64) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .get()
+        self.put_if_absent(item(keys::spent(hash), [("expires_at", n(until))]))
             .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item(keys::spent(hash), [("expires_at", n(until))])))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        applied(result)
     }
 
     async fn identity_user(
@@ -119,17 +105,8 @@ impl Identities for DynamoStore {
         user_id: &str,
         now: i64,
     ) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .get()
+        self.put_if_absent(identity_item(provider, subject, user_id, now))
             .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(identity_item(provider, subject, user_id, now)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        applied(result)
     }
 
     async fn create_user_with_identity(

@@ -107,6 +107,39 @@ impl DynamoStore {
             .expression_attribute_values(":prefix", s(prefix))
     }
 
+    /// Writes `it` unless an item with its key exists; `false` when one did.
+    async fn put_if_absent(&self, it: Item) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .get()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        applied(result)
+    }
+
+    /// The newest `limit` of the user's items whose sort key starts with `prefix`.
+    async fn newest_user_items(
+        &self,
+        user_id: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Item>, ApiError> {
+        let out = self
+            .user_items(user_id, prefix)
+            .await
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// A DeleteItem of `key` in this table.
     async fn delete_item(&self, key: Item) -> DeleteItemFluentBuilder {
         self.client
