@@ -412,6 +412,9 @@ async fn the_catalog_shows_only_usable_models() {
         video.text
     );
     assert_eq!(video.body["is_ai_model"], false);
+    // What a client needs to offer the model: what it does, and for videos their lengths.
+    assert_eq!(video.body["operations"], json!(["video"]));
+    assert_eq!(video.body["seconds"], json!([4, 8, 12]));
     let m = t.get("/v1/models/local-procedural", None).await;
     assert_eq!(m.body["is_ai_model"], false);
     assert!(
@@ -426,6 +429,11 @@ async fn the_catalog_shows_only_usable_models() {
             .is_some_and(|t| !t.is_empty())
     );
     assert_eq!(m.body["qualities"], json!(["medium", "low", "high"]));
+    assert_eq!(
+        m.body["operations"],
+        json!(["generate", "edit", "variation"])
+    );
+    assert!(m.body.get("seconds").is_none(), "{}", m.text);
     assert_eq!(
         t.get("/v1/models/gpt-image-2", None).await.status,
         StatusCode::NOT_FOUND

@@ -34,16 +34,17 @@ async function refresh() {
   return true;
 }
 
-/** Calls the API; an expired access token is refreshed once from the cookie. */
-async function api(path, { method = 'GET', body, retry = true } = {}) {
-  const headers = {};
+/**
+ * Calls the API with a JSON `body` or a FormData `form`; an expired access token is refreshed
+ * once from the cookie.
+ */
+async function api(path, { method = 'GET', body, form, headers: extra = {}, retry = true } = {}) {
+  const headers = { ...extra };
   if (state.access) headers.authorization = `Bearer ${state.access}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(path, {
-    method, headers, credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (r.status === 401 && retry && await refresh()) return api(path, { method, body, retry: false });
+  let payload = form;
+  if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
+  const r = await fetch(path, { method, headers, credentials: 'same-origin', body: payload });
+  if (r.status === 401 && retry && await refresh()) return api(path, { method, body, form, headers: extra, retry: false });
   const data = r.status === 204 ? null : await r.json().catch(() => null);
   if (!r.ok) {
     const message = data?.error?.message || `${r.status} ${r.statusText}`;
@@ -52,6 +53,56 @@ async function api(path, { method = 'GET', body, retry = true } = {}) {
     throw e;
   }
   return data;
+}
+
+const FINISHED = { succeeded: 'ok', completed: 'ok', failed: 'bad', canceled: 'bad' };
+
+/**
+ * Shows a job (or a video, which is one) until it ends: its status, its percent and a cancel
+ * button. Resolves with the finished object; rejects when it failed or was canceled.
+ */
+function follow(first, url, box) {
+  const bar = el('progress', { max: 100, value: first.progress || 0 });
+  const text = el('span', { class: 'job-status' });
+  const cancel = el('button', {
+    type: 'button', class: 'secondary',
+    onclick: async () => {
+      cancel.disabled = true;
+      try { await api(`/v1/jobs/${encodeURIComponent(first.id)}/cancel`, { method: 'POST', body: {} }); } catch (e) { say(e.message); }
+    },
+  }, 'Cancel');
+  box.replaceChildren(el('div', { class: 'job', role: 'group', 'aria-label': 'Progress' },
+    el('label', {}, text, bar), cancel));
+  const show = (j) => {
+    const status = j.status.replace('_', ' ');
+    bar.value = j.progress || 0;
+    bar.textContent = `${j.progress || 0} %`;
+    text.textContent = `${status[0].toUpperCase()}${status.slice(1)} · ${j.progress || 0} %`;
+    box.dataset.status = j.status;
+  };
+  show(first);
+  return new Promise((resolve, reject) => {
+    const tick = async (j) => {
+      show(j);
+      if (FINISHED[j.status]) {
+        cancel.remove();
+        if (FINISHED[j.status] === 'ok') resolve(j);
+        else reject(new Error(j.error?.message || `It was ${j.status}.`));
+        return;
+      }
+      // Stops when the page it was shown on is gone; the work goes on and lands in the library.
+      if (!box.isConnected) return;
+      setTimeout(() => api(url).then(tick, reject), 1000);
+    };
+    tick(first);
+  });
+}
+
+/** Sends paid work as a job (`Prefer: respond-async`) and follows it in `box`. */
+async function asJob(path, init, box) {
+  const job = await api(path, { ...init, method: 'POST', headers: { prefer: 'respond-async' } });
+  if (job.object !== 'job') return { result: job };
+  return follow(job, `/v1/jobs/${encodeURIComponent(job.id)}`, box);
 }
 
 async function showCredits() {
@@ -177,19 +228,24 @@ function libraryView() {
     },
   }, 'Delete selected');
   let cursor = null; let done = false; let loading = false;
+  // A page asked for before the filter changed is dropped when it arrives.
+  let listing = 0;
 
   async function more() {
     if (loading || done) return;
     loading = true;
+    const mine = listing;
     try {
       const q = new URLSearchParams({ limit: '24', type: type.value, sort: sort.value });
       if (cursor) q.set('cursor', cursor);
       const pageOf = await api(`/v1/images?${q}`);
-      for (const item of pageOf.data) grid.append(tile(item));
-      cursor = pageOf.next_cursor; done = !pageOf.has_more;
-      empty.textContent = grid.children.length ? '' : 'Nothing here yet: generate something.';
-    } catch (e) { say(e.message); done = true; } finally { loading = false; }
-    if (!done && sentinel.getBoundingClientRect().top < innerHeight + 400) more();
+      if (mine === listing) {
+        for (const item of pageOf.data) grid.append(tile(item));
+        cursor = pageOf.next_cursor; done = !pageOf.has_more;
+        empty.textContent = grid.children.length ? '' : 'Nothing here yet: generate something.';
+      }
+    } catch (e) { if (mine === listing) { say(e.message); done = true; } } finally { loading = false; }
+    if (mine !== listing || (!done && sentinel.getBoundingClientRect().top < innerHeight + 400)) more();
   }
 
   function tile(item) {
@@ -208,7 +264,7 @@ function libraryView() {
       el('figcaption', {}, text));
   }
 
-  function restart() { grid.replaceChildren(); cursor = null; done = false; selected.clear(); remove.disabled = true; more(); }
+  function restart() { listing += 1; grid.replaceChildren(); cursor = null; done = false; selected.clear(); remove.disabled = true; more(); }
   type.addEventListener('change', restart);
   sort.addEventListener('change', restart);
   new IntersectionObserver((entries) => { if (entries.some((x) => x.isIntersecting)) more(); }).observe(sentinel);
@@ -220,50 +276,75 @@ function libraryView() {
 
 // ---- generate ---------------------------------------------------------------------------------
 
+/** The models of the catalog that can do `operation` (`generate`, `edit`, `video`). */
+async function modelsFor(operation) {
+  const all = (await api('/v1/models')).data;
+  return all.filter((m) => (m.operations || []).includes(operation));
+}
+
+/** Text with `code` spans, as nodes (never parsed as HTML). */
+function withCode(text) {
+  return text.split('`').map((part, i) => (i % 2 ? el('code', {}, part) : part));
+}
+
+/** A model picker that explains the chosen model (what it is, use cases, tips, cost). */
+function modelPicker(models, onPick) {
+  const select = el('select', { name: 'model' }, models.map((m) => el('option', { value: m.id }, m.id)));
+  const about = el('details', { class: 'about' });
+  const pick = () => {
+    const m = models.find((x) => x.id === select.value);
+    if (!m) return;
+    const perImage = Object.entries(m.cost?.per_image || {}).map(([s, c]) => `${s}: ${c}`).join(', ');
+    const perSecond = Object.values(m.cost?.per_second || {})[0];
+    const cost = perImage ? `Credits per image: ${perImage}` : `Credits per second: ${perSecond}`;
+    const list = (title, items) => (items?.length ? [el('h3', {}, title), el('ul', {}, items.map((t) => el('li', {}, withCode(t))))] : []);
+    about.replaceChildren(
+      el('summary', {}, `About ${m.id} · ${cost}`),
+      el('p', {}, withCode(m.info?.what_is || '')),
+      ...list('Good for', m.info?.use_cases), ...list('Tips', m.info?.tips));
+    onPick(m);
+  };
+  select.addEventListener('change', pick);
+  return { select, about, pick };
+}
+
+function resultTiles(data, text, into) {
+  into.replaceChildren(...data.map((d) => el('figure', { class: 'tile' },
+    el('a', { href: `/app/assets/${encodeURIComponent(d.id)}` }, el('img', { src: d.url, alt: text })),
+    el('figcaption', {}, text))));
+}
+
 async function generateView() {
   const prompt = el('textarea', { name: 'prompt', required: true, maxlength: 32000 });
-  const model = el('select', { name: 'model' });
-  const about = el('p', { class: 'hint', id: 'model-info' });
   const size = el('select', { name: 'size' });
   const quality = el('select', { name: 'quality' });
   const n = el('input', { type: 'number', name: 'n', min: 1, max: 10, value: 1 });
   const transparent = el('input', { type: 'checkbox', name: 'transparent' });
   const error = el('p', { class: 'error', role: 'alert' });
+  const progress = el('div', { class: 'progress', 'aria-live': 'polite' });
   const results = el('div', { class: 'grid results', 'aria-live': 'polite' });
   const submit = el('button', { type: 'submit' }, 'Generate');
-  let models = [];
-
-  function pick() {
-    const m = models.find((x) => x.id === model.value);
-    if (!m) return;
-    size.replaceChildren(...m.sizes.map((s) => el('option', { value: s, selected: s === m.default_size }, s)));
-    quality.replaceChildren(el('option', { value: '' }, 'default'), ...m.qualities.map((q) => el('option', { value: q }, q)));
-    n.max = m.max_n;
-    transparent.disabled = m.transparent_background === 'unsupported';
-    const cost = Object.entries(m.cost?.per_image || {}).map(([s, c]) => `${s}: ${c}`).join(', ');
-    about.textContent = [m.info?.what_is, m.info?.use_cases?.join('; '), m.info?.tips?.join('; '), cost && `Credits per image: ${cost}`]
-      .filter(Boolean).join(' · ');
-  }
-  model.addEventListener('change', pick);
+  const modelSlot = el('div', {});
+  let picker;
 
   const form = el('form', {
+    'aria-labelledby': 'generate-h',
     onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = '';
-      submit.disabled = true; say('Generating…');
-      const body = { model: model.value, prompt: prompt.value, n: Number(n.value), size: size.value, response_format: 'url' };
+      submit.disabled = true;
+      const text = prompt.value;
+      const body = { model: picker.select.value, prompt: text, n: Number(n.value), size: size.value, response_format: 'url' };
       if (quality.value) body.quality = quality.value;
       if (transparent.checked) { body.background = 'transparent'; body.output_format = 'png'; }
       try {
-        const r = await api('/v1/images/generations', { method: 'POST', body });
-        results.replaceChildren(...r.data.map((d) => el('figure', { class: 'tile' },
-          el('a', { href: `/app/assets/${encodeURIComponent(d.id)}` }, el('img', { src: d.url, alt: prompt.value })),
-          el('figcaption', {}, prompt.value))));
-        say(`Done: ${r.data.length} image(s) in your library.`);
-        showCredits();
-      } catch (err) { error.textContent = err.message; say(''); } finally { submit.disabled = false; }
+        const done = await asJob('/v1/images/generations', { body }, progress);
+        resultTiles(done.result.data, text, results);
+        say(`Done: ${done.result.data.length} image(s) in your library.`);
+      } catch (err) { error.textContent = err.message; } finally { submit.disabled = false; showCredits(); }
     },
   },
+  el('h2', { id: 'generate-h' }, 'From a prompt'),
   field('Prompt', prompt),
   el('button', {
     type: 'button', class: 'secondary',
@@ -271,16 +352,132 @@ async function generateView() {
       try { prompt.value = (await api('/v1/prompts/random?n=1')).prompts[0]; } catch (err) { say(err.message); }
     },
   }, 'Random prompt'),
-  field('Model', model), about,
+  modelSlot,
   el('div', { class: 'row' }, field('Size', size), field('Quality', quality), field('Images', n)),
   el('label', {}, transparent, ' Transparent background'),
-  submit, error);
-  page('Generate', form, results);
+  submit, error, progress);
+  const edit = el('div', {});
+  page('Generate', form, results, edit);
   try {
-    models = (await api('/v1/models')).data.filter((m) => m.kind === 'image' || !m.kind);
-    model.replaceChildren(...models.map((m) => el('option', { value: m.id }, m.id)));
-    pick();
+    picker = modelPicker(await modelsFor('generate'), (m) => {
+      size.replaceChildren(...m.sizes.map((s) => el('option', { value: s, selected: s === m.default_size }, s)));
+      quality.replaceChildren(el('option', { value: '' }, 'default'), ...m.qualities.map((q) => el('option', { value: q }, q)));
+      n.max = m.max_n;
+      transparent.disabled = m.transparent_background === 'none';
+    });
+    modelSlot.replaceChildren(field('Model', picker.select), picker.about);
+    picker.pick();
+    edit.replaceChildren(uploadEditForm(await modelsFor('edit')));
   } catch (err) { error.textContent = err.message; }
+}
+
+/**
+ * A canvas over a picture where the user paints what should change. The mask it makes has the
+ * picture's size and OpenAI's meaning: opaque where the picture stays, transparent where painted.
+ */
+function maskEditor(src, alt) {
+  const img = el('img', { src, alt, class: 'mask-image' });
+  const canvas = el('canvas', { class: 'mask-paint', 'aria-hidden': 'true' });
+  const brush = el('input', { type: 'range', name: 'brush', min: 4, max: 160, value: 40 });
+  let painted = false;
+  let last = null;
+  const ready = new Promise((resolve, reject) => {
+    img.addEventListener('load', () => { canvas.width = img.naturalWidth; canvas.height = img.naturalHeight; resolve(); });
+    img.addEventListener('error', () => reject(new Error('The picture could not be loaded.')));
+  });
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * (canvas.width / r.width), (e.clientY - r.top) * (canvas.height / r.height)];
+  };
+  const paint = (from, to) => {
+    const c = canvas.getContext('2d');
+    const width = Number(brush.value) * (canvas.width / canvas.getBoundingClientRect().width);
+    c.strokeStyle = c.fillStyle = '#e53935';
+    c.lineWidth = width; c.lineCap = 'round';
+    c.beginPath(); c.moveTo(...from); c.lineTo(...to); c.stroke();
+    c.beginPath(); c.arc(...to, width / 2, 0, 2 * Math.PI); c.fill();
+    painted = true;
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    e.preventDefault();
+    canvas.setPointerCapture(e.pointerId);
+    last = at(e); paint(last, last);
+  });
+  canvas.addEventListener('pointermove', (e) => { if (last) { const p = at(e); paint(last, p); last = p; } });
+  for (const end of ['pointerup', 'pointercancel']) canvas.addEventListener(end, () => { last = null; });
+  const clear = el('button', {
+    type: 'button', class: 'secondary',
+    onclick: () => { canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height); painted = false; },
+  }, 'Clear the mask');
+  const element = el('div', { class: 'mask-editor' },
+    el('div', { class: 'mask-stage' }, img, canvas),
+    el('div', { class: 'row' }, field('Brush size', brush), clear),
+    el('p', { class: 'hint' }, 'Paint over what should change. Without paint, the whole picture may change.'));
+  return {
+    element,
+    get painted() { return painted; },
+    /** The mask as a PNG blob, or null when nothing was painted. */
+    async mask() {
+      await ready;
+      if (!painted) return null;
+      const m = document.createElement('canvas');
+      m.width = canvas.width; m.height = canvas.height;
+      const c = m.getContext('2d');
+      c.fillStyle = '#000'; c.fillRect(0, 0, m.width, m.height);
+      c.globalCompositeOperation = 'destination-out';
+      c.drawImage(canvas, 0, 0);
+      return new Promise((resolve) => { m.toBlob(resolve, 'image/png'); });
+    },
+  };
+}
+
+/** Edits a picture from this computer: it and the painted mask go as OpenAI's multipart form. */
+function uploadEditForm(models) {
+  const file = el('input', { type: 'file', name: 'edit-file', accept: 'image/png,image/jpeg,image/webp' });
+  const stage = el('div', {});
+  const prompt = el('textarea', { name: 'upload-edit-prompt', required: true, maxlength: 32000 });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const progress = el('div', { class: 'progress', 'aria-live': 'polite' });
+  const results = el('div', { class: 'grid results', 'aria-live': 'polite' });
+  const submit = el('button', { type: 'submit' }, 'Edit');
+  const picker = modelPicker(models, () => {});
+  let editor = null; let shown = null;
+  file.addEventListener('change', () => {
+    if (shown) URL.revokeObjectURL(shown);
+    const f = file.files[0];
+    if (!f) { stage.replaceChildren(); editor = null; return; }
+    shown = URL.createObjectURL(f);
+    editor = maskEditor(shown, `The picture to edit: ${f.name}`);
+    stage.replaceChildren(editor.element);
+  });
+  const form = el('form', {
+    'aria-labelledby': 'upload-edit-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      if (!file.files[0]) { error.textContent = 'Choose a picture first.'; return; }
+      submit.disabled = true;
+      const text = prompt.value;
+      try {
+        const data = new FormData();
+        data.append('image', file.files[0]);
+        const mask = await editor.mask();
+        if (mask) data.append('mask', mask, 'mask.png');
+        data.append('prompt', text);
+        data.append('model', picker.select.value);
+        data.append('response_format', 'url');
+        const done = await asJob('/v1/images/edits', { form: data }, progress);
+        resultTiles(done.result.data, text, results);
+        say(`Done: ${done.result.data.length} image(s) in your library.`);
+      } catch (err) { error.textContent = err.message; } finally { submit.disabled = false; showCredits(); }
+    },
+  },
+  el('h2', { id: 'upload-edit-h' }, 'Edit a picture of yours'),
+  field('Picture (PNG, JPEG or WebP)', file), stage,
+  field('What to change', prompt), field('Model', picker.select), picker.about,
+  submit, error, progress, results);
+  picker.pick();
+  return form;
 }
 
 // ---- one asset -------------------------------------------------------------------------------
@@ -338,6 +535,10 @@ async function assetView(id) {
   el('h2', {}, 'Versions'), versions, actions];
   if (info.kind !== 'video') parts.push(transformForm(info), editForm(info));
   page(text.length > 60 ? `${text.slice(0, 57)}…` : text, ...parts);
+  if (info.kind !== 'video') {
+    const videos = await modelsFor('video').catch(() => []);
+    if (videos.length && main.contains(versions)) main.append(videoForm(info, videos));
+  }
 }
 
 function transformForm(info) {
@@ -389,8 +590,23 @@ function transformForm(info) {
   return form;
 }
 
+/**
+ * Uploads a mask the API's own way (a presigned PUT, then complete) and gives its asset id; the
+ * caller deletes that asset when done with it.
+ */
+async function uploadMask(blob) {
+  const ticket = await api('/v1/uploads', { method: 'POST', body: { content_type: 'image/png', bytes: blob.size } });
+  // The browser sets Content-Length itself (scripts may not).
+  const headers = Object.fromEntries(Object.entries(ticket.headers).filter(([k]) => k.toLowerCase() !== 'content-length'));
+  const put = await fetch(ticket.upload_url, { method: ticket.method, headers, body: blob });
+  if (!put.ok) throw new Error(`The mask could not be uploaded (${put.status}).`);
+  return (await api(ticket.complete_url, { method: 'POST', body: {} })).id;
+}
+
+/** A new prompt, and where to apply it painted on the picture: the result is the next version. */
 function editForm(info) {
   const prompt = el('textarea', { name: 'edit-prompt', required: true, maxlength: 32000 });
+  const editor = maskEditor(info.url, `${info.prompt || 'The picture'}: paint where to change it`);
   const error = el('p', { class: 'error', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Make a new version');
   return el('form', {
@@ -398,13 +614,66 @@ function editForm(info) {
     onsubmit: async (e) => {
       e.preventDefault();
       error.textContent = ''; submit.disabled = true; say('Editing…');
+      let maskId = null;
       try {
-        const r = await api(`/v1/images/${encodeURIComponent(info.id)}`, { method: 'PATCH', body: { prompt: prompt.value } });
-        showCredits();
+        const mask = await editor.mask();
+        if (mask) maskId = await uploadMask(mask);
+        const body = { prompt: prompt.value };
+        if (maskId) body.mask_id = maskId;
+        const r = await api(`/v1/images/${encodeURIComponent(info.id)}`, { method: 'PATCH', body });
         go(`/app/assets/${encodeURIComponent(r.id)}`);
-      } catch (err) { error.textContent = err.message; say(''); } finally { submit.disabled = false; }
+      } catch (err) { error.textContent = err.message; say(''); } finally {
+        submit.disabled = false;
+        showCredits();
+        // The mask was only a means: it does not stay in the library.
+        if (maskId) api(`/v1/images/${encodeURIComponent(maskId)}`, { method: 'DELETE' }).catch(() => {});
+      }
     },
-  }, el('h2', { id: 'edit-h' }, 'Edit with a new prompt'), field('What to change', prompt), submit, error);
+  }, el('h2', { id: 'edit-h' }, 'Edit with a new prompt'), editor.element, field('What to change', prompt), submit, error);
+}
+
+/** Image to video: the picture is the video's first frame; the work is a job followed here. */
+function videoForm(info, models) {
+  const prompt = el('textarea', { name: 'video-prompt', required: true, maxlength: 4000 });
+  prompt.value = info.prompt || '';
+  const seconds = el('select', { name: 'seconds' });
+  const size = el('select', { name: 'video-size' });
+  const error = el('p', { class: 'error', role: 'alert' });
+  const progress = el('div', { class: 'progress', 'aria-live': 'polite' });
+  const result = el('div', { 'aria-live': 'polite' });
+  const submit = el('button', { type: 'submit' }, 'Make a video');
+  const picker = modelPicker(models, (m) => {
+    seconds.replaceChildren(...(m.seconds || []).map((x) => el('option', { value: x }, `${x} s`)));
+    const wide = info.width >= info.height;
+    const fits = m.sizes.find((x) => { const [w, h] = x.split('x').map(Number); return (w >= h) === wide; });
+    size.replaceChildren(...m.sizes.map((x) => el('option', { value: x, selected: x === (fits || m.default_size) }, x)));
+  });
+  picker.select.name = 'video-model';
+  const form = el('form', {
+    'aria-labelledby': 'video-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = ''; submit.disabled = true; result.replaceChildren();
+      try {
+        const body = {
+          model: picker.select.value, prompt: prompt.value, seconds: seconds.value, size: size.value,
+          input_reference: { file_id: info.id },
+        };
+        const video = await api('/v1/videos', { method: 'POST', body });
+        showCredits();
+        const done = await follow(video, `/v1/videos/${encodeURIComponent(video.id)}`, progress);
+        const clip = await api(`/v1/images/${encodeURIComponent(done.asset_id)}`);
+        result.replaceChildren(
+          el('video', { controls: true, src: clip.url, poster: clip.thumbnail_url || false, preload: 'metadata', class: 'asset', id: 'new-video' }),
+          el('p', {}, 'In your library: ', el('a', { href: `/app/assets/${encodeURIComponent(clip.id)}` }, 'open the video')));
+      } catch (err) { error.textContent = err.message; } finally { submit.disabled = false; showCredits(); }
+    },
+  }, el('h2', { id: 'video-h' }, 'Make a video from this picture'),
+  field('Model', picker.select), picker.about, field('What happens', prompt),
+  el('div', { class: 'row' }, field('Length', seconds), field('Size', size)),
+  submit, error, progress, result);
+  picker.pick();
+  return form;
 }
 
 // ---- account ----------------------------------------------------------------------------------
@@ -420,28 +689,33 @@ function copyButton(text, label) {
 
 const day = (t) => new Date(t * 1000).toISOString().slice(0, 10);
 
-/** Credits spent per day over the last 14 days, as bars (SVG, made node by node). */
-function spendChart(ledger) {
+/** Bars of a value per day (SVG, made node by node); `label` names the value. */
+function barChart(days, values, label) {
   const ns = 'http://www.w3.org/2000/svg';
-  const days = [...Array(14).keys()].map((i) => day(Date.now() / 1000 - (13 - i) * 86400));
-  const spent = Object.fromEntries(days.map((d) => [d, 0]));
-  for (const line of ledger) if (line.delta < 0 && day(line.created_at) in spent) spent[day(line.created_at)] -= line.delta;
-  const max = Math.max(1, ...Object.values(spent));
+  const max = Math.max(1, ...values);
   const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 280 80');
+  svg.setAttribute('viewBox', `0 0 ${days.length * 20} 80`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `Credits spent per day, last 14 days: ${days.map((d) => `${d} ${spent[d]}`).join(', ')}`);
+  svg.setAttribute('aria-label', `${label}: ${days.map((d, i) => `${d} ${values[i]}`).join(', ')}`);
   days.forEach((d, i) => {
-    const h = Math.round((spent[d] / max) * 70);
+    const h = Math.round((values[i] / max) * 70);
     const bar = document.createElementNS(ns, 'rect');
     for (const [k, v] of Object.entries({ x: i * 20 + 2, y: 75 - h, width: 16, height: Math.max(h, 1) })) bar.setAttribute(k, v);
     const title = document.createElementNS(ns, 'title');
-    title.textContent = `${d}: ${spent[d]} credits`;
+    title.textContent = `${d}: ${values[i]}`;
     bar.append(title);
     svg.append(bar);
   });
   return svg;
+}
+
+/** Credits spent per day over the last 14 days. */
+function spendChart(ledger) {
+  const days = [...Array(14).keys()].map((i) => day(Date.now() / 1000 - (13 - i) * 86400));
+  const spent = Object.fromEntries(days.map((d) => [d, 0]));
+  for (const line of ledger) if (line.delta < 0 && day(line.created_at) in spent) spent[day(line.created_at)] -= line.delta;
+  return barChart(days, days.map((d) => spent[d]), 'Credits spent per day, last 14 days');
 }
 
 async function accountView() {
@@ -514,6 +788,110 @@ async function accountView() {
   } catch (e) { say(e.message); }
 }
 
+// ---- admin ------------------------------------------------------------------------------------
+
+async function adminView() {
+  if (state.me?.role !== 'admin') {
+    page('Admin', el('p', {}, 'This page is for administrators.'));
+    return;
+  }
+  const q = el('input', { type: 'search', name: 'q', placeholder: 'username or email starts with…' });
+  const rows = el('tbody', {});
+  const more = el('button', { type: 'button', class: 'secondary', hidden: true }, 'More users');
+  const detail = el('section', { class: 'panel', 'aria-labelledby': 'user-h', hidden: true });
+  const usage = el('section', { class: 'panel', 'aria-labelledby': 'usage-h' }, el('h2', { id: 'usage-h' }, 'Usage, last 14 days'));
+  let cursor = null;
+
+  const status = (u) => (u.disabled ? 'disabled' : 'active');
+  async function list(reset) {
+    if (reset) { rows.replaceChildren(); cursor = null; }
+    const query = new URLSearchParams({ limit: '25' });
+    if (q.value.trim()) query.set('q', q.value.trim());
+    if (cursor) query.set('cursor', cursor);
+    try {
+      const found = await api(`/v1/admin/users?${query}`);
+      for (const u of found.data) {
+        rows.append(el('tr', { 'data-user': u.id },
+          el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => open(u.id) }, u.username)),
+          el('td', {}, u.email), el('td', { class: 'user-credits' }, String(u.credits.available)), el('td', {}, u.role),
+          el('td', { class: 'user-status' }, status(u))));
+      }
+      cursor = found.next_cursor;
+      more.hidden = !found.has_more;
+    } catch (e) { say(e.message); }
+  }
+
+  async function open(id) {
+    let d;
+    try { d = await api(`/v1/admin/users/${encodeURIComponent(id)}`); } catch (e) { say(e.message); return; }
+    const u = d.user;
+    // The list shows what the detail does, also after a change made here.
+    const row = rows.querySelector(`[data-user="${CSS.escape(u.id)}"]`);
+    if (row) {
+      row.querySelector('.user-credits').textContent = String(u.credits.available);
+      row.querySelector('.user-status').textContent = status(u);
+    }
+    const amount = el('input', { type: 'number', name: 'amount', step: 1, min: -1000000, max: 1000000, required: true });
+    const reason = el('input', { type: 'text', name: 'reason', maxlength: 200, required: true });
+    const error = el('p', { class: 'error', role: 'alert' });
+    const grant = el('form', {
+      'aria-labelledby': 'grant-h',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        error.textContent = '';
+        try {
+          await api(`/v1/admin/users/${encodeURIComponent(u.id)}/credits`, { method: 'POST', body: { amount: Number(amount.value), reason: reason.value } });
+          say(`Credits changed by ${amount.value}.`);
+          open(u.id);
+        } catch (err) { error.textContent = err.message; }
+      },
+    }, el('h3', { id: 'grant-h' }, 'Grant or take credits'),
+    el('div', { class: 'row' }, field('Amount (negative takes away)', amount), field('Reason (the user reads it)', reason)),
+    el('button', { type: 'submit' }, 'Change credits'), error);
+    const toggle = el('button', {
+      type: 'button', class: 'secondary',
+      onclick: async () => {
+        const action = u.disabled ? 'enable' : 'disable';
+        if (action === 'disable' && !confirm(`Disable ${u.username}? Their sessions and API keys stop working at once.`)) return;
+        try {
+          await api(`/v1/admin/users/${encodeURIComponent(u.id)}/${action}`, { method: 'POST', body: {} });
+          open(u.id);
+        } catch (e) { say(e.message); }
+      },
+    }, u.disabled ? `Enable ${u.username}` : `Disable ${u.username}`);
+    detail.hidden = false;
+    detail.replaceChildren(el('h2', { id: 'user-h' }, u.username),
+      el('dl', { class: 'facts' }, [
+        ['Email', u.email || '—'], ['Role', u.role], ['Status', status(u)],
+        ['Credits', `${u.credits.available} available · ${u.credits.earned} earned · ${u.credits.spent} spent`],
+        ['Joined', new Date(u.created_at * 1000).toLocaleString()], ['Referred by', u.referred_by || '—'],
+      ].flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)])),
+      toggle, grant,
+      el('h3', {}, 'Admin actions'),
+      d.audit.length ? el('ul', { class: 'audit' }, d.audit.map((a) => el('li', {},
+        [new Date(a.at * 1000).toLocaleString(), a.action.replace('_', ' '), a.detail].filter(Boolean).join(' · '))))
+        : el('p', { class: 'hint' }, 'None yet.'));
+    detail.scrollIntoView?.({ block: 'nearest' });
+  }
+
+  q.addEventListener('input', () => { clearTimeout(q.timer); q.timer = setTimeout(() => list(true), 250); });
+  more.addEventListener('click', () => list(false));
+  page('Admin',
+    el('section', { class: 'panel', 'aria-labelledby': 'users-h' }, el('h2', { id: 'users-h' }, 'Users'),
+      field('Search', q),
+      el('div', { class: 'table' }, el('table', {},
+        el('thead', {}, el('tr', {}, ['User', 'Email', 'Credits', 'Role', 'Status'].map((h) => el('th', { scope: 'col' }, h)))),
+        rows)),
+      more),
+    detail, usage);
+  list(true);
+  try {
+    const u = await api('/v1/admin/usage?days=14');
+    usage.append(el('p', {}, `${u.total.generations} paid requests · ${u.total.images} images and videos · ${u.total.credits} credits`),
+      barChart(u.data.map((x) => x.date), u.data.map((x) => x.credits), 'Credits charged per day, all users'));
+  } catch (e) { usage.append(el('p', { class: 'error' }, e.message)); }
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 
 async function route() {
@@ -523,6 +901,9 @@ async function route() {
   if (!state.access && !(await refresh())) return go('/app/signin');
   nav.hidden = false;
   showCredits();
+  if (!state.me) state.me = await api('/v1/me').catch(() => null);
+  document.getElementById('admin-link').hidden = state.me?.role !== 'admin';
+  if (path === '/app/admin') return adminView();
   if (path === '/app/generate') return generateView();
   if (path === '/app/account') return accountView();
   if (path.startsWith('/app/assets/')) return assetView(decodeURIComponent(path.slice('/app/assets/'.length)));

@@ -50,17 +50,18 @@ fn page(providers: &str) -> String {
         .replace("{{PROVIDERS}}", providers)
 }
 
-/// No inline script or style, nothing framed, nothing loaded from elsewhere but the images and
-/// videos of presigned URLs (S3's origin; the emulator's under `make run`).
+/// No inline script or style, nothing framed, nothing loaded from elsewhere but presigned URLs
+/// (S3's origin; the emulator's under `make run`): images and videos shown, masks uploaded.
 fn content_security_policy(endpoint: Option<&str>) -> String {
-    let mut media = "'self' data: blob: https://*.amazonaws.com".to_string();
+    let mut s3 = "https://*.amazonaws.com".to_string();
     if let Some(e) = endpoint {
-        media.push(' ');
-        media.push_str(e.trim_end_matches('/'));
+        s3.push(' ');
+        s3.push_str(e.trim_end_matches('/'));
     }
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {media}; media-src {media}; \
-         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: {s3}; \
+         media-src 'self' blob: {s3}; connect-src 'self' {s3}; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
 }
 

@@ -359,6 +359,12 @@ pub struct ModelInfo {
     pub transparent_background: String,
     pub cost: ModelCost,
     pub info: ModelInfoText,
+    /// What the model does here: `generate`, `edit` and `variation` (images), or `video`.
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// Video models: the clip lengths, in seconds, it makes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seconds: Vec<u32>,
 }
 
 impl ModelInfo {
@@ -446,6 +452,16 @@ impl From<&crate::domain::catalog::Model> for ModelInfo {
                 use_cases: m.info.use_cases.iter().map(|s| s.to_string()).collect(),
                 tips: m.info.tips.iter().map(|s| s.to_string()).collect(),
             },
+            operations: [
+                (m.generates, "generate"),
+                (m.max_edit_images > 0, "edit"),
+                (m.variations, "variation"),
+            ]
+            .into_iter()
+            .filter(|(can, _)| *can)
+            .map(|(_, op)| op.to_string())
+            .collect(),
+            seconds: Vec::new(),
         }
     }
 }
@@ -492,6 +508,8 @@ impl From<&crate::domain::videos::VideoModel> for ModelInfo {
                 use_cases: info.use_cases.iter().map(|s| s.to_string()).collect(),
                 tips: info.tips.iter().map(|s| s.to_string()).collect(),
             },
+            operations: vec!["video".into()],
+            seconds: m.seconds.to_vec(),
         }
     }
 }
