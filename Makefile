@@ -6,10 +6,10 @@ HOST  ?= 127.0.0.1
 EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
-.PHONY: run test venv node debs fmt clippy cfn-lint checkov bench build deploy clean
+.PHONY: run test venv node nasm debs fmt clippy cfn-lint checkov bench build deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
-run: venv
+run: venv nasm
 	$(CARGO) build -p local-stack
 	PORT=$(PORT) HOST=$(HOST) EMULATOR_PORT=$(EMULATOR_PORT) ./target/debug/local-stack
 
@@ -38,13 +38,21 @@ $(CHECKOV)/.installed: infra/local/requirements-checkov.txt
 	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements-checkov.txt
 	touch $@
 
-## debs: the Debian packages the tests use: ffmpeg (ffprobe checks the videos made), chromium
-## and chromium-driver (the web pages are tested in a real browser)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+## nasm: assembles libjpeg-turbo's x86 SIMD when mozjpeg-sys builds (without it, JPEG encoding
+## is several times slower; ARM builds need no assembler)
+nasm:
+	@command -v nasm >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nasm; }
+
+## debs: the Debian packages the build and tests use: nasm (libjpeg-turbo's x86 SIMD, built from
+## source by mozjpeg-sys), ffmpeg (ffprobe checks the videos made), chromium and chromium-driver
+## (the web pages are tested in a real browser)
 debs:
-	@{ command -v ffprobe && command -v chromium && command -v chromedriver; } >/dev/null || { \
+	@{ command -v nasm && command -v ffprobe && command -v chromium && command -v chromedriver; } >/dev/null || { \
 	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	  --no-install-recommends ffmpeg chromium chromium-driver; }
+	  --no-install-recommends nasm ffmpeg chromium chromium-driver; }
 
 ## node: Prism (validates our OpenAI requests against OpenAI's spec) into ./node_modules
 node: node_modules/.installed
@@ -83,17 +91,18 @@ clean:
 
 ## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips;
 ## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
-bench: venv
+bench: venv nasm
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(CARGO) bench -p imaging --bench pipeline
 	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
-	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion
+	$(CARGO) build --release -p imaging --example variation_8000 --example transform_40mp
+	target/release/examples/variation_8000 --prepare
+	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion \
+		--memory target/bench/input-8000x5000.png --rust-example target/release/examples/transform_40mp
 	$(CARGO) build --release -p imaging --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
 	/usr/bin/time -v target/release/examples/edit_4096 2048 2>&1 | grep -E "edited|Maximum resident"
-	$(CARGO) build --release -p imaging --example variation_8000
-	target/release/examples/variation_8000 --prepare
 	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"
 	$(CARGO) build --release -p imaging --features video --example video_12s
 	/usr/bin/time -v target/release/examples/video_12s 2>&1 | grep -E "^video|Maximum resident"
