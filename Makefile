@@ -96,9 +96,10 @@ bench: venv nasm
 	$(CARGO) bench -p imaging --bench pipeline
 	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
-	$(CARGO) build --release -p imaging --example variation_8000 --example transform_40mp
+	$(CARGO) build --release -p imaging --example variation_8000 --example transform_40mp \
+		--example transform_time
 	target/release/examples/variation_8000 --prepare
-	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png --criterion target/criterion \
+	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png \
 		--memory target/bench/input-8000x5000.png --rust-example target/release/examples/transform_40mp
 	$(CARGO) build --release -p imaging --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"

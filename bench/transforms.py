@@ -2,11 +2,14 @@
 """Single transforms and encoders in Pillow and in pyvips (libvips), single-threaded.
 
 The input PNG is decoded once, outside timing, to an in-memory image per library;
-each operation is then timed on its own (median after warm-up) and compared with
-the Rust criterion bench `transforms/<operation>` when its estimates exist.
+each operation is then timed on its own (median after warm-up), in Rust (the
+transform_time example, run right before), Pillow and pyvips back to back, so that a
+machine whose speed drifts still gives honest ratios. With --memory, each operation
+also runs once on a 40-megapixel picture in a process of its own, for its peak
+resident memory.
 
     python bench/transforms.py --input target/bench/input-1024.png [--iterations 30] \
-        [--criterion target/criterion]
+        [--memory target/bench/input-8000x5000.png]
 
 Sinks: Pillow is eager, so a returned Image is fully computed. libvips is lazy;
 transforms end in .copy_memory() (renders into one memory image, no copy out to
@@ -28,10 +31,10 @@ Same meaning, different algorithms (expect small pixel differences):
 """
 import argparse
 import io
-import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -187,12 +190,12 @@ def median_ms(fn, iterations: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def rust_ms(criterion: str, name: str):
-    path = os.path.join(criterion, "transforms", name, "new", "estimates.json")
-    if not os.path.exists(path):
+def rust_ms(timer: str, name: str, iterations: int):
+    """The Rust median, measured now by the timing example (right before Pillow and pyvips)."""
+    if not os.path.exists(timer):
         return None
-    with open(path) as f:
-        return json.load(f)["median"]["point_estimate"] / 1e6  # ns -> ms
+    out = subprocess.run([timer, name, str(iterations)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -232,12 +235,16 @@ MEMORY_OPS = [
 ]
 
 
-def peak_mb(argv) -> float:
-    """Maximum resident set of a child process running argv, in MB (from wait4's rusage)."""
-    pid = os.spawnv(os.P_NOWAIT, argv[0], argv)
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({status})")
+def peak_mb(argv):
+    """Maximum resident set of a child process running argv, in MB (from wait4's rusage), or
+    None when it refused the work (exit code 3: beyond the API's limits)."""
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode == 3:
+        return None
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({child.returncode})")
     return usage.ru_maxrss / 1024
 
 
@@ -248,12 +255,13 @@ def memory(big: str, rust_example: str) -> int:
           "a process each, decoding included:")
     print(f"  {'operation':<24}{'Rust':>9}{'Pillow':>9}{'pyvips':>9}")
     me = os.path.abspath(__file__)
+    show = (lambda mb: f"{'refused':>9}" if mb is None else f"{mb:>9.0f}")
     for rust_name, py_name in MEMORY_OPS:
         r = peak_mb([rust_example, rust_name])
         op = py_name or "decode"
         p = peak_mb([sys.executable, me, "--one", op, "--lib", "pillow", "--input", big])
         v = peak_mb([sys.executable, me, "--one", op, "--lib", "vips", "--input", big])
-        print(f"  {rust_name:<24}{r:>9.0f}{p:>9.0f}{v:>9.0f}")
+        print(f"  {rust_name:<24}{show(r)}{show(p)}{show(v)}")
     return 0
 
 
@@ -283,8 +291,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", required=True, help="1024x1024 RGB PNG")
     ap.add_argument("--iterations", type=int, default=30)
-    ap.add_argument("--criterion", default="target/criterion",
-                    help="criterion output dir holding transforms/<op>/new/estimates.json")
+    ap.add_argument("--rust-timer", default="target/release/examples/transform_time",
+                    help="the Rust timing example (shared/imaging/examples/transform_time.rs)")
     ap.add_argument("--rust-jpeg", default="target/bench/rust-q80.jpg",
                     help="the Rust bench's JPEG q80 of the input, to compare with Pillow's")
     ap.add_argument("--memory", metavar="BIG_PNG", help="also the 40-megapixel memory table")
@@ -340,7 +348,7 @@ def main() -> int:
           f"{'Pillow/Rust':>13}{'pyvips/Rust':>13}")
     rows = []
     for name in p_ops:
-        r = rust_ms(args.criterion, name)
+        r = rust_ms(args.rust_timer, name, args.iterations)
         p = median_ms(p_ops[name], args.iterations)
         v = median_ms(v_ops[name], args.iterations)
         ratio = (lambda t: "-" if r is None else f"{t / r:.2f}x")
@@ -352,10 +360,9 @@ def main() -> int:
     slow = [n for n, r, p, v in rows if v / r < 1.0 and not n.startswith("encode_jpeg")]
     slow += [n for n, r, p, v in rows if n == "encode_jpeg_q80" and r > 1.2 * p]
     print(f"  goals: {'all met' if not slow else 'not met by ' + ', '.join(slow)}")
-    for name in ("encode_jpeg_q80_jpeg_encoder",):
-        r = rust_ms(args.criterion, name)
-        if r is not None:
-            print(f"  (the encoder before, jpeg-encoder: {r:.2f} ms in the same Rust run)")
+    before = rust_ms(args.rust_timer, "encode_jpeg_q80_jpeg_encoder", args.iterations)
+    if before is not None:
+        print(f"  (JPEG before, the jpeg-encoder crate: {before:.2f} ms, measured just now)")
     if args.memory:
         memory(args.memory, args.rust_example)
     return 0 if ok else 1

@@ -30,7 +30,14 @@ fn main() {
                 .iter()
                 .find(|(n, _)| *n == name)
                 .unwrap_or_else(|| panic!("no operation {name}"));
-            size(&apply(img, ops).expect("apply").image)
+            match apply(img, ops) {
+                Ok(done) => size(&done.image),
+                // Refused by the API's limits before any pixel is touched (exit code 3).
+                Err(e) => {
+                    println!("{op}: refused: {e}");
+                    std::process::exit(3);
+                }
+            }
         }
     };
     println!("{op}: {done}");

@@ -42,7 +42,7 @@ fn blur_within(img: &RgbaImage, sigma: f32, budget: usize) -> RgbaImage {
     // A strip's columns need `halo` rows above and below it: strips are made tall enough that
     // recomputing them costs at most half again, unless their buffers would pass the budget.
     let strip = STRIP.max(halo * 4).min(h);
-    if halo == 0 || 2 * (strip + 2 * halo) * stride <= budget {
+    if halo == 0 || (strip + 2 * halo) * stride <= budget {
         blur_strips(src, &mut out, w, h, &plan, strip);
     } else if let Plan::Boxes(radii) = &plan {
         // A wide picture and a large sigma: rows over the whole picture, then columns a tile at
@@ -65,7 +65,7 @@ fn blur_within(img: &RgbaImage, sigma: f32, budget: usize) -> RgbaImage {
     RgbaImage::from_raw(w as u32, h as u32, out).expect("same size")
 }
 
-/// Bytes the two strip buffers may take together.
+/// Bytes a strip's buffer may take.
 const STRIP_BUDGET: usize = 8 << 20;
 
 /// Strips of `strip` rows: their columns, then their rows, each strip's work in cache.
@@ -77,13 +77,9 @@ fn blur_strips(src: &[u8], out: &mut [u8], w: usize, h: usize, plan: &Plan, stri
         let rows = strip.min(h - y0);
         let n = rows + 2 * halo;
         let first = y0 as isize - halo as isize;
-        let (a, b) = (&mut scratch.a[..n * stride], &mut scratch.b[..n * stride]);
+        let a = &mut scratch.a[..n * stride];
         match plan {
-            Plan::Boxes(radii) => {
-                box_pass(src, stride, h, first, a, stride, stride, n, radii[0]);
-                box_pass(a, stride, n, 0, b, stride, stride, n, radii[1]);
-                box_pass(b, stride, n, 0, a, stride, stride, n, radii[2]);
-            }
+            Plan::Boxes(radii) => boxes_pass(src, stride, h, first, a, stride, stride, n, radii),
             Plan::Kernel(weights) => {
                 kernel_pass(src, stride, h, first, a, stride, stride, n, weights)
             }
@@ -189,10 +185,9 @@ fn reciprocal(r: usize) -> (u16, u16) {
 /// Rows per strip at least; also the rows a transposed strip holds at a time.
 const STRIP: usize = TILE / 4;
 
-/// Buffers of one blur: a strip between column passes, and a transposed strip.
+/// Buffers of one blur: a strip blurred down its columns, and a transposed strip.
 struct Scratch {
     a: Vec<u8>,
-    b: Vec<u8>,
     t: [Vec<u8>; 2],
 }
 
@@ -200,7 +195,6 @@ impl Scratch {
     fn new(w: usize, rows: usize) -> Self {
         Self {
             a: vec![0; rows * w * 4],
-            b: vec![0; rows * w * 4],
             t: [vec![0; TILE * w], vec![0; TILE * w]],
         }
     }
@@ -273,11 +267,7 @@ fn blur_rows(src: &[u8], dst: &mut [u8], w: usize, h: usize, plan: &Plan, t: &mu
         transpose(strip, w, a.as_chunks_mut::<4>().0, rows, rows, w);
         let (a, b) = (&mut a[..tw * w], &mut b[..tw * w]);
         match plan {
-            Plan::Boxes(radii) => {
-                box_pass(a, tw, w, 0, b, tw, tw, w, radii[0]);
-                box_pass(b, tw, w, 0, a, tw, tw, w, radii[1]);
-                box_pass(a, tw, w, 0, b, tw, tw, w, radii[2]);
-            }
+            Plan::Boxes(radii) => boxes_pass(a, tw, w, 0, b, tw, tw, w, radii),
             Plan::Kernel(weights) => kernel_pass(a, tw, w, 0, b, tw, tw, w, weights),
         }
         let strip = &mut dst.as_chunks_mut::<4>().0[y0 * w..(y0 + rows) * w];
@@ -375,6 +365,150 @@ fn box_pass_any(
             // The window's true sum stays within 16 bits; only the order of the steps wraps.
             *a = a.wrapping_add(*p as u16).wrapping_sub(*m as u16);
         }
+    }
+}
+
+/// Writes the mean of each running sum to `out`, then slides the window: adds `enter`, drops
+/// `leave` (equal-length slices: no bounds checks, so it vectorises).
+#[inline(always)]
+fn slide(acc: &mut [u16], out: &mut [u8], enter: &[u8], leave: &[u8], inv: u16) {
+    for (((o, a), p), m) in out.iter_mut().zip(acc.iter_mut()).zip(enter).zip(leave) {
+        *o = mean(*a, inv);
+        // The window's true sum stays within 16 bits; only the order of the steps wraps.
+        *a = a.wrapping_add(*p as u16).wrapping_sub(*m as u16);
+    }
+}
+
+/// The three box passes of one direction in one sweep: like three [`box_pass`]es (the first
+/// over source rows `first + i`, each later one over the previous one's `n` rows, edges
+/// repeated), but the rows between stages wait in rings just long enough for the next stage's
+/// window instead of in whole buffers, so the sweep stays in L1. Radii of at least 1.
+#[allow(clippy::too_many_arguments)]
+fn boxes_pass(
+    src: &[u8],
+    src_stride: usize,
+    src_rows: usize,
+    first: isize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    width: usize,
+    n: usize,
+    radii: &[usize; 3],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe {
+            boxes_pass_avx2(
+                src, src_stride, src_rows, first, dst, dst_stride, width, n, radii,
+            )
+        };
+        return;
+    }
+    boxes_pass_any(
+        src, src_stride, src_rows, first, dst, dst_stride, width, n, radii,
+    );
+}
+
+with_avx2!(boxes_pass_any, boxes_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, radii: &[usize; 3]));
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn boxes_pass_any(
+    src: &[u8],
+    src_stride: usize,
+    src_rows: usize,
+    first: isize,
+    dst: &mut [u8],
+    dst_stride: usize,
+    width: usize,
+    n: usize,
+    radii: &[usize; 3],
+) {
+    let [r1, r2, r3] = radii.map(|r| r as isize);
+    debug_assert!(r1 >= 1 && r2 >= 1 && r3 >= 1 && n >= 1);
+    let (h1, i1) = reciprocal(r1 as usize);
+    let (h2, i2) = reciprocal(r2 as usize);
+    let (h3, i3) = reciprocal(r3 as usize);
+    let last = n as isize - 1;
+    let x = |j: isize| {
+        let y = (first + j).clamp(0, src_rows as isize - 1) as usize;
+        &src[y * src_stride..][..width]
+    };
+    // Ring slots: a stage's row j sits at j % slots, and is read until the next stage's window
+    // has passed it (at most 2r + 2 rows are live).
+    let (m1, m2) = (2 * r2 as usize + 2, 2 * r3 as usize + 2);
+    let mut ring1 = vec![0u8; m1 * width];
+    let mut ring2 = vec![0u8; m2 * width];
+    let slot1 = |j: isize| j.clamp(0, last) as usize % m1 * width;
+    let slot2 = |j: isize| j.clamp(0, last) as usize % m2 * width;
+    let mut acc1 = vec![h1; width];
+    for k in -r1..=r1 {
+        for (a, v) in acc1.iter_mut().zip(x(k)) {
+            *a += *v as u16;
+        }
+    }
+    let (mut made1, mut made2) = (0isize, 0isize);
+    // Makes stage-1 rows up to `upto`.
+    macro_rules! make1 {
+        ($upto:expr) => {
+            while made1 <= $upto {
+                let s = slot1(made1);
+                slide(
+                    &mut acc1,
+                    &mut ring1[s..s + width],
+                    x(made1 + r1 + 1),
+                    x(made1 - r1),
+                    i1,
+                );
+                made1 += 1;
+            }
+        };
+    }
+    make1!(r2.min(last));
+    let mut acc2 = vec![h2; width];
+    for k in -r2..=r2 {
+        let s = slot1(k);
+        for (a, v) in acc2.iter_mut().zip(&ring1[s..s + width]) {
+            *a += *v as u16;
+        }
+    }
+    // Makes stage-2 rows up to `upto`.
+    macro_rules! make2 {
+        ($upto:expr) => {
+            while made2 <= $upto {
+                make1!((made2 + r2 + 1).min(last));
+                let (e, l, s) = (slot1(made2 + r2 + 1), slot1(made2 - r2), slot2(made2));
+                slide(
+                    &mut acc2,
+                    &mut ring2[s..s + width],
+                    &ring1[e..e + width],
+                    &ring1[l..l + width],
+                    i2,
+                );
+                made2 += 1;
+            }
+        };
+    }
+    make2!(r3.min(last));
+    let mut acc3 = vec![h3; width];
+    for k in -r3..=r3 {
+        let s = slot2(k);
+        for (a, v) in acc3.iter_mut().zip(&ring2[s..s + width]) {
+            *a += *v as u16;
+        }
+    }
+    for i in 0..n as isize {
+        make2!((i + r3 + 1).min(last));
+        let (e, l) = (slot2(i + r3 + 1), slot2(i - r3));
+        let out = &mut dst[i as usize * dst_stride..][..width];
+        slide(
+            &mut acc3,
+            out,
+            &ring2[e..e + width],
+            &ring2[l..l + width],
+            i3,
+        );
     }
 }
 
@@ -618,6 +752,35 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn one_sweep_of_three_boxes_equals_three_passes() {
+        let (w, h) = (40usize, 57usize);
+        let mut seed = 0x5eed_1234_u32;
+        let src: Vec<u8> = (0..w * 4 * h)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed >> 24) as u8
+            })
+            .collect();
+        let stride = w * 4;
+        for radii in [[1, 1, 2], [2, 2, 2], [3, 4, 4], [9, 9, 10], [40, 40, 41]] {
+            for (first, n) in [(0isize, h), (-5, 20), (30, 27), (50, 3)] {
+                let mut a = vec![0u8; n * stride];
+                let mut b = vec![0u8; n * stride];
+                box_pass(&src, stride, h, first, &mut a, stride, stride, n, radii[0]);
+                box_pass(&a, stride, n, 0, &mut b, stride, stride, n, radii[1]);
+                box_pass(&b, stride, n, 0, &mut a, stride, stride, n, radii[2]);
+                let mut fused = vec![0u8; n * stride];
+                boxes_pass(
+                    &src, stride, h, first, &mut fused, stride, stride, n, &radii,
+                );
+                assert!(fused == a, "radii {radii:?}, rows {first}+{n}");
             }
         }
     }

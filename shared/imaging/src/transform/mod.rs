@@ -347,16 +347,19 @@ fn peak_pixels(op: &Op, dims: (u32, u32)) -> u64 {
 }
 
 /// Unsharp mask: adds back the difference from a Gaussian blur where it exceeds `threshold`.
+/// Written over the blurred copy: the picture is held twice, not three times.
 fn unsharp(img: &RgbaImage, sigma: f32, threshold: i32) -> RgbaImage {
-    let blurred = imaging::gaussian_blur(img, sigma);
-    let mut out = img.clone();
-    for (p, b) in out.pixels_mut().zip(blurred.pixels()) {
+    let mut out = imaging::gaussian_blur(img, sigma);
+    for (b, p) in out.pixels_mut().zip(img.pixels()) {
         for c in 0..3 {
             let diff = p.0[c] as i32 - b.0[c] as i32;
-            if diff.abs() > threshold {
-                p.0[c] = (p.0[c] as i32 + diff).clamp(0, 255) as u8;
-            }
+            b.0[c] = if diff.abs() > threshold {
+                (p.0[c] as i32 + diff).clamp(0, 255) as u8
+            } else {
+                p.0[c]
+            };
         }
+        b.0[3] = p.0[3];
     }
     out
 }
@@ -473,13 +476,25 @@ fn rotate(img: &RgbaImage, degrees: f32, background: Rgba<u8>) -> RgbaImage {
         let mut sx = fixed(cos * dx + sin * dy + cx - 0.5);
         let mut sy = fixed(-sin * dx + cos * dy + cy - 0.5);
         for px in row.chunks_exact_mut(4) {
-            // Bilinear over the four neighbours; those outside the picture are the background
-            // (the edges blend into it instead of ending in a jagged line).
             let (x0, y0) = (sx >> 16, sy >> 16);
-            let (fx, fy) = ((sx & (ONE - 1)) >> 8, (sy & (ONE - 1)) >> 8);
-            if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
+            let (fx, fy) = (
+                ((sx & (ONE - 1)) >> 8) as u32,
+                ((sy & (ONE - 1)) >> 8) as u32,
+            );
+            if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+                // Inside: the four neighbours are two pairs of adjacent pixels.
+                let i = y0 as usize * stride + x0 as usize * 4;
+                let (top, bottom) = (&src[i..i + 8], &src[i + stride..i + stride + 8]);
+                for k in 0..4 {
+                    let t = top[k] as u32 * (256 - fx) + top[k + 4] as u32 * fx;
+                    let b = bottom[k] as u32 * (256 - fx) + bottom[k + 4] as u32 * fx;
+                    px[k] = ((t * (256 - fy) + b * fy + (1 << 15)) >> 16) as u8;
+                }
+            } else if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
                 px.copy_from_slice(&background.0);
             } else {
+                // On the picture's edge: neighbours outside it are the background, so the edge
+                // blends into it instead of ending in a jagged line.
                 let at = |x: i64, y: i64| -> [u8; 4] {
                     if x < 0 || y < 0 || x >= w || y >= h {
                         background.0
@@ -495,8 +510,8 @@ fn rotate(img: &RgbaImage, degrees: f32, background: Rgba<u8>) -> RgbaImage {
                     at(x0 + 1, y0 + 1),
                 );
                 for k in 0..4 {
-                    let top = a[k] as i64 * (256 - fx) + b[k] as i64 * fx;
-                    let bottom = c[k] as i64 * (256 - fx) + e[k] as i64 * fx;
+                    let top = a[k] as u32 * (256 - fx) + b[k] as u32 * fx;
+                    let bottom = c[k] as u32 * (256 - fx) + e[k] as u32 * fx;
                     px[k] = ((top * (256 - fy) + bottom * fy + (1 << 15)) >> 16) as u8;
                 }
             }
