@@ -395,11 +395,19 @@ fn sharpening_steepens_edges_keeps_flat_areas_and_alpha() {
     assert_eq!(out.get_pixel(5, 5).0, [60, 60, 60, 255]);
     assert_eq!(out.get_pixel(35, 5).0, [200, 200, 200, 255]);
     assert!(out.get_pixel(19, 5).0[0] < 60, "{:?}", out.get_pixel(19, 5));
-    assert!(out.get_pixel(20, 5).0[0] > 200, "{:?}", out.get_pixel(20, 5));
+    assert!(
+        out.get_pixel(20, 5).0[0] > 200,
+        "{:?}",
+        out.get_pixel(20, 5)
+    );
     // With a threshold above the differences, nothing changes.
     assert_eq!(unsharp(&img, 1.0, 255), img);
     // Alpha is the picture's own.
     let translucent = RgbaImage::from_fn(40, 10, |x, _| Rgba([90, 90, 90, (x * 6) as u8]));
     let out = unsharp(&translucent, 1.0, 0);
-    assert!(out.pixels().zip(translucent.pixels()).all(|(a, b)| a.0[3] == b.0[3]));
+    assert!(
+        out.pixels()
+            .zip(translucent.pixels())
+            .all(|(a, b)| a.0[3] == b.0[3])
+    );
 }
