@@ -92,13 +92,13 @@ fn blur_strips(src: &[u8], out: &mut [u8], w: usize, h: usize, plan: &Plan, stri
 
 /// The three vertical boxes over the whole height, a tile of columns at a time, in place.
 fn blur_columns(img: &mut [u8], stride: usize, h: usize, radii: &[usize; 3]) {
-    let mut a = vec![0u8; TILE * h];
-    let mut b = vec![0u8; TILE * h];
+    let mut tile = vec![0u8; TILE * h];
     for x0 in (0..stride).step_by(TILE) {
         let tw = TILE.min(stride - x0);
-        box_pass(&img[x0..], stride, h, 0, &mut a, tw, tw, h, radii[0]);
-        box_pass(&a, tw, h, 0, &mut b, tw, tw, h, radii[1]);
-        box_pass(&b, tw, h, 0, &mut img[x0..], stride, tw, h, radii[2]);
+        boxes_pass(&img[x0..], stride, h, 0, &mut tile, tw, tw, h, radii);
+        for (y, row) in tile.chunks_exact(tw).take(h).enumerate() {
+            img[y * stride + x0..][..tw].copy_from_slice(row);
+        }
     }
 }
 
@@ -278,9 +278,22 @@ fn blur_rows(src: &[u8], dst: &mut [u8], w: usize, h: usize, plan: &Plan, t: &mu
 /// Bytes of a column tile: a pass works through the rows one tile-wide band at a time.
 const TILE: usize = 256;
 
-/// Runs `$body` with AVX2 enabled where the CPU has it (the same code, wider vectors).
-macro_rules! with_avx2 {
-    ($any:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+/// A dispatcher `$name` that runs `$any` compiled with AVX2 where the CPU has it (the same
+/// code, wider vectors), and as it is elsewhere.
+macro_rules! vectorised {
+    ($(#[$doc:meta])* $name:ident, $any:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                unsafe { $avx2($($arg),*) };
+                return;
+            }
+            $any($($arg),*)
+        }
+
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]
@@ -288,84 +301,6 @@ macro_rules! with_avx2 {
             $any($($arg),*)
         }
     };
-}
-
-/// One vertical box pass of radius `r`: `n` rows of `width` bytes, output row `i` the mean of
-/// source rows `first + i - r ..= first + i + r`, each taken within `0..src_rows` (edges
-/// repeated). 16-bit running sums per byte column: row-slice arithmetic that vectorises.
-#[allow(clippy::too_many_arguments)]
-fn box_pass(
-    src: &[u8],
-    src_stride: usize,
-    src_rows: usize,
-    first: isize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    width: usize,
-    n: usize,
-    r: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        unsafe {
-            box_pass_avx2(
-                src, src_stride, src_rows, first, dst, dst_stride, width, n, r,
-            )
-        };
-        return;
-    }
-    box_pass_any(
-        src, src_stride, src_rows, first, dst, dst_stride, width, n, r,
-    );
-}
-
-with_avx2!(box_pass_any, box_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, r: usize));
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn box_pass_any(
-    src: &[u8],
-    src_stride: usize,
-    src_rows: usize,
-    first: isize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    width: usize,
-    n: usize,
-    r: usize,
-) {
-    debug_assert!(r <= MAX_RADIUS, "radius {r}");
-    let (half, inv) = reciprocal(r);
-    // Whole rows at a time: each step streams through contiguous memory.
-    let row = |y: isize| {
-        let y = y.clamp(0, src_rows as isize - 1) as usize;
-        &src[y * src_stride..][..width]
-    };
-    if r == 0 {
-        for i in 0..n {
-            dst[i * dst_stride..][..width].copy_from_slice(row(first + i as isize));
-        }
-        return;
-    }
-    // Each sum starts at half a window, so that the truncating multiply rounds.
-    let mut acc = vec![half; width];
-    for y in first - r as isize..=first + r as isize {
-        for (a, v) in acc.iter_mut().zip(row(y)) {
-            *a += *v as u16;
-        }
-    }
-    for i in 0..n {
-        let y = first + i as isize;
-        let (add, sub) = (row(y + r as isize + 1), row(y - r as isize));
-        let out = &mut dst[i * dst_stride..][..width];
-        // One pass over equal-length slices: no bounds checks, so it vectorises.
-        for (((o, a), p), m) in out.iter_mut().zip(acc.iter_mut()).zip(add).zip(sub) {
-            *o = mean(*a, inv);
-            // The window's true sum stays within 16 bits; only the order of the steps wraps.
-            *a = a.wrapping_add(*p as u16).wrapping_sub(*m as u16);
-        }
-    }
 }
 
 /// Writes the mean of each running sum to `out`, then slides the window: adds `enter`, drops
@@ -379,38 +314,12 @@ fn slide(acc: &mut [u16], out: &mut [u8], enter: &[u8], leave: &[u8], inv: u16) 
     }
 }
 
-/// The three box passes of one direction in one sweep: like three [`box_pass`]es (the first
-/// over source rows `first + i`, each later one over the previous one's `n` rows, edges
-/// repeated), but the rows between stages wait in rings just long enough for the next stage's
-/// window instead of in whole buffers, so the sweep stays in L1. Radii of at least 1.
-#[allow(clippy::too_many_arguments)]
-fn boxes_pass(
-    src: &[u8],
-    src_stride: usize,
-    src_rows: usize,
-    first: isize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    width: usize,
-    n: usize,
-    radii: &[usize; 3],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        unsafe {
-            boxes_pass_avx2(
-                src, src_stride, src_rows, first, dst, dst_stride, width, n, radii,
-            )
-        };
-        return;
-    }
-    boxes_pass_any(
-        src, src_stride, src_rows, first, dst, dst_stride, width, n, radii,
-    );
-}
-
-with_avx2!(boxes_pass_any, boxes_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, radii: &[usize; 3]));
+vectorised!(
+    /// The three box passes of one direction in one sweep: like three single box passes (the first
+    /// over source rows `first + i`, each later one over the previous one's `n` rows, edges
+    /// repeated), but the rows between stages wait in rings just long enough for the next stage's
+    /// window instead of in whole buffers, so the sweep stays in L1. Radii of at least 1.
+    boxes_pass, boxes_pass_any, boxes_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, radii: &[usize; 3]));
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -512,36 +421,10 @@ fn boxes_pass_any(
     }
 }
 
-/// One vertical pass of a small symmetric kernel (weights summing to 256), rows as in
-/// [`box_pass`]: mirrored taps are added before their one multiply, in 16 bits.
-#[allow(clippy::too_many_arguments)]
-fn kernel_pass(
-    src: &[u8],
-    src_stride: usize,
-    src_rows: usize,
-    first: isize,
-    dst: &mut [u8],
-    dst_stride: usize,
-    width: usize,
-    n: usize,
-    weights: &[u16],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        unsafe {
-            kernel_pass_avx2(
-                src, src_stride, src_rows, first, dst, dst_stride, width, n, weights,
-            )
-        };
-        return;
-    }
-    kernel_pass_any(
-        src, src_stride, src_rows, first, dst, dst_stride, width, n, weights,
-    );
-}
-
-with_avx2!(kernel_pass_any, kernel_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, weights: &[u16]));
+vectorised!(
+    /// One vertical pass of a small symmetric kernel (weights summing to 256), rows as in
+    /// [`boxes_pass`]: mirrored taps are added before their one multiply, in 16 bits.
+    kernel_pass, kernel_pass_any, kernel_pass_avx2, (src: &[u8], src_stride: usize, src_rows: usize, first: isize, dst: &mut [u8], dst_stride: usize, width: usize, n: usize, weights: &[u16]));
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -589,6 +472,53 @@ fn kernel_pass_any(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One box pass of radius `r` at a time: the reference the one-sweep cascade must equal.
+    #[allow(clippy::too_many_arguments)]
+    fn box_pass(
+        src: &[u8],
+        src_stride: usize,
+        src_rows: usize,
+        first: isize,
+        dst: &mut [u8],
+        dst_stride: usize,
+        width: usize,
+        n: usize,
+        r: usize,
+    ) {
+        debug_assert!(r <= MAX_RADIUS, "radius {r}");
+        let (half, inv) = reciprocal(r);
+        // Whole rows at a time: each step streams through contiguous memory.
+        let row = |y: isize| {
+            let y = y.clamp(0, src_rows as isize - 1) as usize;
+            &src[y * src_stride..][..width]
+        };
+        if r == 0 {
+            for i in 0..n {
+                dst[i * dst_stride..][..width].copy_from_slice(row(first + i as isize));
+            }
+            return;
+        }
+        // Each sum starts at half a window, so that the truncating multiply rounds.
+        let mut acc = vec![half; width];
+        for y in first - r as isize..=first + r as isize {
+            for (a, v) in acc.iter_mut().zip(row(y)) {
+                *a += *v as u16;
+            }
+        }
+        for i in 0..n {
+            let y = first + i as isize;
+            let (add, sub) = (row(y + r as isize + 1), row(y - r as isize));
+            let out = &mut dst[i * dst_stride..][..width];
+            // One pass over equal-length slices: no bounds checks, so it vectorises.
+            for (((o, a), p), m) in out.iter_mut().zip(acc.iter_mut()).zip(add).zip(sub) {
+                *o = mean(*a, inv);
+                // The window's true sum stays within 16 bits; only the order of the steps wraps.
+                *a = a.wrapping_add(*p as u16).wrapping_sub(*m as u16);
+            }
+        }
+    }
+
     use image::Rgba;
 
     #[test]
