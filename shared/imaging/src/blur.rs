@@ -336,6 +336,7 @@ fn boxes_pass_any(
 ) {
     let [r1, r2, r3] = radii.map(|r| r as isize);
     debug_assert!(r1 >= 1 && r2 >= 1 && r3 >= 1 && n >= 1);
+    debug_assert!(radii.iter().all(|&r| r <= MAX_RADIUS), "radii {radii:?}");
     let (h1, i1) = reciprocal(r1 as usize);
     let (h2, i2) = reciprocal(r2 as usize);
     let (h3, i3) = reciprocal(r3 as usize);

@@ -335,7 +335,8 @@ fn encode_jpeg(img: &RgbaImage, quality: u8) -> Result<Vec<u8>, ImagingError> {
         c.set_size(w as usize, h as usize);
         c.set_quality(quality.min(100) as f32);
         c.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
-        let mut started = c.start_compress(Vec::with_capacity((w * h / 4) as usize))?;
+        // About a quarter of a byte per pixel at usual qualities; the Vec grows if need be.
+        let mut started = c.start_compress(Vec::with_capacity(w as usize * h as usize / 4))?;
         started.write_scanlines(img.as_raw())?;
         started.finish()
     };
