@@ -303,6 +303,19 @@ macro_rules! vectorised {
     };
 }
 
+/// `half` plus the sum of `rows`, per byte column: where a running sum starts (the half makes
+/// the truncating mean round).
+#[inline(always)]
+fn window_sum<'a>(half: u16, width: usize, rows: impl Iterator<Item = &'a [u8]>) -> Vec<u16> {
+    let mut acc = vec![half; width];
+    for row in rows {
+        for (a, v) in acc.iter_mut().zip(row) {
+            *a += *v as u16;
+        }
+    }
+    acc
+}
+
 /// Writes the mean of each running sum to `out`, then slides the window: adds `enter`, drops
 /// `leave` (equal-length slices: no bounds checks, so it vectorises).
 #[inline(always)]
@@ -352,12 +365,7 @@ fn boxes_pass_any(
     let mut ring2 = vec![0u8; m2 * width];
     let slot1 = |j: isize| j.clamp(0, last) as usize % m1 * width;
     let slot2 = |j: isize| j.clamp(0, last) as usize % m2 * width;
-    let mut acc1 = vec![h1; width];
-    for k in -r1..=r1 {
-        for (a, v) in acc1.iter_mut().zip(x(k)) {
-            *a += *v as u16;
-        }
-    }
+    let mut acc1 = window_sum(h1, width, (-r1..=r1).map(x));
     let (mut made1, mut made2) = (0isize, 0isize);
     // Makes stage-1 rows up to `upto`.
     macro_rules! make1 {
@@ -376,13 +384,7 @@ fn boxes_pass_any(
         };
     }
     make1!(r2.min(last));
-    let mut acc2 = vec![h2; width];
-    for k in -r2..=r2 {
-        let s = slot1(k);
-        for (a, v) in acc2.iter_mut().zip(&ring1[s..s + width]) {
-            *a += *v as u16;
-        }
-    }
+    let mut acc2 = window_sum(h2, width, (-r2..=r2).map(|k| &ring1[slot1(k)..][..width]));
     // Makes stage-2 rows up to `upto`.
     macro_rules! make2 {
         ($upto:expr) => {
@@ -401,13 +403,7 @@ fn boxes_pass_any(
         };
     }
     make2!(r3.min(last));
-    let mut acc3 = vec![h3; width];
-    for k in -r3..=r3 {
-        let s = slot2(k);
-        for (a, v) in acc3.iter_mut().zip(&ring2[s..s + width]) {
-            *a += *v as u16;
-        }
-    }
+    let mut acc3 = window_sum(h3, width, (-r3..=r3).map(|k| &ring2[slot2(k)..][..width]));
     for i in 0..n as isize {
         make2!((i + r3 + 1).min(last));
         let (e, l) = (slot2(i + r3 + 1), slot2(i - r3));
@@ -473,6 +469,18 @@ fn kernel_pass_any(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deterministic noise bytes (xorshift32).
+    fn noise(mut seed: u32, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                (seed >> 24) as u8
+            })
+            .collect()
+    }
 
     /// One box pass of radius `r` at a time: the reference the one-sweep cascade must equal.
     #[allow(clippy::too_many_arguments)]
@@ -630,15 +638,10 @@ mod tests {
             Rgba([v, 255 - v, (x % 256) as u8, 255])
         });
         // Noise: every frequency at once.
-        let mut seed = 0x9e37_79b9_u32;
-        let noise = RgbaImage::from_fn(120, 60, |_, _| {
-            let mut next = || {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                (seed >> 24) as u8
-            };
-            Rgba([next(), next(), next(), 255])
+        let bytes = noise(0x9e37_79b9, 120 * 60 * 3);
+        let noise = RgbaImage::from_fn(120, 60, |x, y| {
+            let i = (y * 120 + x) as usize * 3;
+            Rgba([bytes[i], bytes[i + 1], bytes[i + 2], 255])
         });
         for sigma in [0.5f32, 0.8, 1.2, 1.5, 2.0, 3.0, 5.0, 12.0] {
             let (mean, max) = errors(&shapes, sigma);
@@ -658,13 +661,10 @@ mod tests {
     fn strips_and_whole_columns_blur_alike() {
         // Large sigmas on wide pictures go through whole columns instead of strips (their
         // halo would not fit the budget): the two must agree.
-        let mut seed = 0x0bad_cafe_u32;
+        let green = noise(0x0bad_cafe, 300 * 200);
         let img = RgbaImage::from_fn(300, 200, |x, y| {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
             let v = if (x / 25 + y / 25) % 2 == 0 { 220 } else { 30 };
-            Rgba([v, (seed >> 24) as u8, (x % 256) as u8, 255])
+            Rgba([v, green[(y * 300 + x) as usize], (x % 256) as u8, 255])
         });
         for sigma in [2.0, 9.0] {
             let strips = blur_within(&img, sigma, usize::MAX);
@@ -690,15 +690,7 @@ mod tests {
     #[test]
     fn one_sweep_of_three_boxes_equals_three_passes() {
         let (w, h) = (40usize, 57usize);
-        let mut seed = 0x5eed_1234_u32;
-        let src: Vec<u8> = (0..w * 4 * h)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                (seed >> 24) as u8
-            })
-            .collect();
+        let src = noise(0x5eed_1234, w * 4 * h);
         let stride = w * 4;
         for radii in [[1, 1, 2], [2, 2, 2], [3, 4, 4], [9, 9, 10], [40, 40, 41]] {
             for (first, n) in [(0isize, h), (-5, 20), (30, 27), (50, 3)] {
@@ -725,15 +717,7 @@ mod tests {
     #[test]
     fn column_box_means_stay_within_one_of_the_exact_mean() {
         let (w, h) = (9, 300);
-        let mut seed = 0x2545_f491_u32;
-        let src: Vec<u8> = (0..w * h * 4)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                (seed >> 24) as u8
-            })
-            .collect();
+        let src = noise(0x2545_f491, w * h * 4);
         for r in [1, 2, 7, 40, MAX_RADIUS] {
             let mut fast = vec![0u8; src.len()];
             box_pass(&src, w * 4, h, 0, &mut fast, w * 4, w * 4, h, r);
