@@ -350,18 +350,32 @@ fn peak_pixels(op: &Op, dims: (u32, u32)) -> u64 {
 /// Written over the blurred copy: the picture is held twice, not three times.
 fn unsharp(img: &RgbaImage, sigma: f32, threshold: i32) -> RgbaImage {
     let mut out = imaging::gaussian_blur(img, sigma);
-    for (b, p) in out.pixels_mut().zip(img.pixels()) {
-        for c in 0..3 {
-            let diff = p.0[c] as i32 - b.0[c] as i32;
-            b.0[c] = if diff.abs() > threshold {
-                (p.0[c] as i32 + diff).clamp(0, 255) as u8
-            } else {
-                p.0[c]
-            };
+    let threshold = threshold.clamp(0, 255) as i16;
+    // Sixteen bytes (four pixels) at a time, without branches, so that it vectorises; alpha
+    // (every fourth byte) is kept as it was.
+    let (blurred, rest) = out.as_mut().as_chunks_mut::<16>();
+    let (source, tail) = img.as_raw().as_chunks::<16>();
+    for (b, p) in blurred.iter_mut().zip(source) {
+        for j in 0..16 {
+            b[j] = sharpened(p[j], b[j], threshold, j % 4 == 3);
         }
-        b.0[3] = p.0[3];
+    }
+    for (j, (b, &p)) in rest.iter_mut().zip(tail).enumerate() {
+        *b = sharpened(p, *b, threshold, j % 4 == 3);
     }
     out
+}
+
+/// One byte of [`unsharp`]: the source pushed away from its blur by their difference, where
+/// that exceeds `threshold`; alpha and small differences as they were.
+#[inline(always)]
+fn sharpened(p: u8, blurred: u8, threshold: i16, alpha: bool) -> u8 {
+    let diff = p as i16 - blurred as i16;
+    if alpha || diff.abs() <= threshold {
+        p
+    } else {
+        (p as i16 + diff).clamp(0, 255) as u8
+    }
 }
 
 /// Target size of a resize. Without `upscale` the result is never larger than the source.
