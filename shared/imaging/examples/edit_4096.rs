@@ -24,8 +24,8 @@ fn main() {
     drop((base, mask));
 
     let started = std::time::Instant::now();
-    let image = imaging::decode(&base_png).expect("decode").into_rgba8();
-    let mask = imaging::decode(&mask_png).expect("decode").into_rgba8();
+    let image = imaging::decode_rgba(&base_png).expect("decode");
+    let mask = imaging::decode_rgba(&mask_png).expect("decode");
     let edited = procedural::edit(&[&image], Some(&mask), 0);
     let out = imaging::encode(&edited, Format::Png, None).expect("encode result");
     let thumb = imaging::thumbnail(&edited).expect("thumbnail");

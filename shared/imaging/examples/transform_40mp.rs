@@ -14,7 +14,7 @@ fn main() {
     let input =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench/input-8000x5000.png");
     let png = std::fs::read(&input).expect("run variation_8000 --prepare first");
-    let img = imaging::decode(&png).expect("decode").into_rgba8();
+    let img = imaging::decode_rgba(&png).expect("decode");
     drop(png);
     let (w, h) = img.dimensions();
     let size = |i: &imaging::RgbaImage| format!("{}x{}", i.width(), i.height());

@@ -17,7 +17,7 @@ fn main() {
     let iterations: usize = args.next().map_or(30, |n| n.parse().expect("iterations"));
     let input = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench/input-1024.png");
     let png = std::fs::read(&input).expect("run the criterion bench first: it writes the input");
-    let img = imaging::decode(&png).expect("decode").into_rgba8();
+    let img = imaging::decode_rgba(&png).expect("decode");
     let (w, h) = img.dimensions();
     let run: Box<dyn Fn() -> f64> = match op.as_str() {
         "resize_lanczos3_1024_to_512" => timed(move || imaging::resize(&img, w / 2, h / 2)),

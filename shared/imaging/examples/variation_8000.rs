@@ -20,7 +20,7 @@ fn main() {
     }
     let png = std::fs::read(&input).expect("run with --prepare first");
     let started = std::time::Instant::now();
-    let decoded = imaging::decode(&png).expect("decode").into_rgba8();
+    let decoded = imaging::decode_rgba(&png).expect("decode");
     let varied = procedural::variation(&decoded, 7, 0);
     let out = imaging::encode(&varied, Format::Png, None).expect("encode result");
     let thumb = imaging::thumbnail(&varied).expect("thumbnail");

@@ -79,6 +79,81 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 
 /// Decodes PNG/JPEG/WebP recognised by their bytes, checking dimensions from the header first.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
+    checked_reader(bytes)?.decode().map_err(decoding_error)
+}
+
+/// [`decode`], to RGBA: 8-bit pictures are decoded into the RGBA buffer itself and widened in
+/// place, so that an RGB picture is never held twice (at 40 MP, 160 MB instead of 280).
+pub fn decode_rgba(bytes: &[u8]) -> Result<RgbaImage, ImagingError> {
+    use image::{ColorType, ImageDecoder};
+    let decoder = checked_reader(bytes)?
+        .into_decoder()
+        .map_err(decoding_error)?;
+    // Checked here because `ImageReader::decode`, not the decoder, checks its output's size.
+    if decoder.total_bytes() > MAX_ALLOC {
+        return Err(ImagingError::OverLimits(format!(
+            "{} bytes of pixels, more than {MAX_ALLOC}",
+            decoder.total_bytes()
+        )));
+    }
+    let channels = match decoder.color_type() {
+        ColorType::Rgba8 => 4,
+        ColorType::Rgb8 => 3,
+        ColorType::La8 => 2,
+        ColorType::L8 => 1,
+        _ => {
+            let img = DynamicImage::from_decoder(decoder).map_err(decoding_error)?;
+            return Ok(img.into_rgba8());
+        }
+    };
+    let (w, h) = decoder.dimensions();
+    let pixels = w as usize * h as usize;
+    let mut buf = vec![0u8; pixels * 4];
+    decoder
+        .read_image(&mut buf[..pixels * channels])
+        .map_err(decoding_error)?;
+    widen_to_rgba(&mut buf, channels);
+    Ok(RgbaImage::from_raw(w, h, buf).expect("sized for RGBA"))
+}
+
+/// Turns `buf`'s first quarter to three quarters (pixels of `channels` bytes: grey, grey and
+/// alpha, RGB) into RGBA pixels over the whole buffer, from the last pixel back: a pixel's
+/// RGBA bytes only ever cover source bytes already widened.
+fn widen_to_rgba(buf: &mut [u8], channels: usize) {
+    let widen = |p: &[u8]| match *p {
+        [v] => [v, v, v, 255],
+        [v, a] => [v, v, v, a],
+        [r, g, b] => [r, g, b, 255],
+        [r, g, b, a] => [r, g, b, a],
+        _ => unreachable!("1 to 4 channels"),
+    };
+    if channels == 4 {
+        return;
+    }
+    // Blocks of pixels through a small copy, so that the loop vectorises; then one at a time.
+    const BLOCK: usize = 16;
+    let pixels = buf.len() / 4;
+    for i in (pixels - pixels % BLOCK..pixels).rev() {
+        let px = widen(&buf[i * channels..][..channels]);
+        buf[i * 4..][..4].copy_from_slice(&px);
+    }
+    let mut block = [0u8; BLOCK * 3];
+    for b in (0..pixels / BLOCK).rev() {
+        let src = &mut block[..BLOCK * channels];
+        src.copy_from_slice(&buf[b * BLOCK * channels..][..BLOCK * channels]);
+        let dst = &mut buf[b * BLOCK * 4..][..BLOCK * 4];
+        for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(channels)) {
+            d.copy_from_slice(&widen(s));
+        }
+    }
+}
+
+/// The most a decoder may allocate: the largest RGBA picture and room for its own buffers.
+const MAX_ALLOC: u64 = MAX_PIXELS * 4 + (64 << 20);
+
+/// A reader of PNG/JPEG/WebP recognised by their bytes, with the dimensions checked from the
+/// header and the decoder's allocations bounded.
+fn checked_reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, ImagingError> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| ImagingError::Corrupt(e.to_string()))?;
@@ -105,12 +180,16 @@ pub fn decode(bytes: &[u8]) -> Result<DynamicImage, ImagingError> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_DECODE_EDGE);
     limits.max_image_height = Some(MAX_DECODE_EDGE);
-    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    reader.decode().map_err(|e| match e {
+    Ok(reader)
+}
+
+fn decoding_error(e: image::ImageError) -> ImagingError {
+    match e {
         image::ImageError::Limits(e) => ImagingError::OverLimits(e.to_string()),
         e => ImagingError::Corrupt(e.to_string()),
-    })
+    }
 }
 
 /// The format of encoded bytes, recognised by their content (never by a declared type).
@@ -353,7 +432,7 @@ pub fn thumbnail(img: &RgbaImage) -> Result<Vec<u8>, ImagingError> {
 
 /// The benchmarked pipeline: decode a PNG, white→alpha, Lanczos3 to 256×256, encode PNG.
 pub fn transparent_thumbnail_png(png: &[u8]) -> Result<Vec<u8>, ImagingError> {
-    let mut img = decode(png)?.into_rgba8();
+    let mut img = decode_rgba(png)?;
     white_to_alpha(&mut img, WHITE_TOLERANCE);
     encode(&resize(&img, 256, 256), Format::Png, None)
 }
@@ -590,9 +669,63 @@ mod tests {
             )
             .unwrap();
         assert!(decode(&deep_png).is_ok(), "16-bit images are read");
+        assert_eq!(
+            decode_rgba(&deep_png).unwrap(),
+            decode(&deep_png).unwrap().into_rgba8()
+        );
         // 36 MP is within the count, but 8 bytes a pixel is 288 MB: over the allocation limit.
         let r = decode(&claiming(&deep_png, 6000, 6000));
         assert!(matches!(r, Err(ImagingError::OverLimits(_))), "{r:?}");
+        let r = decode_rgba(&claiming(&deep_png, 6000, 6000));
+        assert!(matches!(r, Err(ImagingError::OverLimits(_))), "{r:?}");
+        let r = decode_rgba(&strip);
+        assert!(matches!(r, Err(ImagingError::OverLimits(_))), "{r:?}");
+    }
+
+    #[test]
+    fn decoding_straight_to_rgba_gives_the_same_pixels_for_every_layout() {
+        // 37×23 pixels: not a whole number of the widening's blocks.
+        let (w, h) = (37, 23);
+        let rgba = RgbaImage::from_fn(w, h, |x, y| {
+            Rgba([
+                (x * 7) as u8,
+                (y * 11) as u8,
+                (x * y) as u8,
+                (x * 5 + y) as u8,
+            ])
+        });
+        let rgb = DynamicImage::ImageRgba8(rgba.clone()).into_rgb8();
+        let grey = DynamicImage::ImageRgba8(rgba.clone()).into_luma8();
+        let grey_alpha = DynamicImage::ImageRgba8(rgba.clone()).into_luma_alpha8();
+        let png = |img: DynamicImage| {
+            let mut out = Vec::new();
+            img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        let files = [
+            png(DynamicImage::ImageRgba8(rgba.clone())),
+            png(DynamicImage::ImageRgb8(rgb.clone())),
+            png(DynamicImage::ImageLuma8(grey.clone())),
+            png(DynamicImage::ImageLumaA8(grey_alpha)),
+            encode(&rgba, Format::Jpeg, Some(90)).unwrap(),
+            encode(&rgba, Format::Webp, None).unwrap(),
+            encode(
+                &DynamicImage::ImageLuma8(grey).into_rgba8(),
+                Format::Webp,
+                Some(80),
+            )
+            .unwrap(),
+        ];
+        for (i, bytes) in files.iter().enumerate() {
+            let ours = decode_rgba(bytes).unwrap();
+            assert_eq!(ours, decode(bytes).unwrap().into_rgba8(), "file {i}");
+        }
+        assert_eq!(decode_rgba(&files[0]).unwrap(), rgba);
+        assert_eq!(
+            decode_rgba(&files[1]).unwrap(),
+            DynamicImage::ImageRgb8(rgb).into_rgba8()
+        );
     }
 
     fn crc32(bytes: &[u8]) -> u32 {

@@ -135,9 +135,9 @@ impl OpenAiProvider {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(p.as_str().unwrap_or_default())
                 .map_err(|e| ProviderError::BadOutput(format!("a partial image: {e}")))?;
-            let decoded = imaging::decode(&bytes)
+            let decoded = imaging::decode_rgba(&bytes)
                 .map_err(|e| ProviderError::BadOutput(format!("a partial image: {e}")))?;
-            partials.push(decoded.into_rgba8());
+            partials.push(decoded);
         }
         Ok(ProviderImage {
             image: ProviderOutput::Encoded(bytes),

@@ -71,7 +71,7 @@ fn post_process_raster(
 ) -> Result<Processed, ImagingError> {
     let (mut rgba, original) = match image {
         ProviderOutput::Raw(img) => (img, None),
-        ProviderOutput::Encoded(bytes) => (imaging::decode(&bytes)?.into_rgba8(), Some(bytes)),
+        ProviderOutput::Encoded(bytes) => (imaging::decode_rgba(&bytes)?, Some(bytes)),
         ProviderOutput::Svg { raster, .. } => (raster, None),
         ProviderOutput::Frames { frames, .. } => (
             frames.into_iter().next().ok_or(ImagingError::Unsupported)?,

@@ -823,7 +823,7 @@ async fn local_clip<S: Store, B: Blobs>(
     }
     let finished = off_thread(move || {
         let clip = encoder.finish()?;
-        let poster = imaging::decode(&clip.thumbnail)?.into_rgba8();
+        let poster = imaging::decode_rgba(&clip.thumbnail)?;
         let thumbnail = imaging::thumbnail(&poster)?;
         Ok((clip, thumbnail))
     })

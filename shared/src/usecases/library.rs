@@ -191,7 +191,7 @@ pub async fn new_version_from<S: Store, B: Blobs>(
     let (source, bytes) = asset_bytes(deps, &who.user_id, other, "image_id").await?;
     let thumbnail = tokio::task::spawn_blocking({
         let bytes = bytes.clone();
-        move || imaging::decode(&bytes).and_then(|i| imaging::thumbnail(&i.into_rgba8()))
+        move || imaging::decode_rgba(&bytes).and_then(|i| imaging::thumbnail(&i))
     })
     .await
     .map_err(ApiError::internal)?

@@ -39,9 +39,7 @@ pub async fn transform<S: Store, B: Blobs>(
     let quality = spec.quality;
     let ops = spec.ops;
     let (processed, prevented) = tokio::task::spawn_blocking(move || {
-        let rgba = imaging::decode(&bytes)
-            .map_err(|e| unreadable("id", e))?
-            .into_rgba8();
+        let rgba = imaging::decode_rgba(&bytes).map_err(|e| unreadable("id", e))?;
         let applied = apply(rgba, &ops)?;
         let out = applied.image;
         let processed = Processed {

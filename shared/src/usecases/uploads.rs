@@ -73,7 +73,7 @@ pub async fn complete<S: Store, B: Blobs>(
         let bytes = bytes.clone();
         tokio::task::spawn_blocking(move || -> Result<_, ImagingError> {
             let format = imaging::sniff_format(&bytes).ok_or(ImagingError::Unsupported)?;
-            let rgba = imaging::decode(&bytes)?.into_rgba8();
+            let rgba = imaging::decode_rgba(&bytes)?;
             Ok((format, rgba.dimensions(), imaging::thumbnail(&rgba)?))
         })
         .await
