@@ -21,7 +21,6 @@ fn main() {
     let done = match op.as_str() {
         "decode" => size(&img),
         "resize_lanczos3_half" => size(&imaging::resize(&img, w / 2, h / 2)),
-        "gaussian_blur_sigma_2" => size(&imaging::gaussian_blur(&img, 2.0)),
         "encode_png" => bytes(imaging::encode(&img, Format::Png, None)),
         "encode_webp_q80" => bytes(imaging::encode(&img, Format::Webp, Some(80))),
         "encode_jpeg_q80" => bytes(imaging::encode(&img, Format::Jpeg, Some(80))),

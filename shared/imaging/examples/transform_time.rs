@@ -22,7 +22,6 @@ fn main() {
     let run: Box<dyn Fn() -> f64> = match op.as_str() {
         "resize_lanczos3_1024_to_512" => timed(move || imaging::resize(&img, w / 2, h / 2)),
         "resize_lanczos3_1024_to_256" => timed(move || imaging::resize(&img, w / 4, h / 4)),
-        "gaussian_blur_sigma_2" => timed(move || imaging::gaussian_blur(&img, 2.0)),
         "encode_png" => timed(move || imaging::encode(&img, Format::Png, None).expect("png")),
         "encode_webp_q80" => {
             timed(move || imaging::encode(&img, Format::Webp, Some(80)).expect("webp"))

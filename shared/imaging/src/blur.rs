@@ -14,65 +14,125 @@ use image::RgbaImage;
 /// blurred premultiplied, so transparent pixels do not bleed colour. `sigma` is capped at
 /// [`MAX_BLUR_SIGMA`].
 pub fn gaussian_blur(img: &RgbaImage, sigma: f32) -> RgbaImage {
-    blur_within(img, sigma, STRIP_BUDGET)
+    let mut out = img.clone();
+    gaussian_blur_in_place(&mut out, sigma);
+    out
 }
 
-/// [`gaussian_blur`] with strip buffers of at most `budget` bytes.
-fn blur_within(img: &RgbaImage, sigma: f32, budget: usize) -> RgbaImage {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w == 0 || h == 0 || sigma <= 0.0 {
-        return img.clone();
-    }
-    let alpha = has_transparency(img);
-    let premultiplied;
-    let src: &[u8] = if alpha {
-        let mut p = img.as_raw().clone();
-        for px in p.chunks_exact_mut(4) {
-            let al = px[3] as u32;
-            for c in &mut px[..3] {
-                *c = ((*c as u32 * al + 127) / 255) as u8;
+/// [`gaussian_blur`] over the picture itself: up to sigma 4 it holds only a few rows besides.
+pub fn gaussian_blur_in_place(img: &mut RgbaImage, sigma: f32) {
+    filter_in_place(img, sigma, STRIP_BUDGET, &mut |blurred, row| {
+        row.copy_from_slice(blurred)
+    });
+}
+
+/// Unsharp mask over the picture itself: each colour pushed away from its Gaussian blur by
+/// their difference, where that exceeds `threshold` (alpha as it was). Like
+/// [`gaussian_blur_in_place`], up to sigma 4 it holds only a few rows besides.
+pub fn unsharp_in_place(img: &mut RgbaImage, sigma: f32, threshold: u8) {
+    let threshold = threshold as i16;
+    // `move`: the threshold copied into the closure, not read through a reference that the
+    // compiler must assume the row's writes may change (which kept the loop scalar).
+    filter_in_place(img, sigma, STRIP_BUDGET, &mut move |blurred, row| {
+        // Sixteen bytes (four pixels) at a time, without branches, so that it vectorises.
+        let (rows, rest) = row.as_chunks_mut::<16>();
+        let (blurs, tail) = blurred.as_chunks::<16>();
+        for (p, b) in rows.iter_mut().zip(blurs) {
+            for j in 0..16 {
+                p[j] = sharpened(p[j], b[j], threshold, j % 4 == 3);
             }
         }
-        premultiplied = p;
-        &premultiplied
+        for (j, (p, &b)) in rest.iter_mut().zip(tail).enumerate() {
+            *p = sharpened(*p, b, threshold, j % 4 == 3);
+        }
+    });
+}
+
+/// One byte of [`unsharp_in_place`]: alpha and small differences stay as they were.
+#[inline(always)]
+fn sharpened(p: u8, blurred: u8, threshold: i16, alpha: bool) -> u8 {
+    let diff = p as i16 - blurred as i16;
+    if alpha || diff.abs() <= threshold {
+        p
     } else {
-        img.as_raw()
-    };
-    let plan = Plan::for_sigma(sigma.min(MAX_BLUR_SIGMA));
+        (p as i16 + diff).clamp(0, 255) as u8
+    }
+}
+
+/// Blurs `img` and hands each blurred row (straight, never premultiplied) to `combine`, with
+/// the picture's own row to overwrite. Strip buffers take at most `budget` bytes.
+fn filter_in_place(
+    img: &mut RgbaImage,
+    sigma: f32,
+    budget: usize,
+    combine: &mut dyn FnMut(&[u8], &mut [u8]),
+) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w == 0 || h == 0 || sigma <= 0.0 {
+        return;
+    }
+    let alpha = has_transparency(img);
     let stride = w * 4;
-    let mut out = vec![0u8; stride * h];
-    match &plan {
-        Plan::Kernel(weights) => kernel_blur(src, &mut out, w, h, weights),
+    match Plan::for_sigma(sigma.min(MAX_BLUR_SIGMA)) {
+        Plan::Kernel(weights) => kernel_blur(img, w, h, &weights, alpha, combine),
         Plan::Boxes(radii) => {
+            let premultiplied = alpha.then(|| {
+                let mut p = img.as_raw().clone();
+                p.chunks_exact_mut(stride).for_each(premultiply);
+                p
+            });
+            let src = premultiplied.as_deref().unwrap_or(img.as_raw());
+            let mut out = vec![0u8; stride * h];
             let halo = radii.iter().sum::<usize>();
             // A strip's columns need `halo` rows above and below it: strips are made tall
             // enough that recomputing them costs at most half again, unless their buffers
             // would pass the budget.
             let strip = STRIP.max(halo * 4).min(h);
             if (strip + 2 * halo) * stride <= budget {
-                blur_strips(src, &mut out, w, h, radii, strip);
+                blur_strips(src, &mut out, w, h, &radii, strip);
             } else {
                 // A wide picture and a large sigma: rows over the whole picture, then columns
                 // a tile at a time over its whole height (no halo, at the price of a second
                 // trip through memory).
                 let mut t = [vec![0; TILE * w], vec![0; TILE * w]];
-                blur_rows(src, &mut out, w, h, radii, &mut t);
-                blur_columns(&mut out, stride, h, radii);
+                blur_rows(src, &mut out, w, h, &radii, &mut t);
+                blur_columns(&mut out, stride, h, &radii);
+            }
+            drop(premultiplied);
+            for (blurred, row) in out
+                .chunks_exact_mut(stride)
+                .zip(img.chunks_exact_mut(stride))
+            {
+                if alpha {
+                    unpremultiply(blurred);
+                }
+                combine(blurred, row);
             }
         }
     }
-    if alpha {
-        for p in out.chunks_exact_mut(4) {
-            let al = p[3] as u32;
-            if al == 0 {
-                continue;
-            }
-            for c in &mut p[..3] {
-                *c = ((*c as u32 * 255 + al / 2) / al).min(255) as u8;
-            }
+}
+
+/// Colours scaled by their alpha, in place.
+fn premultiply(row: &mut [u8]) {
+    for px in row.chunks_exact_mut(4) {
+        let al = px[3] as u32;
+        for c in &mut px[..3] {
+            *c = ((*c as u32 * al + 127) / 255) as u8;
         }
     }
-    RgbaImage::from_raw(w as u32, h as u32, out).expect("same size")
+}
+
+/// [`premultiply`] undone, rounded (fully transparent pixels as they are).
+fn unpremultiply(row: &mut [u8]) {
+    for p in row.chunks_exact_mut(4) {
+        let al = p[3] as u32;
+        if al == 0 {
+            continue;
+        }
+        for c in &mut p[..3] {
+            *c = ((*c as u32 * 255 + al / 2) / al).min(255) as u8;
+        }
+    }
 }
 
 /// Bytes a strip's buffer may take.
@@ -415,22 +475,26 @@ fn boxes_pass_any(
     }
 }
 
-vectorised!(
-    /// The blur by a small symmetric kernel (weights summing to 256), a row at a time: the
-    /// row's vertical sums from the source rows go to a 16-bit row with its edge pixels repeated
-    /// beyond both ends, and its horizontal sums from that row's neighbours (4 bytes apart, so
-    /// the channels never mix) go straight to the output. No transposes, and a row's work
-    /// stays in L1.
-    kernel_blur, kernel_blur_any, kernel_blur_avx2, (src: &[u8], out: &mut [u8], w: usize, h: usize, weights: &[u16]));
-
-#[inline(always)]
-fn kernel_blur_any(src: &[u8], out: &mut [u8], w: usize, h: usize, weights: &[u16]) {
+/// The blur by a small symmetric kernel (weights summing to 256), a row at a time and in place:
+/// the row's vertical sums go to a 16-bit row with its edge pixels repeated beyond both ends,
+/// and its horizontal sums from that row's neighbours (4 bytes apart, so the channels never
+/// mix) to the blurred row handed to `combine`. The vertical sums read a ring of the `2 × reach
+/// + 1` source rows around the row (premultiplied there when `alpha`), taken from the picture
+/// before `combine` overwrites them. No transposes, and a row's work stays in cache.
+fn kernel_blur(
+    img: &mut [u8],
+    w: usize,
+    h: usize,
+    weights: &[u16],
+    alpha: bool,
+    combine: &mut dyn FnMut(&[u8], &mut [u8]),
+) {
     // A kernel's reach is a constant of its code: its taps unroll, and their rows' addresses
     // stay in registers.
     macro_rules! by_reach {
         ($($r:literal)*) => {
             match weights.len() / 2 {
-                $($r => kernel_blur_by::<$r>(src, out, w, h, weights),)*
+                $($r => kernel_blur_by::<$r>(img, w, h, weights, alpha, combine),)*
                 r => unreachable!("kernel reach {r}"),
             }
         };
@@ -442,28 +506,102 @@ fn kernel_blur_any(src: &[u8], out: &mut [u8], w: usize, h: usize, weights: &[u1
 /// 1024², 25 taps took 6.5 ms and the boxes 7.8 at any sigma).
 const MAX_REACH: usize = 12;
 
-#[inline(always)]
-fn kernel_blur_by<const R: usize>(src: &[u8], out: &mut [u8], w: usize, h: usize, weights: &[u16]) {
+fn kernel_blur_by<const R: usize>(
+    img: &mut [u8],
+    w: usize,
+    h: usize,
+    weights: &[u16],
+    alpha: bool,
+    combine: &mut dyn FnMut(&[u8], &mut [u8]),
+) {
     let centre = weights[R];
     let sides: [u16; R] = std::array::from_fn(|k| weights[R + 1 + k]);
     let stride = w * 4;
     let pad = R * 4;
-    let mut row = vec![0u16; stride + 2 * pad];
-    for (y, dst) in out.chunks_exact_mut(stride).take(h).enumerate() {
+    // Source row j sits in slot j % (2R + 1): the rows of one window never share a slot.
+    let slots = 2 * R + 1;
+    let mut ring = vec![0u8; slots * stride];
+    let load = |ring: &mut [u8], img: &[u8], j: usize| {
+        let slot = &mut ring[j % slots * stride..][..stride];
+        slot.copy_from_slice(&img[j * stride..][..stride]);
+        if alpha {
+            premultiply(slot);
+        }
+    };
+    for j in 0..R.min(h) {
+        load(&mut ring, img, j);
+    }
+    let mut sums = vec![0u16; stride + 2 * pad];
+    let mut blurred = vec![0u8; stride];
+    for y in 0..h {
+        if y + R < h {
+            load(&mut ring, img, y + R);
+        }
         let at = |d: isize| {
-            let y = (y as isize + d).clamp(0, h as isize - 1) as usize;
-            &src[y * stride..][..stride]
+            let j = (y as isize + d).clamp(0, h as isize - 1) as usize;
+            &ring[j % slots * stride..][..stride]
         };
         let pairs: [(&[u8], &[u8]); R] =
             std::array::from_fn(|k| (at(-(k as isize) - 1), at(k as isize + 1)));
-        kernel_column(at(0), &pairs, centre, &sides, &mut row[pad..pad + stride]);
-        let (first, last) = (pad, pad + stride - 4);
-        for p in (0..pad).step_by(4) {
-            row.copy_within(first..first + 4, p);
-            row.copy_within(last..last + 4, last + 4 + p);
+        vectorised_row::<R>(at(0), &pairs, centre, &sides, &mut sums, &mut blurred);
+        if alpha {
+            unpremultiply(&mut blurred);
         }
-        kernel_row(&row, centre, &sides, dst);
+        combine(&blurred, &mut img[y * stride..][..stride]);
     }
+}
+
+/// One row of [`kernel_blur`]: its vertical sums into `sums` (between `4R` values on each
+/// side, the edge pixels repeated), then its horizontal sums into `out`; compiled with AVX2
+/// where the CPU has it.
+#[inline(always)]
+fn vectorised_row<const R: usize>(
+    mid: &[u8],
+    pairs: &[(&[u8], &[u8]); R],
+    centre: u16,
+    sides: &[u16; R],
+    sums: &mut [u16],
+    out: &mut [u8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { kernel_step_avx2::<R>(mid, pairs, centre, sides, sums, out) };
+        return;
+    }
+    kernel_step::<R>(mid, pairs, centre, sides, sums, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn kernel_step_avx2<const R: usize>(
+    mid: &[u8],
+    pairs: &[(&[u8], &[u8]); R],
+    centre: u16,
+    sides: &[u16; R],
+    sums: &mut [u16],
+    out: &mut [u8],
+) {
+    kernel_step::<R>(mid, pairs, centre, sides, sums, out)
+}
+
+#[inline(always)]
+fn kernel_step<const R: usize>(
+    mid: &[u8],
+    pairs: &[(&[u8], &[u8]); R],
+    centre: u16,
+    sides: &[u16; R],
+    sums: &mut [u16],
+    out: &mut [u8],
+) {
+    let (pad, stride) = (R * 4, out.len());
+    kernel_column(mid, pairs, centre, sides, &mut sums[pad..pad + stride]);
+    let (first, last) = (pad, pad + stride - 4);
+    for p in (0..pad).step_by(4) {
+        sums.copy_within(first..first + 4, p);
+        sums.copy_within(last..last + 4, last + 4 + p);
+    }
+    kernel_row(sums, centre, sides, out);
 }
 
 /// Lanes a kernel step works on at once: two AVX2 registers of 16-bit sums.
@@ -546,6 +684,15 @@ fn kernel_row<const R: usize>(row: &[u16], centre: u16, sides: &[u16; R], out: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`gaussian_blur`] with strip buffers of at most `budget` bytes.
+    fn blur_within(img: &RgbaImage, sigma: f32, budget: usize) -> RgbaImage {
+        let mut out = img.clone();
+        filter_in_place(&mut out, sigma, budget, &mut |b, row| {
+            row.copy_from_slice(b)
+        });
+        out
+    }
 
     /// Deterministic noise bytes (xorshift32).
     fn noise(mut seed: u32, len: usize) -> Vec<u8> {
@@ -822,17 +969,22 @@ mod tests {
 
     #[test]
     fn blurring_transparency_does_not_bleed_colour() {
-        let mut img = RgbaImage::from_pixel(20, 20, Rgba([255, 255, 255, 0]));
-        for y in 0..20 {
+        let mut img = RgbaImage::from_pixel(20, 40, Rgba([255, 255, 255, 0]));
+        for y in 0..40 {
             for x in 0..10 {
                 img.put_pixel(x, y, Rgba([200, 0, 0, 255]));
             }
         }
-        let out = gaussian_blur(&img, 2.0);
-        let edge = out.get_pixel(10, 10).0;
-        assert!(
-            edge[3] > 0 && edge[3] < 255 && edge[1] < 10,
-            "red fades out, no white: {edge:?}"
-        );
+        // The kernel, with its ring of premultiplied rows, and three boxes.
+        for sigma in [2.0, 6.0] {
+            let out = gaussian_blur(&img, sigma);
+            for y in [0, 20, 39] {
+                let edge = out.get_pixel(10, y).0;
+                assert!(
+                    edge[3] > 0 && edge[3] < 255 && edge[1] < 10,
+                    "sigma {sigma}, row {y}: red fades out, no white: {edge:?}"
+                );
+            }
+        }
     }
 }

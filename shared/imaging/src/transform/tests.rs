@@ -383,31 +383,37 @@ fn colour_operations_change_the_pixels_as_named() {
     assert_eq!(cut.get_pixel(10, 10).0, [200, 40, 40, 255]);
 }
 
+fn unsharp(img: &RgbaImage, sigma: f32, threshold: i32) -> RgbaImage {
+    run(img, Op::Sharpen { sigma, threshold })
+}
+
 #[test]
 fn sharpening_steepens_edges_keeps_flat_areas_and_alpha() {
     let img = RgbaImage::from_fn(40, 10, |x, _| {
         let v = if x < 20 { 60 } else { 200 };
         Rgba([v, v, v, 255])
     });
-    let out = unsharp(&img, 1.0, 0);
-    // Away from the edge nothing changes; beside it, the dark side darkens and the light side
-    // lightens (an overshoot).
-    assert_eq!(out.get_pixel(5, 5).0, [60, 60, 60, 255]);
-    assert_eq!(out.get_pixel(35, 5).0, [200, 200, 200, 255]);
-    assert!(out.get_pixel(19, 5).0[0] < 60, "{:?}", out.get_pixel(19, 5));
-    assert!(
-        out.get_pixel(20, 5).0[0] > 200,
-        "{:?}",
-        out.get_pixel(20, 5)
-    );
-    // With a threshold above the differences, nothing changes.
-    assert_eq!(unsharp(&img, 1.0, 255), img);
-    // Alpha is the picture's own.
-    let translucent = RgbaImage::from_fn(40, 10, |x, _| Rgba([90, 90, 90, (x * 6) as u8]));
-    let out = unsharp(&translucent, 1.0, 0);
-    assert!(
-        out.pixels()
-            .zip(translucent.pixels())
-            .all(|(a, b)| a.0[3] == b.0[3])
-    );
+    // The sampled kernel (in place, a row at a time) and three boxes (a blurred copy).
+    for sigma in [1.0, 5.0] {
+        let out = unsharp(&img, sigma, 0);
+        // Away from the edge nothing changes; beside it, the dark side darkens and the light
+        // side lightens (an overshoot).
+        assert_eq!(out.get_pixel(1, 5).0, [60, 60, 60, 255]);
+        assert_eq!(out.get_pixel(38, 5).0, [200, 200, 200, 255]);
+        let (dark, light) = (out.get_pixel(19, 5).0, out.get_pixel(20, 5).0);
+        assert!(
+            dark[0] < 60 && light[0] > 200,
+            "sigma {sigma}: {dark:?} {light:?}"
+        );
+        // With a threshold above the differences, nothing changes.
+        assert_eq!(unsharp(&img, sigma, 255), img);
+        // Alpha is the picture's own.
+        let translucent = RgbaImage::from_fn(40, 10, |x, _| Rgba([90, 90, 90, (x * 6) as u8]));
+        let out = unsharp(&translucent, sigma, 0);
+        assert!(
+            out.pixels()
+                .zip(translucent.pixels())
+                .all(|(a, b)| a.0[3] == b.0[3])
+        );
+    }
 }
