@@ -4,8 +4,7 @@
 use crate::Format;
 use fast_image_resize::images::Image as FirImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::png::{CompressionType, PngEncoder};
-use image::{DynamicImage, ImageEncoder, ImageReader, RgbaImage};
+use image::{DynamicImage, ImageReader, RgbaImage};
 use std::io::Cursor;
 
 /// Default tolerance of "near white": every channel within 24 of 255.
@@ -354,29 +353,10 @@ pub fn encode(
     format: Format,
     quality: Option<u8>,
 ) -> Result<Vec<u8>, ImagingError> {
-    let enc_err = |e: image::ImageError| ImagingError::Encode(e.to_string());
     let (w, h) = img.dimensions();
-    let mut out = Vec::new();
     match format {
-        Format::Png => {
-            let encoder = PngEncoder::new_with_quality(
-                &mut out,
-                CompressionType::Fast,
-                image::codecs::png::FilterType::Adaptive,
-            );
-            if has_transparency(img) {
-                encoder.write_image(img.as_raw(), w, h, image::ExtendedColorType::Rgba8)
-            } else {
-                // Straight from the RGBA buffer: no full-size RGBA copy on the way.
-                let mut rgb = Vec::with_capacity(img.as_raw().len() / 4 * 3);
-                for p in img.as_raw().chunks_exact(4) {
-                    rgb.extend_from_slice(&p[..3]);
-                }
-                encoder.write_image(&rgb, w, h, image::ExtendedColorType::Rgb8)
-            }
-            .map_err(enc_err)?;
-        }
-        Format::Jpeg => out = encode_jpeg(img, quality.unwrap_or(90).max(1))?,
+        Format::Png => encode_png(img),
+        Format::Jpeg => encode_jpeg(img, quality.unwrap_or(90).max(1)),
         Format::Webp => {
             // libwebp's limit; its Rust binding panics beyond it rather than failing.
             if w > WEBP_MAX_EDGE || h > WEBP_MAX_EDGE {
@@ -389,9 +369,50 @@ pub fn encode(
                 None => encoder.encode_lossless(),
                 Some(q) => encoder.encode(q as f32),
             };
-            out = mem.to_vec();
+            Ok(mem.to_vec())
         }
     }
+}
+
+/// PNG with zlib level 1 (fdeflate) and adaptive filters, RGB when the picture is opaque. Rows
+/// go to the encoder one at a time: an opaque picture is never copied whole to RGB.
+fn encode_png(img: &RgbaImage) -> Result<Vec<u8>, ImagingError> {
+    use std::io::Write;
+    let err = |e: png::EncodingError| ImagingError::Encode(e.to_string());
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return Err(ImagingError::Encode("a PNG has at least one pixel".into()));
+    }
+    let alpha = has_transparency(img);
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(if alpha {
+        png::ColorType::Rgba
+    } else {
+        png::ColorType::Rgb
+    });
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::Filter::Adaptive);
+    let mut writer = encoder.write_header().map_err(err)?;
+    // IDAT chunks of 256 KB (the default is 4 KB: a chunk header and CRC every 4 KB).
+    let mut stream = writer.stream_writer_with_size(256 << 10).map_err(err)?;
+    let mut rgb = vec![0u8; w as usize * 3];
+    for row in img.as_raw().chunks_exact(w as usize * 4) {
+        let bytes = if alpha {
+            row
+        } else {
+            for (d, s) in rgb.chunks_exact_mut(3).zip(row.chunks_exact(4)) {
+                d.copy_from_slice(&s[..3]);
+            }
+            &rgb
+        };
+        stream
+            .write_all(bytes)
+            .map_err(|e| ImagingError::Encode(e.to_string()))?;
+    }
+    stream.finish().map_err(err)?;
+    writer.finish().map_err(err)?;
     Ok(out)
 }
 
@@ -461,7 +482,9 @@ pub fn encode_gif(frames: &[RgbaImage], delay_ms: u32) -> Result<Vec<u8>, Imagin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::ImageEncoder;
     use image::Rgba;
+    use image::codecs::png::PngEncoder;
 
     /// White canvas, a black ring enclosing a white hole, and an anti-aliased grey edge.
     fn ring() -> RgbaImage {
@@ -544,6 +567,20 @@ mod tests {
                 255,
             ])
         });
+        // PNG is lossless (its rows streamed to the encoder), RGB when opaque.
+        let png = encode(&noisy, Format::Png, None).unwrap();
+        let back = decode(&png).unwrap();
+        assert_eq!(back.color(), image::ColorType::Rgb8);
+        assert_eq!(back.into_rgba8(), noisy);
+        let mut transparent = noisy.clone();
+        transparent.get_pixel_mut(5, 7).0[3] = 10;
+        let back = decode(&encode(&transparent, Format::Png, None).unwrap()).unwrap();
+        assert_eq!(back.into_rgba8(), transparent);
+        let empty = RgbaImage::new(0, 4);
+        assert!(matches!(
+            encode(&empty, Format::Png, None),
+            Err(ImagingError::Encode(_))
+        ));
         let hi = encode(&noisy, Format::Jpeg, Some(95)).unwrap();
         let lo = encode(&noisy, Format::Jpeg, Some(20)).unwrap();
         assert!(lo.len() < hi.len());
