@@ -300,30 +300,79 @@ pub fn cover(img: &RgbaImage, width: u32, height: u32) -> RgbaImage {
 }
 
 /// Lanczos3 of the region `(x, y, w, h)` of `img` to `width`×`height`, read in place: neither
-/// the source nor the region is copied first (a 40-megapixel input is 160 MB a copy).
+/// the source nor the region is copied first (a 40-megapixel input is 160 MB a copy). The
+/// output is made a band of rows at a time, each from the source rows its kernel reaches, so
+/// that the resizer's buffers (its vertical pass, and a premultiplied copy of those rows when
+/// some pixel is not opaque) stay near [`RESIZE_BAND_BYTES`] instead of growing with the picture.
 pub fn resize_region(
     img: &RgbaImage,
     (x, y, w, h): (u32, u32, u32, u32),
     width: u32,
     height: u32,
 ) -> RgbaImage {
-    let src = fast_image_resize::images::ImageRef::new(
-        img.width(),
-        img.height(),
-        img.as_raw(),
-        PixelType::U8x4,
-    )
-    .expect("buffer matches dimensions");
-    let mut dst = FirImage::new(width, height, PixelType::U8x4);
-    // Premultiplying alpha copies the region first: only worth it when some pixel is not opaque.
-    let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(x as f64, y as f64, w as f64, h as f64)
-        .use_alpha(has_transparency(img));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .expect("same pixel type");
-    RgbaImage::from_raw(width, height, dst.into_vec()).expect("buffer matches dimensions")
+    let band = resize_band(w, h, width, height);
+    resize_region_in_bands(img, (x, y, w, h), width, height, band)
+}
+
+/// Bytes the resizer's buffers may take for one band of output rows.
+const RESIZE_BAND_BYTES: usize = 8 << 20;
+
+/// Output rows per band of a resize (see [`resize_region`]).
+fn resize_band(w: u32, h: u32, width: u32, height: u32) -> u32 {
+    let scale = (h as f64 / height.max(1) as f64).max(1.0);
+    let row = w.max(width) as usize * 4;
+    ((RESIZE_BAND_BYTES as f64 / row as f64 / scale) as u32).max(16)
+}
+
+fn resize_region_in_bands(
+    img: &RgbaImage,
+    (x, y, w, h): (u32, u32, u32, u32),
+    width: u32,
+    height: u32,
+    band: u32,
+) -> RgbaImage {
+    let mut out = vec![0u8; width as usize * height as usize * 4];
+    if out.is_empty() || w == 0 || h == 0 {
+        return RgbaImage::from_raw(width, height, out).expect("buffer matches dimensions");
+    }
+    let stride = img.width() as usize * 4;
+    let scale = h as f64 / height.max(1) as f64;
+    // Source rows a band's kernel reaches beyond its own: Lanczos3's 3, wider by the scale when
+    // shrinking, and one for rounding.
+    let reach = 3.0 * scale.max(1.0) + 1.0;
+    // Premultiplying alpha copies the rows first: only worth it when some pixel is not opaque.
+    let alpha = has_transparency(img);
+    let mut resizer = Resizer::new();
+    for r0 in (0..height).step_by(band as usize) {
+        let rows = band.min(height - r0);
+        let top = y as f64 + r0 as f64 * scale;
+        let bottom = if r0 + rows == height {
+            (y + h) as f64
+        } else {
+            y as f64 + (r0 + rows) as f64 * scale
+        };
+        let first = (top - reach).floor().max(0.0) as u32;
+        let last = ((bottom + reach).ceil() as u32).min(img.height());
+        let src = fast_image_resize::images::ImageRef::new(
+            img.width(),
+            last - first,
+            &img.as_raw()[first as usize * stride..last as usize * stride],
+            PixelType::U8x4,
+        )
+        .expect("rows of the source");
+        let bytes =
+            &mut out[r0 as usize * width as usize * 4..][..rows as usize * width as usize * 4];
+        let mut dst = FirImage::from_slice_u8(width, rows, bytes, PixelType::U8x4)
+            .expect("rows of the output");
+        let options = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+            .crop(x as f64, top - first as f64, w as f64, bottom - top)
+            .use_alpha(alpha);
+        resizer
+            .resize(&src, &mut dst, &options)
+            .expect("same pixel type, crop within the rows");
+    }
+    RgbaImage::from_raw(width, height, out).expect("buffer matches dimensions")
 }
 
 /// The largest size within `edge`×`edge` keeping the aspect ratio (never upscaling).
@@ -541,6 +590,65 @@ mod tests {
         assert!(p[3] > 0 && p[0] < 60, "{p:?}");
         assert_eq!(fit_within(1792, 1024, 256), (256, 146));
         assert_eq!(fit_within(100, 50, 256), (100, 50));
+    }
+
+    #[test]
+    fn a_resize_in_bands_equals_one_in_a_single_band() {
+        // Noise, with a transparent corner (premultiplied per band's rows).
+        let bytes = (0..300u32 * 200 * 4)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect::<Vec<_>>();
+        let opaque = RgbaImage::from_fn(300, 200, |x, y| {
+            let i = ((y * 300 + x) * 4) as usize;
+            Rgba([bytes[i], bytes[i + 1], bytes[i + 2], 255])
+        });
+        let mut transparent = opaque.clone();
+        for (x, y, p) in transparent.enumerate_pixels_mut() {
+            if x < 120 && y < 90 {
+                p.0[3] = (x + y) as u8;
+            }
+        }
+        for img in [&opaque, &transparent] {
+            for (region, size) in [
+                ((0, 0, 300, 200), (150, 100)),
+                ((0, 0, 300, 200), (77, 33)),
+                ((17, 9, 250, 170), (300, 200)),
+                ((5, 40, 120, 90), (480, 361)),
+            ] {
+                let whole = resize_region_in_bands(img, region, size.0, size.1, size.1);
+                let banded = resize_region_in_bands(img, region, size.0, size.1, 16);
+                // Each band's kernel weights are rounded to fixed point on their own scale:
+                // rare steps of a level or two on noise. Compared premultiplied, as resampled
+                // (unpremultiplying magnifies a step where a pixel is nearly transparent).
+                let premultiplied = |p: &Rgba<u8>| {
+                    let a = p.0[3] as u32;
+                    [0, 1, 2]
+                        .map(|c| (p.0[c] as u32 * a + 127) / 255)
+                        .map(|v| v as u8)
+                };
+                let (mut worst, mut total) = (0u8, 0.0);
+                for (p, q) in whole.pixels().zip(banded.pixels()) {
+                    let (a, b) = (premultiplied(p), premultiplied(q));
+                    let d = (0..3)
+                        .map(|c| a[c].abs_diff(b[c]))
+                        .chain([p.0[3].abs_diff(q.0[3])])
+                        .max()
+                        .unwrap_or(0);
+                    total += d as f64;
+                    worst = worst.max(d);
+                }
+                let mean = total / (size.0 * size.1) as f64;
+                assert!(
+                    worst <= 2 && mean < 0.05,
+                    "{region:?} to {size:?}: off by {worst}, {mean:.4} on average"
+                );
+            }
+        }
+        assert!(
+            resize_band(8000, 5000, 4000, 2500) < 2500,
+            "a 40 MP shrink is banded"
+        );
+        assert_eq!(resize(&opaque, 0, 0).dimensions(), (0, 0));
     }
 
     #[test]
