@@ -338,24 +338,25 @@ const TILE: usize = 256;
 /// A dispatcher `$name` that runs `$any` compiled with AVX2 where the CPU has it (the same
 /// code, wider vectors), and as it is elsewhere.
 macro_rules! vectorised {
-    ($(#[$doc:meta])* $name:ident, $any:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
+    ($(#[$doc:meta])* $name:ident $(<const $g:ident: usize>)?, $any:ident, $avx2:ident,
+     ($($arg:ident: $ty:ty),*)) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
-        fn $name($($arg: $ty),*) {
+        fn $name $(<const $g: usize>)? ($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2, checked just above.
-                unsafe { $avx2($($arg),*) };
+                unsafe { $avx2 $(::<$g>)? ($($arg),*) };
                 return;
             }
-            $any($($arg),*)
+            $any $(::<$g>)? ($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]
-        fn $avx2($($arg: $ty),*) {
-            $any($($arg),*)
+        fn $avx2 $(<const $g: usize>)? ($($arg: $ty),*) {
+            $any $(::<$g>)? ($($arg),*)
         }
     };
 }
@@ -543,7 +544,7 @@ fn kernel_blur_by<const R: usize>(
         };
         let pairs: [(&[u8], &[u8]); R] =
             std::array::from_fn(|k| (at(-(k as isize) - 1), at(k as isize + 1)));
-        vectorised_row::<R>(at(0), &pairs, centre, &sides, &mut sums, &mut blurred);
+        kernel_step::<R>(at(0), &pairs, centre, &sides, &mut sums, &mut blurred);
         if alpha {
             unpremultiply(&mut blurred);
         }
@@ -551,42 +552,13 @@ fn kernel_blur_by<const R: usize>(
     }
 }
 
-/// One row of [`kernel_blur`]: its vertical sums into `sums` (between `4R` values on each
-/// side, the edge pixels repeated), then its horizontal sums into `out`; compiled with AVX2
-/// where the CPU has it.
-#[inline(always)]
-fn vectorised_row<const R: usize>(
-    mid: &[u8],
-    pairs: &[(&[u8], &[u8]); R],
-    centre: u16,
-    sides: &[u16; R],
-    sums: &mut [u16],
-    out: &mut [u8],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        unsafe { kernel_step_avx2::<R>(mid, pairs, centre, sides, sums, out) };
-        return;
-    }
-    kernel_step::<R>(mid, pairs, centre, sides, sums, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn kernel_step_avx2<const R: usize>(
-    mid: &[u8],
-    pairs: &[(&[u8], &[u8]); R],
-    centre: u16,
-    sides: &[u16; R],
-    sums: &mut [u16],
-    out: &mut [u8],
-) {
-    kernel_step::<R>(mid, pairs, centre, sides, sums, out)
-}
+vectorised!(
+    /// One row of [`kernel_blur`]: its vertical sums into `sums` (between `4R` values on each
+    /// side, the edge pixels repeated), then its horizontal sums into `out`.
+    kernel_step<const R: usize>, kernel_step_any, kernel_step_avx2, (mid: &[u8], pairs: &[(&[u8], &[u8]); R], centre: u16, sides: &[u16; R], sums: &mut [u16], out: &mut [u8]));
 
 #[inline(always)]
-fn kernel_step<const R: usize>(
+fn kernel_step_any<const R: usize>(
     mid: &[u8],
     pairs: &[(&[u8], &[u8]); R],
     centre: u16,
