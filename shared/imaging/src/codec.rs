@@ -116,15 +116,14 @@ pub fn decode_rgba(bytes: &[u8]) -> Result<RgbaImage, ImagingError> {
 }
 
 /// Turns `buf`'s first quarter to three quarters (pixels of `channels` bytes: grey, grey and
-/// alpha, RGB) into RGBA pixels over the whole buffer, from the last pixel back: a pixel's
+/// alpha, RGB; 4 is already RGBA) into RGBA pixels over the whole buffer, from the last pixel back: a pixel's
 /// RGBA bytes only ever cover source bytes already widened.
 fn widen_to_rgba(buf: &mut [u8], channels: usize) {
     let widen = |p: &[u8]| match *p {
         [v] => [v, v, v, 255],
         [v, a] => [v, v, v, a],
         [r, g, b] => [r, g, b, 255],
-        [r, g, b, a] => [r, g, b, a],
-        _ => unreachable!("1 to 4 channels"),
+        _ => unreachable!("1 to 3 channels"),
     };
     if channels == 4 {
         return;
