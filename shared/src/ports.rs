@@ -10,7 +10,7 @@ use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
-use crate::domain::signin::{Idp, SigninState};
+use crate::domain::signin::{Claimant, Idp, SigninState};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
@@ -93,14 +93,14 @@ pub trait Identities: Send + Sync {
     fn save_signin(&self, state: &SigninState)
     -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Takes a sign-in once: `None` when unknown, expired, already taken, another provider's,
-    /// or not bound to `binding` (the hash of the browser's cookie; `None`: an API sign-in,
-    /// bound to no browser). A refused take leaves the sign-in as it was.
+    /// or not `who`'s to take (`SigninState::claimable_by`). A refused take leaves the
+    /// sign-in as it was.
     fn take_signin(
         &self,
         state: &str,
         provider: Idp,
         now: i64,
-        binding: Option<&str>,
+        who: Claimant<'_>,
     ) -> impl Future<Output = Result<Option<SigninState>, ApiError>> + Send;
     /// Records a single-use credential (by hash) until `until`; `false` when it was used before.
     fn spend_once(

@@ -41,13 +41,21 @@ async fn accounts(t: &TestStack) -> usize {
 
 /// `POST /v1/signin` with `sign_type: signin`: the provider's URL and the state.
 async fn begin(t: &TestStack, idp: &str) -> (String, String) {
-    let r = t
-        .post(
-            "/v1/signin",
-            json!({"sign_type": "signin", "sign_to": idp, "redirect_uri": REDIRECT}),
-            None,
-        )
-        .await;
+    begin_with(t, idp, json!({}), None).await
+}
+
+/// `begin` with more fields (a `code_challenge`) and as a signed-in caller (`bearer`).
+async fn begin_with(
+    t: &TestStack,
+    idp: &str,
+    extra: Value,
+    bearer: Option<&str>,
+) -> (String, String) {
+    let mut body = json!({"sign_type": "signin", "sign_to": idp, "redirect_uri": REDIRECT});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let r = t.post("/v1/signin", body, bearer).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     (
         r.body["url"].as_str().unwrap().to_string(),
@@ -62,12 +70,33 @@ async fn exchange(
     state: &str,
     bearer: Option<&str>,
 ) -> Reply {
-    t.post(
-        "/v1/signin",
-        json!({"sign_type": "code", "sign_to": idp, "code": code, "state": state}),
-        bearer,
-    )
-    .await
+    exchange_with(t, idp, code, state, json!({}), bearer).await
+}
+
+async fn exchange_with(
+    t: &TestStack,
+    idp: &str,
+    code: &str,
+    state: &str,
+    extra: Value,
+    bearer: Option<&str>,
+) -> Reply {
+    let mut body = json!({"sign_type": "code", "sign_to": idp, "code": code, "state": state});
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    t.post("/v1/signin", body, bearer).await
+}
+
+/// An app's PKCE pair (RFC 7636 §4.1-4.2): a random verifier and its S256 challenge.
+fn pkce_pair() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let verifier =
+        b64.encode(uuid::Uuid::new_v4().as_bytes()) + &b64.encode(uuid::Uuid::new_v4().as_bytes());
+    let challenge = b64.encode(sha2::Sha256::digest(&verifier));
+    (verifier, challenge)
 }
 
 /// A whole API sign-in of `login` at the provider: our tokens' reply.
@@ -232,8 +261,28 @@ async fn bad_sign_in_requests_are_400s_naming_the_field() {
             "id_token",
         ),
         (
-            json!({"sign_type": "id_token", "sign_to": "google", "id_token": "x", "nonce": "y"}),
+            json!({"sign_type": "code", "sign_to": "google", "code": "c", "state": "s", "nonce": "y"}),
             "nonce",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}),
+            "code_challenge_method",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "plain"}),
+            "code_challenge_method",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "code_challenge": "too-short", "code_challenge_method": "S256"}),
+            "code_challenge",
+        ),
+        (
+            json!({"sign_type": "signin", "sign_to": "google", "redirect_uri": REDIRECT, "code_verifier": "a".repeat(43)}),
+            "code_verifier",
+        ),
+        (
+            json!({"sign_type": "code", "sign_to": "google", "code": "c", "state": "s", "code_verifier": "short"}),
+            "code_verifier",
         ),
     ] {
         let r = t.post("/v1/signin", body.clone(), None).await;
@@ -283,8 +332,9 @@ async fn an_identity_is_linked_to_a_password_account_only_by_its_signed_in_owner
     assert_eq!(other["email"], "");
     assert_eq!(accounts(&t).await, 2);
 
-    // Signed in, the owner links an identity; it then signs in to the owner's account.
-    let (url, state) = begin(&t, "google").await;
+    // Signed in, the owner starts and finishes a sign-in that links an identity; it then
+    // signs in to the owner's account.
+    let (url, state) = begin_with(&t, "google", json!({}), Some(&owner.access)).await;
     let back = op.authorize(&url, "bob-work").await;
     let r = exchange(
         &t,
@@ -307,7 +357,7 @@ async fn an_identity_is_linked_to_a_password_account_only_by_its_signed_in_owner
     assert_eq!(accounts(&t).await, 2);
 
     // An identity already someone's cannot be linked to another account.
-    let (url, state) = begin(&t, "google").await;
+    let (url, state) = begin_with(&t, "google", json!({}), Some(&owner.access)).await;
     let back = op.authorize(&url, "bob").await;
     let r = exchange(
         &t,
@@ -319,6 +369,213 @@ async fn an_identity_is_linked_to_a_password_account_only_by_its_signed_in_owner
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(accounts(&t).await, 2);
+}
+
+/// The attack of a relayed sign-in: the attacker signs in at the provider as themselves,
+/// keeps the code and state, and gets a signed-in victim's app to post them.
+#[tokio::test]
+async fn an_attackers_code_relayed_to_a_victims_app_neither_links_nor_signs_in() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[]).await;
+    let (_, victim) = t.new_user().await;
+    let victim_id = t.user_id(&victim.access).await;
+    let (_, attacker) = t.new_user().await;
+
+    // 1. A state started without a session, posted with the victim's: refused, and the
+    // attacker's identity is not the victim's afterwards.
+    let (url, state) = begin(&t, "google").await;
+    let back = op.authorize(&url, "mallory").await;
+    let r = exchange(
+        &t,
+        "google",
+        &back.params["code"],
+        &state,
+        Some(&victim.access),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_state"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session"),
+        "{}",
+        r.text
+    );
+    // 2. A state the attacker started with their own session: refused too.
+    let (url, state) = begin_with(&t, "google", json!({}), Some(&attacker.access)).await;
+    let back2 = op.authorize(&url, "mallory").await;
+    let r = exchange(
+        &t,
+        "google",
+        &back2.params["code"],
+        &state,
+        Some(&victim.access),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_state"));
+    // Mallory's identity signs in to an account of its own, never the victim's.
+    let mallory = me(&t, &sign_in_as(&t, &op, "google", "mallory").await).await;
+    assert_ne!(mallory["id"], victim_id.as_str());
+
+    // 3. Client-held PKCE: a relayed code and state are useless without the verifier only
+    // the attacker's app holds (login CSRF with no session at all), and with the victim's
+    // own verifier; the refusals spend nothing, so the rightful holder still finishes.
+    let (attackers_verifier, attackers_challenge) = pkce_pair();
+    let (url, state) = begin_with(
+        &t,
+        "google",
+        json!({"code_challenge": attackers_challenge, "code_challenge_method": "S256"}),
+        None,
+    )
+    .await;
+    // The provider is given the app's challenge, so it checks the verifier too.
+    let q: std::collections::HashMap<String, String> = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["code_challenge"], attackers_challenge);
+    let back3 = op.authorize(&url, "mallory").await;
+    let code = &back3.params["code"];
+    let r = exchange(&t, "google", code, &state, None).await;
+    assert_eq!(r.code(), Some("invalid_state"), "{}", r.text);
+    let (victims_verifier, _) = pkce_pair();
+    let r = exchange_with(
+        &t,
+        "google",
+        code,
+        &state,
+        json!({"code_verifier": victims_verifier}),
+        None,
+    )
+    .await;
+    assert_eq!(r.code(), Some("invalid_state"), "{}", r.text);
+    let r = exchange_with(
+        &t,
+        "google",
+        code,
+        &state,
+        json!({"code_verifier": attackers_verifier}),
+        Some(&victim.access),
+    )
+    .await;
+    assert_eq!(r.code(), Some("invalid_state"), "{}", r.text);
+    let r = exchange_with(
+        &t,
+        "google",
+        code,
+        &state,
+        json!({"code_verifier": attackers_verifier}),
+        None,
+    )
+    .await;
+    assert_eq!(me(&t, &r).await["id"], mallory["id"]);
+
+    // The victim's own link, started and finished by the victim's session with its own
+    // verifier (and the redirect_uri an OAuth client sends): linked to the victim.
+    let (verifier, challenge) = pkce_pair();
+    let (url, state) = begin_with(
+        &t,
+        "google",
+        json!({"code_challenge": challenge, "code_challenge_method": "S256"}),
+        Some(&victim.access),
+    )
+    .await;
+    let back = op.authorize(&url, "victor").await;
+    let r = exchange_with(
+        &t,
+        "google",
+        &back.params["code"],
+        &state,
+        json!({"code_verifier": verifier, "redirect_uri": REDIRECT}),
+        Some(&victim.access),
+    )
+    .await;
+    assert_eq!(me(&t, &r).await["id"], victim_id.as_str());
+    let later = sign_in_as(&t, &op, "google", "victor").await;
+    assert_eq!(me(&t, &later).await["id"], victim_id.as_str());
+
+    // A redirect_uri other than the sign-in's: a 400 naming it.
+    let (url, state) = begin(&t, "google").await;
+    let back = op.authorize(&url, "walter").await;
+    let r = exchange_with(
+        &t,
+        "google",
+        &back.params["code"],
+        &state,
+        json!({"redirect_uri": "http://127.0.0.1:9/elsewhere"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.param(), Some("redirect_uri"));
+}
+
+#[tokio::test]
+async fn an_id_token_links_only_with_the_nonce_the_app_set() {
+    let op = Provider::start("google", &[]).await;
+    let t = stack_for(&op, "google", &[]).await;
+    let (_, owner) = t.new_user().await;
+    let owner_id = t.user_id(&owner.access).await;
+    let token = |sub: &str, nonce: &str| {
+        op.sign(json!({"sub": sub, "email": format!("{sub}@example.com"), "email_verified": true, "nonce": nonce}), "op")
+    };
+    let post = |body: Value, bearer: Option<String>| {
+        let t = &t;
+        async move {
+            let mut b = json!({"sign_type": "id_token", "sign_to": "google"});
+            b.as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
+            t.post("/v1/signin", b, bearer.as_deref()).await
+        }
+    };
+    // Another nonce than the app's: refused.
+    let r = post(
+        json!({"id_token": token("gina", "n-1").await, "nonce": "n-2"}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.code(), Some("invalid_id_token"));
+    // A relayed token posted by a signed-in app without a nonce links nothing.
+    let r = post(
+        json!({"id_token": token("gina", "n-1").await}),
+        Some(owner.access.clone()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.param(), Some("nonce"));
+    // And with the app's own nonce, which the relayed token does not carry: refused.
+    let r = post(
+        json!({"id_token": token("gina", "attackers").await, "nonce": "owners"}),
+        Some(owner.access.clone()),
+    )
+    .await;
+    assert_eq!(r.code(), Some("invalid_id_token"), "{}", r.text);
+    // The owner's own token with its nonce: linked.
+    let r = post(
+        json!({"id_token": token("owen", "n-3").await, "nonce": "n-3"}),
+        Some(owner.access.clone()),
+    )
+    .await;
+    assert_eq!(me(&t, &r).await["id"], owner_id.as_str());
+    let r = post(
+        json!({"id_token": token("owen", "n-4").await, "nonce": "n-4"}),
+        None,
+    )
+    .await;
+    assert_eq!(me(&t, &r).await["id"], owner_id.as_str());
+    // Gina was never linked: her token signs in to an account of her own.
+    let r = post(
+        json!({"id_token": token("gina", "n-5").await, "nonce": "n-5"}),
+        None,
+    )
+    .await;
+    assert_ne!(me(&t, &r).await["id"], owner_id.as_str());
 }
 
 #[tokio::test]

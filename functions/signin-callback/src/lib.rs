@@ -6,7 +6,7 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use shared::domain::now_epoch;
-use shared::domain::signin::apple_user_name;
+use shared::domain::signin::{Claimant, apple_user_name};
 use shared::http::{Ctx, cookie, refresh_cookie};
 use shared::ports::Store;
 use shared::usecases::auth::token_hash;
@@ -62,7 +62,12 @@ async fn callback<S: Store, B>(
         .ok_or_else(another_browser)?;
     let signin = deps
         .store
-        .take_signin(state, provider.idp, now_epoch(), Some(&binding))
+        .take_signin(
+            state,
+            provider.idp,
+            now_epoch(),
+            Claimant::Browser(&binding),
+        )
         .await?
         .ok_or_else(another_browser)?;
     if let Some(error) = params.get("error") {
@@ -79,7 +84,7 @@ async fn callback<S: Store, B>(
         .get("code")
         .filter(|c| !c.is_empty() && c.len() <= 4096)
         .ok_or_else(|| ApiError::missing("code"))?;
-    let mut identity = finish(provider, &signin, code).await?;
+    let mut identity = finish(provider, &signin, code, None).await?;
     if let Some(name) = params.get("user").and_then(|u| apple_user_name(u)) {
         identity.name.get_or_insert(name);
     }

@@ -7,7 +7,9 @@ use shared::domain::signin::{SIGNIN_TTL_SECONDS, validate_return_to};
 use shared::http::{Ctx, public_origin, query_param, reject_unknown_query};
 use shared::ports::Store;
 use shared::usecases::auth::referrer_of;
-use shared::usecases::signin::{BINDING_COOKIE, begin, provider_in_path, random_url_token};
+use shared::usecases::signin::{
+    BINDING_COOKIE, Starter, begin, provider_in_path, random_url_token,
+};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -34,14 +36,11 @@ async fn start<S: Store, B>(
         provider.idp.as_str()
     );
     let binding = random_url_token(32);
-    let (url, _) = begin(
-        deps,
-        provider,
-        callback,
-        referral,
-        Some((return_to, binding.clone())),
-    )
-    .await?;
+    let starter = Starter::Browser {
+        return_to,
+        binding: binding.clone(),
+    };
+    let (url, _) = begin(deps, provider, callback, referral, starter).await?;
     // SameSite=None: Apple comes back with a cross-site POST, which must still carry it.
     let cookie = format!(
         "{BINDING_COOKIE}={binding}; Path=/; Max-Age={SIGNIN_TTL_SECONDS}; HttpOnly; Secure; SameSite=None"

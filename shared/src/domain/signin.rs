@@ -54,6 +54,16 @@ impl Idp {
     }
 }
 
+/// Who holds the PKCE secret of a sign-in (RFC 7636).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pkce {
+    /// The browser flow, and app sign-ins that sent no challenge: the verifier is ours.
+    Server { verifier: String },
+    /// An app's sign-in: it sent the S256 challenge and alone knows the verifier, which it
+    /// must present with the code (so a code and state seen elsewhere are useless).
+    Client { challenge: String },
+}
+
 /// What a sign-in keeps server-side between the redirect to the provider and the code's
 /// return; taken once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +71,11 @@ pub struct SigninState {
     pub state: String,
     pub provider: Idp,
     pub nonce: String,
-    pub pkce_verifier: String,
+    pub pkce: Pkce,
     pub redirect_uri: String,
+    /// The signed-in user who started an app sign-in: only that user may finish it, and only
+    /// such a sign-in links the identity to an account.
+    pub started_by: Option<String>,
     /// The referral code given when the sign-in started (a first sign-in registers).
     pub referral_code: Option<String>,
     /// The browser flow: where to go afterwards, and the hash of the cookie binding the
@@ -70,6 +83,91 @@ pub struct SigninState {
     pub return_to: Option<String>,
     pub browser_binding: Option<String>,
     pub expires_at: i64,
+}
+
+/// Who may take a sign-in in flight: the proof the finishing request brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimant<'a> {
+    /// The browser flow: the hash of the binding cookie.
+    Browser(&'a str),
+    /// The app flow: the signed-in user posting the code (if any) and the S256 challenge of
+    /// the `code_verifier` posted (if any); both must be what the sign-in started with.
+    App {
+        user: Option<&'a str>,
+        challenge: Option<&'a str>,
+    },
+}
+
+impl SigninState {
+    /// Whether `who` may take this sign-in (the stores check the same in their conditions).
+    pub fn claimable_by(&self, who: Claimant) -> bool {
+        let challenge = match &self.pkce {
+            Pkce::Client { challenge } => Some(challenge.as_str()),
+            Pkce::Server { .. } => None,
+        };
+        match who {
+            Claimant::Browser(binding) => self.browser_binding.as_deref() == Some(binding),
+            Claimant::App {
+                user,
+                challenge: posted,
+            } => {
+                self.browser_binding.is_none()
+                    && self.started_by.as_deref() == user
+                    && challenge == posted
+            }
+        }
+    }
+}
+
+/// PKCE S256: the challenge of a verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// An app's `code_challenge` (S256 only: `plain` would hand the secret to whoever sees the
+/// authorization URL).
+pub fn validate_code_challenge(
+    challenge: Option<&str>,
+    method: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    match (challenge, method) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(ApiError::missing("code_challenge")),
+        (Some(_), None) => Err(ApiError::invalid(
+            "code_challenge_method",
+            "code_challenge_method must be S256 (RFC 7636 reads a missing method as plain, which is not accepted)",
+        )),
+        (Some(_), Some(m)) if m != "S256" => Err(ApiError::invalid(
+            "code_challenge_method",
+            "code_challenge_method must be S256",
+        )),
+        (Some(c), Some(_)) => {
+            let base64url = |ch: char| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_';
+            if c.len() == 43 && c.chars().all(base64url) {
+                Ok(Some(c.to_string()))
+            } else {
+                Err(ApiError::invalid(
+                    "code_challenge",
+                    "code_challenge must be the base64url SHA-256 of the code_verifier: 43 characters, no padding",
+                ))
+            }
+        }
+    }
+}
+
+/// An app's `code_verifier`: 43 to 128 unreserved characters (RFC 7636 §4.1).
+pub fn validate_code_verifier(verifier: &str) -> Result<(), ApiError> {
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+    if (43..=128).contains(&verifier.len()) && verifier.chars().all(unreserved) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "code_verifier",
+            "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'",
+        ))
+    }
 }
 
 /// A verified ID token's facts about the person.
@@ -219,6 +317,82 @@ mod tests {
         );
         for bad in ["//evil.com", "https://evil.com", "/\\evil.com", "app", ""] {
             assert!(validate_return_to(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    fn state(pkce: Pkce, started_by: Option<&str>, browser: Option<&str>) -> SigninState {
+        SigninState {
+            state: "s".into(),
+            provider: Idp::Google,
+            nonce: "n".into(),
+            pkce,
+            redirect_uri: "https://app.example.com/cb".into(),
+            started_by: started_by.map(str::to_string),
+            referral_code: None,
+            return_to: None,
+            browser_binding: browser.map(str::to_string),
+            expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_sign_in_is_taken_only_by_the_session_and_verifier_that_started_it() {
+        let server = || Pkce::Server {
+            verifier: "v".into(),
+        };
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let client = || Pkce::Client {
+            challenge: pkce_challenge(verifier),
+        };
+        let app = |user, challenge| Claimant::App { user, challenge };
+        let challenge = pkce_challenge(verifier);
+        let c = Some(challenge.as_str());
+        // Started without a session: never finished with one (it cannot link).
+        assert!(state(server(), None, None).claimable_by(app(None, None)));
+        assert!(!state(server(), None, None).claimable_by(app(Some("victim"), None)));
+        // Started by a user: only that user finishes it.
+        assert!(state(server(), Some("u"), None).claimable_by(app(Some("u"), None)));
+        assert!(!state(server(), Some("u"), None).claimable_by(app(Some("v"), None)));
+        assert!(!state(server(), Some("u"), None).claimable_by(app(None, None)));
+        // A client's challenge: only with its verifier, and a verifier needs a challenge.
+        assert!(state(client(), None, None).claimable_by(app(None, c)));
+        assert!(!state(client(), None, None).claimable_by(app(None, None)));
+        assert!(!state(client(), None, None).claimable_by(app(None, Some("other"))));
+        assert!(!state(server(), None, None).claimable_by(app(None, c)));
+        // A browser's sign-in is its callback's only.
+        assert!(state(server(), None, Some("b")).claimable_by(Claimant::Browser("b")));
+        assert!(!state(server(), None, Some("b")).claimable_by(Claimant::Browser("x")));
+        assert!(!state(server(), None, Some("b")).claimable_by(app(None, None)));
+        assert!(!state(server(), None, None).claimable_by(Claimant::Browser("b")));
+    }
+
+    #[test]
+    fn code_challenges_are_s256_and_verifiers_as_rfc_7636_says() {
+        let c = pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        let padded = format!("{}=", &c[..42]);
+        assert_eq!(
+            validate_code_challenge(Some(&c), Some("S256")).unwrap(),
+            Some(c.clone())
+        );
+        assert_eq!(validate_code_challenge(None, None).unwrap(), None);
+        for (challenge, method, param) in [
+            (Some(c.as_str()), None, "code_challenge_method"),
+            (Some(c.as_str()), Some("plain"), "code_challenge_method"),
+            (None, Some("S256"), "code_challenge"),
+            (Some("short"), Some("S256"), "code_challenge"),
+            (Some(padded.as_str()), Some("S256"), "code_challenge"),
+        ] {
+            let e = validate_code_challenge(challenge, method).unwrap_err();
+            assert_eq!(e.param(), Some(param), "{challenge:?} {method:?}");
+        }
+        assert!(validate_code_verifier(&"a".repeat(43)).is_ok());
+        assert!(validate_code_verifier(&"a~.-_".repeat(25)).is_ok());
+        for bad in [
+            "a".repeat(42),
+            "a".repeat(129),
+            format!("{}+", "a".repeat(43)),
+        ] {
+            assert!(validate_code_verifier(&bad).is_err(), "{bad}");
         }
     }
 

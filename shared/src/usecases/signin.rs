@@ -10,7 +10,8 @@ use crate::Deps;
 use crate::config::IdentityProvider;
 use crate::domain::accounts::{LoginId, Taken};
 use crate::domain::signin::{
-    CLOCK_SKEW_SECONDS, Idp, SIGNIN_TTL_SECONDS, SigninState, VerifiedIdentity, username_for,
+    CLOCK_SKEW_SECONDS, Idp, Pkce, SIGNIN_TTL_SECONDS, SigninState, VerifiedIdentity,
+    pkce_challenge, username_for,
 };
 use crate::error::ApiError;
 use crate::http::wire::TokenResponse;
@@ -406,10 +407,16 @@ pub fn random_url_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// PKCE S256: the challenge of a verifier.
-pub fn pkce_challenge(verifier: &str) -> String {
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+/// Who starts a sign-in, and so who may finish it.
+pub enum Starter {
+    /// The web pages: where to go afterwards, and the browser's binding cookie.
+    Browser { return_to: String, binding: String },
+    /// An app through `POST /v1/signin`: the signed-in user (a sign-in that links), and the
+    /// app's own S256 `code_challenge` when it holds the PKCE verifier itself.
+    App {
+        user: Option<String>,
+        code_challenge: Option<String>,
+    },
 }
 
 /// A new sign-in: its state (kept server-side, taken once) and the provider's authorization
@@ -419,19 +426,41 @@ pub async fn begin<S: Store, B>(
     p: &IdentityProvider,
     redirect_uri: String,
     referral_code: Option<String>,
-    browser: Option<(String, String)>,
+    starter: Starter,
 ) -> Result<(String, String), ApiError> {
     let m = metadata(p).await?;
+    let (pkce, started_by, return_to, browser_binding) = match starter {
+        Starter::Browser { return_to, binding } => {
+            (None, None, Some(return_to), Some(token_hash(&binding)))
+        }
+        Starter::App {
+            user,
+            code_challenge,
+        } => (
+            code_challenge.map(|challenge| Pkce::Client { challenge }),
+            user,
+            None,
+            None,
+        ),
+    };
     let state = SigninState {
         state: random_url_token(32),
         provider: p.idp,
         nonce: random_url_token(32),
-        pkce_verifier: random_url_token(48),
+        pkce: pkce.unwrap_or_else(|| Pkce::Server {
+            verifier: random_url_token(48),
+        }),
         redirect_uri,
+        started_by,
         referral_code,
-        return_to: browser.as_ref().map(|(to, _)| to.clone()),
-        browser_binding: browser.map(|(_, binding)| token_hash(&binding)),
+        return_to,
+        browser_binding,
         expires_at: crate::domain::now_epoch() + SIGNIN_TTL_SECONDS,
+    };
+    // The provider checks the verifier against this challenge too: the app's, when it holds it.
+    let challenge = match &state.pkce {
+        Pkce::Server { verifier } => pkce_challenge(verifier),
+        Pkce::Client { challenge } => challenge.clone(),
     };
     deps.store.save_signin(&state).await?;
     let mut query = form_urlencoded::Serializer::new(String::new());
@@ -442,7 +471,7 @@ pub async fn begin<S: Store, B>(
         .append_pair("scope", p.idp.scopes())
         .append_pair("state", &state.state)
         .append_pair("nonce", &state.nonce)
-        .append_pair("code_challenge", &pkce_challenge(&state.pkce_verifier))
+        .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     // Apple posts the code back (it must, when the name or email is asked for).
     if p.idp == Idp::Apple {
@@ -499,13 +528,24 @@ struct TokenRefusal {
     error: String,
 }
 
-/// Takes the sign-in `state` (once), exchanges the code with its PKCE verifier, and verifies
-/// the ID token against the nonce the sign-in kept.
+/// Exchanges the code of a taken sign-in with its PKCE verifier (ours, or `client_verifier`
+/// when the app holds it), and verifies the ID token against the nonce the sign-in kept.
 pub async fn finish(
     p: &IdentityProvider,
     signin: &SigninState,
     code: &str,
+    client_verifier: Option<&str>,
 ) -> Result<VerifiedIdentity, ApiError> {
+    let verifier = match (&signin.pkce, client_verifier) {
+        (Pkce::Server { verifier }, None) => verifier.as_str(),
+        (Pkce::Client { .. }, Some(verifier)) => verifier,
+        // The take compared the posted verifier's challenge with the sign-in's.
+        _ => {
+            return Err(ApiError::internal(
+                "a sign-in taken without its PKCE verifier",
+            ));
+        }
+    };
     let m = metadata(p).await?;
     let client_secret = match &p.client_secret {
         Some(secret) => String::from_utf8_lossy(secret.get().await?).into_owned(),
@@ -517,7 +557,7 @@ pub async fn finish(
         .append_pair("redirect_uri", &signin.redirect_uri)
         .append_pair("client_id", &p.client_id)
         .append_pair("client_secret", &client_secret)
-        .append_pair("code_verifier", &signin.pkce_verifier)
+        .append_pair("code_verifier", verifier)
         .finish();
     let resp = HTTP
         .post(&m.token_endpoint)
@@ -574,8 +614,9 @@ pub async fn verify_browser_token<S: Store, B>(
     deps: &Deps<S, B>,
     p: &IdentityProvider,
     id_token: &str,
+    nonce: Option<&str>,
 ) -> Result<VerifiedIdentity, ApiError> {
-    let identity = verify_id_token(p, id_token, None).await?;
+    let identity = verify_id_token(p, id_token, nonce).await?;
     // Kept as long as the token could pass; named by what is signed, so another encoding of
     // the same signature (ECDSA has two) is the same token.
     let until = identity.expires_at + CLOCK_SKEW_SECONDS as i64;

@@ -8,8 +8,14 @@ fn signin_from(it: &Item) -> Result<SigninState, ApiError> {
         state: get_s(it, "state")?,
         provider: Idp::parse(&get_s(it, "provider")?).ok_or_else(|| corrupt("provider"))?,
         nonce: get_s(it, "nonce")?,
-        pkce_verifier: get_s(it, "pkce_verifier")?,
+        pkce: match opt_s(it, "client_challenge") {
+            Some(challenge) => Pkce::Client { challenge },
+            None => Pkce::Server {
+                verifier: get_s(it, "pkce_verifier")?,
+            },
+        },
         redirect_uri: get_s(it, "redirect_uri")?,
+        started_by: opt_s(it, "started_by"),
         referral_code: opt_s(it, "referral_code"),
         return_to: opt_s(it, "return_to"),
         browser_binding: opt_s(it, "browser_binding"),
@@ -25,12 +31,16 @@ impl Identities for DynamoStore {
                 ("state", s(&st.state)),
                 ("provider", s(st.provider.as_str())),
                 ("nonce", s(&st.nonce)),
-                ("pkce_verifier", s(&st.pkce_verifier)),
+                match &st.pkce {
+                    Pkce::Server { verifier } => ("pkce_verifier", s(verifier)),
+                    Pkce::Client { challenge } => ("client_challenge", s(challenge)),
+                },
                 ("redirect_uri", s(&st.redirect_uri)),
                 ("expires_at", n(st.expires_at)),
             ],
         );
         for (name, value) in [
+            ("started_by", &st.started_by),
             ("referral_code", &st.referral_code),
             ("return_to", &st.return_to),
             ("browser_binding", &st.browser_binding),
@@ -52,23 +62,37 @@ impl Identities for DynamoStore {
         state: &str,
         provider: Idp,
         now: i64,
-        binding: Option<&str>,
+        who: Claimant<'_>,
     ) -> Result<Option<SigninState>, ApiError> {
         // Deleted by the read that returns it: a replayed state finds nothing. An expired one
-        // (TTL deletion is lazy), another provider's or another browser's is left alone.
+        // (TTL deletion is lazy), another provider's, or one `who` may not take is left alone.
+        // The condition is `SigninState::claimable_by`'s.
         let mut delete = self
             .delete_item(keys::signin(state))
             .await
             .expression_attribute_values(":p", s(provider.as_str()))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllOld);
-        let bound = match binding {
-            Some(b) => {
-                delete = delete.expression_attribute_values(":b", s(b));
-                "browser_binding = :b"
+        let mut values = Vec::new();
+        let mut equal_or_absent = |attr: &str, value: Option<&str>| match value {
+            Some(v) => {
+                values.push((format!(":{attr}"), s(v)));
+                format!("{attr} = :{attr}")
             }
-            None => "attribute_not_exists(browser_binding)",
+            None => format!("attribute_not_exists({attr})"),
         };
+        let bound = match who {
+            Claimant::Browser(b) => equal_or_absent("browser_binding", Some(b)),
+            Claimant::App { user, challenge } => [
+                equal_or_absent("browser_binding", None),
+                equal_or_absent("started_by", user),
+                equal_or_absent("client_challenge", challenge),
+            ]
+            .join(" AND "),
+        };
+        for (name, value) in values {
+            delete = delete.expression_attribute_values(name, value);
+        }
         let result = delete
             .condition_expression(format!(
                 "attribute_exists(pk) AND provider = :p AND expires_at > :now AND {bound}"

@@ -49,7 +49,7 @@ use crate::domain::assets::{
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
-use crate::domain::signin::{Idp, SigninState};
+use crate::domain::signin::{Claimant, Idp, Pkce, SigninState};
 use crate::error::ApiError;
 use crate::ports::*;
 use aws_sdk_dynamodb::Client;

@@ -1,7 +1,7 @@
 //! Sign-ins in flight and linked identities, in memory.
 
 use super::*;
-use crate::domain::signin::{Idp, SigninState};
+use crate::domain::signin::{Claimant, Idp, SigninState};
 
 impl Identities for MemoryStore {
     async fn save_signin(&self, state: &SigninState) -> Result<(), ApiError> {
@@ -16,12 +16,13 @@ impl Identities for MemoryStore {
         state: &str,
         provider: Idp,
         now: i64,
-        binding: Option<&str>,
+        who: Claimant<'_>,
     ) -> Result<Option<SigninState>, ApiError> {
         let mut st = self.state();
-        let usable = st.signins.get(state).is_some_and(|s| {
-            s.provider == provider && s.expires_at > now && s.browser_binding.as_deref() == binding
-        });
+        let usable = st
+            .signins
+            .get(state)
+            .is_some_and(|s| s.provider == provider && s.expires_at > now && s.claimable_by(who));
         Ok(if usable {
             st.signins.remove(state)
         } else {
