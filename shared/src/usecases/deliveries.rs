@@ -93,16 +93,43 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
-/// Every address the target's host resolves to, all of them allowed. A host that does not
-/// resolve now may later (a retry); one that resolves to a refused address is refused.
-pub async fn resolve(url: &reqwest::Url, allow_private: bool) -> Result<Vec<SocketAddr>, Outcome> {
+/// Every address the target's host resolves to within `budget`, all of them allowed. A host
+/// that does not resolve now may later (a retry); one that resolves to a refused address is
+/// refused.
+pub async fn resolve(
+    url: &reqwest::Url,
+    allow_private: bool,
+    budget: Duration,
+) -> Result<Vec<SocketAddr>, Outcome> {
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(443);
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
-        Ok(addrs) => addrs.collect(),
-        Err(e) => return Err(Outcome::Retry(format!("{host} does not resolve: {e}"))),
-    };
+    let addrs = lookup_within(host, tokio::net::lookup_host((host, port)), budget).await?;
+    check_addresses(host, addrs, allow_private)
+}
+
+/// A lookup that answers within `budget`, or a retry: a stalled name server must not hold a
+/// delivery (and the batch it is in) past its timeout.
+async fn lookup_within<I: Iterator<Item = SocketAddr>>(
+    host: &str,
+    lookup: impl Future<Output = std::io::Result<I>>,
+    budget: Duration,
+) -> Result<Vec<SocketAddr>, Outcome> {
+    match tokio::time::timeout(budget, lookup).await {
+        Ok(Ok(addrs)) => Ok(addrs.collect()),
+        Ok(Err(e)) => Err(Outcome::Retry(format!("{host} does not resolve: {e}"))),
+        Err(_) => Err(Outcome::Retry(format!(
+            "{host} did not resolve within {} s",
+            budget.as_secs_f32()
+        ))),
+    }
+}
+
+fn check_addresses(
+    host: &str,
+    addrs: Vec<SocketAddr>,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, Outcome> {
     if addrs.is_empty() {
         return Err(Outcome::Retry(format!("{host} resolves to no address")));
     }
@@ -139,7 +166,9 @@ pub async fn attempt<S: Store, B: Blobs>(
         Ok(url) => url,
         Err(e) => return Ok(Outcome::Refused(e.to_string())),
     };
-    let addrs = match resolve(&url, allow_private).await {
+    // One deadline for the lookup and the request together.
+    let deadline = tokio::time::Instant::now() + DELIVERY_TIMEOUT;
+    let addrs = match resolve(&url, allow_private, DELIVERY_TIMEOUT).await {
         Ok(addrs) => addrs,
         Err(outcome) => return Ok(outcome),
     };
@@ -149,7 +178,7 @@ pub async fn attempt<S: Store, B: Blobs>(
     let host = url.host_str().unwrap_or_default().to_string();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(DELIVERY_TIMEOUT)
+        .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()))
         .no_proxy()
         .resolve_to_addrs(&host, &addrs)
         .build()
@@ -233,17 +262,28 @@ mod tests {
     #[tokio::test]
     async fn a_name_that_resolves_to_a_private_address_is_refused() {
         let url = reqwest::Url::parse("https://localhost:9/hook").unwrap();
-        match resolve(&url, false).await {
+        let budget = DELIVERY_TIMEOUT;
+        match resolve(&url, false, budget).await {
             Err(Outcome::Refused(why)) => assert!(why.contains("not a public address"), "{why}"),
             other => panic!("{other:?}"),
         }
-        assert!(resolve(&url, true).await.is_ok());
+        assert!(resolve(&url, true, budget).await.is_ok());
         // A name that does not resolve now is worth another attempt, not a refusal.
         let nowhere = reqwest::Url::parse("https://no-such-host.invalid/hook").unwrap();
         assert!(matches!(
-            resolve(&nowhere, false).await,
+            resolve(&nowhere, false, budget).await,
             Err(Outcome::Retry(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_name_server_that_never_answers_is_a_retry_within_the_budget() {
+        let stalled = std::future::pending::<std::io::Result<std::vec::IntoIter<SocketAddr>>>();
+        // The lookup never answers: only the budget can end it.
+        match lookup_within("slow.example", stalled, Duration::from_millis(200)).await {
+            Err(Outcome::Retry(why)) => assert!(why.contains("did not resolve within"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
