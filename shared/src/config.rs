@@ -247,6 +247,15 @@ impl Config {
                 reason: "token lifetimes must be positive and refresh must outlive access".into(),
             });
         }
+        if access > crate::domain::ACCESS_TOKEN_TTL_MAX_SECONDS {
+            return Err(ConfigError::Invalid {
+                name: "ACCESS_TOKEN_TTL_SECONDS",
+                reason: format!(
+                    "must be at most {} (24 h): signed-out tokens are remembered that long",
+                    crate::domain::ACCESS_TOKEN_TTL_MAX_SECONDS
+                ),
+            });
+        }
         let rate_limit_per_hour = parse("RATE_LIMIT_PER_HOUR", get("RATE_LIMIT_PER_HOUR"), 100)?;
         if rate_limit_per_hour == 0 {
             return Err(ConfigError::Invalid {
@@ -506,6 +515,16 @@ mod tests {
                 .to_string()
                 .contains("PRESIGN_TTL_SECONDS")
         );
+    }
+
+    #[test]
+    fn an_access_token_may_not_outlive_the_record_of_its_sign_out() {
+        let mut vars = base();
+        vars.insert("ACCESS_TOKEN_TTL_SECONDS".into(), "86400".into());
+        assert!(Config::from_map(&vars).is_ok());
+        vars.insert("ACCESS_TOKEN_TTL_SECONDS".into(), "86401".into());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("ACCESS_TOKEN_TTL_SECONDS"), "{err}");
     }
 
     #[test]

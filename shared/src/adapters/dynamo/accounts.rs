@@ -402,9 +402,10 @@ impl ApiKeys for DynamoStore {
     }
 }
 
-/// A signed-out session stays on its user's profile this long: longer than any access token of
-/// it can live (after that the token's own expiry refuses it).
-const REVOKED_KEPT: i64 = 24 * 3600;
+/// A signed-out session stays on its user's profile this long: as long as any access token of
+/// it can live (configuration refuses longer lifetimes; after that the token's own expiry
+/// refuses it).
+const REVOKED_KEPT: i64 = crate::domain::ACCESS_TOKEN_TTL_MAX_SECONDS as i64;
 
 impl DynamoStore {
     /// Profiles written before requests were admitted against them lack the two maps: add them
