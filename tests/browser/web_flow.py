@@ -81,9 +81,14 @@ def main():
     d = browser()
     wait = WebDriverWait(d, 20)
     try:
-        # Sign up: lands in the (empty) library, signed in, credits shown.
+        # A first visit, without a session: no error in the console (no 401 from the
+        # page's refresh, no missing icon).
         d.get(f"{BASE}/app/signin")
         wait.until(ec.visibility_of_element_located((By.NAME, "username")))
+        time.sleep(0.5)
+        first = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        check(first == [], f"no console errors on a first visit: {first}")
+        # Sign up: lands in the (empty) library, signed in, credits shown.
         d.find_element(By.NAME, "username").send_keys(USER)
         d.find_element(By.NAME, "email").send_keys(f"{USER}@example.com")
         d.find_element(By.NAME, "new-password").send_keys(os.environ["WEB_PASSWORD"])

@@ -789,7 +789,7 @@ async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time(
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("refresh_token="))
+        .find(|c| c.starts_with("__Secure-refresh_token="))
         .expect("the refresh token is set as a cookie");
     assert!(
         refresh.contains("HttpOnly")
@@ -812,7 +812,7 @@ async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time(
         .unwrap()
         .to_string();
     assert!(
-        next.starts_with("refresh_token=") && next.contains("HttpOnly"),
+        next.starts_with("__Secure-refresh_token=") && next.contains("HttpOnly"),
         "{next}"
     );
     let body: Value = refreshed.json().await.unwrap();
@@ -859,7 +859,7 @@ async fn apple_posts_back_to_the_browser_flow_with_the_name_only_the_first_time(
         .unwrap();
     let cleared = out.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
-        cleared.starts_with("refresh_token=;") && cleared.contains("Max-Age=0"),
+        cleared.starts_with("__Secure-refresh_token=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
 }

@@ -50,7 +50,7 @@ async fn pages_are_served_with_a_strict_policy_and_hashed_assets_cached_for_good
         .skip(1)
         .map(|s| s.split('"').next().unwrap())
         .collect();
-    assert_eq!(assets.len(), 2, "{html}");
+    assert_eq!(assets.len(), 3, "{html}");
     for name in assets {
         let r = http
             .get(t.url(&format!("/assets/{name}")))
@@ -64,10 +64,10 @@ async fn pages_are_served_with_a_strict_policy_and_hashed_assets_cached_for_good
         );
         let kind = r.headers()["content-type"].to_str().unwrap().to_string();
         assert!(
-            kind.starts_with(if name.ends_with(".js") {
-                "text/javascript"
-            } else {
-                "text/css"
+            kind.starts_with(match name.rsplit('.').next() {
+                Some("js") => "text/javascript",
+                Some("svg") => "image/svg+xml",
+                _ => "text/css",
             }),
             "{kind}"
         );
@@ -88,6 +88,35 @@ async fn pages_are_served_with_a_strict_policy_and_hashed_assets_cached_for_good
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The site has an icon, where the page names it and where browsers look by themselves.
+    assert!(html.contains("rel=\"icon\""), "{html}");
+    let icon = http.get(t.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert!(icon.text().await.unwrap().starts_with("<svg"));
+}
+
+/// A first visit without a session: the page's refresh finds nothing to refresh, which is
+/// no error (a browser would log a 401 as one).
+#[tokio::test]
+async fn refreshing_without_a_session_cookie_is_a_204_not_an_error() {
+    let t = start().await;
+    let r = no_redirects()
+        .post(t.url("/v1/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(r.headers().get("set-cookie").is_none());
+    assert!(r.text().await.unwrap().is_empty());
+    // A cookie that is no session is still refused.
+    let r = no_redirects()
+        .post(t.url("/v1/auth/refresh"))
+        .header("cookie", "__Secure-refresh_token=rt_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -105,7 +134,10 @@ async fn the_pages_sign_in_keeps_the_refresh_token_in_its_cookie() {
     assert!(r.body.get("refresh_token").is_none(), "{}", r.text);
     let cookie = r.headers["set-cookie"].to_str().unwrap();
     assert!(
-        cookie.starts_with("refresh_token=rt_") && cookie.contains("HttpOnly"),
+        cookie.starts_with("__Secure-refresh_token=rt_")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("Secure;")
+            && cookie.contains("Path=/v1/auth/refresh;"),
         "{cookie}"
     );
     let pair = cookie.split(';').next().unwrap();

@@ -1,7 +1,9 @@
 //! `POST /v1/auth/refresh`: spends a refresh token for a new pair. A spent token presented
 //! again means it leaked: the whole session is revoked. The token comes in the body, or (no
-//! body) in the web pages' HttpOnly cookie, and then the next one goes back there.
+//! body) in the web pages' HttpOnly cookie, and then the next one goes back there; with
+//! neither, a 204 (a visitor without a session).
 
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Rotation;
 use shared::domain::now_epoch;
@@ -32,17 +34,17 @@ async fn refresh<S: Store>(
         ),
     };
     if presented.trim().is_empty() {
-        // Blank in a body is the body's mistake; no body and no cookie is no credential.
-        return Err(if in_cookie {
-            ApiError::Unauthorized {
-                message:
-                    "no refresh token: send refresh_token in the body, or sign in on the web pages"
-                        .into(),
-                code: "invalid_refresh_token",
-            }
+        // Blank in a body is the body's mistake. No body and no cookie: a visitor of the web
+        // pages without a session, which is nothing to refresh rather than an error.
+        return if in_cookie {
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .header("cache-control", "no-store")
+                .body(Body::Empty)
+                .map_err(ApiError::internal)
         } else {
-            ApiError::missing("refresh_token")
-        });
+            Err(ApiError::missing("refresh_token"))
+        };
     }
     let now = now_epoch();
     let next = new_refresh_token();

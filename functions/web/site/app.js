@@ -29,7 +29,8 @@ function say(text) { statusLine.textContent = text || ''; }
 
 async function refresh() {
   const r = await fetch('/v1/auth/refresh', { method: 'POST', credentials: 'same-origin' });
-  if (!r.ok) { state.access = null; return false; }
+  // 204: no session cookie, nothing to refresh (not an error).
+  if (!r.ok || r.status === 204) { state.access = null; return false; }
   state.access = (await r.json()).access_token;
   return true;
 }

@@ -13,6 +13,7 @@ use std::sync::{LazyLock, Mutex};
 const INDEX: &str = include_str!("../site/index.html");
 const APP_JS: &str = include_str!("../site/app.js");
 const APP_CSS: &str = include_str!("../site/app.css");
+const ICON_SVG: &str = include_str!("../site/icon.svg");
 
 struct Asset {
     name: String,
@@ -35,10 +36,11 @@ fn asset(stem: &str, ext: &str, body: &'static str, content_type: &'static str) 
     }
 }
 
-static ASSETS: LazyLock<[Asset; 2]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
     [
         asset("app", "js", APP_JS, "text/javascript; charset=utf-8"),
         asset("app", "css", APP_CSS, "text/css; charset=utf-8"),
+        asset("icon", "svg", ICON_SVG, "image/svg+xml"),
     ]
 });
 
@@ -47,22 +49,38 @@ fn page(providers: &str) -> String {
     INDEX
         .replace("{{APP_JS}}", &ASSETS[0].name)
         .replace("{{APP_CSS}}", &ASSETS[1].name)
+        .replace("{{ICON}}", &ASSETS[2].name)
         .replace("{{PROVIDERS}}", providers)
 }
 
 /// No inline script or style, nothing framed, nothing loaded from elsewhere but presigned URLs
-/// (S3's origin; the emulator's under `make run`): images and videos shown, masks uploaded.
-fn content_security_policy(endpoint: Option<&str>) -> String {
-    let mut s3 = "https://*.amazonaws.com".to_string();
-    if let Some(e) = endpoint {
-        s3.push(' ');
-        s3.push_str(e.trim_end_matches('/'));
-    }
+/// from this stack's own bucket (the emulator's under `make run`): images and videos shown,
+/// masks uploaded.
+fn content_security_policy(bucket_origins: &str) -> String {
+    let s3 = bucket_origins;
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: {s3}; \
          media-src 'self' blob: {s3}; connect-src 'self' {s3}; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
+}
+
+/// Where presigned URLs of the bucket point: its virtual-hosted origin in the region (and the
+/// global one, which us-east-1 also answers), or the emulator's endpoint; the local stack's
+/// gateway serves them under 'self' when it has a presigned URL base.
+fn bucket_origins(config: &shared::Config) -> String {
+    if config.presigned_url_base.is_some() {
+        return String::new();
+    }
+    if let Some(endpoint) = &config.aws_endpoint_url {
+        return endpoint.trim_end_matches('/').to_string();
+    }
+    let (bucket, region) = (&config.bucket_name, &config.aws_region);
+    let mut origins = format!("https://{bucket}.s3.{region}.amazonaws.com");
+    if region == "us-east-1" {
+        origins.push_str(&format!(" https://{bucket}.s3.amazonaws.com"));
+    }
+    origins
 }
 
 pub async fn handler<S, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -71,7 +89,12 @@ pub async fn handler<S, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
 
 fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path();
-    let (body, etag, content_type, cache) = match path.strip_prefix("/assets/") {
+    // Browsers ask for /favicon.ico whatever the page says: the same icon.
+    let asset_name = match path {
+        "/favicon.ico" => Some(ASSETS[2].name.as_str()),
+        _ => path.strip_prefix("/assets/"),
+    };
+    let (body, etag, content_type, cache) = match asset_name {
         Some(name) => {
             let a = ASSETS
                 .iter()
@@ -123,12 +146,7 @@ fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiEr
         .header("etag", &etag)
         .header(
             "content-security-policy",
-            // Under the local stack images come through the gateway ('self') unless it was
-            // started without its S3 path.
-            content_security_policy(match deps.config.presigned_url_base {
-                Some(_) => None,
-                None => deps.config.aws_endpoint_url.as_deref(),
-            }),
+            content_security_policy(&bucket_origins(&deps.config)),
         )
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
@@ -159,6 +177,39 @@ mod tests {
             );
         }
         assert!(!html.contains("style=\""));
+    }
+
+    #[test]
+    fn the_policy_names_only_this_stacks_bucket() {
+        let mut config = shared::Config::from_map(
+            &[
+                ("TABLE_NAME", "t"),
+                ("BUCKET_NAME", "imageapi-images-123"),
+                ("QUEUE_URL", "http://q"),
+                ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+                ("AWS_REGION", "eu-west-1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        )
+        .unwrap();
+        let csp = content_security_policy(&bucket_origins(&config));
+        assert!(
+            csp.contains(
+                "img-src 'self' data: blob: https://imageapi-images-123.s3.eu-west-1.amazonaws.com;"
+            ),
+            "{csp}"
+        );
+        assert!(!csp.contains('*'), "{csp}");
+        config.aws_region = "us-east-1".into();
+        let origins = bucket_origins(&config);
+        assert_eq!(
+            origins,
+            "https://imageapi-images-123.s3.us-east-1.amazonaws.com https://imageapi-images-123.s3.amazonaws.com"
+        );
+        config.aws_endpoint_url = Some("http://127.0.0.1:4566/".into());
+        assert_eq!(bucket_origins(&config), "http://127.0.0.1:4566");
     }
 
     #[test]

@@ -436,8 +436,9 @@ pub fn public_origin(config: &crate::config::Config, req: &Request) -> String {
 }
 
 /// The cookie the web pages keep their refresh token in: out of reach of scripts, sent only to
-/// the refresh route, never cross-site.
-pub const REFRESH_COOKIE: &str = "refresh_token";
+/// the refresh route, never cross-site. `__Secure-`: only a secure origin can set it (the
+/// `__Host-` prefix would need `Path=/`, sending it with every request).
+pub const REFRESH_COOKIE: &str = "__Secure-refresh_token";
 
 pub fn refresh_cookie(token: &str, max_age: i64) -> String {
     format!(

@@ -264,9 +264,10 @@ fn register() {}
 fn login() {}
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", operation_id = "refresh",
-    request_body(content = Option<RefreshRequest>, description = "The refresh token; without a body, the `refresh_token` cookie the web pages' sign-in set is used, and the next one is set there instead of answered"),
+    request_body(content = Option<RefreshRequest>, description = "The refresh token; without a body, the `__Secure-refresh_token` cookie the web pages' sign-in set is used, and the next one is set there instead of answered"),
     responses(
         (status = 200, description = "New access token and a new refresh token (in the body, or in the cookie it came from); the old one is spent", body = TokenResponse),
+        (status = 204, description = "No body and no refresh cookie: a visitor without a session, nothing to refresh"),
         (status = 401, description = "Unknown, expired or already-used refresh token (reuse revokes the session)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
