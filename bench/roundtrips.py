@@ -49,7 +49,10 @@ def main():
     ap.add_argument("--stack", default=str(ROOT / "target" / "debug" / "local-stack"))
     args = ap.parse_args()
     port = free_port()
-    env = dict(os.environ, PORT=str(port), MOTO_ENABLE_RECORDING="True", RUST_LOG="warn")
+    # The recorder's file is an output: under target/, never in the checkout.
+    (ROOT / "target").mkdir(exist_ok=True)
+    env = dict(os.environ, PORT=str(port), MOTO_ENABLE_RECORDING="True", RUST_LOG="warn",
+               MOTO_RECORDER_FILEPATH=str(ROOT / "target" / "moto_recording"))
     stack = subprocess.Popen([args.stack], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     moto = None
     try:
