@@ -263,3 +263,42 @@ async fn the_worker_consumes_the_queue_and_leaves_unreadable_messages() {
     }
     panic!("queue never settled: visible/in-flight = {last:?}");
 }
+
+/// Two stacks, one emulator port: the second says the port is taken, by what, and how to pick
+/// another, and never provisions into an emulator it did not start.
+#[tokio::test]
+async fn a_taken_emulator_port_is_named_with_its_occupant_and_the_way_out() {
+    let root = workspace_root();
+    let (python, launcher) = (
+        root.join(".venv/bin/python"),
+        root.join("infra/local/moto_server.py"),
+    );
+    let (first, endpoint) = local_stack::start_emulator(&python, &launcher, 0)
+        .await
+        .unwrap();
+    let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
+    let err = local_stack::start_emulator(&python, &launcher, port)
+        .await
+        .expect_err("a second emulator on a taken port")
+        .to_string();
+    for part in [
+        format!("port {port} is taken"),
+        "another moto server".into(),
+        "EMULATOR_PORT=".into(),
+    ] {
+        assert!(err.contains(&part), "{part:?} in {err}");
+    }
+    drop(first);
+
+    // Something that is no emulator at all.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = other.local_addr().unwrap().port();
+    let err = local_stack::start_emulator(&python, &launcher, port)
+        .await
+        .expect_err("a taken port")
+        .to_string();
+    assert!(
+        err.contains("is taken") && err.contains("does not speak HTTP"),
+        "{err}"
+    );
+}

@@ -104,9 +104,16 @@ pub async fn start_emulator(
     }
     let port = match port {
         0 => free_port().await?,
-        fixed => fixed,
+        fixed => {
+            // Whatever answers on a taken port is not this run's emulator: never provision
+            // into it (another stack's tables, or LocalStack's).
+            if TcpListener::bind(("127.0.0.1", fixed)).await.is_err() {
+                return Err(port_taken(fixed, &occupant(fixed).await).into());
+            }
+            fixed
+        }
     };
-    let child = Command::new(python)
+    let mut child = Command::new(python)
         .arg(launcher)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
@@ -115,6 +122,15 @@ pub async fn start_emulator(
         .spawn()?;
     let endpoint = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
+        // Our child must still be running when the port answers: if it died (the port was
+        // taken meanwhile), the answer is someone else's.
+        if let Some(status) = child.try_wait()? {
+            return Err(match TcpListener::bind(("127.0.0.1", port)).await {
+                Err(_) => port_taken(port, &occupant(port).await),
+                Ok(_) => format!("the emulator exited at start ({status})"),
+            }
+            .into());
+        }
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
@@ -124,6 +140,45 @@ pub async fn start_emulator(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err(format!("the emulator did not start on port {port} within 10 s").into())
+}
+
+fn port_taken(port: u16, occupant: &str) -> String {
+    format!(
+        "port {port} is taken ({occupant}), so this run cannot start its AWS emulator there; \
+         stop that, or choose another port: EMULATOR_PORT={} make run (EMULATOR_PORT=0 picks a \
+         free one)",
+        port.saturating_add(1)
+    )
+}
+
+/// What answers on a taken port, as far as an HTTP probe can tell.
+async fn occupant(port: u16) -> String {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build();
+    let Ok(http) = http else {
+        return "by an unknown program".into();
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let answers = |path: &'static str| {
+        let (http, base) = (&http, &base);
+        async move {
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    };
+    if answers("/_localstack/health").await {
+        "by LocalStack".into()
+    } else if answers("/moto-api/data.json").await {
+        "by another moto server: another `make run`?".into()
+    } else if http.get(&base).send().await.is_ok() {
+        "by an HTTP server that is not an AWS emulator this run knows".into()
+    } else {
+        "by a program that does not speak HTTP".into()
+    }
 }
 
 impl LocalStack {
