@@ -345,6 +345,72 @@ async fn a_disabled_account_is_refused_everywhere_at_once_until_enabled() {
     assert_eq!(actions, ["enable", "disable"]);
 }
 
+/// Two admins demoting each other at the same moment: one wins, the other is refused (its
+/// own role is checked in the transaction that would change the other's), and an admin remains.
+#[tokio::test]
+async fn two_admins_racing_to_demote_each_other_leave_one_admin() {
+    let (t, root, root_id) = with_admin().await;
+    let (_, ada) = t.new_user().await;
+    let ada_id = t.user_id(&ada.access).await;
+    let role = |id: &str| format!("/v1/admin/users/{id}/role");
+    let r = t
+        .post(&role(&ada_id), json!({"role": "admin"}), Some(&root.access))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let admins = [(&root_id, &root), (&ada_id, &ada)];
+    for round in 0..6 {
+        let (root_path, ada_path) = (role(&root_id), role(&ada_id));
+        let (a, b) = tokio::join!(
+            t.post(&ada_path, json!({"role": "user"}), Some(&root.access)),
+            t.post(&root_path, json!({"role": "user"}), Some(&ada.access)),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::FORBIDDEN],
+            "round {round}: {} / {}",
+            a.text,
+            b.text
+        );
+        let mut roles = Vec::new();
+        for (id, _) in admins {
+            let (_, winner) = admins[if a.status == StatusCode::OK { 0 } else { 1 }];
+            let user = t
+                .get(&format!("/v1/admin/users/{id}"), Some(&winner.access))
+                .await;
+            assert_eq!(user.status, StatusCode::OK, "{}", user.text);
+            roles.push(user.body["user"]["role"].as_str().unwrap().to_string());
+        }
+        roles.sort();
+        assert_eq!(roles, ["admin", "user"], "round {round}");
+        // The winner makes the other an admin again for the next round.
+        let (winner, loser) = if a.status == StatusCode::OK {
+            (&root, &ada_id)
+        } else {
+            (&ada, &root_id)
+        };
+        let r = t
+            .post(&role(loser), json!({"role": "admin"}), Some(&winner.access))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    // An admin disabled meanwhile changes nothing: disabled accounts are refused at admission,
+    // and a change already admitted is refused by its own transaction (tested in memory).
+    let r = t
+        .post(
+            &format!("/v1/admin/users/{ada_id}/disable"),
+            json!({}),
+            Some(&root.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t
+        .post(&role(&root_id), json!({"role": "user"}), Some(&ada.access))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+}
+
 #[tokio::test]
 async fn an_admin_grants_the_role_and_a_removed_role_takes_effect_at_once() {
     let (t, root, root_id) = with_admin().await;

@@ -73,6 +73,9 @@ impl AuditEntry {
 pub enum AdminWrite<T> {
     Done(T),
     NoSuchUser,
+    /// The acting admin is no longer an enabled admin (demoted or disabled since the request
+    /// was admitted): checked in the same transaction as the change.
+    NotAnAdmin,
     /// A deduction larger than the balance (balances never go below zero).
     Insufficient {
         available: i64,

@@ -24,6 +24,9 @@ fn done<T>(write: AdminWrite<T>) -> Result<T, ApiError> {
     match write {
         AdminWrite::Done(v) => Ok(v),
         AdminWrite::NoSuchUser => Err(no_such_user()),
+        AdminWrite::NotAnAdmin => Err(ApiError::forbidden(
+            "you are no longer an enabled admin: your role was removed or your account disabled",
+        )),
         AdminWrite::Insufficient { available } => Err(ApiError::Conflict {
             message: format!(
                 "the user has {available} credits: a deduction cannot take the balance below zero"
@@ -131,13 +134,13 @@ pub async fn usage<S: Store, B>(deps: &Deps<S, B>, days: u32) -> Result<Vec<DayU
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{deps as memory_deps, user_with_credits};
+    use crate::adapters::memory::{admin_user, deps as memory_deps, user_with_credits};
     use crate::ports::{Accounts, Admin, Credits};
 
     #[tokio::test]
     async fn a_grant_moves_the_balance_with_a_ledger_line_and_an_audit_entry() {
         let deps = memory_deps();
-        let admin = user_with_credits(&deps.store, 0).await;
+        let admin = admin_user(&deps.store).await;
         let user = user_with_credits(&deps.store, 10).await;
         let (balance, audit) = grant(&deps, &admin, &user, 25, "outage refund")
             .await
@@ -156,7 +159,7 @@ mod tests {
     #[tokio::test]
     async fn a_deduction_never_takes_the_balance_below_zero_and_leaves_nothing() {
         let deps = memory_deps();
-        let admin = user_with_credits(&deps.store, 0).await;
+        let admin = admin_user(&deps.store).await;
         let user = user_with_credits(&deps.store, 10).await;
         let e = grant(&deps, &admin, &user, -11, "x").await.unwrap_err();
         assert!(matches!(e, ApiError::Conflict { param: Some(ref p), .. } if p == "amount"));
@@ -178,7 +181,7 @@ mod tests {
     #[tokio::test]
     async fn admins_cannot_lock_themselves_out_and_unknown_users_are_404() {
         let deps = memory_deps();
-        let admin = user_with_credits(&deps.store, 0).await;
+        let admin = admin_user(&deps.store).await;
         assert!(matches!(
             set_disabled(&deps, &admin, &admin, true).await,
             Err(ApiError::Conflict { .. })
@@ -195,6 +198,35 @@ mod tests {
             grant(&deps, &admin, "user_nobody", 5, "x").await,
             Err(ApiError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_demoted_or_disabled_admin_changes_nothing_and_one_admin_remains() {
+        let deps = memory_deps();
+        let (ada, bob) = (admin_user(&deps.store).await, admin_user(&deps.store).await);
+        let user = user_with_credits(&deps.store, 10).await;
+        // Ada demotes Bob; Bob's demotion of Ada, admitted before, is then refused.
+        set_role(&deps, &ada, &bob, Role::User).await.unwrap();
+        assert!(matches!(
+            set_role(&deps, &bob, &ada, Role::User).await,
+            Err(ApiError::Forbidden { .. })
+        ));
+        assert_eq!(
+            deps.store.user(&ada).await.unwrap().unwrap().role,
+            Role::Admin
+        );
+        assert!(matches!(
+            grant(&deps, &bob, &user, 5, "x").await,
+            Err(ApiError::Forbidden { .. })
+        ));
+        // A disabled admin is no admin either.
+        set_role(&deps, &ada, &bob, Role::Admin).await.unwrap();
+        set_disabled(&deps, &ada, &bob, true).await.unwrap();
+        assert!(matches!(
+            set_disabled(&deps, &bob, &user, true).await,
+            Err(ApiError::Forbidden { .. })
+        ));
+        assert!(deps.store.audit_trail(&user, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

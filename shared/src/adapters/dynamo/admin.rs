@@ -37,6 +37,24 @@ fn audit_from(it: &Item) -> Result<AuditEntry, ApiError> {
     })
 }
 
+/// How an audited change ended.
+enum Audited {
+    Done(UserRecord),
+    /// The update's own condition failed: the profile as it is now (`None`: no such user).
+    Refused(Option<UserRecord>),
+    NotAnAdmin,
+}
+
+impl Audited {
+    fn write(self) -> AdminWrite<UserRecord> {
+        match self {
+            Audited::Done(u) => AdminWrite::Done(u),
+            Audited::Refused(_) => AdminWrite::NoSuchUser,
+            Audited::NotAnAdmin => AdminWrite::NotAnAdmin,
+        }
+    }
+}
+
 impl DynamoStore {
     /// Adds a settled request's paid work to its day's counter. After the settlement, not in
     /// it: a hot counter must never fail (by transaction conflicts) the write that stores
@@ -62,28 +80,44 @@ impl DynamoStore {
         }
     }
 
-    /// One audited change to a profile: the update (and `line`, a ledger line), and the audit
-    /// entry, stand or fall together. The profile as it is afterwards, or `Err` with the profile
-    /// as it is (`None`: no such user) when the update's condition failed.
+    /// One audited change to a profile: the update (and `line`, a ledger line), the audit
+    /// entry and the check that the acting admin (`audit.actor`) is still an enabled admin
+    /// stand or fall together. The profile as it is afterwards, or `Err` with the profile as it
+    /// is (`None`: no such user) when the update's condition failed.
     async fn audited(
         &self,
         user_id: &str,
         update: Update,
         line: Option<Put>,
         audit: &AuditEntry,
-    ) -> Result<Result<UserRecord, Option<UserRecord>>, ApiError> {
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+    ) -> Result<Audited, ApiError> {
+        // Two admins demoting each other at once: the second transaction finds its actor
+        // demoted and is refused, so an admin always remains.
+        let actor = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::profile(&audit.actor)))
+            .condition_expression(
+                "attribute_exists(pk) AND #role = :admin AND attribute_not_exists(disabled_at)",
+            )
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+            .build()
+            .expect("condition check fields set");
+        let mut items = vec![
+            TransactWriteItem::builder().condition_check(actor).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ];
         items.extend(line.map(|l| TransactWriteItem::builder().put(l).build()));
         items.push(audit_put(&self.table, audit));
+        let failed = |reasons: &[String], i: usize| {
+            reasons
+                .get(i)
+                .is_some_and(|r| r == "ConditionalCheckFailed")
+        };
         let refused = match self.transact(items).await? {
             Ok(()) => false,
-            Err(reasons)
-                if reasons
-                    .first()
-                    .is_some_and(|r| r == "ConditionalCheckFailed") =>
-            {
-                true
-            }
+            Err(reasons) if failed(&reasons, 0) => return Ok(Audited::NotAnAdmin),
+            Err(reasons) if failed(&reasons, 1) => true,
             Err(reasons) => {
                 return Err(ApiError::internal(format!(
                     "admin change cancelled: {reasons:?}"
@@ -91,8 +125,8 @@ impl DynamoStore {
             }
         };
         Ok(match (refused, self.user(user_id).await?) {
-            (false, Some(u)) => Ok(u),
-            (_, now) => Err(now),
+            (false, Some(u)) => Audited::Done(u),
+            (_, now) => Audited::Refused(now),
         })
     }
 
@@ -222,11 +256,12 @@ impl Admin for DynamoStore {
         line.item.insert("note".into(), s(note));
         Ok(
             match self.audited(user_id, update, Some(line), audit).await? {
-                Ok(u) => AdminWrite::Done(u.credits),
-                Err(Some(u)) => AdminWrite::Insufficient {
+                Audited::Done(u) => AdminWrite::Done(u.credits),
+                Audited::Refused(Some(u)) => AdminWrite::Insufficient {
                     available: u.credits.available,
                 },
-                Err(None) => AdminWrite::NoSuchUser,
+                Audited::Refused(None) => AdminWrite::NoSuchUser,
+                Audited::NotAnAdmin => AdminWrite::NotAnAdmin,
             },
         )
     }
@@ -247,10 +282,7 @@ impl Admin for DynamoStore {
                 .update_expression("REMOVE disabled_at"),
         };
         let update = update.build().expect("update fields set");
-        Ok(self
-            .audited(user_id, update, None, audit)
-            .await?
-            .map_or(AdminWrite::NoSuchUser, AdminWrite::Done))
+        Ok(self.audited(user_id, update, None, audit).await?.write())
     }
 
     async fn set_role(
@@ -266,10 +298,7 @@ impl Admin for DynamoStore {
             .expression_attribute_values(":role", s(role.as_str()))
             .build()
             .expect("update fields set");
-        Ok(self
-            .audited(user_id, update, None, audit)
-            .await?
-            .map_or(AdminWrite::NoSuchUser, AdminWrite::Done))
+        Ok(self.audited(user_id, update, None, audit).await?.write())
     }
 
     async fn audit_trail(&self, user_id: &str, limit: usize) -> Result<Vec<AuditEntry>, ApiError> {

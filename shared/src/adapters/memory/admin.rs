@@ -13,6 +13,9 @@ impl MemoryStore {
         change: impl FnOnce(&mut UserRecord),
     ) -> AdminWrite<UserRecord> {
         let mut st = self.state();
+        if !st.acts_as_admin(&audit.actor) {
+            return AdminWrite::NotAnAdmin;
+        }
         let Some(user) = st.users.get_mut(user_id).and_then(|p| p.user.as_mut()) else {
             return AdminWrite::NoSuchUser;
         };
@@ -68,6 +71,9 @@ impl Admin for MemoryStore {
         note: &str,
     ) -> Result<AdminWrite<CreditBalance>, ApiError> {
         let mut st = self.state();
+        if !st.acts_as_admin(&audit.actor) {
+            return Ok(AdminWrite::NotAnAdmin);
+        }
         let Some(user) = st.users.get_mut(user_id).and_then(|p| p.user.as_mut()) else {
             return Ok(AdminWrite::NoSuchUser);
         };

@@ -94,6 +94,18 @@ struct State {
     jobs: BTreeMap<(String, String), Job>,
 }
 
+impl State {
+    /// Whether `user_id` is an enabled admin now (the admin changes' own condition).
+    fn acts_as_admin(&self, user_id: &str) -> bool {
+        self.users
+            .get(user_id)
+            .and_then(|p| p.user.as_ref())
+            .is_some_and(|u| {
+                u.role == crate::domain::accounts::Role::Admin && u.disabled_at.is_none()
+            })
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore(Mutex<State>);
 
@@ -216,6 +228,19 @@ pub fn deps() -> crate::Deps<MemoryStore, MemoryBlobs> {
 
 /// A user with `credits` to spend; its id.
 pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
+    user_with(store, credits, crate::domain::accounts::Role::User).await
+}
+
+/// An enabled admin.
+pub async fn admin_user(store: &MemoryStore) -> String {
+    user_with(store, 0, crate::domain::accounts::Role::Admin).await
+}
+
+async fn user_with(
+    store: &MemoryStore,
+    credits: i64,
+    role: crate::domain::accounts::Role,
+) -> String {
     let id = crate::domain::new_id("user");
     let user = UserRecord {
         id: id.clone(),
@@ -223,7 +248,7 @@ pub async fn user_with_credits(store: &MemoryStore, credits: i64) -> String {
         email: format!("{id}@example.com"),
         password_hash: String::new(),
         name: None,
-        role: crate::domain::accounts::Role::User,
+        role,
         created_at: 0,
         referral_code: id.to_uppercase(),
         referred_by: None,
