@@ -181,8 +181,11 @@ impl Config {
     }
 
     // Long: one line per variable; splitting it would only scatter the list.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        // Set, even if empty: template.yaml gives a secret's variable (empty when the deployment
+        // has none) to the functions that use it, and to no other.
+        let given = |k: &str| lookup(k).is_some();
         let required = |k: &'static str| get(k).ok_or(ConfigError::Missing(k));
         fn parse<T: std::str::FromStr>(
             name: &'static str,
@@ -229,7 +232,17 @@ impl Config {
             (None, Some(v)) => Ok(Some(Secret::plain(name, v))),
             (None, None) => Ok(None),
         };
-        let jwt_secret = secret("JWT_SECRET", "JWT_SECRET_ARN", MIN_JWT_SECRET_BYTES)?
+        // A secret this function is not given (neither variable set) is withheld: reading it
+        // fails, loudly. A function given the variable empty and no ARN fails here, at once.
+        let secret_or_withheld =
+            |name: &'static str, arn_name: &'static str, min_len: usize| match secret(
+                name, arn_name, min_len,
+            )? {
+                Some(s) => Ok(Some(s)),
+                None if given(name) || given(arn_name) => Ok(None),
+                None => Ok(Some(Secret::withheld(name))),
+            };
+        let jwt_secret = secret_or_withheld("JWT_SECRET", "JWT_SECRET_ARN", MIN_JWT_SECRET_BYTES)?
             .ok_or(ConfigError::Missing("JWT_SECRET"))?;
         let access: u64 = parse(
             "ACCESS_TOKEN_TTL_SECONDS",
@@ -334,6 +347,16 @@ impl Config {
             }
             Ok(v)
         };
+        // The vendors whose keys the deployment has (`VENDOR_KEYS`, made by the template): a
+        // function that lists models knows them without being given the keys.
+        let vendor_keys = list("VENDOR_KEYS");
+        let vendor = |name: &'static str, arn_name: &'static str, tag: &str| {
+            Ok::<_, ConfigError>(match secret(name, arn_name, 1)? {
+                Some(key) => Some(key),
+                None if vendor_keys.iter().any(|v| v == tag) => Some(Secret::withheld(name)),
+                None => None,
+            })
+        };
         let identity_providers = {
             use crate::domain::signin::Idp;
             let mut providers = Vec::new();
@@ -363,10 +386,11 @@ impl Config {
                 let Some(client_id) = get(id_var) else {
                     continue;
                 };
-                let secret = secret(secret_var, arn_var, 1)?.ok_or(ConfigError::Invalid {
-                    name: secret_var,
-                    reason: format!("{secret_var} (or {arn_var}) is required with {id_var}"),
-                })?;
+                let secret =
+                    secret_or_withheld(secret_var, arn_var, 1)?.ok_or(ConfigError::Invalid {
+                        name: secret_var,
+                        reason: format!("{secret_var} (or {arn_var}) is required with {id_var}"),
+                    })?;
                 let issuer = get(issuer_var)
                     .unwrap_or_else(|| idp.default_issuer().into())
                     .trim_end_matches('/')
@@ -409,26 +433,30 @@ impl Config {
             public_base_url: get("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_string()),
             prompt_model: get("PROMPT_MODEL").unwrap_or_else(|| "gpt-5.4-mini".into()),
             vendor_preference,
-            replicate_api_token: secret(
+            replicate_api_token: vendor(
                 "REPLICATE_API_TOKEN",
                 "REPLICATE_API_TOKEN_SECRET_ARN",
-                1,
+                "replicate",
             )?,
             replicate_base_url: get("REPLICATE_BASE_URL")
                 .unwrap_or_else(|| "https://api.replicate.com".into())
                 .trim_end_matches('/')
                 .to_string(),
-            fal_key: secret("FAL_KEY", "FAL_KEY_SECRET_ARN", 1)?,
+            fal_key: vendor("FAL_KEY", "FAL_KEY_SECRET_ARN", "fal")?,
             fal_queue_url: get("FAL_QUEUE_URL")
                 .unwrap_or_else(|| "https://queue.fal.run".into())
                 .trim_end_matches('/')
                 .to_string(),
-            stability_api_key: secret("STABILITY_API_KEY", "STABILITY_API_KEY_SECRET_ARN", 1)?,
+            stability_api_key: vendor(
+                "STABILITY_API_KEY",
+                "STABILITY_API_KEY_SECRET_ARN",
+                "stability",
+            )?,
             stability_base_url: get("STABILITY_BASE_URL")
                 .unwrap_or_else(|| "https://api.stability.ai".into())
                 .trim_end_matches('/')
                 .to_string(),
-            openai_api_key: secret("OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ARN", 1)?,
+            openai_api_key: vendor("OPENAI_API_KEY", "OPENAI_API_KEY_SECRET_ARN", "openai")?,
             openai_base_url: get("OPENAI_BASE_URL")
                 .unwrap_or_else(|| "https://api.openai.com/v1".into())
                 .trim_end_matches('/')
@@ -599,10 +627,39 @@ mod tests {
         );
         vars.remove("FAL_KEY");
         vars.remove("JWT_SECRET_ARN");
+        // Given to this function (empty: the deployment set neither): fails at cold start.
+        vars.insert("JWT_SECRET".into(), String::new());
         let err = Config::from_map(&vars).unwrap_err().to_string();
         assert!(
             err.contains("JWT_SECRET"),
             "one of the two is required: {err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_secret_not_given_to_a_function_is_withheld_and_never_read() {
+        let mut vars = base();
+        vars.remove("JWT_SECRET");
+        vars.insert("VENDOR_KEYS".into(), "openai,,fal".into());
+        vars.insert("GOOGLE_CLIENT_ID".into(), "client".into());
+        let c = Config::from_map(&vars).unwrap();
+        // The catalog knows which vendors the deployment has, without their keys.
+        use crate::domain::catalog::ProviderKind;
+        assert!(c.serves(ProviderKind::OpenAi) && c.serves(ProviderKind::Fal));
+        assert!(!c.serves(ProviderKind::Replicate));
+        let google = &c.identity_providers[0];
+        for secret in [
+            &c.jwt_secret,
+            c.openai_api_key.as_ref().unwrap(),
+            google.client_secret.as_ref().unwrap(),
+        ] {
+            let err = secret.get().await.unwrap_err().to_string();
+            assert!(err.contains("not given to this function"), "{err}");
+            assert!(!format!("{secret:?}").contains("client"));
+        }
+        // Given, but empty, with a client id: a deployment mistake, at cold start.
+        vars.insert("GOOGLE_CLIENT_SECRET".into(), String::new());
+        let err = Config::from_map(&vars).unwrap_err().to_string();
+        assert!(err.contains("GOOGLE_CLIENT_SECRET"), "{err}");
     }
 }

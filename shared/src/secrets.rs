@@ -18,6 +18,9 @@ pub struct Secret {
 
 enum Source {
     Plain,
+    /// The deployment has it, but not for this function (template.yaml gives each secret only
+    /// to the functions that use it): reading it is a bug in the template.
+    Withheld,
     Arn {
         arn: String,
         region: String,
@@ -29,6 +32,7 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let from = match &self.source {
             Source::Plain => "plain value".to_string(),
+            Source::Withheld => "not given to this function".to_string(),
             Source::Arn { arn, .. } => format!("secret {arn}"),
         };
         write!(f, "{} ({from})", self.name)
@@ -42,6 +46,16 @@ impl Secret {
             source: Source::Plain,
             min_len: 1,
             value: OnceCell::new_with(Some(value.into())),
+        })
+    }
+
+    /// A secret the deployment has but this function is not given.
+    pub fn withheld(name: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            source: Source::Withheld,
+            min_len: 1,
+            value: OnceCell::new(),
         })
     }
 
@@ -89,13 +103,19 @@ impl Secret {
     }
 
     async fn fetch(&self) -> Result<Vec<u8>, ApiError> {
-        let Source::Arn {
-            arn,
-            region,
-            endpoint,
-        } = &self.source
-        else {
-            return Err(ApiError::internal(format!("{} has no value", self.name)));
+        let (arn, region, endpoint) = match &self.source {
+            Source::Arn {
+                arn,
+                region,
+                endpoint,
+            } => (arn, region, endpoint),
+            Source::Withheld => {
+                return Err(ApiError::internal(format!(
+                    "{} is not given to this function: list it in the function's Environment in template.yaml",
+                    self.name
+                )));
+            }
+            Source::Plain => return Err(ApiError::internal(format!("{} has no value", self.name))),
         };
         // A task of its own: the SDK's call is deep, and the first use is deep in a handler.
         let (name, min_len) = (self.name, self.min_len);

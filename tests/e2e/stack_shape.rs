@@ -101,8 +101,45 @@ fn each_function_may_read_only_the_secrets_it_uses() {
             }
         }
         assert_eq!(readable, expected, "{id} ({binary})");
+        // The same secrets, passed as plain values, reach only the same functions.
+        let given: BTreeSet<String> =
+            t.resource(&id).unwrap()["Properties"]["Environment"]["Variables"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .filter_map(|(var, _)| {
+                    let var = var.as_str().unwrap();
+                    PLAIN_SECRETS
+                        .iter()
+                        .find(|(v, _)| *v == var)
+                        .map(|(_, arn)| arn.to_string())
+                })
+                .collect();
+        assert_eq!(
+            given, expected,
+            "{id} ({binary}): plain secrets in its Environment"
+        );
+    }
+    let globals = t.global_environment();
+    for (var, _) in PLAIN_SECRETS {
+        assert!(
+            !globals.iter().any(|(g, _)| g == var),
+            "{var} is in Globals: every function would get it"
+        );
     }
 }
+
+/// The variables that carry secrets as plain values, and the parameter naming their secret.
+const PLAIN_SECRETS: [(&str, &str); 8] = [
+    ("JWT_SECRET", "JwtSecretArn"),
+    ("OPENAI_API_KEY", "OpenAiApiKeySecretArn"),
+    ("STABILITY_API_KEY", "StabilityApiKeySecretArn"),
+    ("REPLICATE_API_TOKEN", "ReplicateApiTokenSecretArn"),
+    ("FAL_KEY", "FalKeySecretArn"),
+    ("GOOGLE_CLIENT_SECRET", "GoogleClientSecretArn"),
+    ("MICROSOFT_CLIENT_SECRET", "MicrosoftClientSecretArn"),
+    ("APPLE_PRIVATE_KEY", "ApplePrivateKeyArn"),
+];
 
 #[test]
 fn every_function_is_a_crate_of_the_workspace() {

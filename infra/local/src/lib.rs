@@ -188,7 +188,7 @@ impl LocalStack {
         let own = template.functions_with_own_environment();
         if !own.is_empty() {
             return Err(format!(
-                "functions {own:?} declare their own Environment; keep it in Globals"
+                "functions {own:?} declare their own Environment beyond their secrets; keep it in Globals"
             )
             .into());
         }

@@ -308,9 +308,13 @@ pub fn environment(
     template: &Template,
     created: &Created,
 ) -> Result<HashMap<String, String>, Error> {
+    let r = crate::template::WithConditions {
+        template,
+        inner: created,
+    };
     template
         .global_environment()
         .into_iter()
-        .map(|(k, v)| Ok((k, resolve(&v, created)?)))
+        .map(|(k, v)| Ok((k, resolve(&v, &r)?)))
         .collect()
 }

@@ -209,6 +209,11 @@ impl Template {
         let env_name: HashMap<String, String> = self
             .global_environment()
             .into_iter()
+            .chain(
+                self.function_environment()
+                    .into_iter()
+                    .map(|(_, var, v)| (var, v)),
+            )
             .filter_map(|(var, v)| Some((v.get("Ref")?.as_str()?.to_string(), var)))
             .collect();
         let mut out = HashMap::new();
@@ -261,14 +266,98 @@ impl Template {
             .collect()
     }
 
-    /// Names of functions declaring their own `Environment` (the local stack serves every
-    /// function with the Globals environment, so this must stay empty).
-    pub fn functions_with_own_environment(&self) -> Vec<String> {
+    /// Every function's own `Environment` variables (beside Globals), unresolved.
+    pub fn function_environment(&self) -> Vec<(String, String, Value)> {
         self.resources_of("AWS::Serverless::Function")
             .into_iter()
-            .filter(|(_, f)| !f["Properties"]["Environment"].is_null())
-            .map(|(id, _)| id)
+            .flat_map(|(id, f)| {
+                f["Properties"]["Environment"]["Variables"]
+                    .as_mapping()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(move |(k, v)| {
+                        Some((id.clone(), k.as_str()?.to_string(), v.clone()))
+                    })
+            })
             .collect()
+    }
+
+    /// Whether a parameter is a secret that may come from Secrets Manager instead (it has an
+    /// `…Arn` or `…SecretArn` companion).
+    pub fn is_managed_secret(&self, parameter: &str) -> bool {
+        let names = self.parameter_names();
+        [format!("{parameter}Arn"), format!("{parameter}SecretArn")]
+            .iter()
+            .any(|companion| names.contains(companion))
+    }
+
+    /// Functions whose own `Environment` holds more than secrets. The local stack serves every
+    /// function with one configuration: Globals, and the secrets it moves into the emulator's
+    /// Secrets Manager (which every function reads by ARN, as on AWS with ARNs).
+    pub fn functions_with_own_environment(&self) -> Vec<String> {
+        let mut own: Vec<String> = self
+            .function_environment()
+            .into_iter()
+            .filter(|(_, _, v)| {
+                !v.get("Ref")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| self.is_managed_secret(p))
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        own.dedup();
+        own
+    }
+
+    /// A condition of the template's `Conditions`, evaluated with parameters from `r`.
+    pub fn condition(&self, name: &str, r: &dyn Resolve) -> Result<bool, Error> {
+        let expr = &self.root["Conditions"][name];
+        if expr.is_null() {
+            return Err(format!("no condition {name}").into());
+        }
+        self.evaluate(expr, r)
+    }
+
+    fn evaluate(&self, expr: &Value, r: &dyn Resolve) -> Result<bool, Error> {
+        let args = |key: &str| expr.get(key).and_then(Value::as_sequence);
+        if let Some(name) = expr.get("Condition").and_then(Value::as_str) {
+            return self.condition(name, r);
+        }
+        if let Some([inner]) = args("Fn::Not").map(Vec::as_slice) {
+            return Ok(!self.evaluate(inner, r)?);
+        }
+        if let Some([a, b]) = args("Fn::Equals").map(Vec::as_slice) {
+            return Ok(resolve(a, r)? == resolve(b, r)?);
+        }
+        if let Some(all) = args("Fn::Or") {
+            return all
+                .iter()
+                .try_fold(false, |any, e| Ok(any || self.evaluate(e, r)?));
+        }
+        if let Some(all) = args("Fn::And") {
+            return all
+                .iter()
+                .try_fold(true, |every, e| Ok(every && self.evaluate(e, r)?));
+        }
+        Err(format!("unsupported condition: {expr:?}").into())
+    }
+}
+
+/// A resolver that also knows the template's conditions (for `Fn::If`).
+pub struct WithConditions<'a> {
+    pub template: &'a Template,
+    pub inner: &'a dyn Resolve,
+}
+
+impl Resolve for WithConditions<'_> {
+    fn reference(&self, id: &str) -> Option<String> {
+        self.inner.reference(id)
+    }
+    fn attribute(&self, id: &str, attribute: &str) -> Option<String> {
+        self.inner.attribute(id, attribute)
+    }
+    fn condition(&self, name: &str) -> Option<bool> {
+        self.template.condition(name, self.inner).ok()
     }
 }
 
@@ -297,6 +386,10 @@ fn random_secret() -> String {
 pub trait Resolve {
     fn reference(&self, logical_id: &str) -> Option<String>;
     fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String>;
+    /// A template condition's value, for `Fn::If` (see [`WithConditions`]).
+    fn condition(&self, _name: &str) -> Option<bool> {
+        None
+    }
 }
 
 pub fn resolve(value: &Value, r: &dyn Resolve) -> Result<String, Error> {
@@ -315,6 +408,30 @@ pub fn resolve(value: &Value, r: &dyn Resolve) -> Result<String, Error> {
             .attribute(id, attribute)
             .ok_or_else(|| format!("cannot resolve Fn::GetAtt {id}.{attribute}").into());
     }
+    if let Some([separator, items]) = value
+        .get("Fn::Join")
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+    {
+        let parts = items
+            .as_sequence()
+            .ok_or("Fn::Join takes a list")?
+            .iter()
+            .map(|v| resolve(v, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(parts.join(&resolve(separator, r)?));
+    }
+    if let Some([cond, yes, no]) = value
+        .get("Fn::If")
+        .and_then(Value::as_sequence)
+        .map(Vec::as_slice)
+    {
+        let name = cond.as_str().unwrap_or_default();
+        let holds = r
+            .condition(name)
+            .ok_or_else(|| format!("cannot evaluate condition {name}"))?;
+        return resolve(if holds { yes } else { no }, r);
+    }
     Err(format!("unsupported intrinsic in template value: {value:?}").into())
 }
 
@@ -326,12 +443,19 @@ mod tests {
 Parameters:
   Secret: {Type: String, NoEcho: true}
   Level: {Type: String, Default: info}
+  Key: {Type: String, NoEcho: true, Default: ""}
+  KeySecretArn: {Type: String, Default: ""}
+Conditions:
+  HasKeyArn: {"Fn::Not": [{"Fn::Equals": [{Ref: KeySecretArn}, ""]}]}
+  HasKey:
+    "Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{Ref: Key}, ""]}]}, {Condition: HasKeyArn}]
 Globals:
   Function:
     Environment:
       Variables:
         LEVEL: {Ref: Level}
         ARN: {"Fn::GetAtt": [Q, Arn]}
+        KEYS: {"Fn::Join": [",", [{"Fn::If": [HasKey, key, ""]}, {"Fn::If": [HasKeyArn, arn, ""]}]]}
 Resources:
   Api:
     Type: AWS::Serverless::HttpApi
@@ -341,6 +465,7 @@ Resources:
     Type: AWS::Serverless::Function
     Metadata: {BuildProperties: {Binary: a}}
     Properties:
+      Environment: {Variables: {KEY: {Ref: Key}}}
       Events:
         One: {Type: HttpApi, Properties: {Path: /v1/a, Method: get}}
         Two: {Type: HttpApi, Properties: {Path: "/v1/a/{id}", Method: DELETE}}
@@ -362,7 +487,12 @@ Resources:
     struct R;
     impl Resolve for R {
         fn reference(&self, id: &str) -> Option<String> {
-            (id == "Level").then(|| "info".into())
+            match id {
+                "Level" => Some("info".into()),
+                "Key" => Some("sk-1".into()),
+                "KeySecretArn" => Some(String::new()),
+                _ => None,
+            }
         }
         fn attribute(&self, id: &str, a: &str) -> Option<String> {
             Some(format!("{id}.{a}"))
@@ -394,12 +524,23 @@ Resources:
         let p = t.parameters(&HashMap::new()).unwrap();
         assert_eq!(p["Level"], "info");
         assert_eq!(p["Secret"].len(), 64);
+        let conditioned = WithConditions {
+            template: &t,
+            inner: &R,
+        };
         let env: HashMap<_, _> = t
             .global_environment()
             .into_iter()
-            .map(|(k, v)| (k, resolve(&v, &R).unwrap()))
+            .map(|(k, v)| (k, resolve(&v, &conditioned).unwrap()))
             .collect();
         assert_eq!(env["ARN"], "Q.Arn");
+        assert_eq!(env["KEYS"], "key,");
+        // A function's own secrets are fine; anything else of its own is not served locally.
+        assert!(t.functions_with_own_environment().is_empty());
+        let p = t
+            .parameters(&[("KEY".to_string(), "sk-2".to_string())].into())
+            .unwrap();
+        assert_eq!(p["Key"], "sk-2");
     }
 
     #[test]
