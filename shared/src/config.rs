@@ -17,6 +17,9 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// 2 GiB per account unless the deployment says otherwise.
+pub const STORAGE_QUOTA_DEFAULT: u64 = 2 * 1024 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Config {
     pub table_name: String,
@@ -74,6 +77,9 @@ pub struct Config {
     /// Lifetime of presigned GET URLs (default 1 hour, at most 7 days).
     pub presign_ttl: Duration,
     pub daily_image_limit: u32,
+    /// Bytes of assets each account may store: free work (transforms, uploads, versions)
+    /// costs no credits, so this is what bounds it.
+    pub storage_quota_bytes: u64,
     /// Requests per hour per client address on the unauthenticated routes.
     pub anonymous_rate_limit_per_hour: u32,
     /// Sign-in attempts per account per 15 minutes.
@@ -144,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("openai_base_url", &self.openai_base_url)
             .field("presign_ttl", &self.presign_ttl)
             .field("daily_image_limit", &self.daily_image_limit)
+            .field("storage_quota_bytes", &self.storage_quota_bytes)
             .field(
                 "identity_providers",
                 &self
@@ -473,6 +480,11 @@ impl Config {
             provider_max_retries: parse("PROVIDER_MAX_RETRIES", get("PROVIDER_MAX_RETRIES"), 2)?,
             presign_ttl: Duration::from_secs(presign),
             daily_image_limit: parse("DAILY_IMAGE_LIMIT", get("DAILY_IMAGE_LIMIT"), 50)?,
+            storage_quota_bytes: parse(
+                "STORAGE_QUOTA_BYTES",
+                get("STORAGE_QUOTA_BYTES"),
+                STORAGE_QUOTA_DEFAULT,
+            )?,
             anonymous_rate_limit_per_hour: positive("ANONYMOUS_RATE_LIMIT_PER_HOUR", 300)?,
             login_attempts_per_window: positive("LOGIN_ATTEMPTS_PER_15_MINUTES", 10)?,
             refused_terms: list("REFUSED_TERMS"),

@@ -128,6 +128,22 @@ impl ApiError {
         }
     }
 
+    /// Storing `needed` more bytes would take the account past its storage quota.
+    pub fn storage_full(used: u64, quota: u64, needed: u64) -> Self {
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);
+        Self::Forbidden {
+            message: format!(
+                "this account stores {} of its {} storage quota, and this needs {} more: delete \
+                 images, videos or versions it no longer needs (DELETE /v1/images/{{id}}) to make \
+                 room",
+                mb(used),
+                mb(quota),
+                mb(needed)
+            ),
+            code: "storage_quota_exceeded",
+        }
+    }
+
     /// A disabled account: every credential of it is refused at once.
     pub fn account_disabled() -> Self {
         Self::Forbidden {

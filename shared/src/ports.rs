@@ -206,15 +206,18 @@ pub trait RateLimits: Send + Sync {
 }
 
 pub trait Images: Send + Sync {
-    /// Stores all records or none. With a [`Settlement`], the same transaction settles its
-    /// pending [`Hold`] and records the answer under the request's Idempotency-Key claim: the
-    /// images, the charge for them and the replayable answer become final together. If the hold
-    /// is no longer pending (its charge was given back) or the claim is no longer the request's,
-    /// nothing is stored.
+    /// Stores all records or none, all of one user's, and only if their bytes fit in what
+    /// remains of `storage_quota` (else `NotWritten` with a 403 `storage_quota_exceeded`); the
+    /// user's stored bytes grow in the same write. With a [`Settlement`], the same transaction
+    /// settles its pending [`Hold`] and records the answer under the request's Idempotency-Key
+    /// claim: the images, the charge for them and the replayable answer become final together.
+    /// If the hold is no longer pending (its charge was given back) or the claim is no longer
+    /// the request's, nothing is stored.
     fn put_images(
         &self,
         records: &[ImageRecord],
         settles: Option<&Settlement>,
+        storage_quota: u64,
     ) -> impl Future<Output = WriteOutcome> + Send;
     fn image(
         &self,
@@ -230,8 +233,9 @@ pub trait Images: Send + Sync {
         limit: usize,
         after: Option<&str>,
     ) -> impl Future<Output = Result<(Vec<ImageRecord>, Option<String>), ApiError>> + Send;
-    /// Deletes the metadata of `images` (and their places in their lineages) and re-points
-    /// `reparent` children (id, new parent) in one write; `false` when one was already gone.
+    /// Deletes the metadata of `images` (and their places in their lineages), re-points
+    /// `reparent` children (id, new parent) and gives their bytes back to the user's storage
+    /// in one write; `false` when one was already gone.
     fn delete_images(
         &self,
         user_id: &str,

@@ -368,7 +368,9 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         completes_job: None,
     };
     assert!(matches!(
-        deps.store.put_images(&[record], Some(&settlement)).await,
+        deps.store
+            .put_images(&[record], Some(&settlement), u64::MAX)
+            .await,
         WriteOutcome::Written
     ));
 
@@ -554,7 +556,9 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
         completes_job: None,
     };
     assert!(matches!(
-        deps.store.put_images(&[record], Some(&settlement)).await,
+        deps.store
+            .put_images(&[record], Some(&settlement), u64::MAX)
+            .await,
         WriteOutcome::NotWritten(_)
     ));
     assert!(

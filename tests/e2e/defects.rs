@@ -496,3 +496,132 @@ async fn versions_form_one_numbered_lineage_that_can_be_listed_and_deleted() {
         (StatusCode::BAD_REQUEST, Some("all_versions"))
     );
 }
+
+/// Free work (transforms, uploads, versions) costs no credits: the storage quota is what bounds
+/// it. Every stored asset counts, work past the quota is a 403 that spends and leaves nothing,
+/// and deletes give the room back.
+#[tokio::test]
+async fn storage_is_bounded_per_account_and_deletes_give_the_room_back() {
+    let t = start_with(&[("StorageQuotaBytes", "300000")]).await;
+    let (_, s) = t.new_user().await;
+    assert_eq!(
+        storage_of(&t, &s.access).await,
+        json!({"used_bytes": 0, "quota_bytes": 300000})
+    );
+    // Generate until the quota refuses one; each stored image is counted.
+    let mut refused = None;
+    for i in 0..40 {
+        let before = t.credits(&s.access).await["available"].clone();
+        let objects = t.object_keys().await.len();
+        let r = t
+            .generate(
+                &s.access,
+                json!({"prompt": format!("a lighthouse in a storm, take {i}"), "size": "512x512"}),
+            )
+            .await;
+        if r.status == StatusCode::FORBIDDEN {
+            // Nothing spent, nothing left in the bucket.
+            assert_eq!(t.credits(&s.access).await["available"], before);
+            assert_eq!(t.object_keys().await.len(), objects);
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let used = storage_of(&t, &s.access).await["used_bytes"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            used,
+            library_bytes(&t, &s.access).await,
+            "every stored image counts"
+        );
+        assert!(used <= 300000, "{used}");
+    }
+    let refused = refused.expect("the quota refuses work past it");
+    assert_eq!(
+        refused.code(),
+        Some("storage_quota_exceeded"),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DELETE /v1/images"),
+        "{}",
+        refused.text
+    );
+    // Free work is refused the same way: a transform, and an upload too large for the room.
+    let page = t.get("/v1/images?limit=100", Some(&s.access)).await.body;
+    let ids: Vec<String> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let r = t
+        .post(
+            &format!("/v1/images/{}/transform", ids[0]),
+            json!({"operations": [{"op": "resize", "width": 1024, "height": 1024}], "output_format": "png"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.code(), Some("storage_quota_exceeded"), "{}", r.text);
+    let r = t
+        .post(
+            "/v1/uploads",
+            json!({"content_type": "image/png", "bytes": 300000}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.code(), Some("storage_quota_exceeded"));
+
+    // Deleting gives the room back, to the byte, and work fits again.
+    let used = storage_of(&t, &s.access).await["used_bytes"]
+        .as_u64()
+        .unwrap();
+    let first = t
+        .get(&format!("/v1/images/{}", ids[0]), Some(&s.access))
+        .await
+        .body["bytes"]
+        .as_u64()
+        .unwrap();
+    let r = t
+        .delete(&format!("/v1/images/{}", ids[0]), Some(&s.access))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        storage_of(&t, &s.access).await["used_bytes"]
+            .as_u64()
+            .unwrap(),
+        used - first
+    );
+    for id in &ids[1..] {
+        t.delete(&format!("/v1/images/{id}"), Some(&s.access)).await;
+    }
+    assert_eq!(storage_of(&t, &s.access).await["used_bytes"], 0);
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a lighthouse", "size": "512x512"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+async fn storage_of(t: &TestStack, access: &str) -> Value {
+    t.get("/v1/me", Some(access)).await.body["storage"].clone()
+}
+
+/// The bytes of every asset in the library, as `GET /v1/images` lists them.
+async fn library_bytes(t: &TestStack, access: &str) -> u64 {
+    let page = t.get("/v1/images?limit=100", Some(access)).await.body;
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["bytes"].as_u64().unwrap())
+        .sum()
+}

@@ -144,6 +144,7 @@ async fn every_authenticated_route_counts_the_request_and_refuses_a_signed_out_s
         "/",
         "/app/{proxy+}",
         "/assets/{file}",
+        "/favicon.ico",
     ];
     let signing_out = ["/v1/signout", "/v1/auth/logout"];
     let routes: Vec<_> = Template::load(&workspace_root().join("template.yaml"))
@@ -517,7 +518,7 @@ async fn many_records(t: &TestStack, user: &str, count: usize, prompt_len: usize
         let id = format!("img_{i:04}_{}", unique("p"));
         let mut record = crate::charges::record_of(user, &id, now - count as i64 + i as i64);
         record.prompt = Some(format!("{i} {}", "long prompt ".repeat(prompt_len / 12)));
-        let outcome = deps.store.put_images(&[record], None).await;
+        let outcome = deps.store.put_images(&[record], None, u64::MAX).await;
         assert!(
             matches!(outcome, shared::domain::billing::WriteOutcome::Written),
             "{outcome:?}"

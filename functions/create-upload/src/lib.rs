@@ -41,6 +41,17 @@ async fn create<S: Store, B: Blobs>(
             format!("bytes must be between 1 and {MAX_UPLOAD_BYTES} (10 MB)"),
         ));
     }
+    // Refused now rather than after the client has sent the bytes (completing checks again,
+    // in the write that stores the asset).
+    let used = deps
+        .store
+        .user(&who.user_id)
+        .await?
+        .map_or(0, |u| u.storage_bytes);
+    let quota = deps.config.storage_quota_bytes;
+    if used.saturating_add(body.bytes) > quota {
+        return Err(ApiError::storage_full(used, quota, body.bytes));
+    }
     let id = new_id("upl");
     let key = format!("tmp/uploads/{}/{id}", who.user_id);
     let upload_url = deps

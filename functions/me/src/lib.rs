@@ -23,5 +23,8 @@ async fn me<S: Store>(
         .user(&who.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
-    json(StatusCode::OK, &UserResponse::from(&user))
+    json(
+        StatusCode::OK,
+        &UserResponse::of(&user, deps.config.storage_quota_bytes),
+    )
 }

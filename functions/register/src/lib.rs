@@ -39,5 +39,8 @@ async fn register<S: Store>(
         .await?
         .map_err(|taken| taken.conflict())?;
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "account created");
-    json(StatusCode::CREATED, &UserResponse::from(&user))
+    json(
+        StatusCode::CREATED,
+        &UserResponse::of(&user, deps.config.storage_quota_bytes),
+    )
 }

@@ -754,6 +754,7 @@ async function accountView() {
 
   const referral = el('p', {});
   const credit = el('div', {});
+  const storage = el('div', {});
   const secret = el('code', { class: 'secret' }, '');
   const reveal = el('button', { type: 'button', class: 'secondary' }, 'Show');
   let whsec = '';
@@ -761,6 +762,7 @@ async function accountView() {
   page('Account', keyForm,
     el('section', { class: 'panel', 'aria-labelledby': 'ref-h' }, el('h2', { id: 'ref-h' }, 'Referral link'), referral),
     el('section', { class: 'panel', 'aria-labelledby': 'credit-h' }, el('h2', { id: 'credit-h' }, 'Credits'), credit),
+    el('section', { class: 'panel', 'aria-labelledby': 'storage-h' }, el('h2', { id: 'storage-h' }, 'Storage'), storage),
     el('section', { class: 'panel', 'aria-labelledby': 'hook-h' }, el('h2', { id: 'hook-h' }, 'Webhook signing secret'),
       el('p', { class: 'hint' }, 'Verify the webhooks this API sends you with it (Standard Webhooks).'),
       secret, ' ', reveal, ' ', copyButton(() => whsec, 'Copy secret'), ' ',
@@ -785,6 +787,12 @@ async function accountView() {
         el('tbody', {}, c.ledger.map((l) => el('tr', {},
           el('td', {}, day(l.created_at)), el('td', {}, l.delta > 0 ? `+${l.delta}` : String(l.delta)),
           el('td', {}, l.reason), el('td', {}, l.note || ''))))));
+    const me = await api('/v1/me');
+    const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
+    storage.replaceChildren(
+      el('p', { id: 'storage-used' }, `${mb(me.storage.used_bytes)} of ${mb(me.storage.quota_bytes)} used`),
+      el('progress', { max: me.storage.quota_bytes, value: me.storage.used_bytes, 'aria-label': 'Storage used' }),
+      el('p', { class: 'hint' }, 'Every image, video, upload and version counts; deleting them gives the room back.'));
     whsec = (await api('/v1/webhooks/secret')).secret;
   } catch (e) { say(e.message); }
 }

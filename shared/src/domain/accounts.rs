@@ -215,6 +215,9 @@ pub struct UserRecord {
     pub credits: CreditBalance,
     /// Set by an admin: every credential of the account is refused while it is.
     pub disabled_at: Option<i64>,
+    /// Bytes of the assets the account stores (images, videos, uploads, versions): what its
+    /// storage quota counts. Thumbnails and previews are not counted.
+    pub storage_bytes: u64,
 }
 
 /// What became of a referrer's reward.

@@ -94,10 +94,21 @@ pub struct UserResponse {
     pub created_at: i64,
     pub referral_code: String,
     pub credits: Credits,
+    pub storage: Storage,
 }
 
-impl From<&UserRecord> for UserResponse {
-    fn from(u: &UserRecord) -> Self {
+/// What the account stores, against its quota.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct Storage {
+    /// Bytes of the images, videos and uploads it stores (every version counts).
+    pub used_bytes: u64,
+    /// Past this, work that stores more is refused (403 `storage_quota_exceeded`).
+    pub quota_bytes: u64,
+}
+
+impl UserResponse {
+    /// The account as its owner sees it, with the deployment's storage quota.
+    pub fn of(u: &UserRecord, storage_quota: u64) -> Self {
         Self {
             id: u.id.clone(),
             username: u.username.clone(),
@@ -110,6 +121,10 @@ impl From<&UserRecord> for UserResponse {
                 available: u.credits.available,
                 earned: u.credits.earned,
                 spent: u.credits.spent,
+            },
+            storage: Storage {
+                used_bytes: u.storage_bytes,
+                quota_bytes: storage_quota,
             },
         }
     }

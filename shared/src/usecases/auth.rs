@@ -166,6 +166,7 @@ pub async fn new_user<S: crate::ports::Accounts, B>(
         referred_by,
         referral_rewarded_at: None,
         disabled_at: None,
+        storage_bytes: 0,
     })
 }
 

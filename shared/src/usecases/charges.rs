@@ -375,7 +375,7 @@ mod tests {
         let record = image_of(&user);
         assert!(matches!(
             d.store
-                .put_images(std::slice::from_ref(&record), Some(&settlement))
+                .put_images(std::slice::from_ref(&record), Some(&settlement), u64::MAX)
                 .await,
             WriteOutcome::Written
         ));
@@ -404,7 +404,7 @@ mod tests {
         d.store.fail_next_put_images(PutFault::LoseAnswer);
         let r = d
             .store
-            .put_images(&[image_of(&user)], Some(&settle(&kept)))
+            .put_images(&[image_of(&user)], Some(&settle(&kept)), u64::MAX)
             .await;
         assert!(matches!(r, WriteOutcome::Unknown(_)));
         // The hold closed with the images: there is nothing to give back.
@@ -418,7 +418,7 @@ mod tests {
         d.store.fail_next_put_images(PutFault::Unknown);
         let r = d
             .store
-            .put_images(&[image_of(&user)], Some(&settle(&lost)))
+            .put_images(&[image_of(&user)], Some(&settle(&lost)), u64::MAX)
             .await;
         assert!(matches!(r, WriteOutcome::Unknown(_)));
         let back = give_back(&d.store, &d.blobs, &lost, false).await.unwrap();

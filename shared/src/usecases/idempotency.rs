@@ -280,7 +280,11 @@ mod tests {
             completes_upload: None,
             completes_job: None,
         };
-        match deps.store.put_images(&[], Some(&settlement)).await {
+        match deps
+            .store
+            .put_images(&[], Some(&settlement), deps.config.storage_quota_bytes)
+            .await
+        {
             crate::domain::billing::WriteOutcome::Written => Ok(response),
             other => panic!("{other:?}"),
         }

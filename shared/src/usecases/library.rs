@@ -53,7 +53,11 @@ pub async fn store_objects<S: Store, B: Blobs>(
         })
         .unzip();
     let error = match futures::future::try_join_all(writes).await {
-        Ok(_) => match deps.store.put_images(records, settles).await {
+        Ok(_) => match deps
+            .store
+            .put_images(records, settles, deps.config.storage_quota_bytes)
+            .await
+        {
             WriteOutcome::Written => {
                 let details = records.iter().map(asset_detail).collect();
                 deps.events.publish("Image Created", details).await;

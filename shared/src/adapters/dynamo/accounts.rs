@@ -20,6 +20,9 @@ pub(super) fn user_from(it: &Item) -> Result<UserRecord, ApiError> {
             spent: get_n(it, "credits_spent")?,
         },
         disabled_at: opt_n(it, "disabled_at"),
+        // Accounts from before the quota count from their first change; a count taken below
+        // zero by deleting older assets reads as zero.
+        storage_bytes: opt_n(it, "storage_bytes").unwrap_or(0).max(0) as u64,
     })
 }
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::domain::admin::{AdminWrite, AuditAction, AuditEntry, DayUsage, listed_at};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 
 /// Shards of the daily usage counters: settlements spread over them by hold id (plain updates
 /// of one item are serialised by DynamoDB, never refused).
@@ -87,26 +88,44 @@ impl DynamoStore {
     async fn audited(
         &self,
         user_id: &str,
-        update: Update,
+        update: UpdateBuilder,
         line: Option<Put>,
         audit: &AuditEntry,
     ) -> Result<Audited, ApiError> {
         // Two admins demoting each other at once: the second transaction finds its actor
         // demoted and is refused, so an admin always remains.
-        let actor = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::profile(&audit.actor)))
-            .condition_expression(
-                "attribute_exists(pk) AND #role = :admin AND attribute_not_exists(disabled_at)",
-            )
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":admin", s(Role::Admin.as_str()))
-            .build()
-            .expect("condition check fields set");
+        const ENABLED_ADMIN: &str = "#role = :admin AND attribute_not_exists(disabled_at)";
+        // A transaction touches an item once: an admin's change to their own account carries
+        // the check in its own condition.
+        let own = audit.actor == user_id;
+        let update = if own {
+            let condition = update
+                .get_condition_expression()
+                .clone()
+                .unwrap_or_default();
+            update
+                .condition_expression(format!("({condition}) AND {ENABLED_ADMIN}"))
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+        } else {
+            update
+        };
         let mut items = vec![
-            TransactWriteItem::builder().condition_check(actor).build(),
-            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder()
+                .update(update.build().expect("update fields set"))
+                .build(),
         ];
+        if !own {
+            let actor = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::profile(&audit.actor)))
+                .condition_expression(format!("attribute_exists(pk) AND {ENABLED_ADMIN}"))
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+                .build()
+                .expect("condition check fields set");
+            items.push(TransactWriteItem::builder().condition_check(actor).build());
+        }
         items.extend(line.map(|l| TransactWriteItem::builder().put(l).build()));
         items.push(audit_put(&self.table, audit));
         let failed = |reasons: &[String], i: usize| {
@@ -116,8 +135,8 @@ impl DynamoStore {
         };
         let refused = match self.transact(items).await? {
             Ok(()) => false,
-            Err(reasons) if failed(&reasons, 0) => return Ok(Audited::NotAnAdmin),
-            Err(reasons) if failed(&reasons, 1) => true,
+            Err(reasons) if !own && failed(&reasons, 1) => return Ok(Audited::NotAnAdmin),
+            Err(reasons) if failed(&reasons, 0) => true,
             Err(reasons) => {
                 return Err(ApiError::internal(format!(
                     "admin change cancelled: {reasons:?}"
@@ -126,11 +145,15 @@ impl DynamoStore {
         };
         Ok(match (refused, self.user(user_id).await?) {
             (false, Some(u)) => Audited::Done(u),
+            // Their own account: the condition failed on the role, or on the change itself.
+            (true, Some(u)) if own && (u.role != Role::Admin || u.disabled_at.is_some()) => {
+                Audited::NotAnAdmin
+            }
             (_, now) => Audited::Refused(now),
         })
     }
 
-    fn profile_update(&self, user_id: &str) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    fn profile_update(&self, user_id: &str) -> UpdateBuilder {
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::profile(user_id)))
@@ -242,9 +265,7 @@ impl Admin for DynamoStore {
             .update_expression("SET credits_available = credits_available + :d")
             .condition_expression("attribute_exists(pk) AND credits_available >= :need")
             .expression_attribute_values(":d", n(delta))
-            .expression_attribute_values(":need", n((-delta).max(0)))
-            .build()
-            .expect("update fields set");
+            .expression_attribute_values(":need", n((-delta).max(0)));
         let mut line = ledger_put(
             &self.table,
             user_id,
@@ -281,7 +302,6 @@ impl Admin for DynamoStore {
                 .profile_update(user_id)
                 .update_expression("REMOVE disabled_at"),
         };
-        let update = update.build().expect("update fields set");
         Ok(self.audited(user_id, update, None, audit).await?.write())
     }
 
@@ -295,9 +315,7 @@ impl Admin for DynamoStore {
             .profile_update(user_id)
             .update_expression("SET #role = :role")
             .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":role", s(role.as_str()))
-            .build()
-            .expect("update fields set");
+            .expression_attribute_values(":role", s(role.as_str()));
         Ok(self.audited(user_id, update, None, audit).await?.write())
     }
 

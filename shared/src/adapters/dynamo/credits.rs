@@ -64,20 +64,11 @@ pub(super) fn reserve_quota(table: &str, h: &Hold, limit: u32, reset_at: i64) ->
         .expect("update fields set")
 }
 
-/// What settling a hold makes final: its debit and its reservation are no longer open.
+/// What settling a hold makes final beside the images, on items other than the profile: the
+/// day's quota no longer lists it. (The profile's open charge is closed in the images' own
+/// profile update, which a transaction may name once: see `put_images`.)
 pub(super) fn finish_charge(table: &str, h: &Hold) -> Vec<Update> {
     let mut updates = Vec::new();
-    if h.amount > 0 {
-        updates.push(
-            Update::builder()
-                .table_name(table)
-                .set_key(Some(keys::profile(&h.user_id)))
-                .update_expression("DELETE open_charges :refs")
-                .expression_attribute_values(":refs", string_set(&h.id))
-                .build()
-                .expect("update fields set"),
-        );
-    }
     if h.images > 0 {
         updates.push(
             Update::builder()

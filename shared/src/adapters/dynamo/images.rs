@@ -94,12 +94,54 @@ pub(super) fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
     })
 }
 
+/// The profile's part of storing assets: `ADD storage_bytes` within the quota, and the
+/// settled debit closed (`None` when there is neither).
+fn profile_change(
+    table: &str,
+    user_id: &str,
+    adding: u64,
+    storage_quota: u64,
+    open_charge: Option<&str>,
+) -> Option<Update> {
+    let mut actions = Vec::new();
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::profile(user_id)));
+    if adding > 0 {
+        actions.push("ADD storage_bytes :b");
+        // Above the quota on its own, no room is enough.
+        let room = storage_quota
+            .checked_sub(adding)
+            .map_or(-1, |r| r.min(i64::MAX as u64) as i64);
+        update = update
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(storage_bytes) OR storage_bytes <= :room)",
+            )
+            .expression_attribute_values(":b", n(adding as i64))
+            .expression_attribute_values(":room", n(room));
+    }
+    if let Some(hold) = open_charge {
+        actions.push("DELETE open_charges :refs");
+        update = update.expression_attribute_values(":refs", string_set(hold));
+    }
+    if actions.is_empty() {
+        return None;
+    }
+    Some(
+        update
+            .update_expression(actions.join(" "))
+            .build()
+            .expect("update fields set"),
+    )
+}
+
 impl Images for DynamoStore {
     // Long: the items of one transaction and the reading of how it ended.
     async fn put_images(
         &self,
         records: &[ImageRecord],
         settles: Option<&Settlement>,
+        storage_quota: u64,
     ) -> WriteOutcome {
         // Each image and its place in its lineage: a version number is taken once only, so two
         // new versions made at the same moment cannot both be "version 2".
@@ -160,12 +202,45 @@ impl Images for DynamoStore {
                 );
             }
         }
+        // The owner's profile, named once: its stored bytes grow, only within the quota, and
+        // the settled hold's debit is no longer open.
+        let adding: u64 = records.iter().map(|r| r.bytes).sum();
+        let owner = records
+            .first()
+            .map(|r| r.user_id.as_str())
+            .or(settles.map(|s| s.hold.user_id.as_str()))
+            .unwrap_or_default();
+        let open_charge = settles
+            .map(|s| &s.hold)
+            .filter(|h| h.amount > 0)
+            .map(|h| h.id.as_str());
+        let quota_item = items.len();
+        if let Some(update) = profile_change(&self.table, owner, adding, storage_quota, open_charge)
+        {
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
         let unknown = match self.transact(items).await {
             Ok(Ok(())) => {
                 if let Some(s) = settles {
                     self.count_usage(&s.hold).await;
                 }
                 return WriteOutcome::Written;
+            }
+            Ok(Err(reasons))
+                if adding > 0
+                    && reasons
+                        .get(quota_item)
+                        .is_some_and(|r| r == "ConditionalCheckFailed") =>
+            {
+                let used = match self.user(owner).await {
+                    Ok(u) => u.map_or(0, |u| u.storage_bytes),
+                    Err(e) => return WriteOutcome::NotWritten(e),
+                };
+                return WriteOutcome::NotWritten(ApiError::storage_full(
+                    used,
+                    storage_quota,
+                    adding,
+                ));
             }
             Ok(Err(reasons)) => {
                 // Items 2i+1 are the lineage places: a taken one is a version made meanwhile.
@@ -299,6 +374,18 @@ impl Images for DynamoStore {
                     .expect("table, key set");
                 items.push(TransactWriteItem::builder().delete(delete).build());
             }
+        }
+        let freed: u64 = images.iter().map(|r| r.bytes).sum();
+        if freed > 0 {
+            let shrink = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::profile(user_id)))
+                .update_expression("ADD storage_bytes :b")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":b", n(-(freed as i64)))
+                .build()
+                .expect("update fields set");
+            items.push(TransactWriteItem::builder().update(shrink).build());
         }
         for (child, parent) in reparent {
             let Some(entry) = self.image(user_id, child).await? else {

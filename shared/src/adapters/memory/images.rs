@@ -8,6 +8,7 @@ impl Images for MemoryStore {
         &self,
         records: &[ImageRecord],
         settles: Option<&Settlement>,
+        storage_quota: u64,
     ) -> WriteOutcome {
         let mut st = self.state();
         let fault = st.faults.pop_front();
@@ -32,6 +33,19 @@ impl Images for MemoryStore {
                 message: "another version of this image was made at the same moment; retry".into(),
                 param: None,
             });
+        }
+        let adding: u64 = records.iter().map(|r| r.bytes).sum();
+        let owner = records
+            .first()
+            .map(|r| r.user_id.clone())
+            .unwrap_or_default();
+        let used = st
+            .users
+            .get(&owner)
+            .and_then(|p| p.user.as_ref())
+            .map_or(0, |u| u.storage_bytes);
+        if adding > 0 && used + adding > storage_quota {
+            return WriteOutcome::NotWritten(ApiError::storage_full(used, storage_quota, adding));
         }
         if let Some(s) = settles {
             let pending = st
@@ -116,6 +130,9 @@ impl Images for MemoryStore {
                     },
                 );
         }
+        if let Some(u) = st.users.get_mut(&owner).and_then(|p| p.user.as_mut()) {
+            u.storage_bytes += adding;
+        }
         match fault {
             Some(PutFault::LoseAnswer) => WriteOutcome::Unknown(lost()),
             _ => WriteOutcome::Written,
@@ -179,6 +196,10 @@ impl Images for MemoryStore {
             .any(|r| !st.images.contains_key(&(uid.clone(), r.id.clone())))
         {
             return Ok(false);
+        }
+        let freed: u64 = images.iter().map(|r| r.bytes).sum();
+        if let Some(u) = st.users.get_mut(&uid).and_then(|p| p.user.as_mut()) {
+            u.storage_bytes = u.storage_bytes.saturating_sub(freed);
         }
         for r in images {
             st.images.remove(&(uid.clone(), r.id.clone()));

@@ -259,6 +259,7 @@ async fn user_with(
             spent: 0,
         },
         disabled_at: None,
+        storage_bytes: 0,
     };
     store
         .create_user(&user)
