@@ -49,6 +49,8 @@ impl Deps<DynamoStore> {
             .with_public_base(config.presigned_url_base.clone());
         #[cfg(feature = "images")]
         let circuits = Arc::new(store.clone());
+        #[cfg(feature = "images")]
+        let staging = Arc::new(blobs.clone());
         #[allow(unused_mut)]
         let mut deps = Deps {
             events: events.unwrap_or_default(),
@@ -57,6 +59,8 @@ impl Deps<DynamoStore> {
         };
         #[cfg(feature = "images")]
         deps.providers.set_circuits(circuits);
+        #[cfg(feature = "images")]
+        deps.providers.set_staging(staging);
         deps
     }
 }

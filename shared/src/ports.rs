@@ -484,6 +484,17 @@ pub trait Blobs: Send + Sync {
     fn size(&self, key: &str) -> impl Future<Output = Result<Option<u64>, ApiError>> + Send;
 }
 
+/// Puts a vendor's input where the vendor can fetch it: inputs too large to send inline
+/// (Replicate takes `data:` URIs up to about 256 KB) go as short-lived URLs instead.
+pub trait Staging: Send + Sync {
+    /// A URL the vendor may GET the bytes from, for a while.
+    fn stage(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+    ) -> futures::future::BoxFuture<'_, Result<String, ApiError>>;
+}
+
 /// A user's Standard Webhooks signing secrets.
 pub trait WebhookSecretStore: Send + Sync {
     /// The user's secrets, if one was ever made.

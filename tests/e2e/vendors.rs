@@ -446,6 +446,79 @@ async fn flux_fill_edits_send_the_picture_and_the_mask_as_white_is_edit() {
         decode("image").to_rgba8().get_pixel(150, 150).0,
         picture.get_pixel(150, 150).0
     );
+    // Small inputs go inline.
+    assert!(
+        body["input"]["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
+}
+
+/// Inputs over 256 KB (Replicate's limit for `data:` URIs) go as short-lived presigned URLs
+/// the vendor fetches; on the local stack they are the gateway's, reachable from the fakes.
+#[tokio::test]
+async fn large_inputs_reach_vendors_as_presigned_urls_they_can_fetch() {
+    let fal = down(500, json!({})).await;
+    let replicate = replicate_serving().await;
+    let t = stack(&fal, &replicate).await;
+    let (_, s) = t.new_user().await;
+    // Noise does not compress: a PNG of about 1.5 MB.
+    let mut seed = 0x2545_f491_u32;
+    let picture = image::RgbaImage::from_fn(700, 700, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let [r, g, b, _] = seed.to_le_bytes();
+        image::Rgba([r, g, b, 255])
+    });
+    let picture_png = fixtures::png(&picture);
+    assert!(picture_png.len() > 256 * 1024, "{}", picture_png.len());
+    let mask = fixtures::mask_over_object(700, 700);
+    let form = reqwest::multipart::Form::new()
+        .text("prompt", "a yellow ball")
+        .text("model", "flux_pro")
+        .part("image", fixtures::part(picture_png.clone()))
+        .part("mask", fixtures::part(fixtures::png(&mask)));
+    let r = t
+        .send(
+            t.http
+                .post(t.url("/v1/images/edits"))
+                .bearer_auth(&s.access)
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let sent = replicate.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(
+        &sent
+            .iter()
+            .find(|r| r.method.as_str() == "POST")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    // The picture as a URL; the mask (a small two-tone PNG) still inline.
+    let url = body["input"]["image"].as_str().unwrap();
+    assert!(url.starts_with(&t.url("/_s3/")), "{url}");
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+    assert!(
+        body["input"]["mask"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
+    // What the vendor fetches is the picture, byte for byte.
+    let fetched = reqwest::get(url).await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), picture_png);
+    // Staged under tmp/, which the bucket's lifecycle rule expires.
+    assert!(
+        t.object_keys()
+            .await
+            .iter()
+            .any(|k| k.starts_with("tmp/vendor-inputs/")),
+    );
 }
 
 /// A real MP4 (one second, H.264) as a vendor would send.

@@ -181,3 +181,22 @@ impl Blobs for S3Blobs {
         }
     }
 }
+
+/// How long a vendor may take to fetch a staged input: a job's whole budget.
+const STAGED_INPUT_TTL: Duration = Duration::from_secs(3600);
+
+impl crate::ports::Staging for S3Blobs {
+    fn stage(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+    ) -> futures::future::BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(async move {
+            use crate::ports::Blobs;
+            // Under tmp/, which the bucket expires after a day: no input outlives its use long.
+            let key = format!("tmp/vendor-inputs/{}", uuid::Uuid::new_v4());
+            self.put(&key, bytes, content_type).await?;
+            self.presign_get(&key, STAGED_INPUT_TTL).await
+        })
+    }
+}

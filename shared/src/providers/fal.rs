@@ -77,7 +77,7 @@ impl FalProvider {
         route: &Route,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, None, |i, pair| {
+        per_image(plan, None, &call, |i, pair| {
             self.image(route, Self::input(plan, route, i, pair), call)
         })
         .await
@@ -91,7 +91,7 @@ impl FalProvider {
         inputs: &EditInputs,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, Some(inputs), |i, pair| {
+        per_image(plan, Some(inputs), &call, |i, pair| {
             self.image(route, Self::input(plan, route, i, pair), call)
         })
         .await
@@ -296,6 +296,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(secs),
             max_retries: 1,
             watch: None,
+            staging: None,
         }
     }
 
@@ -526,6 +527,7 @@ mod tests {
         let stop = || -> futures::future::BoxFuture<'_, bool> { Box::pin(async { false }) };
         let stopped = Call {
             watch: Some(&stop),
+            staging: None,
             ..call(30)
         };
         let e = provider(&server)

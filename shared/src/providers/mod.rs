@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::GenerationPlan;
 use crate::error::ApiError;
+use crate::ports::Staging;
 use circuits::Circuits;
 use futures::future::BoxFuture;
 use http::StatusCode;
@@ -191,6 +192,8 @@ pub struct Providers {
     budget: Duration,
     max_retries: u32,
     circuits: Arc<dyn Circuits>,
+    /// Where large inputs go for vendors to fetch; without it, every input goes inline.
+    staging: Option<Arc<dyn Staging>>,
 }
 
 /// What a call made, and which vendor made it.
@@ -209,6 +212,8 @@ pub struct Call<'a> {
     pub deadline: Instant,
     pub max_retries: u32,
     pub watch: Option<&'a Watch<'a>>,
+    /// Where inputs too large to go inline are put for the vendor to fetch.
+    pub staging: Option<&'a dyn Staging>,
 }
 
 impl Call<'_> {
@@ -262,7 +267,18 @@ impl Providers {
             budget,
             max_retries: retries,
             circuits: Arc::new(circuits::LocalCircuits::default()),
+            staging: None,
         }
+    }
+
+    /// Sends large inputs to vendors as URLs from `staging` (object storage) instead of inline.
+    pub fn set_staging(&mut self, staging: Arc<dyn Staging>) {
+        self.staging = Some(staging);
+    }
+
+    /// Where a call's large inputs go.
+    pub fn staging(&self) -> Option<&dyn Staging> {
+        self.staging.as_deref()
     }
 
     /// Keeps circuits where every instance sees them (the table) instead of in this process.
@@ -295,11 +311,12 @@ impl Providers {
     }
 
     /// A synchronous request's call: the configured budget from now.
-    pub fn call(&self) -> Call<'static> {
+    pub fn call(&self) -> Call<'_> {
         Call {
             deadline: Instant::now() + self.budget,
             max_retries: self.max_retries,
             watch: None,
+            staging: self.staging(),
         }
     }
 
@@ -384,7 +401,7 @@ impl Providers {
         picture: &[u8],
         call: Call<'_>,
     ) -> Result<(Vec<u8>, ProviderKind), ProviderError> {
-        let image = polling::data_uri(picture);
+        let image = polling::input_ref(picture, &call).await?;
         self.failover(plan.model.id, &plan.routes, call, |route, this| {
             let image = image.clone();
             async move {
@@ -463,6 +480,7 @@ impl Providers {
                 // With a vendor to fail over to, a failing one is not retried first.
                 max_retries: if more { 0 } else { call.max_retries },
                 watch: call.watch,
+                staging: call.staging,
             };
             match attempt(route, this).await {
                 Ok(made) => {
@@ -601,6 +619,7 @@ mod tests {
             budget: Duration::from_secs(20),
             max_retries: 2,
             circuits: Arc::new(circuits::LocalCircuits::default()),
+            staging: None,
         }
     }
 

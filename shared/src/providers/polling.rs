@@ -139,36 +139,61 @@ pub async fn pause(call: &Call<'_>, attempt: u32) -> Result<(), ProviderError> {
     Ok(())
 }
 
-/// An input as a `data:` URI (the vendors take these for files; the type is sniffed).
-pub fn data_uri(bytes: &[u8]) -> String {
-    let mime = match imaging::sniff_format(bytes) {
+/// Inputs up to this size go inline as `data:` URIs: Replicate documents them for files up to
+/// about 256 KB (and fal only for some models); larger ones go as URLs the vendor fetches.
+pub const INLINE_INPUT_MAX: usize = 256 * 1024;
+
+fn mime_of(bytes: &[u8]) -> &'static str {
+    match imaging::sniff_format(bytes) {
         Some(imaging::Format::Jpeg) => "image/jpeg",
         Some(imaging::Format::Webp) => "image/webp",
         _ => "image/png",
-    };
+    }
+}
+
+/// An input as a `data:` URI (the vendors take these for files; the type is sniffed).
+pub fn data_uri(bytes: &[u8]) -> String {
     format!(
-        "data:{mime};base64,{}",
+        "data:{};base64,{}",
+        mime_of(bytes),
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
 }
 
+/// An input as the vendor takes it: inline when small (or when the call has nowhere to put
+/// it), else a short-lived URL of a copy in object storage.
+pub async fn input_ref(bytes: &[u8], call: &Call<'_>) -> Result<String, ProviderError> {
+    match call.staging {
+        Some(staging) if bytes.len() > INLINE_INPUT_MAX => staging
+            .stage(bytes.to_vec(), mime_of(bytes))
+            .await
+            .map_err(|e| ProviderError::Unreachable(format!("the input could not be staged: {e}"))),
+        _ => Ok(data_uri(bytes)),
+    }
+}
+
 /// The image and the vendor mask (white = edit) of an inpainting edit: the mask's transparent
 /// pixels, or the image's own when no mask was sent.
-pub fn fill_inputs(
+pub async fn fill_inputs(
     image: &InputImage,
     mask: Option<&InputImage>,
+    call: &Call<'_>,
 ) -> Result<(String, String), ProviderError> {
     let source = mask.map_or(&image.rgba, |m| &m.rgba);
     let mask_png = super::masks::to_vendor_png(source)?;
-    Ok((data_uri(&image.bytes), data_uri(&mask_png)))
+    Ok((
+        input_ref(&image.bytes, call).await?,
+        input_ref(&mask_png, call).await?,
+    ))
 }
 
 /// One request per image of `plan` (at once): `one(index, image and mask)`, an edit's image and
-/// vendor mask as `data:` URIs. The first failure ends the call (the others are dropped, and
-/// cancel their work).
+/// vendor mask as `data:` URIs or staged URLs (`input_ref`). The first failure ends the call
+/// (the others are dropped, and cancel their work).
 pub async fn per_image<F, Fut>(
     plan: &crate::domain::generation::GenerationPlan,
     inputs: Option<&super::EditInputs>,
+    call: &Call<'_>,
     one: F,
 ) -> Result<Vec<ProviderImage>, ProviderError>
 where
@@ -182,7 +207,7 @@ where
                 .images
                 .first()
                 .ok_or_else(|| ProviderError::BadOutput("an edit without an image".into()))?;
-            Some(fill_inputs(first, inputs.mask.as_ref())?)
+            Some(fill_inputs(first, inputs.mask.as_ref(), call).await?)
         }
     };
     futures::future::try_join_all((0..plan.n as u64).map(|i| one(i, pair.clone()))).await
@@ -287,6 +312,56 @@ pub fn seed_of(seed: Option<u64>, index: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what it is given and answers a URL naming its size.
+    struct Shelf(std::sync::Mutex<Vec<(usize, &'static str)>>);
+
+    impl crate::ports::Staging for Shelf {
+        fn stage(
+            &self,
+            bytes: Vec<u8>,
+            content_type: &'static str,
+        ) -> futures::future::BoxFuture<'_, Result<String, crate::error::ApiError>> {
+            self.0.lock().unwrap().push((bytes.len(), content_type));
+            Box::pin(async move { Ok(format!("https://bucket.example/{}", bytes.len())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn inputs_over_256_kb_are_staged_and_smaller_ones_go_inline() {
+        let shelf = Shelf(Default::default());
+        let call = |staging| Call {
+            deadline: Instant::now() + Duration::from_secs(5),
+            max_retries: 0,
+            watch: None,
+            staging,
+        };
+        let jpeg = |len: usize| {
+            let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            b.resize(len, 7);
+            b
+        };
+        let small = input_ref(&jpeg(INLINE_INPUT_MAX), &call(Some(&shelf)))
+            .await
+            .unwrap();
+        assert!(small.starts_with("data:image/jpeg;base64,"), "{small}");
+        let large = input_ref(&jpeg(INLINE_INPUT_MAX + 1), &call(Some(&shelf)))
+            .await
+            .unwrap();
+        assert_eq!(
+            large,
+            format!("https://bucket.example/{}", INLINE_INPUT_MAX + 1)
+        );
+        assert_eq!(
+            *shelf.0.lock().unwrap(),
+            [(INLINE_INPUT_MAX + 1, "image/jpeg")]
+        );
+        // Nowhere to stage (tests, tools): inline whatever the size.
+        let inline = input_ref(&jpeg(INLINE_INPUT_MAX + 1), &call(None))
+            .await
+            .unwrap();
+        assert!(inline.starts_with("data:image/jpeg;"));
+    }
 
     #[test]
     fn follow_up_urls_stay_on_the_api_origin() {

@@ -86,7 +86,7 @@ impl ReplicateProvider {
         route: &Route,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, None, |i, pair| {
+        per_image(plan, None, &call, |i, pair| {
             self.image(route, Self::input(plan, route, i, pair), call)
         })
         .await
@@ -100,7 +100,7 @@ impl ReplicateProvider {
         inputs: &EditInputs,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, Some(inputs), |i, pair| {
+        per_image(plan, Some(inputs), &call, |i, pair| {
             self.image(route, Self::input(plan, route, i, pair), call)
         })
         .await
@@ -306,6 +306,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(secs),
             max_retries: 1,
             watch: None,
+            staging: None,
         }
     }
 
@@ -588,6 +589,7 @@ mod tests {
         };
         let stopping = Call {
             watch: Some(&watch),
+            staging: None,
             ..call(30)
         };
         let e = provider(&server)

@@ -236,6 +236,7 @@ mod tests {
             deadline: Instant::now() + Duration::from_secs(5),
             max_retries: 2,
             watch: None,
+            staging: None,
         };
         StabilityProvider::new(&server.uri(), "sk-stab")
             .generate(plan, plan.routes[0], call)
@@ -457,6 +458,7 @@ mod inpaint_tests {
             deadline: Instant::now() + Duration::from_secs(secs),
             max_retries: 0,
             watch: None,
+            staging: None,
         }
     }
 

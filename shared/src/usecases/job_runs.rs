@@ -41,11 +41,12 @@ async fn job_goes_on<S: Store, B: Blobs>(
 }
 
 /// A job's vendor call: its long budget, and `watch` between polls.
-fn job_call<'a, S, B>(deps: &Deps<S, B>, watch: &'a crate::providers::Watch<'a>) -> Call<'a> {
+fn job_call<'a, S, B>(deps: &'a Deps<S, B>, watch: &'a crate::providers::Watch<'a>) -> Call<'a> {
     Call {
         deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
         max_retries: deps.config.provider_max_retries,
         watch: Some(watch),
+        staging: deps.providers.staging(),
     }
 }
 
