@@ -73,6 +73,9 @@ pub struct Config {
     pub vendor_preference: Vec<crate::domain::catalog::ProviderKind>,
     /// Total time budget of one provider call, retries included.
     pub provider_timeout: Duration,
+    /// How long a synchronous request may take from its start to its committed answer: API
+    /// Gateway gives up at 29 s, and the answer must still reach the client.
+    pub sync_answer_within: Duration,
     pub provider_max_retries: u32,
     /// Lifetime of presigned GET URLs (default 1 hour, at most 7 days).
     pub presign_ttl: Duration,
@@ -477,6 +480,11 @@ impl Config {
                 None => vec!["oaidalleapiprodscus.blob.core.windows.net".into()],
             },
             provider_timeout: Duration::from_secs(provider_timeout),
+            sync_answer_within: Duration::from_secs(parse(
+                "SYNC_ANSWER_SECONDS",
+                get("SYNC_ANSWER_SECONDS"),
+                27,
+            )?),
             provider_max_retries: parse("PROVIDER_MAX_RETRIES", get("PROVIDER_MAX_RETRIES"), 2)?,
             presign_ttl: Duration::from_secs(presign),
             daily_image_limit: parse("DAILY_IMAGE_LIMIT", get("DAILY_IMAGE_LIMIT"), 50)?,

@@ -128,6 +128,20 @@ impl ApiError {
         }
     }
 
+    /// The answer when a synchronous request runs out of its time: nothing charged, and the
+    /// way that has no such limit.
+    pub fn out_of_time() -> Self {
+        Self::Provider {
+            status: http::StatusCode::GATEWAY_TIMEOUT,
+            message: "This request could not finish within the synchronous time limit (API \
+                      Gateway answers at 29 s). Nothing was charged. Send it again with the \
+                      header 'Prefer: respond-async' to run it as a job, and fetch the job when \
+                      it is done."
+                .into(),
+            retry_after_secs: None,
+        }
+    }
+
     /// Storing `needed` more bytes would take the account past its storage quota.
     pub fn storage_full(used: u64, quota: u64, needed: u64) -> Self {
         let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);

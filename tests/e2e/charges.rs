@@ -366,6 +366,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         answer: Some((claim, answer)),
         completes_upload: None,
         completes_job: None,
+        commit_by: None,
     };
     assert!(matches!(
         deps.store
@@ -554,6 +555,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
         answer: Some((stale, "{}".into())),
         completes_upload: None,
         completes_job: None,
+        commit_by: None,
     };
     assert!(matches!(
         deps.store

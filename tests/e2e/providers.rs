@@ -633,3 +633,36 @@ async fn stability_models_generate_through_its_api_and_refusals_are_free() {
     );
     assert_eq!(server.received_requests().await.unwrap().len(), calls);
 }
+
+/// A vendor slower than the synchronous limit allows: the wait stops early enough to answer
+/// before API Gateway gives up (here a limit of 8 s stands for its 29), nothing is charged or
+/// stored, and the answer says how to run the request as a job instead.
+#[tokio::test]
+async fn a_vendor_too_slow_for_the_gateway_is_not_waited_for_and_costs_nothing() {
+    let server = fake_openai::slow_first(std::time::Duration::from_secs(12), 1024, 1024).await;
+    let t = start_with(&[
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &server.uri()),
+        ("ProviderMaxRetries", "0"),
+        ("SyncAnswerSeconds", "8"),
+    ])
+    .await;
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await["available"].clone();
+    let objects = t.object_keys().await.len();
+    let body = json!({"prompt": "a cat", "model": "gpt-image-1.5", "size": "1024x1024"});
+    let r = t.generate(&s.access, body.clone()).await;
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{}", r.text);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Nothing was charged") && message.contains("Prefer: respond-async"),
+        "{message}"
+    );
+    assert_eq!(t.credits(&s.access).await["available"], before);
+    assert_eq!(t.object_keys().await.len(), objects, "nothing stored");
+    let library = t.get("/v1/images", Some(&s.access)).await;
+    assert_eq!(library.body["data"], json!([]));
+    // A vendor that answers in time is unaffected.
+    let r = t.generate(&s.access, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}

@@ -68,7 +68,15 @@ async fn edit_image<S: Store, B: Blobs>(
                 images: s.images,
                 mask: s.mask,
             };
-            edit(deps, &who, s.plan, inputs, None, claim)
+            edit(
+                deps,
+                &who,
+                s.plan,
+                inputs,
+                None,
+                claim,
+                ctx.answer_by(&deps.config),
+            )
         },
     )
     .await?;

@@ -49,7 +49,7 @@ async fn generate_image<S: Store, B: Blobs>(
         &canonical,
         how.queued,
         sub,
-        |s, claim| generate(deps, &who, s.plan, claim),
+        |s, claim| generate(deps, &who, s.plan, claim, ctx.answer_by(&deps.config)),
     )
     .await?;
     jobs::respond(deps, submitted, prefer.wait, started, how.stream).await

@@ -64,7 +64,7 @@ async fn make_variation<S: Store, B: Blobs>(
                 .into_iter()
                 .next()
                 .ok_or_else(|| ApiError::internal("a variation without its image"))?;
-            variation(deps, who, s.plan, input, claim).await
+            variation(deps, who, s.plan, input, claim, ctx.answer_by(&deps.config)).await
         },
     )
     .await?;

@@ -129,7 +129,8 @@ async fn update<S: Store, B: Blobs>(
             mask,
         };
         check_edit(&plan, &inputs, "mask_id")?;
-        let result = edit(deps, &who, plan, inputs, Some(lineage), None).await?;
+        let answer_by = ctx.answer_by(&deps.config);
+        let result = edit(deps, &who, plan, inputs, Some(lineage), None, answer_by).await?;
         return created(deps, &who, &result.data[0].id).await;
     }
 

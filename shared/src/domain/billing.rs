@@ -80,6 +80,9 @@ pub struct Settlement {
     /// The job these images finish: it succeeds in the same transaction, only if `attempt`
     /// still holds it and no cancel was asked for.
     pub completes_job: Option<JobCompletion>,
+    /// A synchronous answer's last moment to commit: later, the client is gone (API Gateway's
+    /// limit), so nothing is stored or charged.
+    pub commit_by: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone)]

@@ -61,6 +61,8 @@ pub struct Ctx {
     /// The methods of this path when API Gateway routed it to a parameter route that is not
     /// the path's own (`GET /v1/images/generations` reaches `GET /v1/images/{id}`).
     misrouted: Option<Vec<String>>,
+    /// When the handler began: a synchronous answer is due `SYNC_ANSWER_SECONDS` later.
+    pub started: Instant,
 }
 
 impl Ctx {
@@ -88,7 +90,13 @@ impl Ctx {
             path,
             rate: Mutex::new(None),
             misrouted,
+            started: Instant::now(),
         }
+    }
+
+    /// The moment a synchronous answer must be committed by.
+    pub fn answer_by(&self, config: &crate::Config) -> Instant {
+        self.started + config.sync_answer_within
     }
 
     /// Runs a handler body inside the request's span and turns its outcome into a response.

@@ -320,6 +320,14 @@ impl Providers {
         }
     }
 
+    /// A call that must end by `deadline` (a synchronous request's vendor budget).
+    pub fn call_until(&self, deadline: Instant) -> Call<'_> {
+        Call {
+            deadline,
+            ..self.call()
+        }
+    }
+
     pub async fn generate(&self, plan: &GenerationPlan) -> Result<Served, ProviderError> {
         self.route(plan, Op::Generate, self.call()).await
     }

@@ -371,6 +371,7 @@ mod tests {
             answer: None,
             completes_upload: None,
             completes_job: None,
+            commit_by: None,
         };
         let record = image_of(&user);
         assert!(matches!(
@@ -400,6 +401,7 @@ mod tests {
             answer: None,
             completes_upload: None,
             completes_job: None,
+            commit_by: None,
         };
         d.store.fail_next_put_images(PutFault::LoseAnswer);
         let r = d

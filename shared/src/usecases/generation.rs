@@ -12,13 +12,14 @@ use crate::http::Principal;
 use crate::http::wire::{ImageData, ImagesResponse};
 use crate::ports::{Blobs, Store};
 use crate::providers::{
-    EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput, Served,
+    Call, EditInputs, InputImage, ProviderError, ProviderImage, ProviderOutput, Served,
 };
 use crate::usecases::charges::{self, Unwound};
 use crate::usecases::library::{Processed, store_objects};
 use base64::Engine;
 use imaging::ImagingError;
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 /// Turns provider output into what the plan asked for, with a thumbnail: an SVG as written, a
 /// GIF of the frames, or a raster image (see [`post_process_raster`]).
@@ -108,17 +109,19 @@ fn post_process_raster(
 /// Lambda responses are capped at 6 MB; base64 images beyond this cannot be answered inline.
 pub const MAX_INLINE_RESPONSE_BYTES: usize = 5_500_000;
 
-/// Generates, stores and answers. Nothing is charged for a refused prompt, and a failure after
-/// the debit refunds it and releases the daily quota; stored objects are removed if their
-/// metadata cannot be written.
+/// Generates, stores and answers, committed by `answer_by` (the client's limit). Nothing is
+/// charged for a refused prompt, and a failure after the debit refunds it and releases the
+/// daily quota; stored objects are removed if their metadata cannot be written.
 pub async fn generate<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     who: &Principal,
     plan: GenerationPlan,
     claim: Option<KeyClaim>,
+    answer_by: Instant,
 ) -> Result<ImagesResponse, ApiError> {
-    run(deps, who, &plan, Lineage::original(None), claim, || {
-        deps.providers.generate(&plan)
+    let lineage = Lineage::original(None);
+    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+        deps.providers.generate_within(&plan, None, None, call)
     })
     .await
 }
@@ -132,12 +135,14 @@ pub async fn edit<S: Store, B: Blobs>(
     inputs: EditInputs,
     lineage: Option<Lineage>,
     claim: Option<KeyClaim>,
+    answer_by: Instant,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = lineage.unwrap_or_else(|| {
         Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
     });
-    run(deps, who, &plan, lineage, claim, || {
-        deps.providers.edit(&plan, &inputs)
+    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+        deps.providers
+            .generate_within(&plan, Some(&inputs), None, call)
     })
     .await
 }
@@ -148,33 +153,55 @@ pub async fn variation<S: Store, B: Blobs>(
     plan: GenerationPlan,
     input: InputImage,
     claim: Option<KeyClaim>,
+    answer_by: Instant,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(input.asset_id.clone());
-    run(deps, who, &plan, lineage, claim, || {
-        deps.providers.variation(&plan, &input)
+    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+        deps.providers
+            .generate_within(&plan, None, Some(&input), call)
     })
     .await
+}
+
+/// Time kept after the vendor answers for decoding, post-processing, encoding, storing and
+/// answering (see README, "Synchronous deadline": measured with a margin for a 256 MB Lambda).
+pub fn store_reserve(plan: &GenerationPlan) -> Duration {
+    let megapixels = (plan.size.pixels() * plan.n as u64).div_ceil(1_000_000);
+    Duration::from_millis(2_000 + 400 * megapixels)
 }
 
 /// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
 /// post-processing and storage, with refund and quota release on any failure. `claim` is the
 /// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
-async fn run<S, B, F, Fut>(
-    deps: &Deps<S, B>,
+// Long: the steps of a paid request in their order, each undone on a failure after it.
+#[allow(clippy::too_many_arguments)]
+async fn run<'d, S, B, F, Fut>(
+    deps: &'d Deps<S, B>,
     who: &Principal,
     plan: &GenerationPlan,
     lineage: Lineage,
     claim: Option<KeyClaim>,
+    answer_by: Instant,
     produce: F,
 ) -> Result<ImagesResponse, ApiError>
 where
     S: Store,
     B: Blobs,
-    F: FnOnce() -> Fut,
+    F: FnOnce(Call<'d>) -> Fut,
     Fut: Future<Output = Result<Served, ProviderError>>,
 {
     let uid = who.user_id.as_str();
     admissible(deps, uid, &plan.prompt, plan.n)?;
+    // The vendor is waited for only as long as leaves time to store and answer: an answer the
+    // gateway has given up on must not be charged.
+    let vendor_limit = Instant::now() + deps.config.provider_timeout;
+    let answer_limit = answer_by
+        .checked_sub(store_reserve(plan))
+        .unwrap_or(answer_by);
+    let vendor_by = vendor_limit.min(answer_limit);
+    if vendor_by <= Instant::now() + Duration::from_secs(1) {
+        return Err(ApiError::out_of_time());
+    }
     let generation_id = new_id("gen");
     // The images' ids, and so their objects, are chosen now: the hold lists the objects before
     // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.
@@ -189,8 +216,26 @@ where
     );
     hold.objects = image_keys(uid, &ids, plan);
     take(deps, plan.n, &hold).await?;
-    let result = match produce().await {
-        Ok(images) => store_results(deps, plan, &lineage, &ids, images, &hold, None).await,
+    let mut store_ms = 0;
+    let result = match produce(deps.providers.call_until(vendor_by)).await {
+        Ok(images) => {
+            let (job, storing) = (None, Instant::now());
+            let stored = store_results(
+                deps,
+                plan,
+                &lineage,
+                &ids,
+                images,
+                &hold,
+                job,
+                Some(answer_by),
+            )
+            .await;
+            store_ms = storing.elapsed().as_millis();
+            stored
+        }
+        // Out of the time the answer had, not the vendor's fault: say what works instead.
+        Err(ProviderError::Timeout) if answer_limit < vendor_limit => Err(ApiError::out_of_time()),
         Err(e) => Err(e.into()),
     };
     match &result {
@@ -200,7 +245,8 @@ where
         }
         Ok(_) => {
             // The images were stored with the hold's settlement: the charge is final.
-            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, "generated");
+            // store_ms: what the vendor's answer took to store, against `store_reserve`.
+            tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, store_ms, "generated");
         }
     }
     result
@@ -282,7 +328,9 @@ pub(crate) async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
 }
 
 /// Post-processes, checks what an answer can carry, builds the answer and stores everything in
-/// one settlement. Long because the order is the point: nothing may fail after the write.
+/// one settlement, committed by `answer_by` if the answer is synchronous. Long because the
+/// order is the point: nothing may fail after the write.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     plan: &GenerationPlan,
@@ -291,6 +339,7 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
     served: Served,
     hold: &Hold,
     job: Option<(&str, u32, i64)>,
+    answer_by: Option<Instant>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
     let (images, vendor) = (served.images, served.vendor.as_str());
@@ -460,6 +509,7 @@ pub(crate) async fn store_results<S: Store, B: Blobs>(
         answer,
         completes_upload: None,
         completes_job,
+        commit_by: answer_by,
     };
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
     // Paid and settled: a referred user's first one earns its referrer's reward.

@@ -279,6 +279,7 @@ mod tests {
             answer: claim.map(|c| (c, serde_json::to_string(&response).unwrap())),
             completes_upload: None,
             completes_job: None,
+            commit_by: None,
         };
         match deps
             .store

@@ -507,6 +507,7 @@ pub async fn run<S: Store, B: Blobs>(
         images,
         &hold,
         Some((id, attempt, completed_at)),
+        None,
     )
     .await;
     let response = match stored {
@@ -706,6 +707,7 @@ async fn run_video<S: Store, B: Blobs>(
             result: result.clone(),
             completed_at,
         }),
+        commit_by: None,
     };
     if let Err(e) = store_objects(deps, &[record], &[processed], Some(&settlement)).await {
         return not_stored(deps, uid, id, attempt, e.into()).await;

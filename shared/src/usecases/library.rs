@@ -23,6 +23,9 @@ pub struct Processed {
     pub extras: Vec<(String, Vec<u8>, &'static str)>,
 }
 
+/// Time a commit and its answer still need after the metadata write starts.
+const COMMIT_MARGIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Uploads every object (concurrently), then writes all metadata at once. Objects are deleted
 /// when the metadata is known not to be written; after a write whose outcome is unknown they are
 /// kept (it may have committed), and the hold that lists them lets the sweeper decide later.
@@ -52,7 +55,14 @@ pub async fn store_objects<S: Store, B: Blobs>(
             )
         })
         .unzip();
+    // A synchronous answer past its moment reaches nobody: nothing is stored or charged.
+    let late = || {
+        settles
+            .and_then(|s| s.commit_by)
+            .is_some_and(|by| std::time::Instant::now() + COMMIT_MARGIN > by)
+    };
     let error = match futures::future::try_join_all(writes).await {
+        Ok(_) if late() => ApiError::out_of_time(),
         Ok(_) => match deps
             .store
             .put_images(records, settles, deps.config.storage_quota_bytes)
@@ -162,6 +172,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
         answer: None,
         completes_upload: completes_upload.map(str::to_string),
         completes_job: None,
+        commit_by: None,
     };
     let stored = store_objects(
         deps,
@@ -403,6 +414,37 @@ mod tests {
         let mut keys = vec![r.key.clone(), r.thumbnail_key.clone().unwrap()];
         keys.sort();
         keys
+    }
+
+    #[tokio::test]
+    async fn a_synchronous_answer_past_its_moment_stores_and_charges_nothing() {
+        let d = deps();
+        let user = user_with_credits(&d.store, 10).await;
+        let (record, processed) = asset(&user);
+        let hold = crate::usecases::charges::hold_for("gen_late", &user, 0, 1, 0, None);
+        let settlement = Settlement {
+            hold,
+            answer: None,
+            completes_upload: None,
+            completes_job: None,
+            commit_by: Some(std::time::Instant::now()),
+        };
+        let r = store_objects(
+            &d,
+            std::slice::from_ref(&record),
+            std::slice::from_ref(&processed),
+            Some(&settlement),
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert!(e.objects_gone, "the objects are removed again");
+        assert!(
+            e.error.to_string().contains("Prefer: respond-async"),
+            "{}",
+            e.error
+        );
+        assert!(d.blobs.keys().is_empty());
+        assert!(d.store.image(&user, &record.id).await.unwrap().is_none());
     }
 
     #[tokio::test]
