@@ -20,7 +20,10 @@ SHOTS = os.environ["SCREENSHOTS"]
 USER = os.environ["WEB_USER"]
 # Another account, for the admin page to find, grant credits to and disable.
 TARGET = os.environ["TARGET_USER"]
-XSS = '<img src=x onerror="document.title=\'pwned\'">'
+# What the screenshots show: real use.
+PROMPT = "a lighthouse on a cliff at dusk, warm light in the windows"
+# A prompt that is markup (the masked edit's): it must stay text.
+XSS = 'a red moon <img src=x onerror="document.title=\'pwned\'">'
 
 
 def browser():
@@ -99,22 +102,20 @@ def main():
         check(d.execute_script("return localStorage.length + sessionStorage.length") == 0,
               "no token in web storage")
 
-        # Generate two images with a prompt that is markup: it stays text.
+        # Generate two images: the prompt is shown with each.
         d.find_element(By.LINK_TEXT, "Generate").click()
         wait.until(ec.visibility_of_element_located((By.NAME, "prompt")))
         wait.until(lambda x: len(Select(x.find_element(By.NAME, "model")).options) > 0)
         about = d.find_element(By.CSS_SELECTOR, "form[aria-labelledby=generate-h] details.about summary").text
         check("local-procedural" in about and "Credits per image" in about, f"the model explained: {about}")
-        d.find_element(By.NAME, "prompt").send_keys(XSS)
+        d.find_element(By.NAME, "prompt").send_keys(PROMPT)
         n = d.find_element(By.NAME, "n")
         n.clear()
         n.send_keys("2")
         d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
         wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".results figure")) == 2)
         captions = [c.text for c in d.find_elements(By.CSS_SELECTOR, ".results figcaption")]
-        check(captions == [XSS, XSS], f"the prompt is shown as text: {captions}")
-        check(d.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == [], "no element made from the prompt")
-        check(d.title != "pwned", "no script ran from the prompt")
+        check(captions == [PROMPT, PROMPT], f"the prompt is shown: {captions}")
         wait.until(ec.text_to_be_present_in_element((By.ID, "credits"), "credits"))
 
         # The library shows both, with the prompt as alt text, and the images load.
@@ -123,7 +124,7 @@ def main():
         wait.until(lambda x: x.execute_script(
             "return [...document.querySelectorAll('#grid img')].every(i => i.complete && i.naturalWidth > 0)"))
         alts = [i.get_attribute("alt") for i in d.find_elements(By.CSS_SELECTOR, "#grid img")]
-        check(alts == [XSS, XSS], f"alt text from the prompt: {alts}")
+        check(alts == [PROMPT, PROMPT], f"alt text from the prompt: {alts}")
         os.makedirs(SHOTS, exist_ok=True)
         d.save_screenshot(os.path.join(SHOTS, "library.png"))
 
@@ -133,7 +134,7 @@ def main():
         wait.until(lambda x: x.current_url.startswith(f"{BASE}/app/assets/"), "the asset page")
         wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "img.asset")), "the image shown")
         facts = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".facts dd")]
-        check(XSS in facts, f"the prompt among the facts: {facts}")
+        check(PROMPT in facts, f"the prompt among the facts: {facts}")
         check(any(f == "local" for f in facts), f"the provider among the facts: {facts}")
         wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".versions li")) == 1,
                    "one version listed")
@@ -167,7 +168,7 @@ def main():
         # A stroke across the right part, at mid-height (offsets are from the canvas' centre).
         (ActionChains(d).move_to_element_with_offset(canvas, int(w * 0.15), 0).click_and_hold()
          .move_by_offset(int(w * 0.15), 0).move_by_offset(int(w * 0.1), 0).release().perform())
-        d.find_element(By.NAME, "edit-prompt").send_keys("a red moon")
+        d.find_element(By.NAME, "edit-prompt").send_keys(XSS)
         d.find_element(By.XPATH, "//button[text()='Make a new version']").click()
         wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".versions li")) == 2,
                    "the masked edit is the second version")
@@ -177,6 +178,11 @@ def main():
         outside = pixels_differ(d, first, edited, (0.0, 0.0, 0.4, 1.0))
         check(isinstance(inside, (int, float)) and inside > 8, f"the painted stroke changed ({inside})")
         check(isinstance(outside, (int, float)) and outside < 1, f"the rest is unchanged ({outside})")
+        # The edit's prompt was markup: it is shown as text, and nothing ran from it.
+        wait.until(lambda x: XSS in [e.text for e in x.find_elements(By.CSS_SELECTOR, ".facts dd")],
+                   "the markup prompt among the facts, as text")
+        check(d.find_elements(By.CSS_SELECTOR, 'img[src="x"]') == [], "no element made from the prompt")
+        check(d.title != "pwned", "no script ran from the prompt")
 
         # Image to video: the job's progress climbs on the page, then the player plays the clip.
         Select(d.find_element(By.NAME, "video-model")).select_by_value("local-motion")
