@@ -88,6 +88,20 @@ async fn exchange_with(
     t.post("/v1/signin", body, bearer).await
 }
 
+/// A Google sign-in started by `started_by` (a session, or none), signed in at the provider
+/// as `login`, and its code and state posted by `posted_by`.
+async fn relayed(
+    t: &TestStack,
+    op: &Provider,
+    login: &str,
+    started_by: Option<&str>,
+    posted_by: Option<&str>,
+) -> Reply {
+    let (url, state) = begin_with(t, "google", json!({}), started_by).await;
+    let back = op.authorize(&url, login).await;
+    exchange(t, "google", &back.params["code"], &state, posted_by).await
+}
+
 /// An app's PKCE pair (RFC 7636 §4.1-4.2): a random verifier and its S256 challenge.
 fn pkce_pair() -> (String, String) {
     use base64::Engine;
@@ -334,39 +348,20 @@ async fn an_identity_is_linked_to_a_password_account_only_by_its_signed_in_owner
 
     // Signed in, the owner starts and finishes a sign-in that links an identity; it then
     // signs in to the owner's account.
-    let (url, state) = begin_with(&t, "google", json!({}), Some(&owner.access)).await;
-    let back = op.authorize(&url, "bob-work").await;
-    let r = exchange(
-        &t,
-        "google",
-        &back.params["code"],
-        &state,
-        Some(&owner.access),
-    )
-    .await;
+    let owner_session = Some(owner.access.as_str());
+    let r = relayed(&t, &op, "bob-work", owner_session, owner_session).await;
     assert_eq!(me(&t, &r).await["id"], owner_id.as_str());
     let later = sign_in_as(&t, &op, "google", "bob-work").await;
     assert_eq!(me(&t, &later).await["id"], owner_id.as_str());
 
     // Not with an API key: a leaked key must not link a sign-in that outlives it.
     let (_, key) = t.api_key(&owner.access).await;
-    let (url, state) = begin(&t, "google").await;
-    let back = op.authorize(&url, "bob-home").await;
-    let r = exchange(&t, "google", &back.params["code"], &state, Some(&key)).await;
+    let r = relayed(&t, &op, "bob-home", None, Some(&key)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     assert_eq!(accounts(&t).await, 2);
 
     // An identity already someone's cannot be linked to another account.
-    let (url, state) = begin_with(&t, "google", json!({}), Some(&owner.access)).await;
-    let back = op.authorize(&url, "bob").await;
-    let r = exchange(
-        &t,
-        "google",
-        &back.params["code"],
-        &state,
-        Some(&owner.access),
-    )
-    .await;
+    let r = relayed(&t, &op, "bob", owner_session, owner_session).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(accounts(&t).await, 2);
 }
@@ -383,16 +378,7 @@ async fn an_attackers_code_relayed_to_a_victims_app_neither_links_nor_signs_in()
 
     // 1. A state started without a session, posted with the victim's: refused, and the
     // attacker's identity is not the victim's afterwards.
-    let (url, state) = begin(&t, "google").await;
-    let back = op.authorize(&url, "mallory").await;
-    let r = exchange(
-        &t,
-        "google",
-        &back.params["code"],
-        &state,
-        Some(&victim.access),
-    )
-    .await;
+    let r = relayed(&t, &op, "mallory", None, Some(&victim.access)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.code(), Some("invalid_state"));
     assert!(
@@ -404,13 +390,11 @@ async fn an_attackers_code_relayed_to_a_victims_app_neither_links_nor_signs_in()
         r.text
     );
     // 2. A state the attacker started with their own session: refused too.
-    let (url, state) = begin_with(&t, "google", json!({}), Some(&attacker.access)).await;
-    let back2 = op.authorize(&url, "mallory").await;
-    let r = exchange(
+    let r = relayed(
         &t,
-        "google",
-        &back2.params["code"],
-        &state,
+        &op,
+        "mallory",
+        Some(&attacker.access),
         Some(&victim.access),
     )
     .await;

@@ -63,6 +63,29 @@ async fn replicate_serving() -> MockServer {
     server
 }
 
+/// The body of the first POST a fake vendor received.
+async fn first_post(server: &MockServer) -> Value {
+    let sent = server.received_requests().await.unwrap();
+    let post = sent.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    serde_json::from_slice(&post.body).unwrap()
+}
+
+/// A FLUX Fill edit of `picture` under `mask`, as a multipart form.
+async fn fill_edit(t: &TestStack, access: &str, picture: Vec<u8>, mask: Vec<u8>) -> Reply {
+    let form = reqwest::multipart::Form::new()
+        .text("prompt", "a yellow ball")
+        .text("model", "flux_pro")
+        .part("image", fixtures::part(picture))
+        .part("mask", fixtures::part(mask));
+    t.send(
+        t.http
+            .post(t.url("/v1/images/edits"))
+            .bearer_auth(access)
+            .multipart(form),
+    )
+    .await
+}
+
 async fn posts(server: &MockServer) -> usize {
     server
         .received_requests()
@@ -396,19 +419,7 @@ async fn flux_fill_edits_send_the_picture_and_the_mask_as_white_is_edit() {
     let (_, s) = t.new_user().await;
     let picture = fixtures::object_on_background(300, 300);
     let mask = fixtures::mask_over_object(300, 300);
-    let form = reqwest::multipart::Form::new()
-        .text("prompt", "a yellow ball")
-        .text("model", "flux_pro")
-        .part("image", fixtures::part(fixtures::png(&picture)))
-        .part("mask", fixtures::part(fixtures::png(&mask)));
-    let r = t
-        .send(
-            t.http
-                .post(t.url("/v1/images/edits"))
-                .bearer_auth(&s.access)
-                .multipart(form),
-        )
-        .await;
+    let r = fill_edit(&t, &s.access, fixtures::png(&picture), fixtures::png(&mask)).await;
     // fal is down (500): Replicate serves.
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
@@ -419,15 +430,7 @@ async fn flux_fill_edits_send_the_picture_and_the_mask_as_white_is_edit() {
         r.body["size"], "300x300",
         "an inpainting keeps the input's size"
     );
-    let sent = replicate.received_requests().await.unwrap();
-    let body: Value = serde_json::from_slice(
-        &sent
-            .iter()
-            .find(|r| r.method.as_str() == "POST")
-            .unwrap()
-            .body,
-    )
-    .unwrap();
+    let body = first_post(&replicate).await;
     let decode = |field: &str| {
         let uri = body["input"][field].as_str().unwrap();
         image::load_from_memory(&b64(uri.split_once(";base64,").unwrap().1)).unwrap()
@@ -475,29 +478,9 @@ async fn large_inputs_reach_vendors_as_presigned_urls_they_can_fetch() {
     let picture_png = fixtures::png(&picture);
     assert!(picture_png.len() > 256 * 1024, "{}", picture_png.len());
     let mask = fixtures::mask_over_object(700, 700);
-    let form = reqwest::multipart::Form::new()
-        .text("prompt", "a yellow ball")
-        .text("model", "flux_pro")
-        .part("image", fixtures::part(picture_png.clone()))
-        .part("mask", fixtures::part(fixtures::png(&mask)));
-    let r = t
-        .send(
-            t.http
-                .post(t.url("/v1/images/edits"))
-                .bearer_auth(&s.access)
-                .multipart(form),
-        )
-        .await;
+    let r = fill_edit(&t, &s.access, picture_png.clone(), fixtures::png(&mask)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let sent = replicate.received_requests().await.unwrap();
-    let body: Value = serde_json::from_slice(
-        &sent
-            .iter()
-            .find(|r| r.method.as_str() == "POST")
-            .unwrap()
-            .body,
-    )
-    .unwrap();
+    let body = first_post(&replicate).await;
     // The picture as a URL; the mask (a small two-tone PNG) still inline.
     let url = body["input"]["image"].as_str().unwrap();
     assert!(url.starts_with(&t.url("/_s3/")), "{url}");
@@ -670,15 +653,7 @@ async fn kling_videos_come_from_fal_when_replicate_is_down_and_keep_the_vendors_
         .await;
     assert_eq!(sprites.status, StatusCode::NOT_FOUND, "{}", sprites.text);
     // What fal was sent: the prompt, Kling's duration as a string, the picture inline.
-    let sent = fal.received_requests().await.unwrap();
-    let submit: Value = serde_json::from_slice(
-        &sent
-            .iter()
-            .find(|r| r.method.as_str() == "POST")
-            .unwrap()
-            .body,
-    )
-    .unwrap();
+    let submit = first_post(&fal).await;
     assert_eq!(submit["prompt"], "the ball bounces away");
     assert_eq!(submit["duration"], "5");
     assert!(
