@@ -249,7 +249,9 @@ impl Config {
                 name, arn_name, min_len,
             )? {
                 Some(s) => Ok(Some(s)),
-                None if given(name) || given(arn_name) => Ok(None),
+                // The ARN variables are in every function's environment (empty when unused):
+                // only the plain variable says this function was meant to have the secret.
+                None if given(name) => Ok(None),
                 None => Ok(Some(Secret::withheld(name))),
             };
         let jwt_secret = secret_or_withheld("JWT_SECRET", "JWT_SECRET_ARN", MIN_JWT_SECRET_BYTES)?

@@ -142,17 +142,20 @@ impl ApiError {
         }
     }
 
-    /// Storing `needed` more bytes would take the account past its storage quota.
+    /// Storing `needed` more bytes would take the account past its storage quota (`needed`
+    /// 0: it is full already, so new work would be lost).
     pub fn storage_full(used: u64, quota: u64, needed: u64) -> Self {
         let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);
+        let needs = match needed {
+            0 => String::new(),
+            n => format!(", and this needs {} more", mb(n)),
+        };
         Self::Forbidden {
             message: format!(
-                "this account stores {} of its {} storage quota, and this needs {} more: delete \
-                 images, videos or versions it no longer needs (DELETE /v1/images/{{id}}) to make \
-                 room",
+                "this account stores {} of its {} storage quota{needs}: delete images, videos \
+                 or versions it no longer needs (DELETE /v1/images/{{id}}) to make room",
                 mb(used),
                 mb(quota),
-                mb(needed)
             ),
             code: "storage_quota_exceeded",
         }

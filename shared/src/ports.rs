@@ -336,12 +336,14 @@ pub trait Holds: Send + Sync {
     fn open_hold(&self, hold: &Hold) -> impl Future<Output = Result<(), ApiError>> + Send;
     /// Opens `hold` and takes what it names, all in one write: its objects listed, `images` of
     /// the day's quota (at most `daily_limit`) and `amount` credits with the debit's ledger line
-    /// (`reason`). Nothing is taken unless everything is.
+    /// (`reason`), only while the account stores less than `storage_quota`. Nothing is taken
+    /// unless everything is.
     fn open_charge(
         &self,
         hold: &Hold,
         daily_limit: u32,
         reason: &str,
+        storage_quota: u64,
     ) -> impl Future<Output = Result<Opened, ApiError>> + Send;
     /// Names the objects the request is about to write; `Ok(false)` if the hold is no longer
     /// pending (then nothing may be written).

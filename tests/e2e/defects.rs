@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::domain::assets::UploadRecord;
 use shared::domain::now_epoch;
-use shared::ports::{Blobs, Uploads};
+use shared::ports::{Blobs, Images, Uploads};
 
 async fn complete(t: &TestStack, access: &str, id: &str) -> Reply {
     t.post(
@@ -609,6 +609,31 @@ async fn storage_is_bounded_per_account_and_deletes_give_the_room_back() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // An account that stores its whole quota is refused before any vendor works for it.
+    let deps = t.deps().await;
+    let user = t.user_id(&s.access).await;
+    let mut big = crate::charges::record_of(&user, &unique("img"), now_epoch());
+    big.bytes = 300_000;
+    let outcome = deps.store.put_images(&[big], None, u64::MAX).await;
+    assert!(matches!(
+        outcome,
+        shared::domain::billing::WriteOutcome::Written
+    ));
+    let before = t.credits(&s.access).await["available"].clone();
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a lighthouse", "size": "512x512"}),
+        )
+        .await;
+    assert_eq!(r.code(), Some("storage_quota_exceeded"), "{}", r.text);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("this needs"),
+        "refused before the work: {message}"
+    );
+    assert_eq!(t.credits(&s.access).await["available"], before);
 }
 
 async fn storage_of(t: &TestStack, access: &str) -> Value {

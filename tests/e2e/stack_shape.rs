@@ -52,7 +52,16 @@ fn each_function_may_read_only_the_secrets_it_uses() {
         let calls_vendors = ["shared::providers", "job_runs", "generation::"]
             .iter()
             .any(|s| source.contains(s));
-        let public = ["models", "model-info", "doc", "not-found", "web"].contains(&binary.as_str());
+        // Routes that authenticate nobody (signin-start only redirects to the provider).
+        let public = [
+            "models",
+            "model-info",
+            "doc",
+            "not-found",
+            "web",
+            "signin-start",
+        ]
+        .contains(&binary.as_str());
         let mut expected = BTreeSet::new();
         if routed.contains(&binary) && !public {
             expected.insert("JwtSecretArn".to_string());
@@ -338,4 +347,102 @@ async fn a_taken_emulator_port_is_named_with_its_occupant_and_the_way_out() {
         err.contains("is taken") && err.contains("does not speak HTTP"),
         "{err}"
     );
+}
+
+/// Permissions the emulator does not check, derived from what each function's source calls:
+/// admin changes check the acting admin inside their transaction (`ConditionCheckItem`), and
+/// the functions that send vendors an input (edits, variations, the worker's jobs and videos)
+/// may put large ones where the vendor fetches them.
+#[test]
+fn functions_have_the_permissions_their_writes_need() {
+    let t = template();
+    for (id, binary) in t.function_binaries() {
+        let src_dir = workspace_root().join("functions").join(&binary).join("src");
+        let source: String = std::fs::read_dir(&src_dir)
+            .unwrap()
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .collect();
+        let policies =
+            serde_yaml::to_string(&t.resource(&id).unwrap()["Properties"]["Policies"]).unwrap();
+        let admin_change = ["set_role", "set_disabled", "grant"]
+            .iter()
+            .any(|f| source.contains(&format!("usecases::admin::{{{f}")));
+        assert_eq!(
+            policies.contains("dynamodb:ConditionCheckItem"),
+            admin_change,
+            "{id} ({binary}): ConditionCheckItem"
+        );
+        let sends_inputs = source.contains("usecases::generation::edit")
+            || source.contains("usecases::generation::variation")
+            || source.contains("usecases::job_runs::{Accepted");
+        let staging = policies.contains("tmp/vendor-inputs/*")
+            && policies.contains("s3:PutObject")
+            && policies.contains("s3:GetObject");
+        assert_eq!(
+            staging, sends_inputs,
+            "{id} ({binary}): tmp/vendor-inputs/*"
+        );
+    }
+}
+
+/// What each function's configuration is on AWS with plain secrets (the ARNs empty, as the
+/// template passes them): it starts, holds the secrets it uses, and is withheld the others.
+#[test]
+fn every_function_starts_with_plain_secrets_and_holds_only_its_own() {
+    use local_stack::template::{Resolve, WithConditions, resolve};
+    let t = template();
+    let given: std::collections::HashMap<String, String> = [
+        ("JwtSecret", "0123456789abcdef0123456789abcdef"),
+        ("OpenAiApiKey", "sk-plain"),
+        ("FalKey", "fal-plain"),
+        ("GoogleClientId", "google-client"),
+        ("GoogleClientSecret", "google-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    struct Aws(std::collections::HashMap<String, String>);
+    impl Resolve for Aws {
+        fn reference(&self, id: &str) -> Option<String> {
+            Some(
+                self.0
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("{id}-name")),
+            )
+        }
+        fn attribute(&self, id: &str, a: &str) -> Option<String> {
+            Some(format!("arn:{id}:{a}"))
+        }
+    }
+    let aws = Aws(t.parameters(&given).unwrap());
+    let r = WithConditions {
+        template: &t,
+        inner: &aws,
+    };
+    let globals: Vec<(String, String)> = t
+        .global_environment()
+        .into_iter()
+        .map(|(k, v)| (k, resolve(&v, &r).unwrap()))
+        .collect();
+    assert!(globals.contains(&("VENDOR_KEYS".into(), "openai,,,fal".into())));
+    let own = t.function_environment();
+    for (id, binary) in t.function_binaries() {
+        let mut env: std::collections::HashMap<String, String> = globals.iter().cloned().collect();
+        for (_, k, v) in own.iter().filter(|(f, _, _)| *f == id) {
+            env.insert(k.clone(), resolve(v, &r).unwrap());
+        }
+        let config = shared::Config::from_map(&env)
+            .unwrap_or_else(|e| panic!("{id} ({binary}) does not start: {e}"));
+        // A plain secret is in memory from the start; a withheld one never is.
+        let has = |var: &str| env.contains_key(var);
+        assert_eq!(config.jwt_secret.is_loaded(), has("JWT_SECRET"), "{id}");
+        let openai = config
+            .openai_api_key
+            .as_ref()
+            .expect("the catalog knows OpenAI");
+        assert_eq!(openai.is_loaded(), has("OPENAI_API_KEY"), "{id}");
+        let google = config.identity_providers[0].client_secret.as_ref().unwrap();
+        assert_eq!(google.is_loaded(), has("GOOGLE_CLIENT_SECRET"), "{id}");
+    }
 }

@@ -103,6 +103,9 @@ pub enum Opened {
     QuotaFull { reset_at: i64 },
     /// Too few credits; nothing was taken.
     TooFewCredits,
+    /// The account already stores its whole storage quota: the work could not be kept, so
+    /// no vendor is paid for it. Nothing was taken.
+    StorageFull { used: u64 },
 }
 
 /// How a metadata write ended. Objects may be deleted only when it is known not to have

@@ -17,6 +17,8 @@ pub const DAY_SECONDS: i64 = 86_400;
 /// The longest an access token may live: a signed-out session is remembered this long, so a
 /// token of it can never outlive the record that refuses it.
 pub const ACCESS_TOKEN_TTL_MAX_SECONDS: u64 = DAY_SECONDS as u64;
+/// Clock skew tolerated on an access token's `exp` (a signed-out session's record outlives it).
+pub const ACCESS_TOKEN_LEEWAY_SECONDS: u64 = 5;
 
 /// Seconds since the Unix epoch, the time unit of every timestamp in the API (as OpenAI's `created`).
 pub fn now_epoch() -> i64 {

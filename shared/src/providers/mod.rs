@@ -78,6 +78,10 @@ pub enum ProviderError {
     /// Our key for the vendor could not be read (Secrets Manager): not the vendor's fault.
     #[error("the vendor's key could not be read: {0}")]
     KeyUnavailable(String),
+    /// An input could not be put where vendors fetch it (our bucket): no vendor is at fault,
+    /// and none would do better.
+    #[error("the input could not be staged for the vendor: {0}")]
+    Staging(String),
 }
 
 impl ProviderError {
@@ -115,6 +119,9 @@ impl From<ProviderError> for ApiError {
             ProviderError::BadOutput(_) => {
                 "The image provider returned an unusable result. Nothing was charged."
             }
+            ProviderError::Staging(_) => {
+                "The input could not be prepared for the image provider. Nothing was charged; retry later."
+            }
             _ => "The image provider failed. Nothing was charged.",
         };
         if !matches!(e, ProviderError::ContentPolicy(_)) {
@@ -139,6 +146,8 @@ impl From<ProviderError> for ApiError {
             ProviderError::Upstream { status: 503, .. } => {
                 provider(StatusCode::SERVICE_UNAVAILABLE, Some(30))
             }
+            // Our storage's fault, not the vendor's: a 503 to retry.
+            ProviderError::Staging(_) => provider(StatusCode::SERVICE_UNAVAILABLE, Some(5)),
             _ => provider(StatusCode::BAD_GATEWAY, None),
         }
     }

@@ -167,7 +167,7 @@ pub async fn input_ref(bytes: &[u8], call: &Call<'_>) -> Result<String, Provider
         Some(staging) if bytes.len() > INLINE_INPUT_MAX => staging
             .stage(bytes.to_vec(), mime_of(bytes))
             .await
-            .map_err(|e| ProviderError::Unreachable(format!("the input could not be staged: {e}"))),
+            .map_err(|e| ProviderError::Staging(e.to_string())),
         _ => Ok(data_uri(bytes)),
     }
 }

@@ -261,7 +261,7 @@ pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims,
     validation.set_issuer(&[&config.jwt_issuer]);
     validation.set_audience(&[&config.jwt_audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = 5;
+    validation.leeway = crate::domain::ACCESS_TOKEN_LEEWAY_SECONDS;
     jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
         .map(|data| data.claims)
         .map_err(|e| {

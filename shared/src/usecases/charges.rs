@@ -291,7 +291,7 @@ mod tests {
         // Quota full: no hold, no credits taken.
         let r = d
             .store
-            .open_charge(&hold("g1", 1, 3), 2, GENERATION)
+            .open_charge(&hold("g1", 1, 3), 2, GENERATION, u64::MAX)
             .await
             .unwrap();
         assert!(matches!(
@@ -301,10 +301,20 @@ mod tests {
         // Too few credits: no hold, no quota taken.
         let r = d
             .store
-            .open_charge(&hold("g2", 9, 1), 2, GENERATION)
+            .open_charge(&hold("g2", 9, 1), 2, GENERATION, u64::MAX)
             .await
             .unwrap();
         assert_eq!(r, crate::domain::billing::Opened::TooFewCredits);
+        assert!(d.store.holds().is_empty());
+        assert_eq!(available(&d.store, &user).await, 5);
+        // Storage full (the account stores 0 bytes of a 0-byte quota): no vendor is paid for
+        // work that could not be kept.
+        let r = d
+            .store
+            .open_charge(&hold("g4", 1, 1), 2, GENERATION, 0)
+            .await
+            .unwrap();
+        assert_eq!(r, crate::domain::billing::Opened::StorageFull { used: 0 });
         assert!(d.store.holds().is_empty());
         assert_eq!(available(&d.store, &user).await, 5);
         assert!(
@@ -318,7 +328,7 @@ mod tests {
         // Enough of both: everything at once, with the debit's ledger line.
         let r = d
             .store
-            .open_charge(&hold("g3", 5, 2), 2, GENERATION)
+            .open_charge(&hold("g3", 5, 2), 2, GENERATION, u64::MAX)
             .await
             .unwrap();
         assert_eq!(r, crate::domain::billing::Opened::Taken);

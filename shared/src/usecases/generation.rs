@@ -294,7 +294,12 @@ pub(crate) async fn take<S: Store, B: Blobs>(
     let limit = deps.config.daily_image_limit;
     match deps
         .store
-        .open_charge(hold, limit, charges::GENERATION)
+        .open_charge(
+            hold,
+            limit,
+            charges::GENERATION,
+            deps.config.storage_quota_bytes,
+        )
         .await?
     {
         Opened::Taken => Ok(()),
@@ -306,6 +311,11 @@ pub(crate) async fn take<S: Store, B: Blobs>(
             limit,
             reset_epoch: reset_at as u64,
         }),
+        Opened::StorageFull { used } => Err(ApiError::storage_full(
+            used,
+            deps.config.storage_quota_bytes,
+            0,
+        )),
         Opened::TooFewCredits => Err(ApiError::InsufficientQuota(format!(
             "You have too few credits for this request ({} needed). See GET /v1/credit.",
             hold.amount

@@ -436,7 +436,10 @@ mod tests {
         let id = crate::domain::new_id(JOB_PREFIX);
         let hold = hold_for(&id, user, 2, 1, NOW, None);
         assert_eq!(
-            store.open_charge(&hold, 10, GENERATION).await.unwrap(),
+            store
+                .open_charge(&hold, 10, GENERATION, u64::MAX)
+                .await
+                .unwrap(),
             crate::domain::billing::Opened::Taken
         );
         let job = Job {

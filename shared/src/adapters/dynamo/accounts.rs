@@ -74,6 +74,9 @@ impl DynamoStore {
                 ("credits_available", n(u.credits.available)),
                 ("credits_earned", n(u.credits.earned)),
                 ("credits_spent", n(u.credits.spent)),
+                // What the storage quota counts; present from the start, so its condition is
+                // the quota itself (older profiles lack it until their first asset).
+                ("storage_bytes", n(u.storage_bytes as i64)),
                 // Checked by every authenticated request in the same write as its rate count:
                 // the API keys that are live (id → last use) and the sessions signed out.
                 ("api_keys", AttributeValue::M(HashMap::new())),
@@ -408,7 +411,9 @@ impl ApiKeys for DynamoStore {
 /// A signed-out session stays on its user's profile this long: as long as any access token of
 /// it can live (configuration refuses longer lifetimes; after that the token's own expiry
 /// refuses it).
-const REVOKED_KEPT: i64 = crate::domain::ACCESS_TOKEN_TTL_MAX_SECONDS as i64;
+const REVOKED_KEPT: i64 = (crate::domain::ACCESS_TOKEN_TTL_MAX_SECONDS
+    + crate::domain::ACCESS_TOKEN_LEEWAY_SECONDS
+    + 60) as i64;
 
 impl DynamoStore {
     /// Profiles written before requests were admitted against them lack the two maps: add them

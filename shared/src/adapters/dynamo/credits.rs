@@ -36,17 +36,31 @@ const ENOUGH_CREDITS: &str = "credits_available >= :c";
 const RESERVE_QUOTA: &str = "ADD images :n, holds :refs SET expires_at = :exp";
 const QUOTA_ROOM: &str = "attribute_not_exists(images) OR images <= :room";
 
-/// The debit of `reference`, as a transaction's part (see `open_charge`).
-pub(super) fn take_credits(table: &str, user_id: &str, amount: i64, reference: &str) -> Update {
-    Update::builder()
+/// The debit of `reference`, as a transaction's part (see `open_charge`); with a storage
+/// quota, only while the account stores less than it.
+pub(super) fn take_credits(
+    table: &str,
+    user_id: &str,
+    amount: i64,
+    reference: &str,
+    storage_quota: Option<u64>,
+) -> Update {
+    let update = Update::builder()
         .table_name(table)
         .set_key(Some(keys::profile(user_id)))
         .update_expression(TAKE_CREDITS)
-        .condition_expression(ENOUGH_CREDITS)
         .expression_attribute_values(":c", n(amount))
-        .expression_attribute_values(":ref", string_set(reference))
-        .build()
-        .expect("update fields set")
+        .expression_attribute_values(":ref", string_set(reference));
+    match storage_quota {
+        Some(quota) => update
+            .condition_expression(format!(
+                "{ENOUGH_CREDITS} AND (attribute_not_exists(storage_bytes) OR storage_bytes < :quota)"
+            ))
+            .expression_attribute_values(":quota", n(quota.min(i64::MAX as u64) as i64)),
+        None => update.condition_expression(ENOUGH_CREDITS),
+    }
+    .build()
+    .expect("update fields set")
 }
 
 /// The reservation of a hold's images in its day's quota, as a transaction's part.

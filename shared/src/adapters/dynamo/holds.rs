@@ -104,6 +104,7 @@ impl Holds for DynamoStore {
         h: &Hold,
         daily_limit: u32,
         reason: &str,
+        storage_quota: u64,
     ) -> Result<Opened, ApiError> {
         let reset_at = (h.reserved_at.div_euclid(DAY) + 1) * DAY;
         if h.images > daily_limit {
@@ -121,7 +122,13 @@ impl Holds for DynamoStore {
         let credits_at = (h.amount > 0).then(|| {
             items.push(
                 TransactWriteItem::builder()
-                    .update(take_credits(&self.table, &h.user_id, h.amount, &h.id))
+                    .update(take_credits(
+                        &self.table,
+                        &h.user_id,
+                        h.amount,
+                        &h.id,
+                        Some(storage_quota),
+                    ))
                     .build(),
             );
             items.push(
@@ -148,7 +155,12 @@ impl Holds for DynamoStore {
                 if failed(quota_at) {
                     Ok(Opened::QuotaFull { reset_at })
                 } else if failed(credits_at) {
-                    Ok(Opened::TooFewCredits)
+                    // Too few credits, or no room left to keep what the work makes.
+                    let user = self.user(&h.user_id).await?;
+                    Ok(match user.map(|u| u.storage_bytes) {
+                        Some(used) if used >= storage_quota => Opened::StorageFull { used },
+                        _ => Opened::TooFewCredits,
+                    })
                 } else {
                     Err(ApiError::internal(format!(
                         "opening a charge was cancelled: {reasons:?}"

@@ -214,6 +214,15 @@ impl Images for DynamoStore {
             .map(|s| &s.hold)
             .filter(|h| h.amount > 0)
             .map(|h| h.id.as_str());
+        // More than the whole quota: no room can be enough (the profile's condition would let
+        // an older profile without the count through).
+        if adding > storage_quota {
+            let used = match self.user(owner).await {
+                Ok(u) => u.map_or(0, |u| u.storage_bytes),
+                Err(e) => return WriteOutcome::NotWritten(e),
+            };
+            return WriteOutcome::NotWritten(ApiError::storage_full(used, storage_quota, adding));
+        }
         let quota_item = items.len();
         if let Some(update) = profile_change(&self.table, owner, adding, storage_quota, open_charge)
         {

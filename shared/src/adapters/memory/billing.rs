@@ -145,6 +145,7 @@ impl Holds for MemoryStore {
         hold: &Hold,
         daily_limit: u32,
         reason: &str,
+        storage_quota: u64,
     ) -> Result<Opened, ApiError> {
         let mut st = self.state();
         let day = hold.reserved_at.div_euclid(DAY);
@@ -164,6 +165,14 @@ impl Holds for MemoryStore {
                 .map_or(0, |u| u.credits.available);
             if available < hold.amount {
                 return Ok(Opened::TooFewCredits);
+            }
+            let stored = st
+                .users
+                .get(&hold.user_id)
+                .and_then(|p| p.user.as_ref())
+                .map_or(0, |u| u.storage_bytes);
+            if stored >= storage_quota {
+                return Ok(Opened::StorageFull { used: stored });
             }
         }
         if st.holds.contains_key(&hold.id) {
