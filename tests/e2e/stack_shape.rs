@@ -5,6 +5,15 @@ use local_stack::registry::{http_handlers, scheduled_handlers, sqs_handlers};
 use local_stack::template::Template;
 use std::collections::BTreeSet;
 
+/// Every source file of a function, as one text.
+fn source_of(binary: &str) -> String {
+    let src_dir = workspace_root().join("functions").join(binary).join("src");
+    std::fs::read_dir(&src_dir)
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect()
+}
+
 fn template() -> Template {
     Template::load(&workspace_root().join("template.yaml")).unwrap()
 }
@@ -44,11 +53,7 @@ fn each_function_may_read_only_the_secrets_it_uses() {
         "FalKeySecretArn",
     ];
     for (id, binary) in t.function_binaries() {
-        let src_dir = workspace_root().join("functions").join(&binary).join("src");
-        let source: String = std::fs::read_dir(&src_dir)
-            .unwrap()
-            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
-            .collect();
+        let source = source_of(&binary);
         let calls_vendors = ["shared::providers", "job_runs", "generation::"]
             .iter()
             .any(|s| source.contains(s));
@@ -357,11 +362,7 @@ async fn a_taken_emulator_port_is_named_with_its_occupant_and_the_way_out() {
 fn functions_have_the_permissions_their_writes_need() {
     let t = template();
     for (id, binary) in t.function_binaries() {
-        let src_dir = workspace_root().join("functions").join(&binary).join("src");
-        let source: String = std::fs::read_dir(&src_dir)
-            .unwrap()
-            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
-            .collect();
+        let source = source_of(&binary);
         let policies =
             serde_yaml::to_string(&t.resource(&id).unwrap()["Properties"]["Policies"]).unwrap();
         let admin_change = ["set_role", "set_disabled", "grant"]
