@@ -337,27 +337,8 @@ impl Providers {
         }
     }
 
-    pub async fn generate(&self, plan: &GenerationPlan) -> Result<Served, ProviderError> {
-        self.route(plan, Op::Generate, self.call()).await
-    }
-
-    pub async fn edit(
-        &self,
-        plan: &GenerationPlan,
-        inputs: &EditInputs,
-    ) -> Result<Served, ProviderError> {
-        self.route(plan, Op::Edit(inputs), self.call()).await
-    }
-
-    pub async fn variation(
-        &self,
-        plan: &GenerationPlan,
-        input: &InputImage,
-    ) -> Result<Served, ProviderError> {
-        self.route(plan, Op::Variation(input), self.call()).await
-    }
-
-    /// As the three above, within `call` (a job's longer budget, and its cancel).
+    /// A generation, edit (`inputs`) or variation (`variation`) within `call`: a synchronous
+    /// request's budget (`call_until`), or a job's longer one and its cancel.
     pub async fn generate_within(
         &self,
         plan: &GenerationPlan,
@@ -621,6 +602,13 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     /// Providers with fal and Replicate on local fakes, nothing else but the local renderer.
+    impl Providers {
+        /// A generation within a synchronous request's budget.
+        async fn generate_sync(&self, plan: &GenerationPlan) -> Result<Served, ProviderError> {
+            self.generate_within(plan, None, None, self.call()).await
+        }
+    }
+
     fn providers(
         fal: &MockServer,
         replicate: &MockServer,
@@ -687,7 +675,7 @@ mod tests {
         let fal = answering(503, json!({"detail": "Service unavailable"})).await;
         let replicate = replicate_serving().await;
         let p = providers(&fal, &replicate, &[]);
-        let served = p.generate(&plan("flux-dev")).await.unwrap();
+        let served = p.generate_sync(&plan("flux-dev")).await.unwrap();
         assert_eq!(served.vendor, ProviderKind::Replicate);
         assert_eq!(served.images.len(), 1);
         assert_eq!(
@@ -703,7 +691,7 @@ mod tests {
             let fal = answering(status, json!({"detail": "Exhausted balance"})).await;
             let replicate = replicate_serving().await;
             let served = providers(&fal, &replicate, &[])
-                .generate(&plan("flux-dev"))
+                .generate_sync(&plan("flux-dev"))
                 .await
                 .unwrap();
             assert_eq!(served.vendor, ProviderKind::Replicate, "{status}");
@@ -719,7 +707,7 @@ mod tests {
         .await;
         let replicate = replicate_serving().await;
         let e = providers(&fal, &replicate, &[])
-            .generate(&plan("flux-dev"))
+            .generate_sync(&plan("flux-dev"))
             .await
             .err()
             .unwrap();
@@ -732,7 +720,7 @@ mod tests {
         let fal = answering(503, json!({"detail": "Service unavailable"})).await;
         let replicate = answering(500, json!({"detail": "boom", "status": 500})).await;
         let e = providers(&fal, &replicate, &[])
-            .generate(&plan("flux-dev"))
+            .generate_sync(&plan("flux-dev"))
             .await
             .err()
             .unwrap();
@@ -746,7 +734,7 @@ mod tests {
         let fal = answering(500, json!({"detail": "unused"})).await;
         let replicate = replicate_serving().await;
         let p = providers(&fal, &replicate, &[ProviderKind::Replicate]);
-        let served = p.generate(&plan("flux-schnell")).await.unwrap();
+        let served = p.generate_sync(&plan("flux-schnell")).await.unwrap();
         assert_eq!(served.vendor, ProviderKind::Replicate);
         assert_eq!(calls(&fal).await, 0, "fal comes second");
         let unpreferred = providers(&fal, &replicate, &[]);
@@ -769,12 +757,12 @@ mod tests {
         let p = providers(&fal, &replicate, &[]);
         for _ in 0..circuits::THRESHOLD {
             assert_eq!(
-                p.generate(&plan("flux-dev")).await.unwrap().vendor,
+                p.generate_sync(&plan("flux-dev")).await.unwrap().vendor,
                 ProviderKind::Replicate
             );
         }
         assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
-        let served = p.generate(&plan("flux-dev")).await.unwrap();
+        let served = p.generate_sync(&plan("flux-dev")).await.unwrap();
         assert_eq!(served.vendor, ProviderKind::Replicate);
         assert_eq!(
             calls(&fal).await,
@@ -787,7 +775,12 @@ mod tests {
             circuits: p.circuits.clone(),
             ..providers(&fal, &replicate, &[])
         };
-        match only_fal.generate(&plan("flux-dev")).await.err().unwrap() {
+        match only_fal
+            .generate_sync(&plan("flux-dev"))
+            .await
+            .err()
+            .unwrap()
+        {
             ProviderError::RateLimited {
                 retry_after_secs: Some(s),
             } => {
@@ -826,7 +819,7 @@ mod sizes {
         .unwrap()
         .plan("local-procedural", |_| true)
         .unwrap();
-        let call = providers.generate(&plan);
+        let call = providers.generate_within(&plan, None, None, providers.call());
         let size = std::mem::size_of_val(&call);
         assert!(size < 16 * 1024, "{size} bytes");
     }
