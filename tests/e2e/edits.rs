@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use reqwest::multipart::Form;
 use serde_json::json;
 
-async fn edit(t: &TestStack, token: &str, form: Form) -> Reply {
+/// `POST /v1/images/edits` with a multipart form.
+pub(crate) async fn edit(t: &TestStack, token: &str, form: Form) -> Reply {
     t.send(
         t.http
             .post(t.url("/v1/images/edits"))

@@ -77,13 +77,7 @@ async fn fill_edit(t: &TestStack, access: &str, picture: Vec<u8>, mask: Vec<u8>)
         .text("model", "flux_pro")
         .part("image", fixtures::part(picture))
         .part("mask", fixtures::part(mask));
-    t.send(
-        t.http
-            .post(t.url("/v1/images/edits"))
-            .bearer_auth(access)
-            .multipart(form),
-    )
-    .await
+    crate::edits::edit(t, access, form).await
 }
 
 async fn posts(server: &MockServer) -> usize {
