@@ -109,10 +109,8 @@ fn profile_change(
         .set_key(Some(keys::profile(user_id)));
     if adding > 0 {
         actions.push("ADD storage_bytes :b");
-        // Above the quota on its own, no room is enough.
-        let room = storage_quota
-            .checked_sub(adding)
-            .map_or(-1, |r| r.min(i64::MAX as u64) as i64);
+        // `put_images` refuses more than the whole quota before it gets here.
+        let room = storage_quota.saturating_sub(adding).min(i64::MAX as u64) as i64;
         update = update
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(storage_bytes) OR storage_bytes <= :room)",
@@ -133,6 +131,20 @@ fn profile_change(
             .build()
             .expect("update fields set"),
     )
+}
+
+impl DynamoStore {
+    /// Storing `adding` bytes more is refused: the 403 says how much the owner stores now.
+    async fn storage_refusal(&self, owner: &str, quota: u64, adding: u64) -> WriteOutcome {
+        match self.user(owner).await {
+            Ok(u) => WriteOutcome::NotWritten(ApiError::storage_full(
+                u.map_or(0, |u| u.storage_bytes),
+                quota,
+                adding,
+            )),
+            Err(e) => WriteOutcome::NotWritten(e),
+        }
+    }
 }
 
 impl Images for DynamoStore {
@@ -217,11 +229,7 @@ impl Images for DynamoStore {
         // More than the whole quota: no room can be enough (the profile's condition would let
         // an older profile without the count through).
         if adding > storage_quota {
-            let used = match self.user(owner).await {
-                Ok(u) => u.map_or(0, |u| u.storage_bytes),
-                Err(e) => return WriteOutcome::NotWritten(e),
-            };
-            return WriteOutcome::NotWritten(ApiError::storage_full(used, storage_quota, adding));
+            return self.storage_refusal(owner, storage_quota, adding).await;
         }
         let quota_item = items.len();
         if let Some(update) = profile_change(&self.table, owner, adding, storage_quota, open_charge)
@@ -241,15 +249,7 @@ impl Images for DynamoStore {
                         .get(quota_item)
                         .is_some_and(|r| r == "ConditionalCheckFailed") =>
             {
-                let used = match self.user(owner).await {
-                    Ok(u) => u.map_or(0, |u| u.storage_bytes),
-                    Err(e) => return WriteOutcome::NotWritten(e),
-                };
-                return WriteOutcome::NotWritten(ApiError::storage_full(
-                    used,
-                    storage_quota,
-                    adding,
-                ));
+                return self.storage_refusal(owner, storage_quota, adding).await;
             }
             Ok(Err(reasons)) => {
                 // Items 2i+1 are the lineage places: a taken one is a version made meanwhile.
