@@ -357,7 +357,6 @@ async fn two_admins_racing_to_demote_each_other_leave_one_admin() {
         .post(&role(&ada_id), json!({"role": "admin"}), Some(&root.access))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let admins = [(&root_id, &root), (&ada_id, &ada)];
     for round in 0..6 {
         let (root_path, ada_path) = (role(&root_id), role(&ada_id));
         let (a, b) = tokio::join!(
@@ -373,9 +372,14 @@ async fn two_admins_racing_to_demote_each_other_leave_one_admin() {
             a.text,
             b.text
         );
+        // The winner remains an admin, the other does not; the winner makes it one again.
+        let (winner, loser) = if a.status == StatusCode::OK {
+            (&root, &ada_id)
+        } else {
+            (&ada, &root_id)
+        };
         let mut roles = Vec::new();
-        for (id, _) in admins {
-            let (_, winner) = admins[if a.status == StatusCode::OK { 0 } else { 1 }];
+        for id in [&root_id, &ada_id] {
             let user = t
                 .get(&format!("/v1/admin/users/{id}"), Some(&winner.access))
                 .await;
@@ -384,12 +388,6 @@ async fn two_admins_racing_to_demote_each_other_leave_one_admin() {
         }
         roles.sort();
         assert_eq!(roles, ["admin", "user"], "round {round}");
-        // The winner makes the other an admin again for the next round.
-        let (winner, loser) = if a.status == StatusCode::OK {
-            (&root, &ada_id)
-        } else {
-            (&ada, &root_id)
-        };
         let r = t
             .post(&role(loser), json!({"role": "admin"}), Some(&winner.access))
             .await;
