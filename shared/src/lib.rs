@@ -3,6 +3,7 @@
 //! AWS adapters. Pixels live in the `imaging` crate, linked only with the `images` feature.
 
 pub mod app;
+pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod secrets;

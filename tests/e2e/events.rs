@@ -106,7 +106,7 @@ async fn image_events_drive_the_handlers() {
 fn every_function_has_an_event_that_parses() {
     let template =
         local_stack::template::Template::load(&workspace_root().join("template.yaml")).unwrap();
-    for (_, binary) in template.function_binaries() {
+    for (_, binary) in template.function_handlers() {
         let text = event(&binary);
         if ["worker", "dead-jobs", "deliver-webhook"].contains(&binary.as_str()) {
             let e: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();

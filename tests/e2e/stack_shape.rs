@@ -6,8 +6,11 @@ use local_stack::template::Template;
 use std::collections::BTreeSet;
 
 /// Every source file of a function, as one text.
-fn source_of(binary: &str) -> String {
-    let src_dir = workspace_root().join("functions").join(binary).join("src");
+fn source_of(function: &str) -> String {
+    let src_dir = workspace_root()
+        .join("functions")
+        .join(function)
+        .join("src");
     std::fs::read_dir(&src_dir)
         .unwrap()
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
@@ -21,7 +24,7 @@ fn template() -> Template {
 #[test]
 fn every_route_has_a_handler_and_every_handler_a_route() {
     let t = template();
-    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.binary).collect();
+    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.function).collect();
     let handled: BTreeSet<String> = http_handlers().keys().map(|k| k.to_string()).collect();
     assert_eq!(routed, handled);
     let consumers: BTreeSet<String> = t.sqs_consumers().into_iter().map(|(b, _)| b).collect();
@@ -36,7 +39,7 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
         .chain(&scheduled)
         .cloned()
         .collect();
-    let functions: BTreeSet<String> = t.function_binaries().into_values().collect();
+    let functions: BTreeSet<String> = t.function_handlers().into_values().collect();
     assert_eq!(triggered, functions);
 }
 
@@ -45,15 +48,15 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
 #[test]
 fn each_function_may_read_only_the_secrets_it_uses() {
     let t = template();
-    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.binary).collect();
+    let routed: BTreeSet<String> = t.routes().into_iter().map(|r| r.function).collect();
     let vendor_keys = [
         "OpenAiApiKeySecretArn",
         "StabilityApiKeySecretArn",
         "ReplicateApiTokenSecretArn",
         "FalKeySecretArn",
     ];
-    for (id, binary) in t.function_binaries() {
-        let source = source_of(&binary);
+    for (id, function) in t.function_handlers() {
+        let source = source_of(&function);
         let calls_vendors = ["shared::providers", "job_runs", "generation::"]
             .iter()
             .any(|s| source.contains(s));
@@ -66,9 +69,9 @@ fn each_function_may_read_only_the_secrets_it_uses() {
             "web",
             "signin-start",
         ]
-        .contains(&binary.as_str());
+        .contains(&function.as_str());
         let mut expected = BTreeSet::new();
-        if routed.contains(&binary) && !public {
+        if routed.contains(&function) && !public {
             expected.insert("JwtSecretArn".to_string());
         }
         if calls_vendors {
@@ -114,7 +117,7 @@ fn each_function_may_read_only_the_secrets_it_uses() {
                 readable.insert(arn);
             }
         }
-        assert_eq!(readable, expected, "{id} ({binary})");
+        assert_eq!(readable, expected, "{id} ({function})");
         // The same secrets, passed as plain values, reach only the same functions.
         let given: BTreeSet<String> =
             t.resource(&id).unwrap()["Properties"]["Environment"]["Variables"]
@@ -131,7 +134,7 @@ fn each_function_may_read_only_the_secrets_it_uses() {
                 .collect();
         assert_eq!(
             given, expected,
-            "{id} ({binary}): plain secrets in its Environment"
+            "{id} ({function}): plain secrets in its Environment"
         );
     }
     let globals = t.global_environment();
@@ -158,29 +161,115 @@ const PLAIN_SECRETS: [(&str, &str); 8] = [
 #[test]
 fn every_function_is_a_crate_of_the_workspace() {
     let t = template();
-    for (id, binary) in t.function_binaries() {
+    for (id, function) in t.function_handlers() {
         let manifest = workspace_root()
             .join("functions")
-            .join(&binary)
+            .join(&function)
             .join("Cargo.toml");
         let text =
             std::fs::read_to_string(&manifest).unwrap_or_else(|_| panic!("{id}: no {manifest:?}"));
-        assert!(text.contains(&format!("name = \"{binary}\"")), "{id}");
-        let res = t.resource(&id).unwrap();
-        assert_eq!(
-            res["Metadata"]["BuildMethod"].as_str(),
-            Some("rust-cargolambda"),
-            "{id}"
-        );
+        assert!(text.contains(&format!("name = \"{function}\"")), "{id}");
     }
     let dirs = std::fs::read_dir(workspace_root().join("functions"))
         .unwrap()
         .count();
     assert_eq!(
         dirs,
-        t.function_binaries().len(),
+        t.function_handlers().len(),
         "a function crate without a template function"
     );
+}
+
+/// The `shared = ...` line of a crate's dependencies: which of its features the crate enables.
+fn shared_dependency(manifest: &str) -> String {
+    manifest
+        .lines()
+        .find(|l| l.starts_with("shared"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// SAM builds each bundle once (the functions of one CodeUri share a build definition) and
+/// gives every function the same bootstrap, which serves the function its `Handler` names. A
+/// bundle links the union of its members' features: a function that makes no pixels never
+/// shares one with the codecs.
+#[test]
+fn every_function_is_served_by_the_bundle_it_is_built_from() {
+    let t = template();
+    let mut bundles: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, function) in t.function_handlers() {
+        let props = &t.resource(&id).unwrap()["Properties"];
+        let code_uri = props["CodeUri"].as_str().unwrap_or_default();
+        let bundle = code_uri
+            .strip_prefix("infra/bundles/")
+            .and_then(|b| b.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("{id}: CodeUri {code_uri:?} is not a bundle"));
+        let metadata = &t.resource(&id).unwrap()["Metadata"];
+        assert_eq!(
+            metadata["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        assert_eq!(
+            metadata["BuildProperties"]["Binary"].as_str(),
+            Some(format!("bundle-{bundle}").as_str()),
+            "{id}: the Binary of {code_uri}"
+        );
+        bundles
+            .entry(bundle.to_string())
+            .or_default()
+            .push(function);
+    }
+    let dirs: BTreeSet<String> = std::fs::read_dir(workspace_root().join("infra/bundles"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        dirs,
+        bundles.keys().cloned().collect(),
+        "a bundle no function is built from"
+    );
+    for (bundle, functions) in &bundles {
+        let dir = workspace_root().join("infra/bundles").join(bundle);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        assert!(
+            manifest.contains(&format!(
+                "name = \"bundle-{bundle}\"\npath = \"src/main.rs\""
+            )),
+            "{bundle}: its binary is not bundle-{bundle}"
+        );
+        let served: BTreeSet<String> = main
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.split_once("\" => "))
+            .map(|(name, krate)| {
+                assert_eq!(krate, format!("{},", name.replace('-', "_")), "{bundle}");
+                name.to_string()
+            })
+            .collect();
+        let expected: BTreeSet<String> = functions.iter().cloned().collect();
+        assert_eq!(served, expected, "{bundle}: what its bootstrap serves");
+        let pixels: BTreeSet<bool> = functions
+            .iter()
+            .map(|f| {
+                assert!(
+                    manifest.contains(&format!("\n{f}.path = \"../../../functions/{f}\"")),
+                    "{bundle} does not depend on {f}"
+                );
+                let member = workspace_root()
+                    .join("functions")
+                    .join(f)
+                    .join("Cargo.toml");
+                let shared = shared_dependency(&std::fs::read_to_string(member).unwrap());
+                shared.contains("\"images\"") || shared.contains("\"video\"")
+            })
+            .collect();
+        assert_eq!(
+            pixels.len(),
+            1,
+            "{bundle} mixes functions with and without image codecs"
+        );
+    }
 }
 
 #[test]
@@ -361,8 +450,8 @@ async fn a_taken_emulator_port_is_named_with_its_occupant_and_the_way_out() {
 #[test]
 fn functions_have_the_permissions_their_writes_need() {
     let t = template();
-    for (id, binary) in t.function_binaries() {
-        let source = source_of(&binary);
+    for (id, function) in t.function_handlers() {
+        let source = source_of(&function);
         let policies =
             serde_yaml::to_string(&t.resource(&id).unwrap()["Properties"]["Policies"]).unwrap();
         let admin_change = ["set_role", "set_disabled", "grant"]
@@ -371,7 +460,7 @@ fn functions_have_the_permissions_their_writes_need() {
         assert_eq!(
             policies.contains("dynamodb:ConditionCheckItem"),
             admin_change,
-            "{id} ({binary}): ConditionCheckItem"
+            "{id} ({function}): ConditionCheckItem"
         );
         let sends_inputs = source.contains("usecases::generation::edit")
             || source.contains("usecases::generation::variation")
@@ -381,7 +470,7 @@ fn functions_have_the_permissions_their_writes_need() {
             && policies.contains("s3:GetObject");
         assert_eq!(
             staging, sends_inputs,
-            "{id} ({binary}): tmp/vendor-inputs/*"
+            "{id} ({function}): tmp/vendor-inputs/*"
         );
     }
 }
@@ -428,13 +517,13 @@ fn every_function_starts_with_plain_secrets_and_holds_only_its_own() {
         .collect();
     assert!(globals.contains(&("VENDOR_KEYS".into(), "openai,,,fal".into())));
     let own = t.function_environment();
-    for (id, binary) in t.function_binaries() {
+    for (id, function) in t.function_handlers() {
         let mut env: std::collections::HashMap<String, String> = globals.iter().cloned().collect();
         for (_, k, v) in own.iter().filter(|(f, _, _)| *f == id) {
             env.insert(k.clone(), resolve(v, &r).unwrap());
         }
         let config = shared::Config::from_map(&env)
-            .unwrap_or_else(|e| panic!("{id} ({binary}) does not start: {e}"));
+            .unwrap_or_else(|e| panic!("{id} ({function}) does not start: {e}"));
         // A plain secret is in memory from the start; a withheld one never is.
         let has = |var: &str| env.contains_key(var);
         assert_eq!(config.jwt_secret.is_loaded(), has("JWT_SECRET"), "{id}");

@@ -63,3 +63,13 @@ pub async fn handler<S: Store, B: Blobs>(
     }
     Ok(response)
 }
+
+/// The Lambda's entry point: the generation DLQ's batches.
+pub async fn serve() -> Result<(), Error> {
+    let deps = Deps::from_env()?;
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move { handler(deps, event).await },
+    ))
+    .await
+}

@@ -110,3 +110,29 @@ async fn deliver<S: Store, B: Blobs, R: Redelivery>(
     }
     false
 }
+
+/// The Lambda's entry point: the webhook queue's batches; a delivery to retry later goes back
+/// to the same queue.
+pub async fn serve() -> Result<(), Error> {
+    let deps = Deps::from_env()?;
+    let sdk = shared::app::sdk_config(
+        &deps.config.aws_region,
+        deps.config.aws_endpoint_url.as_deref(),
+    )
+    .await;
+    let redelivery = SqsRedelivery {
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: deps
+            .config
+            .webhook_queue_url
+            .clone()
+            .ok_or("WEBHOOK_QUEUE_URL is not set")?,
+    };
+    let (deps, redelivery) = (&deps, &redelivery);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move {
+            handler(deps, redelivery, event, shared::domain::now_epoch()).await
+        },
+    ))
+    .await
+}

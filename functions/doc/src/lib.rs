@@ -19,6 +19,11 @@ pub async fn handler(req: Request) -> Response<Body> {
     .await
 }
 
+/// The Lambda's entry point: the document needs no configuration.
+pub async fn serve() -> Result<(), lambda_http::Error> {
+    shared::bootstrap::serve_http_with((), |_, req| handler(req)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

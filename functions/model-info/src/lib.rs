@@ -29,3 +29,9 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     })
     .await
 }
+
+/// The Lambda's entry point: only the configuration is needed (which vendors have keys decides
+/// which models exist).
+pub async fn serve() -> Result<(), lambda_http::Error> {
+    shared::bootstrap::serve_http_with(Config::from_env()?, handler).await
+}

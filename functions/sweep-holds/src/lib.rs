@@ -32,3 +32,15 @@ pub async fn handler<S: Store, B: Blobs>(
     );
     Ok(report)
 }
+
+/// The Lambda's entry point: the schedule's events.
+pub async fn serve() -> Result<(), Error> {
+    let deps = Deps::from_env()?;
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<EventBridgeEvent>| async move {
+            handler(deps, event, shared::domain::now_epoch()).await
+        },
+    ))
+    .await
+}

@@ -77,3 +77,15 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now:
         }
     }
 }
+
+/// The Lambda's entry point: the generation queue's batches, one attempt per job.
+pub async fn serve() -> Result<(), Error> {
+    let deps = Deps::from_env()?;
+    let deps = &deps;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move {
+            handler(deps, event, shared::domain::now_epoch()).await
+        },
+    ))
+    .await
+}

@@ -246,10 +246,10 @@ impl LocalStack {
         let routes = template.routes();
         let mut bound = Vec::new();
         for r in &routes {
-            let h = handlers.get(r.binary.as_str()).ok_or_else(|| {
+            let h = handlers.get(r.function.as_str()).ok_or_else(|| {
                 format!(
                     "route {} {} names function {} which has no handler",
-                    r.method, r.path, r.binary
+                    r.method, r.path, r.function
                 )
             })?;
             bound.push((r.clone(), h.clone()));
@@ -268,10 +268,13 @@ impl LocalStack {
 
         let sqs_handlers = registry::sqs_handlers();
         for source in template.sqs_sources() {
-            let (binary, queue) = (source.binary.clone(), source.queue.clone());
-            let handler = sqs_handlers.get(binary.as_str()).cloned().ok_or_else(|| {
-                format!("SQS function {binary} has no handler in the local stack")
-            })?;
+            let (function, queue) = (source.function.clone(), source.queue.clone());
+            let handler = sqs_handlers
+                .get(function.as_str())
+                .cloned()
+                .ok_or_else(|| {
+                    format!("SQS function {function} has no handler in the local stack")
+                })?;
             let (url, _) = created
                 .queues
                 .get(&queue)
@@ -299,12 +302,12 @@ impl LocalStack {
 
         let scheduled = template.scheduled()?;
         let scheduled_handlers = registry::scheduled_handlers();
-        for (binary, period) in &scheduled {
+        for (function, period) in &scheduled {
             let handler = scheduled_handlers
-                .get(binary.as_str())
+                .get(function.as_str())
                 .cloned()
                 .ok_or_else(|| {
-                    format!("scheduled function {binary} has no handler in the local stack")
+                    format!("scheduled function {function} has no handler in the local stack")
                 })?;
             let (deps, period) = (deps.clone(), *period);
             tasks.push(tokio::spawn(async move {

@@ -67,8 +67,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  Providers on: {} (keys: OPENAI_API_KEY, STABILITY_API_KEY, REPLICATE_API_TOKEN, FAL_KEY).",
         on.join(", ")
     );
-    for (binary, period) in &stack.scheduled {
-        eprintln!("  {binary} runs every {} s.", period.as_secs());
+    for (function, period) in &stack.scheduled {
+        eprintln!("  {function} runs every {} s.", period.as_secs());
     }
     eprintln!();
     eprintln!("  Try:");

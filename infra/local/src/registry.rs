@@ -1,4 +1,4 @@
-//! The handler of every function crate, by binary name. A test checks this against the
+//! The handler of every function crate, by function name (its `Handler`). A test checks this against the
 //! template: no route without a handler, no handler without a route.
 
 use futures::future::BoxFuture;
@@ -105,7 +105,7 @@ pub struct QueueRef {
     pub url: String,
 }
 
-/// Functions fed by SQS rather than HTTP, by binary name.
+/// Functions fed by SQS rather than HTTP, by function name (its `Handler`).
 pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
     let worker: SqsHandler = Arc::new(|deps, _, event| {
         Box::pin(async move {
@@ -138,7 +138,7 @@ pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
 
 pub type ScheduledHandler = Arc<dyn Fn(Arc<Deps>) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// Functions run on a schedule, by binary name; each run gets a scheduled event, as from
+/// Functions run on a schedule, by function name (its `Handler`); each run gets a scheduled event, as from
 /// EventBridge.
 pub fn scheduled_handlers() -> BTreeMap<&'static str, ScheduledHandler> {
     BTreeMap::from([(

@@ -13,8 +13,8 @@ pub struct Route {
     /// Upper-case method, or `ANY`.
     pub method: String,
     pub path: String,
-    /// The cargo-lambda binary (= function crate) serving the route.
-    pub binary: String,
+    /// The function (its `Handler`, which names its crate) serving the route.
+    pub function: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,7 @@ fn strings(v: &Value) -> Vec<String> {
 /// One SQS event source mapping of the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsSource {
-    pub binary: String,
+    pub function: String,
     pub queue: String,
     pub batch_size: i32,
     pub max_concurrency: usize,
@@ -84,23 +84,24 @@ impl Template {
         self.root["Resources"].get(logical_id)
     }
 
-    /// Binary name of each function, by logical id.
-    pub fn function_binaries(&self) -> BTreeMap<String, String> {
+    /// Each function's `Handler` (the name of its crate, and what its bundle's bootstrap
+    /// serves), by logical id.
+    pub fn function_handlers(&self) -> BTreeMap<String, String> {
         self.resources_of("AWS::Serverless::Function")
             .into_iter()
             .filter_map(|(id, f)| {
-                let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str()?;
-                Some((id, bin.to_string()))
+                let handler = f["Properties"]["Handler"].as_str()?;
+                Some((id, handler.to_string()))
             })
             .collect()
     }
 
     /// Every HttpApi route: one per event of type HttpApi.
     pub fn routes(&self) -> Vec<Route> {
-        let bins = self.function_binaries();
+        let bins = self.function_handlers();
         let mut routes = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
-            let Some(binary) = bins.get(&id) else {
+            let Some(function) = bins.get(&id) else {
                 continue;
             };
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -113,24 +114,24 @@ impl Template {
                 routes.push(Route {
                     method,
                     path,
-                    binary: binary.clone(),
+                    function: function.clone(),
                 });
             }
         }
         routes
     }
 
-    /// Binaries of functions fed by an SQS event, with the queue's logical id.
+    /// Functions fed by an SQS event, with the queue's logical id.
     pub fn sqs_consumers(&self) -> Vec<(String, String)> {
         self.sqs_sources()
             .into_iter()
-            .map(|s| (s.binary, s.queue))
+            .map(|s| (s.function, s.queue))
             .collect()
     }
 
-    /// Every SQS event source: function binary, queue, and how Lambda would poll it.
+    /// Every SQS event source: function, queue, and how Lambda would poll it.
     pub fn sqs_sources(&self) -> Vec<SqsSource> {
-        let bins = self.function_binaries();
+        let bins = self.function_handlers();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -141,7 +142,7 @@ impl Template {
                 let queue = props["Queue"]["Fn::GetAtt"][0].as_str();
                 if let (Some(bin), Some(queue)) = (bins.get(&id), queue) {
                     out.push(SqsSource {
-                        binary: bin.clone(),
+                        function: bin.clone(),
                         queue: queue.to_string(),
                         // Lambda's defaults: batches of 10; without a maximum, as many
                         // invocations as the queue needs (bounded here).
@@ -156,10 +157,10 @@ impl Template {
         out
     }
 
-    /// Binaries of functions run on a schedule, with how often (`rate(...)` expressions only:
+    /// Functions run on a schedule, with how often (`rate(...)` expressions only:
     /// the local stack runs them on that period).
     pub fn scheduled(&self) -> Result<Vec<(String, Duration)>, Error> {
-        let bins = self.function_binaries();
+        let bins = self.function_handlers();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -463,23 +464,23 @@ Resources:
       CorsConfiguration: {AllowOrigins: ["*"], AllowHeaders: [authorization], MaxAge: 600}
   A:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: a}}
     Properties:
+      Handler: a
       Environment: {Variables: {KEY: {Ref: Key}}}
       Events:
         One: {Type: HttpApi, Properties: {Path: /v1/a, Method: get}}
         Two: {Type: HttpApi, Properties: {Path: "/v1/a/{id}", Method: DELETE}}
   W:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: w}}
     Properties:
+      Handler: w
       Events:
         Q: {Type: SQS, Properties: {Queue: {"Fn::GetAtt": [Q, Arn]}}}
   Q: {Type: AWS::SQS::Queue}
   S:
     Type: AWS::Serverless::Function
-    Metadata: {BuildProperties: {Binary: s}}
     Properties:
+      Handler: s
       Events:
         Every: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(5 minutes)}}
 "#;
@@ -509,7 +510,7 @@ Resources:
             Route {
                 method: "GET".into(),
                 path: "/v1/a".into(),
-                binary: "a".into()
+                function: "a".into()
             }
         );
         assert_eq!(t.sqs_consumers(), vec![("w".to_string(), "Q".to_string())]);

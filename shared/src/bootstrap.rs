@@ -1,0 +1,108 @@
+//! What a Lambda's `bootstrap` runs. Functions that link the same features share one binary
+//! (a bundle under `infra/bundles/`): each is still its own Lambda, and Lambda hands the
+//! function's configured `Handler` to the process as `_HANDLER`, which picks what it serves.
+
+use crate::Deps;
+pub use lambda_http::Error;
+use lambda_http::{Body, Request, Response};
+use std::convert::Infallible;
+use std::future::Future;
+
+/// Serves API Gateway requests with `handler` until the process ends. Configuration and AWS
+/// clients are built once per cold start and live as long as the process.
+pub async fn serve_http<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static Deps, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    serve_http_with(Deps::from_env()?, handler).await
+}
+
+/// `serve_http` for a handler that needs less than `Deps` (the catalog needs the configuration
+/// alone, the OpenAPI document nothing).
+pub async fn serve_http_with<T, F, Fut>(state: T, handler: F) -> Result<(), Error>
+where
+    T: Sync + 'static,
+    F: Fn(&'static T, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let state: &'static T = Box::leak(Box::new(state));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let answer = handler(state, req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    }))
+    .await
+}
+
+/// The function named by `_HANDLER`, among those a bundle serves.
+pub fn chosen<'a>(handler: Option<&str>, served: &[&'a str]) -> Result<&'a str, Error> {
+    let Some(handler) = handler.filter(|h| !h.is_empty()) else {
+        return Err(format!(
+            "_HANDLER is not set: the function's Handler must name one of {}",
+            served.join(", ")
+        )
+        .into());
+    };
+    served
+        .iter()
+        .copied()
+        .find(|s| *s == handler)
+        .ok_or_else(|| {
+            format!(
+                "Handler {handler:?} is not served by this bootstrap, which serves {}",
+                served.join(", ")
+            )
+            .into()
+        })
+}
+
+/// A multi-thread runtime, as `#[tokio::main]` makes.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+/// The `main` of a bundle. `http` functions are served by `serve_http` with their crate's
+/// `handler`; the others (`own`) start through their crate's own `serve()`.
+#[macro_export]
+macro_rules! bootstrap {
+    (
+        http: { $($http:literal => $http_crate:ident),* $(,)? },
+        own: { $($own:literal => $own_crate:ident),* $(,)? } $(,)?
+    ) => {
+        fn main() -> Result<(), $crate::bootstrap::Error> {
+            $crate::telemetry::init();
+            let handler = std::env::var("_HANDLER").ok();
+            let served = [$($http,)* $($own,)*];
+            let name = $crate::bootstrap::chosen(handler.as_deref(), &served)?;
+            let runtime = $crate::bootstrap::runtime()?;
+            $(if name == $http {
+                return runtime.block_on($crate::bootstrap::serve_http($http_crate::handler));
+            })*
+            $(if name == $own {
+                return runtime.block_on($own_crate::serve());
+            })*
+            unreachable!("chosen() returns a served name")
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chosen;
+
+    #[test]
+    fn the_handler_picks_one_of_the_served_functions() {
+        let served = ["me", "login"];
+        assert_eq!(chosen(Some("login"), &served).unwrap(), "login");
+        let unknown = chosen(Some("worker"), &served).unwrap_err().to_string();
+        assert!(
+            unknown.contains("\"worker\"") && unknown.contains("me, login"),
+            "{unknown}"
+        );
+        let unset = chosen(None, &served).unwrap_err().to_string();
+        assert!(unset.contains("_HANDLER is not set"), "{unset}");
+        assert!(chosen(Some(""), &served).is_err());
+    }
+}
