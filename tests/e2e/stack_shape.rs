@@ -536,3 +536,26 @@ fn every_function_starts_with_plain_secrets_and_holds_only_its_own() {
         assert_eq!(google.is_loaded(), has("GOOGLE_CLIENT_SECRET"), "{id}");
     }
 }
+
+/// Deleting or replacing the stack keeps what holds data: the table, the bucket, the queues
+/// (queued jobs, dead letters) and the logs.
+#[test]
+fn data_outlives_the_stack() {
+    let t = template();
+    let kinds = [
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+        "AWS::Logs::LogGroup",
+    ];
+    let mut kept = 0;
+    for kind in kinds {
+        for (id, res) in t.resources_of(kind) {
+            for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+                assert_eq!(res[policy].as_str(), Some("Retain"), "{id}: {policy}");
+            }
+            kept += 1;
+        }
+    }
+    assert!(kept >= 8, "only {kept} resources hold data?");
+}
