@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
-.PHONY: run test venv node nasm debs fmt clippy cfn-lint checkov bench build deploy clean
+.PHONY: run test venv node nasm debs qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv nasm
@@ -78,12 +78,43 @@ clippy:
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
 
-## build / deploy: SAM with cargo-lambda (needs `pip install aws-sam-cli cargo-lambda` and AWS credentials)
-build:
-	sam build
+## The deploy tools, into their own venv: SAM, cargo-lambda and zig (its cross linker), and
+## Rust's aarch64 standard library (the functions run on Graviton).
+DEPLOY := $(VENV)/deploy
+SAM := PATH="$(CURDIR)/$(DEPLOY)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(DEPLOY)/bin/sam
+LAMBDA := PATH="$(CURDIR)/$(DEPLOY)/bin:$$PATH" $(CARGO) lambda
 
-deploy: build
-	sam deploy --guided
+deploy-tools: $(DEPLOY)/.installed
+	@rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || \
+	  rustup target add aarch64-unknown-linux-gnu
+
+$(DEPLOY)/.installed: infra/release/requirements.txt
+	python3 -m venv $(DEPLOY)
+	$(DEPLOY)/bin/pip install --quiet --disable-pip-version-check -r infra/release/requirements.txt
+	touch $@
+
+## qemu: runs the arm64 bootstraps here (qemu-user, and Debian's aarch64 C library for them)
+qemu:
+	@{ command -v qemu-aarch64 && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1; } >/dev/null || { \
+	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	  --no-install-recommends qemu-user libc6-arm64-cross; }
+
+## build: every function as SAM builds it for AWS: one arm64 bootstrap per bundle of functions
+## that link the same features (infra/bundles/), copied to each function in .aws-sam/build
+build: deploy-tools
+	$(SAM) build
+
+## release-check: what to run before a deploy: the template linted and validated, a full build,
+## then every artifact checked and started under qemu, and the translated template checked
+release-check: deploy-tools qemu cfn-lint
+	$(SAM) validate --lint --region us-east-1
+	@start=$$(date +%s); $(SAM) build && echo "sam build: $$(( $$(date +%s) - start )) s"
+	$(DEPLOY)/bin/python infra/release/check.py
+
+## deploy: the release check, then the stack (samconfig.toml names the stack and the region);
+## DEPLOY_ARGS adds sam deploy options, e.g. --parameter-overrides JwtSecret=...
+deploy: release-check
+	$(SAM) deploy $(DEPLOY_ARGS)
 
 clean:
 	$(CARGO) clean
@@ -91,15 +122,15 @@ clean:
 
 ## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips;
 ## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
-bench: venv nasm
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+bench: venv nasm deploy-tools qemu
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/bench/requirements.txt
 	$(CARGO) bench -p imaging --bench pipeline
-	$(VENV)/bin/python bench/pipeline.py --input target/bench/input-1024.png \
+	$(VENV)/bin/python infra/bench/pipeline.py --input target/bench/input-1024.png \
 		--rust-json target/criterion/pipeline/rust/new/estimates.json
 	$(CARGO) build --release -p imaging --example variation_8000 --example transform_40mp \
 		--example transform_time
 	target/release/examples/variation_8000 --prepare
-	$(VENV)/bin/python bench/transforms.py --input target/bench/input-1024.png \
+	$(VENV)/bin/python infra/bench/transforms.py --input target/bench/input-1024.png \
 		--memory target/bench/input-8000x5000.png --rust-example target/release/examples/transform_40mp
 	$(CARGO) build --release -p imaging --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
@@ -107,9 +138,15 @@ bench: venv nasm
 	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"
 	$(CARGO) build --release -p imaging --features video --example video_12s
 	/usr/bin/time -v target/release/examples/video_12s 2>&1 | grep -E "^video|Maximum resident"
-	$(CARGO) build --release -p coldstart-hello && $(CARGO) build --release -p models
-	$(CARGO) build --release -p me
-	$(CARGO) build --release -p generate-image
-	$(VENV)/bin/python bench/coldstart.py --runs 15 me models generate-image
+	# Cold start and size of what SAM ships (arm64, under qemu here), against a bare function
+	# built the same way; then the same bundles built for x86_64 and run natively (real CPU
+	# times and peak memory). One bundle per cargo run: together their features would unify.
+	$(SAM) build
+	$(LAMBDA) build --release --arm64 -p coldstart-hello
+	$(VENV)/bin/python infra/bench/coldstart.py --runs 15 me models generate-image
+	for p in bundle-core bundle-media coldstart-hello; do \
+	  $(LAMBDA) build --release --lambda-dir target/lambda-x86_64 -p $$p || exit 1; done
+	$(VENV)/bin/python infra/bench/coldstart.py --lambda-dir target/lambda-x86_64 --runs 15 \
+		me models generate-image
 	$(CARGO) build -p local-stack
-	$(VENV)/bin/python bench/roundtrips.py
+	$(VENV)/bin/python infra/bench/roundtrips.py

@@ -6,7 +6,7 @@ becomes transparent, soft 1-pixel edge) -> Lanczos3 resize to 1/4 -> PNG encode
 (zlib level 1). Prints median timings, ratios against the Rust criterion bench
 when its estimates.json is given, and sanity checks that both outputs agree.
 
-    python bench/pipeline.py --input target/bench/input-1024.png [--iterations 30] \
+    python infra/bench/pipeline.py --input target/bench/input-1024.png [--iterations 30] \
         [--rust-json target/criterion/pipeline/rust/new/estimates.json]
 """
 import argparse

@@ -8,7 +8,7 @@ machine whose speed drifts still gives honest ratios. With --memory, each operat
 also runs once on a 40-megapixel picture in a process of its own, for its peak
 resident memory.
 
-    python bench/transforms.py --input target/bench/input-1024.png [--iterations 30] \
+    python infra/bench/transforms.py --input target/bench/input-1024.png [--iterations 30] \
         [--memory target/bench/input-8000x5000.png]
 
 Sinks: Pillow is eager, so a returned Image is fully computed. libvips is lazy;
