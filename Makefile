@@ -99,8 +99,8 @@ qemu:
 	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	  --no-install-recommends qemu-user libc6-arm64-cross; }
 
-## build: every function as SAM builds it for AWS: one arm64 bootstrap per bundle of functions
-## that link the same features (infra/bundles/), copied to each function in .aws-sam/build
+## build: every function as SAM builds it for AWS: one arm64 bootstrap per bundle
+## (infra/bundles/: core, without image codecs, and media), copied to each of its functions
 build: deploy-tools
 	$(SAM) build
 

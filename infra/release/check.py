@@ -287,8 +287,8 @@ def check_translation(built):
         allowed = {BASIC} | ({SQS_POLLER} if sqs_fed else set())
         if managed - allowed:
             fail(f"{fid}: managed policies {managed - allowed}")
-        inline = sorted(json.dumps(policy(p)) for p in role["Properties"].get("Policies", []))
-        declared = sorted(json.dumps(policy(p)) for p in sp.get("Policies", []))
+        inline = sorted(json.dumps(policy(pol)) for pol in role["Properties"].get("Policies", []))
+        declared = sorted(json.dumps(policy(pol)) for pol in sp.get("Policies", []))
         if inline != declared:
             fail(f"{fid}: its role's statements are not its template's Policies")
         own_env = set(sp.get("Environment", {}).get("Variables", {}))
