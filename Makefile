@@ -114,7 +114,8 @@ release-check: deploy-tools qemu cfn-lint
 ## deploy: the release check, then the stack (samconfig.toml names the stack and the region);
 ## DEPLOY_ARGS adds sam deploy options, e.g. --parameter-overrides JwtSecret=...
 deploy: release-check
-	$(SAM) deploy $(DEPLOY_ARGS)
+	@# Not echoed: DEPLOY_ARGS may hold a secret.
+	@$(SAM) deploy $(DEPLOY_ARGS)
 
 clean:
 	$(CARGO) clean
