@@ -62,8 +62,6 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         now = time.perf_counter()
         if s.first_next is None:
             s.first_next = now
-            if not s.invoke:
-                s.done.set()
         if s.handed_out or not s.invoke:
             s.done.set()
             time.sleep(5)  # the process is killed meanwhile
@@ -85,6 +83,9 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         if self.path.endswith("/init/error"):
             s.init_error = body.decode(errors="replace")
             s.done.set()
+        elif self.path.endswith("/error"):
+            s.invoke_error = body.decode(errors="replace")
+            s.responded = time.perf_counter()
         else:
             s.answer = body
             s.responded = time.perf_counter()
@@ -114,7 +115,8 @@ def start(binary: Path, env: dict, emulator=None, event: bytes | None = None, ti
     an event, until it answers it and asks for the next)."""
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     srv.event, srv.invoke = event, event is not None
-    srv.first_next = srv.handed_out = srv.responded = srv.answer = srv.init_error = None
+    srv.first_next = srv.handed_out = srv.responded = srv.answer = None
+    srv.init_error = srv.invoke_error = None
     srv.done = threading.Event()
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.server_address[1]}", PATH=os.environ["PATH"])
@@ -130,10 +132,14 @@ def start(binary: Path, env: dict, emulator=None, event: bytes | None = None, ti
         proc.kill()
         _, err = proc.communicate()
         srv.shutdown()
+        srv.server_close()
     out = Started(rss_kb=rss)
     if srv.init_error or srv.first_next is None or (srv.invoke and srv.responded is None):
         reason = srv.init_error or err.decode(errors="replace").strip()[-600:] or "no request to the Runtime API"
         out.error = reason
+        return out
+    if srv.invoke_error:
+        out.error = f"the invocation failed: {srv.invoke_error}"
         return out
     out.init_ms = (srv.first_next - began) * 1000
     if srv.invoke:

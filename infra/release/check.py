@@ -4,7 +4,7 @@ venv's python, which has SAM and its translator):
 0. Codecs: no bundle links an image codec unless one of its functions makes pixels.
 1. Artifacts: every function's build directory holds exactly one file, `bootstrap` (so it is at
    the root of the zip SAM uploads), an executable aarch64 ELF that needs no glibc newer than
-   Amazon Linux 2023's, within the size goal; functions of one bundle get the same bytes.
+   Amazon Linux 2023's, within the size goal; the functions of one bundle share one build.
 2. Start: every function's bootstrap, run under qemu-aarch64 as that function (its `Handler`
    and its environment as the template resolves it), starts and asks the Runtime API for its
    first event, as on Lambda; a bootstrap that cannot serve its Handler fails here.
@@ -18,11 +18,12 @@ usage: check.py [--build-dir .aws-sam/build] [--no-start]
 
 import argparse
 import copy
-import hashlib
 import io
 import json
 import os
+import platform
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -70,6 +71,8 @@ def elf_machine(data: bytes):
 
 
 def glibc_needed(path: Path):
+    if not shutil.which("readelf"):
+        raise SystemExit("readelf (Debian's binutils) is needed to read the glibc versions")
     out = subprocess.run(["readelf", "--version-info", "--wide", str(path)], capture_output=True,
                          text=True, check=True).stdout
     versions = {tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", out)}
@@ -95,7 +98,7 @@ def check_codecs(built):
     bundles = {f["Metadata"]["BuildProperties"]["Binary"]: f for f in functions_of(built).values()}
     for bundle in sorted(bundles):
         folder = ROOT / "infra" / "bundles" / bundle.removeprefix("bundle-")
-        tree = subprocess.run(["cargo", "tree", "-e", "normal", "--prefix", "none",
+        tree = subprocess.run([os.environ.get("CARGO", "cargo"), "tree", "-e", "normal", "--prefix", "none",
                                "--target", "aarch64-unknown-linux-gnu"], cwd=folder,
                               capture_output=True, text=True, check=True).stdout
         crates = {line.split()[0] for line in tree.splitlines() if line.strip()}
@@ -138,12 +141,14 @@ def check_artifacts(build_dir: Path, built):
         if not os.access(boot, os.X_OK):
             fail(f"{fid}: bootstrap is not executable")
         bundle = f["Metadata"]["BuildProperties"]["Binary"]
-        by_bundle.setdefault(bundle, []).append((fid, hashlib.sha256(data).hexdigest(), boot))
+        by_bundle.setdefault(bundle, []).append((fid, props["CodeUri"], boot))
     rows = []
     for bundle, members in sorted(by_bundle.items()):
-        digests = {d for _, d, _ in members}
-        if len(digests) != 1:
-            fail(f"{bundle}: its {len(members)} functions got {len(digests)} different bootstraps")
+        # SAM builds functions of equal CodeUri and Metadata once, into one directory they all
+        # point at; two directories would mean a second build of the same bundle.
+        builds = {uri for _, uri, _ in members}
+        if len(builds) != 1:
+            fail(f"{bundle}: its {len(members)} functions were built {len(builds)} times")
         boot = members[0][2]
         glibc = glibc_needed(boot)
         if glibc and glibc > GLIBC_MAX:
@@ -189,12 +194,15 @@ class Resolver:
             return str(v).lower() if isinstance(v, bool) else str(v)
         (fn, args), = v.items()
         if fn == "Ref":
+            if args == "AWS::NoValue":
+                return None
             if args in self.params:
                 return self.params[args]
             if args.startswith("AWS::"):
                 return {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
-                        "AWS::Partition": "aws", "AWS::StackName": "imageapi"}[args]
-            kind = self.t["Resources"][args]["Type"]
+                        "AWS::Partition": "aws", "AWS::StackName": "imageapi",
+                        "AWS::URLSuffix": "amazonaws.com"}[args]
+            kind = self.t["Resources"][args]["Type"]  # a KeyError names an unknown reference
             if kind == "AWS::SQS::Queue":
                 return f"https://sqs.us-east-1.amazonaws.com/123456789012/{args}"
             return args.lower()
@@ -202,23 +210,33 @@ class Resolver:
             res, attr = args if isinstance(args, list) else args.split(".", 1)
             return f"arn:aws:{res.lower()}:{attr}"
         if fn == "Fn::Join":
-            return args[0].join(self.value(a) for a in args[1])
+            return args[0].join(v for v in map(self.value, args[1]) if v is not None)
         if fn == "Fn::If":
             return self.value(args[1] if self.condition(args[0]) else args[2])
         if fn == "Fn::Sub":
-            text = args if isinstance(args, str) else args[0]
-            return re.sub(r"\$\{([^}]+)\}", lambda m: self.value({"Ref": m.group(1)}), text)
+            text, names = (args, {}) if isinstance(args, str) else (args[0], args[1])
+
+            def one(m):
+                name = m.group(1)
+                if name in names:
+                    return self.value(names[name])
+                if "." in name:
+                    return self.value({"Fn::GetAtt": name.split(".", 1)})
+                return self.value({"Ref": name})
+            return re.sub(r"\$\{([^}!]+)\}", one, text)
         raise ValueError(f"intrinsic {fn}")
 
 
 def environment(template, resolver, fid):
     env = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
     env.update(template["Resources"][fid]["Properties"].get("Environment", {}).get("Variables", {}))
-    return {k: resolver.value(v) for k, v in env.items()}
+    # A variable whose value is AWS::NoValue is not set at all.
+    return {k: v for k, v in ((k, resolver.value(v)) for k, v in env.items()) if v is not None}
 
 
 def check_starts(build_dir: Path, built):
-    print("start under qemu-aarch64 (each function as its Handler, with its environment):")
+    how = "natively" if platform.machine() == "aarch64" else "under qemu-aarch64"
+    print(f"start {how} (each function as its Handler, with its environment):")
     resolver = Resolver(built)
     started = 0
     for fid, f in sorted(functions_of(built).items()):
@@ -230,7 +248,7 @@ def check_starts(build_dir: Path, built):
         boot = build_dir / f["Properties"]["CodeUri"] / "bootstrap"
         if not boot.is_file():
             continue  # already reported with the artifacts
-        result = start(boot, env, emulator=QEMU)
+        result = start(boot, env, emulator=None if platform.machine() == "aarch64" else QEMU)
         if result.error:
             fail(f"{fid} ({env['_HANDLER']}) does not start: {result.error}")
         else:

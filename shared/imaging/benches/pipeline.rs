@@ -67,7 +67,7 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-/// The transform operations, named as in bench/transforms.py (which runs Pillow and pyvips).
+/// The transform operations, named as in infra/bench/transforms.py (which runs Pillow and pyvips).
 /// Operations that take the image by value get a fresh copy outside the timing.
 fn transforms(c: &mut Criterion) {
     use imaging::transform::apply;
@@ -110,7 +110,7 @@ fn transforms(c: &mut Criterion) {
         b.iter(|| imaging::encode(black_box(&rgba), Format::Webp, Some(80)).expect("webp"))
     });
     let jpeg = imaging::encode(&rgba, Format::Jpeg, Some(80)).expect("jpeg");
-    // bench/transforms.py compares its size and PSNR with libjpeg-turbo's (Pillow's).
+    // infra/bench/transforms.py compares its size and PSNR with libjpeg-turbo's (Pillow's).
     std::fs::write(bench_dir().join("rust-q80.jpg"), &jpeg).expect("write jpeg");
     group.bench_function("encode_jpeg_q80", |b| {
         b.iter(|| imaging::encode(black_box(&rgba), Format::Jpeg, Some(80)).expect("jpeg"))

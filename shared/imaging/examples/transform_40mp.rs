@@ -1,6 +1,6 @@
 //! One operation of the transform benchmark on a 40-megapixel picture (8000×5000), for its peak
-//! memory: `bench/transforms.py --memory` runs it once per operation and reads the process's
-//! maximum resident set. `decode` alone is the floor every operation starts from. The input is
+//! memory: `infra/bench/transforms.py --memory` runs it once per operation and reads the
+//! process's maximum resident set. `decode` alone is the floor every operation starts from. The input is
 //! written by `variation_8000 --prepare`.
 
 use imaging::Format;

@@ -1,4 +1,4 @@
-//! Times one operation of the transform benchmark on the 1024² input, as bench/transforms.py
+//! Times one operation of the transform benchmark on the 1024² input, as infra/bench/transforms.py
 //! times Pillow and pyvips (3 warm-up runs, then the median of `iterations`), so that the three
 //! are measured back to back: on a noisy machine that keeps their ratios honest. Prints the
 //! median in milliseconds. Operations that take the image by value get their copy untimed.

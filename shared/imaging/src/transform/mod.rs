@@ -67,8 +67,8 @@ pub enum Op {
     },
 }
 
-/// The operations `make bench` times against Pillow and pyvips (bench/transforms.py names them
-/// alike) and whose peak memory it measures on a 40-megapixel picture.
+/// The operations `make bench` times against Pillow and pyvips (infra/bench/transforms.py names
+/// them alike) and whose peak memory it measures on a 40-megapixel picture.
 pub const BENCHMARKED: &[(&str, &[Op])] = &[
     ("gaussian_blur_sigma_2", &[Op::Blur { sigma: 2.0 }]),
     (
