@@ -22,8 +22,8 @@ LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_H
 ## started and stopped here
 test: venv node debs fmt cfn-lint checkov
 	$(LINTED) $(CARGO) test --workspace --all-targets --no-run
-	# shared alone, without its `images` feature: what the account functions build.
-	$(CARGO) clippy -p shared --lib -- -D warnings
+	# The core bundle alone, with its own features (no `images`): what SAM builds for it.
+	$(CARGO) clippy -p bundle-core -- -D warnings
 	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace
 
 venv: $(VENV)/.installed
@@ -72,8 +72,8 @@ fmt:
 ## clippy: the lints alone, without building the tests
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	# shared alone, without its `images` feature: what the account functions build.
-	$(CARGO) clippy -p shared --lib -- -D warnings
+	# The core bundle alone, with its own features (no `images`): what SAM builds for it.
+	$(CARGO) clippy -p bundle-core -- -D warnings
 
 cfn-lint: venv
 	$(VENV)/bin/cfn-lint template.yaml
@@ -100,13 +100,13 @@ qemu:
 	  --no-install-recommends qemu-user libc6-arm64-cross; }
 
 ## build: every function as SAM builds it for AWS: one arm64 bootstrap per bundle
-## (infra/bundles/: core, without image codecs, and media), copied to each of its functions
+## (infra/bundles/: core, without image codecs, and media), shared by its functions
 build: deploy-tools
 	$(SAM) build
 
 ## release-check: what to run before a deploy: the template linted and validated, a full build,
 ## then every artifact checked and started under qemu, and the translated template checked
-release-check: deploy-tools qemu cfn-lint
+release-check: deploy-tools qemu
 	$(SAM) validate --lint --region us-east-1
 	@start=$$(date +%s); $(SAM) build && echo "sam build: $$(( $$(date +%s) - start )) s"
 	$(DEPLOY)/bin/python infra/release/check.py

@@ -1,6 +1,7 @@
-//! What a Lambda's `bootstrap` runs. Functions that link the same features share one binary
-//! (a bundle under `infra/bundles/`): each is still its own Lambda, and Lambda hands the
-//! function's configured `Handler` to the process as `_HANDLER`, which picks what it serves.
+//! What a Lambda's `bootstrap` runs. Functions share a binary by what they link (a bundle
+//! under `infra/bundles/`: core without image codecs, media with them); each is still its own
+//! Lambda, and Lambda hands the function's `Handler` to the process as `_HANDLER`, which picks
+//! the function it serves.
 
 use crate::Deps;
 pub use lambda_http::Error;

@@ -1,5 +1,5 @@
 //! The payloads in events/ are real API Gateway v2 events: fed to the handlers exactly as
-//! Lambda would deliver them (and as `cargo lambda invoke --data-file` does), they work.
+//! Lambda would deliver them (and as the cold-start benchmark does), they work.
 
 use e2e_tests::*;
 use lambda_http::{Body, Response};
@@ -106,27 +106,27 @@ async fn image_events_drive_the_handlers() {
 fn every_function_has_an_event_that_parses() {
     let template =
         local_stack::template::Template::load(&workspace_root().join("template.yaml")).unwrap();
-    for (_, binary) in template.function_handlers() {
-        let text = event(&binary);
-        if ["worker", "dead-jobs", "deliver-webhook"].contains(&binary.as_str()) {
+    for (_, function) in template.function_handlers() {
+        let text = event(&function);
+        if ["worker", "dead-jobs", "deliver-webhook"].contains(&function.as_str()) {
             let e: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
             assert!(!e.records.is_empty());
             assert!(text.contains("\"eventSource\": \"aws:sqs\""));
             for r in &e.records {
                 let body = r.body.as_deref().unwrap();
-                let parsed = if binary == "deliver-webhook" {
+                let parsed = if function == "deliver-webhook" {
                     serde_json::from_str::<shared::usecases::deliveries::Delivery>(body).map(|_| ())
                 } else {
                     serde_json::from_str::<shared::usecases::jobs::JobMessage>(body).map(|_| ())
                 };
-                parsed.unwrap_or_else(|e| panic!("{binary}: {e}"));
+                parsed.unwrap_or_else(|e| panic!("{function}: {e}"));
             }
-        } else if binary == "sweep-holds" {
+        } else if function == "sweep-holds" {
             let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =
                 serde_json::from_str(&text).unwrap();
             assert_eq!(e.detail_type, "Scheduled Event");
         } else {
-            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{binary}: {e}"));
+            lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{function}: {e}"));
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The handler of every function crate, by function name (its `Handler`). A test checks this against the
-//! template: no route without a handler, no handler without a route.
+//! The handler of every function crate, by function name (its `Handler`). A test checks this
+//! against the template: no route without a handler, no handler without a route.
 
 use futures::future::BoxFuture;
 use lambda_http::{Body, Request, Response};
@@ -138,8 +138,8 @@ pub fn sqs_handlers() -> BTreeMap<&'static str, SqsHandler> {
 
 pub type ScheduledHandler = Arc<dyn Fn(Arc<Deps>) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// Functions run on a schedule, by function name (its `Handler`); each run gets a scheduled event, as from
-/// EventBridge.
+/// Functions run on a schedule, by function name (its `Handler`); each run gets a scheduled
+/// event, as from EventBridge.
 pub fn scheduled_handlers() -> BTreeMap<&'static str, ScheduledHandler> {
     BTreeMap::from([(
         "sweep-holds",

@@ -98,10 +98,10 @@ impl Template {
 
     /// Every HttpApi route: one per event of type HttpApi.
     pub fn routes(&self) -> Vec<Route> {
-        let bins = self.function_handlers();
+        let handlers = self.function_handlers();
         let mut routes = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
-            let Some(function) = bins.get(&id) else {
+            let Some(function) = handlers.get(&id) else {
                 continue;
             };
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -131,7 +131,7 @@ impl Template {
 
     /// Every SQS event source: function, queue, and how Lambda would poll it.
     pub fn sqs_sources(&self) -> Vec<SqsSource> {
-        let bins = self.function_handlers();
+        let handlers = self.function_handlers();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -140,9 +140,9 @@ impl Template {
                 }
                 let props = &event["Properties"];
                 let queue = props["Queue"]["Fn::GetAtt"][0].as_str();
-                if let (Some(bin), Some(queue)) = (bins.get(&id), queue) {
+                if let (Some(function), Some(queue)) = (handlers.get(&id), queue) {
                     out.push(SqsSource {
-                        function: bin.clone(),
+                        function: function.clone(),
                         queue: queue.to_string(),
                         // Lambda's defaults: batches of 10; without a maximum, as many
                         // invocations as the queue needs (bounded here).
@@ -160,7 +160,7 @@ impl Template {
     /// Functions run on a schedule, with how often (`rate(...)` expressions only:
     /// the local stack runs them on that period).
     pub fn scheduled(&self) -> Result<Vec<(String, Duration)>, Error> {
-        let bins = self.function_handlers();
+        let handlers = self.function_handlers();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
@@ -172,8 +172,8 @@ impl Template {
                 let period = expression.and_then(rate).ok_or_else(|| {
                     format!("{id}: schedule {expression:?} is not a rate(...) expression")
                 })?;
-                if let Some(bin) = bins.get(&id) {
-                    out.push((bin.clone(), period));
+                if let Some(function) = handlers.get(&id) {
+                    out.push((function.clone(), period));
                 }
             }
         }
