@@ -135,7 +135,7 @@ async fn fetch(
     min_len: usize,
 ) -> Result<Vec<u8>, ApiError> {
     {
-        let sdk = crate::app::sdk_config(&region, endpoint.as_deref()).await;
+        let sdk = crate::adapters::aws::sdk_config(&region, endpoint.as_deref()).await;
         let client = aws_sdk_secretsmanager::Client::new(&sdk);
         let out = client
             .get_secret_value()

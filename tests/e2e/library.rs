@@ -365,14 +365,14 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
     // The real S3 bucket, but a DynamoDB table that does not exist: DynamoDB refuses the write,
     // so it is known not to have happened.
     let deps = t.deps().await;
-    let sdk = shared::app::sdk_config(
+    let sdk = shared::adapters::aws::sdk_config(
         &t.stack.config.aws_region,
         t.stack.config.aws_endpoint_url.as_deref(),
     )
     .await;
     let deps = noting(shared::Deps {
         store: shared::DynamoStore::new(
-            shared::app::Lazy::ready(shared::app::dynamodb(&sdk)),
+            shared::adapters::aws::Lazy::ready(shared::adapters::aws::dynamodb(&sdk)),
             "no-such-table",
         ),
         ..deps

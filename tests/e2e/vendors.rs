@@ -724,7 +724,9 @@ async fn keys_come_from_secrets_manager_on_first_use_and_are_kept() {
     assert!(key.is_loaded());
 
     // Changed in Secrets Manager: this instance keeps what it read (a new one reads the new).
-    let sdk = shared::app::sdk_config(&config.aws_region, config.aws_endpoint_url.as_deref()).await;
+    let sdk =
+        shared::adapters::aws::sdk_config(&config.aws_region, config.aws_endpoint_url.as_deref())
+            .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let arn = t.stack.created.parameters["FalKeySecretArn"].clone();
     assert!(

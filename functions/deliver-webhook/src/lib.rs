@@ -115,7 +115,7 @@ async fn deliver<S: Store, B: Blobs, R: Redelivery>(
 /// to the same queue.
 pub async fn serve() -> Result<(), Error> {
     let deps = Deps::from_env()?;
-    let sdk = shared::app::sdk_config(
+    let sdk = shared::adapters::aws::sdk_config(
         &deps.config.aws_region,
         deps.config.aws_endpoint_url.as_deref(),
     )

@@ -202,10 +202,10 @@ impl LocalStack {
         };
 
         // The clients the functions would build, pointed at the emulator.
-        let sdk = shared::app::sdk_config(&opts.region, Some(&endpoint)).await;
+        let sdk = shared::adapters::aws::sdk_config(&opts.region, Some(&endpoint)).await;
         let clients = Arc::new(Clients {
-            dynamodb: shared::app::dynamodb(&sdk),
-            s3: shared::app::s3(&sdk, true),
+            dynamodb: shared::adapters::aws::dynamodb(&sdk),
+            s3: shared::adapters::aws::s3(&sdk, true),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             events: aws_sdk_eventbridge::Client::new(&sdk),
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),

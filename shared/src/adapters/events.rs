@@ -1,7 +1,7 @@
 //! Events for other systems, on an EventBridge bus (`source` `imageapi`). Publishing never fails
 //! the request that caused it: the change is already stored; a lost event is logged.
 
-use crate::app::Lazy;
+use crate::adapters::aws::Lazy;
 use crate::domain::assets::ImageRecord;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 

@@ -1,7 +1,7 @@
 //! The queues work is sent to: the generation queue (jobs) and the webhook queue (deliveries).
 
 #[cfg(feature = "queue")]
-use crate::app::Lazy;
+use crate::adapters::aws::Lazy;
 use crate::error::ApiError;
 use std::sync::{Arc, Mutex};
 
@@ -42,7 +42,7 @@ impl Default for Queues {
 impl Queues {
     /// What a deployed function sends through: SQS with the `queue` feature, else nothing.
     pub fn deployed(
-        aws: std::sync::Arc<crate::app::AwsSource>,
+        aws: std::sync::Arc<crate::adapters::aws::AwsSource>,
         jobs: String,
         webhooks: Option<String>,
     ) -> Self {

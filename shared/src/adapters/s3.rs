@@ -1,6 +1,6 @@
 //! S3 adapter: private objects, reached by clients only through presigned GET URLs.
 
-use crate::app::Lazy;
+use crate::adapters::aws::Lazy;
 use crate::error::ApiError;
 use crate::ports::Blobs;
 use aws_sdk_s3::Client;

@@ -38,7 +38,7 @@ pub mod keys;
 mod sessions;
 mod webhooks;
 
-use crate::app::Lazy;
+use crate::adapters::aws::Lazy;
 use crate::domain::accounts::{
     Admission, ApiKeyRecord, CreditBalance, Live, LoginId, RateWindow, Reward, Role, Rotation,
     SessionRecord, Taken, UserRecord,
