@@ -15,6 +15,13 @@ use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
 use std::future::Future;
 
+/// The queues use cases send to: the generation queue (jobs) and the webhook deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueName {
+    Jobs,
+    Webhooks,
+}
+
 pub trait Accounts: Send + Sync {
     /// Creates the user, unless its username or email is taken (even under races).
     fn create_user(

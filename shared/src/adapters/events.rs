@@ -2,7 +2,6 @@
 //! the request that caused it: the change is already stored; a lost event is logged.
 
 use crate::adapters::aws::Lazy;
-use crate::domain::assets::ImageRecord;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 pub const SOURCE: &str = "imageapi";
@@ -61,23 +60,4 @@ impl EventBus {
             }
         }
     }
-}
-
-/// An asset as other systems see it: what `GET /v1/images/{id}` answers, without URLs.
-pub fn asset_detail(r: &ImageRecord) -> serde_json::Value {
-    serde_json::json!({
-        "id": r.id,
-        "object": "image",
-        "user_id": r.user_id,
-        "kind": r.kind,
-        "model": r.model,
-        "prompt": r.prompt,
-        "size": format!("{}x{}", r.width, r.height),
-        "format": r.format.as_str(),
-        "bytes": r.bytes,
-        "created_at": r.created_at,
-        "parent_id": r.parent_id,
-        "root_id": r.root_id,
-        "version": r.version,
-    })
 }

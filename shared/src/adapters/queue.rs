@@ -3,13 +3,8 @@
 #[cfg(feature = "queue")]
 use crate::adapters::aws::Lazy;
 use crate::error::ApiError;
+use crate::ports::QueueName;
 use std::sync::{Arc, Mutex};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueName {
-    Jobs,
-    Webhooks,
-}
 
 /// SQS where deployed; in the use-case tests, a list of what was sent.
 #[derive(Clone)]

@@ -240,3 +240,22 @@ pub fn object_keys(user_id: &str, image_id: &str, format: OutputFormat) -> (Stri
         format!("thumbnails/{user_id}/{image_id}.webp"),
     )
 }
+
+/// An asset as other systems see it: what `GET /v1/images/{id}` answers, without URLs.
+pub fn asset_detail(r: &ImageRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "object": "image",
+        "user_id": r.user_id,
+        "kind": r.kind,
+        "model": r.model,
+        "prompt": r.prompt,
+        "size": format!("{}x{}", r.width, r.height),
+        "format": r.format.as_str(),
+        "bytes": r.bytes,
+        "created_at": r.created_at,
+        "parent_id": r.parent_id,
+        "root_id": r.root_id,
+        "version": r.version,
+    })
+}

@@ -5,7 +5,6 @@
 //! attempt. A later attempt (after the lease ended) stores nothing of an earlier one's.
 
 use crate::Deps;
-use crate::adapters::queue::QueueName;
 use crate::domain::billing::KeyClaim;
 use crate::domain::catalog::Size;
 use crate::domain::generation::{CreateImageRequest, GenerationPlan, Operation};
@@ -18,6 +17,7 @@ use crate::domain::{assets::Lineage, new_id, now_epoch};
 use crate::error::ApiError;
 use crate::http::Principal;
 use crate::http::wire::ImagesResponse;
+use crate::ports::QueueName;
 use crate::ports::{Blobs, Store};
 use crate::providers::{Call, EditInputs, InputImage, ProviderError};
 use futures::future::BoxFuture;

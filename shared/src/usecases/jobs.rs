@@ -12,7 +12,7 @@ use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::http::json;
 use crate::http::wire::{ImagesResponse, JobObject};
-use crate::ports::{Blobs, Store};
+use crate::ports::{Blobs, QueueName, Store};
 use crate::usecases::charges::{self, HOLD_SECONDS, Unwound};
 use crate::usecases::idempotency::{Deleted, Submitted, rehydrate};
 use http::StatusCode;
@@ -283,10 +283,7 @@ async fn send_webhook<S: Store, B: Blobs>(
         "body": body,
     });
     deps.queues
-        .send(
-            crate::adapters::queue::QueueName::Webhooks,
-            delivery.to_string(),
-        )
+        .send(QueueName::Webhooks, delivery.to_string())
         .await
 }
 
@@ -527,15 +524,13 @@ mod tests {
         job.status = JobStatus::Processing;
         announce(&d, &job).await;
         assert!(
-            d.queues
-                .take(crate::adapters::queue::QueueName::Webhooks)
-                .is_empty(),
+            d.queues.take(QueueName::Webhooks).is_empty(),
             "started was not asked for"
         );
         job.status = JobStatus::Failed;
         announce(&d, &job).await;
         announce(&d, &job).await;
-        let sent = d.queues.take(crate::adapters::queue::QueueName::Webhooks);
+        let sent = d.queues.take(QueueName::Webhooks);
         let ids: Vec<String> = sent
             .iter()
             .map(|s| serde_json::from_str::<serde_json::Value>(s).unwrap()["id"].to_string())

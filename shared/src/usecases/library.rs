@@ -2,9 +2,7 @@
 //! storing new assets without orphans, and describing them with fresh presigned URLs.
 
 use crate::Deps;
-use crate::adapters::events::asset_detail;
-use crate::domain::assets::ImageRecord;
-use crate::domain::assets::Lineage;
+use crate::domain::assets::{ImageRecord, Lineage, asset_detail};
 use crate::domain::billing::{Settlement, WriteOutcome};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
