@@ -4,6 +4,7 @@
 //! the function it serves.
 
 use crate::Deps;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 pub use lambda_http::Error;
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
@@ -33,6 +34,29 @@ where
         async move { Ok::<_, Infallible>(answer.await) }
     }))
     .await
+}
+
+/// An SQS batch, its messages handled all at once: those `handle` does not finish (`false`)
+/// are reported as batch item failures, so that SQS delivers only them again. A message
+/// without an id cannot be reported: it is acknowledged, and logged, rather than failing the
+/// whole batch.
+pub async fn partial_batch<'a, F, Fut>(records: &'a [SqsMessage], handle: F) -> SqsBatchResponse
+where
+    F: Fn(&'a SqsMessage) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let done = futures::future::join_all(records.iter().map(handle)).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, done) in records.iter().zip(done) {
+        match record.message_id.clone().filter(|id| !id.is_empty()) {
+            Some(id) if !done => response.add_failure(id),
+            None if !done => {
+                tracing::error!("message without id: acknowledged to avoid a poison batch")
+            }
+            _ => {}
+        }
+    }
+    response
 }
 
 /// The function named by `_HANDLER`, among those a bundle serves.

@@ -4,10 +4,11 @@
 //! that is no job message cannot be acted on: it is logged whole, at error level, and dropped
 //! (kept, Lambda would receive it again and again for the queue's 14 days).
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::ApiError;
 use shared::Deps;
+use shared::bootstrap::partial_batch;
 use shared::domain::jobs::QueueSubmission;
 use shared::ports::{Blobs, Store};
 use shared::usecases::jobs::{JobMessage, dead_letter};
@@ -16,52 +17,42 @@ pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let parsed = record
-            .body
-            .as_deref()
-            .map(serde_json::from_str::<JobMessage>);
-        let handled = match parsed {
-            Some(Ok(message)) => match dead_letter(deps, &message).await {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!(%message_id, job_id = %message.job_id, error = %e, "could not fail a dead job; retried");
-                    false
-                }
-            },
-            _ => match record
-                .body
-                .as_deref()
-                .map(serde_json::from_str::<QueueSubmission>)
-            {
-                // A submission from another system that could not be turned into a job: it
-                // hears so, as of any refusal.
-                Some(Ok(sub)) => {
-                    tracing::error!(%message_id, reference = %sub.reference, "queue submission failed for good");
-                    let error = ApiError::internal("the submission could not be processed");
-                    let detail = serde_json::json!({
-                        "user_id": sub.user_id,
-                        "reference": sub.reference,
-                        "error": error.body()["error"],
-                    });
-                    deps.events
-                        .publish("Submission Refused", vec![detail])
-                        .await;
-                    true
-                }
-                _ => {
-                    tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");
-                    true
-                }
-            },
+    Ok(partial_batch(&event.payload.records, |record| handle(deps, record)).await)
+}
+
+/// Whether the dead letter is done with: false only when the job could not be failed yet.
+async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage) -> bool {
+    let message_id = record.message_id.as_deref().unwrap_or_default();
+    let body = record.body.as_deref();
+    if let Some(Ok(message)) = body.map(serde_json::from_str::<JobMessage>) {
+        return match dead_letter(deps, &message).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(%message_id, job_id = %message.job_id, error = %e, "could not fail a dead job; retried");
+                false
+            }
         };
-        if !handled && !message_id.is_empty() {
-            response.add_failure(message_id);
+    }
+    match body.map(serde_json::from_str::<QueueSubmission>) {
+        // A submission from another system that could not be turned into a job: it hears so,
+        // as of any refusal.
+        Some(Ok(sub)) => {
+            tracing::error!(%message_id, reference = %sub.reference, "queue submission failed for good");
+            let error = ApiError::internal("the submission could not be processed");
+            let detail = serde_json::json!({
+                "user_id": sub.user_id,
+                "reference": sub.reference,
+                "error": error.body()["error"],
+            });
+            deps.events
+                .publish("Submission Refused", vec![detail])
+                .await;
+        }
+        _ => {
+            tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");
         }
     }
-    Ok(response)
+    true
 }
 
 /// The Lambda's entry point: the generation DLQ's batches.

@@ -7,6 +7,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
+use shared::bootstrap::partial_batch;
 use shared::ports::{Blobs, Store};
 use shared::usecases::deliveries::{Delivery, Outcome, attempt, backoff};
 use std::future::Future;
@@ -46,21 +47,8 @@ pub async fn handler<S: Store, B: Blobs, R: Redelivery>(
     event: LambdaEvent<SqsEvent>,
     now: i64,
 ) -> Result<SqsBatchResponse, Error> {
-    let outcomes = futures::future::join_all(
-        event
-            .payload
-            .records
-            .iter()
-            .map(|record| deliver(deps, redelivery, record, now)),
-    )
-    .await;
-    let mut response = SqsBatchResponse::default();
-    for (record, delivered) in event.payload.records.iter().zip(outcomes) {
-        if !delivered && let Some(id) = record.message_id.clone() {
-            response.add_failure(id);
-        }
-    }
-    Ok(response)
+    let records = &event.payload.records;
+    Ok(partial_batch(records, |record| deliver(deps, redelivery, record, now)).await)
 }
 
 /// One message; `false` when it must come back (reported as a batch item failure).

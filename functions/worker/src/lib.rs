@@ -6,6 +6,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
+use shared::bootstrap::partial_batch;
 use shared::ports::{Blobs, Store};
 use shared::usecases::job_runs::{Accepted, QueueSubmission, Ran, accept, run};
 use shared::usecases::jobs::JobMessage;
@@ -16,17 +17,7 @@ pub async fn handler<S: Store, B: Blobs>(
     now: i64,
 ) -> Result<SqsBatchResponse, Error> {
     let records = &event.payload.records;
-    let outcomes = futures::future::join_all(records.iter().map(|r| handle(deps, r, now))).await;
-    let mut response = SqsBatchResponse::default();
-    for (record, done) in records.iter().zip(outcomes) {
-        match record.message_id.clone().filter(|id| !id.is_empty()) {
-            Some(id) if !done => response.add_failure(id),
-            Some(_) => {}
-            // Without an id a failure cannot be reported; SQS would retry the whole batch.
-            None => tracing::error!("message without id: acknowledged to avoid a poison batch"),
-        }
-    }
-    Ok(response)
+    Ok(partial_batch(records, |r| handle(deps, r, now)).await)
 }
 
 /// Whether the message is done with (to be deleted).
