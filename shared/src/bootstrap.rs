@@ -6,7 +6,9 @@
 use crate::Deps;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 pub use lambda_http::Error;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, LambdaEvent, Request, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -34,6 +36,19 @@ where
         async move { Ok::<_, Infallible>(answer.await) }
     }))
     .await
+}
+
+/// `serve_http` for functions fed by events (SQS batches, schedules) instead of requests.
+pub async fn serve_events<E, R, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    F: Fn(&'static Deps, LambdaEvent<E>) -> Fut,
+    Fut: Future<Output = Result<R, Error>> + Send + 'static,
+{
+    let deps: &'static Deps = Box::leak(Box::new(Deps::from_env()?));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| handler(deps, event)))
+        .await
 }
 
 /// An SQS batch, its messages handled all at once: those `handle` does not finish (`false`)

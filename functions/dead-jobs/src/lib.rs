@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::ApiError;
 use shared::Deps;
-use shared::bootstrap::partial_batch;
+use shared::bootstrap::{partial_batch, serve_events};
 use shared::domain::jobs::QueueSubmission;
 use shared::ports::{Blobs, Store};
 use shared::usecases::jobs::{JobMessage, dead_letter};
@@ -57,10 +57,5 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage) -> b
 
 /// The Lambda's entry point: the generation DLQ's batches.
 pub async fn serve() -> Result<(), Error> {
-    let deps = Deps::from_env()?;
-    let deps = &deps;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<SqsEvent>| async move { handler(deps, event).await },
-    ))
-    .await
+    serve_events(handler).await
 }

@@ -35,12 +35,6 @@ pub async fn handler<S: Store, B: Blobs>(
 
 /// The Lambda's entry point: the schedule's events.
 pub async fn serve() -> Result<(), Error> {
-    let deps = Deps::from_env()?;
-    let deps = &deps;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<EventBridgeEvent>| async move {
-            handler(deps, event, shared::domain::now_epoch()).await
-        },
-    ))
-    .await
+    shared::bootstrap::serve_events(|deps, event| handler(deps, event, shared::domain::now_epoch()))
+        .await
 }

@@ -6,7 +6,7 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
-use shared::bootstrap::partial_batch;
+use shared::bootstrap::{partial_batch, serve_events};
 use shared::ports::{Blobs, Store};
 use shared::usecases::job_runs::{Accepted, QueueSubmission, Ran, accept, run};
 use shared::usecases::jobs::JobMessage;
@@ -71,12 +71,5 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now:
 
 /// The Lambda's entry point: the generation queue's batches, one attempt per job.
 pub async fn serve() -> Result<(), Error> {
-    let deps = Deps::from_env()?;
-    let deps = &deps;
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<SqsEvent>| async move {
-            handler(deps, event, shared::domain::now_epoch()).await
-        },
-    ))
-    .await
+    serve_events(|deps, event| handler(deps, event, shared::domain::now_epoch())).await
 }
