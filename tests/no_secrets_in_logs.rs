@@ -145,7 +145,7 @@ async fn vendor_keys_stay_out_and_vendor_events_match_the_alarms(capture: &Captu
     .await;
     let (_, s) = t.new_user().await;
     let mut answers = Vec::new();
-    for _ in 0..shared::providers::circuits::THRESHOLD {
+    for _ in 0..shared::domain::circuits::THRESHOLD {
         answers.push(
             t.generate(&s.access, json!({"prompt": "x", "model": "flux-dev"}))
                 .await

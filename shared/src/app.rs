@@ -1,29 +1,19 @@
-//! The composition root: configuration, AWS clients (made on first use, then kept) and providers.
+//! The composition root: configuration, the adapters behind each port (AWS clients made on first
+//! use, then kept) and the providers. The only module of `shared` that names adapters.
 
 use crate::adapters::aws::{AwsSource, Lazy, dynamodb, s3};
 use crate::adapters::dynamo::DynamoStore;
+use crate::adapters::events::{EventBus, NoEvents};
+use crate::adapters::memory::{MemoryBlobs, MemoryQueue, MemoryStore};
 use crate::adapters::s3::S3Blobs;
 use crate::config::{Config, ConfigError};
+use crate::ports::{Events, Queue};
 use std::sync::Arc;
 
-/// What a handler needs, built once per cold start and borrowed by every invocation.
-pub struct Deps<S = DynamoStore, B = S3Blobs> {
-    pub config: Config,
-    pub store: S,
-    pub blobs: B,
-    #[cfg(feature = "images")]
-    pub providers: crate::providers::Providers,
-    /// Addresses over the failed-authentication limit, as this instance has seen them.
-    pub failed_auth: crate::http::FailedAuth,
-    /// API keys this instance has looked up (liveness is checked on every request).
-    pub api_keys: crate::http::KnownKeys,
-    /// Where changes are announced to other systems (nowhere unless a bus is configured).
-    pub events: crate::adapters::events::EventBus,
-    /// The generation queue (jobs) and the webhook queue (deliveries).
-    pub queues: crate::adapters::queue::Queues,
-}
+/// What a handler needs, over DynamoDB and S3 unless a test names other adapters.
+pub type Deps<S = DynamoStore, B = S3Blobs> = crate::usecases::Deps<S, B>;
 
-impl Deps<DynamoStore> {
+impl Deps<DynamoStore, S3Blobs> {
     /// Reads the configuration; fails fast naming what is wrong. No AWS client is built here:
     /// a request that needs none (a 401, the catalog) pays for none.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -37,15 +27,14 @@ impl Deps<DynamoStore> {
         ));
         let dynamo = Lazy::new(aws.clone(), |_, sdk| dynamodb(sdk));
         let s3 = Lazy::new(aws.clone(), |aws, sdk| s3(sdk, aws.is_emulated()));
-        let queues = crate::adapters::queue::Queues::deployed(
-            aws.clone(),
-            config.queue_url.clone(),
-            config.webhook_queue_url.clone(),
-        );
-        let events = config.event_bus_name.clone().map(|bus| {
-            let client = Lazy::new(aws, |_, sdk| aws_sdk_eventbridge::Client::new(sdk));
-            crate::adapters::events::EventBus::new(client, bus)
-        });
+        let queues = queues(&aws, &config);
+        let events: Arc<dyn Events> = match config.event_bus_name.clone() {
+            Some(bus) => {
+                let client = Lazy::new(aws, |_, sdk| aws_sdk_eventbridge::Client::new(sdk));
+                Arc::new(EventBus::new(client, bus))
+            }
+            None => Arc::new(NoEvents),
+        };
         let store = DynamoStore::new(dynamo, config.table_name.clone());
         let blobs = S3Blobs::new(s3, config.bucket_name.clone())
             .with_public_base(config.presigned_url_base.clone());
@@ -55,7 +44,7 @@ impl Deps<DynamoStore> {
         let staging = Arc::new(blobs.clone());
         #[allow(unused_mut)]
         let mut deps = Deps {
-            events: events.unwrap_or_default(),
+            events,
             queues,
             ..Deps::with(config, store, blobs)
         };
@@ -67,8 +56,27 @@ impl Deps<DynamoStore> {
     }
 }
 
+/// SQS with the `queue` feature; a function built without it has nothing to send.
+fn queues(aws: &Arc<AwsSource>, config: &Config) -> Arc<dyn Queue> {
+    #[cfg(feature = "queue")]
+    {
+        let client = Lazy::new(aws.clone(), |_, sdk| aws_sdk_sqs::Client::new(sdk));
+        Arc::new(crate::adapters::queue::SqsQueues::new(
+            client,
+            config.queue_url.clone(),
+            config.webhook_queue_url.clone(),
+        ))
+    }
+    #[cfg(not(feature = "queue"))]
+    {
+        let _ = (aws, config);
+        Arc::new(crate::adapters::queue::NoQueue)
+    }
+}
+
 impl<S, B> Deps<S, B> {
-    /// Deps over any store and object storage (the in-memory adapters in use-case tests).
+    /// Deps over any store and object storage (the in-memory adapters in use-case tests): queues
+    /// that keep what they are sent, and no event bus.
     pub fn with(config: Config, store: S, blobs: B) -> Self {
         Self {
             #[cfg(feature = "images")]
@@ -78,8 +86,19 @@ impl<S, B> Deps<S, B> {
             blobs,
             failed_auth: Default::default(),
             api_keys: Default::default(),
-            events: Default::default(),
-            queues: Default::default(),
+            events: Arc::new(NoEvents),
+            queues: Arc::new(MemoryQueue::default()),
         }
     }
+}
+
+/// Deps over fresh in-memory adapters, with a configuration fit for tests.
+pub fn in_memory() -> Deps<MemoryStore, MemoryBlobs> {
+    let config = Config::from_lookup(|k| match k {
+        "TABLE_NAME" | "BUCKET_NAME" | "QUEUE_URL" => Some("memory".into()),
+        "JWT_SECRET" => Some("x".repeat(crate::config::MIN_JWT_SECRET_BYTES)),
+        _ => None,
+    })
+    .expect("a test configuration");
+    Deps::with(config, MemoryStore::default(), MemoryBlobs::default())
 }

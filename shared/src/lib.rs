@@ -10,8 +10,10 @@ pub mod secrets;
 pub mod telemetry;
 
 pub mod domain;
+pub mod messages;
 pub mod ports;
 pub mod usecases;
+pub mod wire;
 
 pub mod http;
 #[cfg(feature = "images")]

@@ -9,10 +9,13 @@ use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, Ver
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::catalog::ProviderKind;
+use crate::domain::circuits::Circuit;
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
 use crate::domain::signin::{Claimant, Idp, SigninState};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;
+use futures::future::BoxFuture;
 use std::future::Future;
 
 /// The queues use cases send to: the generation queue (jobs) and the webhook deliveries.
@@ -501,7 +504,7 @@ pub trait Staging: Send + Sync {
         &self,
         bytes: Vec<u8>,
         content_type: &'static str,
-    ) -> futures::future::BoxFuture<'_, Result<String, ApiError>>;
+    ) -> BoxFuture<'_, Result<String, ApiError>>;
 }
 
 /// A user's Standard Webhooks signing secrets.
@@ -527,6 +530,37 @@ pub trait WebhookSecretStore: Send + Sync {
         secret: &str,
         until: i64,
     ) -> impl Future<Output = Result<Option<WebhookSecrets>, ApiError>> + Send;
+}
+
+/// Where work is sent to be done later: the generation queue (jobs) and the webhook queue
+/// (deliveries). SQS where deployed.
+pub trait Queue: Send + Sync {
+    fn send(&self, queue: QueueName, body: String) -> BoxFuture<'_, Result<(), ApiError>>;
+    /// What was sent to `queue` and not yet taken, oldest first: only a queue that records what
+    /// it is given (the in-memory twin) has any; a real one answers nothing.
+    fn take(&self, _queue: QueueName) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Where changes are announced to other systems (EventBridge where deployed). Publishing never
+/// fails the request that caused it: the change is already stored; a lost event is logged.
+pub trait Events: Send + Sync {
+    fn publish<'a>(
+        &'a self,
+        detail_type: &'a str,
+        details: Vec<serde_json::Value>,
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// Where circuits are kept. Errors are swallowed by implementations (logged): a circuit that
+/// cannot be read is closed, and the request goes to the vendor as it would without one.
+pub trait Circuits: Send + Sync {
+    fn read(&self, vendor: ProviderKind) -> BoxFuture<'_, Circuit>;
+    /// Counts a failure; opens the circuit at the threshold. Returns whether this call opened it.
+    fn failed(&self, vendor: ProviderKind, now: u64) -> BoxFuture<'_, bool>;
+    /// Closes the circuit (called only when it had failures).
+    fn succeeded(&self, vendor: ProviderKind) -> BoxFuture<'_, ()>;
 }
 
 /// Everything a handler may need from the metadata store.

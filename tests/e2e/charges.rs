@@ -14,11 +14,14 @@ use shared::adapters::dynamo::keys;
 use shared::domain::assets::{AssetKind, ImageRecord, OutputFormat};
 use shared::domain::billing::{KeyClaim, Settlement, WriteOutcome};
 use shared::domain::now_epoch;
-use shared::http::wire::{ImageData, ImagesResponse};
 use shared::ports::{Blobs, Credits, Holds, Idempotency, Images, Quotas};
-use shared::usecases::charges::{SWEEP_BATCH, SweepReport, hold_for};
-use shared::usecases::generation::replayable;
+use shared::usecases::billing::{
+    charges::hold_for,
+    sweep::{SWEEP_BATCH, SweepReport},
+};
 use shared::usecases::idempotency::{body_hash, canonical_json};
+use shared::usecases::jobs::steps::replayable;
+use shared::wire::{ImageData, ImagesResponse};
 
 const BODY: &str = r#"{"prompt": "a slow cat", "model": "gpt-image-1-mini"}"#;
 

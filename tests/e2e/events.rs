@@ -115,9 +115,9 @@ fn every_function_has_an_event_that_parses() {
             for r in &e.records {
                 let body = r.body.as_deref().unwrap();
                 let parsed = if function == "deliver-webhook" {
-                    serde_json::from_str::<shared::usecases::deliveries::Delivery>(body).map(|_| ())
+                    serde_json::from_str::<shared::messages::Delivery>(body).map(|_| ())
                 } else {
-                    serde_json::from_str::<shared::usecases::jobs::JobMessage>(body).map(|_| ())
+                    serde_json::from_str::<shared::messages::JobMessage>(body).map(|_| ())
                 };
                 parsed.unwrap_or_else(|e| panic!("{function}: {e}"));
             }

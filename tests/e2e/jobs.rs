@@ -9,12 +9,13 @@ use e2e_tests::*;
 use lambda_http::Body;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use shared::adapters::queue::Queues;
+use shared::adapters::memory::MemoryQueue;
 use shared::domain::now_epoch;
+use shared::messages::JobMessage;
 use shared::ports::QueueName;
 use shared::ports::{Images, Jobs};
-use shared::usecases::job_runs::{Ran, run};
-use shared::usecases::jobs::{JobMessage, LEASE_SECONDS};
+use shared::usecases::jobs::LEASE_SECONDS;
+use shared::usecases::jobs::{Ran, run};
 use std::time::Duration;
 
 /// POST with `Prefer` (and an optional Idempotency-Key) through the gateway.
@@ -212,7 +213,7 @@ async fn twenty_async_submissions_at_once_with_credits_for_five_accept_exactly_f
 /// Deps whose generation queue is a list in memory: no worker runs these jobs but the test.
 async fn quiet(t: &TestStack) -> shared::Deps {
     let mut deps = t.deps().await;
-    deps.queues = Queues::default();
+    deps.queues = std::sync::Arc::new(MemoryQueue::default());
     deps
 }
 

@@ -57,9 +57,13 @@ fn each_function_may_read_only_the_secrets_it_uses() {
     ];
     for (id, function) in t.function_handlers() {
         let source = source_of(&function);
-        let calls_vendors = ["shared::providers", "job_runs", "generation::"]
-            .iter()
-            .any(|s| source.contains(s));
+        let calls_vendors = [
+            "shared::providers",
+            "usecases::jobs::{Accepted",
+            "generation::",
+        ]
+        .iter()
+        .any(|s| source.contains(s));
         // Routes that authenticate nobody (signin-start only redirects to the provider).
         let public = [
             "models",
@@ -464,7 +468,7 @@ fn functions_have_the_permissions_their_writes_need() {
         );
         let sends_inputs = source.contains("usecases::generation::edit")
             || source.contains("usecases::generation::variation")
-            || source.contains("usecases::job_runs::{Accepted");
+            || source.contains("usecases::jobs::{Accepted");
         let staging = policies.contains("tmp/vendor-inputs/*")
             && policies.contains("s3:PutObject")
             && policies.contains("s3:GetObject");

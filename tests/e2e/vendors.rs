@@ -231,14 +231,14 @@ async fn an_open_circuit_is_seen_by_every_function_and_the_vendor_is_skipped() {
     let replicate = replicate_serving().await;
     let t = stack(&fal, &replicate).await;
     let (_, s) = t.new_user().await;
-    for _ in 0..shared::providers::circuits::THRESHOLD {
+    for _ in 0..shared::domain::circuits::THRESHOLD {
         let r = t
             .generate(&s.access, json!({"prompt": "x", "model": "flux-schnell"}))
             .await;
         assert_eq!(r.body["provider"], "replicate", "{}", r.text);
     }
     let failed = posts(&fal).await;
-    assert_eq!(failed, shared::providers::circuits::THRESHOLD as usize);
+    assert_eq!(failed, shared::domain::circuits::THRESHOLD as usize);
     // A job reads the circuit from the table too, and skips fal.
     let queued = submit(
         &t,

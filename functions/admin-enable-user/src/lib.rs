@@ -2,10 +2,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::AdminUser;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::Store;
 use shared::usecases::admin::{set_disabled, target};
+use shared::wire::AdminUser;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

@@ -2,10 +2,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::{AdminUser, AdminUserDetail};
 use shared::http::{Ctx, json, path_param};
 use shared::ports::Store;
 use shared::usecases::admin::target;
+use shared::wire::{AdminUser, AdminUserDetail};
 use shared::{ApiError, Deps};
 
 /// The audit entries shown with a user, newest first.

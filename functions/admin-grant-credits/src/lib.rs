@@ -4,10 +4,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::admin::validate_grant;
-use shared::http::wire::{CreditGrant, Credits, GrantCreditsRequest};
 use shared::http::{Ctx, json, json_body, path_param};
 use shared::ports::Store;
 use shared::usecases::admin::{grant, target};
+use shared::wire::{CreditGrant, Credits, GrantCreditsRequest};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

@@ -5,9 +5,9 @@ use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::admin::search_prefix;
-use shared::http::wire::{AdminUser, AdminUserList};
 use shared::http::{Ctx, json, page_limit, query_param, reject_unknown_query};
 use shared::ports::Store;
+use shared::wire::{AdminUser, AdminUserList};
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_LIMIT: usize = 20;

@@ -3,10 +3,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Role;
-use shared::http::wire::{AdminUser, SetRoleRequest};
 use shared::http::{Ctx, json, json_body, path_param};
 use shared::ports::Store;
 use shared::usecases::admin::{set_role, target};
+use shared::wire::{AdminUser, SetRoleRequest};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

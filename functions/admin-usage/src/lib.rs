@@ -3,10 +3,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::admin::{USAGE_DAYS_MAX, date_string};
-use shared::http::wire::{UsageDay, UsageReport, UsageTotal};
 use shared::http::{Ctx, json, query_param, reject_unknown_query};
 use shared::ports::Store;
 use shared::usecases::admin::usage;
+use shared::wire::{UsageDay, UsageReport, UsageTotal};
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_DAYS: u32 = 30;

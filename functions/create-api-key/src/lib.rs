@@ -5,10 +5,10 @@ use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::ApiKeyRecord;
 use shared::domain::accounts::validate_api_key_name;
 use shared::domain::{new_id, now_epoch};
-use shared::http::wire::{ApiKeyCreated, CreateApiKeyRequest};
 use shared::http::{Ctx, json, optional_json_body};
 use shared::ports::Store;
 use shared::usecases::auth::{api_key_display_prefix, new_api_key, token_hash};
+use shared::wire::{ApiKeyCreated, CreateApiKeyRequest};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

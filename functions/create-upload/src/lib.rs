@@ -6,9 +6,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::assets::UploadRecord;
 use shared::domain::{new_id, now_epoch};
-use shared::http::wire::{CreateUploadRequest, UploadTicket};
 use shared::http::{Ctx, json, json_body};
 use shared::ports::{Blobs, Store};
+use shared::wire::{CreateUploadRequest, UploadTicket};
 use shared::{ApiError, Deps};
 use std::time::Duration;
 

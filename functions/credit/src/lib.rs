@@ -2,9 +2,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::{CreditResponse, LedgerItem};
 use shared::http::{Ctx, json};
 use shared::ports::Store;
+use shared::wire::{CreditResponse, LedgerItem};
 use shared::{ApiError, Deps};
 
 pub const LEDGER_ENTRIES: usize = 20;

@@ -9,9 +9,10 @@ use lambda_runtime::{Error, LambdaEvent};
 use shared::ApiError;
 use shared::Deps;
 use shared::bootstrap::{partial_batch, serve_events};
-use shared::domain::jobs::QueueSubmission;
+use shared::messages::JobMessage;
+use shared::messages::QueueSubmission;
 use shared::ports::{Blobs, Store};
-use shared::usecases::jobs::{JobMessage, dead_letter};
+use shared::usecases::jobs::dead_letter;
 
 pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,

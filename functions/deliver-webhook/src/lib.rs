@@ -8,8 +8,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::bootstrap::partial_batch;
+use shared::messages::Delivery;
 use shared::ports::{Blobs, Store};
-use shared::usecases::deliveries::{Delivery, Outcome, attempt, backoff};
+use shared::usecases::deliveries::{Outcome, attempt, backoff};
 use std::future::Future;
 use std::time::Duration;
 

@@ -7,13 +7,13 @@ use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
 use shared::domain::jobs::JobOperation;
 use shared::http::Ctx;
+use shared::http::answers;
 use shared::http::idempotency_key;
 use shared::ports::{Blobs, Store};
 use shared::providers::EditInputs;
 use shared::usecases::edit_inputs::{self, check_edit};
 use shared::usecases::generation::edit;
-use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
-use shared::usecases::jobs;
+use shared::usecases::jobs::{Submission, Work, answering, now_or_queued};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -28,7 +28,7 @@ async fn edit_image<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
-    let parsed = edit_inputs::parse(req, true, deps.config.max_json_body_bytes).await?;
+    let parsed = shared::http::forms::edit(req, true, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
     let has_mask = parsed.mask.is_some();
     let mut sources = parsed.images;
@@ -36,7 +36,7 @@ async fn edit_image<S: Store, B: Blobs>(
     let mut images = edit_inputs::load_all(deps, &who.user_id, sources).await?;
     let mask = if has_mask { images.pop() } else { None };
     let (w, h) = images[0].rgba.dimensions();
-    let prefer = jobs::prefer(req);
+    let prefer = answers::prefer(req);
     let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Edit {
@@ -80,5 +80,5 @@ async fn edit_image<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
+    answers::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

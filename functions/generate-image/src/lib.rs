@@ -6,13 +6,13 @@
 use lambda_http::{Body, Request, Response};
 use shared::domain::generation::CreateImageRequest;
 use shared::domain::jobs::JobOperation;
+use shared::http::answers;
 use shared::http::idempotency_key;
 use shared::http::{Ctx, json_body};
 use shared::ports::{Blobs, Store};
 use shared::usecases::generation::generate;
 use shared::usecases::idempotency::canonical_json;
-use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
-use shared::usecases::jobs;
+use shared::usecases::jobs::{Submission, Work, answering, now_or_queued};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -30,7 +30,7 @@ async fn generate_image<S: Store, B: Blobs>(
     let body: CreateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
     let key = idempotency_key(req)?;
     let canonical = canonical_json(req.body().as_ref())?;
-    let prefer = jobs::prefer(req);
+    let prefer = answers::prefer(req);
     let plan = body
         .clone()
         .plan(deps.providers.default_model(), |k| deps.providers.serves(k))?;
@@ -52,5 +52,5 @@ async fn generate_image<S: Store, B: Blobs>(
         |s, claim| generate(deps, &who, s.plan, claim, ctx.answer_by(&deps.config)),
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
+    answers::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

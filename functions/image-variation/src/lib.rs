@@ -6,12 +6,12 @@ use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
 use shared::domain::jobs::JobOperation;
 use shared::http::Ctx;
+use shared::http::answers;
 use shared::http::idempotency_key;
 use shared::ports::{Blobs, Store};
 use shared::usecases::edit_inputs;
 use shared::usecases::generation::variation;
-use shared::usecases::job_runs::{Submission, Work, answering, now_or_queued};
-use shared::usecases::jobs;
+use shared::usecases::jobs::{Submission, Work, answering, now_or_queued};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
@@ -26,13 +26,13 @@ async fn make_variation<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
-    let mut parsed = edit_inputs::parse(req, false, deps.config.max_json_body_bytes).await?;
+    let mut parsed = shared::http::forms::edit(req, false, deps.config.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
     let input = edit_inputs::load_all(deps, &who.user_id, parsed.images.drain(..1).collect())
         .await?
         .remove(0);
     let (w, h) = input.rgba.dimensions();
-    let prefer = jobs::prefer(req);
+    let prefer = answers::prefer(req);
     let fields = parsed.fields.clone();
     let plan = parsed.fields.plan_for(
         Operation::Variation {
@@ -68,5 +68,5 @@ async fn make_variation<S: Store, B: Blobs>(
         },
     )
     .await?;
-    jobs::respond(deps, submitted, prefer.wait, started, how.stream).await
+    answers::respond(deps, submitted, prefer.wait, started, how.stream).await
 }

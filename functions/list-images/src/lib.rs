@@ -3,12 +3,12 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::assets::{AssetKind, SortOrder};
-use shared::http::wire::ImageList;
 use shared::http::{
     Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
 };
 use shared::ports::{Blobs, Store};
 use shared::usecases::library::image_info;
+use shared::wire::ImageList;
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_LIMIT: usize = 20;

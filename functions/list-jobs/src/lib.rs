@@ -4,12 +4,12 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::jobs::{JobFilter, JobStatus};
-use shared::http::wire::JobList;
 use shared::http::{
     Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
 };
 use shared::ports::{Blobs, Store};
 use shared::usecases::jobs;
+use shared::wire::JobList;
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_LIMIT: usize = 20;

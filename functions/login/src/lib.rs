@@ -2,10 +2,10 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::{LoginId, PASSWORD_MAX};
-use shared::http::wire::LoginRequest;
 use shared::http::{Ctx, json_body, token_answer};
 use shared::ports::Store;
 use shared::usecases::auth::{start_session, verify_password};
+use shared::wire::LoginRequest;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

@@ -2,9 +2,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::UserResponse;
 use shared::http::{Ctx, json};
 use shared::ports::Store;
+use shared::wire::UserResponse;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

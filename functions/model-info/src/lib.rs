@@ -3,8 +3,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::{catalog, videos};
-use shared::http::wire::ModelInfo;
 use shared::http::{Ctx, json, path_param};
+use shared::wire::ModelInfo;
 use shared::{ApiError, Config};
 
 pub async fn handler(config: &Config, req: Request) -> Response<Body> {

@@ -4,8 +4,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::Config;
 use shared::domain::{catalog, videos};
-use shared::http::wire::{ModelInfo, ModelList};
 use shared::http::{Ctx, json};
+use shared::wire::{ModelInfo, ModelList};
 
 pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "models");

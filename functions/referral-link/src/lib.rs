@@ -2,9 +2,9 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::ReferralLink;
 use shared::http::{Ctx, json, public_origin};
 use shared::ports::Store;
+use shared::wire::ReferralLink;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

@@ -7,10 +7,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Rotation;
 use shared::domain::now_epoch;
-use shared::http::wire::RefreshRequest;
 use shared::http::{Ctx, REFRESH_COOKIE, cookie, optional_json_body, token_answer};
 use shared::ports::Store;
 use shared::usecases::auth::{new_refresh_token, token_hash, token_response};
+use shared::wire::RefreshRequest;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

@@ -3,10 +3,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::{validate_email, validate_password, validate_username};
-use shared::http::wire::{RegisterRequest, UserResponse};
 use shared::http::{Ctx, json, json_body};
 use shared::ports::Store;
 use shared::usecases::auth::{hash_password, new_user};
+use shared::wire::{RegisterRequest, UserResponse};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

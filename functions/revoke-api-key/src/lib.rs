@@ -3,10 +3,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::plausible_id;
-use shared::http::wire::Deleted;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::Store;
 use shared::usecases::library::shown;
+use shared::wire::Deleted;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

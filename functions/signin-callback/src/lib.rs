@@ -48,7 +48,7 @@ async fn callback<S: Store, B>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let provider = provider_in_path(&deps.config, req)?;
+    let provider = provider_in_path(&deps.config, &shared::http::path_param(req, "provider")?)?;
     let params = parameters(req, deps.config.max_json_body_bytes)?;
     let state = params
         .get("state")

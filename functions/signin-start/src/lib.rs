@@ -23,7 +23,7 @@ async fn start<S: Store, B>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let provider = provider_in_path(&deps.config, req)?;
+    let provider = provider_in_path(&deps.config, &shared::http::path_param(req, "provider")?)?;
     reject_unknown_query(req, &["return_to", "referral_code"])?;
     let return_to = validate_return_to(query_param(req, "return_to"))?;
     let referral = query_param(req, "referral_code")

@@ -9,11 +9,11 @@ use shared::domain::signin::{
     Claimant, Idp, apple_user_name, pkce_challenge, validate_code_challenge,
     validate_code_verifier, validate_redirect_uri,
 };
-use shared::http::wire::{SigninRequest, SigninStarted};
 use shared::http::{Ctx, json, json_body};
 use shared::ports::Store;
 use shared::usecases::auth::referrer_of;
 use shared::usecases::signin::{Starter, begin, configured, finish, sign_in, verify_browser_token};
+use shared::wire::{SigninRequest, SigninStarted};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {

@@ -3,10 +3,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use shared::http::wire::{SignoutRequest, SignoutResponse};
-use shared::http::{Credential, Ctx, cleared_refresh_cookie, json, optional_json_body};
+use shared::domain::accounts::Credential;
+use shared::http::{Ctx, cleared_refresh_cookie, json, optional_json_body};
 use shared::ports::Store;
 use shared::usecases::auth::token_hash;
+use shared::wire::{SignoutRequest, SignoutResponse};
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

@@ -5,7 +5,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::ports::{Blobs, Store};
-use shared::usecases::charges::{SweepReport, sweep};
+use shared::usecases::billing::sweep::{SweepReport, sweep};
 use shared::usecases::jobs::announce;
 use std::time::Duration;
 

@@ -4,10 +4,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Principal;
 use shared::domain::catalog::Size;
 use shared::domain::generation::{CreateImageRequest, Operation};
-use shared::http::wire::UpdateImageRequest;
-use shared::http::{Ctx, Principal, json, json_body, path_param};
+use shared::http::{Ctx, json, json_body, path_param};
+use shared::wire::UpdateImageRequest;
 
 use shared::domain::assets::ImageRecord;
 use shared::ports::{Blobs, Store};

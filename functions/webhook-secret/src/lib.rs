@@ -4,10 +4,10 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::now_epoch;
-use shared::http::wire::WebhookSecretResponse;
 use shared::http::{Ctx, json};
 use shared::ports::Store;
 use shared::usecases::webhooks;
+use shared::wire::WebhookSecretResponse;
 use shared::{ApiError, Deps};
 
 pub async fn handler<S: Store>(deps: &Deps<S>, req: Request) -> Response<Body> {

@@ -7,9 +7,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::bootstrap::{partial_batch, serve_events};
+use shared::messages::{JobMessage, QueueSubmission};
 use shared::ports::{Blobs, Store};
-use shared::usecases::job_runs::{Accepted, QueueSubmission, Ran, accept, run};
-use shared::usecases::jobs::JobMessage;
+use shared::usecases::jobs::{Accepted, Ran, accept, run};
 
 pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,

@@ -2,28 +2,47 @@
 //! the request that caused it: the change is already stored; a lost event is logged.
 
 use crate::adapters::aws::Lazy;
+use crate::ports::Events;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use futures::future::BoxFuture;
 
 pub const SOURCE: &str = "imageapi";
 
-/// The bus, or nothing where none is configured (the use-case tests, a deploy without events).
-#[derive(Clone, Default)]
+/// An EventBridge bus.
 pub struct EventBus {
-    target: Option<(Lazy<aws_sdk_eventbridge::Client>, String)>,
+    client: Lazy<aws_sdk_eventbridge::Client>,
+    bus: String,
+}
+
+/// Where no bus is configured (the use-case tests, a deploy without events): nothing is sent.
+pub struct NoEvents;
+
+impl Events for NoEvents {
+    fn publish<'a>(&'a self, _: &'a str, _: Vec<serde_json::Value>) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl EventBus {
-    pub fn new(client: Lazy<aws_sdk_eventbridge::Client>, bus_name: String) -> Self {
-        Self {
-            target: Some((client, bus_name)),
-        }
+    pub fn new(client: Lazy<aws_sdk_eventbridge::Client>, bus: String) -> Self {
+        Self { client, bus }
     }
+}
 
+impl Events for EventBus {
+    fn publish<'a>(
+        &'a self,
+        detail_type: &'a str,
+        details: Vec<serde_json::Value>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.put(detail_type, details))
+    }
+}
+
+impl EventBus {
     /// Publishes one event per detail, ten to a call (EventBridge's limit).
-    pub async fn publish(&self, detail_type: &str, details: Vec<serde_json::Value>) {
-        let Some((client, bus)) = &self.target else {
-            return;
-        };
+    async fn put(&self, detail_type: &str, details: Vec<serde_json::Value>) {
+        let (client, bus) = (&self.client, &self.bus);
         for chunk in details.chunks(10) {
             let entries: Vec<PutEventsRequestEntry> = chunk
                 .iter()

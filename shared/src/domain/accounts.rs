@@ -296,6 +296,25 @@ pub struct RateWindow {
     pub reset_at: i64,
 }
 
+/// Who is calling, once their credentials have been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of this session (refresh-token family).
+    Session {
+        session_id: String,
+    },
+    ApiKey {
+        key_id: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

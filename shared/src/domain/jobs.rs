@@ -124,25 +124,6 @@ impl JobRequest {
     }
 }
 
-/// Work another system submits by sending a message to the generation queue (see README):
-/// validated like the HTTP request it stands for, charged to `user_id`, and queued as a job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueueSubmission {
-    pub user_id: String,
-    /// The sender's name for this piece of work: a second message with the same reference
-    /// (SQS may deliver one twice) makes no second job for 24 hours.
-    pub reference: String,
-    pub operation: JobOperation,
-    /// The fields of the HTTP request body (`prompt`, `model`, `size`, `webhook`, …).
-    pub request: CreateImageRequest,
-    /// Library assets to edit or vary (`file_id`s).
-    #[serde(default)]
-    pub images: Vec<String>,
-    #[serde(default)]
-    pub mask: Option<String>,
-}
-
 /// Which transitions a job's webhook is sent for (Replicate's `webhook_events_filter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod assets;
 pub mod billing;
 pub mod catalog;
+pub mod circuits;
 pub mod generation;
 pub mod jobs;
 pub mod prompts;

@@ -3,6 +3,7 @@
 //! authentications.
 
 use super::*;
+use crate::usecases::auth::limited;
 
 impl Ctx {
     /// A signed-in session (not an API key): managing API keys, linking a sign-in provider and
@@ -263,97 +264,8 @@ impl Ctx {
 /// failed is still let in).
 pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
 
-/// API keys this instance has looked up (by the key's hash): who they belong to does not
-/// change, and whether they are still live is checked by every request's admission. Bounded.
-#[derive(Debug, Default)]
-pub struct KnownKeys(Mutex<std::collections::HashMap<String, (String, Role, String)>>);
-
-const KNOWN_KEYS: usize = 10_000;
-
-impl KnownKeys {
-    fn get(&self, token: &str) -> Option<crate::domain::accounts::ApiKeyRecord> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (user_id, role, id) = map.get(&token_hash(token))?.clone();
-        Some(crate::domain::accounts::ApiKeyRecord {
-            id,
-            user_id,
-            role,
-            name: String::new(),
-            prefix: String::new(),
-            hash: String::new(),
-            created_at: 0,
-            last_used_at: None,
-        })
-    }
-
-    fn remember(&self, token: &str, key: &crate::domain::accounts::ApiKeyRecord) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= KNOWN_KEYS {
-            map.clear();
-        }
-        map.insert(
-            token_hash(token),
-            (key.user_id.clone(), key.role, key.id.clone()),
-        );
-    }
-
-    fn forget(&self, token: &str) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&token_hash(token));
-    }
-}
-
-/// Addresses this instance knows to be over the failed-authentication limit, until their
-/// window ends. Bounded: past the cap, the oldest entries go first.
-#[derive(Debug, Default)]
-pub struct FailedAuth(Mutex<std::collections::HashMap<String, RateWindow>>);
-
-const FAILED_AUTH_ENTRIES: usize = 10_000;
-
-impl FailedAuth {
-    fn block(&self, address: &str, window: RateWindow) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= FAILED_AUTH_ENTRIES {
-            let now = now_epoch();
-            map.retain(|_, w| w.reset_at > now);
-            if map.len() >= FAILED_AUTH_ENTRIES
-                && let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, w)| w.reset_at)
-                    .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(address.to_string(), window);
-    }
-
-    fn refusal(&self, address: &str, now: i64) -> Option<ApiError> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let window = map.get(address).filter(|w| w.reset_at > now)?;
-        Some(limited(
-            *window,
-            now,
-            format!(
-                "Too many failed authentications from this address: {} per hour.",
-                window.limit
-            ),
-        ))
-    }
-}
-
 /// Window of the per-account sign-in limit.
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
-
-fn limited(w: RateWindow, now: i64, message: String) -> ApiError {
-    let retry = (w.reset_at - now).max(1) as u64;
-    ApiError::RateLimited {
-        message: format!("{message} Try again in {retry} seconds."),
-        retry_after_secs: retry,
-        limit: w.limit,
-        reset_epoch: w.reset_at.max(0) as u64,
-    }
-}
 
 /// The token from `Authorization: Bearer <token>`.
 pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {

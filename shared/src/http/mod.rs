@@ -1,22 +1,26 @@
 //! HTTP glue shared by every function: request ids, logging span, body parsing, rate-limit
-//! headers and the one mapping from `ApiError` to a response; credentials in `credentials`.
+//! headers and the one mapping from `ApiError` to a response. Who is calling in `credentials`,
+//! the pixel routes' bodies in `forms`, the paid routes' answers (`Prefer`, 202s) in `answers`.
 
 pub use credentials::*;
 
+pub mod answers;
 mod credentials;
+#[cfg(feature = "images")]
+pub mod forms;
 #[cfg(feature = "images")]
 pub mod multipart;
 pub mod openapi;
 pub mod routes;
-pub mod wire;
 
-use crate::Deps;
-use crate::domain::accounts::Role;
 use crate::domain::accounts::{Admission, Live, RateWindow};
+use crate::domain::accounts::{Credential, Principal};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Store;
+use crate::usecases::Deps;
 use crate::usecases::auth::{API_KEY_PREFIX, token_hash, verify_access_token};
+use crate::wire;
 use http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -28,25 +32,6 @@ use std::time::Instant;
 use tracing::Instrument;
 
 pub const RATE_WINDOW_SECS: i64 = 3600;
-
-/// Who is calling, once their credentials have been checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub role: Role,
-    pub credential: Credential,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// An access token of this session (refresh-token family).
-    Session {
-        session_id: String,
-    },
-    ApiKey {
-        key_id: String,
-    },
-}
 
 /// Per-request context: the request id every log line and response carries, and the
 /// rate-limit state to report in headers.

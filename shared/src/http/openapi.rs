@@ -4,7 +4,7 @@
 use crate::domain::accounts::Role;
 use crate::domain::assets::AssetKind;
 use crate::domain::generation::CreateImageRequest;
-use crate::http::wire::*;
+use crate::wire::*;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

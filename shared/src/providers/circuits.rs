@@ -1,42 +1,12 @@
-//! Circuit breakers per vendor, shared by every Lambda instance through the table: after
-//! [`THRESHOLD`] outages in a row (429, 5xx, timeouts; not a model failing on one input) a
-//! vendor is skipped for [`OPEN_SECS`]; then requests reach it again, and the next outage
-//! reopens it while a success closes it. The count expires [`FORGET_SECS`] after the last
-//! failure, so old failures do not add up.
+//! The circuits of this process only: what a deployment without a table, and the use-case
+//! tests, count failures in. The rule is `domain::circuits`; the shared twin is the table's.
 
 use crate::domain::catalog::ProviderKind;
+use crate::domain::circuits::{Circuit, FORGET_SECS, OPEN_SECS, THRESHOLD};
+use crate::ports::Circuits;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::Mutex;
-
-pub const THRESHOLD: i64 = 5;
-pub const OPEN_SECS: u64 = 30;
-pub const FORGET_SECS: u64 = 600;
-
-/// A vendor's circuit as last written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Circuit {
-    /// Failures in a row.
-    pub failures: i64,
-    /// Until when (epoch seconds) the vendor is skipped.
-    pub open_until: Option<u64>,
-}
-
-impl Circuit {
-    pub fn is_open(&self, now: u64) -> bool {
-        self.open_until.is_some_and(|t| t > now)
-    }
-}
-
-/// Where circuits are kept. Errors are swallowed by implementations (logged): a circuit that
-/// cannot be read is closed, and the request goes to the vendor as it would without one.
-pub trait Circuits: Send + Sync {
-    fn read(&self, vendor: ProviderKind) -> BoxFuture<'_, Circuit>;
-    /// Counts a failure; opens the circuit at the threshold. Returns whether this call opened it.
-    fn failed(&self, vendor: ProviderKind, now: u64) -> BoxFuture<'_, bool>;
-    /// Closes the circuit (called only when it had failures).
-    fn succeeded(&self, vendor: ProviderKind) -> BoxFuture<'_, ()>;
-}
 
 /// Circuits of this process only (use-case tests and a deployment without a table).
 #[derive(Default)]

@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::GenerationPlan;
 use crate::error::ApiError;
+use crate::ports::Circuits;
 use crate::ports::Staging;
-use circuits::Circuits;
 use futures::future::BoxFuture;
 use http::StatusCode;
 use imaging::RgbaImage;
@@ -445,7 +445,7 @@ impl Providers {
             let vendor = route.vendor;
             let now = crate::domain::now_epoch() as u64;
             let circuit = if vendor == ProviderKind::Local {
-                circuits::Circuit::default()
+                crate::domain::circuits::Circuit::default()
             } else {
                 self.circuits.read(vendor).await
             };
@@ -755,18 +755,21 @@ mod tests {
         let fal = answering(503, json!({"detail": "Service unavailable"})).await;
         let replicate = replicate_serving().await;
         let p = providers(&fal, &replicate, &[]);
-        for _ in 0..circuits::THRESHOLD {
+        for _ in 0..crate::domain::circuits::THRESHOLD {
             assert_eq!(
                 p.generate_sync(&plan("flux-dev")).await.unwrap().vendor,
                 ProviderKind::Replicate
             );
         }
-        assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
+        assert_eq!(
+            calls(&fal).await,
+            crate::domain::circuits::THRESHOLD as usize
+        );
         let served = p.generate_sync(&plan("flux-dev")).await.unwrap();
         assert_eq!(served.vendor, ProviderKind::Replicate);
         assert_eq!(
             calls(&fal).await,
-            circuits::THRESHOLD as usize,
+            crate::domain::circuits::THRESHOLD as usize,
             "skipped while open"
         );
         // A model only the open vendor serves is refused as overloaded, with when to retry.
@@ -784,11 +787,14 @@ mod tests {
             ProviderError::RateLimited {
                 retry_after_secs: Some(s),
             } => {
-                assert!((1..=circuits::OPEN_SECS).contains(&s), "{s}")
+                assert!((1..=crate::domain::circuits::OPEN_SECS).contains(&s), "{s}")
             }
             e => panic!("{e}"),
         }
-        assert_eq!(calls(&fal).await, circuits::THRESHOLD as usize);
+        assert_eq!(
+            calls(&fal).await,
+            crate::domain::circuits::THRESHOLD as usize
+        );
     }
 }
 

@@ -1,12 +1,12 @@
 //! Admin actions on accounts: each one checked against the acting admin, written with its audit
 //! entry in one transaction.
 
-use crate::Deps;
 use crate::domain::accounts::{CreditBalance, Role, UserRecord};
 use crate::domain::admin::{AdminWrite, AuditAction, AuditEntry, DayUsage, USAGE_DAYS_MAX};
 use crate::domain::{DAY_SECONDS, now_epoch, plausible_id};
 use crate::error::ApiError;
 use crate::ports::Store;
+use crate::usecases::Deps;
 
 fn no_such_user() -> ApiError {
     ApiError::NotFound("no user with this id".into())
@@ -134,12 +134,13 @@ pub async fn usage<S: Store, B>(deps: &Deps<S, B>, days: u32) -> Result<Vec<DayU
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{admin_user, deps as memory_deps, user_with_credits};
+    use crate::adapters::memory::{admin_user, user_with_credits};
+    use crate::app::in_memory;
     use crate::ports::{Accounts, Admin, Credits};
 
     #[tokio::test]
     async fn a_grant_moves_the_balance_with_a_ledger_line_and_an_audit_entry() {
-        let deps = memory_deps();
+        let deps = in_memory();
         let admin = admin_user(&deps.store).await;
         let user = user_with_credits(&deps.store, 10).await;
         let (balance, audit) = grant(&deps, &admin, &user, 25, "outage refund")
@@ -158,7 +159,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_deduction_never_takes_the_balance_below_zero_and_leaves_nothing() {
-        let deps = memory_deps();
+        let deps = in_memory();
         let admin = admin_user(&deps.store).await;
         let user = user_with_credits(&deps.store, 10).await;
         let e = grant(&deps, &admin, &user, -11, "x").await.unwrap_err();
@@ -180,7 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn admins_cannot_lock_themselves_out_and_unknown_users_are_404() {
-        let deps = memory_deps();
+        let deps = in_memory();
         let admin = admin_user(&deps.store).await;
         assert!(matches!(
             set_disabled(&deps, &admin, &admin, true).await,
@@ -202,7 +203,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_demoted_or_disabled_admin_changes_nothing_and_one_admin_remains() {
-        let deps = memory_deps();
+        let deps = in_memory();
         let (ada, bob) = (admin_user(&deps.store).await, admin_user(&deps.store).await);
         let user = user_with_credits(&deps.store, 10).await;
         // Ada demotes Bob; Bob's demotion of Ada, admitted before, is then refused.
@@ -231,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn usage_lists_every_day_of_the_period() {
-        let deps = memory_deps();
+        let deps = in_memory();
         let days = usage(&deps, 7).await.unwrap();
         assert_eq!(days.len(), 7);
         assert!(days.windows(2).all(|w| w[1].day == w[0].day + 1));

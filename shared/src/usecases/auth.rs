@@ -1,13 +1,14 @@
 //! Credentials: password hashing (argon2id), access tokens (HS256 JWT, algorithm pinned),
 //! opaque refresh tokens and API keys (random, stored as SHA-256).
 
-use crate::Deps;
 use crate::config::Config;
-use crate::domain::accounts::Role;
 use crate::domain::accounts::SessionRecord;
+use crate::domain::accounts::{RateWindow, Role};
+use crate::domain::now_epoch;
 use crate::error::ApiError;
-use crate::http::wire::TokenResponse;
 use crate::ports::Sessions;
+use crate::usecases::Deps;
+use crate::wire::TokenResponse;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
@@ -15,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 pub const API_KEY_PREFIX: &str = "sk-";
 pub const REFRESH_TOKEN_PREFIX: &str = "rt_";
@@ -274,6 +275,95 @@ pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims,
                 _ => ApiError::unauthorized("invalid access token"),
             }
         })
+}
+
+/// API keys this instance has looked up (by the key's hash): who they belong to does not
+/// change, and whether they are still live is checked by every request's admission. Bounded.
+#[derive(Debug, Default)]
+pub struct KnownKeys(Mutex<std::collections::HashMap<String, (String, Role, String)>>);
+
+const KNOWN_KEYS: usize = 10_000;
+
+impl KnownKeys {
+    pub(crate) fn get(&self, token: &str) -> Option<crate::domain::accounts::ApiKeyRecord> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (user_id, role, id) = map.get(&token_hash(token))?.clone();
+        Some(crate::domain::accounts::ApiKeyRecord {
+            id,
+            user_id,
+            role,
+            name: String::new(),
+            prefix: String::new(),
+            hash: String::new(),
+            created_at: 0,
+            last_used_at: None,
+        })
+    }
+
+    pub(crate) fn remember(&self, token: &str, key: &crate::domain::accounts::ApiKeyRecord) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= KNOWN_KEYS {
+            map.clear();
+        }
+        map.insert(
+            token_hash(token),
+            (key.user_id.clone(), key.role, key.id.clone()),
+        );
+    }
+
+    pub(crate) fn forget(&self, token: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&token_hash(token));
+    }
+}
+
+/// Addresses this instance knows to be over the failed-authentication limit, until their
+/// window ends. Bounded: past the cap, the oldest entries go first.
+#[derive(Debug, Default)]
+pub struct FailedAuth(Mutex<std::collections::HashMap<String, RateWindow>>);
+
+const FAILED_AUTH_ENTRIES: usize = 10_000;
+
+impl FailedAuth {
+    pub(crate) fn block(&self, address: &str, window: RateWindow) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= FAILED_AUTH_ENTRIES {
+            let now = now_epoch();
+            map.retain(|_, w| w.reset_at > now);
+            if map.len() >= FAILED_AUTH_ENTRIES
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, w)| w.reset_at)
+                    .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(address.to_string(), window);
+    }
+
+    pub(crate) fn refusal(&self, address: &str, now: i64) -> Option<ApiError> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let window = map.get(address).filter(|w| w.reset_at > now)?;
+        Some(limited(
+            *window,
+            now,
+            format!(
+                "Too many failed authentications from this address: {} per hour.",
+                window.limit
+            ),
+        ))
+    }
+}
+
+pub(crate) fn limited(w: RateWindow, now: i64, message: String) -> ApiError {
+    let retry = (w.reset_at - now).max(1) as u64;
+    ApiError::RateLimited {
+        message: format!("{message} Try again in {retry} seconds."),
+        retry_after_secs: retry,
+        limit: w.limit,
+        reset_epoch: w.reset_at.max(0) as u64,
+    }
 }
 
 #[cfg(test)]

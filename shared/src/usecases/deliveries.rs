@@ -2,26 +2,15 @@
 //! the connection goes to the very addresses that were checked (no DNS-rebinding window). No
 //! redirects, a 10 s timeout, Standard Webhooks headers signed with every secret that signs now.
 
-use crate::Deps;
 use crate::domain::webhooks::signature_header;
 use crate::error::ApiError;
+use crate::messages::Delivery;
 use crate::ports::{Blobs, Store};
-use serde::{Deserialize, Serialize};
+use crate::usecases::Deps;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One delivery on the webhook queue: the same `id` on every attempt (receivers deduplicate by it).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Delivery {
-    pub id: String,
-    pub user_id: String,
-    pub url: String,
-    /// What is posted: the job or asset object.
-    pub body: serde_json::Value,
-}
 
 /// Whether a URL may receive webhooks: `https` (or `http` where private targets are allowed),
 /// a host, no credentials. A 400 on `webhook` otherwise.

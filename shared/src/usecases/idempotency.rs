@@ -1,13 +1,13 @@
 //! Idempotency-Key: a paid request runs at most once per (user, key) within 24 hours.
 
-use crate::Deps;
+use crate::domain::accounts::Principal;
 use crate::domain::billing::{IdempotencyClaim, KeyClaim};
 use crate::domain::jobs::{Job, JobStatus};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
-use crate::http::Principal;
-use crate::http::wire::ImagesResponse;
 use crate::ports::{Blobs, Store};
+use crate::usecases::Deps;
+use crate::wire::ImagesResponse;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -224,12 +224,13 @@ pub async fn rehydrate<S: Store, B: Blobs>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{deps, user_with_credits};
+    use crate::adapters::memory::user_with_credits;
+    use crate::app::in_memory;
+    use crate::domain::accounts::Credential;
     use crate::domain::accounts::Role;
     use crate::domain::billing::Settlement;
-    use crate::http::Credential;
     use crate::ports::Idempotency;
-    use crate::usecases::charges::hold_for;
+    use crate::usecases::billing::charges::hold_for;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn who(user_id: &str) -> Principal {
@@ -293,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_replay_answers_the_first_response_without_running_again() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 10).await;
         let runs = AtomicUsize::new(0);
         let first = idempotent(&d, &who(&user), Some("k"), "{a}", |c| {
@@ -335,7 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_frees_the_key_and_a_key_in_use_is_a_conflict() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 10).await;
         let runs = AtomicUsize::new(0);
         let failed = idempotent(&d, &who(&user), Some("k"), "{a}", |c| {

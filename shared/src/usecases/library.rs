@@ -1,14 +1,14 @@
 //! The caller's library: finding an asset (another user's id is simply not found), its bytes,
 //! storing new assets without orphans, and describing them with fresh presigned URLs.
 
-use crate::Deps;
 use crate::domain::assets::{ImageRecord, Lineage, asset_detail};
 use crate::domain::billing::{Settlement, WriteOutcome};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
-use crate::http::wire::{DeletedImage, ImageInfo, VersionList};
 use crate::ports::{Blobs, Store};
-use crate::usecases::charges;
+use crate::usecases::Deps;
+use crate::usecases::billing::charges;
+use crate::wire::{DeletedImage, ImageInfo, VersionList};
 
 /// One image ready to store: encoded bytes in the requested format and a thumbnail.
 pub struct Processed {
@@ -196,7 +196,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
 #[cfg(feature = "images")]
 pub async fn new_version_from<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
-    who: &crate::http::Principal,
+    who: &crate::domain::accounts::Principal,
     current: &ImageRecord,
     lineage: crate::domain::assets::Lineage,
     other: &str,
@@ -208,7 +208,7 @@ pub async fn new_version_from<S: Store, B: Blobs>(
     })
     .await
     .map_err(ApiError::internal)?
-    .map_err(|e| crate::usecases::transforms::unreadable("image_id", e))?;
+    .map_err(|e| unreadable("image_id", e))?;
     let fresh = ImageRecord::new(
         &who.user_id,
         current.kind,
@@ -378,14 +378,24 @@ pub async fn image_info<S: Store, B: Blobs>(
     })
 }
 
+#[cfg(feature = "images")]
+/// A stored asset that cannot be decoded is the asset's problem, named, never a 500.
+pub fn unreadable(param: &str, e: imaging::ImagingError) -> ApiError {
+    ApiError::invalid(
+        param,
+        format!("the stored image cannot be read ({e}); it cannot be transformed or edited"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{PutFault, deps, user_with_credits};
+    use crate::adapters::memory::{PutFault, user_with_credits};
+    use crate::app::in_memory;
     use crate::domain::assets::{AssetKind, OutputFormat, UploadRecord};
     use crate::domain::billing::HoldState;
     use crate::ports::{Holds, Images, Uploads};
-    use crate::usecases::charges::{HOLD_SECONDS, sweep};
+    use crate::usecases::billing::{charges::HOLD_SECONDS, sweep::sweep};
     use std::time::Duration;
 
     fn asset(user: &str) -> (ImageRecord, Processed) {
@@ -416,10 +426,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_synchronous_answer_past_its_moment_stores_and_charges_nothing() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 10).await;
         let (record, processed) = asset(&user);
-        let hold = crate::usecases::charges::hold_for("gen_late", &user, 0, 1, 0, None);
+        let hold = crate::usecases::billing::charges::hold_for("gen_late", &user, 0, 1, 0, None);
         let settlement = Settlement {
             hold,
             answer: None,
@@ -447,7 +457,7 @@ mod tests {
 
     #[tokio::test]
     async fn objects_go_only_when_their_metadata_is_known_unwritten() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 0).await;
         let (record, processed) = asset(&user);
         d.store.fail_next_put_images(PutFault::Refuse);
@@ -479,7 +489,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_free_asset_whose_write_is_unknown_is_decided_by_the_sweeper() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 0).await;
         let due = crate::domain::now_epoch() + HOLD_SECONDS;
         let sweep_due = || sweep(&d.store, &d.blobs, due + 1, Duration::from_secs(5));
@@ -519,7 +529,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_upload_is_completed_by_one_asset_only() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 0).await;
         let upload = UploadRecord {
             id: "upl_1".into(),

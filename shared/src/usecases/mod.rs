@@ -1,8 +1,13 @@
-//! The flows a handler calls: parse → one of these → respond.
+//! The flows a handler calls: parse (`http`) → one of these → answer (`http`). Use cases see
+//! the world through `Deps`: the configuration and the ports.
+
+mod deps;
+
+pub use deps::Deps;
 
 pub mod admin;
 pub mod auth;
-pub mod charges;
+pub mod billing;
 #[cfg(any(feature = "delivery", feature = "images"))]
 pub mod deliveries;
 pub mod idempotency;
@@ -20,8 +25,6 @@ pub mod webhooks;
 pub mod edit_inputs;
 #[cfg(feature = "images")]
 pub mod generation;
-#[cfg(feature = "images")]
-pub mod job_runs;
 #[cfg(feature = "images")]
 pub mod transforms;
 #[cfg(feature = "images")]

@@ -4,10 +4,10 @@
 //! answers is checked (count, length, no repeats), prompts with a refused term are replaced by
 //! the grammar's, and any failure of the vendor falls back to the grammar.
 
-use crate::Deps;
 use crate::domain::generation::refused_term;
 use crate::domain::prompts;
-use crate::http::wire::RandomPrompts;
+use crate::usecases::Deps;
+use crate::wire::RandomPrompts;
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -2,10 +2,10 @@
 //! the referrer's monthly cap. Checked after every paid generation (one read; the reward's
 //! transaction only the first time), and never a reason for the generation itself to fail.
 
-use crate::Deps;
 use crate::domain::accounts::Reward;
 use crate::domain::now_epoch;
 use crate::ports::Store;
+use crate::usecases::Deps;
 
 pub async fn after_paid<S: Store, B>(deps: &Deps<S, B>, user_id: &str) {
     let user = match deps.store.user(user_id).await {

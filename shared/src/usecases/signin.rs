@@ -6,7 +6,6 @@
 //! crate: its claim types refuse Apple's string-typed `email_verified`, and its issuer check
 //! cannot express Microsoft's `{tenantid}` template, the two places this module must be exact.
 
-use crate::Deps;
 use crate::config::IdentityProvider;
 use crate::domain::accounts::{LoginId, Taken};
 use crate::domain::signin::{
@@ -14,9 +13,10 @@ use crate::domain::signin::{
     pkce_challenge, username_for,
 };
 use crate::error::ApiError;
-use crate::http::wire::TokenResponse;
 use crate::ports::Store;
+use crate::usecases::Deps;
 use crate::usecases::auth::{new_user, start_session, token_hash};
+use crate::wire::TokenResponse;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -76,7 +76,7 @@ fn refused(message: impl Into<String>) -> ApiError {
 fn unreachable_provider(idp: Idp, e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(provider = idp.as_str(), error = %e, "identity provider failed");
     ApiError::Provider {
-        status: lambda_http::http::StatusCode::BAD_GATEWAY,
+        status: http::StatusCode::BAD_GATEWAY,
         message: format!(
             "{} did not answer as expected; try again in a moment",
             idp.as_str()
@@ -382,10 +382,9 @@ pub fn configured<'a>(
 /// The provider a browser route names in its path (`{provider}`): a 404 unless configured.
 pub fn provider_in_path<'a>(
     config: &'a crate::config::Config,
-    req: &lambda_http::Request,
+    named: &str,
 ) -> Result<&'a IdentityProvider, ApiError> {
-    let named = crate::http::path_param(req, "provider")?;
-    configured(config, Some(&named), "provider").map_err(|e| ApiError::NotFound(e.to_string()))
+    configured(config, Some(named), "provider").map_err(|e| ApiError::NotFound(e.to_string()))
 }
 
 /// The cookie that binds a browser sign-in to the browser that started it. `__Host-`: only
@@ -584,7 +583,7 @@ pub async fn finish(
         {
             tracing::error!(provider = p.idp.as_str(), refusal = %why, "the provider refused our client credentials");
             return Err(ApiError::Provider {
-                status: lambda_http::http::StatusCode::BAD_GATEWAY,
+                status: http::StatusCode::BAD_GATEWAY,
                 message: format!(
                     "sign-in with {} is misconfigured on this deployment ({why}); tell its operator",
                     p.idp.as_str()

@@ -1,13 +1,13 @@
 //! `POST /v1/images/{id}/transform`: deterministic operations on a stored asset, producing a new
 //! asset linked to its source. Costs nothing.
 
-use crate::Deps;
+use crate::domain::accounts::Principal;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
 use crate::error::ApiError;
-use crate::http::Principal;
-use crate::http::wire::{SkippedOperation, TransformedImage};
 use crate::ports::{Blobs, Store};
-use crate::usecases::library::{Processed, asset_bytes, store_asset};
+use crate::usecases::Deps;
+use crate::usecases::library::{Processed, asset_bytes, store_asset, unreadable};
+use crate::wire::{SkippedOperation, TransformedImage};
 use imaging::transform::{Op, Transform, apply};
 
 pub async fn transform<S: Store, B: Blobs>(
@@ -80,12 +80,4 @@ pub async fn transform<S: Store, B: Blobs>(
         })
         .collect();
     Ok(TransformedImage { image, skipped })
-}
-
-/// A stored asset that cannot be decoded is the asset's problem, named, never a 500.
-pub fn unreadable(param: &str, e: imaging::ImagingError) -> ApiError {
-    ApiError::invalid(
-        param,
-        format!("the stored image cannot be read ({e}); it cannot be transformed or edited"),
-    )
 }

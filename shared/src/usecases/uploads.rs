@@ -3,14 +3,14 @@
 //! asset of kind `upload`. A refused object is deleted. Completing twice (or a retry after a
 //! killed Lambda) gives the same asset: the asset and the upload's completion are one write.
 
-use crate::Deps;
+use crate::domain::accounts::Principal;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
-use crate::http::Principal;
-use crate::http::wire::ImageInfo;
 use crate::ports::{Blobs, Store};
+use crate::usecases::Deps;
 use crate::usecases::library::{Processed, image_info, shown, store_asset};
+use crate::wire::ImageInfo;
 use imaging::ImagingError;
 
 /// The asset, and whether this call created it (`false`: it was completed before).

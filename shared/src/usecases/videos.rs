@@ -2,12 +2,12 @@
 //! queued, canceled and announced like any job) whose result is one library asset of kind
 //! `video` — its MP4, a poster and a spritesheet.
 
-use crate::Deps;
 use crate::domain::jobs::{Job, JobFilter, JobOperation, JobRequest, JobStatus};
 use crate::domain::videos::{Variant, extra_keys, video_status};
 use crate::error::ApiError;
-use crate::http::wire::{ImagesResponse, VideoDeleted, VideoError, VideoList, VideoObject};
 use crate::ports::{Blobs, Store};
+use crate::usecases::Deps;
+use crate::wire::{ImagesResponse, VideoDeleted, VideoError, VideoList, VideoObject};
 
 /// How long the SDK's `poll` helper waits between reads of a running video.
 pub const POLL_AFTER_MS: u32 = 1000;
@@ -181,15 +181,11 @@ pub use create::*;
 #[cfg(feature = "images")]
 mod create {
     use super::*;
-    use crate::domain::videos::{CreateVideoRequest, InputReference};
-    use crate::http::Principal;
-    use crate::http::multipart;
-    use crate::usecases::edit_inputs::{ImageSource, MAX_INLINE_IMAGE_BYTES, load_all};
+    use crate::domain::accounts::Principal;
+    use crate::domain::videos::CreateVideoRequest;
+    use crate::usecases::edit_inputs::{ImageSource, load_all};
     use crate::usecases::idempotency::{Submitted, claimed};
-    use crate::usecases::job_runs::{Submission, Work, submit, webhook_of};
-    use base64::Engine;
-    use lambda_http::Request;
-    use serde_json::Value;
+    use crate::usecases::jobs::{Submission, Work, submit, webhook_of};
 
     /// A parsed `POST /v1/videos`: the fields, the picture (if any) with its `param`, and what
     /// makes two requests "the same" for Idempotency-Key.
@@ -197,129 +193,6 @@ mod create {
         pub fields: CreateVideoRequest,
         pub picture: Option<(String, ImageSource)>,
         pub canonical: String,
-    }
-
-    /// Parses multipart (the SDK's way: `input_reference` as a file, or as
-    /// `input_reference[file_id]`) or JSON (`input_reference: {"file_id"}` or a data URL).
-    pub async fn parse(req: &Request, max_json: usize) -> Result<ParsedVideo, ApiError> {
-        let (mut value, file) = if multipart::is_multipart(req) {
-            if req.body().len() > MAX_INLINE_IMAGE_BYTES * 2 {
-                return Err(ApiError::PayloadTooLarge(format!(
-                    "request body is {} bytes; an inline input_reference may be at most {MAX_INLINE_IMAGE_BYTES} bytes. Upload larger images with POST /v1/uploads and pass {{\"file_id\": ...}}",
-                    req.body().len()
-                )));
-            }
-            let form = multipart::parse(req, &["input_reference"], MAX_INLINE_IMAGE_BYTES).await?;
-            let mut text = form.text_json(&["seed"], &[])?;
-            let obj = text.as_object_mut().expect("a form is an object");
-            // A form has no arrays: the events are comma-separated.
-            if let Some(Value::String(events)) = obj.get("webhook_events_filter") {
-                let events: Vec<Value> = events
-                    .split(',')
-                    .map(|e| Value::String(e.trim().to_string()))
-                    .filter(|e| e.as_str() != Some(""))
-                    .collect();
-                obj.insert("webhook_events_filter".into(), Value::Array(events));
-            }
-            // The SDK writes a reference object as bracketed fields.
-            let mut reference = serde_json::Map::new();
-            for field in ["file_id", "image_url"] {
-                if let Some(v) = obj.remove(&format!("input_reference[{field}]")) {
-                    reference.insert(field.into(), v);
-                }
-            }
-            let mut files = form.files;
-            if files.len() > 1 {
-                return Err(ApiError::invalid(
-                    "input_reference",
-                    "send at most one input_reference",
-                ));
-            }
-            let file = files.pop().map(|(_, bytes)| bytes);
-            if !reference.is_empty() {
-                if file.is_some() {
-                    return Err(ApiError::invalid(
-                        "input_reference",
-                        "send input_reference as a file or as a reference, not both",
-                    ));
-                }
-                obj.insert("input_reference".into(), Value::Object(reference));
-            }
-            (text, file)
-        } else {
-            let value: Value = crate::http::json_body(req, max_json)?;
-            if !value.is_object() {
-                return Err(ApiError::invalid("body", "the JSON body must be an object"));
-            }
-            (value, None)
-        };
-        let canonical = serde_json::json!({
-            "fields": value,
-            "file": file.as_deref().map(crate::usecases::auth::token_hash_bytes),
-        })
-        .to_string();
-        if value.get("prompt").is_none() {
-            return Err(ApiError::missing("prompt"));
-        }
-        // Typed, with the field at fault named.
-        let obj = value.as_object_mut().expect("checked above");
-        let reference = obj.remove("input_reference");
-        let mut fields: CreateVideoRequest =
-            serde_path_to_error::deserialize(value).map_err(|e| crate::http::json_error(&e))?;
-        let picture = match (file, reference) {
-            (Some(bytes), _) => Some(("input_reference".to_string(), ImageSource::Bytes(bytes))),
-            (None, None | Some(Value::Null)) => None,
-            (None, Some(r)) => {
-                let r: InputReference = serde_json::from_value(r).map_err(|e| {
-                    ApiError::invalid(
-                        "input_reference",
-                        format!(
-                            "input_reference must be {{\"file_id\"}} or {{\"image_url\"}}: {e}"
-                        ),
-                    )
-                })?;
-                fields.input_reference = Some(r.clone());
-                Some(picture_of(r)?)
-            }
-        };
-        Ok(ParsedVideo {
-            fields,
-            picture,
-            canonical,
-        })
-    }
-
-    fn picture_of(r: InputReference) -> Result<(String, ImageSource), ApiError> {
-        match (r.file_id, r.image_url) {
-            (Some(id), None) if !id.trim().is_empty() => {
-                Ok(("input_reference.file_id".into(), ImageSource::Asset(id)))
-            }
-            (None, Some(url)) => {
-                let param = "input_reference.image_url";
-                // Only data URLs: fetching arbitrary URLs server-side would be an SSRF hole.
-                let data = url
-                    .strip_prefix("data:")
-                    .and_then(|rest| rest.split_once(";base64,"))
-                    .map(|(_, data)| data)
-                    .ok_or_else(|| {
-                        ApiError::invalid(
-                            param,
-                            "image_url must be a base64 data URL (data:image/png;base64,...); for other images upload them (POST /v1/uploads) and pass file_id",
-                        )
-                    })?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data.trim())
-                    .map_err(|e| {
-                        ApiError::invalid(param, format!("image_url is not valid base64: {e}"))
-                    })?;
-                Ok((param.into(), ImageSource::Bytes(bytes)))
-            }
-            (Some(_), Some(_)) => Err(ApiError::invalid(
-                "input_reference",
-                "give file_id or image_url, not both",
-            )),
-            _ => Err(ApiError::missing("input_reference.file_id")),
-        }
     }
 
     /// Validates, charges and queues the video (always a job), under the Idempotency-Key.

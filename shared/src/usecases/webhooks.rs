@@ -1,10 +1,10 @@
 //! Webhook signing secrets: made on first use, rotated with a grace period during which the old
 //! secret still signs (so a receiver can switch without missing a delivery).
 
-use crate::Deps;
 use crate::domain::webhooks::{ROTATION_GRACE_SECONDS, SECRET_PREFIX, WebhookSecrets};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
+use crate::usecases::Deps;
 use base64::Engine;
 use rand::RngCore;
 
@@ -53,12 +53,13 @@ pub async fn rotate<S: Store, B: Blobs>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{deps, user_with_credits};
+    use crate::adapters::memory::user_with_credits;
+    use crate::app::in_memory;
     use crate::domain::webhooks::{key_of, sign};
 
     #[tokio::test]
     async fn a_secret_is_made_once_and_a_rotation_keeps_the_old_one_signing_for_a_day() {
-        let d = deps();
+        let d = in_memory();
         let user = user_with_credits(&d.store, 0).await;
         let first = secrets(&d, &user).await.unwrap();
         assert_eq!(key_of(&first.current).map(|k| k.len()), Some(24));

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::catalog::ProviderKind;
-use crate::providers::circuits::{Circuit, Circuits, FORGET_SECS, OPEN_SECS, THRESHOLD};
+use crate::domain::circuits::{Circuit, FORGET_SECS, OPEN_SECS, THRESHOLD};
+use crate::ports::Circuits;
 use futures::future::BoxFuture;
 
 fn circuit_key(vendor: ProviderKind) -> Item {

@@ -12,6 +12,9 @@ mod billing;
 mod identities;
 mod images;
 mod jobs;
+mod queue;
+
+pub use queue::MemoryQueue;
 
 use crate::domain::accounts::{
     Admission, ApiKeyRecord, Live, LoginId, RateWindow, Rotation, SessionRecord, Taken, UserRecord,
@@ -213,17 +216,6 @@ impl Blobs for MemoryBlobs {
     async fn size(&self, key: &str) -> Result<Option<u64>, ApiError> {
         Ok(self.objects().get(key).map(|(b, _)| b.len() as u64))
     }
-}
-
-/// Deps over fresh in-memory adapters, with a configuration fit for tests.
-pub fn deps() -> crate::Deps<MemoryStore, MemoryBlobs> {
-    let config = crate::Config::from_lookup(|k| match k {
-        "TABLE_NAME" | "BUCKET_NAME" | "QUEUE_URL" => Some("memory".into()),
-        "JWT_SECRET" => Some("x".repeat(crate::config::MIN_JWT_SECRET_BYTES)),
-        _ => None,
-    })
-    .expect("a test configuration");
-    crate::Deps::with(config, MemoryStore::default(), MemoryBlobs::default())
 }
 
 /// A user with `credits` to spend; its id.
