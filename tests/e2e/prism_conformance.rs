@@ -4,7 +4,6 @@
 use e2e_tests::*;
 use serde_json::json;
 use shared::domain::generation::CreateImageRequest;
-use shared::providers::ImageProvider;
 use shared::providers::ProviderError;
 use shared::providers::openai::OpenAiProvider;
 use std::time::Duration;

@@ -4,21 +4,22 @@
 //! read; a stopped or timed-out call `PUT`s its cancel URL. One request per image; outputs are
 //! downloaded at once from fal's media hosts.
 
-use super::polling::{self, Vendor, on_origin, per_image, seed_of};
-use super::{Call, EditInputs, ProviderError, ProviderImage, retry};
-use crate::domain::catalog::Route;
+use super::polling::{Poll, QueueApi, on_origin, seed_of};
+use super::{Answer, Call, Op, ProviderError, ProviderImage, Vendor, polling, retry};
+use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::GenerationPlan;
+use crate::domain::videos::VideoPlan;
 use serde_json::{Value, json};
 
 /// Where fal serves outputs.
 pub const MEDIA_HOSTS: &[&str] = &["fal.media", "*.fal.media"];
 
-pub struct FalProvider(Vendor);
+pub struct FalProvider(QueueApi);
 
 impl FalProvider {
     /// `queue_url` is the queue's host (`https://queue.fal.run`).
     pub fn new(queue_url: &str, key: impl Into<crate::secrets::Key>) -> Self {
-        Self(Vendor::new(
+        Self(QueueApi::new(
             queue_url,
             "https://queue.fal.run",
             MEDIA_HOSTS,
@@ -70,37 +71,10 @@ impl FalProvider {
         input
     }
 
-    /// One request per image, each with its own seed.
-    pub async fn generate(
-        &self,
-        plan: &GenerationPlan,
-        route: &Route,
-        call: Call<'_>,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, None, &call, |i, pair| {
-            self.image(route, Self::input(plan, route, i, pair), call)
-        })
-        .await
-    }
-
-    /// An inpainting edit (FLUX Fill): the image and the mask converted to white = edit.
-    pub async fn edit(
-        &self,
-        plan: &GenerationPlan,
-        route: &Route,
-        inputs: &EditInputs,
-        call: Call<'_>,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, Some(inputs), &call, |i, pair| {
-            self.image(route, Self::input(plan, route, i, pair), call)
-        })
-        .await
-    }
-
     /// An image-to-video clip (`picture` as a data URI, already the plan's frame).
-    pub async fn video(
+    async fn clip(
         &self,
-        plan: &crate::domain::videos::VideoPlan,
+        plan: &VideoPlan,
         route: &Route,
         picture: String,
         call: Call<'_>,
@@ -184,10 +158,9 @@ impl FalProvider {
         let cancel = follow("cancel_url")
             .ok()
             .map(|u| self.0.http.put(u).header("authorization", &auth));
-        let mut running = polling::Running::new("fal", cancel);
+        let running = polling::Running::new("fal", cancel);
         let (status_url, response_url) = (follow("status_url")?, follow("response_url")?);
-        let mut polls = 0;
-        loop {
+        let look = || async {
             let status: Value = retry::send(
                 "fal",
                 call.deadline,
@@ -203,26 +176,16 @@ impl FalProvider {
             )
             .await?;
             match status["status"].as_str().unwrap_or_default() {
-                "COMPLETED" => break,
-                "IN_QUEUE" | "IN_PROGRESS" => {}
-                other => {
-                    return Err(ProviderError::BadOutput(format!(
-                        "unknown queue status {other:?}"
-                    )));
-                }
+                "COMPLETED" => Ok(Poll::Done(())),
+                "IN_QUEUE" | "IN_PROGRESS" => Ok(Poll::Pending),
+                other => Err(ProviderError::BadOutput(format!(
+                    "unknown queue status {other:?}"
+                ))),
             }
-            let stop = if call.go_on().await {
-                polling::pause(&call, polls).await.err()
-            } else {
-                Some(ProviderError::Canceled)
-            };
-            if let Some(e) = stop {
-                running.cancel_now().await;
-                return Err(e);
-            }
-            polls += 1;
-        }
-        running.ended();
+        };
+        // Looked at once at once: fal's queue may have finished already.
+        let first = look().await?;
+        polling::follow(&call, running, first, look).await?;
         retry::send(
             "fal",
             call.deadline,
@@ -263,6 +226,35 @@ fn error_of(text: &str) -> (String, bool) {
             (message, policy)
         }
         _ => (text.chars().take(300).collect(), false),
+    }
+}
+
+impl Vendor for FalProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Fal
+    }
+
+    /// One request per image, each with its own seed; an edit is an inpainting (FLUX Fill).
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        route: &'a Route,
+        op: Op<'a>,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>> {
+        polling::images(plan, route, op, call, move |i, pair| {
+            self.image(route, Self::input(plan, route, i, pair), call)
+        })
+    }
+
+    fn video<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a VideoPlan,
+        route: &'a Route,
+        picture: String,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<u8>> {
+        Box::pin(self.clip(plan, route, picture, call))
     }
 }
 
@@ -392,7 +384,7 @@ mod tests {
             json!({"prompt": "a lighthouse", "model": "flux-1.1-pro", "size": "832x1216", "seed": 5}),
         );
         let got = provider(&server)
-            .generate(&p, route(&p), call(20))
+            .images(&p, route(&p), Op::Generate, call(20))
             .await
             .unwrap();
         match &got[0].image {
@@ -427,7 +419,7 @@ mod tests {
         serve(&server, "/media/r2.png", png(8, 8)).await;
         let p = plan(json!({"prompt": "x"}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -438,7 +430,7 @@ mod tests {
             "detail": [{"loc": ["body", "prompt"], "msg": "The content could not be processed because it contained material flagged by a content checker.",
                         "type": "content_policy_violation"}]}))).await;
         let e = provider(&refused)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -469,7 +461,7 @@ mod tests {
         let p = plan(json!({"prompt": "x"}));
         let started = Instant::now();
         provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .unwrap();
         assert!(
@@ -486,7 +478,7 @@ mod tests {
             .mount(&down)
             .await;
         let e = provider(&down)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -519,7 +511,7 @@ mod tests {
             .await;
         let p = plan(json!({"prompt": "x", "model": "flux-schnell"}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(2))
+            .images(&p, route(&p), Op::Generate, call(2))
             .await
             .err()
             .unwrap();
@@ -531,7 +523,7 @@ mod tests {
             ..call(30)
         };
         let e = provider(&server)
-            .generate(&p, route(&p), stopped)
+            .images(&p, route(&p), Op::Generate, stopped)
             .await
             .err()
             .unwrap();
@@ -553,7 +545,7 @@ mod tests {
         .await;
         let p = plan(json!({"prompt": "x"}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -572,7 +564,7 @@ mod tests {
         serve(&big, "/media/big.png", png(256, 256)).await;
         let e = provider(&big)
             .max_output(100)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();

@@ -3,9 +3,11 @@
 //! the layout; the same prompt and seed always give the same pixels.
 //! The pixels are `imaging::procedural`; this is the provider around them.
 
-use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
-use crate::domain::generation::GenerationPlan;
-use crate::domain::generation::{Background, OutputFormat};
+use super::{
+    Answer, Call, EditInputs, InputImage, Op, ProviderError, ProviderImage, ProviderOutput, Vendor,
+};
+use crate::domain::catalog::{ProviderKind, Route};
+use crate::domain::generation::{Background, GenerationPlan, OutputFormat};
 use imaging::RgbaImage;
 use imaging::procedural::{Level, edit, scene, variation};
 use std::sync::Arc;
@@ -21,8 +23,11 @@ fn level(name: Option<&str>) -> Level {
     }
 }
 
-impl ImageProvider for LocalProvider {
-    async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
+impl LocalProvider {
+    pub async fn generate(
+        &self,
+        plan: &GenerationPlan,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
         let (prompt, seed, n) = (plan.prompt.clone(), plan.seed, plan.n as u64);
         let size = (plan.size.width, plan.size.height);
         let (quality, complexity) = (level(Some(plan.quality)), level(plan.complexity));
@@ -59,7 +64,7 @@ impl ImageProvider for LocalProvider {
         .map_err(|e| ProviderError::BadOutput(e.to_string()))
     }
 
-    async fn edit(
+    pub async fn edit(
         &self,
         plan: &GenerationPlan,
         inputs: &EditInputs,
@@ -93,7 +98,7 @@ impl ImageProvider for LocalProvider {
         .map_err(|e| ProviderError::BadOutput(e.to_string()))
     }
 
-    async fn variation(
+    pub async fn variation(
         &self,
         plan: &GenerationPlan,
         input: &InputImage,
@@ -112,5 +117,25 @@ impl ImageProvider for LocalProvider {
         })
         .await
         .map_err(|e| ProviderError::BadOutput(e.to_string()))
+    }
+}
+
+impl Vendor for LocalProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Local
+    }
+
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        _route: &'a Route,
+        op: Op<'a>,
+        _call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>> {
+        match op {
+            Op::Generate => Box::pin(self.generate(plan)),
+            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs)),
+            Op::Variation(input) => Box::pin(self.variation(plan, input)),
+        }
     }
 }

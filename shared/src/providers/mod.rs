@@ -170,31 +170,44 @@ pub struct EditInputs {
     pub mask: Option<InputImage>,
 }
 
-/// Every method returns exactly `plan.n` images, or an error; never a partial result.
-pub trait ImageProvider: Send + Sync {
-    fn generate(
-        &self,
-        plan: &GenerationPlan,
-    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
-    fn edit(
-        &self,
-        plan: &GenerationPlan,
-        inputs: &EditInputs,
-    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
-    fn variation(
-        &self,
-        plan: &GenerationPlan,
-        input: &InputImage,
-    ) -> impl Future<Output = Result<Vec<ProviderImage>, ProviderError>> + Send;
+/// The answer of one vendor call.
+pub type Answer<'a, T> = BoxFuture<'a, Result<T, ProviderError>>;
+
+/// What every vendor provides, the local renderer included. Adding a vendor is one file that
+/// implements this, its `ProviderKind` with the catalog's routes to it, and its key in
+/// `Providers::from_config`.
+pub trait Vendor: Send + Sync {
+    /// Which vendor this is: the catalog's routes name it.
+    fn kind(&self) -> ProviderKind;
+
+    /// Exactly `plan.n` images for `op` through `route` within `call`, or an error; never a
+    /// partial result. An operation the vendor does not offer is [`not_offered`] (plans refuse
+    /// it before any call).
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        route: &'a Route,
+        op: Op<'a>,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>>;
+
+    /// A clip made from `picture` (a data URI or URL of an image already at the plan's frame):
+    /// the MP4's bytes. Only vendors with video models make one.
+    fn video<'a, 'c: 'a>(
+        &'a self,
+        _plan: &'a crate::domain::videos::VideoPlan,
+        route: &'a Route,
+        _picture: String,
+        _call: Call<'c>,
+    ) -> Answer<'a, Vec<u8>> {
+        Box::pin(std::future::ready(Err(not_offered(route))))
+    }
 }
 
 /// Every configured provider; sends a plan to the first of its vendors that is up.
 pub struct Providers {
-    pub local: local::LocalProvider,
-    pub openai: Option<openai::OpenAiProvider>,
-    pub stability: Option<stability::StabilityProvider>,
-    pub replicate: Option<replicate::ReplicateProvider>,
-    pub fal: Option<fal::FalProvider>,
+    /// The local renderer, then every vendor this deployment has a key for.
+    vendors: Vec<Box<dyn Vendor>>,
     /// The operator's order of vendors (`VENDOR_PREFERENCE`); unlisted ones follow, cheapest
     /// first.
     preference: Vec<ProviderKind>,
@@ -239,8 +252,9 @@ impl Call<'_> {
 /// up the whole budget of a synchronous request.
 const FAILOVER_RESERVE: Duration = Duration::from_secs(8);
 
+/// What is asked of a vendor.
 #[derive(Clone, Copy)]
-enum Op<'a> {
+pub enum Op<'a> {
     Generate,
     Edit(&'a EditInputs),
     Variation(&'a InputImage),
@@ -249,29 +263,33 @@ enum Op<'a> {
 impl Providers {
     pub fn from_config(config: &Config) -> Self {
         let (budget, retries) = (config.provider_timeout, config.provider_max_retries);
+        let mut vendors: Vec<Box<dyn Vendor>> = vec![Box::new(local::LocalProvider)];
+        if let Some(key) = &config.openai_api_key {
+            vendors.push(Box::new(openai::OpenAiProvider::new(
+                &config.openai_base_url,
+                key,
+                budget,
+                retries,
+                &config.openai_image_hosts,
+            )));
+        }
+        if let Some(key) = &config.stability_api_key {
+            vendors.push(Box::new(stability::StabilityProvider::new(
+                &config.stability_base_url,
+                key,
+            )));
+        }
+        if let Some(key) = &config.replicate_api_token {
+            vendors.push(Box::new(replicate::ReplicateProvider::new(
+                &config.replicate_base_url,
+                key,
+            )));
+        }
+        if let Some(key) = &config.fal_key {
+            vendors.push(Box::new(fal::FalProvider::new(&config.fal_queue_url, key)));
+        }
         Self {
-            local: local::LocalProvider,
-            openai: config.openai_api_key.as_ref().map(|key| {
-                openai::OpenAiProvider::new(
-                    &config.openai_base_url,
-                    key,
-                    budget,
-                    retries,
-                    &config.openai_image_hosts,
-                )
-            }),
-            stability: config
-                .stability_api_key
-                .as_ref()
-                .map(|key| stability::StabilityProvider::new(&config.stability_base_url, key)),
-            replicate: config
-                .replicate_api_token
-                .as_ref()
-                .map(|key| replicate::ReplicateProvider::new(&config.replicate_base_url, key)),
-            fal: config
-                .fal_key
-                .as_ref()
-                .map(|key| fal::FalProvider::new(&config.fal_queue_url, key)),
+            vendors,
             preference: config.vendor_preference.clone(),
             budget,
             max_retries: retries,
@@ -295,24 +313,32 @@ impl Providers {
         self.circuits = circuits;
     }
 
+    fn vendor(&self, kind: ProviderKind) -> Option<&dyn Vendor> {
+        self.vendors
+            .iter()
+            .find(|v| v.kind() == kind)
+            .map(|v| v.as_ref())
+    }
+
     pub fn serves(&self, kind: ProviderKind) -> bool {
-        match kind {
-            ProviderKind::Local => true,
-            ProviderKind::OpenAi => self.openai.is_some(),
-            ProviderKind::Stability => self.stability.is_some(),
-            ProviderKind::Replicate => self.replicate.is_some(),
-            ProviderKind::Fal => self.fal.is_some(),
-        }
+        self.vendor(kind).is_some()
+    }
+
+    /// A route's vendor, or why it cannot serve.
+    fn configured(&self, route: &Route) -> Result<&dyn Vendor, ProviderError> {
+        self.vendor(route.vendor).ok_or_else(|| {
+            ProviderError::Unreachable(format!("{} is not configured", route.vendor.as_str()))
+        })
     }
 
     /// The default model: OpenAI's own default when configured, else Stability's, else FLUX
     /// (fal or Replicate), else the local renderer.
     pub fn default_model(&self) -> &'static str {
-        if self.openai.is_some() {
+        if self.serves(ProviderKind::OpenAi) {
             "gpt-image-1-mini"
-        } else if self.stability.is_some() {
+        } else if self.serves(ProviderKind::Stability) {
             "stable-image-core"
-        } else if self.fal.is_some() || self.replicate.is_some() {
+        } else if self.serves(ProviderKind::Fal) || self.serves(ProviderKind::Replicate) {
             "flux-schnell"
         } else {
             "local-procedural"
@@ -403,23 +429,9 @@ impl Providers {
         self.failover(plan.model.id, &plan.routes, call, |route, this| {
             let image = image.clone();
             async move {
-                let unconfigured = || {
-                    ProviderError::Unreachable(format!(
-                        "{} is not configured",
-                        route.vendor.as_str()
-                    ))
-                };
-                match route.vendor {
-                    ProviderKind::Replicate => {
-                        let r = self.replicate.as_ref().ok_or_else(unconfigured)?;
-                        r.video(plan, route, image, this).await
-                    }
-                    ProviderKind::Fal => {
-                        let f = self.fal.as_ref().ok_or_else(unconfigured)?;
-                        f.video(plan, route, image, this).await
-                    }
-                    _ => Err(not_offered(route)),
-                }
+                self.configured(route)?
+                    .video(plan, route, image, this)
+                    .await
             }
         })
         .await
@@ -518,47 +530,7 @@ impl Providers {
         op: Op<'_>,
         call: Call<'_>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        let unconfigured =
-            || ProviderError::Unreachable(format!("{} is not configured", route.vendor.as_str()));
-        match (route.vendor, op) {
-            (ProviderKind::Local, Op::Generate) => self.local.generate(plan).await,
-            (ProviderKind::Local, Op::Edit(inputs)) => self.local.edit(plan, inputs).await,
-            (ProviderKind::Local, Op::Variation(input)) => self.local.variation(plan, input).await,
-            (ProviderKind::OpenAi, op) => {
-                let openai = self.openai.as_ref().ok_or_else(unconfigured)?;
-                match op {
-                    Op::Generate => openai.generate(plan).await,
-                    Op::Edit(inputs) => openai.edit(plan, inputs).await,
-                    Op::Variation(input) => openai.variation(plan, input).await,
-                }
-            }
-            (ProviderKind::Stability, Op::Generate) => {
-                let stability = self.stability.as_ref().ok_or_else(unconfigured)?;
-                stability.generate(plan, route, call).await
-            }
-            (ProviderKind::Stability, Op::Edit(inputs)) => {
-                let stability = self.stability.as_ref().ok_or_else(unconfigured)?;
-                stability.edit(plan, route, inputs, call).await
-            }
-            (ProviderKind::Replicate, op) => {
-                let replicate = self.replicate.as_ref().ok_or_else(unconfigured)?;
-                match op {
-                    Op::Generate => replicate.generate(plan, route, call).await,
-                    Op::Edit(inputs) => replicate.edit(plan, route, inputs, call).await,
-                    Op::Variation(_) => Err(not_offered(route)),
-                }
-            }
-            (ProviderKind::Fal, op) => {
-                let fal = self.fal.as_ref().ok_or_else(unconfigured)?;
-                match op {
-                    Op::Generate => fal.generate(plan, route, call).await,
-                    Op::Edit(inputs) => fal.edit(plan, route, inputs, call).await,
-                    Op::Variation(_) => Err(not_offered(route)),
-                }
-            }
-            // The catalog gives these no such operation: plans refuse them first.
-            (ProviderKind::Stability, _) => Err(not_offered(route)),
-        }
+        self.configured(route)?.images(plan, route, op, call).await
     }
 }
 
@@ -568,7 +540,7 @@ pub(crate) fn key_unavailable(e: crate::error::ApiError) -> ProviderError {
     ProviderError::KeyUnavailable(e.to_string())
 }
 
-fn not_offered(route: &Route) -> ProviderError {
+pub fn not_offered(route: &Route) -> ProviderError {
     ProviderError::Rejected {
         status: 400,
         message: format!(
@@ -615,11 +587,11 @@ mod tests {
         preference: &[ProviderKind],
     ) -> Providers {
         Providers {
-            local: local::LocalProvider,
-            openai: None,
-            stability: None,
-            replicate: Some(replicate::ReplicateProvider::new(&replicate.uri(), "r8")),
-            fal: Some(fal::FalProvider::new(&fal.uri(), "k")),
+            vendors: vec![
+                Box::new(local::LocalProvider),
+                Box::new(replicate::ReplicateProvider::new(&replicate.uri(), "r8")),
+                Box::new(fal::FalProvider::new(&fal.uri(), "k")),
+            ],
             preference: preference.to_vec(),
             budget: Duration::from_secs(20),
             max_retries: 2,
@@ -773,11 +745,13 @@ mod tests {
             "skipped while open"
         );
         // A model only the open vendor serves is refused as overloaded, with when to retry.
-        let only_fal = Providers {
-            replicate: None,
+        let mut only_fal = Providers {
             circuits: p.circuits.clone(),
             ..providers(&fal, &replicate, &[])
         };
+        only_fal
+            .vendors
+            .retain(|v| v.kind() != ProviderKind::Replicate);
         match only_fal
             .generate_sync(&plan("flux-dev"))
             .await

@@ -2,8 +2,11 @@
 //! backoff on 429/5xx/timeouts honouring `Retry-After`, and error mapping.
 
 use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
-use super::retry;
-use super::{EditInputs, ImageProvider, InputImage, ProviderError, ProviderImage, ProviderOutput};
+use super::{
+    Answer, Call, EditInputs, InputImage, Op, ProviderError, ProviderImage, ProviderOutput, Vendor,
+    retry,
+};
+use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::{Background, GenerationPlan};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -334,14 +337,17 @@ impl OpenAiProvider {
     }
 }
 
-impl ImageProvider for OpenAiProvider {
-    async fn generate(&self, plan: &GenerationPlan) -> Result<Vec<ProviderImage>, ProviderError> {
+impl OpenAiProvider {
+    pub async fn generate(
+        &self,
+        plan: &GenerationPlan,
+    ) -> Result<Vec<ProviderImage>, ProviderError> {
         let body = Self::generation_body(plan);
         self.images("/images/generations", |req| req.json(&body))
             .await
     }
 
-    async fn edit(
+    pub async fn edit(
         &self,
         plan: &GenerationPlan,
         inputs: &EditInputs,
@@ -352,7 +358,7 @@ impl ImageProvider for OpenAiProvider {
         .await
     }
 
-    async fn variation(
+    pub async fn variation(
         &self,
         plan: &GenerationPlan,
         input: &InputImage,
@@ -361,6 +367,27 @@ impl ImageProvider for OpenAiProvider {
             req.multipart(Self::variation_form(plan, input))
         })
         .await
+    }
+}
+
+/// OpenAI's Images API keeps its own time budget (`PROVIDER_TIMEOUT`) for every call.
+impl Vendor for OpenAiProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::OpenAi
+    }
+
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        _route: &'a Route,
+        op: Op<'a>,
+        _call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>> {
+        match op {
+            Op::Generate => Box::pin(self.generate(plan)),
+            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs)),
+            Op::Variation(input) => Box::pin(self.variation(plan, input)),
+        }
     }
 }
 

@@ -6,11 +6,12 @@ use super::fetch::Fetch;
 use super::{Call, InputImage, ProviderError, ProviderImage, ProviderOutput};
 use base64::Engine;
 use reqwest::Url;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// A queue-style vendor's clients: its API (no redirects: follow-up URLs are checked against
 /// it), its key, and downloads of its outputs (only from its hosts, and capped).
-pub struct Vendor {
+pub struct QueueApi {
     pub http: reqwest::Client,
     pub api: Url,
     pub key: std::sync::Arc<crate::secrets::Secret>,
@@ -18,7 +19,7 @@ pub struct Vendor {
     download: reqwest::Client,
 }
 
-impl Vendor {
+impl QueueApi {
     /// `base_url` is the API's host without a version path (`default` when it is not a URL);
     /// outputs may come from `hosts` and from the API's own origin.
     pub fn new(
@@ -127,6 +128,57 @@ async fn send_cancel(vendor: &'static str, req: reqwest::RequestBuilder) {
     }
 }
 
+/// What one look at a vendor's queued work found.
+pub enum Poll<T> {
+    /// It ended with this.
+    Done(T),
+    /// It ended without a result (failed, or canceled at the vendor): nothing to cancel.
+    Failed(ProviderError),
+    /// Still queued or running.
+    Pending,
+}
+
+/// Follows a vendor's queued work from `state` until it ends: between looks it asks the call's
+/// watch and waits within the deadline (`pause`). A stop or a timeout cancels the work at the
+/// vendor and waits for the cancel; an error of a look leaves `running` armed, so the work is
+/// canceled in the background. The one loop fal and Replicate share.
+pub async fn follow<T, F, Fut>(
+    call: &Call<'_>,
+    mut running: Running,
+    mut state: Poll<T>,
+    mut look: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>, ProviderError>>,
+{
+    let mut polls = 0;
+    loop {
+        match state {
+            Poll::Done(done) => {
+                running.ended();
+                return Ok(done);
+            }
+            Poll::Failed(e) => {
+                running.ended();
+                return Err(e);
+            }
+            Poll::Pending => {}
+        }
+        let stop = if call.go_on().await {
+            pause(call, polls).await.err()
+        } else {
+            Some(ProviderError::Canceled)
+        };
+        if let Some(e) = stop {
+            running.cancel_now().await;
+            return Err(e);
+        }
+        polls += 1;
+        state = look().await?;
+    }
+}
+
 /// Waits before the `attempt`-th poll (0.5 s, 1 s, 2 s, then every 3 s), or fails with a
 /// timeout when the deadline comes first.
 pub async fn pause(call: &Call<'_>, attempt: u32) -> Result<(), ProviderError> {
@@ -185,6 +237,29 @@ pub async fn fill_inputs(
         input_ref(&image.bytes, call).await?,
         input_ref(&mask_png, call).await?,
     ))
+}
+
+/// A queue vendor's images for `op`: one request per image (`each`, given the image's index and
+/// the edit's image and mask as URIs), an edit being an inpainting; they make no variations.
+pub fn images<'a, 'c: 'a, F, Fut>(
+    plan: &'a crate::domain::generation::GenerationPlan,
+    route: &'a crate::domain::catalog::Route,
+    op: super::Op<'a>,
+    call: Call<'c>,
+    each: F,
+) -> super::Answer<'a, Vec<ProviderImage>>
+where
+    F: Fn(u64, Option<(String, String)>) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<ProviderImage, ProviderError>> + Send + 'a,
+{
+    let inputs = match op {
+        super::Op::Generate => None,
+        super::Op::Edit(inputs) => Some(inputs),
+        super::Op::Variation(_) => {
+            return Box::pin(std::future::ready(Err(super::not_offered(route))));
+        }
+    };
+    Box::pin(async move { per_image(plan, inputs, &call, each).await })
 }
 
 /// One request per image of `plan` (at once): `one(index, image and mask)`, an edit's image and

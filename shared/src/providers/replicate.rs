@@ -4,10 +4,11 @@
 //! each output downloaded at once from Replicate's delivery hosts (it is deleted within the
 //! hour).
 
-use super::polling::{self, Vendor, on_origin, per_image, seed_of};
-use super::{Call, EditInputs, ProviderError, ProviderImage, retry};
-use crate::domain::catalog::{Route, Size, aspect_of};
+use super::polling::{Poll, QueueApi, on_origin, seed_of};
+use super::{Answer, Call, Op, ProviderError, ProviderImage, Vendor, polling, retry};
+use crate::domain::catalog::{ProviderKind, Route, Size, aspect_of};
 use crate::domain::generation::GenerationPlan;
+use crate::domain::videos::VideoPlan;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -17,12 +18,12 @@ pub const DELIVERY_HOSTS: &[&str] = &["replicate.delivery", "*.replicate.deliver
 /// The longest `Prefer: wait` Replicate honours.
 const MAX_WAIT_SECS: u64 = 60;
 
-pub struct ReplicateProvider(Vendor);
+pub struct ReplicateProvider(QueueApi);
 
 impl ReplicateProvider {
     /// `base_url` is the host without a version path (`https://api.replicate.com`).
     pub fn new(base_url: &str, token: impl Into<crate::secrets::Key>) -> Self {
-        Self(Vendor::new(
+        Self(QueueApi::new(
             base_url,
             "https://api.replicate.com",
             DELIVERY_HOSTS,
@@ -79,37 +80,10 @@ impl ReplicateProvider {
         input
     }
 
-    /// One request per image, each with its own seed.
-    pub async fn generate(
-        &self,
-        plan: &GenerationPlan,
-        route: &Route,
-        call: Call<'_>,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, None, &call, |i, pair| {
-            self.image(route, Self::input(plan, route, i, pair), call)
-        })
-        .await
-    }
-
-    /// An inpainting edit (FLUX Fill): the image and the mask converted to white = edit.
-    pub async fn edit(
-        &self,
-        plan: &GenerationPlan,
-        route: &Route,
-        inputs: &EditInputs,
-        call: Call<'_>,
-    ) -> Result<Vec<ProviderImage>, ProviderError> {
-        per_image(plan, Some(inputs), &call, |i, pair| {
-            self.image(route, Self::input(plan, route, i, pair), call)
-        })
-        .await
-    }
-
     /// An image-to-video clip (`picture` as a data URI, already the plan's frame).
-    pub async fn video(
+    async fn clip(
         &self,
-        plan: &crate::domain::videos::VideoPlan,
+        plan: &VideoPlan,
         route: &Route,
         picture: String,
         call: Call<'_>,
@@ -155,7 +129,7 @@ impl ReplicateProvider {
         // Answered well before the request's own timeout: a create that times out has made a
         // prediction we cannot name to cancel.
         let wait = left.saturating_sub(5).clamp(1, MAX_WAIT_SECS);
-        let mut prediction = retry::send(
+        let prediction = retry::send(
             "replicate",
             call.deadline,
             call.max_retries,
@@ -176,49 +150,38 @@ impl ReplicateProvider {
             .as_str()
             .and_then(|u| on_origin(&self.0.api, u).ok())
             .map(|u| self.0.http.post(u).bearer_auth(token));
-        let mut running = polling::Running::new("replicate", cancel);
-        let mut polls = 0;
-        loop {
-            match prediction["status"].as_str().unwrap_or_default() {
-                "succeeded" => {
-                    running.ended();
-                    return Ok(prediction["output"].clone());
-                }
-                "failed" => {
-                    running.ended();
-                    return Err(failure(&prediction));
-                }
-                "canceled" | "aborted" => {
-                    running.ended();
-                    return Err(ProviderError::Failed(
-                        "the prediction was canceled at Replicate".into(),
-                    ));
-                }
-                _ => {}
+        let running = polling::Running::new("replicate", cancel);
+        let state = |prediction: Value| match prediction["status"].as_str().unwrap_or_default() {
+            "succeeded" => Poll::Done(prediction["output"].clone()),
+            "failed" => Poll::Failed(failure(&prediction)),
+            "canceled" | "aborted" => Poll::Failed(ProviderError::Failed(
+                "the prediction was canceled at Replicate".into(),
+            )),
+            _ => Poll::Pending,
+        };
+        let get = prediction["urls"]["get"].as_str().map(str::to_string);
+        let first = state(prediction);
+        polling::follow(&call, running, first, || {
+            let get = get.clone();
+            async move {
+                let get = get
+                    .ok_or_else(|| {
+                        ProviderError::BadOutput("the prediction has no urls.get".into())
+                    })
+                    .and_then(|u| on_origin(&self.0.api, &u))?;
+                let prediction = retry::send(
+                    "replicate",
+                    call.deadline,
+                    call.max_retries,
+                    || self.0.http.get(get.clone()).bearer_auth(token),
+                    |answer| parse(&answer.text),
+                    error_of,
+                )
+                .await?;
+                Ok(state(prediction))
             }
-            if !call.go_on().await {
-                running.cancel_now().await;
-                return Err(ProviderError::Canceled);
-            }
-            if let Err(e) = polling::pause(&call, polls).await {
-                running.cancel_now().await;
-                return Err(e);
-            }
-            polls += 1;
-            let get = prediction["urls"]["get"]
-                .as_str()
-                .ok_or_else(|| ProviderError::BadOutput("the prediction has no urls.get".into()))
-                .and_then(|u| on_origin(&self.0.api, u))?;
-            prediction = retry::send(
-                "replicate",
-                call.deadline,
-                call.max_retries,
-                || self.0.http.get(get.clone()).bearer_auth(token),
-                |answer| parse(&answer.text),
-                error_of,
-            )
-            .await?;
-        }
+        })
+        .await
     }
 }
 
@@ -276,11 +239,41 @@ fn error_of(text: &str) -> (String, bool) {
     (detail, policy)
 }
 
+impl Vendor for ReplicateProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Replicate
+    }
+
+    /// One request per image, each with its own seed; an edit is an inpainting (FLUX Fill).
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        route: &'a Route,
+        op: Op<'a>,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>> {
+        polling::images(plan, route, op, call, move |i, pair| {
+            self.image(route, Self::input(plan, route, i, pair), call)
+        })
+    }
+
+    fn video<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a VideoPlan,
+        route: &'a Route,
+        picture: String,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<u8>> {
+        Box::pin(self.clip(plan, route, picture, call))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::catalog::ProviderKind;
     use crate::domain::generation::{CreateImageRequest, Operation};
+    use crate::providers::EditInputs;
     use crate::providers::{InputImage, ProviderOutput};
     use std::time::Duration;
     use wiremock::matchers::{header, header_exists, method, path};
@@ -370,7 +363,7 @@ mod tests {
         );
         assert_eq!(p.model.id, "flux-dev", "the seeds' name is an alias");
         let images = provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .unwrap();
         assert_eq!(images.len(), 2);
@@ -435,7 +428,10 @@ mod tests {
             )))
             .mount(&server)
             .await;
-        let images = provider(&server).generate(&p, r, call(20)).await.unwrap();
+        let images = provider(&server)
+            .images(&p, r, Op::Generate, call(20))
+            .await
+            .unwrap();
         assert_eq!(images.len(), 1);
         let polls = server
             .received_requests()
@@ -469,13 +465,13 @@ mod tests {
             .await;
         let p = plan(json!({"prompt": "x"}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
         assert!(matches!(e, ProviderError::ContentPolicy(_)), "{e}");
         let e = provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -511,7 +507,7 @@ mod tests {
         let p = plan(json!({"prompt": "x"}));
         let started = Instant::now();
         provider(&server)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .unwrap();
         assert!(
@@ -529,7 +525,7 @@ mod tests {
             .mount(&down)
             .await;
         let e = provider(&down)
-            .generate(&p, route(&p), call(10))
+            .images(&p, route(&p), Op::Generate, call(10))
             .await
             .err()
             .unwrap();
@@ -576,7 +572,7 @@ mod tests {
             .await;
         let p = plan(json!({"prompt": "x"}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(3))
+            .images(&p, route(&p), Op::Generate, call(3))
             .await
             .err()
             .unwrap();
@@ -593,7 +589,7 @@ mod tests {
             ..call(30)
         };
         let e = provider(&server)
-            .generate(&p, route(&p), stopping)
+            .images(&p, route(&p), Op::Generate, stopping)
             .await
             .err()
             .unwrap();
@@ -647,7 +643,7 @@ mod tests {
             .await;
         let p = plan(json!({"prompt": "x", "n": 2}));
         let e = provider(&server)
-            .generate(&p, route(&p), call(20))
+            .images(&p, route(&p), Op::Generate, call(20))
             .await
             .err()
             .unwrap();
@@ -714,7 +710,7 @@ mod tests {
             "follow-up off the API",
         ] {
             let e = small(&server)
-                .generate(&p, route(&p), call(10))
+                .images(&p, route(&p), Op::Generate, call(10))
                 .await
                 .err()
                 .unwrap();
@@ -776,7 +772,7 @@ mod tests {
             mask: Some(input(mask, true)),
         };
         let out = provider(&server)
-            .edit(&p, route(&p), &inputs, call(10))
+            .images(&p, route(&p), Op::Edit(&inputs), call(10))
             .await
             .unwrap();
         assert_eq!(out.len(), 1);

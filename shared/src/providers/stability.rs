@@ -3,9 +3,10 @@
 //! as base64, its `finish_reason` and `seed`), bounded retries on 429/5xx/timeouts honouring
 //! `Retry-After`, and Stability's errors (`{id, name, errors[]}`) mapped to ours.
 
-use super::retry;
-use super::{Call, ProviderError, ProviderImage, ProviderOutput};
-use crate::domain::catalog::{Route, aspect_of};
+use super::{
+    Answer, Call, Op, ProviderError, ProviderImage, ProviderOutput, Vendor, not_offered, retry,
+};
+use crate::domain::catalog::{ProviderKind, Route, aspect_of};
 use crate::domain::generation::GenerationPlan;
 use base64::Engine;
 use serde_json::Value;
@@ -204,6 +205,26 @@ fn error_fields(text: &str) -> (String, String) {
         _ => text.chars().take(300).collect(),
     };
     (name, message)
+}
+
+impl Vendor for StabilityProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Stability
+    }
+
+    fn images<'a, 'c: 'a>(
+        &'a self,
+        plan: &'a GenerationPlan,
+        route: &'a Route,
+        op: Op<'a>,
+        call: Call<'c>,
+    ) -> Answer<'a, Vec<ProviderImage>> {
+        match op {
+            Op::Generate => Box::pin(self.generate(plan, route, call)),
+            Op::Edit(inputs) => Box::pin(self.edit(plan, route, inputs, call)),
+            Op::Variation(_) => Box::pin(std::future::ready(Err(not_offered(route)))),
+        }
+    }
 }
 
 #[cfg(test)]
