@@ -22,22 +22,22 @@ impl Deps<DynamoStore, S3Blobs> {
 
     pub fn from_config(config: Config) -> Self {
         let aws = Arc::new(AwsSource::new(
-            config.aws_region.clone(),
-            config.aws_endpoint_url.clone(),
+            config.aws.region.clone(),
+            config.aws.endpoint_url.clone(),
         ));
         let dynamo = Lazy::new(aws.clone(), |_, sdk| dynamodb(sdk));
         let s3 = Lazy::new(aws.clone(), |aws, sdk| s3(sdk, aws.is_emulated()));
         let queues = queues(&aws, &config);
-        let events: Arc<dyn Events> = match config.event_bus_name.clone() {
+        let events: Arc<dyn Events> = match config.aws.event_bus_name.clone() {
             Some(bus) => {
                 let client = Lazy::new(aws, |_, sdk| aws_sdk_eventbridge::Client::new(sdk));
                 Arc::new(EventBus::new(client, bus))
             }
             None => Arc::new(NoEvents),
         };
-        let store = DynamoStore::new(dynamo, config.table_name.clone());
-        let blobs = S3Blobs::new(s3, config.bucket_name.clone())
-            .with_public_base(config.presigned_url_base.clone());
+        let store = DynamoStore::new(dynamo, config.aws.table_name.clone());
+        let blobs = S3Blobs::new(s3, config.aws.bucket_name.clone())
+            .with_public_base(config.aws.presigned_url_base.clone());
         #[cfg(feature = "images")]
         let circuits = Arc::new(store.clone());
         #[cfg(feature = "images")]
@@ -63,8 +63,8 @@ fn queues(aws: &Arc<AwsSource>, config: &Config) -> Arc<dyn Queue> {
         let client = Lazy::new(aws.clone(), |_, sdk| aws_sdk_sqs::Client::new(sdk));
         Arc::new(crate::adapters::queue::SqsQueues::new(
             client,
-            config.queue_url.clone(),
-            config.webhook_queue_url.clone(),
+            config.aws.queue_url.clone(),
+            config.aws.webhook_queue_url.clone(),
         ))
     }
     #[cfg(not(feature = "queue"))]
@@ -80,7 +80,7 @@ impl<S, B> Deps<S, B> {
     pub fn with(config: Config, store: S, blobs: B) -> Self {
         Self {
             #[cfg(feature = "images")]
-            providers: crate::providers::Providers::from_config(&config),
+            providers: crate::providers::Providers::from_config(&config.vendors),
             config,
             store,
             blobs,

@@ -466,7 +466,7 @@ async fn one_sweep_goes_past_a_batch_and_past_an_unreadable_hold() {
         .clients
         .dynamodb
         .put_item()
-        .table_name(&deps.config.table_name)
+        .table_name(&deps.config.aws.table_name)
         .set_item(Some(broken))
         .send()
         .await

@@ -34,7 +34,15 @@ async fn forged_expired_and_malformed_tokens_are_rejected() {
     )
     .unwrap();
     // The stack's own secret, as its functions read it (from Secrets Manager).
-    let secret = t.stack.config.jwt_secret.get().await.unwrap().to_vec();
+    let secret = t
+        .stack
+        .config
+        .tokens
+        .jwt_secret
+        .get()
+        .await
+        .unwrap()
+        .to_vec();
     // Ours, but expired an hour ago.
     let mut old = claims.clone();
     old["exp"] = json!(claims["iat"].as_i64().unwrap() - 3600);
@@ -318,7 +326,7 @@ async fn a_profile_from_before_admission_checks_is_completed_on_first_use() {
         .clients
         .dynamodb
         .update_item()
-        .table_name(&t.stack.config.table_name)
+        .table_name(&t.stack.config.aws.table_name)
         .set_key(Some(shared::adapters::dynamo::keys::profile(&user_id)))
         .update_expression("REMOVE api_keys, revoked_sessions")
         .send()

@@ -366,8 +366,8 @@ async fn objects_are_removed_when_their_metadata_cannot_be_written() {
     // so it is known not to have happened.
     let deps = t.deps().await;
     let sdk = shared::adapters::aws::sdk_config(
-        &t.stack.config.aws_region,
-        t.stack.config.aws_endpoint_url.as_deref(),
+        &t.stack.config.aws.region,
+        t.stack.config.aws.endpoint_url.as_deref(),
     )
     .await;
     let deps = noting(shared::Deps {

@@ -64,7 +64,7 @@ async fn table_text(t: &TestStack) -> String {
             .clients
             .dynamodb
             .scan()
-            .table_name(&deps.config.table_name)
+            .table_name(&deps.config.aws.table_name)
             .set_exclusive_start_key(start)
             .send()
             .await

@@ -10,7 +10,7 @@ async fn the_101st_request_in_an_hour_is_429_with_retry_after() {
     let (_, session) = t.new_user().await;
     let limit = 100;
     assert_eq!(
-        t.stack.config.rate_limit_per_hour, limit,
+        t.stack.config.limits.rate_limit_per_hour, limit,
         "template default"
     );
 

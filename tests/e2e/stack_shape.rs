@@ -530,13 +530,21 @@ fn every_function_starts_with_plain_secrets_and_holds_only_its_own() {
             .unwrap_or_else(|e| panic!("{id} ({function}) does not start: {e}"));
         // A plain secret is in memory from the start; a withheld one never is.
         let has = |var: &str| env.contains_key(var);
-        assert_eq!(config.jwt_secret.is_loaded(), has("JWT_SECRET"), "{id}");
+        assert_eq!(
+            config.tokens.jwt_secret.is_loaded(),
+            has("JWT_SECRET"),
+            "{id}"
+        );
         let openai = config
+            .vendors
             .openai_api_key
             .as_ref()
             .expect("the catalog knows OpenAI");
         assert_eq!(openai.is_loaded(), has("OPENAI_API_KEY"), "{id}");
-        let google = config.identity_providers[0].client_secret.as_ref().unwrap();
+        let google = config.signin.identity_providers[0]
+            .client_secret
+            .as_ref()
+            .unwrap();
         assert_eq!(google.is_loaded(), has("GOOGLE_CLIENT_SECRET"), "{id}");
     }
 }

@@ -702,15 +702,15 @@ async fn keys_come_from_secrets_manager_on_first_use_and_are_kept() {
     ])
     .await;
     let config = &t.stack.config;
-    let key = config.fal_key.clone().unwrap();
-    assert!(key.is_managed() && config.jwt_secret.is_managed());
+    let key = config.vendors.fal_key.clone().unwrap();
+    assert!(key.is_managed() && config.tokens.jwt_secret.is_managed());
     assert!(
-        !key.is_loaded() && !config.jwt_secret.is_loaded(),
+        !key.is_loaded() && !config.tokens.jwt_secret.is_loaded(),
         "nothing read at start"
     );
     let (_, s) = t.new_user().await;
     assert!(
-        config.jwt_secret.is_loaded(),
+        config.tokens.jwt_secret.is_loaded(),
         "signing a token read the JWT secret"
     );
     assert!(
@@ -725,7 +725,7 @@ async fn keys_come_from_secrets_manager_on_first_use_and_are_kept() {
 
     // Changed in Secrets Manager: this instance keeps what it read (a new one reads the new).
     let sdk =
-        shared::adapters::aws::sdk_config(&config.aws_region, config.aws_endpoint_url.as_deref())
+        shared::adapters::aws::sdk_config(&config.aws.region, config.aws.endpoint_url.as_deref())
             .await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let arn = t.stack.created.parameters["FalKeySecretArn"].clone();
@@ -747,8 +747,8 @@ async fn keys_come_from_secrets_manager_on_first_use_and_are_kept() {
     let fresh = shared::secrets::Secret::arn(
         "FAL_KEY",
         arn,
-        config.aws_region.clone(),
-        config.aws_endpoint_url.clone(),
+        config.aws.region.clone(),
+        config.aws.endpoint_url.clone(),
         1,
     );
     assert_eq!(fresh.text().await.unwrap(), "rotated");

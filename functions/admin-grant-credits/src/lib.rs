@@ -22,7 +22,7 @@ async fn credits<S: Store, B>(
 ) -> Result<Response<Body>, ApiError> {
     let admin = ctx.authenticate_admin(deps, req).await?;
     let user = target(deps, &path_param(req, "id")?).await?;
-    let body: GrantCreditsRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: GrantCreditsRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let (amount, reason) = validate_grant(body.amount, &body.reason)?;
     let (balance, audit) = grant(deps, &admin.user_id, &user.id, amount, &reason).await?;
     json(

@@ -21,7 +21,7 @@ async fn role<S: Store, B>(
 ) -> Result<Response<Body>, ApiError> {
     let admin = ctx.authenticate_admin(deps, req).await?;
     let user = target(deps, &path_param(req, "id")?).await?;
-    let body: SetRoleRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: SetRoleRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::invalid("role", "role must be \"admin\" or \"user\""))?;
     let user = set_role(deps, &admin.user_id, &user.id, role).await?;

@@ -25,7 +25,7 @@ async fn create<S: Store>(
         .authenticate_session(deps, req, "manage API keys")
         .await?;
     let body: CreateApiKeyRequest =
-        optional_json_body(req, deps.config.max_json_body_bytes)?.unwrap_or_default();
+        optional_json_body(req, deps.config.limits.max_json_body_bytes)?.unwrap_or_default();
     let name = validate_api_key_name(body.name.as_deref())?;
     let key = new_api_key();
     let record = ApiKeyRecord {

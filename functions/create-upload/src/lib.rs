@@ -27,7 +27,7 @@ async fn create<S: Store, B: Blobs>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
-    let body: CreateUploadRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: CreateUploadRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let content_type = body.content_type.trim().to_ascii_lowercase();
     if !CONTENT_TYPES.contains(&content_type.as_str()) {
         return Err(ApiError::invalid(
@@ -48,7 +48,7 @@ async fn create<S: Store, B: Blobs>(
         .user(&who.user_id)
         .await?
         .map_or(0, |u| u.storage_bytes);
-    let quota = deps.config.storage_quota_bytes;
+    let quota = deps.config.limits.storage_quota_bytes;
     if used.saturating_add(body.bytes) > quota {
         return Err(ApiError::storage_full(used, quota, body.bytes));
     }

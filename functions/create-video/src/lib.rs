@@ -20,7 +20,7 @@ async fn create<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let key = idempotency_key(req)?;
-    let parsed = shared::http::forms::video(req, deps.config.max_json_body_bytes).await?;
+    let parsed = shared::http::forms::video(req, deps.config.limits.max_json_body_bytes).await?;
     let job = videos::create(deps, &who, key.as_deref(), parsed).await?;
     // OpenAI answers 200 with the queued video; Location says where to poll.
     let mut response = json(StatusCode::OK, &videos::object(&job)?)?;

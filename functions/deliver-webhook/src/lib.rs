@@ -105,14 +105,15 @@ async fn deliver<S: Store, B: Blobs, R: Redelivery>(
 pub async fn serve() -> Result<(), Error> {
     let deps = Deps::from_env()?;
     let sdk = shared::adapters::aws::sdk_config(
-        &deps.config.aws_region,
-        deps.config.aws_endpoint_url.as_deref(),
+        &deps.config.aws.region,
+        deps.config.aws.endpoint_url.as_deref(),
     )
     .await;
     let redelivery = SqsRedelivery {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         queue_url: deps
             .config
+            .aws
             .webhook_queue_url
             .clone()
             .ok_or("WEBHOOK_QUEUE_URL is not set")?,

@@ -36,7 +36,7 @@ async fn download<S: Store, B: Blobs>(
     redirect(
         &deps
             .blobs
-            .presign_get(&key, deps.config.presign_ttl)
+            .presign_get(&key, deps.config.delivery.presign_ttl)
             .await?,
     )
 }

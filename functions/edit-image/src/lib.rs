@@ -28,7 +28,8 @@ async fn edit_image<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
-    let parsed = shared::http::forms::edit(req, true, deps.config.max_json_body_bytes).await?;
+    let parsed =
+        shared::http::forms::edit(req, true, deps.config.limits.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
     let has_mask = parsed.mask.is_some();
     let mut sources = parsed.images;

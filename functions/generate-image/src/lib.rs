@@ -27,7 +27,7 @@ async fn generate_image<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
-    let body: CreateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: CreateImageRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let key = idempotency_key(req)?;
     let canonical = canonical_json(req.body().as_ref())?;
     let prefer = answers::prefer(req);

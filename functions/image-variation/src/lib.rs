@@ -26,7 +26,8 @@ async fn make_variation<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
-    let mut parsed = shared::http::forms::edit(req, false, deps.config.max_json_body_bytes).await?;
+    let mut parsed =
+        shared::http::forms::edit(req, false, deps.config.limits.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;
     let input = edit_inputs::load_all(deps, &who.user_id, parsed.images.drain(..1).collect())
         .await?

@@ -26,7 +26,7 @@ async fn login<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let body: LoginRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: LoginRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let login = LoginId::from_fields(body.username.as_deref(), body.email.as_deref())?;
     let in_cookie = match body.refresh_token_in.as_deref() {
         None | Some("body") => false,

@@ -25,6 +25,6 @@ async fn me<S: Store>(
         .ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
     json(
         StatusCode::OK,
-        &UserResponse::of(&user, deps.config.storage_quota_bytes),
+        &UserResponse::of(&user, deps.config.limits.storage_quota_bytes),
     )
 }

@@ -13,12 +13,12 @@ pub async fn handler(config: &Config, req: Request) -> Response<Body> {
         let id = path_param(&req, "id")?;
         // An alias names its model (the answer says which).
         let model = catalog::find(&id)
-            .filter(|m| m.vendors.iter().any(|r| config.serves(r.vendor)))
-            .map(|m| ModelInfo::of(m, |k| config.serves(k)))
+            .filter(|m| m.vendors.iter().any(|r| config.vendors.serves(r.vendor)))
+            .map(|m| ModelInfo::of(m, |k| config.vendors.serves(k)))
             .or_else(|| {
                 videos::find(&id)
-                    .filter(|m| m.vendors.iter().any(|r| config.serves(r.vendor)))
-                    .map(|m| ModelInfo::of_video(m, |k| config.serves(k)))
+                    .filter(|m| m.vendors.iter().any(|r| config.vendors.serves(r.vendor)))
+                    .map(|m| ModelInfo::of_video(m, |k| config.vendors.serves(k)))
             })
             .ok_or_else(|| {
                 ApiError::NotFound(format!(

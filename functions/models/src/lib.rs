@@ -10,11 +10,11 @@ use shared::wire::{ModelInfo, ModelList};
 pub async fn handler(config: &Config, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "models");
     ctx.run(async {
-        let data = catalog::usable(|k| config.serves(k))
-            .map(|m| ModelInfo::of(m, |k| config.serves(k)))
+        let data = catalog::usable(|k| config.vendors.serves(k))
+            .map(|m| ModelInfo::of(m, |k| config.vendors.serves(k)))
             .chain(
-                videos::usable(|k| config.serves(k))
-                    .map(|m| ModelInfo::of_video(m, |k| config.serves(k))),
+                videos::usable(|k| config.vendors.serves(k))
+                    .map(|m| ModelInfo::of_video(m, |k| config.vendors.serves(k))),
             )
             .collect();
         json(

@@ -29,9 +29,9 @@ async fn link<S: Store, B>(
         &ReferralLink {
             url: format!("{base}/?ref={}", user.referral_code),
             code: user.referral_code,
-            signup_credits: deps.config.referral_signup_credits,
-            referrer_credits: deps.config.referrer_credits,
-            monthly_cap: deps.config.referrer_monthly_cap,
+            signup_credits: deps.config.accounts.referral_signup_credits,
+            referrer_credits: deps.config.accounts.referrer_credits,
+            monthly_cap: deps.config.accounts.referrer_monthly_cap,
         },
     )
 }

@@ -25,7 +25,8 @@ async fn refresh<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
     // In the body (apps), or without a body in the cookie the web pages' sign-in set.
-    let body: Option<RefreshRequest> = optional_json_body(req, deps.config.max_json_body_bytes)?;
+    let body: Option<RefreshRequest> =
+        optional_json_body(req, deps.config.limits.max_json_body_bytes)?;
     let (presented, in_cookie) = match body {
         Some(b) => (b.refresh_token, false),
         None => (
@@ -48,7 +49,7 @@ async fn refresh<S: Store>(
     }
     let now = now_epoch();
     let next = new_refresh_token();
-    let expires_at = now + deps.config.refresh_token_ttl.as_secs() as i64;
+    let expires_at = now + deps.config.tokens.refresh_token_ttl.as_secs() as i64;
     let rotation = deps
         .store
         .rotate_refresh(&token_hash(&presented), &token_hash(&next), now, expires_at)

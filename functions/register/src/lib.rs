@@ -20,7 +20,7 @@ async fn register<S: Store>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let body: RegisterRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: RegisterRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let username = validate_username(&body.username)?;
     let email = validate_email(&body.email)?;
     validate_password(&body.password)?;
@@ -41,6 +41,6 @@ async fn register<S: Store>(
     tracing::info!(user_id = %user.id, role = user.role.as_str(), "account created");
     json(
         StatusCode::CREATED,
-        &UserResponse::of(&user, deps.config.storage_quota_bytes),
+        &UserResponse::of(&user, deps.config.limits.storage_quota_bytes),
     )
 }

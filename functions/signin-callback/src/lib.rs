@@ -49,7 +49,7 @@ async fn callback<S: Store, B>(
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
     let provider = provider_in_path(&deps.config, &shared::http::path_param(req, "provider")?)?;
-    let params = parameters(req, deps.config.max_json_body_bytes)?;
+    let params = parameters(req, deps.config.limits.max_json_body_bytes)?;
     let state = params
         .get("state")
         .filter(|s| !s.is_empty() && s.len() <= 128)

@@ -84,7 +84,7 @@ async fn signin<S: Store, B>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     ctx.throttle_address(deps).await?;
-    let body: SigninRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: SigninRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let step = body
         .sign_type
         .clone()

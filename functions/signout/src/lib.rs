@@ -22,7 +22,7 @@ async fn signout<S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let body: SignoutRequest =
-        optional_json_body(req, deps.config.max_json_body_bytes)?.unwrap_or_default();
+        optional_json_body(req, deps.config.limits.max_json_body_bytes)?.unwrap_or_default();
     let mut sessions = Vec::new();
     if let Credential::Session { session_id } = &who.credential {
         sessions.push(session_id.clone());

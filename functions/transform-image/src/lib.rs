@@ -21,7 +21,7 @@ async fn respond<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let id = path_param(req, "id")?;
-    let body: serde_json::Value = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: serde_json::Value = json_body(req, deps.config.limits.max_json_body_bytes)?;
     json(
         StatusCode::CREATED,
         &transform(deps, &who, &id, &body).await?,

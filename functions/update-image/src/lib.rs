@@ -75,7 +75,7 @@ async fn update<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let who = ctx.authenticate(deps, req).await?;
     let id = path_param(req, "id")?;
-    let body: UpdateImageRequest = json_body(req, deps.config.max_json_body_bytes)?;
+    let body: UpdateImageRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let title = clean_title(body.title)?;
     let tags = clean_tags(body.tags)?;
     if body.prompt.is_some() && body.image_id.is_some() {

@@ -69,13 +69,13 @@ fn content_security_policy(bucket_origins: &str) -> String {
 /// global one, which us-east-1 also answers), or the emulator's endpoint; the local stack's
 /// gateway serves them under 'self' when it has a presigned URL base.
 fn bucket_origins(config: &shared::Config) -> String {
-    if config.presigned_url_base.is_some() {
+    if config.aws.presigned_url_base.is_some() {
         return String::new();
     }
-    if let Some(endpoint) = &config.aws_endpoint_url {
+    if let Some(endpoint) = &config.aws.endpoint_url {
         return endpoint.trim_end_matches('/').to_string();
     }
-    let (bucket, region) = (&config.bucket_name, &config.aws_region);
+    let (bucket, region) = (&config.aws.bucket_name, &config.aws.region);
     let mut origins = format!("https://{bucket}.s3.{region}.amazonaws.com");
     if region == "us-east-1" {
         origins.push_str(&format!(" https://{bucket}.s3.amazonaws.com"));
@@ -113,6 +113,7 @@ fn serve<S, B>(deps: &Deps<S, B>, req: &Request) -> Result<Response<Body>, ApiEr
                 LazyLock::new(Default::default);
             let providers: Vec<&str> = deps
                 .config
+                .signin
                 .identity_providers
                 .iter()
                 .map(|p| p.idp.as_str())
@@ -202,13 +203,13 @@ mod tests {
             "{csp}"
         );
         assert!(!csp.contains('*'), "{csp}");
-        config.aws_region = "us-east-1".into();
+        config.aws.region = "us-east-1".into();
         let origins = bucket_origins(&config);
         assert_eq!(
             origins,
             "https://imageapi-images-123.s3.us-east-1.amazonaws.com https://imageapi-images-123.s3.amazonaws.com"
         );
-        config.aws_endpoint_url = Some("http://127.0.0.1:4566/".into());
+        config.aws.endpoint_url = Some("http://127.0.0.1:4566/".into());
         assert_eq!(bucket_origins(&config), "http://127.0.0.1:4566");
     }
 

@@ -51,16 +51,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         stack.routes.len()
     );
     let mut on = vec!["local (offline)"];
-    if stack.config.openai_api_key.is_some() {
+    if stack.config.vendors.openai_api_key.is_some() {
         on.push("OpenAI");
     }
-    if stack.config.stability_api_key.is_some() {
+    if stack.config.vendors.stability_api_key.is_some() {
         on.push("Stability");
     }
-    if stack.config.replicate_api_token.is_some() {
+    if stack.config.vendors.replicate_api_token.is_some() {
         on.push("Replicate");
     }
-    if stack.config.fal_key.is_some() {
+    if stack.config.vendors.fal_key.is_some() {
         on.push("fal");
     }
     eprintln!(

@@ -65,7 +65,7 @@ impl Ctx {
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
         let now = now_epoch();
-        let limit = deps.config.rate_limit_per_hour;
+        let limit = deps.config.limits.rate_limit_per_hour;
         let live = match &principal.credential {
             Credential::Session { session_id } => Live::Session(session_id),
             Credential::ApiKey { key_id } => Live::ApiKey(key_id),
@@ -168,7 +168,7 @@ impl Ctx {
         if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now) {
             return e;
         }
-        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let limit = deps.config.limits.anonymous_rate_limit_per_hour;
         let key = format!("authfail:{}", self.source_ip);
         match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await {
             Ok(Ok(_)) => unauthorized,
@@ -188,7 +188,7 @@ impl Ctx {
     /// Limits the unauthenticated routes (register, login, refresh) per client address.
     pub async fn throttle_address<S: Store, B>(&self, deps: &Deps<S, B>) -> Result<(), ApiError> {
         let now = now_epoch();
-        let limit = deps.config.anonymous_rate_limit_per_hour;
+        let limit = deps.config.limits.anonymous_rate_limit_per_hour;
         let key = format!("ip:{}", self.source_ip);
         match deps.store.hit(&key, limit, RATE_WINDOW_SECS, now).await? {
             Ok(_) => Ok(()),
@@ -211,7 +211,7 @@ impl Ctx {
         account: &str,
     ) -> Result<(), ApiError> {
         let now = now_epoch();
-        let limit = deps.config.login_attempts_per_window;
+        let limit = deps.config.limits.login_attempts_per_window;
         let (here, everywhere) = self.sign_in_keys(account);
         let (here_hits, all_hits) = futures::try_join!(
             deps.store.hits(&here, LOGIN_WINDOW_SECS, now),

@@ -81,7 +81,7 @@ impl Ctx {
 
     /// The moment a synchronous answer must be committed by.
     pub fn answer_by(&self, config: &crate::Config) -> Instant {
-        self.started + config.sync_answer_within
+        self.started + config.vendors.sync_answer_within
     }
 
     /// Runs a handler body inside the request's span and turns its outcome into a response.
@@ -415,7 +415,7 @@ pub fn redirect(location: &str) -> Result<Response<Body>, ApiError> {
 /// The origin clients reach this API at: `PUBLIC_BASE_URL`, or the `Host` API Gateway
 /// answered on (never a client-set forwarding header), https but http on loopback.
 pub fn public_origin(config: &crate::config::Config, req: &Request) -> String {
-    if let Some(base) = &config.public_base_url {
+    if let Some(base) = &config.accounts.public_base_url {
         return base.clone();
     }
     let host = req

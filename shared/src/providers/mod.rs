@@ -12,7 +12,7 @@ pub mod replicate;
 mod retry;
 pub mod stability;
 
-use crate::config::Config;
+use crate::config::Vendors;
 use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::GenerationPlan;
 use crate::error::ApiError;
@@ -261,7 +261,7 @@ pub enum Op<'a> {
 }
 
 impl Providers {
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Vendors) -> Self {
         let (budget, retries) = (config.provider_timeout, config.provider_max_retries);
         let mut vendors: Vec<Box<dyn Vendor>> = vec![Box::new(local::LocalProvider)];
         if let Some(key) = &config.openai_api_key {
@@ -792,7 +792,7 @@ mod sizes {
             .collect(),
         )
         .unwrap();
-        let providers = Providers::from_config(&config);
+        let providers = Providers::from_config(&config.vendors);
         let plan = serde_json::from_value::<crate::domain::generation::CreateImageRequest>(
             serde_json::json!({"prompt": "x"}),
         )

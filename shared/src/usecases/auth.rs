@@ -145,13 +145,13 @@ pub async fn new_user<S: crate::ports::Accounts, B>(
     use crate::domain::accounts::{CreditBalance, UserRecord};
     let referred_by = referrer_of(deps, referral_code).await?;
     let bonus = if referred_by.is_some() {
-        deps.config.referral_signup_credits
+        deps.config.accounts.referral_signup_credits
     } else {
         0
     };
     Ok(UserRecord {
         id: crate::domain::new_id("user"),
-        role: Role::for_new_user(&username, &deps.config.admin_usernames),
+        role: Role::for_new_user(&username, &deps.config.accounts.admin_usernames),
         username,
         email,
         password_hash,
@@ -160,7 +160,7 @@ pub async fn new_user<S: crate::ports::Accounts, B>(
         referral_code: new_referral_code(),
         credits: CreditBalance {
             // A referred user earns a bonus at once; its referrer earns later (see referrals).
-            available: deps.config.signup_credits + bonus,
+            available: deps.config.accounts.signup_credits + bonus,
             earned: bonus,
             spent: 0,
         },
@@ -185,7 +185,7 @@ pub async fn start_session<S: Sessions, B>(
         revoked: false,
     };
     let refresh_token = new_refresh_token();
-    let refresh_ttl = deps.config.refresh_token_ttl.as_secs() as i64;
+    let refresh_ttl = deps.config.tokens.refresh_token_ttl.as_secs() as i64;
     deps.store
         .start_session(&session, &token_hash(&refresh_token), now + refresh_ttl)
         .await?;
@@ -206,7 +206,7 @@ pub async fn token_response(
         refresh_token: Some(refresh_token),
         token_type: "Bearer".into(),
         expires_in,
-        refresh_expires_in: config.refresh_token_ttl.as_secs() as i64,
+        refresh_expires_in: config.tokens.refresh_token_ttl.as_secs() as i64,
     })
 }
 
@@ -234,10 +234,10 @@ pub async fn issue_access_token(
     role: Role,
     now: i64,
 ) -> Result<(String, i64), ApiError> {
-    let ttl = config.access_token_ttl.as_secs() as i64;
+    let ttl = config.tokens.access_token_ttl.as_secs() as i64;
     let claims = Claims {
-        iss: config.jwt_issuer.clone(),
-        aud: config.jwt_audience.clone(),
+        iss: config.tokens.jwt_issuer.clone(),
+        aud: config.tokens.jwt_audience.clone(),
         sub: user_id.to_string(),
         sid: session_id.to_string(),
         jti: uuid::Uuid::new_v4().simple().to_string(),
@@ -248,7 +248,7 @@ pub async fn issue_access_token(
     let token = jsonwebtoken::encode(
         &Header::new(JWT_ALGORITHM),
         &claims,
-        &EncodingKey::from_secret(config.jwt_secret.get().await?),
+        &EncodingKey::from_secret(config.tokens.jwt_secret.get().await?),
     )
     .map_err(ApiError::internal)?;
     Ok((token, ttl))
@@ -257,10 +257,10 @@ pub async fn issue_access_token(
 /// Checks signature (HS256 only: `none` and every other algorithm are refused), issuer,
 /// audience and expiry. Revocation is checked by the caller against the session.
 pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims, ApiError> {
-    let secret = config.jwt_secret.get().await?;
+    let secret = config.tokens.jwt_secret.get().await?;
     let mut validation = Validation::new(JWT_ALGORITHM);
-    validation.set_issuer(&[&config.jwt_issuer]);
-    validation.set_audience(&[&config.jwt_audience]);
+    validation.set_issuer(&[&config.tokens.jwt_issuer]);
+    validation.set_audience(&[&config.tokens.jwt_audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = crate::domain::ACCESS_TOKEN_LEEWAY_SECONDS;
     jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
@@ -451,11 +451,11 @@ mod tests {
             .await
             .unwrap();
         let mut other = c.clone();
-        other.jwt_secret =
+        other.tokens.jwt_secret =
             crate::secrets::Secret::plain("JWT_SECRET", "another-secret-another-secret-another");
         assert!(verify_access_token(&other, &token).await.is_err());
         let mut other = c.clone();
-        other.jwt_issuer = "someone-else".into();
+        other.tokens.jwt_issuer = "someone-else".into();
         assert!(verify_access_token(&other, &token).await.is_err());
     }
 

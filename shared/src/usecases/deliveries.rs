@@ -150,7 +150,7 @@ pub async fn attempt<S: Store, B: Blobs>(
     delivery: &Delivery,
     now: i64,
 ) -> Result<Outcome, ApiError> {
-    let allow_private = deps.config.allow_private_webhook_targets;
+    let allow_private = deps.config.delivery.allow_private_webhook_targets;
     let url = match check_target(&delivery.url, allow_private) {
         Ok(url) => url,
         Err(e) => return Ok(Outcome::Refused(e.to_string())),

@@ -101,7 +101,7 @@ where
     admissible(deps, uid, &plan.prompt, plan.n)?;
     // The vendor is waited for only as long as leaves time to store and answer: an answer the
     // gateway has given up on must not be charged.
-    let vendor_limit = Instant::now() + deps.config.provider_timeout;
+    let vendor_limit = Instant::now() + deps.config.vendors.provider_timeout;
     let answer_limit = answer_by
         .checked_sub(store_reserve(plan))
         .unwrap_or(answer_by);

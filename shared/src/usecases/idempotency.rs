@@ -211,7 +211,7 @@ pub async fn rehydrate<S: Store, B: Blobs>(
         if d.url.is_some() {
             d.url = Some(
                 deps.blobs
-                    .presign_get(&record.key, deps.config.presign_ttl)
+                    .presign_get(&record.key, deps.config.delivery.presign_ttl)
                     .await?,
             );
         }
@@ -284,7 +284,11 @@ mod tests {
         };
         match deps
             .store
-            .put_images(&[], Some(&settlement), deps.config.storage_quota_bytes)
+            .put_images(
+                &[],
+                Some(&settlement),
+                deps.config.limits.storage_quota_bytes,
+            )
             .await
         {
             crate::domain::billing::WriteOutcome::Written => Ok(response),

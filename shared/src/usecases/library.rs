@@ -63,7 +63,7 @@ pub async fn store_objects<S: Store, B: Blobs>(
         Ok(_) if late() => ApiError::out_of_time(),
         Ok(_) => match deps
             .store
-            .put_images(records, settles, deps.config.storage_quota_bytes)
+            .put_images(records, settles, deps.config.limits.storage_quota_bytes)
             .await
         {
             WriteOutcome::Written => {
@@ -345,7 +345,7 @@ pub async fn image_info<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     r: &ImageRecord,
 ) -> Result<ImageInfo, ApiError> {
-    let ttl = deps.config.presign_ttl;
+    let ttl = deps.config.delivery.presign_ttl;
     let url = deps.blobs.presign_get(&r.key, ttl).await?;
     let thumbnail_url = match &r.thumbnail_key {
         Some(k) => Some(deps.blobs.presign_get(k, ttl).await?),

@@ -30,15 +30,16 @@ pub async fn random<S, B>(
     };
     let Some(key) = deps
         .config
+        .vendors
         .openai_api_key
         .as_ref()
         .filter(|_| seed.is_none())
     else {
         return grammar(seed.unwrap_or_else(new_seed));
     };
-    let model = deps.config.prompt_model.clone();
+    let model = deps.config.vendors.prompt_model.clone();
     let written = match key.text().await {
-        Ok(key) => ask(&deps.config.openai_base_url, key, &model, n, theme).await,
+        Ok(key) => ask(&deps.config.vendors.openai_base_url, key, &model, n, theme).await,
         Err(e) => Err(format!("the OpenAI key could not be read: {e}")),
     };
     let mut from_vendor = match written {
@@ -49,7 +50,7 @@ pub async fn random<S, B>(
         }
     };
     // Refused terms are kept out of ideas as out of prompts: the grammar fills their places.
-    let terms = &deps.config.refused_terms;
+    let terms = &deps.config.limits.refused_terms;
     from_vendor.retain(|p| refused_term(p, terms).is_none());
     let missing = n as usize - from_vendor.len();
     if missing > 0 {

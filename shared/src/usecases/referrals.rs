@@ -21,7 +21,7 @@ pub async fn after_paid<S: Store, B>(deps: &Deps<S, B>, user_id: &str) {
     };
     if user.referral_rewarded_at.is_some()
         || referrer == user_id
-        || deps.config.referrer_credits == 0
+        || deps.config.accounts.referrer_credits == 0
     {
         return;
     }
@@ -30,15 +30,15 @@ pub async fn after_paid<S: Store, B>(deps: &Deps<S, B>, user_id: &str) {
         .reward_referrer(
             user_id,
             referrer,
-            deps.config.referrer_credits,
-            deps.config.referrer_monthly_cap,
+            deps.config.accounts.referrer_credits,
+            deps.config.accounts.referrer_monthly_cap,
             now_epoch(),
         )
         .await;
     match outcome {
         Ok(Reward::Granted) => tracing::info!(
             referrer,
-            credits = deps.config.referrer_credits,
+            credits = deps.config.accounts.referrer_credits,
             "referrer rewarded"
         ),
         Ok(Reward::CapReached) => {

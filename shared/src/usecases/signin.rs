@@ -357,10 +357,11 @@ pub fn configured<'a>(
     param: &str,
 ) -> Result<&'a IdentityProvider, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::missing(param))?;
-    if let Some(p) = Idp::parse(raw).and_then(|idp| config.identity_provider(idp)) {
+    if let Some(p) = Idp::parse(raw).and_then(|idp| config.signin.identity_provider(idp)) {
         return Ok(p);
     }
     let offered: Vec<&str> = config
+        .signin
         .identity_providers
         .iter()
         .map(|p| p.idp.as_str())

@@ -202,7 +202,7 @@ mod create {
         key: Option<&str>,
         parsed: ParsedVideo,
     ) -> Result<Job, ApiError> {
-        let plan = parsed.fields.plan(|k| deps.config.serves(k))?;
+        let plan = parsed.fields.plan(|k| deps.config.vendors.serves(k))?;
         if plan.model.needs_picture && parsed.picture.is_none() {
             return Err(ApiError::invalid(
                 "input_reference",
@@ -213,7 +213,11 @@ mod create {
             ));
         }
         let fields = parsed.fields.job_fields(&plan);
-        webhook_of(&fields, true, deps.config.allow_private_webhook_targets)?;
+        webhook_of(
+            &fields,
+            true,
+            deps.config.delivery.allow_private_webhook_targets,
+        )?;
         let submitted = claimed(deps, who, key, &parsed.canonical, |claim| async move {
             // Inside the claim: a replay answers without reading the picture again.
             let images = load_all(deps, &who.user_id, parsed.picture.into_iter().collect()).await?;

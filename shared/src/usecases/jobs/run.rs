@@ -42,7 +42,7 @@ pub(super) fn job_call<'a, S, B>(
 ) -> Call<'a> {
     Call {
         deadline: std::time::Instant::now() + JOB_PROVIDER_BUDGET,
-        max_retries: deps.config.provider_max_retries,
+        max_retries: deps.config.vendors.provider_max_retries,
         watch: Some(watch),
         staging: deps.providers.staging(),
     }

@@ -123,13 +123,13 @@ pub fn admissible<S: Store, B: Blobs>(
     prompt: &str,
     n: u8,
 ) -> Result<(), ApiError> {
-    if let Some(term) = refused_term(prompt, &deps.config.refused_terms) {
+    if let Some(term) = refused_term(prompt, &deps.config.limits.refused_terms) {
         tracing::info!(user_id = %uid, "prompt refused by moderation");
         return Err(ApiError::ContentPolicy(format!(
             "Your prompt was refused by this service's content policy (it contains '{term}')."
         )));
     }
-    let limit = deps.config.daily_image_limit;
+    let limit = deps.config.limits.daily_image_limit;
     if n as u32 > limit {
         return Err(ApiError::invalid(
             "n",
@@ -145,14 +145,14 @@ pub async fn take<S: Store, B: Blobs>(
     n: u8,
     hold: &Hold,
 ) -> Result<(), ApiError> {
-    let limit = deps.config.daily_image_limit;
+    let limit = deps.config.limits.daily_image_limit;
     match deps
         .store
         .open_charge(
             hold,
             limit,
             charges::GENERATION,
-            deps.config.storage_quota_bytes,
+            deps.config.limits.storage_quota_bytes,
         )
         .await?
     {
@@ -167,7 +167,7 @@ pub async fn take<S: Store, B: Blobs>(
         }),
         Opened::StorageFull { used } => Err(ApiError::storage_full(
             used,
-            deps.config.storage_quota_bytes,
+            deps.config.limits.storage_quota_bytes,
             0,
         )),
         Opened::TooFewCredits => Err(ApiError::InsufficientQuota(format!(
@@ -316,7 +316,7 @@ pub async fn store_results<S: Store, B: Blobs>(
             ResponseFormat::Url => (
                 Some(
                     deps.blobs
-                        .presign_get(&record.key, deps.config.presign_ttl)
+                        .presign_get(&record.key, deps.config.delivery.presign_ttl)
                         .await?,
                 ),
                 None,

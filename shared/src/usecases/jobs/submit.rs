@@ -151,7 +151,7 @@ pub fn answering<S: Store, B: Blobs>(
     webhook_of(
         &sub.fields,
         queued,
-        deps.config.allow_private_webhook_targets,
+        deps.config.delivery.allow_private_webhook_targets,
     )?;
     Ok(Answering {
         queued,
@@ -214,7 +214,11 @@ pub async fn submit<S: Store, B: Blobs>(
     claim: Option<KeyClaim>,
 ) -> Result<Job, ApiError> {
     let uid = who.user_id.as_str();
-    let webhook = webhook_of(&sub.fields, true, deps.config.allow_private_webhook_targets)?;
+    let webhook = webhook_of(
+        &sub.fields,
+        true,
+        deps.config.delivery.allow_private_webhook_targets,
+    )?;
     admissible(deps, uid, sub.work.prompt(), sub.work.n())?;
     let now = now_epoch();
     let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);

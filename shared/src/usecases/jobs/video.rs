@@ -39,7 +39,7 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
         seed: request.fields.seed,
         ..Default::default()
     }
-    .plan(|k| deps.config.serves(k));
+    .plan(|k| deps.config.vendors.serves(k));
     let plan = match planned {
         Ok(plan) => plan,
         Err(e) => return fail(deps, job, attempt, e).await,
