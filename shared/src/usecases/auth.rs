@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::domain::accounts::SessionRecord;
-use crate::domain::accounts::{RateWindow, Role};
+use crate::domain::accounts::{CreditBalance, RateWindow, Role, UserRecord};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Sessions;
@@ -12,6 +12,7 @@ use crate::wire::TokenResponse;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -142,7 +143,6 @@ pub async fn new_user<S: crate::ports::Accounts, B>(
     name: Option<String>,
     referral_code: Option<&str>,
 ) -> Result<crate::domain::accounts::UserRecord, ApiError> {
-    use crate::domain::accounts::{CreditBalance, UserRecord};
     let referred_by = referrer_of(deps, referral_code).await?;
     let bonus = if referred_by.is_some() {
         deps.config.accounts.referral_signup_credits
@@ -265,15 +265,12 @@ pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims,
     validation.leeway = crate::domain::ACCESS_TOKEN_LEEWAY_SECONDS;
     jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
         .map(|data| data.claims)
-        .map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::Unauthorized {
-                    message: "access token has expired; refresh it at /v1/auth/refresh".into(),
-                    code: "token_expired",
-                },
-                _ => ApiError::unauthorized("invalid access token"),
-            }
+        .map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::Unauthorized {
+                message: "access token has expired; refresh it at /v1/auth/refresh".into(),
+                code: "token_expired",
+            },
+            _ => ApiError::unauthorized("invalid access token"),
         })
 }
 

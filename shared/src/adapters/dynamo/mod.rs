@@ -26,6 +26,7 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
 #[cfg(feature = "images")]
 mod circuits;
 mod codec;
@@ -35,7 +36,9 @@ mod identities;
 mod images;
 mod jobs;
 pub mod keys;
+mod rate_limits;
 mod sessions;
+mod uploads;
 mod webhooks;
 
 use crate::adapters::aws::Lazy;

@@ -16,6 +16,7 @@ use crate::usecases::library::{Processed, store_objects};
 use crate::wire::{ImageData, ImagesResponse};
 use base64::Engine;
 use imaging::ImagingError;
+use serde_json::Value;
 use std::time::Instant;
 
 /// Turns provider output into what the plan asked for, with a thumbnail: an SVG as written, a
@@ -401,8 +402,7 @@ fn background_name(b: Background) -> &'static str {
 }
 
 /// Two token usages added field by field (OpenAI's `Usage` shape: totals and their details).
-fn add_usage(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
+fn add_usage(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             Value::from(x.as_i64().unwrap_or(0) + y.as_i64().unwrap_or(0))

@@ -1,20 +1,13 @@
 //! The job lifecycle and the worker's attempts, against the in-memory adapters.
 
 mod lifecycle {
-    use crate::usecases::billing::charges::HOLD_SECONDS;
-
-    use crate::domain::jobs::{Job, JobOperation, JobStatus, WebhookEvent};
-
-    use crate::ports::QueueName;
-    use crate::usecases::jobs::*;
-
     use crate::adapters::memory::user_with_credits;
     use crate::app::in_memory;
-    use crate::ports::{Accounts, Holds, Jobs};
-    use crate::usecases::billing::{
-        charges::{GENERATION, hold_for},
-        sweep::sweep,
-    };
+    use crate::domain::jobs::{Job, JobOperation, JobStatus, WebhookEvent};
+    use crate::ports::{Accounts, Holds, Jobs, QueueName};
+    use crate::usecases::billing::charges::{GENERATION, HOLD_SECONDS, hold_for};
+    use crate::usecases::billing::sweep::sweep;
+    use crate::usecases::jobs::*;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -132,15 +125,17 @@ mod lifecycle {
 }
 
 mod runs {
-    use crate::domain::accounts::Principal;
+    use crate::adapters::memory::{MemoryStore, user_with_credits};
+    use crate::app::in_memory;
+    use crate::domain::accounts::{Credential, Principal};
     use crate::domain::billing::KeyClaim;
     use crate::domain::generation::CreateImageRequest;
-    use crate::domain::jobs::{Job, JobOperation, JobStatus};
+    use crate::domain::jobs::{Job, JobEnd, JobOperation, JobStatus};
     use crate::domain::now_epoch;
-
     use crate::messages::JobMessage;
-    use crate::ports::QueueName;
+    use crate::ports::{Accounts, Holds, Idempotency, Jobs, QueueName};
     use crate::usecases::jobs::*;
+
     #[test]
     fn a_vendor_calls_progress_climbs_to_its_ceiling_and_stays() {
         let p = std::sync::atomic::AtomicU8::new(10);
@@ -149,12 +144,6 @@ mod runs {
         assert!(seen.windows(2).all(|w| w[0] <= w[1]), "never goes back");
         assert_eq!(*seen.last().unwrap(), 75);
     }
-
-    use crate::adapters::memory::{MemoryStore, user_with_credits};
-    use crate::app::in_memory;
-    use crate::domain::accounts::Credential;
-    use crate::domain::jobs::JobEnd;
-    use crate::ports::{Accounts, Holds, Idempotency, Jobs};
 
     fn who(user_id: &str) -> Principal {
         Principal {

@@ -1,8 +1,9 @@
 //! The worker's attempt at a video: the local renderer or a vendor, then the MP4, its poster
 //! and spritesheet stored as one asset.
 
-use crate::domain::assets::Lineage;
+use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
 use crate::domain::jobs::{Checkpoint, Job, JobRequest, JobStatus};
+use crate::domain::videos::{CreateVideoRequest, extra_keys};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
@@ -13,7 +14,8 @@ use crate::usecases::jobs::{
     Ran, announce, canceled, clear_earlier_attempts, drop_inputs, fail, job_call, job_goes_on,
     not_stored,
 };
-use crate::wire::ImagesResponse;
+use crate::usecases::library::{Processed, store_objects};
+use crate::wire::{ImageData, ImagesResponse};
 use futures::future::BoxFuture;
 
 /// Runs a video job: a clip over its picture (or the prompt's scene), encoded a second at a
@@ -25,10 +27,6 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
     job: &Job,
     hold: &crate::domain::billing::Hold,
 ) -> Result<Ran, ApiError> {
-    use crate::domain::assets::{AssetKind, ImageRecord, OutputFormat};
-    use crate::domain::videos::{CreateVideoRequest, extra_keys};
-    use crate::usecases::library::{Processed, store_objects};
-    use crate::wire::ImageData;
     let (uid, id, attempt) = (job.user_id.as_str(), job.id.as_str(), job.attempt);
     let request: JobRequest = serde_json::from_str(&job.request).map_err(ApiError::internal)?;
     let planned = CreateVideoRequest {

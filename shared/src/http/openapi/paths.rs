@@ -1,246 +1,7 @@
-//! The OpenAPI 3.1 document served at `/v1/doc`, generated from the wire types in [`crate::api`].
-//! A test checks that its operations and template.yaml's routes are the same set.
+//! One stub per operation: its route, parameters, bodies and answers as `/v1/doc` shows them.
+//! The handlers are the function crates; these only describe them.
 
-use crate::domain::accounts::Role;
-use crate::domain::assets::AssetKind;
-use crate::domain::generation::CreateImageRequest;
-use crate::wire::*;
-use std::sync::LazyLock;
-use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Image API",
-        description = "Self-hostable, OpenAI-compatible AI image API. Every error has the OpenAI shape \
-            `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` and every response carries `x-request-id`. \
-            Authenticated routes accept `Authorization: Bearer <access token or sk- API key>` and are limited per \
-            user per hour (429 with `Retry-After`; `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` \
-            on success)."
-    ),
-    paths(
-        register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
-        webhook_secret, rotate_webhook_secret,
-        generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
-        edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
-        complete_upload, list_models, get_model, credit, referral_link, random_prompts, get_job, list_jobs, cancel_job,
-        create_video, get_video, list_videos, delete_video, video_content,
-        admin_list_users, admin_get_user, admin_grant_credits, admin_disable_user, admin_enable_user,
-        admin_set_role, admin_usage, signin, signin_start, signin_callback, signin_callback_post, doc
-    ),
-    components(schemas(
-        RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
-        Credits, Storage, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
-        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
-        ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts, ReferralLink,
-        EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
-        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,
-        crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
-        VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
-        crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
-        AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
-        UsageDay, UsageReport, UsageTotal, crate::domain::admin::AuditEntry,
-        crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer
-    )),
-    modifiers(&BearerAuth, &CommonErrors, &LoginNames),
-    tags(
-        (name = "auth", description = "Accounts, sessions and tokens"),
-        (name = "api-keys", description = "Long-lived `sk-` keys, accepted wherever an access token is"),
-        (name = "webhooks", description = "Standard Webhooks signing secrets"),
-        (name = "images", description = "OpenAI-compatible generation and the asset library"),
-        (name = "jobs", description = "Paid work run by the queue worker: send `Prefer: respond-async` (or `wait=N`) to a generation, edit or variation"),
-        (name = "videos", description = "OpenAI's Videos API over this API's jobs: a video is a job whose result is a library asset of kind `video`"),
-        (name = "models", description = "The catalog of models this deployment serves"),
-        (name = "credits", description = "Balance and ledger"),
-        (name = "prompts", description = "Random prompt ideas"),
-        (name = "signin", description = "Sign-in with Google, Microsoft and Apple (OpenID Connect): for apps (`POST /v1/signin`) and for the web pages (`GET /v1/signin/{provider}`). An identity is its provider's `sub`, never an email: a first sign-in creates an account, and linking to an existing account needs that account signed in"),
-        (name = "admin", description = "Accounts, credits and usage, for users with the `admin` role only (403 for everyone else); every change leaves an audit entry"),
-        (name = "meta", description = "This document")
-    )
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        doc.components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(
-                    HttpBuilder::new()
-                        .scheme(HttpAuthScheme::Bearer)
-                        .bearer_format("JWT access token or sk- API key")
-                        .description(Some("An access token from /v1/auth/login or an API key"))
-                        .build(),
-                ),
-            );
-    }
-}
-
-/// The routes of paid image work (a PATCH with `prompt` is one too).
-const PAID: &[&str] = &[
-    "/v1/images/generations",
-    "/v1/generate-image",
-    "/v1/images/edits",
-    "/v1/edit-image",
-    "/v1/images/variations",
-    "/v1/images/{id}",
-];
-
-/// The answers every operation of a kind can give, added where an operation does not say them
-/// itself: what authentication, the hourly limit, input parsing and routing answer everywhere.
-struct CommonErrors;
-
-impl utoipa::Modify for CommonErrors {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
-        let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(utoipa::openapi::Ref::from_schema_name(
-                                "ErrorResponse",
-                            )))
-                            .build(),
-                    )
-                    .build(),
-            )
-        };
-        for (path, item) in doc.paths.paths.iter_mut() {
-            let ops = [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.patch.as_mut(),
-                item.delete.as_mut(),
-            ];
-            for op in ops.into_iter().flatten() {
-                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                let has_body = op.request_body.is_some();
-                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-                let mut add = |code: &str, description: &str| {
-                    op.responses
-                        .responses
-                        .entry(code.to_string())
-                        .or_insert_with(|| error(description));
-                };
-                if secured {
-                    add("401", "Missing, malformed, expired or revoked credentials");
-                    add("403", "The account is disabled (`account_disabled`)");
-                }
-                // Anonymous routes are limited per address, authenticated ones per user.
-                add("429", "The hourly request limit is reached (Retry-After)");
-                if has_body || has_params {
-                    add("400", "A field or parameter is invalid (named in `param`)");
-                }
-                if has_body {
-                    add("413", "The body is larger than this route takes");
-                    add("415", "The body is not of a media type this route takes");
-                }
-                if path.contains('{') {
-                    add("404", "Unknown id, or another user's");
-                }
-                // Paid image work: a named asset may be missing, a key reused, a vendor down.
-                if PAID.contains(&path.as_str()) && has_body {
-                    add("404", "A named asset does not exist (named in `param`)");
-                    add(
-                        "409",
-                        "Idempotency-Key reused with another body, or still in progress",
-                    );
-                    add("502", "The provider failed (nothing charged)");
-                    add(
-                        "503",
-                        "The provider is overloaded (Retry-After; nothing charged)",
-                    );
-                    add("504", "The provider timed out (nothing charged)");
-                }
-            }
-        }
-    }
-}
-
-/// A sign-in names the account by `username` or by `email`: the schema requires exactly one.
-struct LoginNames;
-
-impl utoipa::Modify for LoginNames {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::RefOr;
-        use utoipa::openapi::schema::{OneOfBuilder, Schema};
-        let Some(schemas) = doc.components.as_mut().map(|c| &mut c.schemas) else {
-            return;
-        };
-        let Some(RefOr::T(Schema::Object(login))) = schemas.get("LoginRequest").cloned() else {
-            return;
-        };
-        // The named field is required and not null in its branch; the other may be null.
-        let requiring = |field: &str| {
-            let mut o = login.clone();
-            o.required.push(field.to_string());
-            if let Some(RefOr::T(Schema::Object(p))) = o.properties.get_mut(field) {
-                p.schema_type =
-                    utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::String);
-            }
-            Schema::Object(o)
-        };
-        let either = OneOfBuilder::new()
-            .item(requiring("username"))
-            .item(requiring("email"))
-            .build();
-        schemas.insert("LoginRequest".into(), RefOr::T(Schema::OneOf(either)));
-    }
-}
-
-/// The document as JSON, rendered once per cold start.
-pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes")
-});
-
-/// Every documented operation as (METHOD, path template).
-pub fn operations() -> Vec<(String, String)> {
-    let doc = ApiDoc::openapi();
-    let mut ops = Vec::new();
-    for (path, item) in &doc.paths.paths {
-        let methods = [
-            ("GET", item.get.is_some()),
-            ("POST", item.post.is_some()),
-            ("PUT", item.put.is_some()),
-            ("PATCH", item.patch.is_some()),
-            ("DELETE", item.delete.is_some()),
-        ];
-        for (m, present) in methods {
-            if present {
-                ops.push((m.to_string(), path.clone()));
-            }
-        }
-    }
-    ops
-}
-
-/// The methods documented for the most specific templates matching `path` (what API Gateway
-/// would route it by); empty when the path is unknown. A trailing slash is another path.
-pub fn allowed_methods(path: &str) -> Vec<String> {
-    static OPS: LazyLock<Vec<(String, String)>> = LazyLock::new(operations);
-    super::routes::methods_for(OPS.iter().map(|(m, t)| (m.as_str(), t.as_str())), path)
-}
-
-/// The 405 for `method` on a known `path`, listing exactly its methods.
-pub fn method_not_allowed(method: &str, path: &str, allowed: &[String]) -> crate::ApiError {
-    crate::ApiError::MethodNotAllowed {
-        message: format!(
-            "{method} is not supported on {path}; it supports {}",
-            allowed.join(", ")
-        ),
-        allow: allowed.join(", "),
-    }
-}
+use super::*;
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", operation_id = "register",
     request_body = RegisterRequest,
@@ -251,7 +12,7 @@ pub fn method_not_allowed(method: &str, path: &str, allowed: &[String]) -> crate
         (status = 415, description = "Body is not JSON", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn register() {}
+pub(super) fn register() {}
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", operation_id = "login",
     request_body = LoginRequest,
@@ -261,7 +22,7 @@ fn register() {}
         (status = 401, description = "Wrong username/email or password (one message for both)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn login() {}
+pub(super) fn login() {}
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", operation_id = "refresh",
     request_body(content = Option<RefreshRequest>, description = "The refresh token; without a body, the `__Secure-refresh_token` cookie the web pages' sign-in set is used, and the next one is set there instead of answered"),
@@ -271,7 +32,7 @@ fn login() {}
         (status = 401, description = "Unknown, expired or already-used refresh token (reuse revokes the session)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn refresh() {}
+pub(super) fn refresh() {}
 
 #[utoipa::path(post, path = "/v1/signout", tag = "auth", operation_id = "signout",
     request_body(content = Option<SignoutRequest>, description = "Optional"),
@@ -281,7 +42,7 @@ fn refresh() {}
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn signout() {}
+pub(super) fn signout() {}
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", operation_id = "logout",
     request_body(content = Option<SignoutRequest>, description = "Optional"),
@@ -291,7 +52,7 @@ fn signout() {}
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn logout() {}
+pub(super) fn logout() {}
 
 #[utoipa::path(get, path = "/v1/me", tag = "auth", operation_id = "me",
     security(("bearer" = [])),
@@ -301,7 +62,7 @@ fn logout() {}
         (status = 429, description = "Hourly request limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn me() {}
+pub(super) fn me() {}
 
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", operation_id = "create_api_key",
     request_body(content = Option<CreateApiKeyRequest>, description = "Optional"),
@@ -313,7 +74,7 @@ fn me() {}
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn create_api_key() {}
+pub(super) fn create_api_key() {}
 
 #[utoipa::path(get, path = "/v1/webhooks/secret", tag = "webhooks", operation_id = "webhook_secret",
     security(("bearer" = [])),
@@ -323,7 +84,7 @@ fn create_api_key() {}
         (status = 429, description = "Over the hourly request limit", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn webhook_secret() {}
+pub(super) fn webhook_secret() {}
 
 #[utoipa::path(post, path = "/v1/webhooks/secret/rotate", tag = "webhooks", operation_id = "rotate_webhook_secret",
     security(("bearer" = [])),
@@ -335,7 +96,7 @@ fn webhook_secret() {}
         (status = 429, description = "Over the hourly request limit", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn rotate_webhook_secret() {}
+pub(super) fn rotate_webhook_secret() {}
 
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", operation_id = "list_api_keys",
     security(("bearer" = [])),
@@ -345,7 +106,7 @@ fn rotate_webhook_secret() {}
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn list_api_keys() {}
+pub(super) fn list_api_keys() {}
 
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", operation_id = "revoke_api_key",
     params(("id" = String, Path, description = "The key id from the list")),
@@ -356,7 +117,7 @@ fn list_api_keys() {}
         (status = 404, description = "No such key for this user", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn revoke_api_key() {}
+pub(super) fn revoke_api_key() {}
 
 #[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
     request_body = CreateImageRequest,
@@ -379,14 +140,14 @@ fn revoke_api_key() {}
         (status = 504, description = "The provider timed out (nothing charged)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn generate_image() {}
+pub(super) fn generate_image() {}
 
 #[utoipa::path(post, path = "/v1/generate-image", tag = "images", operation_id = "generate_image_alias",
     request_body = CreateImageRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "Alias of /v1/images/generations", body = ImagesResponse)))]
 #[allow(dead_code)]
-fn generate_image_alias() {}
+pub(super) fn generate_image_alias() {}
 
 #[utoipa::path(get, path = "/v1/images", tag = "images", operation_id = "list_images",
     params(
@@ -401,7 +162,7 @@ fn generate_image_alias() {}
         (status = 400, description = "Invalid limit, cursor, type or sort", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn list_images() {}
+pub(super) fn list_images() {}
 
 #[utoipa::path(get, path = "/v1/images/{id}", tag = "images", operation_id = "get_image",
     params(("id" = String, Path, description = "Asset id")),
@@ -411,7 +172,7 @@ fn list_images() {}
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn get_image() {}
+pub(super) fn get_image() {}
 
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", operation_id = "get_job",
     params(("id" = String, Path, description = "Job id")),
@@ -423,7 +184,7 @@ fn get_image() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn get_job() {}
+pub(super) fn get_job() {}
 
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", operation_id = "list_jobs",
     params(
@@ -439,7 +200,7 @@ fn get_job() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn list_jobs() {}
+pub(super) fn list_jobs() {}
 
 #[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancel_job",
     params(("id" = String, Path, description = "Job id")),
@@ -452,7 +213,7 @@ fn list_jobs() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn cancel_job() {}
+pub(super) fn cancel_job() {}
 
 #[utoipa::path(get, path = "/v1/images/{id}/content", tag = "images", operation_id = "download_image",
     params(
@@ -465,7 +226,7 @@ fn cancel_job() {}
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn download_image() {}
+pub(super) fn download_image() {}
 
 #[utoipa::path(get, path = "/v1/images/{id}/versions", tag = "images", operation_id = "list_versions",
     params(("id" = String, Path, description = "Any version's id")),
@@ -477,7 +238,7 @@ fn download_image() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn list_versions() {}
+pub(super) fn list_versions() {}
 
 #[utoipa::path(delete, path = "/v1/images/{id}", tag = "images", operation_id = "delete_image",
     params(
@@ -491,7 +252,7 @@ fn list_versions() {}
         (status = 404, description = "Unknown id, another user's, or already deleted", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn delete_image() {}
+pub(super) fn delete_image() {}
 
 #[utoipa::path(post, path = "/v1/images/edits", tag = "images", operation_id = "edit_images",
     request_body(content(
@@ -513,7 +274,7 @@ fn delete_image() {}
         (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn edit_images() {}
+pub(super) fn edit_images() {}
 
 #[utoipa::path(post, path = "/v1/edit-image", tag = "images", operation_id = "edit_images_alias",
     request_body(content((EditImageForm = "multipart/form-data"), (EditImageJson = "application/json"))),
@@ -526,7 +287,7 @@ fn edit_images() {}
         (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn edit_images_alias() {}
+pub(super) fn edit_images_alias() {}
 
 #[utoipa::path(post, path = "/v1/images/variations", tag = "images", operation_id = "image_variations",
     request_body(content((VariationForm = "multipart/form-data"))),
@@ -538,7 +299,7 @@ fn edit_images_alias() {}
         (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn image_variations() {}
+pub(super) fn image_variations() {}
 
 #[utoipa::path(patch, path = "/v1/images/{id}", tag = "images", operation_id = "update_image",
     params(("id" = String, Path, description = "Asset id")),
@@ -551,7 +312,7 @@ fn image_variations() {}
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn update_image() {}
+pub(super) fn update_image() {}
 
 #[utoipa::path(post, path = "/v1/images/{id}/transform", tag = "images", operation_id = "transform_image",
     params(("id" = String, Path, description = "Source asset id")),
@@ -563,7 +324,7 @@ fn update_image() {}
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn transform_image() {}
+pub(super) fn transform_image() {}
 
 #[utoipa::path(post, path = "/v1/uploads", tag = "images", operation_id = "create_upload",
     request_body = CreateUploadRequest,
@@ -573,7 +334,7 @@ fn transform_image() {}
         (status = 400, description = "Unsupported content type or size", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn create_upload() {}
+pub(super) fn create_upload() {}
 
 #[utoipa::path(post, path = "/v1/uploads/{id}/complete", tag = "images", operation_id = "complete_upload",
     params(("id" = String, Path, description = "Upload id")),
@@ -586,12 +347,12 @@ fn create_upload() {}
         (status = 404, description = "Unknown upload id", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn complete_upload() {}
+pub(super) fn complete_upload() {}
 
 #[utoipa::path(get, path = "/v1/models", tag = "models", operation_id = "list_models",
     responses((status = 200, description = "The models this deployment can serve", body = ModelList)))]
 #[allow(dead_code)]
-fn list_models() {}
+pub(super) fn list_models() {}
 
 #[utoipa::path(get, path = "/v1/models/{id}", tag = "models", operation_id = "get_model",
     params(("id" = String, Path, description = "Model id")),
@@ -600,13 +361,13 @@ fn list_models() {}
         (status = 404, description = "Unknown or unavailable model", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn get_model() {}
+pub(super) fn get_model() {}
 
 #[utoipa::path(get, path = "/v1/credit", tag = "credits", operation_id = "credit",
     security(("bearer" = [])),
     responses((status = 200, description = "Available, earned and spent credits, recent ledger", body = CreditResponse)))]
 #[allow(dead_code)]
-fn credit() {}
+pub(super) fn credit() {}
 
 #[utoipa::path(get, path = "/v1/referral-link", tag = "credits", operation_id = "referral_link",
     security(("bearer" = [])),
@@ -616,7 +377,7 @@ fn credit() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn referral_link() {}
+pub(super) fn referral_link() {}
 
 #[utoipa::path(post, path = "/v1/signin", tag = "signin", operation_id = "signin",
     request_body = SigninRequest,
@@ -630,7 +391,7 @@ fn referral_link() {}
         (status = 502, description = "The provider did not answer as expected", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn signin() {}
+pub(super) fn signin() {}
 
 #[utoipa::path(get, path = "/v1/signin/{provider}", tag = "signin", operation_id = "signin_start",
     params(
@@ -645,7 +406,7 @@ fn signin() {}
         (status = 502, description = "The provider's metadata could not be read", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn signin_start() {}
+pub(super) fn signin_start() {}
 
 #[utoipa::path(get, path = "/v1/signin/{provider}/callback", tag = "signin", operation_id = "signin_callback",
     params(
@@ -662,7 +423,7 @@ fn signin_start() {}
         (status = 502, description = "The provider did not answer as expected", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn signin_callback() {}
+pub(super) fn signin_callback() {}
 
 #[utoipa::path(post, path = "/v1/signin/{provider}/callback", tag = "signin", operation_id = "signin_callback_post",
     params(("provider" = String, Path, pattern = "^(google|microsoft|apple)$", description = "The provider coming back")),
@@ -674,7 +435,7 @@ fn signin_callback() {}
         (status = 404, description = "No such provider configured here", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn signin_callback_post() {}
+pub(super) fn signin_callback_post() {}
 
 #[utoipa::path(get, path = "/v1/admin/users", tag = "admin", operation_id = "admin_list_users",
     params(
@@ -689,7 +450,7 @@ fn signin_callback_post() {}
         (status = 403, description = "Not an admin", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_list_users() {}
+pub(super) fn admin_list_users() {}
 
 #[utoipa::path(get, path = "/v1/admin/users/{id}", tag = "admin", operation_id = "admin_get_user",
     params(("id" = String, Path, description = "User id")),
@@ -700,7 +461,7 @@ fn admin_list_users() {}
         (status = 404, description = "No user with this id", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_get_user() {}
+pub(super) fn admin_get_user() {}
 
 #[utoipa::path(post, path = "/v1/admin/users/{id}/credits", tag = "admin", operation_id = "admin_grant_credits",
     params(("id" = String, Path, description = "User id")),
@@ -714,7 +475,7 @@ fn admin_get_user() {}
         (status = 409, description = "A deduction larger than the balance (`param`: amount)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_grant_credits() {}
+pub(super) fn admin_grant_credits() {}
 
 #[utoipa::path(post, path = "/v1/admin/users/{id}/disable", tag = "admin", operation_id = "admin_disable_user",
     params(("id" = String, Path, description = "User id")),
@@ -726,7 +487,7 @@ fn admin_grant_credits() {}
         (status = 409, description = "An admin cannot disable their own account", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_disable_user() {}
+pub(super) fn admin_disable_user() {}
 
 #[utoipa::path(post, path = "/v1/admin/users/{id}/enable", tag = "admin", operation_id = "admin_enable_user",
     params(("id" = String, Path, description = "User id")),
@@ -737,7 +498,7 @@ fn admin_disable_user() {}
         (status = 404, description = "No user with this id", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_enable_user() {}
+pub(super) fn admin_enable_user() {}
 
 #[utoipa::path(post, path = "/v1/admin/users/{id}/role", tag = "admin", operation_id = "admin_set_role",
     params(("id" = String, Path, description = "User id")),
@@ -751,7 +512,7 @@ fn admin_enable_user() {}
         (status = 409, description = "An admin cannot remove their own admin role", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_set_role() {}
+pub(super) fn admin_set_role() {}
 
 #[utoipa::path(get, path = "/v1/admin/usage", tag = "admin", operation_id = "admin_usage",
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "The last N UTC days, today included (default 30)")),
@@ -762,7 +523,7 @@ fn admin_set_role() {}
         (status = 403, description = "Not an admin", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn admin_usage() {}
+pub(super) fn admin_usage() {}
 
 #[utoipa::path(get, path = "/v1/prompts/random", tag = "prompts", operation_id = "random_prompts",
     params(
@@ -778,41 +539,12 @@ fn admin_usage() {}
         (status = 429, description = "Rate limit reached", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn random_prompts() {}
+pub(super) fn random_prompts() {}
 
 #[utoipa::path(get, path = "/v1/doc", tag = "meta", operation_id = "doc",
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")))]
 #[allow(dead_code)]
-fn doc() {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn document_is_openapi_3_1_with_bearer_auth() {
-        let v: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
-        assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
-        assert_eq!(
-            v["components"]["securitySchemes"]["bearer"]["scheme"],
-            "bearer"
-        );
-        assert!(v["paths"]["/v1/api-keys/{id}"]["delete"].is_object());
-    }
-
-    #[test]
-    fn method_lookup() {
-        assert_eq!(allowed_methods("/v1/api-keys"), vec!["GET", "POST"]);
-        assert_eq!(allowed_methods("/v1/api-keys/key_1"), vec!["DELETE"]);
-        assert!(allowed_methods("/v1/nope").is_empty());
-        assert!(allowed_methods("/v1/api-keys/").is_empty());
-        assert_eq!(allowed_methods("/v1/images/generations"), vec!["POST"]);
-        assert_eq!(
-            allowed_methods("/v1/images/img_1"),
-            vec!["DELETE", "GET", "PATCH"]
-        );
-    }
-}
+pub(super) fn doc() {}
 
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", operation_id = "create_video",
     request_body(content(
@@ -832,7 +564,7 @@ mod tests {
         (status = 429, description = "`insufficient_quota`, daily or hourly limit", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn create_video() {}
+pub(super) fn create_video() {}
 
 #[utoipa::path(get, path = "/v1/videos/{id}", tag = "videos", operation_id = "get_video",
     params(("id" = String, Path, description = "Video id")),
@@ -842,7 +574,7 @@ fn create_video() {}
         (status = 404, description = "Unknown id, another user's, or not a video", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn get_video() {}
+pub(super) fn get_video() {}
 
 #[utoipa::path(get, path = "/v1/videos", tag = "videos", operation_id = "list_videos",
     params(
@@ -856,7 +588,7 @@ fn get_video() {}
         (status = 400, description = "Invalid limit, after or order", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn list_videos() {}
+pub(super) fn list_videos() {}
 
 #[utoipa::path(delete, path = "/v1/videos/{id}", tag = "videos", operation_id = "delete_video",
     params(("id" = String, Path, description = "Video id")),
@@ -867,7 +599,7 @@ fn list_videos() {}
         (status = 409, description = "Still queued or in progress: cancel it first (POST /v1/jobs/{id}/cancel)", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn delete_video() {}
+pub(super) fn delete_video() {}
 
 #[utoipa::path(get, path = "/v1/videos/{id}/content", tag = "videos", operation_id = "video_content",
     params(
@@ -881,4 +613,4 @@ fn delete_video() {}
         (status = 409, description = "The video is not completed", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
-fn video_content() {}
+pub(super) fn video_content() {}
