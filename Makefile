@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
-.PHONY: run test venv node nasm debs qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
+.PHONY: run test test-tools venv node nasm debs qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv nasm
@@ -18,13 +18,25 @@ run: venv nasm
 # a build pass. Any warning, rustc's or clippy's, fails the build.
 LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_HACKERY__
 
-## test: formatting, cfn-lint, clippy with the test build, then every test against a moto server
-## started and stopped here
-test: venv node debs fmt cfn-lint checkov
-	$(LINTED) $(CARGO) test --workspace --all-targets --no-run
-	# The core bundle alone, with its own features (no `images`): what SAM builds for it.
-	$(CARGO) clippy -p bundle-core -- -D warnings
-	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace
+## test: formatting, then the test build (clippy inside it) while the tools only the tests need
+## install beside it (venv, npm, Debian packages, checkov and cfn-lint runs), then the core bundle's
+## clippy and every test against a moto server started and stopped here. Each phase is timed.
+test: fmt nasm
+	@mkdir -p target; start=$$(date +%s); \
+	{ time $(MAKE) --no-print-directory test-tools; } > target/test-tools.log 2>&1 & tools=$$!; \
+	$(LINTED) $(CARGO) test --workspace --all-targets --no-run || { wait $$tools; exit 1; }; \
+	echo "== test build: $$(( $$(date +%s) - start )) s"; \
+	wait $$tools; ok=$$?; cat target/test-tools.log; [ $$ok = 0 ] || exit $$ok; \
+	echo "== test tools, beside the build: $$(( $$(date +%s) - start )) s after the start"
+	@start=$$(date +%s); \
+	$(CARGO) clippy -p bundle-core -- -D warnings && \
+	echo "== clippy of the core bundle (its own features, no images): $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); \
+	$(LINTED) ./infra/local/with-moto.sh $(CARGO) test --workspace && \
+	echo "== tests: $$(( $$(date +%s) - start )) s"
+
+## test-tools: what the tests need and the build does not
+test-tools: venv node debs cfn-lint checkov
 
 venv: $(VENV)/.installed
 
