@@ -3,7 +3,7 @@
 
 use crate::adapters::aws::{AwsSource, Lazy, dynamodb, s3};
 use crate::adapters::dynamo::DynamoStore;
-use crate::adapters::events::{EventBus, NoEvents};
+use crate::adapters::eventbridge::{EventBus, NoEvents};
 use crate::adapters::memory::{MemoryBlobs, MemoryQueue, MemoryStore};
 use crate::adapters::s3::S3Blobs;
 use crate::config::{Config, ConfigError};
@@ -61,7 +61,7 @@ fn queues(aws: &Arc<AwsSource>, config: &Config) -> Arc<dyn Queue> {
     #[cfg(feature = "queue")]
     {
         let client = Lazy::new(aws.clone(), |_, sdk| aws_sdk_sqs::Client::new(sdk));
-        Arc::new(crate::adapters::queue::SqsQueues::new(
+        Arc::new(crate::adapters::sqs::SqsQueues::new(
             client,
             config.aws.queue_url.clone(),
             config.aws.webhook_queue_url.clone(),
@@ -70,7 +70,7 @@ fn queues(aws: &Arc<AwsSource>, config: &Config) -> Arc<dyn Queue> {
     #[cfg(not(feature = "queue"))]
     {
         let _ = (aws, config);
-        Arc::new(crate::adapters::queue::NoQueue)
+        Arc::new(crate::adapters::sqs::NoQueue)
     }
 }
 

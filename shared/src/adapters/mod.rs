@@ -2,7 +2,7 @@
 
 pub mod aws;
 pub mod dynamo;
-pub mod events;
+pub mod eventbridge;
 pub mod memory;
-pub mod queue;
 pub mod s3;
+pub mod sqs;

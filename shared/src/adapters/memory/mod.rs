@@ -9,11 +9,13 @@
 mod accounts;
 mod admin;
 mod billing;
+mod events;
 mod identities;
 mod images;
 mod jobs;
 mod queue;
 
+pub use events::MemoryEvents;
 pub use queue::MemoryQueue;
 
 use crate::domain::accounts::{

@@ -1,7 +1,7 @@
 //! The job lifecycle and the worker's attempts, against the in-memory adapters.
 
 mod lifecycle {
-    use crate::adapters::memory::user_with_credits;
+    use crate::adapters::memory::{MemoryEvents, user_with_credits};
     use crate::app::in_memory;
     use crate::domain::jobs::{Job, JobOperation, JobStatus, WebhookEvent};
     use crate::ports::{Accounts, Holds, Jobs, QueueName};
@@ -121,6 +121,28 @@ mod lifecycle {
         assert_eq!(ids.len(), 2);
         assert_eq!(ids[0], ids[1], "the same id each time it is sent");
         assert!(ids[0].contains(&job.id) && ids[0].contains("completed"));
+    }
+
+    #[tokio::test]
+    async fn a_start_and_an_end_publish_their_events_with_the_jobs_owner() {
+        let mut d = in_memory();
+        let events = MemoryEvents::default();
+        d.events = std::sync::Arc::new(events.clone());
+        let user = user_with_credits(&d.store, 10).await;
+        let mut job = queued(&d.store, &user).await;
+        announce(&d, &job).await;
+        assert!(events.take().is_empty(), "a queued job announces nothing");
+        job.status = JobStatus::Processing;
+        announce(&d, &job).await;
+        job.status = JobStatus::Succeeded;
+        announce(&d, &job).await;
+        let published = events.take();
+        let kinds: Vec<&str> = published.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(kinds, ["Job Started", "Job Succeeded"]);
+        for (_, detail) in &published {
+            assert_eq!(detail["id"], job.id.as_str());
+            assert_eq!(detail["user_id"], user.as_str());
+        }
     }
 }
 
