@@ -15,6 +15,7 @@ mod edits;
 mod events;
 mod generation;
 mod jobs;
+mod layers;
 mod library;
 mod openai_sdk;
 mod openapi_fuzz;
