@@ -1,8 +1,10 @@
-//! What the queues carry, one type per message, written by its producer and read by its consumer
-//! with the same type: a field renamed on one side is a compile error, not a lost message.
+//! What the queues and the table's stream carry, one type per message, written by its producer
+//! and read by its consumer with the same type: a field renamed on one side is a compile error,
+//! not a lost message.
 
+use crate::domain::assets::ImageRecord;
 use crate::domain::generation::CreateImageRequest;
-use crate::domain::jobs::{JobOperation, WebhookEvent};
+use crate::domain::jobs::{Job, JobOperation, WebhookEvent};
 use serde::{Deserialize, Serialize};
 
 /// What the generation queue carries for a job made through the API.
@@ -59,4 +61,28 @@ impl Delivery {
             body,
         }
     }
+}
+
+/// An announcement the table keeps until its stream has carried it out (an outbox item), for what
+/// no other item records: a refused submission from the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// Derived from what is announced: writing it again announces nothing more, and the event
+    /// carries it as `event_id`.
+    pub id: String,
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}
+
+/// A change of the table, as its stream reports it, that other systems hear about.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A job was written: `old` is what it was before (none for a new job).
+    Job {
+        old: Option<Job>,
+        new: Job,
+    },
+    ImageCreated(ImageRecord),
+    ImageDeleted(ImageRecord),
+    Announced(Announcement),
 }

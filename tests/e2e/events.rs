@@ -121,6 +121,19 @@ fn every_function_has_an_event_that_parses() {
                 };
                 parsed.unwrap_or_else(|e| panic!("{function}: {e}"));
             }
+        } else if function == "announce" {
+            let e: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
+            assert!(text.contains("\"eventSource\": \"aws:dynamodb\""));
+            for r in &e.records {
+                let change = shared::adapters::dynamo::stream::change_of(r).unwrap();
+                assert!(
+                    matches!(
+                        change,
+                        Some(shared::messages::Change::Job { old: Some(_), .. })
+                    ),
+                    "{change:?}"
+                );
+            }
         } else if function == "sweep-holds" {
             let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =
                 serde_json::from_str(&text).unwrap();

@@ -211,7 +211,7 @@ async fn twenty_async_submissions_at_once_with_credits_for_five_accept_exactly_f
 }
 
 /// Deps whose generation queue is a list in memory: no worker runs these jobs but the test.
-async fn quiet(t: &TestStack) -> shared::Deps {
+pub(crate) async fn quiet(t: &TestStack) -> shared::Deps {
     let mut deps = t.deps().await;
     deps.queues = std::sync::Arc::new(MemoryQueue::default());
     deps
@@ -244,7 +244,11 @@ async fn quiet_user(parameters: &[(&str, &str)]) -> QuietUser {
 
 /// Submits `body` through the generate-image handler with `Prefer: respond-async`; returns the
 /// job's id and the message the queue got.
-async fn submit_quietly(deps: &shared::Deps, token: &str, body: Value) -> (String, JobMessage) {
+pub(crate) async fn submit_quietly(
+    deps: &shared::Deps,
+    token: &str,
+    body: Value,
+) -> (String, JobMessage) {
     let event = std::fs::read_to_string(workspace_root().join("events/generate-image.json"))
         .unwrap()
         .replace("REPLACE_WITH_ACCESS_TOKEN", token);

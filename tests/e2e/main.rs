@@ -3,6 +3,7 @@
 //! stays apart because it installs a process-wide log subscriber.
 
 mod admin;
+mod announcements;
 mod assets;
 mod auth_flow;
 mod bad_input;

@@ -1,7 +1,7 @@
 //! Routes, handlers, resources and the OpenAPI document are one set, read from template.yaml.
 
 use e2e_tests::*;
-use local_stack::registry::{http_handlers, scheduled_handlers, sqs_handlers};
+use local_stack::registry::{http_handlers, scheduled_handlers, sqs_handlers, stream_handlers};
 use local_stack::template::Template;
 use std::collections::BTreeSet;
 
@@ -33,10 +33,14 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
     let scheduled: BTreeSet<String> = t.scheduled().unwrap().into_iter().map(|(b, _)| b).collect();
     let known: BTreeSet<String> = scheduled_handlers().keys().map(|s| s.to_string()).collect();
     assert_eq!(scheduled, known);
-    // Every function has a trigger: a route, a queue or a schedule.
+    let streamed: BTreeSet<String> = t.stream_sources().into_iter().map(|s| s.function).collect();
+    let known: BTreeSet<String> = stream_handlers().keys().map(|s| s.to_string()).collect();
+    assert_eq!(streamed, known);
+    // Every function has a trigger: a route, a queue, a stream or a schedule.
     let triggered: BTreeSet<String> = routed
         .union(&consumers)
         .chain(&scheduled)
+        .chain(&streamed)
         .cloned()
         .collect();
     let functions: BTreeSet<String> = t.function_handlers().into_values().collect();

@@ -173,6 +173,9 @@ async fn a_delivery_on_the_webhook_queue_reaches_the_receiver_signed() {
         .send_message()
         .queue_url(&queue_url)
         .message_body(message.to_string())
+        // A FIFO queue: a job's webhooks keep their order.
+        .message_group_id("job_1")
+        .message_deduplication_id("msg_queue_1")
         .send()
         .await
         .unwrap();

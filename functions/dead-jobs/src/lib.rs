@@ -12,7 +12,7 @@ use shared::bootstrap::{partial_batch, serve_events};
 use shared::messages::JobMessage;
 use shared::messages::QueueSubmission;
 use shared::ports::{Blobs, Store};
-use shared::usecases::jobs::dead_letter;
+use shared::usecases::jobs::{dead_letter, refuse_submission};
 
 pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
@@ -40,14 +40,10 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage) -> b
         Some(Ok(sub)) => {
             tracing::error!(%message_id, reference = %sub.reference, "queue submission failed for good");
             let error = ApiError::internal("the submission could not be processed");
-            let detail = serde_json::json!({
-                "user_id": sub.user_id,
-                "reference": sub.reference,
-                "error": error.body()["error"],
-            });
-            deps.events
-                .publish("Submission Refused", vec![detail])
-                .await;
+            if let Err(e) = refuse_submission(deps, message_id, &sub, &error).await {
+                tracing::error!(%message_id, error = %e, "refusal not recorded: the dead letter comes again");
+                return false;
+            }
         }
         _ => {
             tracing::error!(%message_id, body = ?record.body, "dead letter that is no job message: dropped");

@@ -1,4 +1,4 @@
-//! The webhook-queue consumer: one signed POST per message. A receiver that fails (non-2xx,
+//! The webhook-queue consumer: one signed POST per message, a job's messages in their order. A receiver that fails (non-2xx,
 //! timeout, unreachable) gets the message back later, doubling the wait from 30 s up to 6 h, so
 //! the 13 receives the queue allows span about a day before the dead-letter queue; the
 //! `webhook-id` stays the same on every attempt. A target that is refused (private address,
@@ -7,7 +7,6 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
-use shared::bootstrap::partial_batch;
 use shared::messages::Delivery;
 use shared::ports::{Blobs, Store};
 use shared::usecases::deliveries::{Outcome, attempt, backoff};
@@ -48,8 +47,26 @@ pub async fn handler<S: Store, B: Blobs, R: Redelivery>(
     event: LambdaEvent<SqsEvent>,
     now: i64,
 ) -> Result<SqsBatchResponse, Error> {
-    let records = &event.payload.records;
-    Ok(partial_batch(records, |record| deliver(deps, redelivery, record, now)).await)
+    // A FIFO queue, a group per job: the batch's messages are handled in order, and after a
+    // failure the rest of its group is not tried (it comes back with it, in its order).
+    let mut response = SqsBatchResponse::default();
+    let mut stopped: Vec<&str> = Vec::new();
+    for record in &event.payload.records {
+        let group = record
+            .attributes
+            .get("MessageGroupId")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let done = !stopped.contains(&group) && deliver(deps, redelivery, record, now).await;
+        if !done {
+            stopped.push(group);
+            match record.message_id.clone().filter(|id| !id.is_empty()) {
+                Some(id) => response.add_failure(id),
+                None => tracing::error!("message without id: acknowledged to avoid a poison batch"),
+            }
+        }
+    }
+    Ok(response)
 }
 
 /// One message; `false` when it must come back (reported as a batch item failure).
@@ -121,7 +138,13 @@ pub async fn serve() -> Result<(), Error> {
     let (deps, redelivery) = (&deps, &redelivery);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| async move {
-            handler(deps, redelivery, event, shared::domain::now_epoch()).await
+            Box::pin(handler(
+                deps,
+                redelivery,
+                event,
+                shared::domain::now_epoch(),
+            ))
+            .await
         },
     ))
     .await

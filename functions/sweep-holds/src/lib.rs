@@ -6,7 +6,6 @@ use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::ports::{Blobs, Store};
 use shared::usecases::billing::sweep::{SweepReport, sweep};
-use shared::usecases::jobs::announce;
 use std::time::Duration;
 
 /// Well inside the function's 120 s timeout; what is left waits for the next run.
@@ -18,9 +17,6 @@ pub async fn handler<S: Store, B: Blobs>(
     now: i64,
 ) -> Result<SweepReport, Error> {
     let report = sweep(&deps.store, &deps.blobs, now, BUDGET).await?;
-    for job in &report.expired_jobs {
-        announce(deps, job).await;
-    }
     tracing::info!(
         request_id = %event.context.request_id,
         abandoned = report.abandoned,

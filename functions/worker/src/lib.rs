@@ -9,7 +9,7 @@ use shared::Deps;
 use shared::bootstrap::{partial_batch, serve_events};
 use shared::messages::{JobMessage, QueueSubmission};
 use shared::ports::{Blobs, Store};
-use shared::usecases::jobs::{Accepted, Ran, accept, run};
+use shared::usecases::jobs::{Accepted, Ran, accept, refuse_submission, run};
 
 pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
@@ -45,6 +45,8 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now:
         }
     };
     let (user_id, reference) = (submission.user_id.clone(), submission.reference.clone());
+    // Kept to announce a refusal (accept takes the submission).
+    let refused = submission.clone();
     match accept(deps, submission).await {
         Ok(Accepted::Queued(job)) => {
             tracing::info!(%message_id, %user_id, %reference, job_id = %job.id, "submission from the queue accepted");
@@ -52,15 +54,13 @@ async fn handle<S: Store, B: Blobs>(deps: &Deps<S, B>, record: &SqsMessage, now:
         }
         Ok(Accepted::Refused(e)) => {
             tracing::warn!(%message_id, %user_id, %reference, error = %e, "submission from the queue refused");
-            let detail = serde_json::json!({
-                "user_id": user_id,
-                "reference": reference,
-                "error": e.body()["error"],
-            });
-            deps.events
-                .publish("Submission Refused", vec![detail])
-                .await;
-            true
+            match refuse_submission(deps, message_id, &refused, &e).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(%message_id, %reference, error = %e, "refusal not recorded: the message comes again");
+                    false
+                }
+            }
         }
         Err(e) => {
             tracing::error!(%message_id, %reference, error = %e, "submission interrupted: it will be delivered again");

@@ -5,6 +5,7 @@
 pub mod gateway;
 pub mod provision;
 pub mod registry;
+pub mod stream_loop;
 pub mod template;
 pub mod worker_loop;
 
@@ -295,6 +296,34 @@ impl LocalStack {
                     handler,
                     batch_size: source.batch_size,
                     max_concurrency: source.max_concurrency,
+                },
+                deps.clone(),
+            )));
+        }
+
+        let stream_handlers = registry::stream_handlers();
+        for source in template.stream_sources() {
+            let handler = stream_handlers
+                .get(source.function.as_str())
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "stream function {} has no handler in the local stack",
+                        source.function
+                    )
+                })?;
+            let stream_arn = created
+                .streams
+                .get(&source.table)
+                .ok_or_else(|| format!("table {} has no stream", source.table))?
+                .clone();
+            tasks.push(tokio::spawn(stream_loop::run(
+                stream_loop::StreamConsumer {
+                    endpoint: endpoint.clone(),
+                    region: opts.region.clone(),
+                    stream_arn,
+                    handler,
+                    batch_size: source.batch_size,
                 },
                 deps.clone(),
             )));

@@ -4,7 +4,8 @@
 use crate::template::{Error, Resolve, Template, resolve};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
@@ -26,6 +27,8 @@ pub struct Created {
     pub queues: HashMap<String, (String, String)>,
     /// Logical id → event bus name.
     pub buses: HashMap<String, String>,
+    /// Table logical id → its stream's ARN (tables with a `StreamSpecification`).
+    pub streams: HashMap<String, String>,
 }
 
 impl Resolve for Created {
@@ -59,6 +62,7 @@ impl Resolve for Created {
                     Some(format!("arn:aws:sqs:{r}:{a}:{name}"))
                 }
             }
+            "StreamArn" => self.streams.get(id).cloned(),
             "QueueUrl" => self.queues.get(id).map(|(url, _)| url.clone()),
             "QueueName" => self.queues.get(id).map(|(_, name)| name.clone()),
             _ => None,
@@ -195,7 +199,19 @@ pub async fn provision(
                     .build()?,
             );
         }
-        req.send().await?;
+        let view = &p["StreamSpecification"]["StreamViewType"];
+        if !view.is_null() {
+            req = req.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(s(view).as_str()))
+                    .build()?,
+            );
+        }
+        let described = req.send().await?.table_description;
+        if let Some(arn) = described.and_then(|t| t.latest_stream_arn) {
+            created.streams.insert(id.clone(), arn);
+        }
         let ttl = &p["TimeToLiveSpecification"];
         if ttl["Enabled"].as_bool() == Some(true) {
             clients
@@ -265,8 +281,17 @@ pub async fn provision(
     queues.sort_by_key(|(_, q)| !q["Properties"]["RedrivePolicy"].is_null());
     for (id, res) in queues {
         let p = &res["Properties"];
-        let name = format!("{prefix}-{id}");
+        let fifo = p["FifoQueue"].as_bool() == Some(true);
+        // As CloudFormation names them: a FIFO queue's name ends in `.fifo`.
+        let name = if fifo {
+            format!("{prefix}-{id}.fifo")
+        } else {
+            format!("{prefix}-{id}")
+        };
         let mut req = clients.sqs.create_queue().queue_name(&name);
+        if fifo {
+            req = req.attributes(QueueAttributeName::FifoQueue, "true");
+        }
         for (attr, key) in [
             (QueueAttributeName::VisibilityTimeout, "VisibilityTimeout"),
             (

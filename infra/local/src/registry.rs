@@ -157,3 +157,25 @@ pub fn scheduled_handlers() -> BTreeMap<&'static str, ScheduledHandler> {
         }) as ScheduledHandler,
     )])
 }
+
+pub type StreamHandler = Arc<
+    dyn Fn(
+            Arc<Deps>,
+            aws_lambda_events::event::dynamodb::Event,
+        ) -> BoxFuture<
+            'static,
+            Result<aws_lambda_events::event::streams::DynamoDbEventResponse, lambda_runtime::Error>,
+        > + Send
+        + Sync,
+>;
+
+/// The functions fed by a table's stream.
+pub fn stream_handlers() -> BTreeMap<&'static str, StreamHandler> {
+    let announce: StreamHandler = Arc::new(|deps, event| {
+        Box::pin(async move {
+            let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+            announce::handler(&deps, event).await
+        })
+    });
+    BTreeMap::from([("announce", announce)])
+}

@@ -54,6 +54,15 @@ pub struct SqsSource {
     pub max_concurrency: usize,
 }
 
+/// One DynamoDB stream event source mapping of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    pub function: String,
+    /// The table's logical id.
+    pub table: String,
+    pub batch_size: usize,
+}
+
 impl Template {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
@@ -150,6 +159,30 @@ impl Template {
                         max_concurrency: props["ScalingConfig"]["MaximumConcurrency"]
                             .as_u64()
                             .unwrap_or(5) as usize,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Every DynamoDB stream event source: function, table, and its batch size.
+    pub fn stream_sources(&self) -> Vec<StreamSource> {
+        let handlers = self.function_handlers();
+        let mut out = Vec::new();
+        for (id, f) in self.resources_of("AWS::Serverless::Function") {
+            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                if event["Type"].as_str() != Some("DynamoDB") {
+                    continue;
+                }
+                let props = &event["Properties"];
+                let table = props["Stream"]["Fn::GetAtt"][0].as_str();
+                if let (Some(function), Some(table)) = (handlers.get(&id), table) {
+                    out.push(StreamSource {
+                        function: function.clone(),
+                        table: table.to_string(),
+                        batch_size: props["BatchSize"].as_u64().unwrap_or(100).clamp(1, 1000)
+                            as usize,
                     });
                 }
             }

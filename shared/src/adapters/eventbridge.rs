@@ -1,7 +1,8 @@
-//! Events for other systems, on an EventBridge bus (`source` `imageapi`). Publishing never fails
-//! the request that caused it: the change is already stored; a lost event is logged.
+//! Events for other systems, on an EventBridge bus (`source` `imageapi`), published by the
+//! table's stream: a failure is returned, and the change comes again.
 
 use crate::adapters::aws::Lazy;
+use crate::error::ApiError;
 use crate::ports::Events;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures::future::BoxFuture;
@@ -18,8 +19,12 @@ pub struct EventBus {
 pub struct NoEvents;
 
 impl Events for NoEvents {
-    fn publish<'a>(&'a self, _: &'a str, _: Vec<serde_json::Value>) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
+    fn publish<'a>(
+        &'a self,
+        _: &'a str,
+        _: Vec<serde_json::Value>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -34,49 +39,53 @@ impl Events for EventBus {
         &'a self,
         detail_type: &'a str,
         details: Vec<serde_json::Value>,
-    ) -> BoxFuture<'a, ()> {
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(self.put(detail_type, details))
     }
 }
 
 impl EventBus {
-    /// Publishes one event per detail, ten to a call (EventBridge's limit).
-    async fn put(&self, detail_type: &str, details: Vec<serde_json::Value>) {
-        let (client, bus) = (&self.client, &self.bus);
+    /// Publishes one event per detail, ten to a call (EventBridge's limit); an entry EventBridge
+    /// refuses fails the call, so the stream brings the change again.
+    async fn put(
+        &self,
+        detail_type: &str,
+        details: Vec<serde_json::Value>,
+    ) -> Result<(), ApiError> {
         for chunk in details.chunks(10) {
             let entries: Vec<PutEventsRequestEntry> = chunk
                 .iter()
                 .map(|d| {
                     PutEventsRequestEntry::builder()
-                        .event_bus_name(bus)
+                        .event_bus_name(&self.bus)
                         .source(SOURCE)
                         .detail_type(detail_type)
                         .detail(d.to_string())
                         .build()
                 })
                 .collect();
-            match client
+            let out = self
+                .client
                 .get()
                 .await
                 .put_events()
                 .set_entries(Some(entries))
                 .send()
                 .await
-            {
-                Ok(out) if out.failed_entry_count() == 0 => {}
-                Ok(out) => {
-                    tracing::error!(
-                        detail_type,
-                        failed = out.failed_entry_count(),
-                        "events not published"
-                    )
-                }
-                Err(e) => tracing::error!(
-                    detail_type,
-                    error = %aws_sdk_eventbridge::error::DisplayErrorContext(e),
-                    "events not published"
-                ),
+                .map_err(|e| {
+                    ApiError::internal(format!(
+                        "events not published: {}",
+                        aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            if out.failed_entry_count() > 0 {
+                return Err(ApiError::internal(format!(
+                    "{} of {} {detail_type} events not published",
+                    out.failed_entry_count(),
+                    chunk.len()
+                )));
             }
         }
+        Ok(())
     }
 }

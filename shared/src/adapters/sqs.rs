@@ -4,7 +4,7 @@
 #[cfg(feature = "queue")]
 use crate::adapters::aws::Lazy;
 use crate::error::ApiError;
-use crate::ports::{Queue, QueueName};
+use crate::ports::{InOrder, Queue, QueueName};
 use futures::future::BoxFuture;
 
 #[cfg(feature = "queue")]
@@ -27,7 +27,12 @@ impl SqsQueues {
 
 #[cfg(feature = "queue")]
 impl Queue for SqsQueues {
-    fn send(&self, queue: QueueName, body: String) -> BoxFuture<'_, Result<(), ApiError>> {
+    fn send(
+        &self,
+        queue: QueueName,
+        body: String,
+        order: Option<InOrder>,
+    ) -> BoxFuture<'_, Result<(), ApiError>> {
         Box::pin(async move {
             let url = match queue {
                 QueueName::Jobs => &self.jobs,
@@ -42,6 +47,8 @@ impl Queue for SqsQueues {
                 .send_message()
                 .queue_url(url)
                 .message_body(body)
+                .set_message_group_id(order.as_ref().map(|o| o.group.clone()))
+                .set_message_deduplication_id(order.map(|o| o.dedup_id))
                 .send()
                 .await
                 .map(|_| ())
@@ -59,7 +66,12 @@ impl Queue for SqsQueues {
 pub struct NoQueue;
 
 impl Queue for NoQueue {
-    fn send(&self, _queue: QueueName, _body: String) -> BoxFuture<'_, Result<(), ApiError>> {
+    fn send(
+        &self,
+        _: QueueName,
+        _: String,
+        _: Option<InOrder>,
+    ) -> BoxFuture<'_, Result<(), ApiError>> {
         Box::pin(async {
             Err(ApiError::internal(
                 "this function is built without the `queue` feature of shared",

@@ -41,6 +41,16 @@ pub struct Config {
     pub delivery: Delivery,
     pub vendors: Vendors,
     pub signin: Signin,
+    /// Faults the end-to-end tests inject; off unless a test (through the local stack) sets
+    /// them: no variable turns one on.
+    pub faults: Faults,
+}
+
+/// Faults for tests only.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// The worker stops right after a job's settling transaction, as if its Lambda died there.
+    pub stop_after_settle: bool,
 }
 
 /// Where the data lives and where work and events go.
@@ -147,6 +157,7 @@ impl Config {
             delivery: Delivery::read(&env)?,
             vendors: Vendors::read(&env)?,
             signin: Signin::read(&env)?,
+            faults: Faults::default(),
         })
     }
 }

@@ -95,10 +95,24 @@ pub trait WebhookSecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<WebhookSecrets>, ApiError>> + Send;
 }
 
+/// How a message keeps its place: messages of one `group` are delivered one at a time, in the
+/// order they were sent, and a repeat of `dedup_id` within five minutes is dropped (an SQS FIFO
+/// queue: the webhook queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InOrder {
+    pub group: String,
+    pub dedup_id: String,
+}
+
 /// Where work is sent to be done later: the generation queue (jobs) and the webhook queue
 /// (deliveries). SQS where deployed.
 pub trait Queue: Send + Sync {
-    fn send(&self, queue: QueueName, body: String) -> BoxFuture<'_, Result<(), ApiError>>;
+    fn send(
+        &self,
+        queue: QueueName,
+        body: String,
+        order: Option<InOrder>,
+    ) -> BoxFuture<'_, Result<(), ApiError>>;
     /// What was sent to `queue` and not yet taken, oldest first: only a queue that records what
     /// it is given (the in-memory twin) has any; a real one answers nothing.
     fn take(&self, _queue: QueueName) -> Vec<String> {
@@ -106,14 +120,24 @@ pub trait Queue: Send + Sync {
     }
 }
 
-/// Where changes are announced to other systems (EventBridge where deployed). Publishing never
-/// fails the request that caused it: the change is already stored; a lost event is logged.
+/// Where changes are announced to other systems (EventBridge where deployed). Only the table's
+/// stream publishes: a change is announced after it is stored, and again if publishing failed.
 pub trait Events: Send + Sync {
     fn publish<'a>(
         &'a self,
         detail_type: &'a str,
         details: Vec<serde_json::Value>,
-    ) -> BoxFuture<'a, ()>;
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+}
+
+/// Announcements that no other item records (an outbox in the table, carried out by its
+/// stream).
+pub trait Outbox: Send + Sync {
+    /// Keeps `announcement` for the stream; the same id again writes nothing new.
+    fn put_announcement(
+        &self,
+        announcement: &crate::messages::Announcement,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
 /// Where circuits are kept. Errors are swallowed by implementations (logged): a circuit that

@@ -51,6 +51,7 @@ pub trait Store:
     + Uploads
     + WebhookSecretStore
     + Jobs
+    + Outbox
 {
 }
 impl<T> Store for T where
@@ -68,5 +69,6 @@ impl<T> Store for T where
         + Uploads
         + WebhookSecretStore
         + Jobs
+        + Outbox
 {
 }

@@ -1,7 +1,7 @@
 //! The caller's library: finding an asset (another user's id is simply not found), its bytes,
 //! storing new assets without orphans, and describing them with fresh presigned URLs.
 
-use crate::domain::assets::{ImageRecord, Lineage, asset_detail};
+use crate::domain::assets::{ImageRecord, Lineage};
 use crate::domain::billing::{Settlement, WriteOutcome};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
@@ -66,11 +66,8 @@ pub async fn store_objects<S: Store, B: Blobs>(
             .put_images(records, settles, deps.config.limits.storage_quota_bytes)
             .await
         {
-            WriteOutcome::Written => {
-                let details = records.iter().map(asset_detail).collect();
-                deps.events.publish("Image Created", details).await;
-                return Ok(());
-            }
+            // Announced by the table's stream (`usecases::announcements`).
+            WriteOutcome::Written => return Ok(()),
             WriteOutcome::NotWritten(e) => e,
             WriteOutcome::Unknown(error) => {
                 tracing::error!(%error, keys = ?keys, "metadata write outcome unknown: objects kept");
@@ -330,8 +327,6 @@ pub async fn delete<S: Store, B: Blobs>(
         }
     }
     tracing::info!(user_id, image_id = id, count = doomed.len(), "deleted");
-    let details = doomed.iter().map(asset_detail).collect();
-    deps.events.publish("Image Deleted", details).await;
     Ok(DeletedImage {
         id: id.to_string(),
         object: "image".into(),

@@ -6,6 +6,7 @@ mod deps;
 pub use deps::Deps;
 
 pub mod admin;
+pub mod announcements;
 pub mod auth;
 pub mod billing;
 #[cfg(any(feature = "delivery", feature = "images"))]

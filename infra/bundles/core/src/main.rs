@@ -43,6 +43,7 @@ shared::bootstrap! {
         "webhook-secret" => webhook_secret,
     },
     own: {
+        "announce" => announce,
         "dead-jobs" => dead_jobs,
         "deliver-webhook" => deliver_webhook,
         "doc" => doc,

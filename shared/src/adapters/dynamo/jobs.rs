@@ -40,7 +40,7 @@ fn job_item(j: &Job) -> Item {
     it
 }
 
-fn job_from(it: &Item) -> Result<Job, ApiError> {
+pub(super) fn job_from(it: &Item) -> Result<Job, ApiError> {
     let failure = opt_s(it, "failure")
         .map(|f| serde_json::from_str::<JobFailure>(&f).map_err(|_| corrupt("failure")))
         .transpose()?;

@@ -85,6 +85,11 @@ pub fn versions_prefix(root_id: &str) -> String {
 }
 
 /// A job, listed under its user (ids are time-ordered: newest last).
+/// An announcement kept for the table's stream (see `outbox`).
+pub fn outbox(id: &str) -> Item {
+    key(format!("OUTBOX#{id}"), "OUTBOX")
+}
+
 pub fn job(user_id: &str, id: &str) -> Item {
     key(user_pk(user_id), &format!("{JOB_PREFIX}{id}"))
 }

@@ -22,6 +22,10 @@
 //! - `SIGNIN#<state>` / `SIGNIN`: a sign-in in flight (nonce, PKCE verifier), taken once
 //! - `SPENT#<sha256>` / `SPENT`: an ID token used once, kept until it expires
 //! - `USAGE#<shard>` / `DAY#<day>`: paid work of a UTC day (admins' usage report)
+//! - `OUTBOX#<id>` / `OUTBOX`: an announcement no other item records, for the stream (a day)
+//!
+//! The table's stream (new and old images) is how changes are announced: `stream` reads its
+//! records back into the changes other systems hear about.
 //! - index `gsi1`: guards under `USERDIR` (admins' search by prefix), profiles under `USERS`
 
 mod accounts;
@@ -36,8 +40,10 @@ mod identities;
 mod images;
 mod jobs;
 pub mod keys;
+mod outbox;
 mod rate_limits;
 mod sessions;
+pub mod stream;
 mod uploads;
 mod webhooks;
 

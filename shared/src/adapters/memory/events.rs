@@ -1,5 +1,6 @@
 //! The event bus in memory: what was published, kept for the test that holds a clone.
 
+use crate::error::ApiError;
 use crate::ports::Events;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -16,11 +17,15 @@ impl MemoryEvents {
 }
 
 impl Events for MemoryEvents {
-    fn publish<'a>(&'a self, detail_type: &'a str, details: Vec<Value>) -> BoxFuture<'a, ()> {
+    fn publish<'a>(
+        &'a self,
+        detail_type: &'a str,
+        details: Vec<Value>,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(details.into_iter().map(|d| (detail_type.to_string(), d)));
-        Box::pin(async {})
+        Box::pin(async { Ok(()) })
     }
 }

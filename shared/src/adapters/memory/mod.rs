@@ -94,6 +94,8 @@ struct State {
     identities: HashMap<(crate::domain::signin::Idp, String), String>,
     /// target user → audit entries, oldest first
     audit: HashMap<String, Vec<crate::domain::admin::AuditEntry>>,
+    /// The outbox, by announcement id.
+    outbox: BTreeMap<String, crate::messages::Announcement>,
     webhook_secrets: HashMap<String, crate::domain::webhooks::WebhookSecrets>,
     /// (user, job id) → job; ids sort by creation time.
     jobs: BTreeMap<(String, String), Job>,
@@ -122,6 +124,11 @@ impl MemoryStore {
     /// Queues how the next `put_images` ends.
     pub fn fail_next_put_images(&self, fault: PutFault) {
         self.state().faults.push_back(fault);
+    }
+
+    /// The announcements kept for the stream, by id.
+    pub fn outbox(&self) -> Vec<crate::messages::Announcement> {
+        self.state().outbox.values().cloned().collect()
     }
 
     /// Every hold still present (what the sweeper has yet to see).
@@ -261,4 +268,17 @@ async fn user_with(
         .expect("in memory")
         .expect("a fresh name");
     id
+}
+
+impl Outbox for MemoryStore {
+    async fn put_announcement(
+        &self,
+        announcement: &crate::messages::Announcement,
+    ) -> Result<(), ApiError> {
+        self.state()
+            .outbox
+            .entry(announcement.id.clone())
+            .or_insert_with(|| announcement.clone());
+        Ok(())
+    }
 }

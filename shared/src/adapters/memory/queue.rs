@@ -1,7 +1,7 @@
 //! The queues in memory: what was sent, kept until a test takes it.
 
 use crate::error::ApiError;
-use crate::ports::{Queue, QueueName};
+use crate::ports::{InOrder, Queue, QueueName};
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +9,12 @@ use std::sync::{Arc, Mutex};
 pub struct MemoryQueue(Arc<Mutex<Vec<(QueueName, String)>>>);
 
 impl Queue for MemoryQueue {
-    fn send(&self, queue: QueueName, body: String) -> BoxFuture<'_, Result<(), ApiError>> {
+    fn send(
+        &self,
+        queue: QueueName,
+        body: String,
+        _order: Option<InOrder>,
+    ) -> BoxFuture<'_, Result<(), ApiError>> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())

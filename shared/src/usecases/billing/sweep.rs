@@ -22,7 +22,7 @@ pub struct SweepReport {
     pub settled: usize,
     /// Holds that could not be handled (postponed to a later sweep).
     pub failed: usize,
-    /// Jobs failed because their hold fell due: the caller announces them.
+    /// Jobs failed because their hold fell due (the table's stream announces them).
     #[serde(skip)]
     pub expired_jobs: Vec<crate::domain::jobs::Job>,
 }

@@ -5,8 +5,8 @@ use crate::domain::billing::Hold;
 use crate::domain::jobs::{CancelOutcome, Job, JobEnd, JobFailure, JobStatus, WebhookEvent};
 use crate::domain::{DAY_SECONDS, now_epoch};
 use crate::error::ApiError;
-use crate::messages::{Delivery, JobMessage};
-use crate::ports::{Blobs, QueueName, Store};
+use crate::messages::{Announcement, Delivery, JobMessage, QueueSubmission};
+use crate::ports::{Blobs, InOrder, QueueName, Store};
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::billing::charges::{HOLD_SECONDS, Unwound};
@@ -51,7 +51,6 @@ pub async fn cancel<S: Store, B: Blobs>(
         CancelOutcome::Canceled(job) => {
             tracing::info!(user_id, job_id = id, "queued job canceled");
             give_back(deps, &job).await;
-            announce(deps, &job).await;
             Ok(job)
         }
         CancelOutcome::Requested(job) => {
@@ -60,13 +59,12 @@ pub async fn cancel<S: Store, B: Blobs>(
         }
         // Whoever ended it may have died before giving back (a retried cancel whose first
         // answer was lost, a worker killed after failing the job): finish that first.
-        CancelOutcome::Finished(job)
-            if job.status != JobStatus::Succeeded && give_back(deps, &job).await =>
-        {
-            announce(deps, &job).await;
+        CancelOutcome::Finished(job) => {
+            if job.status != JobStatus::Succeeded {
+                give_back(deps, &job).await;
+            }
             Err(finished(id, &job))
         }
-        CancelOutcome::Finished(job) => Err(finished(id, &job)),
         CancelOutcome::Missing => Err(no_job(id)),
     }
 }
@@ -105,9 +103,7 @@ pub async fn end<S: Store, B: Blobs>(
         // that end owed, if it is still owed.
         return match deps.store.job(&job.user_id, &job.id).await? {
             Some(j) if j.status == status => {
-                if give_back(deps, &j).await {
-                    announce(deps, &j).await;
-                }
+                give_back(deps, &j).await;
                 Ok(true)
             }
             _ => Ok(false),
@@ -120,7 +116,6 @@ pub async fn end<S: Store, B: Blobs>(
         ..job.clone()
     };
     give_back(deps, &ended).await;
-    announce(deps, &ended).await;
     Ok(true)
 }
 
@@ -152,33 +147,49 @@ pub async fn give_back<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) -> bool
     }
 }
 
-/// Sends what a job's transition owes: its webhook (if it asked for this event) through the
-/// webhook queue, and its event on the bus. Never fails the transition: it is
-/// already stored, and webhooks keep the same id when sent again.
-pub async fn announce<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) {
-    let event = match job.status {
-        JobStatus::Processing => WebhookEvent::Started,
-        s if s.is_terminal() => WebhookEvent::Completed,
-        _ => return,
+/// What a job's transition owes other systems, called for each transition the table's stream
+/// carries: its webhook (if it asked for this event) through the webhook queue, and its event
+/// on the bus. Both carry ids derived from the transition (`msg_<job>_<event>` as
+/// `webhook-id`, `evt_<job>_<status>` as `event_id`), the same however often it is sent.
+pub async fn announce<S: Store, B: Blobs>(deps: &Deps<S, B>, job: &Job) -> Result<(), ApiError> {
+    let (event, detail_type) = match job.status {
+        JobStatus::Queued => (None, "Job Queued"),
+        JobStatus::Processing => (Some(WebhookEvent::Started), "Job Started"),
+        JobStatus::Succeeded => (Some(WebhookEvent::Completed), "Job Succeeded"),
+        JobStatus::Failed => (Some(WebhookEvent::Completed), "Job Failed"),
+        JobStatus::Canceled => (Some(WebhookEvent::Completed), "Job Canceled"),
     };
     let body = object(job);
-    if let Some(url) = &job.webhook
+    if let (Some(event), Some(url)) = (event, &job.webhook)
         && job.webhook_events.contains(&event)
-        && let Err(e) = send_webhook(deps, job, url, &body, event).await
     {
-        tracing::error!(job_id = %job.id, error = %e, "could not queue a job's webhook");
+        send_webhook(deps, job, url, &body, event).await?;
     }
-    {
-        let detail_type = match job.status {
-            JobStatus::Processing => "Job Started",
-            JobStatus::Succeeded => "Job Succeeded",
-            JobStatus::Failed => "Job Failed",
-            _ => "Job Canceled",
-        };
-        let mut detail = serde_json::to_value(&body).unwrap_or_default();
-        detail["user_id"] = job.user_id.clone().into();
-        deps.events.publish(detail_type, vec![detail]).await;
-    }
+    let mut detail = serde_json::to_value(&body).map_err(ApiError::internal)?;
+    detail["user_id"] = job.user_id.clone().into();
+    detail["event_id"] = format!("evt_{}_{}", job.id, job.status.as_str()).into();
+    deps.events.publish(detail_type, vec![detail]).await
+}
+
+/// Announces that a submission from the queue was refused, through the outbox (the refusal
+/// changes no other item): `Submission Refused` with `{user_id, reference, error}`. The queue
+/// message's id names it, so a message delivered again is announced once.
+pub async fn refuse_submission<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    message_id: &str,
+    sub: &QueueSubmission,
+    error: &ApiError,
+) -> Result<(), ApiError> {
+    let announcement = Announcement {
+        id: format!("evt_refused_{message_id}"),
+        detail_type: "Submission Refused".into(),
+        detail: serde_json::json!({
+            "user_id": sub.user_id,
+            "reference": sub.reference,
+            "error": error.body()["error"],
+        }),
+    };
+    deps.store.put_announcement(&announcement).await
 }
 
 pub(super) async fn send_webhook<S: Store, B: Blobs>(
@@ -202,8 +213,15 @@ pub(super) async fn send_webhook<S: Store, B: Blobs>(
     }
     let body = serde_json::to_value(&body).map_err(ApiError::internal)?;
     let delivery = Delivery::of_job(&job.id, event, &job.user_id, url, body);
+    // A job's webhooks in their order: `started` is never delivered after `completed`.
+    let order = InOrder {
+        group: job.id.clone(),
+        dedup_id: delivery.id.clone(),
+    };
     let delivery = serde_json::to_string(&delivery).map_err(ApiError::internal)?;
-    deps.queues.send(QueueName::Webhooks, delivery).await
+    deps.queues
+        .send(QueueName::Webhooks, delivery, Some(order))
+        .await
 }
 
 /// A job whose message reached the dead-letter queue: it failed for good. Ends it (if no

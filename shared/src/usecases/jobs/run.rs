@@ -14,7 +14,7 @@ use crate::usecases::Deps;
 use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::jobs::steps::{image_keys, store_results};
 use crate::usecases::jobs::video::run_video;
-use crate::usecases::jobs::{LEASE_SECONDS, announce, end, failure_of, give_back};
+use crate::usecases::jobs::{LEASE_SECONDS, end, failure_of, give_back};
 use futures::future::BoxFuture;
 use std::sync::atomic::Ordering;
 
@@ -95,9 +95,9 @@ pub async fn run<S: Store, B: Blobs>(
                 status = job.status.as_str(),
                 "job already over"
             );
-            // Whoever ended it may have died before giving back and announcing.
-            if job.status != JobStatus::Succeeded && give_back(deps, &job).await {
-                announce(deps, &job).await;
+            // Whoever ended it may have died before giving back (the stream announced it).
+            if job.status != JobStatus::Succeeded {
+                give_back(deps, &job).await;
             }
             return Ok(Ran::Done);
         }
@@ -108,9 +108,6 @@ pub async fn run<S: Store, B: Blobs>(
     };
     let attempt = job.attempt;
     tracing::info!(job_id = id, attempt, "job started");
-    if attempt == 1 {
-        announce(deps, &job).await;
-    }
     // The hold lists every object an attempt writes, before it writes them: the sweeper, or
     // the attempt that wins, removes those of attempts that died.
     let Some(hold) = deps.store.hold(id).await? else {
@@ -199,20 +196,15 @@ pub async fn run<S: Store, B: Blobs>(
         None,
     )
     .await;
-    let response = match stored {
-        Ok(response) => response,
-        Err(e) => return not_stored(deps, uid, id, attempt, e).await,
-    };
+    if let Err(e) = stored {
+        return not_stored(deps, uid, id, attempt, e).await;
+    }
+    if deps.config.faults.stop_after_settle {
+        return Err(ApiError::internal(
+            "fault injected: the worker stopped after the settling transaction",
+        ));
+    }
     drop_inputs(deps, id, &inputs_kept).await;
-    // As the settling transaction wrote it (no read needed).
-    let done = Job {
-        status: JobStatus::Succeeded,
-        progress: 100,
-        result: Some(crate::usecases::jobs::steps::replayable(&response)?),
-        completed_at: Some(completed_at),
-        ..job
-    };
-    announce(deps, &done).await;
     tracing::info!(job_id = id, attempt, "job succeeded");
     Ok(Ran::Done)
 }

@@ -309,7 +309,7 @@ pub async fn submit<S: Store, B: Blobs>(
         user_id: uid.to_string(),
     })
     .map_err(ApiError::internal)?;
-    if let Err(e) = deps.queues.send(QueueName::Jobs, message).await {
+    if let Err(e) = deps.queues.send(QueueName::Jobs, message, None).await {
         tracing::error!(user_id = %uid, %job_id, error = %e, "job not queued: failing it");
         end(
             deps,

@@ -105,14 +105,14 @@ mod lifecycle {
         job.webhook = Some("https://example.com/hook".into());
         job.webhook_events = vec![WebhookEvent::Completed];
         job.status = JobStatus::Processing;
-        announce(&d, &job).await;
+        announce(&d, &job).await.unwrap();
         assert!(
             d.queues.take(QueueName::Webhooks).is_empty(),
             "started was not asked for"
         );
         job.status = JobStatus::Failed;
-        announce(&d, &job).await;
-        announce(&d, &job).await;
+        announce(&d, &job).await.unwrap();
+        announce(&d, &job).await.unwrap();
         let sent = d.queues.take(QueueName::Webhooks);
         let ids: Vec<String> = sent
             .iter()
@@ -124,25 +124,36 @@ mod lifecycle {
     }
 
     #[tokio::test]
-    async fn a_start_and_an_end_publish_their_events_with_the_jobs_owner() {
+    async fn each_status_publishes_its_event_with_the_jobs_owner_and_a_stable_id() {
         let mut d = in_memory();
         let events = MemoryEvents::default();
         d.events = std::sync::Arc::new(events.clone());
         let user = user_with_credits(&d.store, 10).await;
         let mut job = queued(&d.store, &user).await;
-        announce(&d, &job).await;
-        assert!(events.take().is_empty(), "a queued job announces nothing");
+        announce(&d, &job).await.unwrap();
         job.status = JobStatus::Processing;
-        announce(&d, &job).await;
+        announce(&d, &job).await.unwrap();
         job.status = JobStatus::Succeeded;
-        announce(&d, &job).await;
+        announce(&d, &job).await.unwrap();
         let published = events.take();
         let kinds: Vec<&str> = published.iter().map(|(t, _)| t.as_str()).collect();
-        assert_eq!(kinds, ["Job Started", "Job Succeeded"]);
+        assert_eq!(kinds, ["Job Queued", "Job Started", "Job Succeeded"]);
         for (_, detail) in &published {
             assert_eq!(detail["id"], job.id.as_str());
             assert_eq!(detail["user_id"], user.as_str());
         }
+        let ids: Vec<&str> = published
+            .iter()
+            .map(|(_, d)| d["event_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids[2],
+            format!("evt_{}_succeeded", job.id),
+            "derived from the change"
+        );
+        // The same transition announced again carries the same id.
+        announce(&d, &job).await.unwrap();
+        assert_eq!(events.take()[0].1["event_id"], ids[2]);
     }
 }
 

@@ -2,7 +2,7 @@
 //! and spritesheet stored as one asset.
 
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
-use crate::domain::jobs::{Checkpoint, Job, JobRequest, JobStatus};
+use crate::domain::jobs::{Checkpoint, Job, JobRequest};
 use crate::domain::videos::{CreateVideoRequest, extra_keys};
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
@@ -11,8 +11,7 @@ use crate::providers::ProviderError;
 use crate::usecases::Deps;
 use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::jobs::{
-    Ran, announce, canceled, clear_earlier_attempts, drop_inputs, fail, job_call, job_goes_on,
-    not_stored,
+    Ran, canceled, clear_earlier_attempts, drop_inputs, fail, job_call, job_goes_on, not_stored,
 };
 use crate::usecases::library::{Processed, store_objects};
 use crate::wire::{ImageData, ImagesResponse};
@@ -149,14 +148,6 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
     // Boxed: its transaction would otherwise grow every caller's future (and stack).
     Box::pin(crate::usecases::referrals::after_paid(deps, uid)).await;
     drop_inputs(deps, id, &inputs_kept).await;
-    let done = Job {
-        status: JobStatus::Succeeded,
-        progress: 100,
-        result: Some(result),
-        completed_at: Some(completed_at),
-        ..job.clone()
-    };
-    announce(deps, &done).await;
     tracing::info!(
         job_id = id,
         attempt,
