@@ -1,8 +1,9 @@
-//! The webhook-queue consumer: one signed POST per message, a job's messages in their order. A receiver that fails (non-2xx,
-//! timeout, unreachable) gets the message back later, doubling the wait from 30 s up to 6 h, so
-//! the 13 receives the queue allows span about a day before the dead-letter queue; the
-//! `webhook-id` stays the same on every attempt. A target that is refused (private address,
-//! not https) is logged and dropped: retrying cannot make it deliverable.
+//! The webhook-queue consumer: one signed POST per message, a job's messages in their order. A
+//! receiver that fails (non-2xx, timeout, unreachable) gets the message back later, doubling the
+//! wait from 30 s up to 6 h, so the 13 receives the queue allows span about a day before the
+//! dead-letter queue; the `webhook-id` stays the same on every attempt. A target that is
+//! refused (private address, not https) is logged and dropped: retrying cannot make it
+//! deliverable.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent};

@@ -79,8 +79,8 @@ pub(super) fn finished(id: &str, job: &Job) -> ApiError {
     }
 }
 
-/// Ends a job that did not succeed, if it is still `from` (and `attempt`'s), gives back what
-/// it took and announces it. `false` when someone else ended it first.
+/// Ends a job that did not succeed, if it is still `from` (and `attempt`'s), and gives back what
+/// it took (the table's stream announces the end). `false` when someone else ended it first.
 pub async fn end<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     job: &Job,
