@@ -7,13 +7,11 @@ use super::outbox::announcement_from;
 use super::*;
 use crate::messages::Change;
 use aws_lambda_events::event::dynamodb::EventRecord;
-use base64::Engine;
-use serde_json::Value;
 
 /// What a stream record changed, if it is anything other systems hear about.
 pub fn change_of(record: &EventRecord) -> Result<Option<Change>, ApiError> {
-    let new = item_of(&record.change.new_image)?;
-    let old = item_of(&record.change.old_image)?;
+    let new = item_of(&record.change.new_image);
+    let old = item_of(&record.change.old_image);
     let entity = new
         .as_ref()
         .or(old.as_ref())
@@ -38,73 +36,8 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, ApiError> {
     )
 }
 
-/// A stream image (DynamoDB JSON) as the SDK's item; `None` when the record has none.
-fn item_of(image: &serde_dynamo::Item) -> Result<Option<Item>, ApiError> {
-    let json = serde_json::to_value(image).map_err(ApiError::internal)?;
-    let Some(fields) = json.as_object().filter(|f| !f.is_empty()) else {
-        return Ok(None);
-    };
-    fields
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), attribute(v)?)))
-        .collect::<Result<Item, ApiError>>()
-        .map(Some)
-}
-
-fn attribute(v: &Value) -> Result<AttributeValue, ApiError> {
-    let bad = || corrupt("stream image");
-    let (tag, v) = v
-        .as_object()
-        .and_then(|o| o.iter().next())
-        .ok_or_else(bad)?;
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    let texts = |v: &Value| -> Result<Vec<String>, ApiError> {
-        v.as_array()
-            .ok_or_else(bad)?
-            .iter()
-            .map(|x| text(x).ok_or_else(bad))
-            .collect()
-    };
-    let bytes = |v: &Value| -> Result<aws_sdk_dynamodb::primitives::Blob, ApiError> {
-        let b64 = v.as_str().ok_or_else(bad)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map(aws_sdk_dynamodb::primitives::Blob::new)
-            .map_err(|_| bad())
-    };
-    Ok(match tag.as_str() {
-        "S" => AttributeValue::S(text(v).ok_or_else(bad)?),
-        "N" => AttributeValue::N(text(v).ok_or_else(bad)?),
-        "BOOL" => AttributeValue::Bool(v.as_bool().ok_or_else(bad)?),
-        "NULL" => AttributeValue::Null(true),
-        "SS" => AttributeValue::Ss(texts(v)?),
-        "NS" => AttributeValue::Ns(texts(v)?),
-        "B" => AttributeValue::B(bytes(v)?),
-        "BS" => AttributeValue::Bs(
-            v.as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(bytes)
-                .collect::<Result<_, _>>()?,
-        ),
-        "L" => AttributeValue::L(
-            v.as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(attribute)
-                .collect::<Result<_, _>>()?,
-        ),
-        "M" => AttributeValue::M(
-            v.as_object()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), attribute(v)?)))
-                .collect::<Result<_, ApiError>>()?,
-        ),
-        _ => return Err(bad()),
-    })
+/// A stream image as the SDK's item (serde_dynamo converts each value); `None` when the
+/// record has none.
+fn item_of(image: &serde_dynamo::Item) -> Option<Item> {
+    (!image.is_empty()).then(|| image.clone().into())
 }

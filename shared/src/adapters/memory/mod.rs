@@ -126,11 +126,6 @@ impl MemoryStore {
         self.state().faults.push_back(fault);
     }
 
-    /// The announcements kept for the stream, by id.
-    pub fn outbox(&self) -> Vec<crate::messages::Announcement> {
-        self.state().outbox.values().cloned().collect()
-    }
-
     /// Every hold still present (what the sweeper has yet to see).
     pub fn holds(&self) -> Vec<Hold> {
         let mut holds: Vec<Hold> = self.state().holds.values().cloned().collect();
