@@ -46,6 +46,7 @@ PARAMETERS = {"JwtSecret": "j" * 40, "OpenAiApiKey": "sk-release-check", "FalKey
 # What SAM adds to every function's role, and to those an SQS queue feeds.
 BASIC = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 SQS_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+STREAM_POLLER = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 
 failures = []
 
@@ -302,11 +303,17 @@ def check_translation(built):
             fail(f"{fid}: no role of its own ({role_id})")
         roles.add(role_id)
         managed = set(role["Properties"].get("ManagedPolicyArns", []))
-        sqs_fed = any(e["Type"] == "SQS" for e in sp.get("Events", {}).values())
-        allowed = {BASIC} | ({SQS_POLLER} if sqs_fed else set())
+        events = sp.get("Events", {})
+        sqs_fed = any(e["Type"] == "SQS" for e in events.values())
+        stream_fed = any(e["Type"] == "DynamoDB" for e in events.values())
+        allowed = {BASIC} | ({SQS_POLLER} if sqs_fed else set()) | ({STREAM_POLLER} if stream_fed else set())
         if managed - allowed:
             fail(f"{fid}: managed policies {managed - allowed}")
-        inline = sorted(json.dumps(policy(pol)) for pol in role["Properties"].get("Policies", []))
+        # SAM adds one of its own per stream event with an on-failure queue: SendMessage to it.
+        destination = {f"{fid}{name}SQSPolicy" for name, e in events.items()
+                       if e["Type"] == "DynamoDB" and "DestinationConfig" in e.get("Properties", {})}
+        inline = sorted(json.dumps(policy(pol)) for pol in role["Properties"].get("Policies", [])
+                        if pol.get("PolicyName") not in destination)
         declared = sorted(json.dumps(policy(pol)) for pol in sp.get("Policies", []))
         if inline != declared:
             fail(f"{fid}: its role's statements are not its template's Policies")
@@ -322,7 +329,7 @@ def check_translation(built):
             if t == "AWS::Lambda::Permission" and refs_to(rp.get("FunctionName"), fid):
                 triggers.append(rp.get("Principal"))
             elif t == "AWS::Lambda::EventSourceMapping" and refs_to(rp.get("FunctionName"), fid):
-                triggers.append("sqs")
+                triggers.append("dynamodb" if "StreamArn" in json.dumps(rp.get("EventSourceArn")) else "sqs")
             elif t == "AWS::Scheduler::Schedule" and refs_to(rp.get("Target"), fid):
                 triggers.append("schedule")
         if not triggers:
