@@ -339,9 +339,9 @@ impl shared::ports::Blobs for Noting {
     async fn presign_get(
         &self,
         key: &str,
-        ttl: std::time::Duration,
+        signing: shared::domain::delivery::Signing,
     ) -> Result<String, shared::ApiError> {
-        self.s3.presign_get(key, ttl).await
+        self.s3.presign_get(key, signing).await
     }
     async fn presign_put(
         &self,

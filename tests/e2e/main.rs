@@ -12,6 +12,7 @@ mod bus_events;
 mod charges;
 mod credentials;
 mod defects;
+mod delivery;
 mod edits;
 mod events;
 mod generation;

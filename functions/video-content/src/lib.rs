@@ -29,7 +29,10 @@ async fn content<S: Store, B: Blobs>(
     redirect(
         &deps
             .blobs
-            .presign_get(&key, deps.config.delivery.presign_ttl)
+            .presign_get(
+                &key,
+                deps.config.delivery.urls.at(shared::domain::now_epoch()),
+            )
             .await?,
     )
 }

@@ -1,6 +1,7 @@
 //! S3 adapter: private objects, reached by clients only through presigned GET URLs.
 
 use crate::adapters::aws::Lazy;
+use crate::domain::delivery::{OBJECT_CACHE_CONTROL, PRIVATE_CACHE_CONTROL, Signing};
 use crate::error::ApiError;
 use crate::ports::Blobs;
 use aws_sdk_s3::Client;
@@ -60,6 +61,8 @@ impl Blobs for S3Blobs {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            // Keys never get new content (a new version is a new key).
+            .cache_control(OBJECT_CACHE_CONTROL)
             .body(ByteStream::from(bytes))
             .send()
             .await
@@ -126,8 +129,14 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
-    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| s3_error("presign", e))?;
+    async fn presign_get(&self, key: &str, signing: Signing) -> Result<String, ApiError> {
+        let config = PresigningConfig::builder()
+            .start_time(
+                std::time::UNIX_EPOCH + Duration::from_secs(signing.signed_at.max(0) as u64),
+            )
+            .expires_in(signing.valid_for)
+            .build()
+            .map_err(|e| s3_error("presign", e))?;
         let req = self
             .client
             .get()
@@ -135,6 +144,8 @@ impl Blobs for S3Blobs {
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            // A presigned URL is one user's: their browser may keep it, a shared cache may not.
+            .response_cache_control(PRIVATE_CACHE_CONTROL)
             .presigned(config)
             .await
             .map_err(|e| s3_error("presign", e))?;
@@ -196,7 +207,9 @@ impl crate::ports::Staging for S3Blobs {
             // Under tmp/, which the bucket expires after a day: no input outlives its use long.
             let key = format!("tmp/vendor-inputs/{}", uuid::Uuid::new_v4());
             self.put(&key, bytes, content_type).await?;
-            self.presign_get(&key, STAGED_INPUT_TTL).await
+            let now = crate::domain::now_epoch();
+            self.presign_get(&key, Signing::fresh(now, STAGED_INPUT_TTL))
+                .await
         })
     }
 }

@@ -10,6 +10,7 @@ mod vendors;
 pub use signin::{AppleSigning, IdentityProvider, Signin};
 pub use vendors::Vendors;
 
+use crate::domain::delivery::UrlWindow;
 use crate::secrets::Secret;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,13 +129,28 @@ pub struct Accounts {
     pub public_base_url: Option<String>,
 }
 
-/// How results reach clients: presigned URLs, webhooks.
+/// How results reach clients: signed URLs, webhooks.
 #[derive(Clone, Debug)]
 pub struct Delivery {
-    /// Lifetime of presigned GET URLs (default 1 hour, at most 7 days).
-    pub presign_ttl: Duration,
+    /// URLs are signed at the start of a window (`URL_WINDOW_SECONDS`, default 1 hour) and stay
+    /// valid `PRESIGN_TTL_SECONDS` (default 1 hour) past its end: at most 7 days in all.
+    pub urls: UrlWindow,
+    /// `DELIVERY=cloudfront`: objects reach clients through a CloudFront distribution's signed
+    /// URLs; unset or `s3`, through presigned S3 URLs.
+    pub cdn: Option<Cdn>,
     /// Lets webhooks reach loopback and private addresses (a local receiver under `make run`).
     pub allow_private_webhook_targets: bool,
+}
+
+/// A CloudFront distribution in front of the bucket, and the key its signed URLs use.
+#[derive(Clone, Debug)]
+pub struct Cdn {
+    /// `CDN_DOMAIN`: the distribution's domain (`d111111abcdef8.cloudfront.net`, or an alias).
+    pub domain: String,
+    /// `CDN_KEY_ID`: the CloudFront public key's id (the `Key-Pair-Id` of signed URLs).
+    pub key_id: String,
+    /// `CDN_PRIVATE_KEY` (PEM), or the Secrets Manager secret `CDN_PRIVATE_KEY_ARN` names.
+    pub private_key: Arc<Secret>,
 }
 
 impl Config {
@@ -384,15 +400,46 @@ impl Accounts {
 
 impl Delivery {
     fn read(env: &Env) -> Result<Self, ConfigError> {
+        const WEEK: u64 = 7 * 24 * 3600;
         let presign: u64 = env.parse("PRESIGN_TTL_SECONDS", 3600)?;
-        if !(1..=7 * 24 * 3600).contains(&presign) {
+        if !(1..=WEEK).contains(&presign) {
             return Err(ConfigError::Invalid {
                 name: "PRESIGN_TTL_SECONDS",
                 reason: "must be between 1 second and 7 days (604800)".into(),
             });
         }
+        let window: u64 = env.parse("URL_WINDOW_SECONDS", 3600)?;
+        // S3 refuses a presigned URL valid for more than 7 days.
+        if window == 0 || window + presign > WEEK {
+            return Err(ConfigError::Invalid {
+                name: "URL_WINDOW_SECONDS",
+                reason: format!(
+                    "must be at least 1 and, with PRESIGN_TTL_SECONDS ({presign}), at most 7 days (604800)"
+                ),
+            });
+        }
+        let cdn = match env.get("DELIVERY").as_deref().map(str::trim) {
+            None | Some("s3") => None,
+            Some("cloudfront") => Some(Cdn {
+                domain: env.required("CDN_DOMAIN")?,
+                key_id: env.required("CDN_KEY_ID")?,
+                private_key: env
+                    .secret("CDN_PRIVATE_KEY", "CDN_PRIVATE_KEY_ARN", 1)?
+                    .ok_or(ConfigError::Missing("CDN_PRIVATE_KEY"))?,
+            }),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "DELIVERY",
+                    reason: format!("{other:?}: must be s3 or cloudfront"),
+                });
+            }
+        };
         Ok(Self {
-            presign_ttl: Duration::from_secs(presign),
+            urls: UrlWindow {
+                window: Duration::from_secs(window),
+                ttl: Duration::from_secs(presign),
+            },
+            cdn,
             allow_private_webhook_targets: env.parse("ALLOW_PRIVATE_WEBHOOK_TARGETS", false)?,
         })
     }
@@ -424,7 +471,9 @@ mod tests {
         );
         assert_eq!(c.limits.rate_limit_per_hour, 100);
         assert_eq!(c.aws.endpoint_url, None);
-        assert_eq!(c.delivery.presign_ttl, Duration::from_secs(3600));
+        assert_eq!(c.delivery.urls.ttl, Duration::from_secs(3600));
+        assert_eq!(c.delivery.urls.window, Duration::from_secs(3600));
+        assert!(c.delivery.cdn.is_none());
         assert_eq!(c.limits.daily_image_limit, 50);
         assert!(c.vendors.openai_api_key.is_none());
     }

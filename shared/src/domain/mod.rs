@@ -6,6 +6,7 @@ pub mod assets;
 pub mod billing;
 pub mod catalog;
 pub mod circuits;
+pub mod delivery;
 pub mod generation;
 pub mod jobs;
 pub mod prompts;

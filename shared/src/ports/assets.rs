@@ -78,10 +78,12 @@ pub trait Blobs: Send + Sync {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, ApiError>> + Send;
     /// Deletes every key; missing keys are not an error.
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// A URL that reads the object, signed as `signing` says: the same key and signing give
+    /// the same URL, so a client's cache recognises an object it already has.
     fn presign_get(
         &self,
         key: &str,
-        ttl: std::time::Duration,
+        signing: crate::domain::delivery::Signing,
     ) -> impl Future<Output = Result<String, ApiError>> + Send;
     /// A presigned PUT with the content type and length bound into the signature.
     fn presign_put(

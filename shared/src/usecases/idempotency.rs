@@ -211,7 +211,10 @@ pub async fn rehydrate<S: Store, B: Blobs>(
         if d.url.is_some() {
             d.url = Some(
                 deps.blobs
-                    .presign_get(&record.key, deps.config.delivery.presign_ttl)
+                    .presign_get(
+                        &record.key,
+                        deps.config.delivery.urls.at(crate::domain::now_epoch()),
+                    )
                     .await?,
             );
         }

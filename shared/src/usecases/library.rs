@@ -340,10 +340,10 @@ pub async fn image_info<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     r: &ImageRecord,
 ) -> Result<ImageInfo, ApiError> {
-    let ttl = deps.config.delivery.presign_ttl;
-    let url = deps.blobs.presign_get(&r.key, ttl).await?;
+    let signing = deps.config.delivery.urls.at(now_epoch());
+    let url = deps.blobs.presign_get(&r.key, signing).await?;
     let thumbnail_url = match &r.thumbnail_key {
-        Some(k) => Some(deps.blobs.presign_get(k, ttl).await?),
+        Some(k) => Some(deps.blobs.presign_get(k, signing).await?),
         None => None,
     };
     Ok(ImageInfo {
@@ -369,7 +369,7 @@ pub async fn image_info<S: Store, B: Blobs>(
         created_at: r.created_at,
         url,
         thumbnail_url,
-        urls_expire_at: now_epoch() + ttl.as_secs() as i64,
+        urls_expire_at: signing.expires_at(),
     })
 }
 

@@ -200,8 +200,16 @@ impl Blobs for MemoryBlobs {
         Ok(())
     }
 
-    async fn presign_get(&self, key: &str, ttl: std::time::Duration) -> Result<String, ApiError> {
-        Ok(format!("memory://{key}?expires_in={}", ttl.as_secs()))
+    async fn presign_get(
+        &self,
+        key: &str,
+        signing: crate::domain::delivery::Signing,
+    ) -> Result<String, ApiError> {
+        Ok(format!(
+            "memory://{key}?signed_at={}&expires={}",
+            signing.signed_at,
+            signing.expires_at()
+        ))
     }
 
     async fn presign_put(

@@ -317,7 +317,7 @@ pub async fn store_results<S: Store, B: Blobs>(
             ResponseFormat::Url => (
                 Some(
                     deps.blobs
-                        .presign_get(&record.key, deps.config.delivery.presign_ttl)
+                        .presign_get(&record.key, deps.config.delivery.urls.at(now_epoch()))
                         .await?,
                 ),
                 None,

@@ -1,0 +1,126 @@
+//! Delivery that caches: the same URL for the same object within a window, objects that say
+//! they never change, and URLs that stop working when their asset is deleted.
+
+use e2e_tests::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const IMMUTABLE_PRIVATE: &str = "private, max-age=31536000, immutable";
+
+async fn fetch(t: &TestStack, url: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+    let resp = t.http.get(url).send().await.unwrap();
+    let status = resp.status();
+    let cache = resp
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, cache, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn reads_within_a_window_get_the_same_urls_and_objects_say_they_never_change() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    // Both reads must fall in one hour-long window.
+    away_from_window_edge(HOUR, 10).await;
+    let r = t
+        .generate(&s.access, json!({"prompt": "a lighthouse"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["data"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/images/{id}");
+    let first = t.get(&path, Some(&s.access)).await;
+    let listed = t.get("/v1/images", Some(&s.access)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = t.get(&path, Some(&s.access)).await;
+    for field in ["url", "thumbnail_url", "urls_expire_at"] {
+        assert!(!first.body[field].is_null(), "{field}: {}", first.text);
+        assert_eq!(first.body[field], second.body[field], "{field}");
+        assert_eq!(first.body[field], listed.body["data"][0][field], "{field}");
+    }
+    // The generation's own answer names the same URL.
+    assert_eq!(r.body["data"][0]["url"], first.body["url"]);
+    // Valid at least the TTL (1 h) from now, at most window + TTL (2 h).
+    let left = first.body["urls_expire_at"].as_i64().unwrap() - shared::domain::now_epoch();
+    assert!((3590..=7200).contains(&left), "{left}");
+
+    // Through the URL, the browser is told to keep the object for itself.
+    for field in ["url", "thumbnail_url"] {
+        let (status, cache, bytes) = fetch(&t, first.body[field].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{field}");
+        assert_eq!(cache.as_deref(), Some(IMMUTABLE_PRIVATE), "{field}");
+        assert!(image::load_from_memory(&bytes).is_ok(), "{field}");
+    }
+    // Every object says, for any cache in front of the bucket, that it never changes.
+    for key in t.object_keys().await {
+        let head = t
+            .stack
+            .clients
+            .s3
+            .head_object()
+            .bucket(t.bucket())
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            head.cache_control(),
+            Some(shared::domain::delivery::OBJECT_CACHE_CONTROL),
+            "{key}"
+        );
+    }
+
+    // Deleted, its URLs stop working at once (its objects are gone).
+    let url = first.body["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.delete(&path, Some(&s.access)).await.status,
+        StatusCode::OK
+    );
+    let (status, _, _) = fetch(&t, &url).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn the_next_window_signs_anew_and_a_new_version_never_changes_an_old_url() {
+    let t = start_with(&[("UrlWindowSeconds", "2")]).await;
+    let (_, s) = t.new_user().await;
+    let make = |prompt: &'static str| {
+        let t = &t;
+        let token = s.access.clone();
+        async move {
+            let r = t.generate(&token, json!({"prompt": prompt})).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.body["data"][0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id = make("a red kite").await;
+    let other = make("a blue kite").await;
+    let path = format!("/v1/images/{id}");
+    let before = t.get(&path, Some(&s.access)).await;
+    let (_, _, old_bytes) = fetch(&t, before.body["url"].as_str().unwrap()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let after = t.get(&path, Some(&s.access)).await;
+    assert_ne!(
+        before.body["url"], after.body["url"],
+        "a new window signs anew"
+    );
+
+    // A new version is a new asset with new keys: the old URL still gives the old bytes.
+    let v2 = t
+        .send(
+            t.http
+                .patch(t.url(&path))
+                .bearer_auth(&s.access)
+                .json(&json!({"image_id": other})),
+        )
+        .await;
+    assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.text);
+    assert_ne!(v2.body["id"], json!(id));
+    let (status, _, again) = fetch(&t, before.body["url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, old_bytes);
+    assert_ne!(v2.body["url"], before.body["url"]);
+}
