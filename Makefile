@@ -157,7 +157,7 @@ bench: venv nasm deploy-tools qemu
 	$(SAM) build
 	$(LAMBDA) build --release --arm64 -p coldstart-hello
 	$(VENV)/bin/python infra/bench/coldstart.py --runs 15 me models generate-image
-	for p in bundle-core bundle-media coldstart-hello; do \
+	for p in bundle-core bundle-media bundle-variants coldstart-hello; do \
 	  $(LAMBDA) build --release --lambda-dir target/lambda-x86_64 -p $$p || exit 1; done
 	$(VENV)/bin/python infra/bench/coldstart.py --lambda-dir target/lambda-x86_64 --runs 15 \
 		me models generate-image

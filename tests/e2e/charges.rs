@@ -76,6 +76,7 @@ pub(crate) fn record_of(user_id: &str, id: &str, now: i64) -> ImageRecord {
         tags: vec![],
         version: 1,
         root_id: id.into(),
+        variants: Vec::new(),
     }
 }
 

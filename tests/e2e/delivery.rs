@@ -124,3 +124,105 @@ async fn the_next_window_signs_anew_and_a_new_version_never_changes_an_old_url()
     assert_eq!(again, old_bytes);
     assert_ne!(v2.body["url"], before.body["url"]);
 }
+
+/// Reads the asset until its AVIF variants are recorded (made from the table's stream).
+async fn with_variants(t: &TestStack, token: &str, id: &str) -> serde_json::Value {
+    for _ in 0..150 {
+        let info = t.get(&format!("/v1/images/{id}"), Some(token)).await;
+        if !info.body["variants"]["preview"]["avif"].is_null() {
+            return info.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the variants of {id} were not made within 30 s");
+}
+
+async fn content_type(t: &TestStack, url: &str) -> (String, Vec<u8>) {
+    let resp = t.http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{url}");
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    (ct, resp.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn thumbnails_and_previews_come_in_avif_and_webp_and_the_accept_header_picks() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let r = t
+        .generate(
+            &s.access,
+            json!({"prompt": "a tall ship", "size": "1536x1024"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["data"][0]["id"].as_str().unwrap().to_string();
+    let info = with_variants(&t, &s.access, &id).await;
+    let v = &info["variants"];
+    assert_eq!(v["thumbnail"]["webp"], info["thumbnail_url"]);
+    let mut sizes = std::collections::BTreeMap::new();
+    for (size, edge) in [("thumbnail", 256u32), ("preview", 1024)] {
+        for format in ["avif", "webp"] {
+            let (ct, bytes) = content_type(&t, v[size][format].as_str().unwrap()).await;
+            assert_eq!(ct, format!("image/{format}"), "{size} {format}");
+            sizes.insert(format!("{size}.{format}"), bytes.len());
+            if format == "webp" {
+                let img = image::load_from_memory(&bytes).unwrap();
+                // 1536×1024 fitted within the edge.
+                let height = (f64::from(edge) * 2.0 / 3.0).round() as u32;
+                assert_eq!((img.width(), img.height()), (edge, height), "{size}");
+            } else {
+                assert_eq!(&bytes[4..12], b"ftypavif", "{size}");
+            }
+        }
+    }
+    assert!(sizes["preview.avif"] < sizes["preview.webp"], "{sizes:?}");
+    // The original is untouched: still the PNG it was made as.
+    let (ct, _) = content_type(&t, info["url"].as_str().unwrap()).await;
+    assert_eq!(ct, "image/png");
+
+    // The content route negotiates, and says that it does.
+    let chromium = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+    for (variant, accept, expected) in [
+        ("thumbnail", chromium, v["thumbnail"]["avif"].clone()),
+        (
+            "thumbnail",
+            "image/webp,*/*;q=0.5",
+            v["thumbnail"]["webp"].clone(),
+        ),
+        ("preview", chromium, v["preview"]["avif"].clone()),
+        ("preview", "*/*", v["preview"]["webp"].clone()),
+    ] {
+        let resp = no_redirects()
+            .get(t.url(&format!("/v1/images/{id}/content?variant={variant}")))
+            .bearer_auth(&s.access)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FOUND, "{variant} {accept}");
+        assert_eq!(resp.headers()["vary"], "Accept");
+        assert_eq!(
+            resp.headers()["location"].to_str().unwrap(),
+            expected.as_str().unwrap(),
+            "{variant} {accept}"
+        );
+    }
+    let bad = t
+        .get(
+            &format!("/v1/images/{id}/content?variant=huge"),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.param(), Some("variant"));
+
+    // Deleting the asset deletes every variant with it.
+    assert_eq!(
+        t.delete(&format!("/v1/images/{id}"), Some(&s.access))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let left = t.object_keys().await;
+    assert!(left.iter().all(|k| !k.contains(&id)), "{left:?}");
+}

@@ -25,6 +25,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** An image the browser fetches in the smallest format it shows: AVIF, else WebP, else `src`. */
+function picture(formats, src, attrs) {
+  const f = formats || {};
+  return el('picture', {},
+    f.avif ? el('source', { srcset: f.avif, type: 'image/avif' }) : null,
+    f.webp && f.webp !== src ? el('source', { srcset: f.webp, type: 'image/webp' }) : null,
+    el('img', { src, ...attrs }));
+}
+
 function say(text) { statusLine.textContent = text || ''; }
 
 async function refresh() {
@@ -261,7 +270,8 @@ function libraryView() {
     return el('figure', { class: 'tile', 'data-id': item.id },
       box,
       el('a', { href: `/app/assets/${encodeURIComponent(item.id)}` },
-        el('img', { src: item.thumbnail_url || item.url, alt: text, loading: 'lazy', width: 256, height: 256 })),
+        picture(item.variants && item.variants.thumbnail, item.thumbnail_url || item.url,
+          { alt: text, loading: 'lazy', width: 256, height: 256 })),
       el('figcaption', {}, text));
   }
 
@@ -508,7 +518,7 @@ async function assetView(id) {
   const text = info.prompt || info.title || info.kind;
   const media = info.kind === 'video'
     ? el('video', { controls: true, src: info.url, poster: info.thumbnail_url || false, preload: 'metadata', class: 'asset' })
-    : el('img', { src: info.url, alt: text, class: 'asset' });
+    : picture(info.variants && info.variants.preview, info.url, { alt: text, class: 'asset' });
   const facts = [
     ['Prompt', info.prompt], ['Model', info.model], ['Provider', info.provider],
     ['Size', `${info.width} × ${info.height}`], ['Format', info.format], ['Version', info.version],

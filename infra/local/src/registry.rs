@@ -177,5 +177,11 @@ pub fn stream_handlers() -> BTreeMap<&'static str, StreamHandler> {
             announce::handler(&deps, event).await
         })
     });
-    BTreeMap::from([("announce", announce)])
+    let variants: StreamHandler = Arc::new(|deps, event| {
+        Box::pin(async move {
+            let event = lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default());
+            make_variants::handler(&deps, event).await
+        })
+    });
+    BTreeMap::from([("announce", announce), ("make-variants", variants)])
 }

@@ -6,6 +6,7 @@ mod codec;
 pub mod inpaint;
 pub mod procedural;
 pub mod transform;
+pub mod variants;
 #[cfg(feature = "video")]
 pub mod video;
 

@@ -86,6 +86,8 @@ pub struct ImageRecord {
     pub version: u32,
     /// The id of the lineage's first version (its own id for a first version).
     pub root_id: String,
+    /// Delivery variants made after it was stored (`thumbnail.avif`, `preview.webp`, ...).
+    pub variants: Vec<String>,
 }
 
 impl ImageRecord {
@@ -146,6 +148,7 @@ impl ImageRecord {
             tags: lineage.tags,
             version: lineage.version,
             root_id,
+            variants: Vec::new(),
         }
     }
 }
@@ -156,11 +159,60 @@ impl ImageRecord {
         let mut keys: Vec<String> = std::iter::once(self.key.clone())
             .chain(self.thumbnail_key.clone())
             .collect();
-        if self.kind == AssetKind::Video {
-            keys.extend(super::videos::extra_keys(&self.user_id, &self.id));
+        match self.kind {
+            AssetKind::Video => keys.extend(super::videos::extra_keys(&self.user_id, &self.id)),
+            // All of them, recorded or not: one may be written just before the asset is deleted.
+            AssetKind::Image | AssetKind::Upload => keys.extend(
+                VARIANTS
+                    .iter()
+                    .map(|v| variant_key(&self.user_id, &self.id, &v.name())),
+            ),
         }
         keys
     }
+
+    /// The key of a recorded variant of `size` in `format`.
+    pub fn variant(&self, size: &str, format: &str) -> Option<String> {
+        let name = format!("{size}.{format}");
+        self.variants
+            .contains(&name)
+            .then(|| variant_key(&self.user_id, &self.id, &name))
+    }
+}
+
+/// A delivery variant of an image: a size (`thumbnail`, 256 px; `preview`, 1024 px) in a format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariantName {
+    pub size: &'static str,
+    pub format: &'static str,
+}
+
+impl VariantName {
+    pub fn name(&self) -> String {
+        format!("{}.{}", self.size, self.format)
+    }
+}
+
+/// The variants made for every image after it is stored (the WebP thumbnail is made with it).
+pub const VARIANTS: [VariantName; 3] = [
+    VariantName {
+        size: "thumbnail",
+        format: "avif",
+    },
+    VariantName {
+        size: "preview",
+        format: "webp",
+    },
+    VariantName {
+        size: "preview",
+        format: "avif",
+    },
+];
+
+/// Where a variant lives: beside nothing else, under the asset's id (so a deletion finds it
+/// whether or not it was recorded).
+pub fn variant_key(user_id: &str, image_id: &str, name: &str) -> String {
+    format!("variants/{user_id}/{image_id}/{name}")
 }
 
 /// Where a new asset comes from: its parent (if derived), the version lineage it joins (none:

@@ -59,9 +59,83 @@ impl Signing {
     }
 }
 
+/// The format (`avif`, `webp`) to send a client, by its `Accept` header, among `available`:
+/// a format the client names beats one it takes through a wildcard (`image/*`, `*/*`), then
+/// the higher q, then the earlier in `available` (smallest first). A client that names none
+/// of them gets the last (the most widely understood); so does one without `Accept`.
+pub fn negotiate<'a>(accept: Option<&str>, available: &[&'a str]) -> Option<&'a str> {
+    let ranges: Vec<(&str, f32)> = accept
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (!media.is_empty()).then_some((media, q))
+        })
+        .collect();
+    let score = |format: &str| -> Option<(u8, f32)> {
+        let named = format!("image/{format}");
+        let find = |media: &str| {
+            ranges
+                .iter()
+                .find(|(m, _)| m.eq_ignore_ascii_case(media))
+                .map(|(_, q)| *q)
+        };
+        match find(&named) {
+            Some(q) => (q > 0.0).then_some((2, q)),
+            None => find("image/*")
+                .or_else(|| find("*/*"))
+                .filter(|q| *q > 0.0)
+                .map(|q| (1, q)),
+        }
+    };
+    let named_best = available
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| score(f).filter(|(rank, _)| *rank == 2).map(|(_, q)| (i, q)))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+    match named_best {
+        Some((i, _)) => Some(available[i]),
+        None => available.last().copied(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browsers_get_avif_when_they_name_it_others_webp() {
+        let both = ["avif", "webp"];
+        // Chromium's and Firefox's image Accept headers.
+        let chromium = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+        assert_eq!(negotiate(Some(chromium), &both), Some("avif"));
+        let firefox = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5";
+        assert_eq!(negotiate(Some(firefox), &both), Some("avif"));
+        // An older Safari names WebP only; curl takes anything.
+        assert_eq!(
+            negotiate(Some("image/webp,image/png,*/*;q=0.5"), &both),
+            Some("webp")
+        );
+        assert_eq!(negotiate(Some("*/*"), &both), Some("webp"));
+        assert_eq!(negotiate(None, &both), Some("webp"));
+        // Refused by q=0, or preferred by q.
+        assert_eq!(
+            negotiate(Some("image/avif;q=0, image/webp"), &both),
+            Some("webp")
+        );
+        assert_eq!(
+            negotiate(Some("image/avif;q=0.5, image/webp"), &both),
+            Some("webp")
+        );
+        // Only what exists is chosen.
+        assert_eq!(negotiate(Some(chromium), &["webp"]), Some("webp"));
+        assert_eq!(negotiate(Some(chromium), &[]), None);
+    }
 
     const HOUR: Duration = Duration::from_secs(3600);
 

@@ -53,6 +53,13 @@ pub trait Images: Send + Sync {
         title: Option<Option<String>>,
         tags: Option<Vec<String>>,
     ) -> impl Future<Output = Result<Option<ImageRecord>, ApiError>> + Send;
+    /// Records the delivery variants an image now has; `false` when the image is gone.
+    fn record_variants(
+        &self,
+        user_id: &str,
+        id: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }
 
 pub trait Uploads: Send + Sync {

@@ -1,14 +1,14 @@
 //! The caller's library: finding an asset (another user's id is simply not found), its bytes,
 //! storing new assets without orphans, and describing them with fresh presigned URLs.
 
-use crate::domain::assets::{ImageRecord, Lineage};
+use crate::domain::assets::{AssetKind, ImageRecord, Lineage};
 use crate::domain::billing::{Settlement, WriteOutcome};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
-use crate::wire::{DeletedImage, ImageInfo, VersionList};
+use crate::wire::{DeletedImage, Formats, ImageInfo, Variants, VersionList};
 
 /// One image ready to store: encoded bytes in the requested format and a thumbnail.
 pub struct Processed {
@@ -346,6 +346,30 @@ pub async fn image_info<S: Store, B: Blobs>(
         Some(k) => Some(deps.blobs.presign_get(k, signing).await?),
         None => None,
     };
+    let variants = match r.kind {
+        AssetKind::Video => None,
+        AssetKind::Image | AssetKind::Upload => {
+            let url = |size: &str, format: &str| {
+                let key = r.variant(size, format);
+                async move {
+                    match key {
+                        Some(k) => deps.blobs.presign_get(&k, signing).await.map(Some),
+                        None => Ok(None),
+                    }
+                }
+            };
+            Some(Variants {
+                thumbnail: Formats {
+                    avif: url("thumbnail", "avif").await?,
+                    webp: thumbnail_url.clone(),
+                },
+                preview: Formats {
+                    avif: url("preview", "avif").await?,
+                    webp: url("preview", "webp").await?,
+                },
+            })
+        }
+    };
     Ok(ImageInfo {
         id: r.id.clone(),
         object: "image".into(),
@@ -369,6 +393,7 @@ pub async fn image_info<S: Store, B: Blobs>(
         created_at: r.created_at,
         url,
         thumbnail_url,
+        variants,
         urls_expire_at: signing.expires_at(),
     })
 }

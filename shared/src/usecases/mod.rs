@@ -19,6 +19,8 @@ pub mod prompts;
 pub mod referrals;
 #[cfg(feature = "oidc")]
 pub mod signin;
+#[cfg(feature = "variants")]
+pub mod variants;
 pub mod videos;
 pub mod webhooks;
 

@@ -72,8 +72,32 @@ pub struct ImageInfo {
     pub url: String,
     /// Presigned GET URL of the 256-px WebP thumbnail.
     pub thumbnail_url: Option<String>,
-    /// When the URLs stop working (Unix seconds).
+    /// An image's delivery variants: the 256-px `thumbnail` and the 1024-px `preview`, each in
+    /// every format made so far. The WebP thumbnail is made with the image; AVIF and the
+    /// preview follow within seconds. `null` for a video.
+    pub variants: Option<Variants>,
+    /// When the URLs stop working (Unix seconds). Within one window (`URL_WINDOW_SECONDS`,
+    /// default an hour) every read gives the same URLs, so caches recognise them.
     pub urls_expire_at: i64,
+}
+
+/// One picture of an asset in each format it exists in: a page offers both in `<picture>`
+/// and the browser takes the one it shows (`/content?variant=` picks by `Accept` instead).
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Formats {
+    /// AVIF: about half WebP's bytes at the same look; `null` until made.
+    pub avif: Option<String>,
+    /// WebP, which every current browser shows; `null` until made.
+    pub webp: Option<String>,
+}
+
+/// The delivery variants of an image, by size.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variants {
+    /// Fitted within 256×256.
+    pub thumbnail: Formats,
+    /// Fitted within 1024×1024 (never larger than the image).
+    pub preview: Formats,
 }
 
 /// The answer of a transform: the new asset, and the operations that had nothing to do.

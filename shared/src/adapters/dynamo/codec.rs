@@ -79,7 +79,12 @@ pub(super) fn get_role(it: &Item) -> Result<Role, ApiError> {
 }
 
 pub(super) fn tags_of(it: &Item) -> Vec<String> {
-    it.get("tags")
+    list_of(it, "tags")
+}
+
+/// A list of strings (empty when absent).
+pub(super) fn list_of(it: &Item, name: &str) -> Vec<String> {
+    it.get(name)
         .and_then(|v| v.as_l().ok())
         .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
         .unwrap_or_default()

@@ -45,6 +45,12 @@ pub(super) fn image_item(r: &ImageRecord) -> Item {
         );
     }
     it.insert("version".into(), n(r.version as i64));
+    if !r.variants.is_empty() {
+        it.insert(
+            "variants".into(),
+            AttributeValue::L(r.variants.iter().map(s).collect()),
+        );
+    }
     if let Some(q) = r.output_compression {
         it.insert("output_compression".into(), n(q as i64));
     }
@@ -92,6 +98,7 @@ pub(super) fn image_from(it: &Item) -> Result<ImageRecord, ApiError> {
         version: opt_n(it, "version").unwrap_or(1) as u32,
         // Written since versions have lineages; an older item is the first of its own.
         root_id: opt_s(it, "root_id").map_or_else(|| get_s(it, "id"), Ok)?,
+        variants: list_of(it, "variants"),
     })
 }
 
@@ -362,6 +369,27 @@ impl Images for DynamoStore {
         tags: Option<Vec<String>>,
     ) -> Result<Option<ImageRecord>, ApiError> {
         self.update_meta_inner(user_id, id, title, tags).await
+    }
+
+    async fn record_variants(
+        &self,
+        user_id: &str,
+        id: &str,
+        names: &[String],
+    ) -> Result<bool, ApiError> {
+        let sent = self
+            .update_item(keys::image(user_id, id))
+            .await
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET variants = :v")
+            .expression_attribute_values(":v", AttributeValue::L(names.iter().map(s).collect()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     async fn delete_images(

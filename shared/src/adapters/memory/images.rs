@@ -251,6 +251,20 @@ impl Images for MemoryStore {
         }
         Ok(Some(r.clone()))
     }
+
+    async fn record_variants(
+        &self,
+        user_id: &str,
+        id: &str,
+        names: &[String],
+    ) -> Result<bool, ApiError> {
+        let mut st = self.state();
+        let Some(r) = st.images.get_mut(&(user_id.to_string(), id.to_string())) else {
+            return Ok(false);
+        };
+        r.variants = names.to_vec();
+        Ok(true)
+    }
 }
 
 impl Uploads for MemoryStore {

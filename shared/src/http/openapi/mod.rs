@@ -36,7 +36,7 @@ use paths::*;
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Storage, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
-        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, TransformedImage, SkippedOperation, DeletedImage, VersionList,
+        Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, Variants, Formats, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts, ReferralLink,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
         CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, FileRef, TransformOperation,

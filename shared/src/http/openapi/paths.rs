@@ -218,11 +218,11 @@ pub(super) fn cancel_job() {}
 #[utoipa::path(get, path = "/v1/images/{id}/content", tag = "images", operation_id = "download_image",
     params(
         ("id" = String, Path, description = "Asset id"),
-        ("variant" = Option<String>, Query, pattern = "^(original|thumbnail)$", description = "original (default) or thumbnail"),
+        ("variant" = Option<String>, Query, pattern = "^(original|thumbnail|preview)$", description = "original (default), thumbnail (256 px) or preview (1024 px); the last two in AVIF or WebP by the request's Accept header"),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 302, description = "Redirect to a presigned URL"),
+        (status = 302, description = "Redirect to a signed URL (the same for every request within a window); for a thumbnail or preview, of the format the Accept header prefers (AVIF where named, else WebP), with Vary: Accept. A preview not made yet redirects to the original.", headers(("Vary" = String, description = "Accept"))),
         (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
