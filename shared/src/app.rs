@@ -37,7 +37,14 @@ impl Deps<DynamoStore, S3Blobs> {
         };
         let store = DynamoStore::new(dynamo, config.aws.table_name.clone());
         let blobs = S3Blobs::new(s3, config.aws.bucket_name.clone())
-            .with_public_base(config.aws.presigned_url_base.clone());
+            .with_public_base(config.aws.presigned_url_base.clone())
+            .with_cdn(config.delivery.cdn.as_ref().map(|c| {
+                crate::adapters::cloudfront::CloudFrontUrls::new(
+                    &c.domain,
+                    &c.key_id,
+                    c.private_key.clone(),
+                )
+            }));
         #[cfg(feature = "images")]
         let circuits = Arc::new(store.clone());
         #[cfg(feature = "images")]

@@ -134,6 +134,15 @@ fn every_function_has_an_event_that_parses() {
                     "{change:?}"
                 );
             }
+        } else if function == "make-variants" {
+            let e: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
+            for r in &e.records {
+                let change = shared::adapters::dynamo::stream::change_of(r).unwrap();
+                assert!(
+                    matches!(change, Some(shared::messages::Change::ImageCreated(_))),
+                    "{change:?}"
+                );
+            }
         } else if function == "sweep-holds" {
             let e: aws_lambda_events::event::eventbridge::EventBridgeEvent =
                 serde_json::from_str(&text).unwrap();

@@ -383,8 +383,9 @@ async fn an_idempotency_key_is_held_for_24_hours_then_free() {
 }
 
 #[tokio::test]
-async fn thumbnails_are_webp_and_content_presigns_afresh() {
+async fn thumbnails_are_webp_and_content_redirects_to_one_url_per_window() {
     let t = start().await;
+    away_from_window_edge(HOUR, 10).await;
     let (_, s) = t.new_user().await;
     let r = t
         .generate(
@@ -424,16 +425,16 @@ async fn thumbnails_are_webp_and_content_presigns_afresh() {
     };
     let mut seen = Vec::new();
     for _ in 0..2 {
-        // A second apart: a URL signed afresh carries a later date.
+        // A second apart, the same URL: signed at the start of the hour-long window.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let asked = now_epoch();
         let location = t.content_location(id, &s.access).await;
-        assert!(signed_at(&location) >= asked, "signed when asked for");
+        assert_eq!(signed_at(&location), asked - asked.rem_euclid(HOUR));
         let got = t.http.get(&location).send().await.unwrap();
         assert_eq!(got.status(), StatusCode::OK);
         seen.push(location);
     }
-    assert_ne!(seen[0], seen[1]);
+    assert_eq!(seen[0], seen[1]);
 }
 
 #[tokio::test]

@@ -275,7 +275,15 @@ impl TestStack {
     }
 
     /// Every object key in the bucket.
+    /// The objects requests stored: every key but the delivery variants, which the table's
+    /// stream makes a moment later (see [`Self::all_object_keys`]).
     pub async fn object_keys(&self) -> Vec<String> {
+        let mut keys = self.all_object_keys().await;
+        keys.retain(|k| !k.starts_with("variants/"));
+        keys
+    }
+
+    pub async fn all_object_keys(&self) -> Vec<String> {
         let out = self
             .stack
             .clients

@@ -309,8 +309,52 @@ pub fn resize_region(
     width: u32,
     height: u32,
 ) -> RgbaImage {
+    if let Some(shrunk) = box_shrunk(img, (x, y, w, h), width, height) {
+        let (sw, sh) = shrunk.dimensions();
+        let band = resize_band(sw, sh, width, height);
+        return resize_region_in_bands(&shrunk, (0, 0, sw, sh), width, height, band);
+    }
     let band = resize_band(w, h, width, height);
     resize_region_in_bands(img, (x, y, w, h), width, height, band)
+}
+
+/// The most a box pre-shrink may hold: larger pictures are reduced in bands instead.
+const BOX_SHRINK_MAX_BYTES: usize = 32 << 20;
+
+/// A large reduction first shrinks by a whole factor with a box filter (each output pixel the
+/// mean of k×k), leaving Lanczos3 at least a ×2 reduction, as libvips does: Lanczos' kernel
+/// grows with the reduction, a box costs the same at any factor. `None` below ×4, or when the
+/// shrunk picture would be too large to hold.
+fn box_shrunk(
+    img: &RgbaImage,
+    (x, y, w, h): (u32, u32, u32, u32),
+    width: u32,
+    height: u32,
+) -> Option<RgbaImage> {
+    let reduction = (w as f64 / width.max(1) as f64).min(h as f64 / height.max(1) as f64);
+    let k = (reduction / 2.0).floor() as u32;
+    if k < 2 {
+        return None;
+    }
+    let (sw, sh) = ((w / k).max(1), (h / k).max(1));
+    if sw as usize * sh as usize * 4 > BOX_SHRINK_MAX_BYTES {
+        return None;
+    }
+    let src = fast_image_resize::images::ImageRef::new(
+        img.width(),
+        img.height(),
+        img.as_raw(),
+        PixelType::U8x4,
+    )
+    .ok()?;
+    let mut dst = FirImage::new(sw, sh, PixelType::U8x4);
+    // The box spans exactly k×k source pixels: the region is cut to a multiple of k.
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Box))
+        .crop(x as f64, y as f64, (sw * k) as f64, (sh * k) as f64)
+        .use_alpha(has_transparency(img));
+    Resizer::new().resize(&src, &mut dst, &options).ok()?;
+    RgbaImage::from_raw(sw, sh, dst.into_vec())
 }
 
 /// Bytes the resizer's buffers may take for one band of output rows.

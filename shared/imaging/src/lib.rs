@@ -6,6 +6,7 @@ mod codec;
 pub mod inpaint;
 pub mod procedural;
 pub mod transform;
+#[cfg(feature = "avif")]
 pub mod variants;
 #[cfg(feature = "video")]
 pub mod video;

@@ -67,7 +67,6 @@ pub struct Variant {
 }
 
 /// Still AVIF from RGBA: 8-bit 4:2:0 colour (alpha kept when the picture has any), one thread.
-#[cfg(feature = "avif")]
 pub fn encode_avif(img: &RgbaImage, quality: u8, speed: u8) -> Result<Vec<u8>, ImagingError> {
     let (w, h) = img.dimensions();
     let pixels: &[ravif::RGBA8] = rgb_slice(img.as_raw());
@@ -83,7 +82,6 @@ pub fn encode_avif(img: &RgbaImage, quality: u8, speed: u8) -> Result<Vec<u8>, I
         .map_err(|e| ImagingError::Encode(format!("AVIF: {e}")))
 }
 
-#[cfg(feature = "avif")]
 fn rgb_slice(raw: &[u8]) -> &[ravif::RGBA8] {
     // RGBA8 is four u8 fields in order (repr C): the same bytes, reinterpreted.
     let len = raw.len() / 4;
@@ -93,7 +91,6 @@ fn rgb_slice(raw: &[u8]) -> &[ravif::RGBA8] {
 
 /// The variants an image has beyond the WebP thumbnail made when it was stored: the AVIF
 /// thumbnail and the preview in both formats. Each size is resized once and encoded twice.
-#[cfg(feature = "avif")]
 pub fn variants(img: &RgbaImage) -> Result<Vec<Variant>, ImagingError> {
     let mut out = Vec::with_capacity(3);
     for size in [Size::Thumbnail, Size::Preview] {
@@ -115,7 +112,7 @@ pub fn variants(img: &RgbaImage) -> Result<Vec<Variant>, ImagingError> {
     Ok(out)
 }
 
-#[cfg(all(test, feature = "avif"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! S3 adapter: private objects, reached by clients only through presigned GET URLs.
 
 use crate::adapters::aws::Lazy;
+use crate::adapters::cloudfront::CloudFrontUrls;
 use crate::domain::delivery::{OBJECT_CACHE_CONTROL, PRIVATE_CACHE_CONTROL, Signing};
 use crate::error::ApiError;
 use crate::ports::Blobs;
@@ -18,6 +19,8 @@ pub struct S3Blobs {
     /// Local stack only: presigned URLs name this origin and path instead of the emulator's,
     /// which the gateway serves, so a browser anywhere reaches them through the API's origin.
     public_base: Option<String>,
+    /// `DELIVERY=cloudfront`: reads go through the distribution's signed URLs instead.
+    cdn: Option<CloudFrontUrls>,
 }
 
 impl S3Blobs {
@@ -26,7 +29,13 @@ impl S3Blobs {
             client,
             bucket: bucket.into(),
             public_base: None,
+            cdn: None,
         }
+    }
+
+    pub fn with_cdn(mut self, cdn: Option<CloudFrontUrls>) -> Self {
+        self.cdn = cdn;
+        self
     }
 
     pub fn with_public_base(mut self, base: Option<String>) -> Self {
@@ -130,6 +139,9 @@ impl Blobs for S3Blobs {
     }
 
     async fn presign_get(&self, key: &str, signing: Signing) -> Result<String, ApiError> {
+        if let Some(cdn) = &self.cdn {
+            return cdn.sign(key, signing.expires_at()).await;
+        }
         let config = PresigningConfig::builder()
             .start_time(
                 std::time::UNIX_EPOCH + Duration::from_secs(signing.signed_at.max(0) as u64),
