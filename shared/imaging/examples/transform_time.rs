@@ -20,8 +20,17 @@ fn main() {
     let img = imaging::decode_rgba(&png).expect("decode");
     let (w, h) = img.dimensions();
     let run: Box<dyn Fn() -> f64> = match op.as_str() {
-        "resize_lanczos3_1024_to_512" => timed(move || imaging::resize(&img, w / 2, h / 2)),
-        "resize_lanczos3_1024_to_256" => timed(move || imaging::resize(&img, w / 4, h / 4)),
+        // Every reduction from x2 to x8 (1024 → 512, 341, 256, 204, 170, 128); with
+        // RESIZE_OUT set, the result is written there once, for the script's quality check.
+        name if name.starts_with("resize_lanczos3_1024_to_") => {
+            let to: u32 = name.rsplit('_').next().unwrap().parse().expect("a size");
+            let (tw, th) = (to, (h as u64 * to as u64 / w as u64) as u32);
+            if let Ok(out) = std::env::var("RESIZE_OUT") {
+                let small = imaging::resize(&img, tw, th);
+                std::fs::write(out, imaging::encode(&small, Format::Png, None).unwrap()).unwrap();
+            }
+            timed(move || imaging::resize(&img, tw, th))
+        }
         "encode_png" => timed(move || imaging::encode(&img, Format::Png, None).expect("png")),
         "encode_webp_q80" => {
             timed(move || imaging::encode(&img, Format::Webp, Some(80)).expect("webp"))

@@ -332,11 +332,22 @@ fn box_shrunk(
     height: u32,
 ) -> Option<RgbaImage> {
     let reduction = (w as f64 / width.max(1) as f64).min(h as f64 / height.max(1) as f64);
-    let k = (reduction / 2.0).floor() as u32;
-    if k < 2 {
+    // The largest factor that divides both sides (the box then spans whole pixels), or the
+    // largest at all when none does.
+    let most = (reduction / 2.0).floor() as u32;
+    if most < 2 {
         return None;
     }
-    let (sw, sh) = ((w / k).max(1), (h / k).max(1));
+    let k = (2..=most)
+        .rev()
+        .find(|k| w % k == 0 && h % k == 0)
+        .unwrap_or(most);
+    // The whole region, shrunk by about k: the box's weights cover a fraction of the edge
+    // pixels where k does not divide the size, and the picture keeps its exact geometry.
+    let (sw, sh) = (
+        ((w as f64 / k as f64).round() as u32).max(1),
+        ((h as f64 / k as f64).round() as u32).max(1),
+    );
     if sw as usize * sh as usize * 4 > BOX_SHRINK_MAX_BYTES {
         return None;
     }
@@ -348,10 +359,9 @@ fn box_shrunk(
     )
     .ok()?;
     let mut dst = FirImage::new(sw, sh, PixelType::U8x4);
-    // The box spans exactly k×k source pixels: the region is cut to a multiple of k.
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Box))
-        .crop(x as f64, y as f64, (sw * k) as f64, (sh * k) as f64)
+        .crop(x as f64, y as f64, w as f64, h as f64)
         .use_alpha(has_transparency(img));
     Resizer::new().resize(&src, &mut dst, &options).ok()?;
     RgbaImage::from_raw(sw, sh, dst.into_vec())
