@@ -159,7 +159,10 @@ async fn the_library_loads_its_thumbnails_once_and_in_avif() {
         assert!(chosen.contains(url.as_str()), "not fetched: {url}");
     }
     assert_eq!(first.len(), ASSETS, "{first:?}");
-    assert!(first.iter().all(|e| e.1 > 0), "the first load fetches");
+    assert!(
+        first.iter().all(|e| e.1 > 0),
+        "the first load fetches: {first:?}"
+    );
     assert_eq!(second.len(), ASSETS, "{second:?}");
     for (url, transferred, _) in &second {
         assert_eq!(*transferred, 0, "fetched again: {url}");
