@@ -309,27 +309,21 @@ fn map_lut(mut img: RgbaImage, lut: &[u8; 256]) -> RgbaImage {
 /// Saturation around Rec. 709 luma, in 16-bit fixed point.
 fn saturate(mut img: RgbaImage, factor: f32) -> RgbaImage {
     let f = (factor * 65536.0).round() as i32;
-    // Sixteen pixels at a time, each channel in its own array: the compiler turns the
-    // arithmetic into vector instructions (a pixel at a time, it cannot).
-    let mut blocks = img.chunks_exact_mut(64);
-    for block in &mut blocks {
-        let ch = |c: usize| -> [i32; 16] { std::array::from_fn(|i| block[i * 4 + c] as i32) };
-        let (r, g, b) = (ch(0), ch(1), ch(2));
-        let y: [i32; 16] =
-            std::array::from_fn(|i| (13933 * r[i] + 46871 * g[i] + 4732 * b[i] + 32768) >> 16);
-        let out = |v: &[i32; 16]| -> [u8; 16] {
-            std::array::from_fn(|i| {
-                (y[i] + (((v[i] - y[i]) * f + 32768) >> 16)).clamp(0, 255) as u8
-            })
-        };
-        let (r, g, b) = (out(&r), out(&g), out(&b));
-        for i in 0..16 {
-            block[i * 4] = r[i];
-            block[i * 4 + 1] = g[i];
-            block[i * 4 + 2] = b[i];
+    if (0..=65536).contains(&f) {
+        // Less saturated: each channel is a mix of itself and the luma, y + (c - y)·f =
+        // (c·f + y·(1 - f)), never outside 0–255, so no clamp (the same values, exactly).
+        let rest = 65536 - f;
+        for p in img.chunks_exact_mut(4) {
+            let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
+            let y = (13933 * r + 46871 * g + 4732 * b + 32768) >> 16;
+            let base = y * rest + 32768;
+            p[0] = ((r * f + base) >> 16) as u8;
+            p[1] = ((g * f + base) >> 16) as u8;
+            p[2] = ((b * f + base) >> 16) as u8;
         }
+        return img;
     }
-    for p in blocks.into_remainder().chunks_exact_mut(4) {
+    for p in img.chunks_exact_mut(4) {
         let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
         let y = (13933 * r + 46871 * g + 4732 * b + 32768) >> 16;
         for c in &mut p[..3] {
