@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
-.PHONY: run test test-tools venv node nasm debs qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
+.PHONY: run test test-tools venv node nasm debs avifenc qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
 run: venv nasm
@@ -106,6 +106,11 @@ $(DEPLOY)/.installed: infra/release/requirements.txt
 	touch $@
 
 ## qemu: runs the arm64 bootstraps here (qemu-user, and Debian's aarch64 C library for them)
+## avifenc: libavif's encoder (with libaom), the AVIF benchmark's yardstick
+avifenc:
+	@command -v avifenc >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libavif-bin; }
+
 qemu:
 	@{ command -v qemu-aarch64 && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1; } >/dev/null || { \
 	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
@@ -134,8 +139,9 @@ clean:
 	rm -rf $(VENV) .aws-sam
 
 ## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips;
+## AVIF against avifenc and libvips;
 ## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
-bench: venv nasm deploy-tools qemu
+bench: venv nasm debs avifenc deploy-tools qemu
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/bench/requirements.txt
 	$(CARGO) bench -p imaging --bench pipeline
 	$(VENV)/bin/python infra/bench/pipeline.py --input target/bench/input-1024.png \
@@ -145,6 +151,9 @@ bench: venv nasm deploy-tools qemu
 	target/release/examples/variation_8000 --prepare
 	$(VENV)/bin/python infra/bench/transforms.py --input target/bench/input-1024.png \
 		--memory target/bench/input-8000x5000.png --rust-example target/release/examples/transform_40mp
+	$(CARGO) build --release -p imaging --features avif --example avif_time
+	$(VENV)/bin/python infra/bench/avif.py --input target/bench/input-1024.png \
+		--rust target/release/examples/avif_time
 	$(CARGO) build --release -p imaging --example edit_4096
 	/usr/bin/time -v target/release/examples/edit_4096 512 2>&1 | grep -E "edited|Maximum resident"
 	/usr/bin/time -v target/release/examples/edit_4096 2048 2>&1 | grep -E "edited|Maximum resident"

@@ -89,7 +89,10 @@ def zipped_size(path: Path) -> int:
 
 # Crates that carry pixels: image codecs, the pixel library, the video encoder.
 CODECS = {"image", "imaging", "mozjpeg", "mozjpeg-sys", "png", "zune-jpeg", "jpeg-encoder", "webp",
-          "libwebp-sys", "image-webp", "gif", "openh264", "openh264-sys2", "muxide"}
+          "libwebp-sys", "image-webp", "gif", "openh264", "openh264-sys2", "muxide", "rav1e", "ravif"}
+# The AV1 encoder is the largest of them: only the bundle of the function that makes the AVIF
+# variants may link it.
+AV1 = {"rav1e", "ravif"}
 
 
 def check_codecs(built):
@@ -108,20 +111,25 @@ def check_codecs(built):
                            if f["Metadata"]["BuildProperties"]["Binary"] == bundle)
         if linked and not makes_pixels:
             fail(f"{bundle} links {linked}, and none of its functions makes pixels")
+        makes_avif = any(f["Properties"]["Handler"] in AVIF_FUNCTIONS for f in functions_of(built).values()
+                         if f["Metadata"]["BuildProperties"]["Binary"] == bundle)
+        if crates & AV1 and not makes_avif:
+            fail(f"{bundle} links the AV1 encoder, and none of its functions makes AVIF variants")
         print(f"  {bundle:<14} {len(crates)} crates; codecs: {', '.join(linked) or 'none'}")
 
 
-def pixel_functions():
-    """Functions whose crate enables shared's `images` or `video` feature."""
+def functions_with(*features):
+    """Functions whose crate enables one of shared's `features`."""
     out = set()
     for manifest in (ROOT / "functions").glob("*/Cargo.toml"):
         shared = next((l for l in manifest.read_text().splitlines() if l.startswith("shared")), "")
-        if '"images"' in shared or '"video"' in shared:
+        if any(f'"{f}"' in shared for f in features):
             out.add(manifest.parent.name)
     return out
 
 
-PIXEL_FUNCTIONS = pixel_functions()
+PIXEL_FUNCTIONS = functions_with("images", "video", "variants")
+AVIF_FUNCTIONS = functions_with("variants")
 
 
 def check_artifacts(build_dir: Path, built):

@@ -4,7 +4,9 @@
 //! the function it serves.
 
 use crate::Deps;
+use aws_lambda_events::event::dynamodb::EventRecord as DynamoDbRecord;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 pub use lambda_http::Error;
 use lambda_http::{Body, LambdaEvent, Request, Response};
 use serde::Serialize;
@@ -69,6 +71,31 @@ where
                 tracing::error!("message without id: acknowledged to avoid a poison batch")
             }
             _ => {}
+        }
+    }
+    response
+}
+
+/// A DynamoDB stream batch, its records handled one after another in order: the first that
+/// `handle` fails is reported (with its sequence number) and the rest are not tried, so that
+/// Lambda brings the batch back from that record. Records before it are done for good.
+pub async fn stream_batch<'a, F, Fut>(
+    records: &'a [DynamoDbRecord],
+    handle: F,
+) -> DynamoDbEventResponse
+where
+    F: Fn(&'a DynamoDbRecord) -> Fut,
+    Fut: Future<Output = Result<(), crate::ApiError>>,
+{
+    let mut response = DynamoDbEventResponse::default();
+    for record in records {
+        if let Err(e) = handle(record).await {
+            let sequence = record.change.sequence_number.clone();
+            tracing::error!(event_id = %record.event_id, sequence = ?sequence, error = %e, "record not handled: it comes again");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence;
+            response.batch_item_failures.push(failure);
+            break;
         }
     }
     response

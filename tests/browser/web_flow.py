@@ -8,12 +8,12 @@ import sys
 import time
 import zlib
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from chromium import browser
 
 BASE = os.environ["BASE_URL"].rstrip("/")
 SHOTS = os.environ["SCREENSHOTS"]
@@ -24,16 +24,6 @@ TARGET = os.environ["TARGET_USER"]
 PROMPT = "a lighthouse on a cliff at dusk, warm light in the windows"
 # A prompt that is markup (the masked edit's): it must stay text.
 XSS = 'a red moon <img src=x onerror="document.title=\'pwned\'">'
-
-
-def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
-    return webdriver.Chrome(options=options, service=service)
 
 
 def check(cond, what):

@@ -7,11 +7,11 @@
 //! be, with the same ids.
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::adapters::dynamo::stream::change_of;
-use shared::bootstrap::serve_events;
+use shared::bootstrap::{serve_events, stream_batch};
 use shared::ports::{Blobs, Store};
 use shared::usecases::announcements::announce_change;
 
@@ -19,24 +19,14 @@ pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     event: LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    let mut response = DynamoDbEventResponse::default();
-    for record in &event.payload.records {
-        let announced = match change_of(record) {
+    Ok(stream_batch(&event.payload.records, |record| async move {
+        match change_of(record)? {
             // Boxed: the webhook's URLs make a deep future, and every record holds one.
-            Ok(Some(change)) => Box::pin(announce_change(deps, &change)).await,
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = announced {
-            let sequence = record.change.sequence_number.clone();
-            tracing::error!(event_id = %record.event_id, sequence = ?sequence, error = %e, "change not announced: it comes again");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = sequence;
-            response.batch_item_failures.push(failure);
-            break;
+            Some(change) => Box::pin(announce_change(deps, &change)).await,
+            None => Ok(()),
         }
-    }
-    Ok(response)
+    })
+    .await)
 }
 
 /// The Lambda's entry point: the table stream's batches.

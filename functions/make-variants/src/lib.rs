@@ -3,11 +3,11 @@
 //! from it; variants already made are found recorded and not made again.
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
 use shared::adapters::dynamo::stream::change_of;
-use shared::bootstrap::serve_events;
+use shared::bootstrap::{serve_events, stream_batch};
 use shared::messages::Change;
 use shared::ports::{Blobs, Store};
 use shared::usecases::variants::make_variants;
@@ -16,23 +16,13 @@ pub async fn handler<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     event: LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    let mut response = DynamoDbEventResponse::default();
-    for record in &event.payload.records {
-        let made = match change_of(record) {
-            Ok(Some(Change::ImageCreated(image))) => make_variants(deps, &image).await,
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = made {
-            let sequence = record.change.sequence_number.clone();
-            tracing::error!(event_id = %record.event_id, sequence = ?sequence, error = %e, "variants not made: the record comes again");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = sequence;
-            response.batch_item_failures.push(failure);
-            break;
+    Ok(stream_batch(&event.payload.records, |record| async move {
+        match change_of(record)? {
+            Some(Change::ImageCreated(image)) => make_variants(deps, &image).await,
+            _ => Ok(()),
         }
-    }
-    Ok(response)
+    })
+    .await)
 }
 
 /// The Lambda's entry point: the table stream's batches.
