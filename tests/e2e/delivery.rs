@@ -226,3 +226,67 @@ async fn thumbnails_and_previews_come_in_avif_and_webp_and_the_accept_header_pic
     let left = t.all_object_keys().await;
     assert!(left.iter().all(|k| !k.contains(&id)), "{left:?}");
 }
+
+#[tokio::test]
+async fn an_asset_stored_before_variants_existed_gets_them_when_next_changed() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let r = t.generate(&s.access, json!({"prompt": "an old map"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["data"][0]["id"].as_str().unwrap().to_string();
+    with_variants(&t, &s.access, &id).await;
+    // Made as an item of before: no variants recorded, none stored.
+    let made: Vec<String> = t
+        .all_object_keys()
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with("variants/") && k.contains(&id))
+        .collect();
+    assert_eq!(made.len(), 3, "{made:?}");
+    t.stack
+        .clients
+        .s3
+        .delete_objects()
+        .bucket(t.bucket())
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(
+                    made.iter()
+                        .map(|k| {
+                            aws_sdk_s3::types::ObjectIdentifier::builder()
+                                .key(k)
+                                .build()
+                                .unwrap()
+                        })
+                        .collect(),
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let user_id = t.user_id(&s.access).await;
+    t.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(t.stack.created.tables["Table"].clone())
+        .key("pk", AttributeValue::S(format!("USER#{user_id}")))
+        .key("sk", AttributeValue::S(format!("IMAGE#{id}")))
+        .update_expression("REMOVE variants")
+        .send()
+        .await
+        .unwrap();
+    // That change (as any later one: a new title, tags) makes them again.
+    let info = with_variants(&t, &s.access, &id).await;
+    for (size, format) in [
+        ("thumbnail", "avif"),
+        ("preview", "webp"),
+        ("preview", "avif"),
+    ] {
+        let (ct, _) = content_type(&t, info["variants"][size][format].as_str().unwrap()).await;
+        assert_eq!(ct, format!("image/{format}"));
+    }
+}

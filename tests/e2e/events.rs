@@ -137,10 +137,10 @@ fn every_function_has_an_event_that_parses() {
         } else if function == "make-variants" {
             let e: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&text).unwrap();
             for r in &e.records {
-                let change = shared::adapters::dynamo::stream::change_of(r).unwrap();
+                let image = shared::adapters::dynamo::stream::image_written(r).unwrap();
                 assert!(
-                    matches!(change, Some(shared::messages::Change::ImageCreated(_))),
-                    "{change:?}"
+                    image.is_some_and(|i| i.variants.is_empty()),
+                    "an image without variants"
                 );
             }
         } else if function == "sweep-holds" {

@@ -1,14 +1,14 @@
 //! The table's stream, a second consumer: each newly stored image gets its delivery variants
-//! (`usecases::variants`). A record that fails is reported, and Lambda brings the batch back
-//! from it; variants already made are found recorded and not made again.
+//! (`usecases::variants`), and so does an older one without them when it is next changed. A
+//! record that fails is reported, and Lambda brings the batch back from it; variants already
+//! made are found recorded and not made again.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use shared::Deps;
-use shared::adapters::dynamo::stream::change_of;
+use shared::adapters::dynamo::stream::image_written;
 use shared::bootstrap::{serve_events, stream_batch};
-use shared::messages::Change;
 use shared::ports::{Blobs, Store};
 use shared::usecases::variants::make_variants;
 
@@ -17,9 +17,9 @@ pub async fn handler<S: Store, B: Blobs>(
     event: LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, Error> {
     Ok(stream_batch(&event.payload.records, |record| async move {
-        match change_of(record)? {
-            Some(Change::ImageCreated(image)) => make_variants(deps, &image).await,
-            _ => Ok(()),
+        match image_written(record)? {
+            Some(image) => make_variants(deps, &image).await,
+            None => Ok(()),
         }
     })
     .await)

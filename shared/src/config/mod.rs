@@ -479,6 +479,53 @@ mod tests {
     }
 
     #[test]
+    fn delivery_settings_are_checked_and_name_what_is_wrong() {
+        let err = |pairs: &[(&str, &str)]| {
+            let mut vars = base();
+            for (k, v) in pairs {
+                vars.insert(k.to_string(), v.to_string());
+            }
+            Config::from_map(&vars).map(|_| ()).unwrap_err().to_string()
+        };
+        // Window and TTL together beyond S3's 7 days.
+        let e = err(&[
+            ("URL_WINDOW_SECONDS", "600000"),
+            ("PRESIGN_TTL_SECONDS", "7200"),
+        ]);
+        assert!(e.contains("URL_WINDOW_SECONDS"), "{e}");
+        assert!(err(&[("URL_WINDOW_SECONDS", "0")]).contains("URL_WINDOW_SECONDS"));
+        assert!(err(&[("DELIVERY", "cdn")]).contains("DELIVERY"));
+        assert!(err(&[("DELIVERY", "cloudfront")]).contains("CDN_DOMAIN"));
+        let e = err(&[
+            ("DELIVERY", "cloudfront"),
+            ("CDN_DOMAIN", "d1.cloudfront.net"),
+            ("CDN_KEY_ID", "K1"),
+        ]);
+        assert!(e.contains("CDN_PRIVATE_KEY"), "{e}");
+        let mut vars = base();
+        for (k, v) in [
+            ("DELIVERY", "cloudfront"),
+            ("CDN_DOMAIN", "d1.cloudfront.net"),
+            ("CDN_KEY_ID", "K1"),
+            (
+                "CDN_PRIVATE_KEY_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:cdn",
+            ),
+            ("URL_WINDOW_SECONDS", "900"),
+        ] {
+            vars.insert(k.into(), v.into());
+        }
+        let c = Config::from_map(&vars).unwrap();
+        let cdn = c.delivery.cdn.expect("cloudfront");
+        assert_eq!(
+            (cdn.domain.as_str(), cdn.key_id.as_str()),
+            ("d1.cloudfront.net", "K1")
+        );
+        assert!(cdn.private_key.is_managed());
+        assert_eq!(c.delivery.urls.window, Duration::from_secs(900));
+    }
+
+    #[test]
     fn presign_ttl_is_capped_at_seven_days() {
         let mut vars = base();
         vars.insert("PRESIGN_TTL_SECONDS".into(), "604801".into());

@@ -5,6 +5,7 @@ use super::images::image_from;
 use super::jobs::job_from;
 use super::outbox::announcement_from;
 use super::*;
+use crate::domain::assets::ImageRecord;
 use crate::messages::Change;
 use aws_lambda_events::event::dynamodb::EventRecord;
 
@@ -34,6 +35,19 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, ApiError> {
             _ => None,
         },
     )
+}
+
+/// The asset a record stored or changed, when it is one: what its delivery variants are made
+/// from (an asset stored before variants existed gets them when it is next changed).
+pub fn image_written(record: &EventRecord) -> Result<Option<ImageRecord>, ApiError> {
+    let Some(new) = item_of(&record.change.new_image) else {
+        return Ok(None);
+    };
+    let written = matches!(record.event_name.as_str(), "INSERT" | "MODIFY");
+    if !written || opt_s(&new, "entity").as_deref() != Some("image") {
+        return Ok(None);
+    }
+    image_from(&new).map(Some)
 }
 
 /// A stream image as the SDK's item (serde_dynamo converts each value); `None` when the
