@@ -53,13 +53,7 @@ async fn download<S: Store, B: Blobs>(
 fn chosen(record: &ImageRecord, size: &str, accept: Option<&str>) -> Option<String> {
     let made: Vec<(&str, String)> = ["avif", "webp"]
         .into_iter()
-        .filter_map(|format| {
-            let key = match (size, format) {
-                ("thumbnail", "webp") => record.thumbnail_key.clone(),
-                _ => record.variant(size, format),
-            };
-            key.map(|k| (format, k))
-        })
+        .filter_map(|format| record.variant(size, format).map(|k| (format, k)))
         .collect();
     let formats: Vec<&str> = made.iter().map(|(f, _)| *f).collect();
     match negotiate(accept, &formats) {

@@ -138,77 +138,72 @@ impl Template {
             .collect()
     }
 
-    /// Every SQS event source: function, queue, and how Lambda would poll it.
-    pub fn sqs_sources(&self) -> Vec<SqsSource> {
+    /// Every event of a function (logical id, its handler, the event's type and properties).
+    fn function_events(&self) -> Vec<(String, String, &str, &Value)> {
         let handlers = self.function_handlers();
         let mut out = Vec::new();
         for (id, f) in self.resources_of("AWS::Serverless::Function") {
+            let Some(function) = handlers.get(&id) else {
+                continue;
+            };
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
-                if event["Type"].as_str() != Some("SQS") {
-                    continue;
-                }
-                let props = &event["Properties"];
-                let queue = props["Queue"]["Fn::GetAtt"][0].as_str();
-                if let (Some(function), Some(queue)) = (handlers.get(&id), queue) {
-                    out.push(SqsSource {
-                        function: function.clone(),
-                        queue: queue.to_string(),
-                        // Lambda's defaults: batches of 10; without a maximum, as many
-                        // invocations as the queue needs (bounded here).
-                        batch_size: props["BatchSize"].as_u64().unwrap_or(10).clamp(1, 10) as i32,
-                        max_concurrency: props["ScalingConfig"]["MaximumConcurrency"]
-                            .as_u64()
-                            .unwrap_or(5) as usize,
-                    });
+                if let Some(kind) = event["Type"].as_str() {
+                    out.push((id.clone(), function.clone(), kind, &event["Properties"]));
                 }
             }
         }
         out
     }
 
+    /// Every SQS event source: function, queue, and how Lambda would poll it.
+    pub fn sqs_sources(&self) -> Vec<SqsSource> {
+        self.function_events()
+            .into_iter()
+            .filter(|(_, _, kind, _)| *kind == "SQS")
+            .filter_map(|(_, function, _, props)| {
+                Some(SqsSource {
+                    function,
+                    queue: props["Queue"]["Fn::GetAtt"][0].as_str()?.to_string(),
+                    // Lambda's defaults: batches of 10; without a maximum, as many
+                    // invocations as the queue needs (bounded here).
+                    batch_size: props["BatchSize"].as_u64().unwrap_or(10).clamp(1, 10) as i32,
+                    max_concurrency: props["ScalingConfig"]["MaximumConcurrency"]
+                        .as_u64()
+                        .unwrap_or(5) as usize,
+                })
+            })
+            .collect()
+    }
+
     /// Every DynamoDB stream event source: function, table, and its batch size.
     pub fn stream_sources(&self) -> Vec<StreamSource> {
-        let handlers = self.function_handlers();
-        let mut out = Vec::new();
-        for (id, f) in self.resources_of("AWS::Serverless::Function") {
-            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
-                if event["Type"].as_str() != Some("DynamoDB") {
-                    continue;
-                }
-                let props = &event["Properties"];
-                let table = props["Stream"]["Fn::GetAtt"][0].as_str();
-                if let (Some(function), Some(table)) = (handlers.get(&id), table) {
-                    out.push(StreamSource {
-                        function: function.clone(),
-                        table: table.to_string(),
-                        batch_size: props["BatchSize"].as_u64().unwrap_or(100).clamp(1, 1000)
-                            as usize,
-                    });
-                }
-            }
-        }
-        out
+        self.function_events()
+            .into_iter()
+            .filter(|(_, _, kind, _)| *kind == "DynamoDB")
+            .filter_map(|(_, function, _, props)| {
+                Some(StreamSource {
+                    function,
+                    table: props["Stream"]["Fn::GetAtt"][0].as_str()?.to_string(),
+                    batch_size: props["BatchSize"].as_u64().unwrap_or(100).clamp(1, 1000) as usize,
+                })
+            })
+            .collect()
     }
 
     /// Functions run on a schedule, with how often (`rate(...)` expressions only:
     /// the local stack runs them on that period).
     pub fn scheduled(&self) -> Result<Vec<(String, Duration)>, Error> {
-        let handlers = self.function_handlers();
         let mut out = Vec::new();
-        for (id, f) in self.resources_of("AWS::Serverless::Function") {
-            for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
-                let expression = match event["Type"].as_str() {
-                    Some("Schedule") => event["Properties"]["Schedule"].as_str(),
-                    Some("ScheduleV2") => event["Properties"]["ScheduleExpression"].as_str(),
-                    _ => continue,
-                };
-                let period = expression.and_then(rate).ok_or_else(|| {
-                    format!("{id}: schedule {expression:?} is not a rate(...) expression")
-                })?;
-                if let Some(function) = handlers.get(&id) {
-                    out.push((function.clone(), period));
-                }
-            }
+        for (id, function, kind, props) in self.function_events() {
+            let expression = match kind {
+                "Schedule" => props["Schedule"].as_str(),
+                "ScheduleV2" => props["ScheduleExpression"].as_str(),
+                _ => continue,
+            };
+            let period = expression.and_then(rate).ok_or_else(|| {
+                format!("{id}: schedule {expression:?} is not a rate(...) expression")
+            })?;
+            out.push((function, period));
         }
         Ok(out)
     }

@@ -171,8 +171,12 @@ impl ImageRecord {
         keys
     }
 
-    /// The key of a recorded variant of `size` in `format`.
+    /// The key of `size` in `format` where it exists: the WebP thumbnail made with the asset,
+    /// or a recorded variant.
     pub fn variant(&self, size: &str, format: &str) -> Option<String> {
+        if (size, format) == ("thumbnail", "webp") {
+            return self.thumbnail_key.clone();
+        }
         let name = format!("{size}.{format}");
         self.variants
             .contains(&name)
