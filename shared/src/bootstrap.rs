@@ -4,6 +4,7 @@
 //! the function it serves.
 
 use crate::Deps;
+use crate::http::streaming::{self, Chunks, Reply};
 use aws_lambda_events::event::dynamodb::EventRecord as DynamoDbRecord;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -38,6 +39,94 @@ where
         async move { Ok::<_, Infallible>(answer.await) }
     }))
     .await
+}
+
+/// `serve_http` for a function some of whose routes stream: requests from the REST API's
+/// streaming integration (payload 1.0) are answered in Lambda's streaming mode, those from the
+/// HTTP API (2.0) in its buffered mode, so one function serves both.
+pub async fn serve_streaming<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(&'static Deps, Request) -> Fut,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    use lambda_http::RequestExt;
+    use lambda_http::lambda_runtime::FunctionResponse;
+    use lambda_http::request::{LambdaRequest, RequestOrigin};
+    let deps: &'static Deps = Box::leak(Box::new(Deps::from_env()?));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<LambdaRequest>| {
+            let LambdaEvent { payload, context } = event;
+            let rest = matches!(payload.request_origin(), RequestOrigin::ApiGatewayV1);
+            let request = Request::from(payload).with_lambda_context(context);
+            // Boxed: a handler's future is deep, too deep to lay out inline here.
+            let answer = Box::pin(handler(deps, request));
+            async move {
+                let reply = answer.await;
+                Ok::<_, Error>(if rest {
+                    FunctionResponse::StreamingResponse(streamed(reply))
+                } else {
+                    FunctionResponse::BufferedResponse(buffered(streaming::whole(reply).await))
+                })
+            }
+        },
+    ))
+    .await
+}
+
+/// An answer in Lambda's streaming mode: the status, headers and cookies first, then the body.
+fn streamed(reply: Reply) -> lambda_http::lambda_runtime::StreamResponse<Chunks> {
+    use futures::StreamExt;
+    let (parts, body) = match reply {
+        Reply::Streaming(r) => r.into_parts(),
+        Reply::Whole(r) => {
+            let (parts, body) = r.into_parts();
+            let bytes = bytes::Bytes::from(match body {
+                Body::Text(t) => t.into_bytes(),
+                Body::Binary(b) => b,
+                _ => Vec::new(),
+            });
+            let once = futures::stream::once(async move { Ok::<_, Infallible>(bytes) });
+            (parts, once.boxed())
+        }
+    };
+    let mut headers = parts.headers;
+    let cookies = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+        .collect();
+    headers.remove(http::header::SET_COOKIE);
+    lambda_http::lambda_runtime::StreamResponse {
+        metadata_prelude: lambda_http::lambda_runtime::MetadataPrelude {
+            status_code: parts.status,
+            headers,
+            cookies,
+        },
+        stream: body,
+    }
+}
+
+/// An answer as the HTTP API's payload 2.0 response.
+fn buffered(
+    response: Response<Body>,
+) -> lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse {
+    let (parts, body) = response.into_parts();
+    let mut out = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse::default();
+    out.status_code = parts.status.as_u16().into();
+    out.is_base64_encoded = matches!(body, Body::Binary(_));
+    out.body = match body {
+        Body::Empty => None,
+        b => Some(b),
+    };
+    let mut headers = parts.headers;
+    out.cookies = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+        .collect();
+    headers.remove(http::header::SET_COOKIE);
+    out.headers = headers;
+    out
 }
 
 /// `serve_http` for functions fed by events (SQS batches, schedules) instead of requests.
@@ -131,22 +220,29 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// The `main` of a bundle. `http` functions are served by `serve_http` with their crate's
-/// `handler`; the others (`own`) start through their crate's own `serve()`.
+/// `handler`, `streaming` ones by `serve_streaming` with their `streaming_handler`; the others
+/// (`own`) start through their crate's own `serve()`.
 #[macro_export]
 macro_rules! bootstrap {
     (
         http: { $($http:literal => $http_crate:ident),* $(,)? },
+        $(streaming: { $($streaming:literal => $streaming_crate:ident),* $(,)? },)?
         own: { $($own:literal => $own_crate:ident),* $(,)? } $(,)?
     ) => {
         fn main() -> Result<(), $crate::bootstrap::Error> {
             $crate::telemetry::init();
             let handler = std::env::var("_HANDLER").ok();
-            let served = [$($http,)* $($own,)*];
+            let served = [$($http,)* $($($streaming,)*)? $($own,)*];
             let name = $crate::bootstrap::chosen(handler.as_deref(), &served)?;
             let runtime = $crate::bootstrap::runtime()?;
             $(if name == $http {
                 return runtime.block_on($crate::bootstrap::serve_http($http_crate::handler));
             })*
+            $($(if name == $streaming {
+                return runtime.block_on($crate::bootstrap::serve_streaming(
+                    $streaming_crate::streaming_handler,
+                ));
+            })*)?
             $(if name == $own {
                 return runtime.block_on($own_crate::serve());
             })*

@@ -712,7 +712,13 @@ async fn an_async_edit_keeps_its_inputs_only_while_it_runs_and_jobs_are_announce
     );
     assert_eq!(keys.len(), 2, "the image and its thumbnail: {keys:?}");
 
-    let events = received(&t, &queue, 2).await;
+    // The job's announcements come in order, each when the table's stream carries its change.
+    let mut events = received(&t, &queue, 2).await;
+    while !events.iter().any(|e| e["detail-type"] == "Job Succeeded") {
+        let more = received(&t, &queue, 1).await;
+        assert!(!more.is_empty(), "no Job Succeeded: {events:?}");
+        events.extend(more);
+    }
     let job_event = events
         .iter()
         .find(|e| e["detail-type"] == "Job Succeeded")

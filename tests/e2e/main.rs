@@ -29,6 +29,7 @@ mod rate_limit;
 mod referrals;
 mod signin;
 mod stack_shape;
+mod streaming;
 mod vendors;
 mod videos;
 mod web;

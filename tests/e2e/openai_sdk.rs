@@ -63,11 +63,14 @@ async fn openai_python_sdk_generates_b64_and_url_images() {
     }
     std::fs::remove_dir_all(&dir).ok();
     seen.sort();
-    assert_eq!(seen, ["b64", "b64", "gif", "stream", "url", "url"]);
+    assert_eq!(
+        seen,
+        ["b64", "b64", "gif", "stream", "streamed", "url", "url"]
+    );
     // Four images, one per quality of the local model (low, medium, high, auto), an SVG, a
-    // GIF and a streamed one were generated and paid for through the API key.
+    // GIF and two streamed ones were generated and paid for through the API key.
     let list = t.get("/v1/images", Some(&key)).await;
-    assert_eq!(list.body["data"].as_array().unwrap().len(), 11);
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 12);
 }
 
 #[tokio::test]

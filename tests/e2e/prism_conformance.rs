@@ -70,7 +70,7 @@ async fn every_model_request_is_accepted_by_the_official_spec() {
             .unwrap()
             .plan("gpt-image-1-mini", |_| true)
             .unwrap();
-        match provider.generate(&plan).await {
+        match provider.generate(&plan, None).await {
             // Prism's example body is not a real image: reaching the decoding step means the
             // request passed validation.
             Ok(_) | Err(ProviderError::BadOutput(_)) => {}
@@ -128,7 +128,10 @@ async fn every_model_request_is_accepted_by_the_official_spec() {
                 |_| true,
             )
             .unwrap();
-        match provider.edit(&plan, &EditInputs { images, mask }).await {
+        match provider
+            .edit(&plan, &EditInputs { images, mask }, None)
+            .await
+        {
             Ok(_) | Err(ProviderError::BadOutput(_)) => {}
             Err(e) => panic!("edit {request}: {e:?}"),
         }

@@ -65,6 +65,13 @@ def main() -> None:
     assert final == base64.b64decode(r_edit_b64), "the streamed edit is the same edit"
     assert events[0].b64_json != events[-1].b64_json, "a partial image is not the final one"
 
+    # And through the streaming API, whose requests arrive base64-encoded, multipart and all.
+    streaming = OpenAI(base_url=os.environ["OPENAI_STREAM_BASE_URL"], max_retries=0, _strict_response_validation=True)
+    with open(path("base.png"), "rb") as image, open(path("mask.png"), "rb") as mask:
+        events = list(streaming.images.edit(image=image, mask=mask, prompt="remove the square", stream=True, partial_images=2))
+    assert [e.type for e in events] == ["image_edit.partial_image"] * 2 + ["image_edit.completed"], events
+    assert base64.b64decode(events[-1].b64_json) == final, "the streamed edit is the same edit"
+
     # Raw bytes (no file name) work too, and a bad mask is the SDK's typed 400.
     with open(path("base.png"), "rb") as image:
         data = image.read()

@@ -95,6 +95,14 @@ def main() -> None:
     assert image_size(final) == (256, 256)
     save("stream", events[-1], final)
 
+    # The same through the streaming API (its events as they are made), unchanged for the SDK.
+    streaming = OpenAI(base_url=os.environ["OPENAI_STREAM_BASE_URL"], max_retries=0, _strict_response_validation=True)
+    events = list(streaming.images.generate(prompt="a lighthouse", stream=True, partial_images=2, size="256x256"))
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"], events
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    assert base64.b64decode(events[-1].b64_json) == final, "the same prompt and seed draw the same image"
+    save("streamed", events[-1], final)
+
     # Retired models are refused, naming what to use instead.
     try:
         client.images.generate(prompt="x", model="dall-e-3")

@@ -216,6 +216,7 @@ impl TestStack {
         tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
             .arg(workspace_root().join("tests/sdk").join(script))
             .env("OPENAI_BASE_URL", self.url("/v1"))
+            .env("OPENAI_STREAM_BASE_URL", self.url("/stream/v1"))
             .env("OPENAI_API_KEY", key)
             .env(dir_var, dir)
             .kill_on_drop(true)
@@ -345,7 +346,56 @@ pub mod fake_openai {
             let received = std::sync::Arc::new(tokio::sync::Notify::new());
             let release = std::sync::Arc::new(tokio::sync::Notify::new());
             let item = json!({"b64_json": base64::engine::general_purpose::STANDARD.encode(png(width, height))});
-            let body = json!({"created": 1, "data": [item]}).to_string();
+            let body = Answer::Json(json!({"created": 1, "data": [item]}).to_string());
+            Self::serving(body, received, release, listener, uri).await
+        }
+
+        /// A vendor streaming its answer (`stream: true`): the head and the first partial image
+        /// at once, then, when the test says so, the second one and the final image (of the
+        /// given size; the partial images are 8×8).
+        pub async fn streaming(width: u32, height: u32) -> Self {
+            use base64::Engine;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let uri = format!("http://{}", listener.local_addr().unwrap());
+            let b64 = |w, h| base64::engine::general_purpose::STANDARD.encode(png(w, h));
+            let event = |kind: &str, extra: serde_json::Value| {
+                let mut body = json!({"type": format!("image_generation.{kind}"), "created_at": 1,
+                    "size": format!("{width}x{height}"), "quality": "low", "background": "opaque",
+                    "output_format": "png"});
+                for (k, v) in extra.as_object().unwrap() {
+                    body[k] = v.clone();
+                }
+                format!("event: image_generation.{kind}\ndata: {body}\n\n")
+            };
+            let usage = json!({"input_tokens": 5, "output_tokens": 10, "total_tokens": 15,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": 5}});
+            let body = Answer::Stream {
+                first: event(
+                    "partial_image",
+                    json!({"b64_json": b64(8, 8), "partial_image_index": 0}),
+                ),
+                rest: [
+                    event(
+                        "partial_image",
+                        json!({"b64_json": b64(8, 8), "partial_image_index": 1}),
+                    ),
+                    event(
+                        "completed",
+                        json!({"b64_json": b64(width, height), "usage": usage}),
+                    ),
+                ]
+                .concat(),
+            };
+            Self::serving(body, notify(), notify(), listener, uri).await
+        }
+
+        async fn serving(
+            body: Answer,
+            received: std::sync::Arc<tokio::sync::Notify>,
+            release: std::sync::Arc<tokio::sync::Notify>,
+            listener: tokio::net::TcpListener,
+            uri: String,
+        ) -> Self {
             let (r, g) = (received.clone(), release.clone());
             // The first request waits for the test; any later one is answered at once.
             let task = tokio::spawn(async move {
@@ -375,9 +425,20 @@ pub mod fake_openai {
         }
     }
 
+    fn notify() -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::new(tokio::sync::Notify::new())
+    }
+
+    /// What the fake vendor answers: JSON, or an event stream in two parts.
+    #[derive(Clone)]
+    enum Answer {
+        Json(String),
+        Stream { first: String, rest: String },
+    }
+
     async fn answer(
         mut conn: tokio::net::TcpStream,
-        body: String,
+        body: Answer,
         gate: Option<(
             std::sync::Arc<tokio::sync::Notify>,
             std::sync::Arc<tokio::sync::Notify>,
@@ -410,6 +471,21 @@ pub mod fake_openai {
                 }
             }
         }
+        let body = match body {
+            Answer::Json(body) => body,
+            Answer::Stream { first, rest } => {
+                // The body ends when the connection closes, as a stream's may.
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+                let _ = conn.write_all(format!("{head}{first}").as_bytes()).await;
+                let _ = conn.flush().await;
+                if let Some((received, release)) = gate {
+                    received.notify_one();
+                    release.notified().await;
+                }
+                let _ = conn.write_all(rest.as_bytes()).await;
+                return;
+            }
+        };
         if let Some((received, release)) = gate {
             received.notify_one();
             release.notified().await;

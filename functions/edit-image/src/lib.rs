@@ -9,22 +9,44 @@ use shared::domain::jobs::JobOperation;
 use shared::http::Ctx;
 use shared::http::answers;
 use shared::http::idempotency_key;
+use shared::http::streaming::{self, Reply};
 use shared::ports::{Blobs, Store};
-use shared::providers::EditInputs;
+use shared::providers::{EditInputs, Partials};
 use shared::usecases::edit_inputs::{self, check_edit};
+use shared::usecases::generation::Waiting;
 use shared::usecases::generation::edit;
 use shared::usecases::jobs::{Submission, Work, answering, now_or_queued};
 use shared::{ApiError, Deps};
+use std::ops::Deref;
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "edit-image");
-    ctx.run(edit_image(deps, &ctx, &req)).await
+    ctx.run(edit_image(deps, &ctx, &req, None)).await
+}
+
+/// `handler` on any transport: where it streams, partial images go out as they come.
+pub async fn streaming_handler<S, B, D>(deps: D, req: Request) -> Reply
+where
+    S: Store,
+    B: Blobs,
+    D: Deref<Target = Deps<S, B>> + Send + Sync + 'static,
+{
+    if !streaming::streams(&req) {
+        return Reply::Whole(handler(&deps, req).await);
+    }
+    let ctx = Ctx::new(&req, "edit-image");
+    let request_id = ctx.request_id.clone();
+    streaming::partial_images("image_edit", request_id, move |sink| async move {
+        ctx.run(edit_image(&deps, &ctx, &req, Some(&sink))).await
+    })
+    .await
 }
 
 async fn edit_image<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     ctx: &Ctx,
     req: &Request,
+    partials: Option<&Partials>,
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
@@ -76,7 +98,10 @@ async fn edit_image<S: Store, B: Blobs>(
                 inputs,
                 None,
                 claim,
-                ctx.answer_by(&deps.config),
+                Waiting {
+                    by: ctx.answer_by(&deps.config),
+                    partials,
+                },
             )
         },
     )

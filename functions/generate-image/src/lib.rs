@@ -4,26 +4,50 @@
 //! `Prefer: respond-async` (or `wait=N`) the work becomes a job of the generation queue.
 
 use lambda_http::{Body, Request, Response};
+use shared::ApiError;
+use shared::Deps;
 use shared::domain::generation::CreateImageRequest;
 use shared::domain::jobs::JobOperation;
 use shared::http::answers;
 use shared::http::idempotency_key;
+use shared::http::streaming::{self, Reply};
 use shared::http::{Ctx, json_body};
 use shared::ports::{Blobs, Store};
-use shared::usecases::generation::generate;
+use shared::providers::Partials;
+use shared::usecases::generation::{Waiting, generate};
 use shared::usecases::idempotency::canonical_json;
 use shared::usecases::jobs::{Submission, Work, answering, now_or_queued};
-use shared::{ApiError, Deps};
+use std::ops::Deref;
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "generate-image");
-    ctx.run(generate_image(deps, &ctx, &req)).await
+    ctx.run(generate_image(deps, &ctx, &req, None)).await
+}
+
+/// `handler` on any transport: where it streams, partial images go out as they come.
+pub async fn streaming_handler<S, B, D>(deps: D, req: Request) -> Reply
+where
+    S: Store,
+    B: Blobs,
+    D: Deref<Target = Deps<S, B>> + Send + Sync + 'static,
+{
+    if !streaming::streams(&req) {
+        return Reply::Whole(handler(&deps, req).await);
+    }
+    let ctx = Ctx::new(&req, "generate-image");
+    let request_id = ctx.request_id.clone();
+    streaming::partial_images("image_generation", request_id, move |sink| async move {
+        ctx.run(generate_image(&deps, &ctx, &req, Some(&sink)))
+            .await
+    })
+    .await
 }
 
 async fn generate_image<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
     ctx: &Ctx,
     req: &Request,
+    partials: Option<&Partials>,
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
     let who = ctx.authenticate(deps, req).await?;
@@ -49,7 +73,13 @@ async fn generate_image<S: Store, B: Blobs>(
         &canonical,
         how.queued,
         sub,
-        |s, claim| generate(deps, &who, s.plan, claim, ctx.answer_by(&deps.config)),
+        |s, claim| {
+            let waiting = Waiting {
+                by: ctx.answer_by(&deps.config),
+                partials,
+            };
+            generate(deps, &who, s.plan, claim, waiting)
+        },
     )
     .await?;
     answers::respond(deps, submitted, prefer.wait, started, how.stream).await

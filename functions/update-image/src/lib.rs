@@ -131,7 +131,16 @@ async fn update<S: Store, B: Blobs>(
         };
         check_edit(&plan, &inputs, "mask_id")?;
         let answer_by = ctx.answer_by(&deps.config);
-        let result = edit(deps, &who, plan, inputs, Some(lineage), None, answer_by).await?;
+        let result = edit(
+            deps,
+            &who,
+            plan,
+            inputs,
+            Some(lineage),
+            None,
+            answer_by.into(),
+        )
+        .await?;
         return created(deps, &who, &result.data[0].id).await;
     }
 

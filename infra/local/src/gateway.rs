@@ -1,19 +1,28 @@
-//! One HTTP server for every HttpApi route of the template. Each request becomes the API Gateway
-//! HTTP API (payload 2.0) event that AWS would deliver, parsed by lambda_http exactly as on
-//! Lambda, and is answered by the route's function handler.
+//! One HTTP server for every route of the template. Each request becomes the event AWS would
+//! deliver, parsed by lambda_http exactly as on Lambda, and is answered by the route's function
+//! handler: the HTTP API's payload 2.0, answered whole; or, under a REST API's stage
+//! (`/stream/...`), the REST API's payload 1.0, its answer passed on as it comes, as the REST
+//! API's response streaming does.
 
 use crate::registry::HttpHandler;
 use crate::template::{Cors, Route};
 use base64::Engine;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use futures::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request as HyperRequest, Response as HyperResponse};
 use lambda_http::Body;
 use serde_json::{Map, Value, json};
 use shared::http::routes::match_route;
+use shared::http::streaming::Reply;
 use shared::{ApiError, Deps};
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+
+/// An answer's body: whole, or passed on chunk by chunk.
+pub type Out = UnsyncBoxBody<Bytes, Infallible>;
 
 /// API Gateway HTTP API's payload limit.
 pub const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
@@ -46,8 +55,19 @@ impl Gateway {
         method: &str,
         path: &str,
     ) -> Option<(&Route, &HttpHandler, BTreeMap<String, String>)> {
+        // A REST API's routes are under its stage's prefix; every other path is the HTTP API's.
+        let (stage, path) = self
+            .routes
+            .iter()
+            .filter_map(|(r, _)| r.stage.as_deref())
+            .find_map(|stage| {
+                let rest = path.strip_prefix(&format!("/{stage}"))?;
+                rest.starts_with('/').then_some((Some(stage), rest))
+            })
+            .unwrap_or((None, path));
         self.routes
             .iter()
+            .filter(|(r, _)| r.stage.as_deref() == stage)
             .filter(|(r, _)| r.method == "ANY" || r.method == method)
             .filter_map(|(r, h)| {
                 match_route(&r.path, path).map(|(score, params)| {
@@ -67,16 +87,16 @@ impl Gateway {
         &self,
         req: HyperRequest<Incoming>,
         peer: std::net::IpAddr,
-    ) -> HyperResponse<Full<Bytes>> {
+    ) -> HyperResponse<Out> {
         if req.uri().path().starts_with(&format!("{S3_PREFIX}/")) {
-            return self.s3(req).await;
+            return self.s3(req).await.map(BodyExt::boxed_unsync);
         }
         let origin = req.headers().get("origin").cloned();
         let mut response = if req.method() == hyper::Method::OPTIONS
             && req.headers().contains_key("access-control-request-method")
             && self.cors.is_some()
         {
-            self.preflight()
+            self.preflight().map(BodyExt::boxed_unsync)
         } else {
             self.invoke(req, peer).await
         };
@@ -156,7 +176,7 @@ impl Gateway {
         &self,
         req: HyperRequest<Incoming>,
         peer: std::net::IpAddr,
-    ) -> HyperResponse<Full<Bytes>> {
+    ) -> HyperResponse<Out> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
@@ -172,7 +192,11 @@ impl Gateway {
                 &ApiError::NotFound(format!("Unknown route: {method} {path}")),
             );
         };
-        let event = api_gateway_event(&parts, &body, route, &params, &request_id, peer).to_string();
+        let event = match &route.stage {
+            None => api_gateway_event(&parts, &body, route, &params, &request_id, peer),
+            Some(stage) => rest_api_event(&parts, &body, route, &params, &request_id, peer, stage),
+        }
+        .to_string();
         if event.len() > MAX_EVENT_BYTES {
             return error(&request_id, &too_large());
         }
@@ -185,15 +209,33 @@ impl Gateway {
                 );
             }
         };
-        let response = handler(self.deps.clone(), request).await;
-        let (parts, body) = response.into_parts();
-        let bytes = match body {
-            Body::Empty => Bytes::new(),
-            Body::Text(t) => Bytes::from(t),
-            Body::Binary(b) => Bytes::from(b),
-            _ => Bytes::new(),
-        };
-        HyperResponse::from_parts(parts, Full::new(bytes))
+        match handler(self.deps.clone(), request).await {
+            Reply::Whole(response) => {
+                let (parts, body) = response.into_parts();
+                let bytes = match body {
+                    Body::Empty => Bytes::new(),
+                    Body::Text(t) => Bytes::from(t),
+                    Body::Binary(b) => Bytes::from(b),
+                    _ => Bytes::new(),
+                };
+                HyperResponse::from_parts(parts, Full::new(bytes).boxed_unsync())
+            }
+            // Only the REST API streams: the HTTP API buffers whatever a function sends.
+            Reply::Streaming(response) if route.stage.is_some() => {
+                let (parts, chunks) = response.into_parts();
+                let body = StreamBody::new(chunks.map(|c| c.map(Frame::data)));
+                HyperResponse::from_parts(parts, body.boxed_unsync())
+            }
+            Reply::Streaming(response) => {
+                let (parts, body) = shared::http::streaming::whole(Reply::Streaming(response))
+                    .await
+                    .into_parts();
+                HyperResponse::from_parts(
+                    parts,
+                    Full::new(Bytes::from(body.to_vec())).boxed_unsync(),
+                )
+            }
+        }
     }
 }
 
@@ -205,13 +247,83 @@ fn too_large() -> ApiError {
     ))
 }
 
-fn error(request_id: &str, e: &ApiError) -> HyperResponse<Full<Bytes>> {
+fn error(request_id: &str, e: &ApiError) -> HyperResponse<Out> {
     let r = shared::http::error_response(e);
     let (mut parts, body) = r.into_parts();
     if let Ok(v) = request_id.parse() {
         parts.headers.insert("x-request-id", v);
     }
-    HyperResponse::from_parts(parts, Full::new(Bytes::from(body.to_vec())))
+    HyperResponse::from_parts(parts, Full::new(Bytes::from(body.to_vec())).boxed_unsync())
+}
+
+/// The payload-format-1.0 event a REST API's Lambda proxy integration builds for a request:
+/// every body base64-encoded (the API's binary media types are `*/*`, so that multipart
+/// uploads arrive intact).
+fn rest_api_event(
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    route: &Route,
+    params: &BTreeMap<String, String>,
+    request_id: &str,
+    peer: std::net::IpAddr,
+    stage: &str,
+) -> Value {
+    let (mut headers, mut multi_headers) = (Map::new(), Map::new());
+    for (name, value) in &parts.headers {
+        let value = Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        headers.insert(name.as_str().to_string(), value.clone());
+        multi_headers
+            .entry(name.as_str().to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("an array")
+            .push(value);
+    }
+    let (mut query, mut multi_query) = (Map::new(), Map::new());
+    for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        query.insert(k.to_string(), json!(v));
+        multi_query
+            .entry(k.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("an array")
+            .push(json!(v));
+    }
+    let path = &parts.uri.path()[stage.len() + 1..];
+    let nonempty = |m: Map<String, Value>| (!m.is_empty()).then_some(Value::Object(m));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    json!({
+        "resource": route.path,
+        "path": path,
+        "httpMethod": parts.method.as_str(),
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": nonempty(query),
+        "multiValueQueryStringParameters": nonempty(multi_query),
+        "pathParameters": (!params.is_empty()).then(|| json!(params)),
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": parts.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"),
+            "httpMethod": parts.method.as_str(),
+            "identity": {
+                "sourceIp": peer.to_string(),
+                "userAgent": parts.headers.get("user-agent").and_then(|h| h.to_str().ok()).unwrap_or(""),
+            },
+            "path": parts.uri.path(),
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTimeEpoch": now.as_millis() as u64,
+            "resourceId": "local",
+            "resourcePath": route.path,
+            "stage": stage,
+        },
+        "body": (!body.is_empty()).then(|| base64::engine::general_purpose::STANDARD.encode(body)),
+        "isBase64Encoded": !body.is_empty(),
+    })
 }
 
 /// The payload-format-2.0 event API Gateway builds for a request.

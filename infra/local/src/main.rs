@@ -39,6 +39,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     eprintln!();
     eprintln!("  Image API (local stack) on {}", stack.base_url);
     eprintln!("  Web pages:                 {}/", stack.base_url);
+    let stages: std::collections::BTreeSet<_> = stack
+        .routes
+        .iter()
+        .filter_map(|r| r.stage.as_deref())
+        .collect();
+    for stage in stages {
+        eprintln!(
+            "  Streaming API (partial images as made): {}/{stage}",
+            stack.base_url
+        );
+    }
     eprintln!("  AWS emulator (moto):       {}", stack.endpoint);
     for (id, name) in stack.created.tables.iter().chain(&stack.created.buckets) {
         eprintln!("    {id:<18} {name}");

@@ -2,18 +2,28 @@
 //! against the template: no route without a handler, no handler without a route.
 
 use futures::future::BoxFuture;
-use lambda_http::{Body, Request, Response};
+use lambda_http::Request;
 use shared::Deps;
+use shared::http::streaming::Reply;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub type HttpHandler =
-    Arc<dyn Fn(Arc<Deps>, Request) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
+pub type HttpHandler = Arc<dyn Fn(Arc<Deps>, Request) -> BoxFuture<'static, Reply> + Send + Sync>;
 
 macro_rules! with_deps {
     ($krate:ident) => {
         Arc::new(|deps: Arc<Deps>, req: Request| {
-            Box::pin(async move { $krate::handler(&deps, req).await }) as BoxFuture<'static, _>
+            Box::pin(async move { Reply::Whole($krate::handler(&deps, req).await) })
+                as BoxFuture<'static, _>
+        }) as HttpHandler
+    };
+}
+
+/// A function some of whose routes stream (the bundle's `streaming` section).
+macro_rules! streaming {
+    ($krate:ident) => {
+        Arc::new(|deps: Arc<Deps>, req: Request| {
+            Box::pin($krate::streaming_handler(deps, req)) as BoxFuture<'static, _>
         }) as HttpHandler
     };
 }
@@ -21,7 +31,7 @@ macro_rules! with_deps {
 macro_rules! with_config {
     ($krate:ident) => {
         Arc::new(|deps: Arc<Deps>, req: Request| {
-            Box::pin(async move { $krate::handler(&deps.config, req).await })
+            Box::pin(async move { Reply::Whole($krate::handler(&deps.config, req).await) })
                 as BoxFuture<'static, _>
         }) as HttpHandler
     };
@@ -30,7 +40,8 @@ macro_rules! with_config {
 macro_rules! without_deps {
     ($krate:ident) => {
         Arc::new(|_: Arc<Deps>, req: Request| {
-            Box::pin($krate::handler(req)) as BoxFuture<'static, _>
+            Box::pin(async move { Reply::Whole($krate::handler(req).await) })
+                as BoxFuture<'static, _>
         }) as HttpHandler
     };
 }
@@ -47,13 +58,13 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("revoke-api-key", with_deps!(revoke_api_key)),
         ("webhook-secret", with_deps!(webhook_secret)),
         ("rotate-webhook-secret", with_deps!(rotate_webhook_secret)),
-        ("generate-image", with_deps!(generate_image)),
+        ("generate-image", streaming!(generate_image)),
         ("list-images", with_deps!(list_images)),
         ("get-image", with_deps!(get_image)),
         ("list-versions", with_deps!(list_versions)),
         ("download-image", with_deps!(download_image)),
         ("delete-image", with_deps!(delete_image)),
-        ("edit-image", with_deps!(edit_image)),
+        ("edit-image", streaming!(edit_image)),
         ("image-variation", with_deps!(image_variation)),
         ("update-image", with_deps!(update_image)),
         ("transform-image", with_deps!(transform_image)),

@@ -15,6 +15,8 @@ pub struct Route {
     pub path: String,
     /// The function (its `Handler`, which names its crate) serving the route.
     pub function: String,
+    /// The REST API stage it is under (`stream`), or `None` for the HTTP API's routes.
+    pub stage: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,7 +107,8 @@ impl Template {
             .collect()
     }
 
-    /// Every HttpApi route: one per event of type HttpApi.
+    /// Every route: one per event of type HttpApi, and one per event of type Api (a REST
+    /// API's, under its stage).
     pub fn routes(&self) -> Vec<Route> {
         let handlers = self.function_handlers();
         let mut routes = Vec::new();
@@ -114,20 +117,34 @@ impl Template {
                 continue;
             };
             for (_, event) in f["Properties"]["Events"].as_mapping().into_iter().flatten() {
-                if event["Type"].as_str() != Some("HttpApi") {
-                    continue;
-                }
                 let props = &event["Properties"];
+                let stage = match event["Type"].as_str() {
+                    Some("HttpApi") => None,
+                    Some("Api") => Some(self.stage_of(&props["RestApiId"])),
+                    _ => continue,
+                };
                 let method = props["Method"].as_str().unwrap_or("ANY").to_uppercase();
                 let path = props["Path"].as_str().unwrap_or("/{proxy+}").to_string();
                 routes.push(Route {
                     method,
                     path,
                     function: function.clone(),
+                    stage,
                 });
             }
         }
         routes
+    }
+
+    /// The stage of the REST API an `Api` event names (`{Ref: Id}`); SAM's own stage, `Prod`,
+    /// when the event names none.
+    fn stage_of(&self, rest_api: &Value) -> String {
+        rest_api["Ref"]
+            .as_str()
+            .and_then(|id| self.resource(id))
+            .and_then(|api| api["Properties"]["StageName"].as_str())
+            .unwrap_or("Prod")
+            .to_string()
     }
 
     /// Functions fed by an SQS event, with the queue's logical id.
@@ -498,6 +515,10 @@ Resources:
       Events:
         One: {Type: HttpApi, Properties: {Path: /v1/a, Method: get}}
         Two: {Type: HttpApi, Properties: {Path: "/v1/a/{id}", Method: DELETE}}
+        Streamed: {Type: Api, Properties: {RestApiId: {Ref: Rest}, Path: /v1/a, Method: post}}
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties: {StageName: live}
   W:
     Type: AWS::Serverless::Function
     Properties:
@@ -532,15 +553,18 @@ Resources:
     fn reads_routes_consumers_cors_and_parameters() {
         let t = Template::parse(T).unwrap();
         let routes = t.routes();
-        assert_eq!(routes.len(), 2);
+        assert_eq!(routes.len(), 3);
         assert_eq!(
             routes[0],
             Route {
                 method: "GET".into(),
                 path: "/v1/a".into(),
-                function: "a".into()
+                function: "a".into(),
+                stage: None,
             }
         );
+        assert_eq!(routes[2].stage.as_deref(), Some("live"));
+        assert_eq!(routes[2].method, "POST");
         assert_eq!(t.sqs_consumers(), vec![("w".to_string(), "Q".to_string())]);
         assert_eq!(
             t.scheduled().unwrap(),

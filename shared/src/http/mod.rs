@@ -12,6 +12,7 @@ pub mod forms;
 pub mod multipart;
 pub mod openapi;
 pub mod routes;
+pub mod streaming;
 
 use crate::domain::accounts::{Admission, Live, RateWindow};
 use crate::domain::accounts::{Credential, Principal};
@@ -55,6 +56,9 @@ impl Ctx {
         let (from_gateway, source_ip) = match req.request_context_ref() {
             Some(RequestContext::ApiGatewayV2(c)) => {
                 (c.request_id.clone(), c.http.source_ip.clone())
+            }
+            Some(RequestContext::ApiGatewayV1(c)) => {
+                (c.request_id.clone(), c.identity.source_ip.clone())
             }
             _ => (None, None),
         };

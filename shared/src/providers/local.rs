@@ -4,10 +4,12 @@
 //! The pixels are `imaging::procedural`; this is the provider around them.
 
 use super::{
-    Answer, Call, EditInputs, InputImage, Op, ProviderError, ProviderImage, ProviderOutput, Vendor,
+    Answer, Call, EditInputs, InputImage, Op, Partials, ProviderError, ProviderImage,
+    ProviderOutput, Vendor,
 };
 use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::{Background, GenerationPlan, OutputFormat};
+use base64::Engine;
 use imaging::RgbaImage;
 use imaging::procedural::{Level, edit, scene, variation};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ impl LocalProvider {
     pub async fn generate(
         &self,
         plan: &GenerationPlan,
+        sink: Option<&Partials>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
         let (prompt, seed, n) = (plan.prompt.clone(), plan.seed, plan.n as u64);
         let size = (plan.size.width, plan.size.height);
@@ -34,10 +37,14 @@ impl LocalProvider {
         let (format, frames) = (plan.output_format, plan.frames);
         let transparent = plan.background == Background::Transparent;
         let partial_images = plan.partial_images as usize;
+        let (plan, sink) = (plan.clone(), sink.cloned());
         tokio::task::spawn_blocking(move || {
             (0..n)
                 .map(|i| {
                     let sc = scene(&prompt, seed, i, size, quality, complexity);
+                    let drawn =
+                        (1..=partial_images).map(|k| sc.drawn_so_far(k, partial_images + 1));
+                    let partials = hand_on(drawn, i as usize, &plan, sink.as_ref());
                     let image = match (format, frames) {
                         (OutputFormat::Svg, _) => ProviderOutput::Svg {
                             svg: sc.svg(transparent),
@@ -52,9 +59,7 @@ impl LocalProvider {
                     ProviderImage {
                         image,
                         revised_prompt: None,
-                        partials: (1..=partial_images)
-                            .map(|k| sc.drawn_so_far(k, partial_images + 1))
-                            .collect(),
+                        partials,
                         usage: None,
                     }
                 })
@@ -68,23 +73,24 @@ impl LocalProvider {
         &self,
         plan: &GenerationPlan,
         inputs: &EditInputs,
+        sink: Option<&Partials>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
         let images: Vec<Arc<RgbaImage>> = inputs.images.iter().map(|i| i.rgba.clone()).collect();
         let mask = inputs.mask.as_ref().map(|m| m.rgba.clone());
         let n = plan.n as u64;
         let partial_images = plan.partial_images as u32;
+        let (plan, sink) = (plan.clone(), sink.cloned());
         tokio::task::spawn_blocking(move || {
             let images: Vec<&RgbaImage> = images.iter().map(|i| &**i).collect();
             (0..n)
                 .map(|i| {
                     let done = edit(&images, mask.as_deref(), i);
                     // Stages between the input and the result, as the fill spreads.
-                    let partials = (1..=partial_images)
-                        .filter_map(|k| {
-                            let t = k as f32 / (partial_images + 1) as f32;
-                            imaging::procedural::between(images[0], &done, t)
-                        })
-                        .collect();
+                    let drawn = (1..=partial_images).filter_map(|k| {
+                        let t = k as f32 / (partial_images + 1) as f32;
+                        imaging::procedural::between(images[0], &done, t)
+                    });
+                    let partials = hand_on(drawn, i as usize, &plan, sink.as_ref());
                     ProviderImage {
                         image: ProviderOutput::Raw(done),
                         revised_prompt: None,
@@ -120,6 +126,32 @@ impl LocalProvider {
     }
 }
 
+/// Partial images as drawn: to `sink`, encoded as the plan asks, when the answer streams them
+/// (none are kept then), else kept to go with the image.
+fn hand_on(
+    drawn: impl Iterator<Item = RgbaImage>,
+    image: usize,
+    plan: &GenerationPlan,
+    sink: Option<&Partials>,
+) -> Vec<RgbaImage> {
+    let Some(sink) = sink else {
+        return drawn.collect();
+    };
+    let format = plan.output_format.raster().unwrap_or(imaging::Format::Png);
+    for partial in drawn {
+        match imaging::encode(&partial, format, plan.output_compression) {
+            Ok(bytes) => sink.send(
+                plan,
+                image,
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            ),
+            // A partial image is a preview the answer may do without.
+            Err(e) => tracing::warn!(error = %e, "a partial image could not be encoded"),
+        }
+    }
+    Vec::new()
+}
+
 impl Vendor for LocalProvider {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Local
@@ -130,11 +162,12 @@ impl Vendor for LocalProvider {
         plan: &'a GenerationPlan,
         _route: &'a Route,
         op: Op<'a>,
-        _call: Call<'c>,
+        call: Call<'c>,
     ) -> Answer<'a, Vec<ProviderImage>> {
+        let sink = call.partials.filter(|_| plan.stream);
         match op {
-            Op::Generate => Box::pin(self.generate(plan)),
-            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs)),
+            Op::Generate => Box::pin(self.generate(plan, sink)),
+            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs, sink)),
             Op::Variation(input) => Box::pin(self.variation(plan, input)),
         }
     }

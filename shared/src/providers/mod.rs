@@ -9,6 +9,8 @@ pub mod fetch;
 pub mod local;
 pub mod masks;
 pub mod openai;
+mod partials;
+pub use partials::{PartialImage, Partials};
 mod polling;
 pub use polling::mp4_dimensions;
 pub mod replicate;
@@ -126,6 +128,9 @@ pub struct Call<'a> {
     pub watch: Option<&'a Watch<'a>>,
     /// Where inputs too large to go inline are put for the vendor to fetch.
     pub staging: Option<&'a dyn Staging>,
+    /// Where partial images go as they come, when the answer streams them; without it they
+    /// come with the images.
+    pub partials: Option<&'a Partials>,
 }
 
 impl Call<'_> {

@@ -3,13 +3,14 @@
 
 use super::fetch::{Fetch, MAX_OUTPUT_BYTES};
 use super::{
-    Answer, Call, EditInputs, InputImage, Op, ProviderError, ProviderImage, ProviderOutput, Vendor,
-    retry,
+    Answer, Call, EditInputs, InputImage, Op, Partials, ProviderError, ProviderImage,
+    ProviderOutput, Vendor, retry,
 };
 use crate::domain::catalog::{ProviderKind, Route};
 use crate::domain::generation::{Background, GenerationPlan};
 use base64::Engine;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub struct OpenAiProvider {
@@ -84,22 +85,42 @@ impl OpenAiProvider {
 
     /// POSTs with retries, building the body afresh for every attempt (multipart forms cannot
     /// be cloned); returns the parsed success body (a stream as the JSON it stands for).
+    /// With `partials`, a stream's partial images go there as they come, not in the answer.
     pub async fn post(
         &self,
+        plan: &GenerationPlan,
         path: &str,
         deadline: Instant,
+        partials: Option<&Partials>,
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Value, ProviderError> {
         let url = format!("{}{path}", self.base_url);
         let key = self.api_key.text().await.map_err(super::key_unavailable)?;
-        retry::send(
+        // Which image the next partial image belongs to: one `*.completed` event ends each.
+        let image = AtomicUsize::new(0);
+        let hand_on = |event: &str| {
+            let Some(partials) = partials else { return };
+            let Ok(event) = serde_json::from_str::<Value>(&event_data(event)) else {
+                return;
+            };
+            let kind = event["type"].as_str().unwrap_or_default();
+            if kind.ends_with(".partial_image")
+                && let Some(b64) = event["b64_json"].as_str()
+            {
+                partials.send(plan, image.load(Ordering::Relaxed), b64.to_string());
+            } else if kind.ends_with(".completed") {
+                image.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let on_event: Option<retry::OnEvent<'_>> = partials.map(|_| &hand_on as _);
+        retry::send_seeing_events(
             "openai",
             deadline,
             self.max_retries,
             || body(self.http.post(&url).bearer_auth(key)),
             |answer| {
                 if answer.event_stream {
-                    return from_events(&answer.text);
+                    return from_events(&answer.text, partials.is_none());
                 }
                 serde_json::from_str(&answer.text)
                     .map_err(|e| ProviderError::BadOutput(format!("response is not JSON: {e}")))
@@ -109,6 +130,7 @@ impl OpenAiProvider {
                 let policy = refused_by_policy(code.as_deref(), kind.as_deref(), &message);
                 (message, policy)
             },
+            on_event,
         )
         .await
     }
@@ -154,18 +176,14 @@ impl OpenAiProvider {
 /// A streamed answer (`text/event-stream`) as the JSON answer it stands for: one `data` item
 /// per `*.completed` event (with its `usage`), carrying the `*.partial_image` events before it
 /// as `partials`.
-fn from_events(text: &str) -> Result<Value, ProviderError> {
+/// `keep_partials`: whether partial images stay in the answer (else they went on as they came).
+fn from_events(text: &str, keep_partials: bool) -> Result<Value, ProviderError> {
     let mut data = Vec::new();
     let mut partials = Vec::new();
-    // SSE lines end in LF, CRLF or CR; an event's data lines are joined with LF.
+    // SSE lines end in LF, CRLF or CR.
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     for block in text.split("\n\n") {
-        let payload = block
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let payload = event_data(block);
         if payload.is_empty() || payload == "[DONE]" {
             continue;
         }
@@ -173,7 +191,9 @@ fn from_events(text: &str) -> Result<Value, ProviderError> {
             .map_err(|e| ProviderError::BadOutput(format!("a stream event is not JSON: {e}")))?;
         let kind = event["type"].as_str().unwrap_or_default();
         if kind.ends_with(".partial_image") {
-            partials.push(event["b64_json"].clone());
+            if keep_partials {
+                partials.push(event["b64_json"].clone());
+            }
         } else if kind.ends_with(".completed") {
             data.push(json!({
                 "b64_json": event["b64_json"],
@@ -205,6 +225,16 @@ fn from_events(text: &str) -> Result<Value, ProviderError> {
         ));
     }
     Ok(json!({ "data": data }))
+}
+
+/// An event's data: its `data` lines joined with LF (lines already split on LF).
+fn event_data(block: &str) -> String {
+    block
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether OpenAI refused the request for its content (moderation, the safety system).
@@ -282,11 +312,14 @@ impl OpenAiProvider {
     /// images of its answer.
     async fn images(
         &self,
+        plan: &GenerationPlan,
         path: &str,
+        partials: Option<&Partials>,
         body: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
         let deadline = Instant::now() + self.budget;
-        let resp = self.post(path, deadline, body).await?;
+        let partials = partials.filter(|_| plan.stream);
+        let resp = self.post(plan, path, deadline, partials, body).await?;
         self.images_of(resp, deadline).await
     }
 
@@ -341,9 +374,10 @@ impl OpenAiProvider {
     pub async fn generate(
         &self,
         plan: &GenerationPlan,
+        partials: Option<&Partials>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
         let body = Self::generation_body(plan);
-        self.images("/images/generations", |req| req.json(&body))
+        self.images(plan, "/images/generations", partials, |req| req.json(&body))
             .await
     }
 
@@ -351,8 +385,9 @@ impl OpenAiProvider {
         &self,
         plan: &GenerationPlan,
         inputs: &EditInputs,
+        partials: Option<&Partials>,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        self.images("/images/edits", |req| {
+        self.images(plan, "/images/edits", partials, |req| {
             req.multipart(Self::edit_form(plan, inputs))
         })
         .await
@@ -363,7 +398,7 @@ impl OpenAiProvider {
         plan: &GenerationPlan,
         input: &InputImage,
     ) -> Result<Vec<ProviderImage>, ProviderError> {
-        self.images("/images/variations", |req| {
+        self.images(plan, "/images/variations", None, |req| {
             req.multipart(Self::variation_form(plan, input))
         })
         .await
@@ -381,11 +416,11 @@ impl Vendor for OpenAiProvider {
         plan: &'a GenerationPlan,
         _route: &'a Route,
         op: Op<'a>,
-        _call: Call<'c>,
+        call: Call<'c>,
     ) -> Answer<'a, Vec<ProviderImage>> {
         match op {
-            Op::Generate => Box::pin(self.generate(plan)),
-            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs)),
+            Op::Generate => Box::pin(self.generate(plan, call.partials)),
+            Op::Edit(inputs) => Box::pin(self.edit(plan, inputs, call.partials)),
             Op::Variation(input) => Box::pin(self.variation(plan, input)),
         }
     }
@@ -460,7 +495,10 @@ mod tests {
             .mount(&server)
             .await;
         let out = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p", "model": "gpt-image-1.5"})))
+            .generate(
+                &plan(json!({"prompt": "p", "model": "gpt-image-1.5"})),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(out.len(), 1);
@@ -484,7 +522,7 @@ mod tests {
             .mount(&server)
             .await;
         let out = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p", "n": 2})))
+            .generate(&plan(json!({"prompt": "p", "n": 2})), None)
             .await
             .unwrap();
         assert_eq!(out[0].usage.as_ref(), Some(&usage));
@@ -531,9 +569,10 @@ mod tests {
             .mount(&server)
             .await;
         let out = provider(&server, 5_000)
-            .generate(&plan(
-                json!({"prompt": "p", "stream": true, "partial_images": 2}),
-            ))
+            .generate(
+                &plan(json!({"prompt": "p", "stream": true, "partial_images": 2})),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(out.len(), 1);
@@ -546,18 +585,61 @@ mod tests {
         assert_eq!(imaging::decode(bytes).unwrap().width(), 16);
     }
 
+    #[tokio::test]
+    async fn with_a_sink_partial_images_go_there_in_order_and_not_in_the_answer() {
+        let server = MockServer::start().await;
+        let event = |kind: &str, extra: Value| {
+            let mut body = json!({"type": format!("image_generation.{kind}")});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            format!("event: image_generation.{kind}\r\ndata: {body}\r\n\r\n")
+        };
+        let sse = [
+            event("partial_image", json!({"b64_json": png(4, 4)})),
+            event("completed", json!({"b64_json": png(16, 16)})),
+            event("partial_image", json!({"b64_json": png(6, 6)})),
+            event("completed", json!({"b64_json": png(16, 16)})),
+        ]
+        .concat();
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(sse, "text/event-stream"))
+            .mount(&server)
+            .await;
+        let (sink, mut rx) = Partials::channel();
+        let p = plan(json!({"prompt": "p", "n": 2, "stream": true, "partial_images": 1}));
+        let out = provider(&server, 5_000)
+            .generate(&p, Some(&sink))
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|i| i.partials.is_empty()), "sent, not kept");
+        let first = rx.try_recv().unwrap();
+        let second = rx.try_recv().unwrap();
+        assert_eq!((first.image, second.image), (0, 1));
+        assert_eq!((first.b64, second.b64), (png(4, 4), png(6, 6)));
+        assert_eq!(
+            (first.size.as_str(), first.output_format),
+            ("1024x1024", "png")
+        );
+        assert!(rx.try_recv().is_err());
+    }
+
     #[test]
     fn streams_with_crlf_lines_and_split_data_parse_and_moderation_is_a_policy_refusal() {
         let crlf = "event: image_generation.completed\r\ndata: {\"type\": \"image_generation.completed\",\r\ndata: \"b64_json\": \"AA==\", \"usage\": null}\r\n\r\n";
-        let v = from_events(crlf).unwrap();
+        let v = from_events(crlf, true).unwrap();
         assert_eq!(v["data"][0]["b64_json"], "AA==");
         let blocked = "event: error\ndata: {\"type\": \"error\", \"error\": {\"code\": \"moderation_blocked\", \"message\": \"blocked\"}}\n\n";
         assert!(matches!(
-            from_events(blocked),
+            from_events(blocked, true),
             Err(ProviderError::ContentPolicy(_))
         ));
         let no_error = "data: {\"type\": \"image_generation.completed\", \"b64_json\": \"AA==\", \"error\": null}\n\n";
-        assert!(from_events(no_error).is_ok(), "a null error is no error");
+        assert!(
+            from_events(no_error, true).is_ok(),
+            "a null error is no error"
+        );
     }
 
     #[tokio::test]
@@ -569,7 +651,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p", "stream": true})))
+            .generate(&plan(json!({"prompt": "p", "stream": true})), None)
             .await
             .err()
             .expect("failed");
@@ -589,7 +671,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .err()
             .expect("refused");
@@ -623,7 +705,7 @@ mod tests {
             .await;
         let started = Instant::now();
         let out = provider(&server, 20_000)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .unwrap();
         assert_eq!(out.len(), 1);
@@ -646,7 +728,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 10_000)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .err()
             .unwrap();
@@ -676,7 +758,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .err()
             .unwrap();
@@ -694,7 +776,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 400)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .err()
             .unwrap();
@@ -717,7 +799,7 @@ mod tests {
             .mount(&server)
             .await;
         let err = provider(&server, 5_000)
-            .generate(&plan(json!({"prompt": "p"})))
+            .generate(&plan(json!({"prompt": "p"})), None)
             .await
             .err()
             .unwrap();

@@ -410,6 +410,7 @@ mod tests {
             max_retries: 0,
             watch: None,
             staging,
+            partials: None,
         };
         let jpeg = |len: usize| {
             let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];

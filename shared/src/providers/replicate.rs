@@ -300,6 +300,7 @@ mod tests {
             max_retries: 1,
             watch: None,
             staging: None,
+            partials: None,
         }
     }
 

@@ -113,6 +113,7 @@ impl Providers {
             max_retries: self.max_retries,
             watch: None,
             staging: self.staging(),
+            partials: None,
         }
     }
 
@@ -250,8 +251,7 @@ impl Providers {
                 },
                 // With a vendor to fail over to, a failing one is not retried first.
                 max_retries: if more { 0 } else { call.max_retries },
-                watch: call.watch,
-                staging: call.staging,
+                ..call
             };
             match attempt(route, this).await {
                 Ok(made) => {

@@ -258,6 +258,7 @@ mod tests {
             max_retries: 2,
             watch: None,
             staging: None,
+            partials: None,
         };
         StabilityProvider::new(&server.uri(), "sk-stab")
             .generate(plan, plan.routes[0], call)
@@ -480,6 +481,7 @@ mod inpaint_tests {
             max_retries: 0,
             watch: None,
             staging: None,
+            partials: None,
         }
     }
 

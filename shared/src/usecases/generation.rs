@@ -8,7 +8,7 @@ use crate::domain::generation::GenerationPlan;
 use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
-use crate::providers::{Call, EditInputs, InputImage, ProviderError, Served};
+use crate::providers::{Call, EditInputs, InputImage, Partials, ProviderError, Served};
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::jobs::steps::{admissible, image_keys, store_results, take, undo};
@@ -16,7 +16,21 @@ use crate::wire::ImagesResponse;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Generates, stores and answers, committed by `answer_by` (the client's limit). Nothing is
+/// The client waiting for a synchronous answer: when it must be committed by (the client's
+/// limit), and where partial images go if the answer streams them as they come.
+#[derive(Clone, Copy)]
+pub struct Waiting<'a> {
+    pub by: Instant,
+    pub partials: Option<&'a Partials>,
+}
+
+impl From<Instant> for Waiting<'_> {
+    fn from(by: Instant) -> Self {
+        Self { by, partials: None }
+    }
+}
+
+/// Generates, stores and answers, committed by `waiting.by`. Nothing is
 /// charged for a refused prompt, and a failure after the debit refunds it and releases the
 /// daily quota; stored objects are removed if their metadata cannot be written.
 pub async fn generate<S: Store, B: Blobs>(
@@ -24,10 +38,10 @@ pub async fn generate<S: Store, B: Blobs>(
     who: &Principal,
     plan: GenerationPlan,
     claim: Option<KeyClaim>,
-    answer_by: Instant,
+    waiting: Waiting<'_>,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(None);
-    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+    run(deps, who, &plan, lineage, claim, waiting, |call| {
         deps.providers.generate_within(&plan, None, None, call)
     })
     .await
@@ -42,12 +56,12 @@ pub async fn edit<S: Store, B: Blobs>(
     inputs: EditInputs,
     lineage: Option<Lineage>,
     claim: Option<KeyClaim>,
-    answer_by: Instant,
+    waiting: Waiting<'_>,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = lineage.unwrap_or_else(|| {
         Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
     });
-    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+    run(deps, who, &plan, lineage, claim, waiting, |call| {
         deps.providers
             .generate_within(&plan, Some(&inputs), None, call)
     })
@@ -63,7 +77,7 @@ pub async fn variation<S: Store, B: Blobs>(
     answer_by: Instant,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(input.asset_id.clone());
-    run(deps, who, &plan, lineage, claim, answer_by, |call| {
+    run(deps, who, &plan, lineage, claim, answer_by.into(), |call| {
         deps.providers
             .generate_within(&plan, None, Some(&input), call)
     })
@@ -88,7 +102,7 @@ async fn run<'d, S, B, F, Fut>(
     plan: &GenerationPlan,
     lineage: Lineage,
     claim: Option<KeyClaim>,
-    answer_by: Instant,
+    waiting: Waiting<'d>,
     produce: F,
 ) -> Result<ImagesResponse, ApiError>
 where
@@ -98,6 +112,7 @@ where
     Fut: Future<Output = Result<Served, ProviderError>>,
 {
     let uid = who.user_id.as_str();
+    let answer_by = waiting.by;
     admissible(deps, uid, &plan.prompt, plan.n)?;
     // The vendor is waited for only as long as leaves time to store and answer: an answer the
     // gateway has given up on must not be charged.
@@ -124,7 +139,11 @@ where
     hold.objects = image_keys(uid, &ids, plan);
     take(deps, plan.n, &hold).await?;
     let mut store_ms = 0;
-    let result = match produce(deps.providers.call_until(vendor_by)).await {
+    let call = Call {
+        partials: waiting.partials,
+        ..deps.providers.call_until(vendor_by)
+    };
+    let result = match produce(call).await {
         Ok(images) => {
             let (job, storing) = (None, Instant::now());
             let stored = store_results(

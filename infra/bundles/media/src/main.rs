@@ -6,11 +6,13 @@ shared::bootstrap! {
     http: {
         "complete-upload" => complete_upload,
         "create-video" => create_video,
-        "edit-image" => edit_image,
-        "generate-image" => generate_image,
         "image-variation" => image_variation,
         "transform-image" => transform_image,
         "update-image" => update_image,
+    },
+    streaming: {
+        "edit-image" => edit_image,
+        "generate-image" => generate_image,
     },
     own: {
         "worker" => worker,

@@ -127,7 +127,7 @@ pub(super) fn revoke_api_key() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`", content(
+        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`, which arrive together through this API and each as it is made through the streaming API (the stack's `StreamApiUrl`, the same paths)", content(
             (ImagesResponse = "application/json"),
             (ImageStreamEvent = "text/event-stream"),
         )),
@@ -265,7 +265,7 @@ pub(super) fn delete_image() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n edited images", body = ImagesResponse),
+        (status = 200, description = "Exactly n edited images; with `stream: true`, Server-Sent Events `image_edit.partial_image` and `image_edit.completed`, each as it is made through the streaming API (the stack's `StreamApiUrl`)", body = ImagesResponse),
         (status = 202, description = "Queued as a job; `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Bad image, mask, field or combination (named in `param`)", body = ErrorResponse),
         (status = 404, description = "A named asset does not exist", body = ErrorResponse),

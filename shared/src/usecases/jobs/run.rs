@@ -45,6 +45,7 @@ pub(super) fn job_call<'a, S, B>(
         max_retries: deps.config.vendors.provider_max_retries,
         watch: Some(watch),
         staging: deps.providers.staging(),
+        partials: None,
     }
 }
 
