@@ -6,10 +6,10 @@ HOST  ?= 127.0.0.1
 EMULATOR_PORT ?= 4566
 CARGO ?= cargo
 
-.PHONY: run test test-tools venv node nasm debs avifenc qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
+.PHONY: run test test-tools venv node build-debs debs avifenc qemu fmt clippy cfn-lint checkov bench deploy-tools build release-check deploy clean
 
 ## run: the whole API on http://127.0.0.1:$(PORT) against a local AWS emulator (Ctrl-C stops it)
-run: venv nasm
+run: venv build-debs
 	$(CARGO) build -p local-stack
 	PORT=$(PORT) HOST=$(HOST) EMULATOR_PORT=$(EMULATOR_PORT) ./target/debug/local-stack
 
@@ -21,7 +21,7 @@ LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-Dwarnings__CLIPPY_H
 ## test: formatting, then the test build (clippy inside it) while the tools only the tests need
 ## install beside it (venv, npm, Debian packages, checkov and cfn-lint runs), then the core bundle's
 ## clippy and every test against a moto server started and stopped here. Each phase is timed.
-test: fmt nasm
+test: fmt build-debs
 	@mkdir -p target; start=$$(date +%s); \
 	{ time $(MAKE) --no-print-directory test-tools; } > target/test-tools.log 2>&1 & tools=$$!; \
 	$(LINTED) $(CARGO) test --workspace --all-targets --no-run || { wait $$tools; exit 1; }; \
@@ -52,11 +52,12 @@ $(CHECKOV)/.installed: infra/local/requirements-checkov.txt
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-## nasm: assembles libjpeg-turbo's x86 SIMD when mozjpeg-sys builds (without it, JPEG encoding
-## is several times slower; ARM builds need no assembler)
-nasm:
-	@command -v nasm >/dev/null || { $(SUDO) apt-get update -q && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nasm; }
+## build-debs: what the C codecs build with: nasm assembles libjpeg-turbo's and libaom's x86 SIMD
+## (without it, JPEG and AV1 encoding are several times slower; ARM builds need no assembler),
+## and cmake builds libaom (the AVIF variants' encoder) from its source
+build-debs:
+	@{ command -v nasm && command -v cmake; } >/dev/null || { $(SUDO) apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nasm cmake; }
 
 ## debs: the Debian packages the build and tests use: nasm (libjpeg-turbo's x86 SIMD, built from
 ## source by mozjpeg-sys), ffmpeg (ffprobe checks the videos made), chromium and chromium-driver
@@ -141,7 +142,7 @@ clean:
 ## bench: the post-processing pipeline and the transforms in Rust (criterion), then the same in Pillow and pyvips;
 ## AVIF against avifenc and libvips;
 ## peak memory of the largest edit and variation; cold start and package size; AWS round trips per endpoint
-bench: venv nasm debs avifenc deploy-tools qemu
+bench: venv build-debs debs avifenc deploy-tools qemu
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/bench/requirements.txt
 	$(CARGO) bench -p imaging --bench pipeline
 	$(VENV)/bin/python infra/bench/pipeline.py --input target/bench/input-1024.png \

@@ -89,10 +89,11 @@ def zipped_size(path: Path) -> int:
 
 # Crates that carry pixels: image codecs, the pixel library, the video encoder.
 CODECS = {"image", "imaging", "mozjpeg", "mozjpeg-sys", "png", "zune-jpeg", "jpeg-encoder", "webp",
-          "libwebp-sys", "image-webp", "gif", "openh264", "openh264-sys2", "muxide", "rav1e", "ravif"}
+          "libwebp-sys", "image-webp", "gif", "openh264", "openh264-sys2", "muxide", "libaom-sys",
+          "avif-serialize"}
 # The AV1 encoder is the largest of them: only the bundle of the function that makes the AVIF
 # variants may link it.
-AV1 = {"rav1e", "ravif"}
+AV1 = {"libaom-sys"}
 
 
 def check_codecs(built):

@@ -4,7 +4,8 @@
 //! the 256-px thumbnail in PNG, WebP (q80, what the API stores) and AVIF (the variant).
 
 use imaging::Format;
-use imaging::variants::{AVIF_QUALITY, AVIF_SPEED, encode_avif};
+use imaging::avif::encode_avif;
+use imaging::variants::{AVIF_QUALITY, AVIF_SPEED};
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -1,6 +1,8 @@
 //! Pixels, and nothing else: what only the image functions link (the account functions stay
 //! free of codecs, which keeps their packages small and their cold starts short).
 
+#[cfg(feature = "avif")]
+pub mod avif;
 mod blur;
 mod codec;
 pub mod inpaint;

@@ -3,6 +3,7 @@
 //! stays as it was made.
 
 use crate::Format;
+use crate::avif::encode_avif;
 use crate::codec::{ImagingError, THUMBNAIL_EDGE, encode, fit_within, resize};
 use image::RgbaImage;
 
@@ -10,8 +11,8 @@ use image::RgbaImage;
 pub const PREVIEW_EDGE: u32 = 1024;
 /// AVIF's quality (1–100): about WebP 80's look at roughly half its bytes.
 pub const AVIF_QUALITY: u8 = 60;
-/// rav1e's speed (1–10): 8 keeps a 1024-px preview well under a second on one core.
-pub const AVIF_SPEED: u8 = 8;
+/// libaom's speed (0–9, avifenc's `-s`): 8 encodes a 1024-px preview in tens of milliseconds.
+pub const AVIF_SPEED: u8 = 7;
 const WEBP_QUALITY: u8 = 80;
 
 /// Which picture a variant is.
@@ -64,29 +65,6 @@ pub struct Variant {
     pub size: Size,
     pub kind: Kind,
     pub bytes: Vec<u8>,
-}
-
-/// Still AVIF from RGBA: 8-bit 4:2:0 colour (alpha kept when the picture has any), one thread.
-pub fn encode_avif(img: &RgbaImage, quality: u8, speed: u8) -> Result<Vec<u8>, ImagingError> {
-    let (w, h) = img.dimensions();
-    let pixels: &[ravif::RGBA8] = rgb_slice(img.as_raw());
-    let encoder = ravif::Encoder::new()
-        .with_quality(f32::from(quality.clamp(1, 100)))
-        .with_alpha_quality(f32::from(quality.clamp(1, 100)))
-        .with_speed(speed.clamp(1, 10))
-        .with_bit_depth(ravif::BitDepth::Eight)
-        .with_num_threads(Some(1));
-    encoder
-        .encode_rgba(ravif::Img::new(pixels, w as usize, h as usize))
-        .map(|out| out.avif_file)
-        .map_err(|e| ImagingError::Encode(format!("AVIF: {e}")))
-}
-
-fn rgb_slice(raw: &[u8]) -> &[ravif::RGBA8] {
-    // RGBA8 is four u8 fields in order (repr C): the same bytes, reinterpreted.
-    let len = raw.len() / 4;
-    // SAFETY: RGBA8 has size 4 and alignment 1, and `raw` holds `len * 4` initialised bytes.
-    unsafe { std::slice::from_raw_parts(raw.as_ptr().cast(), len) }
 }
 
 /// The variants an image has beyond the WebP thumbnail made when it was stored: the AVIF

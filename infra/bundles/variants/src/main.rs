@@ -1,4 +1,4 @@
-//! The bootstrap of the function that makes delivery variants: the AV1 encoder (rav1e) is
+//! The bootstrap of the function that makes delivery variants: the AV1 encoder (libaom) is
 //! linked here only, so the functions that store pixels stay within their size goal.
 
 shared::bootstrap! {
