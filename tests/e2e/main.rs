@@ -25,6 +25,7 @@ mod prism_conformance;
 mod promises;
 mod prompts;
 mod providers;
+mod quotes;
 mod rate_limit;
 mod referrals;
 mod signin;

@@ -42,6 +42,7 @@ pub async fn respond<S: Store, B: Blobs>(
                 None => json(StatusCode::OK, &images),
             };
         }
+        Submitted::Quote(quote) => return json(StatusCode::OK, &quote),
         Submitted::Job(job) => job,
     };
     if let Some(secs) = wait {

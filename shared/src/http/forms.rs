@@ -23,7 +23,7 @@ const INTEGER_FIELDS: &[&str] = &[
     "frame_count",
     "frame_duration_ms",
 ];
-const BOOLEAN_FIELDS: &[&str] = &["stream"];
+const BOOLEAN_FIELDS: &[&str] = &["stream", "dry_run"];
 
 fn fields_from(value: Value) -> Result<CreateImageRequest, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| json_error(&e))

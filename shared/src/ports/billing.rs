@@ -37,6 +37,12 @@ pub trait Credits: Send + Sync {
 }
 
 pub trait Quotas: Send + Sync {
+    /// The images of `now`'s UTC day reserved so far (made, or being made).
+    fn images_today(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<u32, ApiError>> + Send;
     /// Reserves `n` of the images of `now`'s UTC day under `reference`; `Err(reset_at)` when that
     /// would pass `limit`.
     fn reserve_daily(

@@ -17,6 +17,8 @@ use std::future::Future;
 pub enum Submitted {
     Images(ImagesResponse),
     Job(Job),
+    /// `dry_run`: what it would cost; nothing was claimed, taken or made.
+    Quote(crate::wire::Quote),
 }
 
 /// What an async submission records under its Idempotency-Key: the job it made.
@@ -52,6 +54,7 @@ where
     .await?;
     match answer {
         Submitted::Images(images) => Ok(images),
+        Submitted::Quote(_) => Err(ApiError::internal("a quote is answered before any claim")),
         // The key was first used for an async submission of the same body.
         Submitted::Job(job) => match job.result.as_deref() {
             Some(result) if job.status == JobStatus::Succeeded => {

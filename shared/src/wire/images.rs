@@ -17,6 +17,47 @@ pub struct ImageData {
     pub revised_prompt: Option<String>,
 }
 
+/// The answer to `dry_run: true`: what the request would cost and whether it could be paid
+/// now. Nothing is charged, stored or sent to a vendor.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// Always `quote`.
+    pub object: String,
+    pub model: String,
+    /// What the request would cost (the ledger line it would write is minus this).
+    pub credits: i64,
+    /// The vendors that would be tried, in order: the first that is up serves it.
+    pub vendors: Vec<String>,
+    /// Whether it would run as a job (`Prefer: respond-async`, or a model that only runs as one).
+    pub job: bool,
+    /// Whether this account could pay for it now.
+    pub payable: bool,
+    /// When it could not: the limit that refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_by: Option<QuoteRefusal>,
+}
+
+/// What a paid image route answers with 200: its images, or with `dry_run`, the quote.
+#[derive(Serialize, ToSchema, Debug)]
+#[serde(untagged)]
+pub enum ImagesOrQuote {
+    Images(ImagesResponse),
+    Quote(Quote),
+}
+
+/// The limit a quoted request would meet.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct QuoteRefusal {
+    /// `credits`, `daily_images` or `storage`.
+    pub limit: String,
+    pub message: String,
+    /// What is left of that limit (credits, images today, bytes).
+    pub available: i64,
+    /// When it resets (Unix seconds): the daily image limit only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
+}
+
 /// OpenAI's ImagesResponse.
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
 pub struct ImagesResponse {
@@ -247,6 +288,8 @@ pub struct EditImageForm {
     output_compression: Option<u8>,
     background: Option<String>,
     user: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    dry_run: Option<bool>,
 }
 
 /// One transform step: `op` and its fields (see `TransformRequest.operations`).
@@ -285,6 +328,8 @@ pub struct EditImageJson {
     response_format: Option<String>,
     output_format: Option<String>,
     background: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    dry_run: Option<bool>,
 }
 
 /// `multipart/form-data` body of a variation.
@@ -300,6 +345,8 @@ pub struct VariationForm {
     model: Option<String>,
     response_format: Option<String>,
     user: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    dry_run: Option<bool>,
 }
 
 /// One Server-Sent Event of a streamed generation or edit (the `data` of each event).

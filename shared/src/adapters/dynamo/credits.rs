@@ -257,6 +257,13 @@ impl Credits for DynamoStore {
 pub(super) const DAY: i64 = 24 * 3600;
 
 impl Quotas for DynamoStore {
+    async fn images_today(&self, user_id: &str, now: i64) -> Result<u32, ApiError> {
+        Ok(match self.get(keys::quota(user_id, now)).await? {
+            Some(item) if item.contains_key("images") => get_n(&item, "images")?.max(0) as u32,
+            _ => 0,
+        })
+    }
+
     async fn reserve_daily(
         &self,
         user_id: &str,

@@ -89,6 +89,15 @@ impl Credits for MemoryStore {
 }
 
 impl Quotas for MemoryStore {
+    async fn images_today(&self, user_id: &str, now: i64) -> Result<u32, ApiError> {
+        let day = now.div_euclid(DAY);
+        let st = self.state();
+        Ok(st
+            .quotas
+            .get(&(user_id.to_string(), day))
+            .map_or(0, |(images, _)| *images))
+    }
+
     async fn reserve_daily(
         &self,
         user_id: &str,

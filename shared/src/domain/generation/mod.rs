@@ -39,6 +39,10 @@ pub struct CreateImageRequest {
     pub background: Option<String>,
     #[serde(default)]
     pub moderation: Option<String>,
+    /// A quote only: the answer says what the request would cost, which vendors would serve it
+    /// and whether this account could pay now; nothing is charged, stored or sent to a vendor.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]

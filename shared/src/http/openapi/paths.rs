@@ -127,8 +127,8 @@ pub(super) fn revoke_api_key() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`, which arrive together through this API and each as it is made through the streaming API (the stack's `StreamApiUrl`, the same paths)", content(
-            (ImagesResponse = "application/json"),
+        (status = 200, description = "Exactly n images, as URLs (presigned, default 1 h) or base64; with `stream: true`, Server-Sent Events `image_generation.partial_image` and `image_generation.completed`, which arrive together through this API and each as it is made through the streaming API (the stack's `StreamApiUrl`, the same paths); with `dry_run: true`, the quote (nothing charged)", content(
+            (ImagesOrQuote = "application/json"),
             (ImageStreamEvent = "text/event-stream"),
         )),
         (status = 202, description = "Queued as a job (`Prefer: respond-async`); `Location: /v1/jobs/{id}`", body = JobObject),
@@ -145,7 +145,7 @@ pub(super) fn generate_image() {}
 #[utoipa::path(post, path = "/v1/generate-image", tag = "images", operation_id = "generate_image_alias",
     request_body = CreateImageRequest,
     security(("bearer" = [])),
-    responses((status = 200, description = "Alias of /v1/images/generations", body = ImagesResponse)))]
+    responses((status = 200, description = "Alias of /v1/images/generations", body = ImagesOrQuote)))]
 #[allow(dead_code)]
 pub(super) fn generate_image_alias() {}
 
@@ -265,7 +265,7 @@ pub(super) fn delete_image() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n edited images; with `stream: true`, Server-Sent Events `image_edit.partial_image` and `image_edit.completed`, each as it is made through the streaming API (the stack's `StreamApiUrl`)", body = ImagesResponse),
+        (status = 200, description = "Exactly n edited images; with `stream: true`, Server-Sent Events `image_edit.partial_image` and `image_edit.completed`, each as it is made through the streaming API (the stack's `StreamApiUrl`); with `dry_run: true`, the quote", body = ImagesOrQuote),
         (status = 202, description = "Queued as a job; `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Bad image, mask, field or combination (named in `param`)", body = ErrorResponse),
         (status = 404, description = "A named asset does not exist", body = ErrorResponse),
@@ -280,7 +280,7 @@ pub(super) fn edit_images() {}
     request_body(content((EditImageForm = "multipart/form-data"), (EditImageJson = "application/json"))),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Alias of /v1/images/edits", body = ImagesResponse),
+        (status = 200, description = "Alias of /v1/images/edits", body = ImagesOrQuote),
         (status = 202, description = "Queued as a job; `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 404, description = "A named asset does not exist", body = ErrorResponse),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),
@@ -293,7 +293,7 @@ pub(super) fn edit_images_alias() {}
     request_body(content((VariationForm = "multipart/form-data"))),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Exactly n variations", body = ImagesResponse),
+        (status = 200, description = "Exactly n variations; with `dry_run: true`, the quote", body = ImagesOrQuote),
         (status = 202, description = "Queued as a job (`Prefer: respond-async` or `wait=N`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Bad image or field (named in `param`)", body = ErrorResponse),
         (status = 413, description = "Inline image too large: use /v1/uploads", body = ErrorResponse),

@@ -63,6 +63,13 @@ pub async fn accept<S: Store, B: Blobs>(
         Ok(s) => s,
         Err(e) => return refused(e),
     };
+    // A quote is an answer, and a queued submission gets none but its job's announcements.
+    if submission.fields.dry_run == Some(true) {
+        return refused(ApiError::invalid(
+            "dry_run",
+            "a queued submission cannot be a quote: ask the HTTP API with dry_run instead",
+        ));
+    }
     let submitted =
         crate::usecases::idempotency::claimed(deps, &who, Some(&key), &canonical, |claim| async {
             submit(deps, &who, submission, claim)
@@ -72,7 +79,10 @@ pub async fn accept<S: Store, B: Blobs>(
         .await;
     match submitted {
         Ok(crate::usecases::idempotency::Submitted::Job(job)) => Ok(Accepted::Queued(job)),
-        Ok(crate::usecases::idempotency::Submitted::Images(_)) => refused(ApiError::Conflict {
+        Ok(
+            crate::usecases::idempotency::Submitted::Images(_)
+            | crate::usecases::idempotency::Submitted::Quote(_),
+        ) => refused(ApiError::Conflict {
             message: "this reference was used for a synchronous request".into(),
             param: Some("reference".into()),
         }),

@@ -18,7 +18,7 @@ use crate::usecases::idempotency::{Submitted, claimed, job_answer};
 use crate::usecases::jobs::steps::{admissible, take, undo};
 use crate::usecases::jobs::{JOB_HOLD_SECONDS, end, failure_of};
 use crate::usecases::{Deps, deliveries};
-use crate::wire::ImagesResponse;
+use crate::wire::{ImagesResponse, Quote, QuoteRefusal};
 
 /// A validated request to run as a job.
 pub struct Submission {
@@ -176,6 +176,9 @@ where
     F: FnOnce(Immediate, Option<KeyClaim>) -> Fut,
     Fut: std::future::Future<Output = Result<ImagesResponse, ApiError>>,
 {
+    if sub.fields.dry_run == Some(true) {
+        return quote(deps, who, &sub, queued).await.map(Submitted::Quote);
+    }
     claimed(deps, who, key, canonical, |claim| async move {
         match sub.work {
             _ if queued => submit(deps, who, sub, claim).await.map(Submitted::Job),
@@ -191,6 +194,77 @@ where
         }
     })
     .await
+}
+
+/// What `sub` would cost and whether `who` could pay it now, from the account as it stands:
+/// its credits, the day's images and its storage. Nothing is written.
+pub async fn quote<S: Store, B: Blobs>(
+    deps: &Deps<S, B>,
+    who: &Principal,
+    sub: &Submission,
+    queued: bool,
+) -> Result<Quote, ApiError> {
+    let uid = who.user_id.as_str();
+    // What a paid call would refuse before any charge (a refused prompt, too many images)
+    // is refused here too.
+    admissible(deps, uid, sub.work.prompt(), sub.work.n())?;
+    let now = now_epoch();
+    let (user, today) = tokio::join!(deps.store.user(uid), deps.store.images_today(uid, now));
+    let user = user?.ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
+    let (cost, n) = (sub.work.cost(), u32::from(sub.work.n()));
+    let limits = &deps.config.limits;
+    let day_left = limits.daily_image_limit.saturating_sub(today?);
+    let refused_by = if user.credits.available < cost {
+        Some(QuoteRefusal {
+            limit: "credits".into(),
+            message: format!(
+                "this request costs {cost} credits and the account has {}",
+                user.credits.available
+            ),
+            available: user.credits.available,
+            resets_at: None,
+        })
+    } else if n > day_left {
+        Some(QuoteRefusal {
+            limit: "daily_images".into(),
+            message: format!(
+                "{day_left} of the day's {} images are left; this request makes {n}",
+                limits.daily_image_limit
+            ),
+            available: i64::from(day_left),
+            resets_at: Some((now.div_euclid(86_400) + 1) * 86_400),
+        })
+    } else if user.storage_bytes >= limits.storage_quota_bytes {
+        Some(QuoteRefusal {
+            limit: "storage".into(),
+            message: format!(
+                "the account stores {} of its {} bytes: delete assets to make room",
+                user.storage_bytes, limits.storage_quota_bytes
+            ),
+            available: 0,
+            resets_at: None,
+        })
+    } else {
+        None
+    };
+    let routes = match &sub.work {
+        Work::Images(p) => &p.routes,
+        Work::Video(p) => &p.routes,
+    };
+    Ok(Quote {
+        object: "quote".into(),
+        model: sub.work.model_id().into(),
+        credits: cost,
+        vendors: deps
+            .providers
+            .ordered(routes)
+            .iter()
+            .map(|r| r.vendor.as_str().to_string())
+            .collect(),
+        job: queued,
+        payable: refused_by.is_none(),
+        refused_by,
+    })
 }
 
 /// Image work answered within the request.
