@@ -129,3 +129,45 @@ async fn edits_variations_and_jobs_are_quoted_too_and_nothing_is_queued() {
     assert_eq!(jobs.body["data"], json!([]), "no job was made");
     assert_eq!(t.credits(&s.access).await, before);
 }
+
+#[tokio::test]
+async fn a_video_is_quoted_as_the_job_it_would_be_and_nothing_is_queued() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let before = t.credits(&s.access).await;
+    let r = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "waves on a shore", "seconds": "4", "dry_run": true}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["object"], "quote", "{}", r.text);
+    assert_eq!(
+        (r.body["job"].as_bool(), r.body["payable"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let credits = r.body["credits"].as_i64().unwrap();
+    assert!(r.headers.get("location").is_none(), "no video to poll");
+    assert_eq!(
+        t.get("/v1/videos", Some(&s.access)).await.body["data"],
+        json!([])
+    );
+    assert_eq!(t.credits(&s.access).await, before);
+    // The video itself costs what was quoted.
+    let r = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "waves on a shore", "seconds": "4"}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let after = t.credits(&s.access).await;
+    assert_eq!(
+        after["ledger"][0]["delta"].as_i64(),
+        Some(-credits),
+        "{after}"
+    );
+}

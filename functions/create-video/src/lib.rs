@@ -21,7 +21,10 @@ async fn create<S: Store, B: Blobs>(
     let who = ctx.authenticate(deps, req).await?;
     let key = idempotency_key(req)?;
     let parsed = shared::http::forms::video(req, deps.config.limits.max_json_body_bytes).await?;
-    let job = videos::create(deps, &who, key.as_deref(), parsed).await?;
+    let job = match videos::create(deps, &who, key.as_deref(), parsed).await? {
+        videos::Created::Video(job) => job,
+        videos::Created::Quote(quote) => return json(StatusCode::OK, &quote),
+    };
     // OpenAI answers 200 with the queued video; Location says where to poll.
     let mut response = json(StatusCode::OK, &videos::object(&job)?)?;
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/videos/{}", job.id)) {

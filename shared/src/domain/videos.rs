@@ -218,6 +218,9 @@ pub struct CreateVideoRequest {
     /// Which changes are sent: `started`, `completed` (the default).
     #[serde(default)]
     pub webhook_events_filter: Option<Vec<String>>,
+    /// A quote only (`Quote`): nothing is charged, queued or sent to a vendor.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
 }
 
 /// A validated video request.

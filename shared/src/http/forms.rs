@@ -231,7 +231,7 @@ pub async fn video(req: &Request, max_json: usize) -> Result<ParsedVideo, ApiErr
             )));
         }
         let form = multipart::parse(req, &["input_reference"], MAX_INLINE_IMAGE_BYTES).await?;
-        let mut text = form.text_json(&["seed"], &[])?;
+        let mut text = form.text_json(&["seed"], &["dry_run"])?;
         let obj = text.as_object_mut().expect("a form is an object");
         // A form has no arrays: the events are comma-separated.
         if let Some(Value::String(events)) = obj.get("webhook_events_filter") {

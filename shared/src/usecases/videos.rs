@@ -185,7 +185,7 @@ mod create {
     use crate::domain::videos::CreateVideoRequest;
     use crate::usecases::edit_inputs::{ImageSource, load_all};
     use crate::usecases::idempotency::{Submitted, claimed};
-    use crate::usecases::jobs::{Submission, Work, submit, webhook_of};
+    use crate::usecases::jobs::{Submission, Work, quote, submit, webhook_of};
 
     /// A parsed `POST /v1/videos`: the fields, the picture (if any) with its `param`, and what
     /// makes two requests "the same" for Idempotency-Key.
@@ -195,13 +195,19 @@ mod create {
         pub canonical: String,
     }
 
+    /// What `create` made: the video's job, or with `dry_run`, its quote.
+    pub enum Created {
+        Video(Job),
+        Quote(crate::wire::Quote),
+    }
+
     /// Validates, charges and queues the video (always a job), under the Idempotency-Key.
     pub async fn create<S: Store, B: Blobs>(
         deps: &Deps<S, B>,
         who: &Principal,
         key: Option<&str>,
         parsed: ParsedVideo,
-    ) -> Result<Job, ApiError> {
+    ) -> Result<Created, ApiError> {
         let plan = parsed.fields.plan(|k| deps.config.vendors.serves(k))?;
         if plan.model.needs_picture && parsed.picture.is_none() {
             return Err(ApiError::invalid(
@@ -218,6 +224,17 @@ mod create {
             true,
             deps.config.delivery.allow_private_webhook_targets,
         )?;
+        if parsed.fields.dry_run == Some(true) {
+            // The picture is not read: what a quote needs is the plan.
+            let sub = Submission {
+                operation: JobOperation::Video,
+                fields,
+                work: Work::Video(plan),
+                images: Vec::new(),
+                mask: None,
+            };
+            return quote(deps, who, &sub, true).await.map(Created::Quote);
+        }
         let submitted = claimed(deps, who, key, &parsed.canonical, |claim| async move {
             // Inside the claim: a replay answers without reading the picture again.
             let images = load_all(deps, &who.user_id, parsed.picture.into_iter().collect()).await?;
@@ -232,7 +249,7 @@ mod create {
         })
         .await?;
         match submitted {
-            Submitted::Job(job) if job.operation == JobOperation::Video => Ok(job),
+            Submitted::Job(job) if job.operation == JobOperation::Video => Ok(Created::Video(job)),
             _ => Err(ApiError::Conflict {
                 message: "this Idempotency-Key was used for another kind of request".into(),
                 param: Some("Idempotency-Key".into()),

@@ -82,4 +82,14 @@ pub struct CreateVideoForm {
     webhook: Option<String>,
     /// `started`, `completed` or both, comma-separated.
     webhook_events_filter: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, queued or sent to a vendor.
+    dry_run: Option<bool>,
+}
+
+/// What `POST /v1/videos` answers with 200: the queued video, or with `dry_run`, the quote.
+#[derive(Serialize, ToSchema, Debug)]
+#[serde(untagged)]
+pub enum VideoOrQuote {
+    Video(VideoObject),
+    Quote(super::Quote),
 }

@@ -39,7 +39,7 @@ use paths::*;
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, Variants, Formats, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts, ReferralLink,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
-        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, ImagesOrQuote, Quote, QuoteRefusal, FileRef, TransformOperation,
+        CreateUploadRequest, UploadTicket, WebhookSecretResponse, JobObject, JobList, ImageStreamEvent, ImagesOrQuote, VideoOrQuote, Quote, QuoteRefusal, FileRef, TransformOperation,
         crate::domain::jobs::JobStatus, crate::domain::jobs::JobOperation,
         VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,

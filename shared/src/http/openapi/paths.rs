@@ -556,7 +556,7 @@ pub(super) fn doc() {}
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The queued video (a job); `Location: /v1/videos/{id}`", body = VideoObject),
+        (status = 200, description = "The queued video (a job); `Location: /v1/videos/{id}`. With `dry_run: true`, the quote (nothing charged or queued)", body = VideoOrQuote),
         (status = 400, description = "Bad field or picture (named in `param`); a retired model names its replacement", body = ErrorResponse),
         (status = 404, description = "`input_reference.file_id` does not exist", body = ErrorResponse),
         (status = 409, description = "The Idempotency-Key is in use by another request", body = ErrorResponse),
