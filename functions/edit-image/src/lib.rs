@@ -31,14 +31,15 @@ where
     B: Blobs,
     D: Deref<Target = Deps<S, B>> + Send + Sync + 'static,
 {
-    if !streaming::streams(&req) {
-        return Reply::Whole(handler(&deps, req).await);
-    }
-    let ctx = Ctx::new(&req, "edit-image");
-    let request_id = ctx.request_id.clone();
-    streaming::partial_images("image_edit", request_id, move |sink| async move {
-        ctx.run(edit_image(&deps, &ctx, &req, Some(&sink))).await
-    })
+    streaming::serve(
+        deps,
+        req,
+        "edit-image",
+        "image_edit",
+        |deps, req, ctx, sink| async move {
+            ctx.run(edit_image(&deps, &ctx, &req, sink.as_ref())).await
+        },
+    )
     .await
 }
 

@@ -31,15 +31,16 @@ where
     B: Blobs,
     D: Deref<Target = Deps<S, B>> + Send + Sync + 'static,
 {
-    if !streaming::streams(&req) {
-        return Reply::Whole(handler(&deps, req).await);
-    }
-    let ctx = Ctx::new(&req, "generate-image");
-    let request_id = ctx.request_id.clone();
-    streaming::partial_images("image_generation", request_id, move |sink| async move {
-        ctx.run(generate_image(&deps, &ctx, &req, Some(&sink)))
-            .await
-    })
+    streaming::serve(
+        deps,
+        req,
+        "generate-image",
+        "image_generation",
+        |deps, req, ctx, sink| async move {
+            ctx.run(generate_image(&deps, &ctx, &req, sink.as_ref()))
+                .await
+        },
+    )
     .await
 }
 

@@ -40,6 +40,31 @@ pub fn streams(req: &Request) -> bool {
     )
 }
 
+/// Answers `req` with `body` (a handler's whole answer, given its context and where partial
+/// images go): where the transport streams, through [`partial_images`], else whole.
+#[cfg(feature = "images")]
+pub async fn serve<D, F, Fut>(
+    deps: D,
+    req: Request,
+    function: &'static str,
+    prefix: &'static str,
+    body: F,
+) -> Reply
+where
+    F: FnOnce(D, Request, super::Ctx, Option<Partials>) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let ctx = super::Ctx::new(&req, function);
+    if !streams(&req) {
+        return Reply::Whole(body(deps, req, ctx, None).await);
+    }
+    let request_id = ctx.request_id.clone();
+    partial_images(prefix, request_id, move |sink| {
+        body(deps, req, ctx, Some(sink))
+    })
+    .await
+}
+
 /// Runs `work` (a handler's whole answer, given where partial images go) and answers with its
 /// partial images as they come, `prefix` naming their events (`image_generation`). The head
 /// waits for the first partial image: an answer that is ready, or has failed, before any is
