@@ -80,22 +80,13 @@ fn streamed(reply: Reply) -> lambda_http::lambda_runtime::StreamResponse<Chunks>
         Reply::Streaming(r) => r.into_parts(),
         Reply::Whole(r) => {
             let (parts, body) = r.into_parts();
-            let bytes = bytes::Bytes::from(match body {
-                Body::Text(t) => t.into_bytes(),
-                Body::Binary(b) => b,
-                _ => Vec::new(),
-            });
+            let bytes = streaming::body_bytes(body);
             let once = futures::stream::once(async move { Ok::<_, Infallible>(bytes) });
             (parts, once.boxed())
         }
     };
     let mut headers = parts.headers;
-    let cookies = headers
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
-        .collect();
-    headers.remove(http::header::SET_COOKIE);
+    let cookies = take_cookies(&mut headers);
     lambda_http::lambda_runtime::StreamResponse {
         metadata_prelude: lambda_http::lambda_runtime::MetadataPrelude {
             status_code: parts.status,
@@ -119,14 +110,20 @@ fn buffered(
         b => Some(b),
     };
     let mut headers = parts.headers;
-    out.cookies = headers
+    out.cookies = take_cookies(&mut headers);
+    out.headers = headers;
+    out
+}
+
+/// The `Set-Cookie` headers, which both answer formats carry as a list of their own.
+fn take_cookies(headers: &mut http::HeaderMap) -> Vec<String> {
+    let cookies = headers
         .get_all(http::header::SET_COOKIE)
         .iter()
         .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
         .collect();
     headers.remove(http::header::SET_COOKIE);
-    out.headers = headers;
-    out
+    cookies
 }
 
 /// `serve_http` for functions fed by events (SQS batches, schedules) instead of requests.

@@ -12,7 +12,6 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request as HyperRequest, Response as HyperResponse};
-use lambda_http::Body;
 use serde_json::{Map, Value, json};
 use shared::http::routes::match_route;
 use shared::http::streaming::Reply;
@@ -212,12 +211,7 @@ impl Gateway {
         match handler(self.deps.clone(), request).await {
             Reply::Whole(response) => {
                 let (parts, body) = response.into_parts();
-                let bytes = match body {
-                    Body::Empty => Bytes::new(),
-                    Body::Text(t) => Bytes::from(t),
-                    Body::Binary(b) => Bytes::from(b),
-                    _ => Bytes::new(),
-                };
+                let bytes = shared::http::streaming::body_bytes(body);
                 HyperResponse::from_parts(parts, Full::new(bytes).boxed_unsync())
             }
             // Only the REST API streams: the HTTP API buffers whatever a function sends.

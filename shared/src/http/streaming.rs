@@ -128,17 +128,13 @@ fn finished(done: Result<Response<Body>, tokio::task::JoinError>) -> Response<Bo
 #[cfg(feature = "images")]
 fn final_events(done: Response<Body>, prefix: &str) -> Bytes {
     let (parts, body) = done.into_parts();
-    let bytes: Vec<u8> = match body {
-        Body::Text(t) => t.into_bytes(),
-        Body::Binary(b) => b,
-        _ => Vec::new(),
-    };
+    let bytes = body_bytes(body);
     let is_stream = parts
         .headers
         .get("content-type")
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     if parts.status.is_success() && is_stream {
-        return Bytes::from(bytes);
+        return bytes;
     }
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let error = match answer.get("error") {
@@ -191,6 +187,15 @@ impl Events {
             "output_format": p.output_format,
         });
         Bytes::from(format!("event: {kind}\ndata: {body}\n\n"))
+    }
+}
+
+/// A whole answer's body as bytes, to send as one chunk.
+pub fn body_bytes(body: Body) -> Bytes {
+    match body {
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
     }
 }
 

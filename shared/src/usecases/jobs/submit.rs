@@ -8,7 +8,7 @@ use crate::domain::jobs::{
     Job, JobOperation, JobRequest, JobStatus, Prefer, StoredInput, WebhookEvent,
 };
 use crate::domain::videos::VideoPlan;
-use crate::domain::{new_id, now_epoch};
+use crate::domain::{DAY_SECONDS, new_id, now_epoch};
 use crate::error::ApiError;
 use crate::messages::JobMessage;
 use crate::ports::{Blobs, QueueName, Store};
@@ -232,7 +232,7 @@ pub async fn quote<S: Store, B: Blobs>(
                 limits.daily_image_limit
             ),
             available: i64::from(day_left),
-            resets_at: Some((now.div_euclid(86_400) + 1) * 86_400),
+            resets_at: Some((now.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS),
         })
     } else if user.storage_bytes >= limits.storage_quota_bytes {
         Some(QuoteRefusal {
