@@ -48,6 +48,13 @@ pub enum ApiError {
     /// 429 `insufficient_quota`, as OpenAI answers when credits run out.
     #[error("{0}")]
     InsufficientQuota(String),
+    /// 429 `budget_exceeded`: the API key's budget for its period is spent; `Retry-After`
+    /// says when it resets (clients should not retry before: `x-should-retry: false`).
+    #[error("{message}")]
+    BudgetExceeded {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 400 `content_policy_violation`: refused by our moderation or by the provider's.
     #[error("{0}")]
     ContentPolicy(String),
@@ -184,7 +191,9 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::InsufficientQuota(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::InsufficientQuota(_) | Self::BudgetExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::ContentPolicy(_) => StatusCode::BAD_REQUEST,
             Self::Provider { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -223,6 +232,7 @@ impl ApiError {
             ),
             Self::RateLimited { .. } => ("requests", None, Some("rate_limit_exceeded")),
             Self::InsufficientQuota(_) => ("insufficient_quota", None, Some("insufficient_quota")),
+            Self::BudgetExceeded { .. } => ("insufficient_quota", None, Some("budget_exceeded")),
             Self::ContentPolicy(_) => (
                 "invalid_request_error",
                 Some("prompt"),
@@ -265,6 +275,14 @@ impl ApiError {
                 ("x-ratelimit-reset", reset_epoch.to_string()),
             ],
             Self::MethodNotAllowed { allow, .. } => vec![("allow", allow.clone())],
+            // The official SDKs retry a 429 unless told not to; waiting for a budget's reset
+            // is the client's decision.
+            Self::BudgetExceeded {
+                retry_after_secs, ..
+            } => vec![
+                ("retry-after", retry_after_secs.to_string()),
+                ("x-should-retry", "false".to_string()),
+            ],
             Self::Provider {
                 retry_after_secs: Some(s),
                 ..

@@ -349,6 +349,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
     let answer = replayable(&ImagesResponse {
         partials: Vec::new(),
         image_usage: Vec::new(),
+        charge: None,
         usage: None,
         created: now,
         data: vec![ImageData {
@@ -388,13 +389,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         "the charge stands"
     );
     // Settled for good: a late refund of that reference gives nothing back.
-    assert!(
-        !deps
-            .store
-            .refund(user_id, 3, "generation", "gen_stored")
-            .await
-            .unwrap()
-    );
+    assert!(!deps.store.refund(&hold, "generation").await.unwrap());
     assert_eq!(available(&t, &s.access).await, before - 3);
     assert_eq!(
         sweep(&deps, when_due(&deps).await).await,

@@ -17,6 +17,7 @@ mod edits;
 mod events;
 mod generation;
 mod jobs;
+mod keys;
 mod layers;
 mod library;
 mod openai_sdk;

@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::jobs;
@@ -18,7 +19,7 @@ async fn cancel<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Jobs).await?;
     let id = path_param(req, "id")?;
     let job = jobs::cancel(deps, &who.user_id, &id).await?;
     json(StatusCode::OK, &jobs::view(deps, &job).await?)

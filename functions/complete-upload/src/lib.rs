@@ -5,6 +5,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::uploads::complete;
@@ -20,7 +21,7 @@ async fn respond<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryWrite).await?;
     let id = path_param(req, "id")?;
     let (info, created) = complete(deps, &who, &id).await?;
     let status = if created {

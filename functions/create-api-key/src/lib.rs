@@ -1,4 +1,5 @@
-//! `POST /v1/api-keys`: a new `sk-` key, returned once and stored only as a hash.
+//! `POST /v1/api-keys`: a new `sk-` key, returned once and stored only as a hash, with the
+//! limits asked for (scopes, models, budget, hourly limit, expiry).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -7,6 +8,7 @@ use shared::domain::accounts::validate_api_key_name;
 use shared::domain::{new_id, now_epoch};
 use shared::http::{Ctx, json, optional_json_body};
 use shared::ports::Store;
+use shared::usecases::api_keys::policy_of;
 use shared::usecases::auth::{api_key_display_prefix, new_api_key, token_hash};
 use shared::wire::{ApiKeyCreated, CreateApiKeyRequest};
 use shared::{ApiError, Deps};
@@ -27,6 +29,7 @@ async fn create<S: Store>(
     let body: CreateApiKeyRequest =
         optional_json_body(req, deps.config.limits.max_json_body_bytes)?.unwrap_or_default();
     let name = validate_api_key_name(body.name.as_deref())?;
+    let policy = policy_of(deps, &body)?;
     let key = new_api_key();
     let record = ApiKeyRecord {
         id: new_id("key"),
@@ -37,6 +40,10 @@ async fn create<S: Store>(
         hash: token_hash(&key),
         created_at: now_epoch(),
         last_used_at: None,
+        policy,
+        version: 0,
+        spent_day: 0,
+        spent_month: 0,
     };
     deps.store.create_key(&record).await?;
     tracing::info!(user_id = %who.user_id, key_id = %record.id, "api key created");
@@ -49,6 +56,7 @@ async fn create<S: Store>(
             key,
             prefix: record.prefix,
             created_at: record.created_at,
+            limits: (&record.policy).into(),
         },
     )
 }

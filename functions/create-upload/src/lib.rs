@@ -4,6 +4,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::assets::UploadRecord;
 use shared::domain::{new_id, now_epoch};
 use shared::http::{Ctx, json, json_body};
@@ -26,7 +27,7 @@ async fn create<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryWrite).await?;
     let body: CreateUploadRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let content_type = body.content_type.trim().to_ascii_lowercase();
     if !CONTENT_TYPES.contains(&content_type.as_str()) {

@@ -3,6 +3,7 @@
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, idempotency_key, json};
 use shared::ports::{Blobs, Store};
 use shared::usecases::videos;
@@ -18,7 +19,7 @@ async fn create<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Generate).await?;
     let key = idempotency_key(req)?;
     let parsed = shared::http::forms::video(req, deps.config.limits.max_json_body_bytes).await?;
     let job = match videos::create(deps, &who, key.as_deref(), parsed).await? {

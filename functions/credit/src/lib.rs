@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json};
 use shared::ports::Store;
 use shared::wire::{CreditResponse, LedgerItem};
@@ -19,7 +20,7 @@ async fn credit<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Account).await?;
     let (user, ledger) = tokio::join!(
         deps.store.user(&who.user_id),
         deps.store.ledger(&who.user_id, LEDGER_ENTRIES)
@@ -31,17 +32,7 @@ async fn credit<S: Store>(
             available: user.credits.available,
             earned: user.credits.earned,
             spent: user.credits.spent,
-            ledger: ledger?
-                .into_iter()
-                .map(|e| LedgerItem {
-                    id: e.id,
-                    delta: e.delta,
-                    reason: e.reason,
-                    reference: e.reference,
-                    note: e.note,
-                    created_at: e.created_at,
-                })
-                .collect(),
+            ledger: ledger?.into_iter().map(LedgerItem::from).collect(),
         },
     )
 }

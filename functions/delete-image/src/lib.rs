@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param, query_param, reject_unknown_query};
 use shared::ports::{Blobs, Store};
 use shared::usecases::library::delete;
@@ -18,7 +19,7 @@ async fn respond<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryWrite).await?;
     let id = path_param(req, "id")?;
     reject_unknown_query(req, &["all_versions"])?;
     let all_versions = match query_param(req, "all_versions") {

@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::videos;
@@ -17,7 +18,7 @@ async fn delete<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryWrite).await?;
     let id = path_param(req, "id")?;
     json(
         StatusCode::OK,

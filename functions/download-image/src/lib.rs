@@ -4,6 +4,7 @@
 
 use lambda_http::http::header::{ACCEPT, VARY};
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::assets::ImageRecord;
 use shared::domain::delivery::negotiate;
 use shared::http::{Ctx, path_param, query_param, redirect, reject_unknown_query};
@@ -21,7 +22,7 @@ async fn download<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     reject_unknown_query(req, &["variant"])?;
     let id = path_param(req, "id")?;
     let variant = query_param(req, "variant").unwrap_or("original");

@@ -3,6 +3,7 @@
 //! edit, or JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
 
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
 use shared::domain::jobs::JobOperation;
@@ -50,7 +51,7 @@ async fn edit_image<S: Store, B: Blobs>(
     partials: Option<&Partials>,
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Generate).await?;
     let parsed =
         shared::http::forms::edit(req, true, deps.config.limits.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;

@@ -6,6 +6,7 @@
 use lambda_http::{Body, Request, Response};
 use shared::ApiError;
 use shared::Deps;
+use shared::domain::accounts::Scope;
 use shared::domain::generation::CreateImageRequest;
 use shared::domain::jobs::JobOperation;
 use shared::http::answers;
@@ -51,7 +52,7 @@ async fn generate_image<S: Store, B: Blobs>(
     partials: Option<&Partials>,
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Generate).await?;
     let body: CreateImageRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let key = idempotency_key(req)?;
     let canonical = canonical_json(req.body().as_ref())?;

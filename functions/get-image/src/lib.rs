@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::library::image_info;
@@ -18,7 +19,7 @@ async fn get<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     let id = path_param(req, "id")?;
     // Keys include the owner: another user's id is simply not found.
     let record = owned_image(deps, &who.user_id, &id).await?;

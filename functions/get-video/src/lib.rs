@@ -3,6 +3,7 @@
 
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::jobs::JobStatus;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
@@ -19,7 +20,7 @@ async fn get<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     let id = path_param(req, "id")?;
     let job = videos::get(deps, &who.user_id, &id).await?;
     let mut response = json(StatusCode::OK, &videos::object(&job)?)?;

@@ -2,6 +2,7 @@
 //! `model`, `response_format`, `user`), or JSON naming a stored asset (`image: {"file_id"}`).
 
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::catalog::Size;
 use shared::domain::generation::Operation;
 use shared::domain::jobs::JobOperation;
@@ -25,7 +26,7 @@ async fn make_variation<S: Store, B: Blobs>(
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let started = tokio::time::Instant::now();
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Generate).await?;
     let mut parsed =
         shared::http::forms::edit(req, false, deps.config.limits.max_json_body_bytes).await?;
     let key = idempotency_key(req)?;

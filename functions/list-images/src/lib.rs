@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::assets::{AssetKind, SortOrder};
 use shared::http::{
     Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
@@ -24,7 +25,7 @@ async fn list<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     reject_unknown_query(req, &["limit", "cursor", "type", "sort"])?;
     let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let kind = match query_param(req, "type").unwrap_or("all") {

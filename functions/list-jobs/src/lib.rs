@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::jobs::{JobFilter, JobStatus};
 use shared::http::{
     Ctx, decode_cursor, encode_cursor, json, page_limit, query_param, reject_unknown_query,
@@ -25,7 +26,7 @@ async fn list<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Jobs).await?;
     reject_unknown_query(req, &["limit", "cursor", "status"])?;
     let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let status = query_param(req, "status")

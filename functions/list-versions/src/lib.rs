@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::library::versions;
@@ -18,7 +19,7 @@ async fn respond<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     let id = path_param(req, "id")?;
     json(StatusCode::OK, &versions(deps, &who.user_id, &id).await?)
 }

@@ -2,6 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, decode_cursor, json, page_limit, query_param, reject_unknown_query};
 use shared::ports::{Blobs, Store};
 use shared::usecases::videos;
@@ -20,7 +21,7 @@ async fn list<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     reject_unknown_query(req, &["after", "limit", "order"])?;
     let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let oldest_first = match query_param(req, "order").unwrap_or("desc") {

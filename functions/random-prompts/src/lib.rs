@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::prompts::{MAX_PROMPTS, theme};
 use shared::http::{Ctx, json, query_param, reject_unknown_query};
 use shared::ports::Store;
@@ -19,7 +20,7 @@ async fn random<S: Store, B>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    ctx.authenticate(deps, req).await?;
+    ctx.authenticate(deps, req, Scope::Generate).await?;
     reject_unknown_query(req, &["n", "theme", "seed"])?;
     let n = match query_param(req, "n") {
         None => 1,

@@ -4,6 +4,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Credential;
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, cleared_refresh_cookie, json, optional_json_body};
 use shared::ports::Store;
 use shared::usecases::auth::token_hash;
@@ -20,7 +21,7 @@ async fn signout<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Account).await?;
     let body: SignoutRequest =
         optional_json_body(req, deps.config.limits.max_json_body_bytes)?.unwrap_or_default();
     let mut sessions = Vec::new();

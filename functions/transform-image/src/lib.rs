@@ -4,6 +4,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::http::{Ctx, json, json_body, path_param};
 use shared::ports::{Blobs, Store};
 use shared::usecases::transforms::transform;
@@ -19,7 +20,7 @@ async fn respond<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Generate).await?;
     let id = path_param(req, "id")?;
     let body: serde_json::Value = json_body(req, deps.config.limits.max_json_body_bytes)?;
     json(

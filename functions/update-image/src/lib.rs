@@ -5,6 +5,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use shared::domain::accounts::Principal;
+use shared::domain::accounts::Scope;
 use shared::domain::catalog::Size;
 use shared::domain::generation::{CreateImageRequest, Operation};
 use shared::http::{Ctx, json, json_body, path_param};
@@ -73,7 +74,7 @@ async fn update<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryWrite).await?;
     let id = path_param(req, "id")?;
     let body: UpdateImageRequest = json_body(req, deps.config.limits.max_json_body_bytes)?;
     let title = clean_title(body.title)?;
@@ -89,6 +90,10 @@ async fn update<S: Store, B: Blobs>(
     }
     if body.model.is_some() && body.prompt.is_none() {
         return Err(ApiError::invalid("model", "model needs a prompt"));
+    }
+    // A version from a prompt is an edit: paid work.
+    if body.prompt.is_some() {
+        who.require(Scope::Generate)?;
     }
     let current = owned_image(deps, &who.user_id, &id).await?;
     let mut lineage = next_version(deps, &current).await?;

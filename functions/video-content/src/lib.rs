@@ -2,6 +2,7 @@
 //! MP4 (`variant=video`, the default), JPEG poster (`thumbnail`) or JPEG `spritesheet`.
 
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::videos::Variant;
 use shared::http::{Ctx, path_param, query_param, redirect, reject_unknown_query};
 use shared::ports::{Blobs, Store};
@@ -18,7 +19,7 @@ async fn content<S: Store, B: Blobs>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::LibraryRead).await?;
     reject_unknown_query(req, &["variant"])?;
     let id = path_param(req, "id")?;
     let variant = query_param(req, "variant").unwrap_or("video");

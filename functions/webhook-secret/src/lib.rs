@@ -3,6 +3,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use shared::domain::accounts::Scope;
 use shared::domain::now_epoch;
 use shared::http::{Ctx, json};
 use shared::ports::Store;
@@ -20,7 +21,7 @@ async fn respond<S: Store>(
     ctx: &Ctx,
     req: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    let who = ctx.authenticate(deps, req).await?;
+    let who = ctx.authenticate(deps, req, Scope::Account).await?;
     let secrets = webhooks::secrets(deps, &who.user_id).await?;
     json(
         StatusCode::OK,

@@ -56,6 +56,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("create-api-key", with_deps!(create_api_key)),
         ("list-api-keys", with_deps!(list_api_keys)),
         ("revoke-api-key", with_deps!(revoke_api_key)),
+        ("update-api-key", with_deps!(update_api_key)),
         ("webhook-secret", with_deps!(webhook_secret)),
         ("rotate-webhook-secret", with_deps!(rotate_webhook_secret)),
         ("generate-image", streaming!(generate_image)),

@@ -1,5 +1,6 @@
 //! Account rules: what a valid username, email and password are, and who is an admin.
 
+pub use crate::domain::key_policy::{KeyPolicy, KeySpend, Scope};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -262,14 +263,25 @@ pub struct ApiKeyRecord {
     pub hash: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub policy: KeyPolicy,
+    /// Raised by every change of the policy: a request admitted with an older one reloads it.
+    pub version: u32,
+    /// Credits spent this UTC day and month (as listed; zero elsewhere).
+    pub spent_day: i64,
+    pub spent_month: i64,
 }
 /// The credential a request presents, as it must still be live for the request to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Live<'a> {
     /// An access token of this session (not signed out, not revoked by a refresh reuse).
     Session(&'a str),
-    /// This API key id (not revoked); its last use is recorded by the same write.
-    ApiKey(&'a str),
+    /// This API key (not revoked, its policy still at `version`); its last use is recorded by
+    /// the same write, and with `hourly`, the request counts in the key's own window too.
+    ApiKey {
+        id: &'a str,
+        version: u32,
+        hourly: Option<u32>,
+    },
 }
 
 /// Whether a request is let in: its credential is still live and the user's window has room.
@@ -277,6 +289,10 @@ pub enum Live<'a> {
 pub enum Admission {
     Admitted(RateWindow),
     Limited(RateWindow),
+    /// The key's own hourly limit is reached.
+    KeyLimited(RateWindow),
+    /// The key's policy changed since it was read: read it again.
+    Stale,
     Revoked,
     /// The account is disabled: every credential of it fails at once.
     Disabled,
@@ -307,12 +323,95 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     /// An access token of this session (refresh-token family).
-    Session {
-        session_id: String,
-    },
+    Session { session_id: String },
     ApiKey {
         key_id: String,
+        policy: KeyPolicy,
+        version: u32,
     },
+    /// A submission of the generation queue (another system of the deployment, on the user's
+    /// behalf).
+    Queue,
+}
+
+impl Principal {
+    /// A 403 naming the scope unless the credential has it (sessions have every scope).
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::ApiKey { policy, .. } if !policy.allows(scope) => {
+                Err(ApiError::Forbidden {
+                    message: format!(
+                        "this API key lacks the '{}' scope this request needs; its scopes: {}",
+                        scope.as_str(),
+                        policy
+                            .scopes
+                            .iter()
+                            .flatten()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    code: "insufficient_scope",
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A 403 unless the credential may use `model` (an id, aliases resolved).
+    pub fn may_use(&self, model: &str) -> Result<(), ApiError> {
+        match &self.credential {
+            Credential::ApiKey { policy, .. } => policy.check_model(model),
+            Credential::Session { .. } | Credential::Queue => Ok(()),
+        }
+    }
+
+    /// What a charge by this credential counts against (API keys only).
+    pub fn key_spend(&self, now: i64) -> Option<KeySpend> {
+        match &self.credential {
+            Credential::ApiKey { key_id, policy, .. } => {
+                Some(KeySpend::new(key_id, policy.budget, now))
+            }
+            Credential::Session { .. } | Credential::Queue => None,
+        }
+    }
+
+    /// Who spent, as a ledger line names it: the API key's id or the session's.
+    pub fn spender(&self) -> Spender {
+        match &self.credential {
+            Credential::ApiKey { key_id, .. } => Spender::ApiKey(key_id.clone()),
+            Credential::Session { session_id } => Spender::Session(session_id.clone()),
+            Credential::Queue => Spender::Queue,
+        }
+    }
+}
+
+/// The credential a ledger line was spent by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spender {
+    ApiKey(String),
+    Session(String),
+    Queue,
+}
+
+impl Spender {
+    /// Stored as one attribute: `api_key:<id>`, `session:<id>` or `queue:generation`.
+    pub fn encode(&self) -> String {
+        match self {
+            Spender::ApiKey(id) => format!("api_key:{id}"),
+            Spender::Session(id) => format!("session:{id}"),
+            Spender::Queue => "queue:generation".into(),
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        match s.split_once(':')? {
+            ("api_key", id) => Some(Spender::ApiKey(id.into())),
+            ("session", id) => Some(Spender::Session(id.into())),
+            ("queue", _) => Some(Spender::Queue),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! What paid work takes and gives back: holds, their settlement, Idempotency-Key claims and
 //! the credit ledger.
 
+use crate::domain::key_policy::KeySpend;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub id: String,
@@ -11,6 +13,8 @@ pub struct LedgerEntry {
     /// An admin's reason for a grant or deduction.
     pub note: Option<String>,
     pub created_at: i64,
+    /// The credential that spent (or was refunded): see `Spender::encode`.
+    pub by: Option<String>,
 }
 /// The outcome of claiming an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +71,10 @@ pub struct Hold {
     /// Later than any Lambda holding it can still be running.
     pub due_at: i64,
     pub state: HoldState,
+    /// The API key's spend entries the debit counts in (and its budget, when charging).
+    pub spend: Option<KeySpend>,
+    /// Who spends: named by the debit's and the refund's ledger lines.
+    pub by: Option<String>,
 }
 /// What storing a paid request's images makes final (see `Images::put_images`): in the same
 /// write the hold is closed and what it took (credits, quota) becomes final.
@@ -106,6 +114,12 @@ pub enum Opened {
     /// The account already stores its whole storage quota: the work could not be kept, so
     /// no vendor is paid for it. Nothing was taken.
     StorageFull { used: u64 },
+    /// The API key's budget for the period has less left than the charge; nothing was taken.
+    OverBudget {
+        left: i64,
+        budget: i64,
+        resets_at: i64,
+    },
 }
 
 /// How a metadata write ended. Objects may be deleted only when it is known not to have

@@ -9,6 +9,7 @@ pub mod circuits;
 pub mod delivery;
 pub mod generation;
 pub mod jobs;
+pub mod key_policy;
 pub mod prompts;
 pub mod signin;
 pub mod videos;

@@ -37,10 +37,16 @@ pub async fn respond<S: Store, B: Blobs>(
 ) -> Result<Response<Body>, ApiError> {
     let mut job = match submitted {
         Submitted::Images(images) => {
-            return match stream {
-                Some(prefix) => event_stream(&images, prefix),
-                None => json(StatusCode::OK, &images),
+            let mut response = match stream {
+                Some(prefix) => event_stream(&images, prefix)?,
+                None => json(StatusCode::OK, &images)?,
             };
+            for (name, value) in images.charge.iter().flat_map(|c| c.headers()) {
+                response
+                    .headers_mut()
+                    .insert(name, value.parse().map_err(ApiError::internal)?);
+            }
+            return Ok(response);
         }
         Submitted::Quote(quote) => return json(StatusCode::OK, &quote),
         Submitted::Job(job) => job,

@@ -15,8 +15,9 @@ impl Ctx {
         req: &Request,
         what: &str,
     ) -> Result<Principal, ApiError> {
-        let who = self.authenticate(deps, req).await?;
-        if matches!(who.credential, Credential::ApiKey { .. }) {
+        // Sessions have every scope; API keys are refused below whatever theirs.
+        let who = self.authenticate(deps, req, Scope::Account).await?;
+        if !matches!(who.credential, Credential::Session { .. }) {
             return Err(ApiError::forbidden(format!(
                 "API keys cannot {what}: sign in (POST /v1/auth/login) and use the access token"
             )));
@@ -42,15 +43,17 @@ impl Ctx {
     }
 
     /// The caller, admitted: its credential is checked and its request counted in one write
-    /// (an authenticated request's only bookkeeping). An API key is looked up once per
-    /// instance; whether it is still live is part of that write, so revocation is immediate.
+    /// (an authenticated request's only bookkeeping), then its scope. An API key is looked up
+    /// once per instance; whether it is still live, and its policy still the one read, is part
+    /// of that write, so revocation and changes apply at once.
     pub async fn authenticate<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
         req: &Request,
+        scope: Scope,
     ) -> Result<Principal, ApiError> {
         let token = bearer_token(req)?;
-        let principal = match self.identify(deps, token).await {
+        let mut principal = match self.identify(deps, token, false).await {
             // Only failures that cost a lookup count: a token whose signature fails costs
             // nothing (and answers without any AWS call).
             Err(
@@ -66,37 +69,64 @@ impl Ctx {
         tracing::Span::current().record("user_id", principal.user_id.as_str());
         let now = now_epoch();
         let limit = deps.config.limits.rate_limit_per_hour;
-        let live = match &principal.credential {
-            Credential::Session { session_id } => Live::Session(session_id),
-            Credential::ApiKey { key_id } => Live::ApiKey(key_id),
+        let mut reread = false;
+        let admission = loop {
+            let live = match &principal.credential {
+                Credential::Session { session_id } => Live::Session(session_id),
+                Credential::ApiKey {
+                    key_id,
+                    policy,
+                    version,
+                } => Live::ApiKey {
+                    id: key_id,
+                    version: *version,
+                    hourly: policy.rate_limit_per_hour,
+                },
+                Credential::Queue => return Err(ApiError::internal("a queue credential")),
+            };
+            let admission = deps
+                .store
+                .admit(&principal.user_id, live, limit, RATE_WINDOW_SECS, now)
+                .await?;
+            // The key was changed since this instance read it: read it again, once.
+            if admission == Admission::Stale && !reread {
+                deps.api_keys.forget(token);
+                principal = self.identify(deps, token, true).await?;
+                reread = true;
+                continue;
+            }
+            break admission;
         };
-        let admission = deps
-            .store
-            .admit(&principal.user_id, live, limit, RATE_WINDOW_SECS, now)
-            .await?;
+        let refused = |window: RateWindow, what: String| {
+            let retry = (window.reset_at - now).max(1) as u64;
+            ApiError::RateLimited {
+                message: format!("{what}. Try again in {retry} seconds."),
+                retry_after_secs: retry,
+                limit: window.limit,
+                reset_epoch: window.reset_at as u64,
+            }
+        };
         match admission {
             Admission::Admitted(window) => {
                 *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(window);
+                principal.require(scope)?;
                 Ok(principal)
             }
-            Admission::Limited(window) => {
-                let retry = (window.reset_at - now).max(1) as u64;
-                Err(ApiError::RateLimited {
-                    message: format!(
-                        "Rate limit reached: {limit} requests per hour. Try again in {retry} seconds."
-                    ),
-                    retry_after_secs: retry,
-                    limit,
-                    reset_epoch: window.reset_at as u64,
-                })
-            }
+            Admission::Limited(window) => Err(refused(
+                window,
+                format!("Rate limit reached: {limit} requests per hour"),
+            )),
+            Admission::KeyLimited(window) => Err(refused(
+                window,
+                format!(
+                    "This API key's rate limit reached: {} requests per hour",
+                    window.limit
+                ),
+            )),
             Admission::Disabled => Err(ApiError::account_disabled()),
+            Admission::Stale => Err(ApiError::internal("an API key changed twice while read")),
             Admission::Revoked => {
                 let e = match principal.credential {
-                    Credential::Session { .. } => ApiError::Unauthorized {
-                        message: "access token has been revoked; sign in again".into(),
-                        code: "token_revoked",
-                    },
                     Credential::ApiKey { .. } => {
                         deps.api_keys.forget(token);
                         ApiError::Unauthorized {
@@ -104,6 +134,10 @@ impl Ctx {
                             code: "invalid_api_key",
                         }
                     }
+                    _ => ApiError::Unauthorized {
+                        message: "access token has been revoked; sign in again".into(),
+                        code: "token_revoked",
+                    },
                 };
                 Err(self.failed_auth(deps, e).await)
             }
@@ -112,18 +146,29 @@ impl Ctx {
 }
 
 impl Ctx {
-    /// Who a bearer token names. An address that has failed too often is refused before an
-    /// API key costs a lookup (an access token's signature costs none).
+    /// Who a bearer token names (`fresh`: an API key is read from the table even if this
+    /// instance knows it). An address that has failed too often is refused before an API key
+    /// costs a lookup (an access token's signature costs none). An expired key is refused with
+    /// its reason.
     async fn identify<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
         token: &str,
+        fresh: bool,
     ) -> Result<Principal, ApiError> {
         if token.starts_with(API_KEY_PREFIX) {
             if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now_epoch()) {
                 return Err(e);
             }
-            let key = match deps.api_keys.get(token) {
+            let cached = deps.api_keys.get(token).filter(|_| !fresh);
+            // An expiry read earlier may have been extended since: read the key again first.
+            if cached
+                .as_ref()
+                .is_some_and(|k| k.policy.expired(now_epoch()))
+            {
+                return Box::pin(self.identify(deps, token, true)).await;
+            }
+            let key = match cached {
                 Some(key) => key,
                 None => {
                     let key = deps
@@ -138,10 +183,27 @@ impl Ctx {
                     key
                 }
             };
+            if let Some(at) = key
+                .policy
+                .expires_at
+                .filter(|_| key.policy.expired(now_epoch()))
+            {
+                return Err(ApiError::Unauthorized {
+                    message: format!(
+                        "this API key expired at {at} (Unix seconds); extend it with PATCH /v1/api-keys/{} from a signed-in session, or create another",
+                        key.id
+                    ),
+                    code: "api_key_expired",
+                });
+            }
             return Ok(Principal {
                 user_id: key.user_id,
                 role: key.role,
-                credential: Credential::ApiKey { key_id: key.id },
+                credential: Credential::ApiKey {
+                    key_id: key.id,
+                    policy: key.policy,
+                    version: key.version,
+                },
             });
         }
         // Whether the session is still signed in is checked by the admission's write.

@@ -15,7 +15,7 @@ pub mod routes;
 pub mod streaming;
 
 use crate::domain::accounts::{Admission, Live, RateWindow};
-use crate::domain::accounts::{Credential, Principal};
+use crate::domain::accounts::{Credential, Principal, Scope};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::Store;

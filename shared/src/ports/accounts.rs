@@ -162,6 +162,21 @@ pub trait ApiKeys: Send + Sync {
         &self,
         hash: &str,
     ) -> impl Future<Output = Result<Option<ApiKeyRecord>, ApiError>> + Send;
+    /// Credits counted in one of a key's spend entries (`KeySpend::entries`).
+    fn key_spent(
+        &self,
+        user_id: &str,
+        entry: &str,
+    ) -> impl Future<Output = Result<i64, ApiError>> + Send;
+    /// Replaces the key's name and policy and raises its version, so that every instance
+    /// admitting it reads the change at its next request; `None` when the user has no such key.
+    fn update_key(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        name: &str,
+        policy: &KeyPolicy,
+    ) -> impl Future<Output = Result<Option<ApiKeyRecord>, ApiError>> + Send;
 }
 
 pub trait RateLimits: Send + Sync {

@@ -13,15 +13,14 @@ pub trait Credits: Send + Sync {
         reason: &str,
         reference: &str,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
-    /// Gives back the debit of `reference` (made for `reason`) if it is still open; refunding a
-    /// reference that was never debited, already refunded or settled does nothing. `Ok(true)`
-    /// when credits moved; the ledger then shows the debit and its refund.
+    /// Gives back the debit of `hold` (made for `reason`) if it is still open, and its count in
+    /// the API key's spend; refunding a hold that was never debited, already refunded or
+    /// settled does nothing. `Ok(true)` when credits moved; the ledger then shows the debit
+    /// and its refund.
     fn refund(
         &self,
-        user_id: &str,
-        amount: i64,
+        hold: &Hold,
         reason: &str,
-        reference: &str,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// Makes the debit of `reference` final (it can no longer be refunded).
     fn settle_charge(

@@ -12,6 +12,7 @@ use crate::domain::billing::{
 use crate::domain::catalog::ProviderKind;
 use crate::domain::circuits::Circuit;
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
+use crate::domain::key_policy::KeyPolicy;
 use crate::domain::signin::{Claimant, Idp, SigninState};
 use crate::domain::webhooks::WebhookSecrets;
 use crate::error::ApiError;

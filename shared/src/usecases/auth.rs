@@ -2,7 +2,7 @@
 //! opaque refresh tokens and API keys (random, stored as SHA-256).
 
 use crate::config::Config;
-use crate::domain::accounts::SessionRecord;
+use crate::domain::accounts::{ApiKeyRecord, SessionRecord};
 use crate::domain::accounts::{CreditBalance, RateWindow, Role, UserRecord};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
@@ -275,37 +275,33 @@ pub async fn verify_access_token(config: &Config, token: &str) -> Result<Claims,
 }
 
 /// API keys this instance has looked up (by the key's hash): who they belong to does not
-/// change, and whether they are still live is checked by every request's admission. Bounded.
+/// change, and whether they are still live, and their policy still the one read, is checked by
+/// every request's admission. Bounded.
 #[derive(Debug, Default)]
-pub struct KnownKeys(Mutex<std::collections::HashMap<String, (String, Role, String)>>);
+pub struct KnownKeys(Mutex<std::collections::HashMap<String, ApiKeyRecord>>);
 
 const KNOWN_KEYS: usize = 10_000;
 
 impl KnownKeys {
-    pub(crate) fn get(&self, token: &str) -> Option<crate::domain::accounts::ApiKeyRecord> {
+    pub(crate) fn get(&self, token: &str) -> Option<ApiKeyRecord> {
         let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (user_id, role, id) = map.get(&token_hash(token))?.clone();
-        Some(crate::domain::accounts::ApiKeyRecord {
-            id,
-            user_id,
-            role,
-            name: String::new(),
-            prefix: String::new(),
-            hash: String::new(),
-            created_at: 0,
-            last_used_at: None,
-        })
+        map.get(&token_hash(token)).cloned()
     }
 
-    pub(crate) fn remember(&self, token: &str, key: &crate::domain::accounts::ApiKeyRecord) {
+    pub(crate) fn remember(&self, token: &str, key: &ApiKeyRecord) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= KNOWN_KEYS {
             map.clear();
         }
-        map.insert(
-            token_hash(token),
-            (key.user_id.clone(), key.role, key.id.clone()),
-        );
+        // Only what identifies and limits the key is kept.
+        let known = ApiKeyRecord {
+            name: String::new(),
+            prefix: String::new(),
+            hash: String::new(),
+            last_used_at: None,
+            ..key.clone()
+        };
+        map.insert(token_hash(token), known);
     }
 
     pub(crate) fn forget(&self, token: &str) {

@@ -12,7 +12,7 @@ use crate::providers::{Call, EditInputs, InputImage, Partials, ProviderError, Se
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::jobs::steps::{admissible, image_keys, store_results, take, undo};
-use crate::wire::ImagesResponse;
+use crate::wire::{Charge, ImagesResponse};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,19 @@ pub async fn variation<S: Store, B: Blobs>(
     .await
 }
 
+/// The charge of a stored answer and the balance once it was final: one consistent read, so
+/// that `x-credits-remaining` is the account's, not an estimate.
+async fn charged<S: Store, B: Blobs>(deps: &Deps<S, B>, uid: &str, credits: i64) -> Charge {
+    let remaining = match deps.store.user(uid).await {
+        Ok(user) => user.map(|u| u.credits.available),
+        Err(e) => {
+            tracing::warn!(user_id = %uid, error = %e, "could not read the balance after a charge");
+            None
+        }
+    };
+    Charge { credits, remaining }
+}
+
 /// Time kept after the vendor answers for decoding, post-processing, encoding, storing and
 /// answering (see README, "Synchronous deadline": measured with a margin for a 256 MB Lambda).
 pub fn store_reserve(plan: &GenerationPlan) -> Duration {
@@ -113,6 +126,7 @@ where
 {
     let uid = who.user_id.as_str();
     let answer_by = waiting.by;
+    who.may_use(plan.model.id)?;
     admissible(deps, uid, &plan.prompt, plan.n)?;
     // The vendor is waited for only as long as leaves time to store and answer: an answer the
     // gateway has given up on must not be charged.
@@ -128,9 +142,9 @@ where
     // The images' ids, and so their objects, are chosen now: the hold lists the objects before
     // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.
     let ids: Vec<String> = (0..plan.n).map(|_| new_id("img")).collect();
-    let mut hold = charges::hold_for(
+    let mut hold = charges::hold_by(
+        who,
         &generation_id,
-        uid,
         plan.cost,
         plan.n as u32,
         now_epoch(),
@@ -164,12 +178,14 @@ where
         Err(ProviderError::Timeout) if answer_limit < vendor_limit => Err(ApiError::out_of_time()),
         Err(e) => Err(e.into()),
     };
-    match &result {
+    let mut result = result;
+    match &mut result {
         Err(e) => {
             tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
             undo(deps, &hold).await;
         }
-        Ok(_) => {
+        Ok(answer) => {
+            answer.charge = Some(charged(deps, uid, plan.cost).await);
             // The images were stored with the hold's settlement: the charge is final.
             // store_ms: what the vendor's answer took to store, against `store_reserve`.
             tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, store_ms, "generated");

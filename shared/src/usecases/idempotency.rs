@@ -253,6 +253,7 @@ mod tests {
         ImagesResponse {
             partials: Vec::new(),
             image_usage: Vec::new(),
+            charge: None,
             usage: None,
             created,
             data: vec![],

@@ -7,6 +7,7 @@ pub use deps::Deps;
 
 pub mod admin;
 pub mod announcements;
+pub mod api_keys;
 pub mod auth;
 pub mod billing;
 #[cfg(any(feature = "delivery", feature = "images"))]

@@ -1,6 +1,7 @@
 //! Accounts: registration, sign-in tokens, the user, API keys, credits and referrals.
 
 use crate::domain::accounts::{ApiKeyRecord, Role, UserRecord};
+use crate::domain::key_policy::{Budget, KeyPolicy, Period, Scope, Whole, period_of};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -140,6 +141,82 @@ pub struct CreateApiKeyRequest {
     #[serde(default)]
     #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
+    /// What the key may do; left out, everything a session may do except manage keys.
+    #[serde(default)]
+    #[schema(min_items = 1)]
+    pub scopes: Option<Vec<Scope>>,
+    /// The models it may use (ids or aliases); left out, every model.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 50)]
+    pub models: Option<Vec<String>>,
+    /// Credits it may spend per UTC day or month, counted in the same write as each charge.
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// Requests per hour, at most the account's (which the key's requests count in too).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4294967295_i64)]
+    pub rate_limit_per_hour: Option<Whole>,
+    /// When it stops working (Unix seconds, in the future).
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub expires_at: Option<Whole>,
+}
+
+/// `PATCH /v1/api-keys/{id}`: the fields sent replace the key's; `null` removes a limit.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKeyRequest {
+    #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable, min_items = 1)]
+    pub scopes: Option<Option<Vec<Scope>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable, min_items = 1, max_items = 50)]
+    pub models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable)]
+    pub budget: Option<Option<Budget>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable, minimum = 1, maximum = 4294967295_i64)]
+    pub rate_limit_per_hour: Option<Option<Whole>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub expires_at: Option<Option<Whole>>,
+}
+
+/// A field that was sent, possibly as `null` (absent fields stay `None` by `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A key's limits and its spend, as listed.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ApiKeyLimits {
+    /// `null`: every scope.
+    pub scopes: Option<Vec<Scope>>,
+    /// `null`: every model.
+    pub models: Option<Vec<String>>,
+    pub budget: Option<Budget>,
+    pub rate_limit_per_hour: Option<u32>,
+    pub expires_at: Option<i64>,
+}
+
+impl From<&KeyPolicy> for ApiKeyLimits {
+    fn from(p: &KeyPolicy) -> Self {
+        Self {
+            scopes: p.scopes.clone(),
+            models: p.models.clone(),
+            budget: p.budget,
+            rate_limit_per_hour: p.rate_limit_per_hour,
+            expires_at: p.expires_at,
+        }
+    }
 }
 
 /// The only response that ever contains the key itself.
@@ -152,6 +229,19 @@ pub struct ApiKeyCreated {
     pub key: String,
     pub prefix: String,
     pub created_at: i64,
+    #[serde(flatten)]
+    pub limits: ApiKeyLimits,
+}
+
+/// Credits a key has spent in the current UTC periods.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ApiKeySpend {
+    pub day: i64,
+    pub month: i64,
+    /// What is left of its budget this period (`null` without a budget).
+    pub budget_remaining: Option<i64>,
+    /// When the budget's period ends (Unix seconds).
+    pub budget_resets_at: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -162,10 +252,21 @@ pub struct ApiKeyInfo {
     pub prefix: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    #[serde(flatten)]
+    pub limits: ApiKeyLimits,
+    pub spend: ApiKeySpend,
 }
 
 impl From<&ApiKeyRecord> for ApiKeyInfo {
     fn from(k: &ApiKeyRecord) -> Self {
+        let now = crate::domain::now_epoch();
+        let budget = k.policy.budget.map(|b| {
+            let spent = match b.period {
+                Period::Day => k.spent_day,
+                Period::Month => k.spent_month,
+            };
+            ((b.credits - spent).max(0), period_of(b.period, now).1)
+        });
         Self {
             id: k.id.clone(),
             object: "api_key".into(),
@@ -173,6 +274,13 @@ impl From<&ApiKeyRecord> for ApiKeyInfo {
             prefix: k.prefix.clone(),
             created_at: k.created_at,
             last_used_at: k.last_used_at,
+            limits: (&k.policy).into(),
+            spend: ApiKeySpend {
+                day: k.spent_day,
+                month: k.spent_month,
+                budget_remaining: budget.map(|b| b.0),
+                budget_resets_at: budget.map(|b| b.1),
+            },
         }
     }
 }
@@ -195,6 +303,35 @@ pub struct LedgerItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub created_at: i64,
+    /// The API key that spent (or was refunded), for lines of paid work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// The signed-in session that spent, for lines of paid work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+impl From<crate::domain::billing::LedgerEntry> for LedgerItem {
+    fn from(e: crate::domain::billing::LedgerEntry) -> Self {
+        use crate::domain::accounts::Spender;
+        let by = e.by.as_deref().and_then(Spender::decode);
+        Self {
+            id: e.id,
+            delta: e.delta,
+            reason: e.reason,
+            reference: e.reference,
+            note: e.note,
+            created_at: e.created_at,
+            api_key_id: match &by {
+                Some(Spender::ApiKey(id)) => Some(id.clone()),
+                _ => None,
+            },
+            session_id: match &by {
+                Some(Spender::Session(id)) => Some(id.clone()),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// `GET /v1/referral-link`.

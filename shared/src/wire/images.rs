@@ -48,12 +48,12 @@ pub enum ImagesOrQuote {
 /// The limit a quoted request would meet.
 #[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
 pub struct QuoteRefusal {
-    /// `credits`, `daily_images` or `storage`.
+    /// `credits`, `budget` (the API key's), `daily_images` or `storage`.
     pub limit: String,
     pub message: String,
-    /// What is left of that limit (credits, images today, bytes).
+    /// What is left of that limit (credits, budget credits, images today, bytes).
     pub available: i64,
-    /// When it resets (Unix seconds): the daily image limit only.
+    /// When it resets (Unix seconds): the daily image limit and a key's budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets_at: Option<i64>,
 }
@@ -81,6 +81,29 @@ pub struct ImagesResponse {
     /// Streaming only: each image's own usage, for its `completed` event.
     #[serde(skip)]
     pub image_usage: Vec<Option<serde_json::Value>>,
+    /// What this answer was charged: sent as the `x-credits-*` headers (a replayed answer
+    /// charged nothing and has none).
+    #[serde(skip)]
+    pub charge: Option<Charge>,
+}
+
+/// A paid answer's charge and the balance after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charge {
+    pub credits: i64,
+    /// The account's credits once this charge was final (other requests may have spent
+    /// meanwhile): `None` if the balance could not be read.
+    pub remaining: Option<i64>,
+}
+
+impl Charge {
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = vec![("x-credits-charged", self.credits.to_string())];
+        if let Some(r) = self.remaining {
+            h.push(("x-credits-remaining", r.to_string()));
+        }
+        h
+    }
 }
 
 /// A library item: its metadata and fresh presigned URLs.

@@ -38,6 +38,7 @@ shared::bootstrap! {
         "signin-callback" => signin_callback,
         "signin-start" => signin_start,
         "signout" => signout,
+        "update-api-key" => update_api_key,
         "video-content" => video_content,
         "web" => web,
         "webhook-secret" => webhook_secret,

@@ -69,6 +69,10 @@ impl DynamoStore {
                 // the API keys that are live (id → last use) and the sessions signed out.
                 ("api_keys", AttributeValue::M(HashMap::new())),
                 ("revoked_sessions", AttributeValue::M(HashMap::new())),
+                // Keys' policy versions, hourly counts and spend (see `PROFILE_MAPS`).
+                ("key_versions", AttributeValue::M(HashMap::new())),
+                ("key_hits", AttributeValue::M(HashMap::new())),
+                ("key_spend", AttributeValue::M(HashMap::new())),
             ],
         );
         if let Some(r) = &u.referred_by {
@@ -126,6 +130,7 @@ impl DynamoStore {
                 signup,
                 "signup",
                 &u.id,
+                None,
             );
             items.push(TransactWriteItem::builder().put(grant).build());
         }
@@ -137,6 +142,7 @@ impl DynamoStore {
                 u.credits.earned,
                 "referral_signup",
                 referrer,
+                None,
             );
             items.push(TransactWriteItem::builder().put(bonus).build());
         }
@@ -227,6 +233,7 @@ impl Accounts for DynamoStore {
             credits,
             "referral",
             referred,
+            None,
         );
         let month = keys::referral_month(referrer, now);
         let count = Update::builder()

@@ -273,6 +273,7 @@ impl Admin for DynamoStore {
             delta,
             "admin_grant",
             &audit.actor,
+            None,
         );
         line.item.insert("note".into(), s(note));
         Ok(

@@ -9,20 +9,25 @@ pub(super) fn ledger_put(
     delta: i64,
     reason: &str,
     reference: &str,
+    by: Option<&str>,
 ) -> Put {
+    let mut line = item(
+        keys::ledger(user_id, &line),
+        [
+            ("entity", s("ledger")),
+            ("id", s(keys::ledger_id(&line))),
+            ("delta", n(delta)),
+            ("reason", s(reason)),
+            ("reference", s(reference)),
+            ("created_at", n(crate::domain::now_epoch())),
+        ],
+    );
+    if let Some(by) = by {
+        line.insert("by".into(), s(by));
+    }
     Put::builder()
         .table_name(table)
-        .set_item(Some(item(
-            keys::ledger(user_id, &line),
-            [
-                ("entity", s("ledger")),
-                ("id", s(keys::ledger_id(&line))),
-                ("delta", n(delta)),
-                ("reason", s(reason)),
-                ("reference", s(reference)),
-                ("created_at", n(crate::domain::now_epoch())),
-            ],
-        )))
+        .set_item(Some(line))
         .condition_expression("attribute_not_exists(pk)")
         .build()
         .expect("table, item set")
@@ -36,31 +41,55 @@ const ENOUGH_CREDITS: &str = "credits_available >= :c";
 const RESERVE_QUOTA: &str = "ADD images :n, holds :refs SET expires_at = :exp";
 const QUOTA_ROOM: &str = "attribute_not_exists(images) OR images <= :room";
 
-/// The debit of `reference`, as a transaction's part (see `open_charge`); with a storage
-/// quota, only while the account stores less than it.
-pub(super) fn take_credits(
-    table: &str,
-    user_id: &str,
-    amount: i64,
-    reference: &str,
-    storage_quota: Option<u64>,
-) -> Update {
-    let update = Update::builder()
+/// The debit of `h`, as a transaction's part (see `open_charge`); with a storage quota, only
+/// while the account stores less than it. A key's debit also counts in its day's and month's
+/// spend (dropping the periods before), within its budget.
+pub(super) fn take_credits(table: &str, h: &Hold, storage_quota: Option<u64>) -> Update {
+    let mut set = vec![
+        "credits_available = credits_available - :c".to_string(),
+        "credits_spent = credits_spent + :c".to_string(),
+    ];
+    let mut condition = vec![ENOUGH_CREDITS.to_string()];
+    let mut update = Update::builder()
         .table_name(table)
-        .set_key(Some(keys::profile(user_id)))
-        .update_expression(TAKE_CREDITS)
-        .expression_attribute_values(":c", n(amount))
-        .expression_attribute_values(":ref", string_set(reference));
-    match storage_quota {
-        Some(quota) => update
-            .condition_expression(format!(
-                "{ENOUGH_CREDITS} AND (attribute_not_exists(storage_bytes) OR storage_bytes < :quota)"
-            ))
-            .expression_attribute_values(":quota", n(quota.min(i64::MAX as u64) as i64)),
-        None => update.condition_expression(ENOUGH_CREDITS),
+        .set_key(Some(keys::profile(&h.user_id)))
+        .expression_attribute_values(":c", n(h.amount))
+        .expression_attribute_values(":ref", string_set(&h.id));
+    let mut remove = Vec::new();
+    if let Some(spend) = &h.spend {
+        for (i, entry) in spend.entries.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#s{i}"), entry);
+            set.push(format!(
+                "key_spend.#s{i} = if_not_exists(key_spend.#s{i}, :zero) + :c"
+            ));
+        }
+        for (i, entry) in spend.stale.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#x{i}"), entry);
+            remove.push(format!("key_spend.#x{i}"));
+        }
+        update = update.expression_attribute_values(":zero", n(0));
+        condition.push("attribute_exists(key_spend)".into());
+        if let Some(b) = &spend.budget {
+            condition.push(format!(
+                "(attribute_not_exists(key_spend.#s{0}) OR key_spend.#s{0} <= :kmax)",
+                b.entry
+            ));
+            update = update.expression_attribute_values(":kmax", n(b.credits - h.amount));
+        }
     }
-    .build()
-    .expect("update fields set")
+    if let Some(quota) = storage_quota {
+        condition.push("(attribute_not_exists(storage_bytes) OR storage_bytes < :quota)".into());
+        update = update.expression_attribute_values(":quota", n(quota.min(i64::MAX as u64) as i64));
+    }
+    let mut expression = format!("SET {} ADD open_charges :ref", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    update
+        .update_expression(expression)
+        .condition_expression(condition.join(" AND "))
+        .build()
+        .expect("update fields set")
 }
 
 /// The reservation of a hold's images in its day's quota, as a transaction's part.
@@ -126,55 +155,42 @@ impl DynamoStore {
     }
 }
 
-impl Credits for DynamoStore {
-    async fn debit(
+impl DynamoStore {
+    /// Gives back the open debit `reference` and its count in `spend`, with a refund line
+    /// naming `by` (see `Credits::refund`).
+    async fn give_back(
         &self,
         user_id: &str,
         amount: i64,
         reason: &str,
         reference: &str,
+        spend: Option<&KeySpend>,
+        by: Option<&str>,
     ) -> Result<bool, ApiError> {
-        if !self.take_credits(user_id, amount, reference).await? {
-            return Ok(false);
-        }
-        let entry = ledger_put(
-            &self.table,
-            user_id,
-            LedgerLine::Debit(reference),
-            -amount,
-            reason,
-            reference,
-        );
-        if let Err(e) = self
-            .client
-            .get()
-            .await
-            .put_item()
-            .set_item(entry.item.clone().into())
+        let mut expression =
+            "SET credits_available = credits_available + :c, credits_spent = credits_spent - :c"
+                .to_string();
+        let mut give_back = Update::builder()
             .table_name(&self.table)
-            .send()
-            .await
-        {
-            // The balance moved but its record did not: give the credits back and fail loudly.
-            self.refund(user_id, amount, reason, reference).await?;
-            return Err(sdk_error(e));
+            .set_key(Some(keys::profile(user_id)));
+        // The key's spend goes back too (an entry whose period is over comes back as zero, and
+        // is dropped later).
+        if let Some(spend) = spend {
+            for (i, entry) in spend.entries.iter().enumerate() {
+                give_back = give_back.expression_attribute_names(format!("#s{i}"), entry);
+                expression.push_str(&format!(
+                    ", key_spend.#s{i} = if_not_exists(key_spend.#s{i}, :c) - :c"
+                ));
+            }
         }
-        Ok(true)
-    }
-
-    async fn refund(
-        &self,
-        user_id: &str,
-        amount: i64,
-        reason: &str,
-        reference: &str,
-    ) -> Result<bool, ApiError> {
-        let give_back = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::profile(user_id)))
-            .update_expression("SET credits_available = credits_available + :c, credits_spent = credits_spent - :c DELETE open_charges :refs")
+        let give_back = give_back
+            .update_expression(format!("{expression} DELETE open_charges :refs"))
             // Only an open debit is given back: never one that was settled, refunded or not made.
-            .condition_expression("contains(open_charges, :ref)")
+            .condition_expression(if spend.is_some() {
+                "contains(open_charges, :ref) AND attribute_exists(key_spend)"
+            } else {
+                "contains(open_charges, :ref)"
+            })
             .expression_attribute_values(":c", n(amount))
             .expression_attribute_values(":refs", string_set(reference))
             .expression_attribute_values(":ref", s(reference))
@@ -190,6 +206,7 @@ impl Credits for DynamoStore {
                     amount,
                     "refund",
                     reference,
+                    by,
                 ))
                 .build(),
         ];
@@ -204,6 +221,7 @@ impl Credits for DynamoStore {
                     -amount,
                     reason,
                     reference,
+                    by,
                 );
                 let result = self
                     .client
@@ -222,6 +240,57 @@ impl Credits for DynamoStore {
             Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(false),
             Err(reasons) => Err(ApiError::internal(format!("refund cancelled: {reasons:?}"))),
         }
+    }
+}
+
+impl Credits for DynamoStore {
+    async fn debit(
+        &self,
+        user_id: &str,
+        amount: i64,
+        reason: &str,
+        reference: &str,
+    ) -> Result<bool, ApiError> {
+        if !self.take_credits(user_id, amount, reference).await? {
+            return Ok(false);
+        }
+        let entry = ledger_put(
+            &self.table,
+            user_id,
+            LedgerLine::Debit(reference),
+            -amount,
+            reason,
+            reference,
+            None,
+        );
+        if let Err(e) = self
+            .client
+            .get()
+            .await
+            .put_item()
+            .set_item(entry.item.clone().into())
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            // The balance moved but its record did not: give the credits back and fail loudly.
+            self.give_back(user_id, amount, reason, reference, None, None)
+                .await?;
+            return Err(sdk_error(e));
+        }
+        Ok(true)
+    }
+
+    async fn refund(&self, hold: &Hold, reason: &str) -> Result<bool, ApiError> {
+        self.give_back(
+            &hold.user_id,
+            hold.amount,
+            reason,
+            &hold.id,
+            hold.spend.as_ref(),
+            hold.by.as_deref(),
+        )
+        .await
     }
 
     async fn settle_charge(&self, user_id: &str, reference: &str) -> Result<(), ApiError> {
@@ -248,6 +317,7 @@ impl Credits for DynamoStore {
                     reference: opt_s(it, "reference"),
                     note: opt_s(it, "note"),
                     created_at: get_n(it, "created_at")?,
+                    by: opt_s(it, "by"),
                 })
             })
             .collect()

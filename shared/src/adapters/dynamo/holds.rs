@@ -50,6 +50,21 @@ pub(super) fn hold_from(it: &Item) -> Result<Hold, ApiError> {
         },
         due_at: get_n(it, "due_at")?,
         state: HoldState::parse(&get_s(it, "state")?).ok_or_else(|| corrupt("state"))?,
+        // What a refund gives back to the key's spend (its budget is not needed for that).
+        spend: match (
+            opt_s(it, "spend_key"),
+            opt_s(it, "spend_day"),
+            opt_s(it, "spend_month"),
+        ) {
+            (Some(key_id), Some(day), Some(month)) => Some(KeySpend {
+                key_id,
+                entries: [day, month],
+                stale: [String::new(), String::new()],
+                budget: None,
+            }),
+            _ => None,
+        },
+        by: opt_s(it, "by"),
     })
 }
 
@@ -81,6 +96,14 @@ fn hold_item(h: &Hold) -> Item {
     if !h.objects.is_empty() {
         it.insert("objects".into(), AttributeValue::Ss(h.objects.clone()));
     }
+    if let Some(spend) = &h.spend {
+        it.insert("spend_key".into(), s(&spend.key_id));
+        it.insert("spend_day".into(), s(&spend.entries[0]));
+        it.insert("spend_month".into(), s(&spend.entries[1]));
+    }
+    if let Some(by) = &h.by {
+        it.insert("by".into(), s(by));
+    }
     it
 }
 
@@ -110,63 +133,104 @@ impl Holds for DynamoStore {
         if h.images > daily_limit {
             return Ok(Opened::QuotaFull { reset_at });
         }
-        let mut items = vec![put_new(&self.table, hold_item(h))];
-        let quota_at = (h.images > 0).then(|| {
-            items.push(
-                TransactWriteItem::builder()
-                    .update(reserve_quota(&self.table, h, daily_limit, reset_at))
-                    .build(),
-            );
-            items.len() - 1
-        });
-        let credits_at = (h.amount > 0).then(|| {
-            items.push(
-                TransactWriteItem::builder()
-                    .update(take_credits(
-                        &self.table,
-                        &h.user_id,
-                        h.amount,
-                        &h.id,
-                        Some(storage_quota),
-                    ))
-                    .build(),
-            );
-            items.push(
-                TransactWriteItem::builder()
-                    .put(ledger_put(
-                        &self.table,
-                        &h.user_id,
-                        LedgerLine::Debit(&h.id),
-                        -h.amount,
-                        reason,
-                        &h.id,
-                    ))
-                    .build(),
-            );
-            items.len() - 2
-        });
-        match self.transact(items).await? {
-            Ok(()) => Ok(Opened::Taken),
-            Err(reasons) => {
-                let failed = |i: Option<usize>| {
-                    i.and_then(|i| reasons.get(i))
-                        .is_some_and(|r| r == "ConditionalCheckFailed")
-                };
-                if failed(quota_at) {
-                    Ok(Opened::QuotaFull { reset_at })
-                } else if failed(credits_at) {
-                    // Too few credits, or no room left to keep what the work makes.
-                    let user = self.user(&h.user_id).await?;
-                    Ok(match user.map(|u| u.storage_bytes) {
-                        Some(used) if used >= storage_quota => Opened::StorageFull { used },
-                        _ => Opened::TooFewCredits,
-                    })
-                } else {
-                    Err(ApiError::internal(format!(
-                        "opening a charge was cancelled: {reasons:?}"
-                    )))
+        // A charge larger than the key's whole budget needs no write to refuse.
+        if let Some(b) = h.spend.as_ref().and_then(|s| s.budget.as_ref())
+            && h.amount > b.credits
+        {
+            return Ok(Opened::OverBudget {
+                left: b.credits,
+                budget: b.credits,
+                resets_at: b.resets_at,
+            });
+        }
+        let mut ensured = false;
+        loop {
+            let mut items = vec![put_new(&self.table, hold_item(h))];
+            let quota_at = (h.images > 0).then(|| {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(reserve_quota(&self.table, h, daily_limit, reset_at))
+                        .build(),
+                );
+                items.len() - 1
+            });
+            let credits_at = (h.amount > 0).then(|| {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(take_credits(&self.table, h, Some(storage_quota)))
+                        .build(),
+                );
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(ledger_put(
+                            &self.table,
+                            &h.user_id,
+                            LedgerLine::Debit(&h.id),
+                            -h.amount,
+                            reason,
+                            &h.id,
+                            h.by.as_deref(),
+                        ))
+                        .build(),
+                );
+                items.len() - 2
+            });
+            let reasons = match self.transact(items).await? {
+                Ok(()) => return Ok(Opened::Taken),
+                Err(reasons) => reasons,
+            };
+            let failed = |i: Option<usize>| {
+                i.and_then(|i| reasons.get(i))
+                    .is_some_and(|r| r == "ConditionalCheckFailed")
+            };
+            if failed(quota_at) {
+                return Ok(Opened::QuotaFull { reset_at });
+            }
+            if !failed(credits_at) {
+                return Err(ApiError::internal(format!(
+                    "opening a charge was cancelled: {reasons:?}"
+                )));
+            }
+            // Which of the profile's conditions failed, from the profile as it is now.
+            let profile = self
+                .get(keys::profile(&h.user_id))
+                .await?
+                .unwrap_or_default();
+            if h.spend.is_some() && !profile.contains_key("key_spend") && !ensured {
+                // A profile older than key spend: add its maps once and try again.
+                self.ensure_profile_maps(&h.user_id).await?;
+                ensured = true;
+                continue;
+            }
+            let available = opt_n(&profile, "credits_available").unwrap_or(0);
+            if available < h.amount {
+                return Ok(Opened::TooFewCredits);
+            }
+            if let Some(spend) = &h.spend
+                && let (Some(entry), Some(b)) = (spend.budget_entry(), &spend.budget)
+            {
+                let spent = profile
+                    .get("key_spend")
+                    .and_then(|m| m.as_m().ok())
+                    .and_then(|m| m.get(entry))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                if spent + h.amount > b.credits {
+                    return Ok(Opened::OverBudget {
+                        left: (b.credits - spent).max(0),
+                        budget: b.credits,
+                        resets_at: b.resets_at,
+                    });
                 }
             }
+            let used = opt_n(&profile, "storage_bytes").unwrap_or(0).max(0) as u64;
+            return Ok(if used >= storage_quota {
+                Opened::StorageFull { used }
+            } else {
+                // The balance changed between the two reads: as good as too few.
+                Opened::TooFewCredits
+            });
         }
     }
 

@@ -58,6 +58,7 @@ use crate::domain::assets::{
 use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
+use crate::domain::key_policy::{KeyPolicy, KeySpend};
 use crate::domain::signin::{Claimant, Idp, Pkce, SigninState};
 use crate::error::ApiError;
 use crate::ports::*;

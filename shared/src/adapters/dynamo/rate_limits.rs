@@ -11,8 +11,18 @@ pub(super) const REVOKED_KEPT: i64 = (crate::domain::ACCESS_TOKEN_TTL_MAX_SECOND
     + crate::domain::ACCESS_TOKEN_LEEWAY_SECONDS
     + 60) as i64;
 
+/// The maps on a profile that admissions and charges write into (a map must exist before an
+/// entry of it can be set).
+pub(super) const PROFILE_MAPS: [&str; 5] = [
+    "api_keys",
+    "revoked_sessions",
+    "key_versions",
+    "key_hits",
+    "key_spend",
+];
+
 impl DynamoStore {
-    /// Profiles written before requests were admitted against them lack the two maps: add them
+    /// Profiles written before requests were admitted against them lack the maps: add them
     /// once, listing the user's API keys as live. Idempotent, and a no-op on a newer profile.
     pub(super) async fn ensure_profile_maps(&self, user_id: &str) -> Result<(), ApiError> {
         let live: HashMap<String, AttributeValue> = self
@@ -25,7 +35,7 @@ impl DynamoStore {
             .update_item(keys::profile(user_id))
             .await
             .update_expression(
-                "SET api_keys = if_not_exists(api_keys, :keys), revoked_sessions = if_not_exists(revoked_sessions, :none)",
+                "SET api_keys = if_not_exists(api_keys, :keys), revoked_sessions = if_not_exists(revoked_sessions, :none), key_versions = if_not_exists(key_versions, :none), key_hits = if_not_exists(key_hits, :none), key_spend = if_not_exists(key_spend, :none)",
             )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":keys", AttributeValue::M(live))
@@ -126,31 +136,54 @@ impl RateLimits for DynamoStore {
             used,
             reset_at: start + window_secs,
         };
-        let (live_condition, id, use_it) = match live {
-            Live::Session(sid) => ("attribute_not_exists(revoked_sessions.#id)", sid, ""),
-            Live::ApiKey(kid) => (
-                "attribute_exists(api_keys.#id)",
-                kid,
+        let (mut live_condition, id, use_it) = match live {
+            Live::Session(sid) => (
+                "attribute_not_exists(revoked_sessions.#id)".to_string(),
+                sid,
+                "",
+            ),
+            Live::ApiKey { id, .. } => (
+                "attribute_exists(api_keys.#id)".to_string(),
+                id,
                 ", api_keys.#id = :now",
             ),
         };
+        let (version, hourly) = match live {
+            Live::ApiKey {
+                version, hourly, ..
+            } => (Some(version), hourly),
+            Live::Session(_) => (None, None),
+        };
+        // A key whose policy was changed since this instance read it is refused as stale
+        // (version 0 has no entry: it was never changed).
+        match version {
+            Some(0) => live_condition.push_str(" AND attribute_not_exists(key_versions.#id)"),
+            Some(_) => live_condition.push_str(" AND key_versions.#id = :kv"),
+            None => {}
+        }
         // The window of this hour usually exists: count in it. Once an hour the first request
         // starts a new one (a second write, also conditional on the credential); if another
-        // request started it meanwhile, count in that one.
+        // request started it meanwhile, count in that one. The keys' own counts start again
+        // with the user's window (both are the same clock hours).
         let attempts = [false, true, false];
         let (mut next, mut ensured) = (0, false);
         while let Some(&new_window) = attempts.get(next) {
             next += 1;
-            let (update, window_condition) = if new_window {
-                (
-                    format!("SET rate_window = :w, rate_hits = :one{use_it}"),
+            let (update, window_condition) = match (new_window, hourly) {
+                (true, _) => (
+                    format!("SET rate_window = :w, rate_hits = :one{use_it}, key_hits = :fresh"),
                     "(attribute_not_exists(rate_window) OR rate_window < :w)",
-                )
-            } else {
-                (
+                ),
+                (false, None) => (
                     format!("SET rate_hits = rate_hits + :one{use_it}"),
                     "rate_window = :w AND rate_hits < :limit",
-                )
+                ),
+                (false, Some(_)) => (
+                    format!(
+                        "SET rate_hits = rate_hits + :one{use_it}, key_hits.#id = if_not_exists(key_hits.#id, :zero) + :one"
+                    ),
+                    "rate_window = :w AND rate_hits < :limit AND attribute_exists(key_hits) AND (attribute_not_exists(key_hits.#id) OR key_hits.#id < :klimit)",
+                ),
             };
             let mut request = self
                 .update_item(keys::profile(user_id))
@@ -166,10 +199,24 @@ impl RateLimits for DynamoStore {
                 .return_values_on_condition_check_failure(
                     aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
                 );
-            if !new_window {
+            if new_window {
+                let fresh = match hourly {
+                    Some(_) => HashMap::from([(id.to_string(), n(1))]),
+                    None => HashMap::new(),
+                };
+                request = request.expression_attribute_values(":fresh", AttributeValue::M(fresh));
+            } else {
                 request = request.expression_attribute_values(":limit", n(limit as i64));
+                if let Some(kl) = hourly {
+                    request = request
+                        .expression_attribute_values(":klimit", n(kl as i64))
+                        .expression_attribute_values(":zero", n(0));
+                }
             }
-            if matches!(live, Live::ApiKey(_)) {
+            if let Some(v) = version.filter(|v| *v > 0) {
+                request = request.expression_attribute_values(":kv", n(v as i64));
+            }
+            if version.is_some() {
                 request = request.expression_attribute_values(":now", n(now));
             }
             let old = match request.send().await {
@@ -191,7 +238,7 @@ impl RateLimits for DynamoStore {
             };
             // Why the condition failed, from the item as it was. A profile older than these
             // checks lacks their maps: add them once and start again.
-            let has_maps = old.contains_key("api_keys") && old.contains_key("revoked_sessions");
+            let has_maps = PROFILE_MAPS.iter().all(|m| old.contains_key(*m));
             let legacy = !old.is_empty() && !has_maps;
             if legacy && !ensured {
                 self.ensure_profile_maps(user_id).await?;
@@ -201,21 +248,43 @@ impl RateLimits for DynamoStore {
             if old.contains_key("disabled_at") {
                 return Ok(Admission::Disabled);
             }
-            let map_has = |name: &str| {
+            let entry = |name: &str| {
                 old.get(name)
                     .and_then(|m| m.as_m().ok())
-                    .is_some_and(|m| m.contains_key(id))
+                    .and_then(|m| m.get(id))
             };
             let live_now = !old.is_empty()
                 && match live {
-                    Live::Session(_) => !map_has("revoked_sessions"),
-                    Live::ApiKey(_) => map_has("api_keys"),
+                    Live::Session(_) => entry("revoked_sessions").is_none(),
+                    Live::ApiKey { .. } => entry("api_keys").is_some(),
                 };
             if !live_now {
                 return Ok(Admission::Revoked);
             }
-            if opt_n(&old, "rate_window") == Some(start) && !new_window {
-                return Ok(Admission::Limited(window(limit)));
+            let number = |v: Option<&AttributeValue>| {
+                v.and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            if let Some(v) = version
+                && number(entry("key_versions")) != i64::from(v)
+            {
+                return Ok(Admission::Stale);
+            }
+            let this_window = opt_n(&old, "rate_window") == Some(start);
+            if this_window && !new_window {
+                if opt_n(&old, "rate_hits").unwrap_or(0) >= i64::from(limit) {
+                    return Ok(Admission::Limited(window(limit)));
+                }
+                if let Some(kl) = hourly
+                    && number(entry("key_hits")) >= i64::from(kl)
+                {
+                    return Ok(Admission::KeyLimited(RateWindow {
+                        limit: kl,
+                        used: kl,
+                        reset_at: start + window_secs,
+                    }));
+                }
             }
         }
         Err(ApiError::internal(

@@ -208,6 +208,12 @@ impl ApiKeys for MemoryStore {
             .cloned()
             .map(|mut k| {
                 k.last_used_at = used.get(&k.id).copied().filter(|t| *t > 0);
+                if let Some(p) = st.users.get(user_id) {
+                    let now = crate::domain::now_epoch();
+                    use crate::domain::key_policy::{Period, current_spend};
+                    k.spent_day = current_spend(&p.key_spend, &k.id, Period::Day, now);
+                    k.spent_month = current_spend(&p.key_spend, &k.id, Period::Month, now);
+                }
                 k
             })
             .collect();
@@ -228,6 +234,40 @@ impl ApiKeys for MemoryStore {
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, ApiError> {
         Ok(self.state().keys.get(hash).cloned())
+    }
+
+    async fn key_spent(&self, user_id: &str, entry: &str) -> Result<i64, ApiError> {
+        Ok(self
+            .state()
+            .users
+            .get(user_id)
+            .and_then(|p| p.key_spend.get(entry).copied())
+            .unwrap_or(0))
+    }
+
+    async fn update_key(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        name: &str,
+        policy: &KeyPolicy,
+    ) -> Result<Option<ApiKeyRecord>, ApiError> {
+        let mut st = self.state();
+        let Some(key) = st
+            .keys
+            .values_mut()
+            .find(|k| k.user_id == user_id && k.id == key_id)
+        else {
+            return Ok(None);
+        };
+        key.name = name.to_string();
+        key.policy = policy.clone();
+        key.version += 1;
+        let updated = key.clone();
+        if let Some(p) = st.users.get_mut(user_id) {
+            p.key_versions.insert(key_id.to_string(), updated.version);
+        }
+        Ok(Some(updated))
     }
 }
 
@@ -255,20 +295,42 @@ impl RateLimits for MemoryStore {
         }
         let live_now = match live {
             Live::Session(sid) => !p.revoked_sessions.contains(sid),
-            Live::ApiKey(kid) => p.api_keys.contains_key(kid),
+            Live::ApiKey { id, .. } => p.api_keys.contains_key(id),
         };
         if !live_now {
             return Ok(Admission::Revoked);
         }
+        if let Live::ApiKey { id, version, .. } = live
+            && p.key_versions.get(id).copied().unwrap_or(0) != version
+        {
+            return Ok(Admission::Stale);
+        }
         if p.rate.0 != start {
             p.rate = (start, 0);
+            p.key_hits.clear();
         }
         if p.rate.1 >= limit {
             return Ok(Admission::Limited(window(limit)));
         }
+        if let Live::ApiKey {
+            id,
+            hourly: Some(kl),
+            ..
+        } = live
+        {
+            let hits = p.key_hits.entry(id.to_string()).or_insert(0);
+            if *hits >= kl {
+                return Ok(Admission::KeyLimited(RateWindow {
+                    limit: kl,
+                    used: kl,
+                    reset_at: start + window_secs,
+                }));
+            }
+            *hits += 1;
+        }
         p.rate.1 += 1;
-        if let Live::ApiKey(kid) = live {
-            p.api_keys.insert(kid.to_string(), now);
+        if let Live::ApiKey { id, .. } = live {
+            p.api_keys.insert(id.to_string(), now);
         }
         Ok(Admission::Admitted(window(p.rate.1)))
     }

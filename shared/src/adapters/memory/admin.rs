@@ -93,6 +93,7 @@ impl Admin for MemoryStore {
                 reference: Some(audit.actor.clone()),
                 note: Some(note.to_string()),
                 created_at: audit.at,
+                by: None,
             },
         );
         st.audit

@@ -34,13 +34,8 @@ impl Credits for MemoryStore {
         Ok(true)
     }
 
-    async fn refund(
-        &self,
-        user_id: &str,
-        amount: i64,
-        reason: &str,
-        reference: &str,
-    ) -> Result<bool, ApiError> {
+    async fn refund(&self, hold: &Hold, reason: &str) -> Result<bool, ApiError> {
+        let (user_id, amount, reference) = (hold.user_id.as_str(), hold.amount, hold.id.as_str());
         let mut st = self.state();
         let Some(p) = st.users.get_mut(user_id) else {
             return Ok(false);
@@ -52,6 +47,11 @@ impl Credits for MemoryStore {
             u.credits.available += amount;
             u.credits.spent -= amount;
         }
+        if let Some(spend) = &hold.spend {
+            for entry in &spend.entries {
+                *p.key_spend.entry(entry.clone()).or_insert(amount) -= amount;
+            }
+        }
         ledger_line(
             &mut st,
             user_id,
@@ -59,6 +59,12 @@ impl Credits for MemoryStore {
             amount,
             "refund",
             reference,
+        );
+        ledger_by(
+            &mut st,
+            user_id,
+            &format!("LEDGER#{reference}~refund"),
+            hold.by.as_ref(),
         );
         ledger_line(
             &mut st,
@@ -175,6 +181,22 @@ impl Holds for MemoryStore {
             if available < hold.amount {
                 return Ok(Opened::TooFewCredits);
             }
+            if let Some(spend) = &hold.spend
+                && let (Some(entry), Some(b)) = (spend.budget_entry(), &spend.budget)
+            {
+                let spent = st
+                    .users
+                    .get(&hold.user_id)
+                    .and_then(|p| p.key_spend.get(entry).copied())
+                    .unwrap_or(0);
+                if spent + hold.amount > b.credits {
+                    return Ok(Opened::OverBudget {
+                        left: (b.credits - spent).max(0),
+                        budget: b.credits,
+                        resets_at: b.resets_at,
+                    });
+                }
+            }
             let stored = st
                 .users
                 .get(&hold.user_id)
@@ -200,6 +222,14 @@ impl Holds for MemoryStore {
                     u.credits.spent += hold.amount;
                 }
                 p.open_charges.insert(hold.id.clone());
+                if let Some(spend) = &hold.spend {
+                    for entry in &spend.entries {
+                        *p.key_spend.entry(entry.clone()).or_default() += hold.amount;
+                    }
+                    for entry in &spend.stale {
+                        p.key_spend.remove(entry);
+                    }
+                }
             }
             ledger_line(
                 &mut st,
@@ -208,6 +238,12 @@ impl Holds for MemoryStore {
                 -hold.amount,
                 reason,
                 &hold.id,
+            );
+            ledger_by(
+                &mut st,
+                &hold.user_id,
+                &format!("LEDGER#{}", hold.id),
+                hold.by.as_ref(),
             );
         }
         Ok(Opened::Taken)

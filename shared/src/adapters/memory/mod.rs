@@ -26,6 +26,7 @@ use crate::domain::billing::{
     Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
 };
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
+use crate::domain::key_policy::KeyPolicy;
 use crate::error::ApiError;
 use crate::ports::*;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -51,6 +52,10 @@ struct Profile {
     revoked_sessions: HashSet<String>,
     /// (window start, hits)
     rate: (i64, u32),
+    /// Changed keys' policy versions, keys' hits in the window, and spend entries.
+    key_versions: HashMap<String, u32>,
+    key_hits: HashMap<String, u32>,
+    key_spend: HashMap<String, i64>,
 }
 
 #[derive(Default)]
@@ -159,9 +164,21 @@ fn ledger_line(
             reference: Some(reference.into()),
             note: None,
             created_at: crate::domain::now_epoch(),
+            by: None,
         },
     );
     true
+}
+
+/// Names the credential that spent on a ledger line.
+fn ledger_by(state: &mut State, user_id: &str, sk: &str, by: Option<&String>) {
+    if let Some(line) = state
+        .ledger
+        .get_mut(user_id)
+        .and_then(|lines| lines.get_mut(sk))
+    {
+        line.by = by.cloned();
+    }
 }
 
 /// Objects in memory; presigned URLs are `memory://` addresses that name the key.

@@ -25,6 +25,7 @@ use paths::*;
     ),
     paths(
         register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
+        update_api_key,
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
@@ -36,6 +37,8 @@ use paths::*;
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
         Credits, Storage, Role, SignoutResponse, CreateApiKeyRequest, ApiKeyCreated, ApiKeyInfo, ApiKeyList,
+        UpdateApiKeyRequest, ApiKeyLimits, ApiKeySpend, crate::domain::key_policy::Budget,
+        crate::domain::key_policy::Period, crate::domain::key_policy::Scope,
         Deleted, ErrorResponse, ErrorDetail, CreateImageRequest, ImagesResponse, ImageData, ImageInfo, Variants, Formats, TransformedImage, SkippedOperation, DeletedImage, VersionList,
         ImageList, AssetKind, ModelInfo, ModelList, ModelCost, ModelInfoText, VendorRoute, CreditResponse, LedgerItem, RandomPrompts, ReferralLink,
         EditImageForm, EditImageJson, VariationForm, UpdateImageRequest, TransformRequest,
@@ -136,7 +139,10 @@ impl utoipa::Modify for CommonErrors {
                 };
                 if secured {
                     add("401", "Missing, malformed, expired or revoked credentials");
-                    add("403", "The account is disabled (`account_disabled`)");
+                    add(
+                        "403",
+                        "The account is disabled (`account_disabled`), or the API key lacks the scope this route needs (`insufficient_scope`) or may not use the model (`model_not_allowed`)",
+                    );
                 }
                 // Anonymous routes are limited per address, authenticated ones per user.
                 add("429", "The hourly request limit is reached (Retry-After)");
@@ -163,6 +169,27 @@ impl utoipa::Modify for CommonErrors {
                         "The provider is overloaded (Retry-After; nothing charged)",
                     );
                     add("504", "The provider timed out (nothing charged)");
+                    // A paid answer carries its charge.
+                    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+                        let header = |description: &str| {
+                            utoipa::openapi::HeaderBuilder::new()
+                                .schema(
+                                    utoipa::openapi::ObjectBuilder::new()
+                                        .schema_type(utoipa::openapi::schema::Type::Integer)
+                                        .minimum(Some(0)),
+                                )
+                                .description(Some(description))
+                                .build()
+                        };
+                        ok.headers.insert(
+                            "x-credits-charged".into(),
+                            header("Credits this answer was charged (its ledger line is minus this); absent on a quote and on a replayed Idempotency-Key answer"),
+                        );
+                        ok.headers.insert(
+                            "x-credits-remaining".into(),
+                            header("The account's credits once the charge was final"),
+                        );
+                    }
                 }
             }
         }
@@ -264,7 +291,10 @@ mod tests {
     #[test]
     fn method_lookup() {
         assert_eq!(allowed_methods("/v1/api-keys"), vec!["GET", "POST"]);
-        assert_eq!(allowed_methods("/v1/api-keys/key_1"), vec!["DELETE"]);
+        assert_eq!(
+            allowed_methods("/v1/api-keys/key_1"),
+            vec!["DELETE", "PATCH"]
+        );
         assert!(allowed_methods("/v1/nope").is_empty());
         assert!(allowed_methods("/v1/api-keys/").is_empty());
         assert_eq!(allowed_methods("/v1/images/generations"), vec!["POST"]);

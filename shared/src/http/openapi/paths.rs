@@ -70,7 +70,7 @@ pub(super) fn me() {}
     responses(
         (status = 201, description = "The key, shown this once", body = ApiKeyCreated),
         (status = 403, description = "API keys cannot manage API keys: use a signed-in session's access token", body = ErrorResponse),
-        (status = 400, description = "Invalid name", body = ErrorResponse),
+        (status = 400, description = "Invalid name or limit (named in `param`): an unknown model, an hourly limit above the account's, an expiry in the past", body = ErrorResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
     ))]
 #[allow(dead_code)]
@@ -119,6 +119,19 @@ pub(super) fn list_api_keys() {}
 #[allow(dead_code)]
 pub(super) fn revoke_api_key() {}
 
+#[utoipa::path(patch, path = "/v1/api-keys/{id}", tag = "api-keys", operation_id = "update_api_key",
+    params(("id" = String, Path, description = "The key id from the list")),
+    request_body = UpdateApiKeyRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The key as it is now, with its spend; every request it makes from now on is held to the change", body = ApiKeyInfo),
+        (status = 403, description = "API keys cannot manage API keys: use a signed-in session's access token", body = ErrorResponse),
+        (status = 404, description = "No such key for this user", body = ErrorResponse),
+        (status = 409, description = "Changed by another request at the same moment: read it again and retry", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+pub(super) fn update_api_key() {}
+
 #[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
     request_body = CreateImageRequest,
     params(
@@ -134,7 +147,7 @@ pub(super) fn revoke_api_key() {}
         (status = 202, description = "Queued as a job (`Prefer: respond-async`); `Location: /v1/jobs/{id}`", body = JobObject),
         (status = 400, description = "Unsupported value or combination (named in `param`), or `content_policy_violation`", body = ErrorResponse),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorResponse),
-        (status = 429, description = "`insufficient_quota` (credits), daily image limit or hourly request limit", body = ErrorResponse),
+        (status = 429, description = "`insufficient_quota` (credits), `budget_exceeded` (the API key's budget; Retry-After is its reset), daily image limit or hourly request limit (the account's or the key's)", body = ErrorResponse),
         (status = 502, description = "The provider failed (nothing charged)", body = ErrorResponse),
         (status = 503, description = "The provider is overloaded (Retry-After)", body = ErrorResponse),
         (status = 504, description = "The provider timed out (nothing charged)", body = ErrorResponse),

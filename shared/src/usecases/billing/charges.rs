@@ -11,6 +11,7 @@
 //! took — each give-back conditional on its mark, so nothing is given back twice or without
 //! having been taken — and finishes settled ones.
 
+use crate::domain::accounts::Principal;
 use crate::domain::billing::{Hold, HoldState, KeyClaim};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
@@ -39,6 +40,32 @@ pub fn hold_for(
         objects: Vec::new(),
         due_at: now + HOLD_SECONDS,
         state: HoldState::Pending,
+        spend: None,
+        by: None,
+    }
+}
+
+/// The hold of paid work `who` asks for: its debit counts in their API key's spend (within
+/// its budget) and its ledger lines name the credential.
+pub fn hold_by(
+    who: &Principal,
+    generation_id: &str,
+    amount: i64,
+    images: u32,
+    now: i64,
+    idempotency: Option<KeyClaim>,
+) -> Hold {
+    Hold {
+        spend: who.key_spend(now),
+        by: Some(who.spender().encode()),
+        ..hold_for(
+            generation_id,
+            &who.user_id,
+            amount,
+            images,
+            now,
+            idempotency,
+        )
     }
 }
 
@@ -71,10 +98,7 @@ pub async fn give_back<S: Store, B: Blobs>(
         });
     }
     // A free asset's hold (a transform, an upload) took nothing but the objects' places.
-    let refunded = hold.amount > 0
-        && store
-            .refund(&hold.user_id, hold.amount, GENERATION, &hold.id)
-            .await?;
+    let refunded = hold.amount > 0 && store.refund(hold, GENERATION).await?;
     if hold.images > 0 {
         store
             .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)

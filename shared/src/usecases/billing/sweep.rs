@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(available(&d.store, &user).await, 7, "the charge stands");
         assert_eq!(d.blobs.keys(), hold.objects, "the objects stay");
         // Settled for good: a refund of it gives nothing.
-        assert!(!d.store.refund(&user, 3, GENERATION, "gen_1").await.unwrap());
+        assert!(!d.store.refund(&hold, GENERATION).await.unwrap());
         assert!(d.store.holds().is_empty());
     }
 

@@ -50,9 +50,7 @@ pub async fn accept<S: Store, B: Blobs>(
     let who = Principal {
         user_id: user.id.clone(),
         role: user.role,
-        credential: crate::domain::accounts::Credential::ApiKey {
-            key_id: "generation-queue".into(),
-        },
+        credential: crate::domain::accounts::Credential::Queue,
     };
     let canonical = serde_json::to_value(&sub)
         .map_err(ApiError::internal)?

@@ -171,6 +171,17 @@ pub async fn take<S: Store, B: Blobs>(
             deps.config.limits.storage_quota_bytes,
             0,
         )),
+        Opened::OverBudget {
+            left,
+            budget,
+            resets_at,
+        } => Err(ApiError::BudgetExceeded {
+            message: format!(
+                "This API key's budget is spent: {left} of its {budget} credits are left this period and this request costs {}. It resets at {resets_at} (Unix seconds, UTC).",
+                hold.amount
+            ),
+            retry_after_secs: (resets_at - now_epoch()).max(1) as u64,
+        }),
         Opened::TooFewCredits => Err(ApiError::InsufficientQuota(format!(
             "You have too few credits for this request ({} needed). See GET /v1/credit.",
             hold.amount
@@ -345,6 +356,7 @@ pub async fn store_results<S: Store, B: Blobs>(
             .cloned()
             .reduce(|a, b| add_usage(&a, &b)),
         image_usage,
+        charge: None,
         partials: partials
             .iter()
             .map(|ps| {

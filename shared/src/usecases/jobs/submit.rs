@@ -207,11 +207,26 @@ pub async fn quote<S: Store, B: Blobs>(
     let uid = who.user_id.as_str();
     // What a paid call would refuse before any charge (a refused prompt, too many images)
     // is refused here too.
+    who.may_use(sub.work.model_id())?;
     admissible(deps, uid, sub.work.prompt(), sub.work.n())?;
     let now = now_epoch();
-    let (user, today) = tokio::join!(deps.store.user(uid), deps.store.images_today(uid, now));
+    let spend = who.key_spend(now);
+    let budget = spend
+        .as_ref()
+        .and_then(|s| Some((s.budget_entry()?, s.budget.as_ref()?)));
+    let (user, today, spent) = tokio::join!(
+        deps.store.user(uid),
+        deps.store.images_today(uid, now),
+        async {
+            match budget {
+                Some((entry, _)) => deps.store.key_spent(uid, entry).await,
+                None => Ok(0),
+            }
+        }
+    );
     let user = user?.ok_or_else(|| ApiError::unauthorized("this account no longer exists"))?;
     let (cost, n) = (sub.work.cost(), u32::from(sub.work.n()));
+    let budget_left = budget.map(|(_, b)| (b, (b.credits - spent.unwrap_or(0)).max(0)));
     let limits = &deps.config.limits;
     let day_left = limits.daily_image_limit.saturating_sub(today?);
     let refused_by = if user.credits.available < cost {
@@ -223,6 +238,16 @@ pub async fn quote<S: Store, B: Blobs>(
             ),
             available: user.credits.available,
             resets_at: None,
+        })
+    } else if let Some((b, left)) = budget_left.filter(|(_, left)| *left < cost) {
+        Some(QuoteRefusal {
+            limit: "budget".into(),
+            message: format!(
+                "this request costs {cost} credits and this API key's budget has {left} of its {} left this period",
+                b.credits
+            ),
+            available: left,
+            resets_at: Some(b.resets_at),
         })
     } else if n > day_left {
         Some(QuoteRefusal {
@@ -293,15 +318,16 @@ pub async fn submit<S: Store, B: Blobs>(
         true,
         deps.config.delivery.allow_private_webhook_targets,
     )?;
+    who.may_use(sub.work.model_id())?;
     admissible(deps, uid, sub.work.prompt(), sub.work.n())?;
     let now = now_epoch();
     let job_id = new_id(crate::usecases::jobs::JOB_PREFIX);
     let inputs: Vec<&InputImage> = sub.images.iter().chain(&sub.mask).collect();
     // Due as a request's until the job exists: a submission killed before that gives back
     // (and frees its key) as soon as a synchronous request would.
-    let mut hold = charges::hold_for(
+    let mut hold = charges::hold_by(
+        who,
         &job_id,
-        uid,
         sub.work.cost(),
         sub.work.n() as u32,
         now,

@@ -184,6 +184,8 @@ mod runs {
             role: crate::domain::accounts::Role::User,
             credential: Credential::ApiKey {
                 key_id: "key_test".into(),
+                policy: Default::default(),
+                version: 0,
             },
         }
     }

@@ -128,6 +128,7 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
         usage: None,
         partials: Vec::new(),
         image_usage: Vec::new(),
+        charge: None,
     };
     let result = crate::usecases::jobs::steps::replayable(&response)?;
     let settlement = crate::domain::billing::Settlement {
