@@ -12,7 +12,7 @@ use crate::providers::{Call, EditInputs, InputImage, Partials, ProviderError, Se
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::jobs::steps::{admissible, image_keys, store_results, take, undo};
-use crate::wire::{Charge, ImagesResponse};
+use crate::wire::ImagesResponse;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -82,19 +82,6 @@ pub async fn variation<S: Store, B: Blobs>(
             .generate_within(&plan, None, Some(&input), call)
     })
     .await
-}
-
-/// The charge of a stored answer and the balance once it was final: one consistent read, so
-/// that `x-credits-remaining` is the account's, not an estimate.
-async fn charged<S: Store, B: Blobs>(deps: &Deps<S, B>, uid: &str, credits: i64) -> Charge {
-    let remaining = match deps.store.user(uid).await {
-        Ok(user) => user.map(|u| u.credits.available),
-        Err(e) => {
-            tracing::warn!(user_id = %uid, error = %e, "could not read the balance after a charge");
-            None
-        }
-    };
-    Charge { credits, remaining }
 }
 
 /// Time kept after the vendor answers for decoding, post-processing, encoding, storing and
@@ -178,14 +165,12 @@ where
         Err(ProviderError::Timeout) if answer_limit < vendor_limit => Err(ApiError::out_of_time()),
         Err(e) => Err(e.into()),
     };
-    let mut result = result;
-    match &mut result {
+    match &result {
         Err(e) => {
             tracing::warn!(user_id = %uid, %generation_id, error = %e, "generation failed: refunding");
             undo(deps, &hold).await;
         }
-        Ok(answer) => {
-            answer.charge = Some(charged(deps, uid, plan.cost).await);
+        Ok(_) => {
             // The images were stored with the hold's settlement: the charge is final.
             // store_ms: what the vendor's answer took to store, against `store_reserve`.
             tracing::info!(user_id = %uid, %generation_id, model = plan.model.id, n = plan.n, cost = plan.cost, store_ms, "generated");

@@ -13,7 +13,7 @@ use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::billing::charges::Unwound;
 use crate::usecases::library::{Processed, store_objects};
-use crate::wire::{ImageData, ImagesResponse};
+use crate::wire::{Charge, ImageData, ImagesResponse};
 use base64::Engine;
 use imaging::ImagingError;
 use serde_json::Value;
@@ -391,8 +391,14 @@ pub async fn store_results<S: Store, B: Blobs>(
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
     // Paid and settled: a referred user's first one earns its referrer's reward.
     // Boxed: its transaction would otherwise grow every caller's future (and stack).
-    Box::pin(crate::usecases::referrals::after_paid(deps, uid)).await;
-    Ok(response)
+    let remaining = Box::pin(crate::usecases::referrals::after_paid(deps, uid)).await;
+    Ok(ImagesResponse {
+        charge: Some(Charge {
+            credits: hold.amount,
+            remaining,
+        }),
+        ..response
+    })
 }
 
 /// What an Idempotency-Key keeps of an answer: everything but the image bytes and URLs (a
