@@ -227,15 +227,44 @@ def main():
         d.find_element(By.LINK_TEXT, "Account").click()
         wait.until(ec.visibility_of_element_located((By.ID, "referral-url")), "the referral link")
         check("?ref=" in d.find_element(By.ID, "referral-url").text, "a referral link with its code")
+        # A key made with limits: only reading and generating, 5 credits a day.
         d.find_element(By.NAME, "key-name").send_keys("ci")
+        d.find_element(By.XPATH, "//summary[text()='Limits of the new key']").click()
+        for scope in ("library:write", "jobs", "account"):
+            d.find_element(By.CSS_SELECTOR, f"input[name=key-scope][value='{scope}']").click()
+        d.find_element(By.NAME, "key-budget").send_keys("5")
         d.find_element(By.XPATH, "//button[text()='Create a key']").click()
         wait.until(ec.visibility_of_element_located((By.ID, "new-key")), "the new key shown")
         check(d.find_element(By.ID, "new-key").text.startswith("sk-"), "the key is shown once")
-        wait.until(lambda x: "ci" in x.find_element(By.CSS_SELECTOR, ".keys").text, "the key listed")
-        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".chart rect")) == 14, "the chart's 14 days")
+        limits = "li[data-key=ci] .limits"
+        wait.until(lambda x: x.find_elements(By.CSS_SELECTOR, limits), "the key listed")
+        text = d.find_element(By.CSS_SELECTOR, limits).text
+        check("may read the library, generate" in text and "budget 5 a day, 5 left" in text,
+              f"the key's limits listed: {text}")
+        # Edited in place: 9 credits a month, and the list says so.
+        d.find_element(By.XPATH, "//button[text()='Edit ci']").click()
+        budget = wait.until(ec.visibility_of_element_located((By.NAME, "edit-ci-budget")))
+        budget.clear()
+        budget.send_keys("9")
+        Select(d.find_element(By.NAME, "edit-ci-period")).select_by_value("month")
+        d.find_element(By.XPATH, "//button[text()='Save ci']").click()
+        wait.until(lambda x: "budget 9 a month, 9 left" in x.find_element(By.CSS_SELECTOR, limits).text,
+                   "the edited budget listed")
+        # The spend report: 30 days of bars, today's the credits this session spent above.
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, "#usage .chart rect")) == 30,
+                   "the usage chart's 30 days")
+        label = d.find_element(By.CSS_SELECTOR, "#usage .chart").get_attribute("aria-label")
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        spent_today = label.split(f"{today} ")[-1].split(",")[0]
+        check(spent_today.isdigit() and int(spent_today) > 0, f"today's spend charted: {label[-60:]}")
+        by = d.find_element(By.CSS_SELECTOR, "#usage table").text
+        check(f"signed in {spent_today}" in by, f"the spend by who spent it: {by}")
         rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "tbody tr")]
         check(any("generation" in r for r in rows) and any("signup" in r for r in rows), f"ledger rows: {rows}")
-        d.find_element(By.XPATH, "//button[text()='Show']").click()
+        # The page is longer now: bring the button clear of the status line first.
+        show = d.find_element(By.XPATH, "//button[text()='Show']")
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", show)
+        show.click()
         wait.until(lambda x: x.find_element(By.CSS_SELECTOR, "section[aria-labelledby=hook-h] code").text.startswith("whsec_"),
                    "the webhook secret shown")
         d.execute_script("window.scrollTo(0, 0)")
@@ -304,7 +333,11 @@ def main():
             time.sleep(0.3)
             overflow = d.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            check(overflow <= 0, f"{name or 'the video page'}: no horizontal scroll at 390 px ({overflow} px too wide)")
+            widest = d.execute_script(
+                "const w = document.documentElement.clientWidth;"
+                "const over = [...document.querySelectorAll('main *')].filter((e) => e.getBoundingClientRect().right > w);"
+                "return over.slice(-3).map((e) => e.tagName + '.' + e.className + ' ' + (e.name || '')).join('; ')")
+            check(overflow <= 0, f"{name or 'the video page'}: no horizontal scroll at 390 px ({overflow} px too wide: {widest})")
             if name == "Library":
                 d.save_screenshot(os.path.join(SHOTS, "library-phone.png"))
 

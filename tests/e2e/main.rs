@@ -32,6 +32,7 @@ mod referrals;
 mod signin;
 mod stack_shape;
 mod streaming;
+mod usage;
 mod vendors;
 mod videos;
 mod web;

@@ -721,38 +721,106 @@ function barChart(days, values, label) {
   return svg;
 }
 
-/** Credits spent per day over the last 14 days. */
-function spendChart(ledger) {
-  const days = [...Array(14).keys()].map((i) => day(Date.now() / 1000 - (13 - i) * 86400));
-  const spent = Object.fromEntries(days.map((d) => [d, 0]));
-  for (const line of ledger) if (line.delta < 0 && day(line.created_at) in spent) spent[day(line.created_at)] -= line.delta;
-  return barChart(days, days.map((d) => spent[d]), 'Credits spent per day, last 14 days');
+/** Credits spent per day over the report's days (`GET /v1/usage`), and who spent them. */
+function usageReport(u, names) {
+  const who = (id) => (id === 'session' ? 'signed in' : id === 'queue' ? 'the queue' : `key ${names[id] || id}`);
+  return el('div', { id: 'usage' },
+    barChart(u.data.map((d) => d.date), u.data.map((d) => d.credits), `Credits spent per day, ${u.start} to ${u.end}`),
+    el('table', {}, el('caption', {}, `Spent ${u.start} to ${u.end}: ${u.total.credits} credits, ${u.total.images} images`),
+      el('thead', {}, el('tr', {}, ['By', 'Credits', 'Images'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, [...u.spent_by.map((s) => [who(s.id), s]), ...u.models.map((m) => [`model ${m.id}`, m])]
+        .map(([label, s]) => el('tr', {}, el('td', {}, label), el('td', {}, String(s.credits)), el('td', {}, String(s.images)))))));
+}
+
+const SCOPES = [['library:read', 'read the library'], ['library:write', 'change the library'],
+  ['generate', 'generate'], ['jobs', 'follow jobs'], ['account', 'read the account']];
+
+/** What a key may do, in words. */
+function limitsText(k) {
+  const parts = [];
+  if (k.scopes) parts.push(`may ${k.scopes.map((s) => SCOPES.find(([v]) => v === s)?.[1] || s).join(', ')}`);
+  if (k.models) parts.push(`models ${k.models.join(', ')}`);
+  if (k.budget) parts.push(`budget ${k.budget.credits} a ${k.budget.period}, ${k.spend.budget_remaining} left`);
+  if (k.rate_limit_per_hour) parts.push(`${k.rate_limit_per_hour} requests an hour`);
+  if (k.expires_at) parts.push(`${k.expires_at * 1000 < Date.now() ? 'expired' : 'expires'} ${day(k.expires_at)}`);
+  return parts.length ? parts.join(' · ') : 'no limits';
+}
+
+/** The inputs of a key's limits (prefilled from `k`), and a reader giving the API's fields. */
+function limitsFields(prefix, k) {
+  const boxes = SCOPES.map(([value, label]) => {
+    const box = el('input', { type: 'checkbox', name: `${prefix}-scope`, value });
+    box.checked = !k?.scopes || k.scopes.includes(value);
+    return [box, el('label', {}, box, ` ${label}`)];
+  });
+  const budget = el('input', { type: 'number', name: `${prefix}-budget`, min: 1, step: 1, placeholder: 'none' });
+  budget.value = k?.budget?.credits ?? '';
+  const period = el('select', { name: `${prefix}-period` }, el('option', { value: 'day' }, 'a day'), el('option', { value: 'month' }, 'a month'));
+  period.value = k?.budget?.period || 'day';
+  const hourly = el('input', { type: 'number', name: `${prefix}-hourly`, min: 1, step: 1, placeholder: "the account's" });
+  hourly.value = k?.rate_limit_per_hour ?? '';
+  const expires = el('input', { type: 'date', name: `${prefix}-expires` });
+  expires.value = k?.expires_at ? day(k.expires_at) : '';
+  return {
+    nodes: [el('fieldset', {}, el('legend', {}, 'The key may'), boxes.map(([, label]) => label)),
+      el('div', { class: 'row' }, field('Budget, credits', budget), field('Per', period),
+        field('Requests an hour', hourly), field('Expires (end of day, UTC)', expires))],
+    read() {
+      const scopes = boxes.filter(([b]) => b.checked).map(([b]) => b.value);
+      return {
+        scopes: scopes.length === SCOPES.length ? null : scopes,
+        budget: budget.value ? { credits: Number(budget.value), period: period.value } : null,
+        rate_limit_per_hour: hourly.value ? Number(hourly.value) : null,
+        expires_at: expires.value ? Math.floor(Date.parse(`${expires.value}T23:59:59Z`) / 1000) : null,
+      };
+    },
+  };
 }
 
 async function accountView() {
   const keys = el('ul', { class: 'keys', 'aria-label': 'API keys' });
   const shown = el('div', { 'aria-live': 'polite' });
+  const names = {};
+  function editor(k, item) {
+    const limits = limitsFields(`edit-${k.name}`, k);
+    const form = el('form', {
+      class: 'panel', 'aria-label': `Limits of ${k.name}`,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try { await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: 'PATCH', body: limits.read() }); say('Saved.'); listKeys(); } catch (err) { say(err.message); }
+      },
+    }, limits.nodes, el('button', { type: 'submit' }, `Save ${k.name}`));
+    item.append(form);
+  }
   async function listKeys() {
     const list = await api('/v1/api-keys');
-    keys.replaceChildren(...list.data.map((k) => el('li', {},
-      el('code', {}, `${k.prefix}…`), ` ${k.name} · made ${day(k.created_at)} · `,
-      k.last_used_at ? `last used ${day(k.last_used_at)}` : 'never used', ' ',
-      el('button', {
-        type: 'button', class: 'link',
-        onclick: async () => {
-          if (!confirm(`Revoke the key "${k.name}"? It stops working at once.`)) return;
-          try { await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }); listKeys(); } catch (e) { say(e.message); }
-        },
-      }, `Revoke ${k.name}`))));
+    for (const k of list.data) names[k.id] = k.name;
+    keys.replaceChildren(...list.data.map((k) => {
+      const item = el('li', { 'data-key': k.name },
+        el('code', {}, `${k.prefix}…`), ` ${k.name} · made ${day(k.created_at)} · `,
+        k.last_used_at ? `last used ${day(k.last_used_at)}` : 'never used',
+        ` · spent ${k.spend.day} today, ${k.spend.month} this month · `,
+        el('span', { class: 'limits' }, limitsText(k)), ' ',
+        el('button', { type: 'button', class: 'link', onclick: () => editor(k, item) }, `Edit ${k.name}`), ' ',
+        el('button', {
+          type: 'button', class: 'link',
+          onclick: async () => {
+            if (!confirm(`Revoke the key "${k.name}"? It stops working at once.`)) return;
+            try { await api(`/v1/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }); listKeys(); } catch (e) { say(e.message); }
+          },
+        }, `Revoke ${k.name}`));
+      return item;
+    }));
     if (!list.data.length) keys.replaceChildren(el('li', { class: 'hint' }, 'No keys yet.'));
   }
   const keyName = el('input', { type: 'text', name: 'key-name', maxlength: 64, placeholder: 'default' });
+  const newLimits = limitsFields('key', null);
   const keyForm = el('form', {
     'aria-labelledby': 'keys-h',
     onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const made = await api('/v1/api-keys', { method: 'POST', body: { name: keyName.value.trim() || undefined } });
+        const made = await api('/v1/api-keys', { method: 'POST', body: { name: keyName.value.trim() || undefined, ...newLimits.read() } });
         shown.replaceChildren(el('p', {}, 'Your new key, shown this once:'), el('code', { class: 'secret', id: 'new-key' }, made.key), ' ',
           copyButton(() => made.key, 'Copy key'));
         keyName.value = '';
@@ -760,6 +828,7 @@ async function accountView() {
       } catch (err) { say(err.message); }
     },
   }, el('h2', { id: 'keys-h' }, 'API keys'), keys, field('New key name', keyName),
+  el('details', {}, el('summary', {}, 'Limits of the new key'), newLimits.nodes),
   el('button', { type: 'submit' }, 'Create a key'), shown);
 
   const referral = el('p', {});
@@ -791,12 +860,13 @@ async function accountView() {
     const c = await api('/v1/credit');
     credit.replaceChildren(
       el('p', {}, `${c.available} available · ${c.earned} earned · ${c.spent} spent`),
-      spendChart(c.ledger),
-      el('table', {}, el('caption', {}, 'Recent ledger'),
-        el('thead', {}, el('tr', {}, ['Date', 'Change', 'Why', 'Note'].map((h) => el('th', { scope: 'col' }, h)))),
+      usageReport(await api('/v1/usage'), names),
+      el('div', { class: 'table' }, el('table', {}, el('caption', {}, 'Recent ledger'),
+        el('thead', {}, el('tr', {}, ['Date', 'Change', 'Why', 'By', 'Note'].map((h) => el('th', { scope: 'col' }, h)))),
         el('tbody', {}, c.ledger.map((l) => el('tr', {},
           el('td', {}, day(l.created_at)), el('td', {}, l.delta > 0 ? `+${l.delta}` : String(l.delta)),
-          el('td', {}, l.reason), el('td', {}, l.note || ''))))));
+          el('td', {}, l.reason), el('td', {}, l.api_key_id ? `key ${names[l.api_key_id] || l.api_key_id}` : l.session_id ? 'signed in' : ''),
+          el('td', {}, l.note || '')))))));
     const me = await api('/v1/me');
     const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;
     storage.replaceChildren(

@@ -57,6 +57,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("list-api-keys", with_deps!(list_api_keys)),
         ("revoke-api-key", with_deps!(revoke_api_key)),
         ("update-api-key", with_deps!(update_api_key)),
+        ("usage", with_deps!(usage)),
         ("webhook-secret", with_deps!(webhook_secret)),
         ("rotate-webhook-secret", with_deps!(rotate_webhook_secret)),
         ("generate-image", streaming!(generate_image)),

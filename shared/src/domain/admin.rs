@@ -158,6 +158,22 @@ pub fn date_string(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The day of a `yyyy-mm-dd` date (UTC), if it is one (`2026-02-30` is not).
+pub fn parse_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = s.get(0..4)?.parse().ok()?;
+    let m: u32 = s.get(5..7)?.parse().ok()?;
+    let d: u32 = s.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let day = crate::domain::key_policy::days_from_civil(y, m, d);
+    (date_string(day) == s).then_some(day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +185,18 @@ mod tests {
         // 2024-02-29 (leap day) and 2026-11-27.
         assert_eq!(date_string(19_782), "2024-02-29");
         assert_eq!(date_string(20_784), "2026-11-27");
+        assert_eq!(parse_date("2026-11-27"), Some(20_784));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "26-11-27",
+            "2026-11-7",
+            "2026/11/27",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -75,6 +75,101 @@ pub struct Hold {
     pub spend: Option<KeySpend>,
     /// Who spends: named by the debit's and the refund's ledger lines.
     pub by: Option<String>,
+    /// The model charged for: the day's usage counts per model.
+    pub model: Option<String>,
+}
+
+impl Hold {
+    /// The day's usage counters a charge adds to (and its refund takes back from): its images
+    /// (also the daily quota), and for paid work one generation and its credits, in all, per
+    /// model (`m#<model>#…`) and per spender (`s#<spender>#…`).
+    pub fn usage_counters(&self) -> Vec<(String, i64)> {
+        let images = i64::from(self.images);
+        let mut counters = vec![("images".to_string(), images)];
+        if self.amount > 0 {
+            counters.push(("generations".into(), 1));
+            counters.push(("credits".into(), self.amount));
+            for (prefix, name) in [("m", self.model.clone()), ("s", self.usage_spender())] {
+                if let Some(name) = name {
+                    counters.push((format!("{prefix}#{name}#credits"), self.amount));
+                    counters.push((format!("{prefix}#{name}#images"), images));
+                }
+            }
+        }
+        counters
+    }
+
+    /// Who spent, as the day's usage groups it: `api_key:<id>`, `session` (every session of
+    /// the account together) or `queue`.
+    pub fn usage_spender(&self) -> Option<String> {
+        let by = self.by.as_deref()?;
+        Some(match by.split_once(':') {
+            Some(("api_key", _)) => by.to_string(),
+            Some((kind, _)) => kind.to_string(),
+            None => by.to_string(),
+        })
+    }
+}
+
+/// A user's paid work of one UTC day, as charged (refunds taken back): the figures its ledger
+/// lines add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDay {
+    /// Days since 1970-01-01.
+    pub day: i64,
+    pub generations: i64,
+    pub images: i64,
+    pub credits: i64,
+    /// (model id, credits, images), by model id.
+    pub models: Vec<(String, i64, i64)>,
+    /// (`api_key:<id>`, `session` or `queue`; credits, images), by spender.
+    pub spenders: Vec<(String, i64, i64)>,
+}
+
+impl UserDay {
+    /// A day from its counters as `Hold::usage_counters` names them (others are ignored).
+    pub fn from_counters(day: i64, counters: impl IntoIterator<Item = (String, i64)>) -> Self {
+        let mut usage = UserDay {
+            day,
+            ..UserDay::default()
+        };
+        let mut grouped: std::collections::BTreeMap<(bool, String), (i64, i64)> =
+            Default::default();
+        for (name, value) in counters {
+            match name.as_str() {
+                "generations" => usage.generations = value,
+                "images" => usage.images = value.max(0),
+                "credits" => usage.credits = value,
+                _ => {
+                    let mut parts = name.splitn(2, '#');
+                    let (Some(kind @ ("m" | "s")), Some(rest)) = (parts.next(), parts.next())
+                    else {
+                        continue;
+                    };
+                    let Some((what, field)) = rest.rsplit_once('#') else {
+                        continue;
+                    };
+                    let entry = grouped.entry((kind == "m", what.to_string())).or_default();
+                    match field {
+                        "credits" => entry.0 = value,
+                        "images" => entry.1 = value,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for ((model, what), (credits, images)) in grouped {
+            if credits == 0 && images == 0 {
+                continue;
+            }
+            if model {
+                usage.models.push((what, credits, images));
+            } else {
+                usage.spenders.push((what, credits, images));
+            }
+        }
+        usage
+    }
 }
 /// What storing a paid request's images makes final (see `Images::put_images`): in the same
 /// write the hold is closed and what it took (credits, quota) becomes final.

@@ -180,6 +180,8 @@ pub struct Job {
     pub cancel_requested: bool,
     pub webhook: Option<String>,
     pub webhook_events: Vec<WebhookEvent>,
+    /// What the submission was charged (given back if the job fails or is canceled).
+    pub credits: i64,
 }
 
 /// How a job ends, as written by the one transition that ends it.

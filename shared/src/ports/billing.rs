@@ -52,14 +52,17 @@ pub trait Quotas: Send + Sync {
         now: i64,
         reference: &str,
     ) -> impl Future<Output = Result<Result<(), i64>, ApiError>> + Send;
-    /// Gives back the reservation `reference` made at `reserved_at`, if it is still open.
-    fn release_daily(
+    /// Gives back the reservation of `hold` (its images, and its count in the day's usage), if
+    /// it is still open.
+    fn release_daily(&self, hold: &Hold) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// The user's paid work per UTC day from `first_day` to `last_day` (days since 1970), as
+    /// charged: every day of the range, oldest first, days without any as zeros.
+    fn user_usage(
         &self,
         user_id: &str,
-        n: u32,
-        reserved_at: i64,
-        reference: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+        first_day: i64,
+        last_day: i64,
+    ) -> impl Future<Output = Result<Vec<UserDay>, ApiError>> + Send;
     /// Makes the reservation final (the images were made).
     fn settle_daily(
         &self,

@@ -7,7 +7,8 @@ use crate::domain::accounts::{
 use crate::domain::admin::{AdminWrite, AuditEntry, DayUsage};
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, UserDay,
+    WriteOutcome,
 };
 use crate::domain::catalog::ProviderKind;
 use crate::domain::circuits::Circuit;

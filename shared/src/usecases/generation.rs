@@ -138,6 +138,7 @@ where
         claim,
     );
     hold.objects = image_keys(uid, &ids, plan);
+    hold.model = Some(plan.model.id.to_string());
     take(deps, plan.n, &hold).await?;
     let mut store_ms = 0;
     let call = Call {

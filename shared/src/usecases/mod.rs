@@ -20,6 +20,7 @@ pub mod prompts;
 pub mod referrals;
 #[cfg(feature = "oidc")]
 pub mod signin;
+pub mod usage;
 #[cfg(feature = "variants")]
 pub mod variants;
 pub mod videos;

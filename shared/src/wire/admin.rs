@@ -125,3 +125,42 @@ pub struct UsageTotal {
     pub images: i64,
     pub credits: i64,
 }
+
+/// `GET /v1/usage`: the account's paid work per UTC day as charged (refunds taken back), so the
+/// credits add up to the ledger's lines of those days.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct AccountUsage {
+    /// Always `usage`.
+    pub object: String,
+    /// First day, `yyyy-mm-dd` (UTC).
+    pub start: String,
+    /// Last day, `yyyy-mm-dd` (UTC).
+    pub end: String,
+    pub total: UsageTotal,
+    /// The range's credits and images per model.
+    pub models: Vec<UsageShare>,
+    /// The range's credits and images per API key id, `session` (signed-in use) or `queue`.
+    pub spent_by: Vec<UsageShare>,
+    /// Every day of the range, oldest first (days without work are zeros).
+    pub data: Vec<AccountUsageDay>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct AccountUsageDay {
+    /// `yyyy-mm-dd` (UTC).
+    pub date: String,
+    /// Paid requests: image requests and videos.
+    pub generations: i64,
+    pub images: i64,
+    pub credits: i64,
+    pub models: Vec<UsageShare>,
+    pub spent_by: Vec<UsageShare>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct UsageShare {
+    /// A model id; or an API key id, `session` or `queue`.
+    pub id: String,
+    pub credits: i64,
+    pub images: i64,
+}

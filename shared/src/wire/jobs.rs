@@ -52,6 +52,10 @@ pub struct JobObject {
     pub result: Option<ImagesResponse>,
     /// Once failed: OpenAI's error object, with the code the synchronous call would have used.
     pub error: Option<serde_json::Value>,
+    /// Credits the job was charged when it was submitted (its ledger line is minus this); 0
+    /// once it failed or was canceled, which gave them back.
+    #[serde(default)]
+    pub credits_charged: i64,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]

@@ -39,6 +39,7 @@ shared::bootstrap! {
         "signin-start" => signin_start,
         "signout" => signout,
         "update-api-key" => update_api_key,
+        "usage" => usage,
         "video-content" => video_content,
         "web" => web,
         "webhook-secret" => webhook_secret,

@@ -37,7 +37,7 @@ pub(super) fn ledger_put(
 const TAKE_CREDITS: &str = "SET credits_available = credits_available - :c, credits_spent = credits_spent + :c ADD open_charges :ref";
 /// Never below zero: DynamoDB serialises writes to one item.
 const ENOUGH_CREDITS: &str = "credits_available >= :c";
-/// A day's quota grows by :n under the reference :refs, within :room.
+/// A day's quota grows by :n under the reference :refs, within :room (a reservation alone).
 const RESERVE_QUOTA: &str = "ADD images :n, holds :refs SET expires_at = :exp";
 const QUOTA_ROOM: &str = "attribute_not_exists(images) OR images <= :room";
 
@@ -92,19 +92,77 @@ pub(super) fn take_credits(table: &str, h: &Hold, storage_quota: Option<u64>) ->
         .expect("update fields set")
 }
 
-/// The reservation of a hold's images in its day's quota, as a transaction's part.
+/// The reservation of a hold's images in its day's quota, as a transaction's part. The same
+/// item counts the day's paid work for `GET /v1/usage` (per model and per spender), so it is
+/// kept [`USAGE_KEPT_DAYS`].
 pub(super) fn reserve_quota(table: &str, h: &Hold, limit: u32, reset_at: i64) -> Update {
-    Update::builder()
+    let update = Update::builder()
         .table_name(table)
         .set_key(Some(keys::quota(&h.user_id, h.reserved_at)))
-        .update_expression(RESERVE_QUOTA)
-        .condition_expression(QUOTA_ROOM)
-        .expression_attribute_values(":n", n(h.images as i64))
-        .expression_attribute_values(":refs", string_set(&h.id))
-        .expression_attribute_values(":room", n((limit - h.images) as i64))
-        .expression_attribute_values(":exp", n(reset_at + DAY))
+        .condition_expression(QUOTA_ROOM);
+    let counts = usage_counts(h, 1);
+    counts
+        .names
+        .into_iter()
+        .fold(update, |u, (k, v)| u.expression_attribute_names(k, v))
+        .set_expression_attribute_values(Some(
+            counts
+                .values
+                .into_iter()
+                .chain([
+                    (":refs".to_string(), string_set(&h.id)),
+                    (":room".to_string(), n((limit - h.images) as i64)),
+                    (":exp".to_string(), n(reset_at + USAGE_KEPT_DAYS * DAY)),
+                ])
+                .collect(),
+        ))
+        .update_expression(format!(
+            "ADD {}, holds :refs SET expires_at = :exp",
+            counts.adds
+        ))
         .build()
         .expect("update fields set")
+}
+
+/// How long a day's quota item, with its usage counts, is kept.
+pub(super) const USAGE_KEPT_DAYS: i64 = 400;
+
+/// The `ADD` clauses that count (`sign` 1) or take back (-1) a hold in its day's usage (see
+/// `Hold::usage_counters`), with the names and values they use.
+struct UsageCounts {
+    adds: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+fn usage_counts(h: &Hold, sign: i64) -> UsageCounts {
+    let counters = h.usage_counters();
+    UsageCounts {
+        adds: (0..counters.len())
+            .map(|i| format!("#u{i} :u{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        names: counters
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (format!("#u{i}"), name.clone()))
+            .collect(),
+        values: counters
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| (format!(":u{i}"), n(sign * v)))
+            .collect(),
+    }
+}
+
+/// A day's usage from its quota item (missing: a day without paid work).
+fn user_day(day: i64, it: Option<&Item>) -> UserDay {
+    UserDay::from_counters(
+        day,
+        it.into_iter()
+            .flatten()
+            .filter_map(|(name, v)| Some((name.clone(), v.as_n().ok()?.parse::<i64>().ok()?))),
+    )
 }
 
 /// What settling a hold makes final beside the images, on items other than the profile: the
@@ -365,25 +423,82 @@ impl Quotas for DynamoStore {
         })
     }
 
-    async fn release_daily(
-        &self,
-        user_id: &str,
-        n_images: u32,
-        reserved_at: i64,
-        reference: &str,
-    ) -> Result<(), ApiError> {
-        let result = self
-            .update_item(keys::quota(user_id, reserved_at))
+    async fn release_daily(&self, hold: &Hold) -> Result<(), ApiError> {
+        let counts = usage_counts(hold, -1);
+        let update = self
+            .update_item(keys::quota(&hold.user_id, hold.reserved_at))
             .await
-            .update_expression("ADD images :neg DELETE holds :refs")
+            .update_expression(format!("ADD {} DELETE holds :refs", counts.adds))
             // Only an open reservation is given back, and only once.
             .condition_expression("contains(holds, :ref)")
-            .expression_attribute_values(":neg", n(-(n_images as i64)))
-            .expression_attribute_values(":refs", string_set(reference))
-            .expression_attribute_values(":ref", s(reference))
-            .send()
-            .await;
-        applied(result).map(|_| ())
+            .expression_attribute_values(":refs", string_set(&hold.id))
+            .expression_attribute_values(":ref", s(&hold.id));
+        let update = counts
+            .names
+            .into_iter()
+            .fold(update, |u, (k, v)| u.expression_attribute_names(k, v));
+        let update = counts
+            .values
+            .into_iter()
+            .fold(update, |u, (k, v)| u.expression_attribute_values(k, v));
+        applied(update.send().await).map(|_| ())
+    }
+
+    async fn user_usage(
+        &self,
+        user_id: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<UserDay>, ApiError> {
+        let days: Vec<i64> = (first_day..=last_day).collect();
+        let mut found: HashMap<i64, Item> = HashMap::new();
+        // At most 100 keys a batch; what DynamoDB leaves unprocessed is asked again.
+        for chunk in days.chunks(100) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|d| keys::quota(user_id, d * DAY))
+                .collect();
+            let mut rounds = 0;
+            while !pending.is_empty() {
+                rounds += 1;
+                if rounds > 8 {
+                    return Err(ApiError::internal("usage: keys left unprocessed"));
+                }
+                let keys_and_attributes = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(pending.clone()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                let out = self
+                    .client
+                    .get()
+                    .await
+                    .batch_get_item()
+                    .request_items(&self.table, keys_and_attributes)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for it in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let Some(day) = opt_s(&it, "pk")
+                        .and_then(|pk| pk.rsplit('#').next().and_then(|d| d.parse::<i64>().ok()))
+                    {
+                        found.insert(day, it);
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(days.iter().map(|d| user_day(*d, found.get(d))).collect())
     }
 
     async fn settle_daily(

@@ -65,6 +65,7 @@ pub(super) fn hold_from(it: &Item) -> Result<Hold, ApiError> {
             _ => None,
         },
         by: opt_s(it, "by"),
+        model: opt_s(it, "model"),
     })
 }
 
@@ -103,6 +104,9 @@ fn hold_item(h: &Hold) -> Item {
     }
     if let Some(by) = &h.by {
         it.insert("by".into(), s(by));
+    }
+    if let Some(model) = &h.model {
+        it.insert("model".into(), s(model));
     }
     it
 }

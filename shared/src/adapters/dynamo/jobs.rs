@@ -25,6 +25,7 @@ fn job_item(j: &Job) -> Item {
             ("request", s(&j.request)),
             ("attempt", n(j.attempt as i64)),
             ("lease_until", n(j.lease_until)),
+            ("credits", n(j.credits)),
         ],
     );
     // A video is reached through its job (GET /v1/videos/{id}): it stays as long as its asset,
@@ -67,6 +68,8 @@ pub(super) fn job_from(it: &Item) -> Result<Job, ApiError> {
             .split(',')
             .filter_map(WebhookEvent::parse)
             .collect(),
+        // Jobs written before charges were recorded on them show none.
+        credits: opt_n(it, "credits").unwrap_or(0),
     })
 }
 

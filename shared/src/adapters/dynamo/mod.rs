@@ -56,7 +56,8 @@ use crate::domain::assets::{
     AssetKind, ImageRecord, OutputFormat, SortOrder, UploadRecord, VersionEntry,
 };
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, UserDay,
+    WriteOutcome,
 };
 use crate::domain::key_policy::{KeyPolicy, KeySpend};
 use crate::domain::signin::{Claimant, Idp, Pkce, SigninState};

@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// Adds (`sign` 1) or takes back (-1) a hold in its day's usage.
+fn count_usage(st: &mut State, hold: &Hold, sign: i64) {
+    let day = hold.reserved_at.div_euclid(DAY);
+    let counters = st
+        .user_usage
+        .entry((hold.user_id.clone(), day))
+        .or_default();
+    for (name, v) in hold.usage_counters() {
+        *counters.entry(name).or_default() += sign * v;
+    }
+}
+
 impl Credits for MemoryStore {
     async fn debit(
         &self,
@@ -124,20 +136,37 @@ impl Quotas for MemoryStore {
         Ok(Ok(()))
     }
 
-    async fn release_daily(
-        &self,
-        user_id: &str,
-        n: u32,
-        reserved_at: i64,
-        reference: &str,
-    ) -> Result<(), ApiError> {
-        let day = reserved_at.div_euclid(DAY);
-        if let Some((images, open)) = self.state().quotas.get_mut(&(user_id.to_string(), day))
-            && open.remove(reference)
+    async fn release_daily(&self, hold: &Hold) -> Result<(), ApiError> {
+        let day = hold.reserved_at.div_euclid(DAY);
+        let mut st = self.state();
+        if let Some((images, open)) = st.quotas.get_mut(&(hold.user_id.clone(), day))
+            && open.remove(&hold.id)
         {
-            *images = images.saturating_sub(n);
+            *images = images.saturating_sub(hold.images);
+            count_usage(&mut st, hold, -1);
         }
         Ok(())
+    }
+
+    async fn user_usage(
+        &self,
+        user_id: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<UserDay>, ApiError> {
+        let st = self.state();
+        Ok((first_day..=last_day)
+            .map(|day| {
+                UserDay::from_counters(
+                    day,
+                    st.user_usage
+                        .get(&(user_id.to_string(), day))
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), *v)),
+                )
+            })
+            .collect())
     }
 
     async fn settle_daily(
@@ -214,6 +243,7 @@ impl Holds for MemoryStore {
             let (n, open) = st.quotas.entry((hold.user_id.clone(), day)).or_default();
             *n += hold.images;
             open.insert(hold.id.clone());
+            count_usage(&mut st, hold, 1);
         }
         if hold.amount > 0 {
             if let Some(p) = st.users.get_mut(&hold.user_id) {

@@ -23,7 +23,8 @@ use crate::domain::accounts::{
 };
 use crate::domain::assets::{AssetKind, ImageRecord, SortOrder, UploadRecord, VersionEntry};
 use crate::domain::billing::{
-    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, WriteOutcome,
+    Hold, HoldState, IdempotencyClaim, KeyClaim, LedgerEntry, Opened, Settlement, UserDay,
+    WriteOutcome,
 };
 use crate::domain::jobs::{CancelOutcome, Checkpoint, Job, JobEnd, JobFilter, JobStatus, Lease};
 use crate::domain::key_policy::KeyPolicy;
@@ -79,6 +80,8 @@ struct State {
     refresh: HashMap<String, (String, bool, i64)>,
     keys: HashMap<String, ApiKeyRecord>,
     rates: HashMap<String, u32>,
+    /// (user, day) → usage counters, as `Hold::usage_counters` names them.
+    user_usage: HashMap<(String, i64), HashMap<String, i64>>,
     images: HashMap<(String, String), ImageRecord>,
     /// (user, root) → version → entry
     versions: HashMap<(String, String), BTreeMap<u32, VersionEntry>>,

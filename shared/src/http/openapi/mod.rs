@@ -25,7 +25,7 @@ use paths::*;
     ),
     paths(
         register, login, refresh, signout, logout, me, create_api_key, list_api_keys, revoke_api_key,
-        update_api_key,
+        update_api_key, get_usage,
         webhook_secret, rotate_webhook_secret,
         generate_image, generate_image_alias, list_images, get_image, list_versions, download_image, delete_image,
         edit_images, edit_images_alias, image_variations, update_image, transform_image, create_upload,
@@ -47,7 +47,7 @@ use paths::*;
         VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
         AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
-        UsageDay, UsageReport, UsageTotal, crate::domain::admin::AuditEntry,
+        UsageDay, UsageReport, UsageTotal, AccountUsage, AccountUsageDay, UsageShare, crate::domain::admin::AuditEntry,
         crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),

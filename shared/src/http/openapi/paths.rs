@@ -132,6 +132,19 @@ pub(super) fn revoke_api_key() {}
 #[allow(dead_code)]
 pub(super) fn update_api_key() {}
 
+#[utoipa::path(get, path = "/v1/usage", tag = "credits", operation_id = "get_usage",
+    params(
+        ("start" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}$", description = "First day (UTC, `yyyy-mm-dd`); default 29 days before `end`"),
+        ("end" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}$", description = "Last day (UTC); default today. A report covers at most 92 days"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Paid work per day, model and key (or `session`), as charged: refunds are taken back, so the credits add up to the ledger's lines of those days", body = AccountUsage),
+        (status = 400, description = "Not a date, start after end, or more than 92 days (named in `param`)", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+pub(super) fn get_usage() {}
+
 #[utoipa::path(post, path = "/v1/images/generations", tag = "images", operation_id = "generate_image",
     request_body = CreateImageRequest,
     params(

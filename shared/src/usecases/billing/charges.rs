@@ -42,6 +42,7 @@ pub fn hold_for(
         state: HoldState::Pending,
         spend: None,
         by: None,
+        model: None,
     }
 }
 
@@ -100,9 +101,7 @@ pub async fn give_back<S: Store, B: Blobs>(
     // A free asset's hold (a transform, an upload) took nothing but the objects' places.
     let refunded = hold.amount > 0 && store.refund(hold, GENERATION).await?;
     if hold.images > 0 {
-        store
-            .release_daily(&hold.user_id, hold.images, hold.reserved_at, &hold.id)
-            .await?;
+        store.release_daily(hold).await?;
     }
     if free_key && let Some(claim) = &hold.idempotency {
         store.abandon(&hold.user_id, claim).await?;

@@ -227,7 +227,10 @@ mod tests {
                 .unwrap()
                 .is_ok()
         );
-        d.store.release_daily(&user, 2, NOW, "probe").await.unwrap();
+        d.store
+            .release_daily(&hold_for("probe", &user, 0, 2, NOW, None))
+            .await
+            .unwrap();
         // Enough of both: everything at once, with the debit's ledger line.
         let r = d
             .store

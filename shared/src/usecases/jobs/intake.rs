@@ -16,7 +16,7 @@ use crate::usecases::jobs::{Submission, Work, submit};
 /// What became of a submission from the queue.
 #[derive(Debug)]
 pub enum Accepted {
-    Queued(Job),
+    Queued(Box<Job>),
     /// Not valid (named in the error): it is announced as `Submission Refused` and dropped.
     Refused(ApiError),
 }
@@ -76,7 +76,9 @@ pub async fn accept<S: Store, B: Blobs>(
         })
         .await;
     match submitted {
-        Ok(crate::usecases::idempotency::Submitted::Job(job)) => Ok(Accepted::Queued(job)),
+        Ok(crate::usecases::idempotency::Submitted::Job(job)) => {
+            Ok(Accepted::Queued(Box::new(job)))
+        }
         Ok(
             crate::usecases::idempotency::Submitted::Images(_)
             | crate::usecases::idempotency::Submitted::Quote(_),

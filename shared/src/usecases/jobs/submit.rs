@@ -333,6 +333,7 @@ pub async fn submit<S: Store, B: Blobs>(
         now,
         claim.clone(),
     );
+    hold.model = Some(sub.work.model_id().to_string());
     hold.objects = (0..inputs.len())
         .map(|i| input_key(uid, &job_id, i))
         .collect();
@@ -379,6 +380,7 @@ pub async fn submit<S: Store, B: Blobs>(
         cancel_requested: false,
         webhook: webhook.as_ref().map(|(u, _)| u.clone()),
         webhook_events: webhook.map(|(_, e)| e).unwrap_or_default(),
+        credits: sub.work.cost(),
     };
     let copies = inputs.iter().enumerate().map(|(i, input)| {
         deps.blobs.put(

@@ -40,6 +40,7 @@ mod lifecycle {
             cancel_requested: false,
             webhook: None,
             webhook_events: Vec::new(),
+            credits: 2,
         };
         store
             .create_job(&job, NOW + JOB_HOLD_SECONDS, None)

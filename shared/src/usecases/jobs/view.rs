@@ -1,7 +1,7 @@
 //! Jobs as users and other systems see them: `GET /v1/jobs/{id}` with fresh URLs, and the bare
 //! object events and webhooks carry.
 
-use crate::domain::jobs::Job;
+use crate::domain::jobs::{Job, JobStatus};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
 use crate::usecases::Deps;
@@ -48,6 +48,10 @@ pub fn object(job: &Job) -> JobObject {
         provider: result.as_ref().and_then(|r| r.provider.clone()),
         result,
         error: job.failure.as_ref().map(|f| f.error.clone()),
+        credits_charged: match job.status {
+            JobStatus::Failed | JobStatus::Canceled => 0,
+            _ => job.credits,
+        },
     }
 }
 
