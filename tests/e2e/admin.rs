@@ -514,3 +514,136 @@ async fn usage_counts_paid_work_per_day() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}: {}", r.text);
     }
 }
+
+#[tokio::test]
+async fn usage_shows_what_each_vendor_charged_and_the_margin() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // OpenAI reports the tokens an image took; they are priced at its published rates.
+    let openai = MockServer::start().await;
+    let png = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        fake_openai::png(1024, 1024),
+    );
+    Mock::given(method("POST"))
+        .and(path("/images/generations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "created": 1,
+            "data": [{"b64_json": png}],
+            "usage": {"input_tokens": 12, "output_tokens": 4160, "total_tokens": 4172,
+                "input_tokens_details": {"text_tokens": 12, "image_tokens": 0}},
+        })))
+        .mount(&openai)
+        .await;
+    let t = start_with(&[
+        ("AdminUsernames", "root"),
+        ("OpenAiApiKey", "sk-fake"),
+        ("OpenAiBaseUrl", &openai.uri()),
+        ("CreditPriceMicros", "20000"),
+    ])
+    .await;
+    assert_eq!(t.register("root").await.status, StatusCode::CREATED);
+    let root = t.login("root").await;
+    let (_, ada) = t.new_user().await;
+    away_from_window_edge(86_400, 60).await;
+    let charged = |r: &Reply| -> i64 {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.headers["x-credits-charged"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let gpt = charged(
+        &t.generate(
+            &ada.access,
+            json!({"prompt": "a lighthouse", "model": "gpt-image-2", "size": "1024x1024"}),
+        )
+        .await,
+    );
+    let local = charged(
+        &t.generate(
+            &ada.access,
+            json!({"prompt": "a lighthouse", "model": "local-procedural", "size": "256x256"}),
+        )
+        .await,
+    );
+
+    // Through the official SDK in strict mode: OpenAI's usage as the SDK types it, and the
+    // charge headers.
+    let (_, key) = t.api_key(&ada.access).await;
+    let out = tokio::process::Command::new(workspace_root().join(".venv/bin/python"))
+        .arg(workspace_root().join("tests/sdk/images_usage.py"))
+        .env("OPENAI_BASE_URL", t.url("/v1"))
+        .env("OPENAI_API_KEY", &key)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the SDK script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sdk: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&sdk["output_tokens"], &sdk["text_tokens"]),
+        (&json!(4160), &json!(12)),
+        "{sdk}"
+    );
+    assert_eq!(sdk["charged"], gpt.to_string(), "{sdk}");
+    let balance = t.credits(&ada.access).await["available"].clone();
+    assert_eq!(sdk["remaining"], balance.to_string(), "{sdk}");
+
+    let u = t.get("/v1/admin/usage?days=1", Some(&root.access)).await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.text);
+    assert_eq!(u.body["credit_price_usd"], 0.02);
+    let served = &u.body["data"][0]["served"];
+    let row = |model: &str| -> Value {
+        served
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["model"] == model)
+            .cloned()
+            .unwrap_or_else(|| panic!("{model} in {served}"))
+    };
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-9;
+    // Twice 4160 image tokens at $30 a million and 12 text tokens at $5.
+    let g = row("gpt-image-2");
+    assert_eq!(
+        (
+            &g["vendor"],
+            &g["generations"],
+            &g["credits"],
+            &g["unpriced"]
+        ),
+        (&json!("openai"), &json!(2), &json!(2 * gpt), &json!(0)),
+        "{g}"
+    );
+    assert!(close(&g["vendor_cost_usd"], 2.0 * 0.12486), "{g}");
+    assert!(close(&g["revenue_usd"], 2.0 * gpt as f64 * 0.02), "{g}");
+    assert!(
+        close(&g["margin_usd"], 2.0 * (gpt as f64 * 0.02 - 0.12486)),
+        "{g}"
+    );
+    // The offline renderer costs nothing.
+    let l = row("local-procedural");
+    assert_eq!(
+        (&l["vendor"], &l["credits"]),
+        (&json!("local"), &json!(local)),
+        "{l}"
+    );
+    assert!(
+        close(&l["vendor_cost_usd"], 0.0) && close(&l["margin_usd"], local as f64 * 0.02),
+        "{l}"
+    );
+    assert!(
+        close(
+            &u.body["margin_usd"],
+            (2 * gpt + local) as f64 * 0.02 - 2.0 * 0.12486
+        ),
+        "{}",
+        u.text
+    );
+}

@@ -372,6 +372,7 @@ async fn a_lambda_killed_after_storing_its_images_keeps_the_charge_and_the_answe
         completes_upload: None,
         completes_job: None,
         commit_by: None,
+        served: None,
     };
     assert!(matches!(
         deps.store
@@ -555,6 +556,7 @@ async fn images_are_not_stored_under_a_claim_that_is_no_longer_theirs() {
         completes_upload: None,
         completes_job: None,
         commit_by: None,
+        served: None,
     };
     assert!(matches!(
         deps.store

@@ -1,4 +1,5 @@
-//! `GET /v1/admin/usage?days=N`: paid work per UTC day across all users.
+//! `GET /v1/admin/usage?days=N`: paid work per UTC day across all users, per model and vendor
+//! with what the vendors charged and the margin.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -6,7 +7,7 @@ use shared::domain::admin::{USAGE_DAYS_MAX, date_string};
 use shared::http::{Ctx, json, query_param, reject_unknown_query};
 use shared::ports::Store;
 use shared::usecases::admin::usage;
-use shared::wire::{UsageDay, UsageReport, UsageTotal};
+use shared::wire::{ServedDay, UsageDay, UsageReport, UsageTotal};
 use shared::{ApiError, Deps};
 
 pub const DEFAULT_DAYS: u32 = 30;
@@ -36,6 +37,8 @@ async fn report<S: Store, B>(
                 )
             })?,
     };
+    let price = deps.config.accounts.credit_price_micros;
+    let usd = |micros: i64| micros as f64 / 1e6;
     let data: Vec<UsageDay> = usage(deps, days)
         .await?
         .into_iter()
@@ -44,8 +47,27 @@ async fn report<S: Store, B>(
             generations: d.generations,
             images: d.images,
             credits: d.credits,
+            served: d
+                .served
+                .iter()
+                .map(|s| ServedDay {
+                    model: s.model.clone(),
+                    vendor: s.vendor.clone(),
+                    generations: s.generations,
+                    images: s.images,
+                    credits: s.credits,
+                    revenue_usd: usd(s.credits * price),
+                    vendor_cost_usd: usd(s.cost_micros),
+                    unpriced: s.unpriced,
+                    margin_usd: (s.unpriced == 0).then(|| usd(s.credits * price - s.cost_micros)),
+                })
+                .collect(),
         })
         .collect();
+    let served = || data.iter().flat_map(|d| d.served.iter());
+    let revenue_usd: f64 = served().map(|s| s.revenue_usd).sum();
+    let vendor_cost_usd: f64 = served().map(|s| s.vendor_cost_usd).sum();
+    let unpriced: i64 = served().map(|s| s.unpriced).sum();
     let total = UsageTotal {
         generations: data.iter().map(|d| d.generations).sum(),
         images: data.iter().map(|d| d.images).sum(),
@@ -58,6 +80,10 @@ async fn report<S: Store, B>(
             days,
             data,
             total,
+            credit_price_usd: usd(price),
+            revenue_usd,
+            vendor_cost_usd,
+            margin_usd: (unpriced == 0).then_some(revenue_usd - vendor_cost_usd),
         },
     )
 }

@@ -117,6 +117,8 @@ pub struct Limits {
 #[derive(Clone, Debug)]
 pub struct Accounts {
     pub signup_credits: i64,
+    /// What one credit sells for, in millionths of a dollar (the admins' margin is against it).
+    pub credit_price_micros: i64,
     pub admin_usernames: Vec<String>,
     /// Extra credits for a user who registers with a referral code.
     pub referral_signup_credits: i64,
@@ -387,6 +389,7 @@ impl Accounts {
         }
         Ok(Self {
             signup_credits,
+            credit_price_micros: env.non_negative("CREDIT_PRICE_MICROS", 10_000)?,
             admin_usernames: env.list("ADMIN_USERNAMES"),
             referral_signup_credits: env.non_negative("REFERRAL_SIGNUP_CREDITS", 20)?,
             referrer_credits: env.non_negative("REFERRER_CREDITS", 50)?,

@@ -83,7 +83,7 @@ pub enum AdminWrite<T> {
 }
 
 /// One UTC day of paid work, across all users.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DayUsage {
     /// Days since 1970-01-01.
     pub day: i64,
@@ -92,6 +92,86 @@ pub struct DayUsage {
     /// Images (or videos) they delivered.
     pub images: i64,
     pub credits: i64,
+    /// The same per model and the vendor that served it, with what the vendor charged.
+    pub served: Vec<ServedUsage>,
+}
+
+/// Paid work of one model served by one vendor (within a day).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedUsage {
+    pub model: String,
+    pub vendor: String,
+    pub generations: i64,
+    pub images: i64,
+    pub credits: i64,
+    /// What the vendor charged for the priced ones, in millionths of a dollar.
+    pub cost_micros: i64,
+    /// Generations whose vendor cost is not known (neither reported nor in the catalog).
+    pub unpriced: i64,
+}
+
+/// What one settled request cost at its vendor: `None` when neither the vendor reported it
+/// nor the catalog prices it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorCharge {
+    pub model: String,
+    pub vendor: String,
+    pub cost_micros: Option<i64>,
+}
+
+impl VendorCharge {
+    /// The day's usage counters it adds to (as `Hold::usage_counters` names a user's).
+    pub fn counters(&self, images: i64, credits: i64) -> Vec<(String, i64)> {
+        let at = |what: &str| format!("v#{}#{}#{what}", self.model, self.vendor);
+        let mut c = vec![
+            (at("generations"), 1),
+            (at("images"), images),
+            (at("credits"), credits),
+        ];
+        match self.cost_micros {
+            Some(cost) => c.push((at("cost_micros"), cost)),
+            None => c.push((at("unpriced"), 1)),
+        }
+        c
+    }
+}
+
+impl DayUsage {
+    /// Adds one counter named as `VendorCharge::counters` names them (others are ignored).
+    pub fn add_counter(&mut self, name: &str, value: i64) {
+        let Some(rest) = name.strip_prefix("v#") else {
+            return;
+        };
+        let mut parts = rest.rsplitn(3, '#');
+        let (Some(field), Some(vendor), Some(model)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        let i = match self
+            .served
+            .iter()
+            .position(|s| s.model == model && s.vendor == vendor)
+        {
+            Some(i) => i,
+            None => {
+                self.served.push(ServedUsage {
+                    model: model.into(),
+                    vendor: vendor.into(),
+                    ..ServedUsage::default()
+                });
+                self.served.len() - 1
+            }
+        };
+        let s = &mut self.served[i];
+        match field {
+            "generations" => s.generations += value,
+            "images" => s.images += value,
+            "credits" => s.credits += value,
+            "cost_micros" => s.cost_micros += value,
+            "unpriced" => s.unpriced += value,
+            _ => {}
+        }
+    }
 }
 
 /// A grant (`amount` > 0) or deduction (< 0) with the reason the user reads in the ledger.

@@ -186,6 +186,9 @@ pub struct Settlement {
     /// A synchronous answer's last moment to commit: later, the client is gone (API Gateway's
     /// limit), so nothing is stored or charged.
     pub commit_by: Option<std::time::Instant>,
+    /// Paid work: the model, the vendor that served it and what that cost us (counted in the
+    /// day's usage once settled).
+    pub served: Option<crate::domain::admin::VendorCharge>,
 }
 
 #[derive(Debug, Clone)]

@@ -122,7 +122,7 @@ pub async fn usage<S: Store, B>(deps: &Deps<S, B>, days: u32) -> Result<Vec<DayU
             counted
                 .iter()
                 .find(|u| u.day == day)
-                .copied()
+                .cloned()
                 .unwrap_or(DayUsage {
                     day,
                     ..DayUsage::default()

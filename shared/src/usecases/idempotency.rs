@@ -288,6 +288,7 @@ mod tests {
             completes_upload: None,
             completes_job: None,
             commit_by: None,
+            served: None,
         };
         match deps
             .store

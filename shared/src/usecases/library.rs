@@ -168,6 +168,7 @@ pub async fn store_asset<S: Store, B: Blobs>(
         completes_upload: completes_upload.map(str::to_string),
         completes_job: None,
         commit_by: None,
+        served: None,
     };
     let stored = store_objects(
         deps,
@@ -456,6 +457,7 @@ mod tests {
             completes_upload: None,
             completes_job: None,
             commit_by: Some(std::time::Instant::now()),
+            served: None,
         };
         let r = store_objects(
             &d,

@@ -98,7 +98,7 @@ pub struct SetRoleRequest {
 }
 
 /// One UTC day of paid work across all users.
-#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq)]
 pub struct UsageDay {
     /// `yyyy-mm-dd` (UTC).
     pub date: String,
@@ -108,6 +108,28 @@ pub struct UsageDay {
     pub images: i64,
     /// Credits charged for them.
     pub credits: i64,
+    /// The same per model and the vendor that served it, with what it cost us.
+    pub served: Vec<ServedDay>,
+}
+
+/// One model served by one vendor in a day: what it was charged and what it cost.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, PartialEq)]
+pub struct ServedDay {
+    pub model: String,
+    /// `local`, `openai`, `stability`, `replicate` or `fal`.
+    pub vendor: String,
+    pub generations: i64,
+    pub images: i64,
+    pub credits: i64,
+    /// What those credits sell for (`credit_price_usd` each).
+    pub revenue_usd: f64,
+    /// What the vendor charged for the priced generations: from the tokens it reported
+    /// (OpenAI's GPT image models) or this catalog's per-image price.
+    pub vendor_cost_usd: f64,
+    /// Generations whose cost neither the vendor reported nor the catalog prices.
+    pub unpriced: i64,
+    /// Revenue less vendor cost; `null` while any generation is unpriced.
+    pub margin_usd: Option<f64>,
 }
 
 /// `GET /v1/admin/usage`: every day of the period, oldest first (days without work are zeros).
@@ -117,6 +139,12 @@ pub struct UsageReport {
     pub days: u32,
     pub data: Vec<UsageDay>,
     pub total: UsageTotal,
+    /// What one credit sells for (the deployment's `CreditPriceMicros`).
+    pub credit_price_usd: f64,
+    /// The period's revenue, vendor cost and margin (`null` while any generation is unpriced).
+    pub revenue_usd: f64,
+    pub vendor_cost_usd: f64,
+    pub margin_usd: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]

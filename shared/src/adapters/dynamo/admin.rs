@@ -61,16 +61,33 @@ impl DynamoStore {
     /// it: a hot counter must never fail (by transaction conflicts) the write that stores
     /// images already made. A lost count is logged, never the request's failure. Free work
     /// (transforms, uploads) is not counted.
-    pub(super) async fn count_usage(&self, hold: &Hold) {
+    pub(super) async fn count_usage(&self, settled: &Settlement) {
+        let hold = &settled.hold;
         if hold.amount == 0 && hold.images == 0 {
             return;
         }
         let shard = keys::hold_shard(&hold.id) % USAGE_SHARDS;
         let day = crate::domain::now_epoch().div_euclid(crate::domain::DAY_SECONDS);
-        let result = self
-            .update_item(keys::usage(shard, day))
-            .await
-            .update_expression("ADD generations :one, images :images, credits :credits")
+        // Per model and vendor too, with what the vendor charged.
+        let by_vendor = settled
+            .served
+            .as_ref()
+            .map(|v| v.counters(i64::from(hold.images), hold.amount))
+            .unwrap_or_default();
+        let mut adds = vec![
+            "generations :one".to_string(),
+            "images :images".into(),
+            "credits :credits".into(),
+        ];
+        let mut update = self.update_item(keys::usage(shard, day)).await;
+        for (i, (name, value)) in by_vendor.into_iter().enumerate() {
+            adds.push(format!("#v{i} :v{i}"));
+            update = update
+                .expression_attribute_names(format!("#v{i}"), name)
+                .expression_attribute_values(format!(":v{i}"), n(value));
+        }
+        let result = update
+            .update_expression(format!("ADD {}", adds.join(", ")))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":images", n(hold.images as i64))
             .expression_attribute_values(":credits", n(hold.amount))
@@ -357,6 +374,11 @@ impl Admin for DynamoStore {
                 d.generations += opt_n(&it, "generations").unwrap_or(0);
                 d.images += opt_n(&it, "images").unwrap_or(0);
                 d.credits += opt_n(&it, "credits").unwrap_or(0);
+                for (name, value) in &it {
+                    if let Some(v) = value.as_n().ok().and_then(|v| v.parse::<i64>().ok()) {
+                        d.add_counter(name, v);
+                    }
+                }
             }
         }
         Ok(days.into_values().collect())

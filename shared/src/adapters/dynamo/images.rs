@@ -247,7 +247,7 @@ impl Images for DynamoStore {
         let unknown = match self.transact(items).await {
             Ok(Ok(())) => {
                 if let Some(s) = settles {
-                    self.count_usage(&s.hold).await;
+                    self.count_usage(s).await;
                 }
                 return WriteOutcome::Written;
             }

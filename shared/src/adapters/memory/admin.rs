@@ -135,7 +135,7 @@ impl Admin for MemoryStore {
             .state()
             .usage
             .range(first_day..=last_day)
-            .map(|(_, u)| *u)
+            .map(|(_, u)| u.clone())
             .collect())
     }
 }

@@ -85,6 +85,11 @@ impl Images for MemoryStore {
                 usage.generations += 1;
                 usage.images += s.hold.images as i64;
                 usage.credits += s.hold.amount;
+                if let Some(v) = &s.served {
+                    for (name, value) in v.counters(i64::from(s.hold.images), s.hold.amount) {
+                        usage.add_counter(&name, value);
+                    }
+                }
             }
             if let Some(p) = st.users.get_mut(&s.hold.user_id) {
                 p.open_charges.remove(&s.hold.id);

@@ -263,6 +263,48 @@ pub fn aspect_of(size: Size) -> &'static str {
         .map_or("1:1", |(_, a)| a)
 }
 
+/// OpenAI's published token prices of a GPT image model (a dated snapshot priced as its
+/// model), in cents per million tokens: text input, image input, image output
+/// (openai.com/api/pricing). The models priced only in this catalog's credits are `None`.
+pub fn openai_token_prices(model: &str) -> Option<[i64; 3]> {
+    let base = model.split_once("-20").map_or(model, |(b, _)| b);
+    match base {
+        "gpt-image-1-mini" => Some([200, 250, 800]),
+        "gpt-image-1.5" => Some([500, 800, 3200]),
+        "gpt-image-2" => Some([500, 800, 3000]),
+        _ => None,
+    }
+}
+
+/// What one settled request cost at `vendor`, in millionths of a dollar: from the tokens OpenAI
+/// reports (`usage`), priced by [`openai_token_prices`]; else the route's per-image price in
+/// this catalog. `None` when neither gives it.
+pub fn vendor_cost_micros(
+    model: &str,
+    vendor: ProviderKind,
+    routes: &[&Route],
+    outputs: u32,
+    usage: Option<&serde_json::Value>,
+) -> Option<i64> {
+    if vendor == ProviderKind::OpenAi {
+        let [text, image_in, image_out] = openai_token_prices(model)?;
+        let usage = usage?;
+        let tokens = |path: &[&str]| {
+            path.iter()
+                .try_fold(usage, |v, k| v.get(k))
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0)
+        };
+        let text_in = tokens(&["input_tokens_details", "text_tokens"]);
+        let images_in = tokens(&["input_tokens_details", "image_tokens"]);
+        let out = tokens(&["output_tokens"]);
+        // Cents per million tokens are hundredths of a millionth of a dollar per token.
+        return Some((text_in * text + images_in * image_in + out * image_out + 50) / 100);
+    }
+    let route = routes.iter().find(|r| r.vendor == vendor)?;
+    Some(i64::from(route.cost_mills) * 1000 * i64::from(outputs))
+}
+
 /// A model by its id or one of its aliases.
 pub fn find(id: &str) -> Option<&'static Model> {
     MODELS
@@ -280,6 +322,37 @@ pub fn usable(serves: impl Fn(ProviderKind) -> bool) -> impl Iterator<Item = &'s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vendor_costs_come_from_reported_tokens_or_the_catalog() {
+        let usage = serde_json::json!({"input_tokens": 12, "output_tokens": 4160,
+            "input_tokens_details": {"text_tokens": 12, "image_tokens": 0}});
+        // 4160 image tokens at $30 a million and 12 text tokens at $5: $0.12486.
+        let gpt = find("gpt-image-2").unwrap();
+        let routes: Vec<&Route> = gpt.vendors.iter().collect();
+        assert_eq!(
+            vendor_cost_micros(
+                "gpt-image-2-2026-04-21",
+                ProviderKind::OpenAi,
+                &routes,
+                1,
+                Some(&usage)
+            ),
+            Some(124_860)
+        );
+        assert_eq!(
+            vendor_cost_micros("gpt-image-2", ProviderKind::OpenAi, &routes, 1, None),
+            None,
+            "nothing reported"
+        );
+        let core = find("stable-image-core").unwrap();
+        let routes: Vec<&Route> = core.vendors.iter().collect();
+        assert_eq!(
+            vendor_cost_micros(core.id, ProviderKind::Stability, &routes, 2, None),
+            Some(60_000),
+            "3 cents an image"
+        );
+    }
 
     #[test]
     fn sizes_parse_and_print() {

@@ -47,7 +47,7 @@ use paths::*;
         VideoObject, VideoError, VideoList, VideoDeleted, CreateVideoForm,
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
         AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
-        UsageDay, UsageReport, UsageTotal, AccountUsage, AccountUsageDay, UsageShare, crate::domain::admin::AuditEntry,
+        UsageDay, UsageReport, UsageTotal, ServedDay, AccountUsage, AccountUsageDay, UsageShare, crate::domain::admin::AuditEntry,
         crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),

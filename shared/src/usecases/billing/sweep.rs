@@ -288,6 +288,7 @@ mod tests {
             completes_upload: None,
             completes_job: None,
             commit_by: None,
+            served: None,
         };
         let record = image_of(&user);
         assert!(matches!(
@@ -318,6 +319,7 @@ mod tests {
             completes_upload: None,
             completes_job: None,
             commit_by: None,
+            served: None,
         };
         d.store.fail_next_put_images(PutFault::LoseAnswer);
         let r = d

@@ -2,8 +2,10 @@
 //! taking the quota and credits under a hold, post-processing, storing everything in one
 //! settlement, and undoing.
 
+use crate::domain::admin::VendorCharge;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage, object_keys};
 use crate::domain::billing::{Hold, JobCompletion, Opened, Settlement};
+use crate::domain::catalog::vendor_cost_micros;
 use crate::domain::generation::{Background, GenerationPlan, ResponseFormat, refused_term};
 use crate::domain::now_epoch;
 use crate::error::ApiError;
@@ -218,7 +220,8 @@ pub async fn store_results<S: Store, B: Blobs>(
     answer_by: Option<Instant>,
 ) -> Result<ImagesResponse, ApiError> {
     let uid = hold.user_id.as_str();
-    let (images, vendor) = (served.images, served.vendor.as_str());
+    let (images, vendor_kind) = (served.images, served.vendor);
+    let vendor = vendor_kind.as_str();
     let image_usage: Vec<Option<serde_json::Value>> =
         images.iter().map(|i| i.usage.clone()).collect();
     let (processed, partials) = {
@@ -381,12 +384,24 @@ pub async fn store_results<S: Store, B: Blobs>(
         }),
         None => None,
     };
+    let served = VendorCharge {
+        model: plan.model.id.to_string(),
+        vendor: vendor.to_string(),
+        cost_micros: vendor_cost_micros(
+            plan.model.id,
+            vendor_kind,
+            &plan.routes,
+            ids.len() as u32,
+            response.usage.as_ref(),
+        ),
+    };
     let settlement = Settlement {
         hold: hold.clone(),
         answer,
         completes_upload: None,
         completes_job,
         commit_by: answer_by,
+        served: Some(served),
     };
     store_objects(deps, &records, &processed, Some(&settlement)).await?;
     // Paid and settled: a referred user's first one earns its referrer's reward.

@@ -142,6 +142,17 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
             completed_at,
         }),
         commit_by: None,
+        served: Some(crate::domain::admin::VendorCharge {
+            model: plan.model.id.to_string(),
+            vendor: made.vendor.as_str().to_string(),
+            cost_micros: crate::domain::catalog::vendor_cost_micros(
+                plan.model.id,
+                made.vendor,
+                &plan.routes,
+                1,
+                None,
+            ),
+        }),
     };
     if let Err(e) = store_objects(deps, &[record], &[processed], Some(&settlement)).await {
         return not_stored(deps, uid, id, attempt, e.into()).await;
