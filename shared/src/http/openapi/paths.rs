@@ -134,8 +134,8 @@ pub(super) fn update_api_key() {}
 
 #[utoipa::path(get, path = "/v1/usage", tag = "credits", operation_id = "get_usage",
     params(
-        ("start" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}$", description = "First day (UTC, `yyyy-mm-dd`); default 29 days before `end`"),
-        ("end" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}$", description = "Last day (UTC); default today. A report covers at most 92 days"),
+        ("start" = Option<String>, Query, format = Date, description = "First day (UTC, `yyyy-mm-dd`); default 29 days before `end`"),
+        ("end" = Option<String>, Query, format = Date, description = "Last day (UTC); default today. A report covers at most 92 days"),
     ),
     security(("bearer" = [])),
     responses(
