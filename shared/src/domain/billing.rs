@@ -220,6 +220,22 @@ pub enum Opened {
     },
 }
 
+impl Opened {
+    /// The refusal of a charge of `amount` by a key with `spent` of budget `b` spent, if it
+    /// does not fit.
+    pub fn over_budget(
+        b: &crate::domain::key_policy::BudgetRoom,
+        spent: i64,
+        amount: i64,
+    ) -> Option<Self> {
+        (spent + amount > b.credits).then(|| Opened::OverBudget {
+            left: (b.credits - spent).max(0),
+            budget: b.credits,
+            resets_at: b.resets_at,
+        })
+    }
+}
+
 /// How a metadata write ended. Objects may be deleted only when it is known not to have
 /// happened: an unknown outcome may have committed, and its metadata would point at nothing.
 #[derive(Debug)]

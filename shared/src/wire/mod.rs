@@ -63,14 +63,7 @@ pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64
 
 /// A whole number of credits (JSON may write it `5.0`).
 pub(crate) fn whole_number_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    n.as_i64()
-        .or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && (-9.0e15..9.0e15).contains(f))
-                .map(|f| f as i64)
-        })
-        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of credits")))
+    crate::domain::key_policy::Whole::deserialize(d).map(|w| w.0)
 }
 
 /// Up to 20 tags, each 1 to 40 printable characters, not all blank.

@@ -139,13 +139,9 @@ impl Holds for DynamoStore {
         }
         // A charge larger than the key's whole budget needs no write to refuse.
         if let Some(b) = h.spend.as_ref().and_then(|s| s.budget.as_ref())
-            && h.amount > b.credits
+            && let Some(refused) = Opened::over_budget(b, 0, h.amount)
         {
-            return Ok(Opened::OverBudget {
-                left: b.credits,
-                budget: b.credits,
-                resets_at: b.resets_at,
-            });
+            return Ok(refused);
         }
         let mut ensured = false;
         loop {
@@ -220,12 +216,8 @@ impl Holds for DynamoStore {
                     .and_then(|v| v.as_n().ok())
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(0);
-                if spent + h.amount > b.credits {
-                    return Ok(Opened::OverBudget {
-                        left: (b.credits - spent).max(0),
-                        budget: b.credits,
-                        resets_at: b.resets_at,
-                    });
+                if let Some(refused) = Opened::over_budget(b, spent, h.amount) {
+                    return Ok(refused);
                 }
             }
             let used = opt_n(&profile, "storage_bytes").unwrap_or(0).max(0) as u64;

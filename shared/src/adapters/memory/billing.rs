@@ -218,12 +218,8 @@ impl Holds for MemoryStore {
                     .get(&hold.user_id)
                     .and_then(|p| p.key_spend.get(entry).copied())
                     .unwrap_or(0);
-                if spent + hold.amount > b.credits {
-                    return Ok(Opened::OverBudget {
-                        left: (b.credits - spent).max(0),
-                        budget: b.credits,
-                        resets_at: b.resets_at,
-                    });
+                if let Some(refused) = Opened::over_budget(b, spent, hold.amount) {
+                    return Ok(refused);
                 }
             }
             let stored = st
