@@ -407,3 +407,34 @@ async fn a_keys_hourly_limit_and_expiry_refuse_with_the_reason_and_changes_are_c
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(t.get("/v1/me", Some(&key)).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_profile_from_before_key_limits_is_completed_on_first_use() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    let user_id = t.user_id(&s.access).await;
+    let (_, key) = key_with(
+        &t,
+        &s.access,
+        json!({"budget": {"credits": 1, "period": "day"}, "rate_limit_per_hour": 10}),
+    )
+    .await;
+    // A profile as stored before keys had limits: without the maps of their versions, hourly
+    // counts and spend.
+    t.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(&t.stack.config.aws.table_name)
+        .set_key(Some(shared::adapters::dynamo::keys::profile(&user_id)))
+        .update_expression("REMOVE key_versions, key_hits, key_spend")
+        .send()
+        .await
+        .unwrap();
+    // The key is admitted and charged within its budget, and refused past it.
+    let body = json!({"prompt": "a red kite", "size": SMALL});
+    let r = t.generate(&key, body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.generate(&key, body).await;
+    assert_eq!(r.code(), Some("budget_exceeded"), "{}", r.text);
+}

@@ -86,7 +86,8 @@ impl Hold {
     pub fn usage_counters(&self) -> Vec<(String, i64)> {
         let images = i64::from(self.images);
         let mut counters = vec![("images".to_string(), images)];
-        if self.amount > 0 {
+        // Holds opened before spend was counted (they name no spender) counted only images.
+        if self.amount > 0 && self.by.is_some() {
             counters.push(("generations".into(), 1));
             counters.push(("credits".into(), self.amount));
             for (prefix, name) in [("m", self.model.clone()), ("s", self.usage_spender())] {

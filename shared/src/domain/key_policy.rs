@@ -216,6 +216,11 @@ pub fn period_of(period: Period, now: i64) -> (String, i64) {
 
 /// The label of the period before the one `now` falls in.
 pub fn previous_period(period: Period, now: i64) -> String {
+    period_of(period, period_before(period, now)).0
+}
+
+/// A moment of the period before the one `now` falls in.
+fn period_before(period: Period, now: i64) -> i64 {
     let day = now.div_euclid(DAY_SECONDS);
     let before = match period {
         Period::Day => day - 1,
@@ -224,7 +229,13 @@ pub fn previous_period(period: Period, now: i64) -> String {
             days_from_civil(y, m, 1) - 1
         }
     };
-    period_of(period, before * DAY_SECONDS).0
+    before * DAY_SECONDS
+}
+
+/// The label of the period two before the one `now` falls in: the newest whose entries may be
+/// dropped (a charge begun just before a period ended may still count in the one before).
+pub fn period_two_before(period: Period, now: i64) -> String {
+    previous_period(period, period_before(period, now))
 }
 
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's days-from-civil).
@@ -251,7 +262,8 @@ pub struct KeySpend {
     pub key_id: String,
     /// The current day's and month's entries.
     pub entries: [String; 2],
-    /// The previous day's and month's entries, removed as the current ones are written.
+    /// The day's and month's entries two periods back, removed as the current ones are
+    /// written (the previous ones stay: a charge begun before midnight may still count there).
     pub stale: [String; 2],
     pub budget: Option<BudgetRoom>,
 }
@@ -284,8 +296,8 @@ impl KeySpend {
             key_id: key_id.to_string(),
             entries: [spend_entry(key_id, &day), spend_entry(key_id, &month)],
             stale: [
-                spend_entry(key_id, &previous_period(Period::Day, now)),
-                spend_entry(key_id, &previous_period(Period::Month, now)),
+                spend_entry(key_id, &period_two_before(Period::Day, now)),
+                spend_entry(key_id, &period_two_before(Period::Month, now)),
             ],
             budget,
         }
@@ -312,11 +324,14 @@ pub fn current_spend(
         .max(0)
 }
 
-/// Whether a spend entry belongs to a period that is over (so it can be dropped).
+/// Whether a spend entry belongs to a period that is over, and not the one just before (so
+/// it can be dropped).
 pub fn spend_entry_is_stale(entry: &str, now: i64) -> bool {
     let current = [
         period_of(Period::Day, now).0,
         period_of(Period::Month, now).0,
+        previous_period(Period::Day, now),
+        previous_period(Period::Month, now),
     ];
     entry
         .rsplit_once('/')
@@ -370,6 +385,10 @@ mod tests {
         assert!(!spend_entry_is_stale(&spend.entries[1], NOW));
         assert!(spend_entry_is_stale(&spend.stale[0], NOW));
         assert!(spend_entry_is_stale(&spend.stale[1], NOW));
+        assert_eq!(spend.stale[1], "key_a/m202610");
+        // Yesterday's entry stays: a charge begun before midnight may still count in it.
+        let yesterday = spend_entry("key_a", &previous_period(Period::Day, NOW));
+        assert!(!spend_entry_is_stale(&yesterday, NOW));
     }
 
     #[test]

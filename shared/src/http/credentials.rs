@@ -56,9 +56,10 @@ impl Ctx {
         let mut principal = match self.identify(deps, token, false).await {
             // Only failures that cost a lookup count: a token whose signature fails costs
             // nothing (and answers without any AWS call).
+            // An expired key costs a read too (its expiry may have been extended).
             Err(
                 e @ ApiError::Unauthorized {
-                    code: "invalid_api_key",
+                    code: "invalid_api_key" | "api_key_expired",
                     ..
                 },
             ) => {

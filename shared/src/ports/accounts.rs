@@ -169,11 +169,13 @@ pub trait ApiKeys: Send + Sync {
         entry: &str,
     ) -> impl Future<Output = Result<i64, ApiError>> + Send;
     /// Replaces the key's name and policy and raises its version, so that every instance
-    /// admitting it reads the change at its next request; `None` when the user has no such key.
+    /// admitting it reads the change at its next request; `None` when the user has no such key,
+    /// a conflict when it is no longer at `version` (changed meanwhile).
     fn update_key(
         &self,
         user_id: &str,
         key_id: &str,
+        version: u32,
         name: &str,
         policy: &KeyPolicy,
     ) -> impl Future<Output = Result<Option<ApiKeyRecord>, ApiError>> + Send;

@@ -87,7 +87,7 @@ pub async fn update<S: Store, B: Blobs>(
     };
     let updated = deps
         .store
-        .update_key(&who.user_id, key_id, &name, &policy)
+        .update_key(&who.user_id, key_id, key.version, &name, &policy)
         .await?;
     Ok(updated.map(|k| ApiKeyRecord {
         last_used_at: key.last_used_at,

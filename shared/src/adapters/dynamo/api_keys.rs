@@ -190,6 +190,7 @@ impl ApiKeys for DynamoStore {
         &self,
         user_id: &str,
         key_id: &str,
+        expected: u32,
         name: &str,
         policy: &KeyPolicy,
     ) -> Result<Option<ApiKeyRecord>, ApiError> {
@@ -199,6 +200,14 @@ impl ApiKeys for DynamoStore {
             return Ok(None);
         };
         let old = api_key_from(&listed)?;
+        let changed = || ApiError::Conflict {
+            message: "the key was changed by another request meanwhile; read it again and retry"
+                .into(),
+            param: None,
+        };
+        if old.version != expected {
+            return Err(changed());
+        }
         let version = old.version + 1;
         // Both copies of the key change together, and only from the version read; the
         // profile's version entry is what admissions compare with.
@@ -234,7 +243,7 @@ impl ApiKeys for DynamoStore {
             .build()
             .expect("update fields set");
         let items = vec![
-            change(listing),
+            change(listing.clone()),
             change(keys::api_key(&old.hash)),
             TransactWriteItem::builder().update(announce).build(),
         ];
@@ -245,18 +254,16 @@ impl ApiKeys for DynamoStore {
                 version,
                 ..old
             })),
-            // Revoked meanwhile (or changed by a concurrent request: the client may retry).
+            // Changed by a concurrent request (the client may retry), or revoked meanwhile.
             Err(reasons)
                 if reasons
                     .first()
                     .is_some_and(|r| r == "ConditionalCheckFailed") =>
             {
-                Err(ApiError::Conflict {
-                    message:
-                        "the key was changed by another request meanwhile; read it again and retry"
-                            .into(),
-                    param: None,
-                })
+                match self.get(listing).await? {
+                    Some(_) => Err(changed()),
+                    None => Ok(None),
+                }
             }
             Err(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => Ok(None),
             Err(reasons) => Err(ApiError::internal(format!(

@@ -24,7 +24,22 @@ pub(super) const PROFILE_MAPS: [&str; 5] = [
 impl DynamoStore {
     /// Profiles written before requests were admitted against them lack the maps: add them
     /// once, listing the user's API keys as live. Idempotent, and a no-op on a newer profile.
+    /// A profile that already lists its keys only lacks the newer maps: they are added without
+    /// reading the keys (a Query most functions may not make).
     pub(super) async fn ensure_profile_maps(&self, user_id: &str) -> Result<(), ApiError> {
+        let newer = self
+            .update_item(keys::profile(user_id))
+            .await
+            .update_expression(
+                "SET revoked_sessions = if_not_exists(revoked_sessions, :none), key_versions = if_not_exists(key_versions, :none), key_hits = if_not_exists(key_hits, :none), key_spend = if_not_exists(key_spend, :none)",
+            )
+            .condition_expression("attribute_exists(api_keys)")
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .send()
+            .await;
+        if applied(newer)? {
+            return Ok(());
+        }
         let live: HashMap<String, AttributeValue> = self
             .list_key_items(user_id)
             .await?

@@ -249,6 +249,7 @@ impl ApiKeys for MemoryStore {
         &self,
         user_id: &str,
         key_id: &str,
+        expected: u32,
         name: &str,
         policy: &KeyPolicy,
     ) -> Result<Option<ApiKeyRecord>, ApiError> {
@@ -260,6 +261,14 @@ impl ApiKeys for MemoryStore {
         else {
             return Ok(None);
         };
+        if key.version != expected {
+            return Err(ApiError::Conflict {
+                message:
+                    "the key was changed by another request meanwhile; read it again and retry"
+                        .into(),
+                param: None,
+            });
+        }
         key.name = name.to_string();
         key.policy = policy.clone();
         key.version += 1;

@@ -78,14 +78,21 @@ impl Credits for MemoryStore {
             &format!("LEDGER#{reference}~refund"),
             hold.by.as_ref(),
         );
-        ledger_line(
+        if ledger_line(
             &mut st,
             user_id,
             format!("LEDGER#{reference}"),
             -amount,
             reason,
             reference,
-        );
+        ) {
+            ledger_by(
+                &mut st,
+                user_id,
+                &format!("LEDGER#{reference}"),
+                hold.by.as_ref(),
+            );
+        }
         Ok(true)
     }
 
@@ -200,6 +207,12 @@ impl Holds for MemoryStore {
             .map_or(0, |(n, _)| *n);
         if hold.images > 0 && used + hold.images > daily_limit {
             return Ok(Opened::QuotaFull { reset_at });
+        }
+        // As the table's adapter: a charge above the key's whole budget is refused first.
+        if let Some(b) = hold.spend.as_ref().and_then(|s| s.budget.as_ref())
+            && let Some(refused) = Opened::over_budget(b, 0, hold.amount)
+        {
+            return Ok(refused);
         }
         if hold.amount > 0 {
             let available = st
