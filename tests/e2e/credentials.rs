@@ -322,16 +322,8 @@ async fn a_profile_from_before_admission_checks_is_completed_on_first_use() {
     let me = t.get("/v1/me", Some(&s.access)).await;
     let user_id = me.body["id"].as_str().unwrap().to_string();
     // A profile as stored before requests were admitted against it: without the two maps.
-    t.stack
-        .clients
-        .dynamodb
-        .update_item()
-        .table_name(&t.stack.config.aws.table_name)
-        .set_key(Some(shared::adapters::dynamo::keys::profile(&user_id)))
-        .update_expression("REMOVE api_keys, revoked_sessions")
-        .send()
-        .await
-        .unwrap();
+    t.alter_profile(&user_id, "REMOVE api_keys, revoked_sessions")
+        .await;
     // Its API key still works (the maps are rebuilt from the user's listed keys)...
     let r = t.get("/v1/me", Some(&key)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);

@@ -421,16 +421,8 @@ async fn a_profile_from_before_key_limits_is_completed_on_first_use() {
     .await;
     // A profile as stored before keys had limits: without the maps of their versions, hourly
     // counts and spend.
-    t.stack
-        .clients
-        .dynamodb
-        .update_item()
-        .table_name(&t.stack.config.aws.table_name)
-        .set_key(Some(shared::adapters::dynamo::keys::profile(&user_id)))
-        .update_expression("REMOVE key_versions, key_hits, key_spend")
-        .send()
-        .await
-        .unwrap();
+    t.alter_profile(&user_id, "REMOVE key_versions, key_hits, key_spend")
+        .await;
     // The key is admitted and charged within its budget, and refused past it.
     let body = json!({"prompt": "a red kite", "size": SMALL});
     let r = t.generate(&key, body.clone()).await;

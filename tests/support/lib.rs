@@ -241,6 +241,21 @@ impl TestStack {
         resp.headers()["location"].to_str().unwrap().to_string()
     }
 
+    /// Changes a user's profile item behind the API's back (`expression`: an update expression
+    /// without values), as data from an older release would be.
+    pub async fn alter_profile(&self, user_id: &str, expression: &str) {
+        self.stack
+            .clients
+            .dynamodb
+            .update_item()
+            .table_name(&self.stack.config.aws.table_name)
+            .set_key(Some(shared::adapters::dynamo::keys::profile(user_id)))
+            .update_expression(expression)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// The id of the user a token signs in.
     pub async fn user_id(&self, access: &str) -> String {
         let me = self.get("/v1/me", Some(access)).await;
