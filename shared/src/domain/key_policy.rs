@@ -198,6 +198,14 @@ impl KeyPolicy {
     }
 }
 
+/// The answer to a change of a key made from a version another change has replaced.
+pub fn changed_meanwhile() -> ApiError {
+    ApiError::Conflict {
+        message: "the key was changed by another request meanwhile; read it again and retry".into(),
+        param: None,
+    }
+}
+
 /// The UTC period a key's spend is counted in at `now`: its label and when it ends.
 pub fn period_of(period: Period, now: i64) -> (String, i64) {
     let day = now.div_euclid(DAY_SECONDS);
@@ -255,11 +263,10 @@ pub fn spend_entry(key_id: &str, label: &str) -> String {
 }
 
 /// What a charge by an API key counts against: the day's and the month's spend entries (both
-/// kept, so a budget can change period), the ones before them (dropped by the same write), and
-/// the budget's own entry and room.
+/// kept, so a budget can change period), older ones (dropped by the same write), and the
+/// budget's own entry and room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpend {
-    pub key_id: String,
     /// The current day's and month's entries.
     pub entries: [String; 2],
     /// The day's and month's entries two periods back, removed as the current ones are
@@ -293,7 +300,6 @@ impl KeySpend {
             },
         });
         Self {
-            key_id: key_id.to_string(),
             entries: [spend_entry(key_id, &day), spend_entry(key_id, &month)],
             stale: [
                 spend_entry(key_id, &period_two_before(Period::Day, now)),
@@ -309,8 +315,19 @@ impl KeySpend {
     }
 }
 
-/// A key's spend this period, from the profile's spend entries.
-pub fn current_spend(
+/// A key's spend this UTC day and this month, from the profile's spend entries.
+pub fn spent_now(
+    entries: &std::collections::HashMap<String, i64>,
+    key_id: &str,
+    now: i64,
+) -> (i64, i64) {
+    (
+        current_spend(entries, key_id, Period::Day, now),
+        current_spend(entries, key_id, Period::Month, now),
+    )
+}
+
+fn current_spend(
     entries: &std::collections::HashMap<String, i64>,
     key_id: &str,
     period: Period,

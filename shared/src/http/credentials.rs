@@ -56,10 +56,9 @@ impl Ctx {
         let mut principal = match self.identify(deps, token, false).await {
             // Only failures that cost a lookup count: a token whose signature fails costs
             // nothing (and answers without any AWS call).
-            // An expired key costs a read too (its expiry may have been extended).
             Err(
                 e @ ApiError::Unauthorized {
-                    code: "invalid_api_key" | "api_key_expired",
+                    code: "invalid_api_key",
                     ..
                 },
             ) => {
@@ -110,6 +109,18 @@ impl Ctx {
         match admission {
             Admission::Admitted(window) => {
                 *self.rate.lock().unwrap_or_else(|p| p.into_inner()) = Some(window);
+                // The policy is the current one here (its version was part of the admission), so
+                // an expiry extended meanwhile is seen.
+                if let Credential::ApiKey { key_id, policy, .. } = &principal.credential
+                    && let Some(at) = policy.expires_at.filter(|_| policy.expired(now))
+                {
+                    return Err(ApiError::Unauthorized {
+                        message: format!(
+                            "this API key expired at {at} (Unix seconds); extend it with PATCH /v1/api-keys/{key_id} from a signed-in session, or create another"
+                        ),
+                        code: "api_key_expired",
+                    });
+                }
                 principal.require(scope)?;
                 Ok(principal)
             }
@@ -149,8 +160,7 @@ impl Ctx {
 impl Ctx {
     /// Who a bearer token names (`fresh`: an API key is read from the table even if this
     /// instance knows it). An address that has failed too often is refused before an API key
-    /// costs a lookup (an access token's signature costs none). An expired key is refused with
-    /// its reason.
+    /// costs a lookup (an access token's signature costs none).
     async fn identify<S: Store, B>(
         &self,
         deps: &Deps<S, B>,
@@ -161,15 +171,7 @@ impl Ctx {
             if let Some(e) = deps.failed_auth.refusal(&self.source_ip, now_epoch()) {
                 return Err(e);
             }
-            let cached = deps.api_keys.get(token).filter(|_| !fresh);
-            // An expiry read earlier may have been extended since: read the key again first.
-            if cached
-                .as_ref()
-                .is_some_and(|k| k.policy.expired(now_epoch()))
-            {
-                return Box::pin(self.identify(deps, token, true)).await;
-            }
-            let key = match cached {
+            let key = match deps.api_keys.get(token).filter(|_| !fresh) {
                 Some(key) => key,
                 None => {
                     let key = deps
@@ -184,19 +186,6 @@ impl Ctx {
                     key
                 }
             };
-            if let Some(at) = key
-                .policy
-                .expires_at
-                .filter(|_| key.policy.expired(now_epoch()))
-            {
-                return Err(ApiError::Unauthorized {
-                    message: format!(
-                        "this API key expired at {at} (Unix seconds); extend it with PATCH /v1/api-keys/{} from a signed-in session, or create another",
-                        key.id
-                    ),
-                    code: "api_key_expired",
-                });
-            }
             return Ok(Principal {
                 user_id: key.user_id,
                 role: key.role,

@@ -168,14 +168,12 @@ pub trait ApiKeys: Send + Sync {
         user_id: &str,
         entry: &str,
     ) -> impl Future<Output = Result<i64, ApiError>> + Send;
-    /// Replaces the key's name and policy and raises its version, so that every instance
-    /// admitting it reads the change at its next request; `None` when the user has no such key,
-    /// a conflict when it is no longer at `version` (changed meanwhile).
+    /// Replaces the name and policy of `key` (as it was read) and raises its version, so that
+    /// every instance admitting it reads the change at its next request; `None` when it was
+    /// revoked meanwhile, a conflict when another change came first.
     fn update_key(
         &self,
-        user_id: &str,
-        key_id: &str,
-        version: u32,
+        key: &ApiKeyRecord,
         name: &str,
         policy: &KeyPolicy,
     ) -> impl Future<Output = Result<Option<ApiKeyRecord>, ApiError>> + Send;

@@ -85,10 +85,7 @@ pub async fn update<S: Store, B: Blobs>(
         Some(name) => validate_api_key_name(Some(&name))?,
         None => key.name.clone(),
     };
-    let updated = deps
-        .store
-        .update_key(&who.user_id, key_id, key.version, &name, &policy)
-        .await?;
+    let updated = deps.store.update_key(&key, &name, &policy).await?;
     Ok(updated.map(|k| ApiKeyRecord {
         last_used_at: key.last_used_at,
         spent_day: key.spent_day,

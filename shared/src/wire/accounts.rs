@@ -2,6 +2,7 @@
 
 use crate::domain::accounts::{ApiKeyRecord, Role, UserRecord};
 use crate::domain::key_policy::{Budget, KeyPolicy, Period, Scope, Whole, period_of};
+use crate::wire::present;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -184,15 +185,6 @@ pub struct UpdateApiKeyRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, nullable)]
     pub expires_at: Option<Option<Whole>>,
-}
-
-/// A field that was sent, possibly as `null` (absent fields stay `None` by `default`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A key's limits and its spend, as listed.

@@ -42,11 +42,14 @@ pub struct ErrorDetail {
     pub code: Option<String>,
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub(crate) fn present<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+/// Distinguishes an absent field (`None`, with `#[serde(default)]`) from an explicit `null`
+/// (`Some(None)`).
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A JSON integer, also written as a number with no fraction (`49.0`, as JSON Schema counts it).

@@ -1,7 +1,7 @@
 //! API keys: created, listed, looked up by hash and revoked.
 
 use super::*;
-use crate::domain::key_policy::{Period, current_spend, spend_entry_is_stale};
+use crate::domain::key_policy::{changed_meanwhile, spend_entry_is_stale, spent_now};
 
 pub(super) fn api_key_from(it: &Item) -> Result<ApiKeyRecord, ApiError> {
     Ok(ApiKeyRecord {
@@ -102,8 +102,7 @@ impl ApiKeys for DynamoStore {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|v| v.parse().ok())
                 .filter(|t: &i64| *t > 0);
-            k.spent_day = current_spend(&spend, &k.id, Period::Day, now);
-            k.spent_month = current_spend(&spend, &k.id, Period::Month, now);
+            (k.spent_day, k.spent_month) = spent_now(&spend, &k.id, now);
         }
         keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         // Entries of periods that are over (of keys unused since) are dropped here; best
@@ -188,26 +187,13 @@ impl ApiKeys for DynamoStore {
 
     async fn update_key(
         &self,
-        user_id: &str,
-        key_id: &str,
-        expected: u32,
+        old: &ApiKeyRecord,
         name: &str,
         policy: &KeyPolicy,
     ) -> Result<Option<ApiKeyRecord>, ApiError> {
+        let (user_id, key_id) = (old.user_id.as_str(), old.id.as_str());
         self.ensure_profile_maps(user_id).await?;
         let listing = keys::user_api_key(user_id, key_id);
-        let Some(listed) = self.get(listing.clone()).await? else {
-            return Ok(None);
-        };
-        let old = api_key_from(&listed)?;
-        let changed = || ApiError::Conflict {
-            message: "the key was changed by another request meanwhile; read it again and retry"
-                .into(),
-            param: None,
-        };
-        if old.version != expected {
-            return Err(changed());
-        }
         let version = old.version + 1;
         // Both copies of the key change together, and only from the version read; the
         // profile's version entry is what admissions compare with.
@@ -252,7 +238,7 @@ impl ApiKeys for DynamoStore {
                 name: name.to_string(),
                 policy: policy.clone(),
                 version,
-                ..old
+                ..old.clone()
             })),
             // Changed by a concurrent request (the client may retry), or revoked meanwhile.
             Err(reasons)
@@ -261,7 +247,7 @@ impl ApiKeys for DynamoStore {
                     .is_some_and(|r| r == "ConditionalCheckFailed") =>
             {
                 match self.get(listing).await? {
-                    Some(_) => Err(changed()),
+                    Some(_) => Err(changed_meanwhile()),
                     None => Ok(None),
                 }
             }

@@ -51,15 +51,10 @@ pub(super) fn hold_from(it: &Item) -> Result<Hold, ApiError> {
         due_at: get_n(it, "due_at")?,
         state: HoldState::parse(&get_s(it, "state")?).ok_or_else(|| corrupt("state"))?,
         // What a refund gives back to the key's spend (its budget is not needed for that).
-        spend: match (
-            opt_s(it, "spend_key"),
-            opt_s(it, "spend_day"),
-            opt_s(it, "spend_month"),
-        ) {
-            (Some(key_id), Some(day), Some(month)) => Some(KeySpend {
-                key_id,
+        spend: match (opt_s(it, "spend_day"), opt_s(it, "spend_month")) {
+            (Some(day), Some(month)) => Some(KeySpend {
                 entries: [day, month],
-                stale: [String::new(), String::new()],
+                stale: Default::default(),
                 budget: None,
             }),
             _ => None,
@@ -98,7 +93,6 @@ fn hold_item(h: &Hold) -> Item {
         it.insert("objects".into(), AttributeValue::Ss(h.objects.clone()));
     }
     if let Some(spend) = &h.spend {
-        it.insert("spend_key".into(), s(&spend.key_id));
         it.insert("spend_day".into(), s(&spend.entries[0]));
         it.insert("spend_month".into(), s(&spend.entries[1]));
     }

@@ -210,9 +210,8 @@ impl ApiKeys for MemoryStore {
                 k.last_used_at = used.get(&k.id).copied().filter(|t| *t > 0);
                 if let Some(p) = st.users.get(user_id) {
                     let now = crate::domain::now_epoch();
-                    use crate::domain::key_policy::{Period, current_spend};
-                    k.spent_day = current_spend(&p.key_spend, &k.id, Period::Day, now);
-                    k.spent_month = current_spend(&p.key_spend, &k.id, Period::Month, now);
+                    (k.spent_day, k.spent_month) =
+                        crate::domain::key_policy::spent_now(&p.key_spend, &k.id, now);
                 }
                 k
             })
@@ -247,12 +246,11 @@ impl ApiKeys for MemoryStore {
 
     async fn update_key(
         &self,
-        user_id: &str,
-        key_id: &str,
-        expected: u32,
+        old: &ApiKeyRecord,
         name: &str,
         policy: &KeyPolicy,
     ) -> Result<Option<ApiKeyRecord>, ApiError> {
+        let (user_id, key_id) = (old.user_id.as_str(), old.id.as_str());
         let mut st = self.state();
         let Some(key) = st
             .keys
@@ -261,13 +259,8 @@ impl ApiKeys for MemoryStore {
         else {
             return Ok(None);
         };
-        if key.version != expected {
-            return Err(ApiError::Conflict {
-                message:
-                    "the key was changed by another request meanwhile; read it again and retry"
-                        .into(),
-                param: None,
-            });
+        if key.version != old.version {
+            return Err(crate::domain::key_policy::changed_meanwhile());
         }
         key.name = name.to_string();
         key.policy = policy.clone();
