@@ -161,6 +161,8 @@ bench: venv build-debs debs avifenc deploy-tools qemu
 	/usr/bin/time -v target/release/examples/variation_8000 2>&1 | grep -E "varied|Maximum resident"
 	$(CARGO) build --release -p imaging --features video --example video_12s
 	/usr/bin/time -v target/release/examples/video_12s 2>&1 | grep -E "^video|Maximum resident"
+	$(CARGO) build --release -p provenance --example sign_cost
+	target/release/examples/sign_cost
 	# Cold start and size of what SAM ships (arm64, under qemu here), against a bare function
 	# built the same way; then the same bundles built for x86_64 and run natively (real CPU
 	# times and peak memory). One bundle per cargo run: together their features would unify.

@@ -88,6 +88,8 @@ impl<S, B> Deps<S, B> {
         Self {
             #[cfg(feature = "images")]
             providers: crate::providers::Providers::from_config(&config.vendors),
+            #[cfg(feature = "provenance")]
+            credentials: Default::default(),
             config,
             store,
             blobs,

@@ -77,10 +77,11 @@ pub struct Announcement {
 /// A change of the table, as its stream reports it, that other systems hear about.
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// A job was written: `old` is what it was before (none for a new job).
+    /// A job was written: `old` is what it was before (none for a new job). Boxed: a job is
+    /// several times larger than the other changes.
     Job {
-        old: Option<Job>,
-        new: Job,
+        old: Option<Box<Job>>,
+        new: Box<Job>,
     },
     ImageCreated(ImageRecord),
     ImageDeleted(ImageRecord),

@@ -79,6 +79,15 @@ impl Secret {
     }
 
     /// Whether the value is in memory (a plain value always is; a managed one once read).
+    /// The value given in the configuration itself (not from Secrets Manager), to check at
+    /// cold start.
+    pub fn plain_value(&self) -> Option<&[u8]> {
+        match self.source {
+            Source::Plain => self.value.get().map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
     pub fn is_loaded(&self) -> bool {
         self.value.initialized()
     }

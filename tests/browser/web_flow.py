@@ -137,6 +137,16 @@ def main():
         d.find_element(By.XPATH, "//button[text()='Keep as a new version']").click()
         wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".versions li")) == 2,
                    "the new version listed beside the first")
+        # Its Content Credentials: made with AI by the offline model, transformed, then kept as
+        # this version.
+        wait.until(lambda x: len(x.find_elements(By.CSS_SELECTOR, ".credentials .history li")) == 3,
+                   "the history read from the signed manifest")
+        badge = d.find_element(By.CSS_SELECTOR, ".credentials .badge").text
+        check(badge.startswith("Made with AI: ") and badge.endswith(" via local"), f"the badge: {badge}")
+        steps = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".credentials .history li")]
+        check(steps[0].startswith("Saved as") and steps[1].startswith("Edited")
+              and "transformed: grayscale" in steps[1] and steps[2].startswith("Created"),
+              f"the history, newest first: {steps}")
         wait.until(lambda x: x.execute_script(
             "const i = document.querySelector('img.asset'); return i && i.complete && i.naturalWidth > 0"))
         d.execute_script("window.scrollTo(0, 0)")

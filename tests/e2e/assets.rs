@@ -341,7 +341,11 @@ async fn patch_keeps_the_previous_version() {
         .bytes()
         .await
         .unwrap();
-    assert_eq!(v3.to_vec(), other_bytes);
+    assert_eq!(
+        pixels(&v3),
+        pixels(&other_bytes),
+        "the other asset's picture"
+    );
 
     for (body, param) in [
         (json!({"mask_id": "img_x"}), Some("mask_id")),

@@ -60,7 +60,7 @@ fn decoded(reply: &Value) -> Vec<Vec<u8>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| b64(d["b64_json"].as_str().unwrap()))
+        .map(|d| pixels(&b64(d["b64_json"].as_str().unwrap())))
         .collect()
 }
 

@@ -311,6 +311,7 @@ pub(crate) fn noting<S: shared::ports::Store>(deps: shared::Deps<S>) -> shared::
         blobs: Noting::new(deps.blobs),
         config: deps.config,
         providers: deps.providers,
+        credentials: deps.credentials,
         failed_auth: Default::default(),
         api_keys: Default::default(),
         events: deps.events,

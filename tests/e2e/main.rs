@@ -25,6 +25,7 @@ mod openapi_fuzz;
 mod prism_conformance;
 mod promises;
 mod prompts;
+mod provenance;
 mod providers;
 mod quotes;
 mod rate_limit;

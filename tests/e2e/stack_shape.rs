@@ -48,7 +48,8 @@ fn every_route_has_a_handler_and_every_handler_a_route() {
 }
 
 /// Least privilege for secrets: a function may read the JWT secret if it signs or checks tokens
-/// (every routed function but the public ones), and the vendor keys if it calls vendors.
+/// (every routed function but the public ones), the vendor keys if it calls vendors, and the
+/// Content Credentials key if it stores pixels it made.
 #[test]
 fn each_function_may_read_only_the_secrets_it_uses() {
     let t = template();
@@ -84,6 +85,10 @@ fn each_function_may_read_only_the_secrets_it_uses() {
         }
         if calls_vendors {
             expected.extend(vendor_keys.iter().map(|k| k.to_string()));
+        }
+        // What makes or transforms pixels signs them (Content Credentials).
+        if calls_vendors || source.contains("transforms::") {
+            expected.insert("C2paSigningKeySecretArn".to_string());
         }
         // Signing someone in with a provider exchanges a code (client secrets, Apple's key).
         if source.contains(" sign_in(deps") {
@@ -165,7 +170,8 @@ fn each_function_may_read_only_the_secrets_it_uses() {
 }
 
 /// The variables that carry secrets as plain values, and the parameter naming their secret.
-const PLAIN_SECRETS: [(&str, &str); 8] = [
+const PLAIN_SECRETS: [(&str, &str); 9] = [
+    ("C2PA_SIGNING_KEY", "C2paSigningKeySecretArn"),
     ("JWT_SECRET", "JwtSecretArn"),
     ("OPENAI_API_KEY", "OpenAiApiKeySecretArn"),
     ("STABILITY_API_KEY", "StabilityApiKeySecretArn"),
@@ -279,13 +285,16 @@ fn every_function_is_served_by_the_bundle_it_is_built_from() {
                     .join(f)
                     .join("Cargo.toml");
                 let shared = shared_dependency(&std::fs::read_to_string(member).unwrap());
-                shared.contains("\"images\"") || shared.contains("\"video\"")
+                // Image codecs, or the C2PA SDK (a 3 MB library) that reads credentials.
+                ["\"images\"", "\"video\"", "\"provenance\""]
+                    .iter()
+                    .any(|f| shared.contains(f))
             })
             .collect();
         assert_eq!(
             pixels.len(),
             1,
-            "{bundle} mixes functions with and without image codecs"
+            "{bundle} mixes functions with and without image codecs or the C2PA SDK"
         );
     }
 }

@@ -23,6 +23,19 @@ def image_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def pixels(data: bytes) -> bytes:
+    """A PNG's compressed pixels (its IDAT chunks): the same for the same picture, whatever
+    Content Credentials (their own chunk, signed anew each time) the file carries."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    at, out = 8, b""
+    while at < len(data):
+        (length,), kind = struct.unpack(">I", data[at : at + 4]), data[at + 4 : at + 8]
+        if kind == b"IDAT":
+            out += data[at + 8 : at + 8 + length]
+        at += 12 + length
+    return out
+
+
 def main() -> None:
     # Strict: every answer must validate against the SDK's own types (quality, size, …).
     client = OpenAI(max_retries=0, _strict_response_validation=True)
@@ -100,8 +113,8 @@ def main() -> None:
     events = list(streaming.images.generate(prompt="a lighthouse", stream=True, partial_images=2, size="256x256"))
     assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"], events
     assert [e.partial_image_index for e in events[:2]] == [0, 1]
-    assert base64.b64decode(events[-1].b64_json) == final, "the same prompt and seed draw the same image"
-    save("streamed", events[-1], final)
+    assert pixels(base64.b64decode(events[-1].b64_json)) == pixels(final), "the same prompt and seed draw the same image"
+    save("streamed", events[-1], base64.b64decode(events[-1].b64_json))
 
     # Retired models are refused, naming what to use instead.
     try:

@@ -225,6 +225,43 @@ impl TestStack {
             .expect("the SDK script runs")
     }
 
+    /// `bytes`' Content Credentials as the official C2PA SDK (c2pa-python) reads and validates
+    /// them, trusting this stack's test root: the manifest store with `validation_state`, or
+    /// `{"error"}` when there are none.
+    pub async fn c2pa_verified(&self, bytes: &[u8], media_type: &str) -> Value {
+        let dir = std::env::temp_dir().join(unique("c2pa"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (file, root) = (dir.join("asset"), dir.join("root.pem"));
+        std::fs::write(&file, bytes).unwrap();
+        let mut cmd = tokio::process::Command::new(workspace_root().join(".venv/bin/python"));
+        cmd.arg(workspace_root().join("tests/sdk/c2pa_verify.py"))
+            .arg(&file)
+            .arg(media_type);
+        if let Some(pem) = &self.stack.c2pa_test_root {
+            std::fs::write(&root, pem).unwrap();
+            cmd.arg(&root);
+        }
+        let out = cmd
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("c2pa_verify.py runs");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "c2pa-python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The bytes behind a URL the API answered with (a presigned URL of the gateway's S3).
+    pub async fn fetch(&self, url: &str) -> Vec<u8> {
+        let resp = self.http.get(url).send().await.unwrap();
+        assert!(resp.status().is_success(), "{url}: {}", resp.status());
+        resp.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn generate(&self, token: &str, body: Value) -> Reply {
         self.post("/v1/images/generations", body, Some(token)).await
     }
@@ -317,6 +354,36 @@ impl TestStack {
 }
 
 /// Decodes base64 image bytes.
+/// An image's pixels, RGBA: the same picture whatever Content Credentials its file carries
+/// (they are signed anew, with their own time and ids, for every output).
+pub fn pixels(bytes: &[u8]) -> Vec<u8> {
+    image::load_from_memory(bytes)
+        .expect("an image")
+        .into_rgba8()
+        .into_raw()
+}
+
+/// An MP4's media data (its `mdat` box): the same clip whatever credentials the file carries.
+pub fn mdat(mp4: &[u8]) -> &[u8] {
+    let mut at = 0;
+    while at + 8 <= mp4.len() {
+        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
+        let (start, size) = match size {
+            1 => (
+                at + 16,
+                u64::from_be_bytes(mp4[at + 8..at + 16].try_into().unwrap()) as usize,
+            ),
+            0 => (at + 8, mp4.len() - at),
+            n => (at + 8, n),
+        };
+        if &mp4[at + 4..at + 8] == b"mdat" {
+            return &mp4[start..at + size];
+        }
+        at += size.max(8);
+    }
+    panic!("no mdat box")
+}
+
 pub fn b64(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD

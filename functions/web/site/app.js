@@ -531,6 +531,11 @@ async function assetView(id) {
       : el('a', { href: `/app/assets/${encodeURIComponent(v.id)}` }, `Version ${v.version}`))),
   )).catch((e) => say(e.message));
 
+  const credentials = el('section', { class: 'credentials', 'aria-label': 'Content Credentials' },
+    el('p', {}, 'Reading Content Credentials…'));
+  api(`/v1/images/${encodeURIComponent(id)}/provenance`).then((p) => credentials.replaceChildren(
+    ...provenanceView(p))).catch((e) => credentials.replaceChildren(el('p', {}, e.message)));
+
   const actions = el('div', { class: 'row' },
     el('a', { href: info.url, target: '_blank', rel: 'noopener', download: '' }, 'Download'),
     el('button', {
@@ -543,6 +548,7 @@ async function assetView(id) {
 
   const parts = [el('div', { class: 'asset-view' }, media, el('dl', { class: 'facts' },
     facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]))),
+  el('h2', {}, 'Content Credentials'), credentials,
   el('h2', {}, 'Versions'), versions, actions];
   if (info.kind !== 'video') parts.push(transformForm(info), editForm(info));
   page(text.length > 60 ? `${text.slice(0, 57)}…` : text, ...parts);
@@ -550,6 +556,27 @@ async function assetView(id) {
     const videos = await modelsFor('video').catch(() => []);
     if (videos.length && main.contains(versions)) main.append(videoForm(info, videos));
   }
+}
+
+// What an asset's signed C2PA manifest says: who made it and its history, newest first.
+function provenanceView(p) {
+  if (p.validation_state === 'None') return [el('p', {}, 'No Content Credentials: this asset was stored as it was sent.')];
+  const states = {
+    Trusted: 'Signed by a certificate this deployment trusts.',
+    Valid: 'Intact; the signer is not on a trust list (a self-made certificate).',
+    Invalid: 'Changed since it was signed: these credentials do not hold.',
+  };
+  const actionNames = { 'c2pa.created': 'Created', 'c2pa.edited': 'Edited', 'c2pa.opened': 'Saved as' };
+  const steps = el('ol', { class: 'history', 'aria-label': 'History' }, ...p.history.map((h) => el('li', {},
+    el('strong', {}, actionNames[h.action] || h.action),
+    h.asset ? ` ${h.asset}` : '',
+    h.model ? ` — ${h.model}${h.vendor ? ` via ${h.vendor}` : ''}` : (h.description ? ` — ${h.description}` : ''),
+    h.when ? ` — ${new Date(h.when).toLocaleString()}` : '')));
+  return [
+    el('p', { class: `badge ${p.made_with_ai ? 'ai' : ''}` }, p.summary || 'Not made with AI'),
+    el('p', {}, `${states[p.validation_state] || p.validation_state}${p.signer && p.signer.common_name ? ` Signer: ${p.signer.common_name}.` : ''}`),
+    steps,
+  ];
 }
 
 function transformForm(info) {

@@ -73,6 +73,9 @@ pub struct LocalStack {
     /// Functions run on a schedule, with their period.
     pub scheduled: Vec<(String, std::time::Duration)>,
     pub clients: Arc<Clients>,
+    /// The root of the test chain outputs are signed with (PEM), when this stack made one: what
+    /// a verifier of its Content Credentials trusts.
+    pub c2pa_test_root: Option<String>,
     tasks: Vec<JoinHandle<()>>,
     _emulator: Option<Child>,
 }
@@ -212,7 +215,31 @@ impl LocalStack {
             secrets: aws_sdk_secretsmanager::Client::new(&sdk),
         });
 
-        let parameters = template.parameters(&opts.parameters)?;
+        // Content Credentials are signed as on AWS, with a certificate the deployment brings:
+        // here a test chain made now, whose root verifiers are told to trust.
+        let mut overrides = opts.parameters.clone();
+        let given = |k: &str| opts.parameters.get(k).is_some_and(|v| !v.is_empty());
+        let c2pa_test_root = if [
+            "C2paSigningKey",
+            "C2PA_SIGNING_KEY",
+            "C2paSigningKeySecretArn",
+        ]
+        .iter()
+        .any(|k| given(k))
+        {
+            None
+        } else {
+            let chain = provenance::generate_chain("Image API local test", false)?;
+            overrides.insert(
+                "C2paSigningKey".into(),
+                format!("{}{}", chain.chain_pem, chain.key_pem),
+            );
+            if !given("C2paTrustAnchors") && !given("C2PA_TRUST_ANCHORS") {
+                overrides.insert("C2paTrustAnchors".into(), chain.root_pem.clone());
+            }
+            Some(chain.root_pem)
+        };
+        let parameters = template.parameters(&overrides)?;
         let parameters =
             provision::secrets(&template, &clients, &opts.stack_name, parameters).await?;
         let created = provision::provision(
@@ -358,6 +385,7 @@ impl LocalStack {
             routes,
             scheduled,
             clients,
+            c2pa_test_root,
             tasks,
             _emulator: emulator,
         })

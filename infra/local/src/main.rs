@@ -5,8 +5,8 @@ use local_stack::{LocalStack, Options};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     shared::telemetry::init();
-    let root = std::env::var("WORKSPACE_ROOT").unwrap_or_else(|_| ".".into());
-    let mut opts = Options::for_workspace(&root);
+    let root_dir = std::env::var("WORKSPACE_ROOT").unwrap_or_else(|_| ".".into());
+    let mut opts = Options::for_workspace(&root_dir);
     opts.port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -78,6 +78,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "  Providers on: {} (keys: OPENAI_API_KEY, STABILITY_API_KEY, REPLICATE_API_TOKEN, FAL_KEY).",
         on.join(", ")
     );
+    if let Some(root) = &stack.c2pa_test_root {
+        // Where a verifier (c2patool --trust_anchors, c2pa-python) finds the root to trust.
+        let path = std::path::Path::new(&root_dir).join("target/c2pa-test-root.pem");
+        std::fs::create_dir_all(path.parent().expect("target/"))?;
+        std::fs::write(&path, root)?;
+        eprintln!(
+            "  Content Credentials: signed with a test chain made now; its root: {}",
+            path.display()
+        );
+    } else if !stack.config.credentials.enabled {
+        eprintln!("  Content Credentials: off (ContentCredentials=off).");
+    }
     for (function, period) in &stack.scheduled {
         eprintln!("  {function} runs every {} s.", period.as_secs());
     }

@@ -64,6 +64,7 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("list-images", with_deps!(list_images)),
         ("get-image", with_deps!(get_image)),
         ("list-versions", with_deps!(list_versions)),
+        ("get-provenance", with_deps!(get_provenance)),
         ("download-image", with_deps!(download_image)),
         ("delete-image", with_deps!(delete_image)),
         ("edit-image", streaming!(edit_image)),

@@ -4,9 +4,11 @@
 //! Every variable here is declared in template.yaml `Globals.Function.Environment`; the local stack
 //! resolves the same block, so `make run`, the tests and Lambda see identical settings.
 
+mod credentials;
 mod signin;
 mod vendors;
 
+pub use credentials::ContentCredentials;
 pub use signin::{AppleSigning, IdentityProvider, Signin};
 pub use vendors::Vendors;
 
@@ -42,6 +44,7 @@ pub struct Config {
     pub delivery: Delivery,
     pub vendors: Vendors,
     pub signin: Signin,
+    pub credentials: ContentCredentials,
     /// Faults the end-to-end tests inject; off unless a test (through the local stack) sets
     /// them: no variable turns one on.
     pub faults: Faults,
@@ -175,6 +178,7 @@ impl Config {
             delivery: Delivery::read(&env)?,
             vendors: Vendors::read(&env)?,
             signin: Signin::read(&env)?,
+            credentials: ContentCredentials::read(&env)?,
             faults: Faults::default(),
         })
     }

@@ -36,6 +36,18 @@ fn too_large(bytes: usize) -> ApiError {
     ))
 }
 
+/// A form has no arrays: a list field's items are comma-separated.
+fn comma_list(form: &mut Value, field: &str) {
+    if let Some(Value::String(items)) = form.get(field) {
+        let items: Vec<Value> = items
+            .split(',')
+            .map(|e| Value::String(e.trim().to_string()))
+            .filter(|e| e.as_str() != Some(""))
+            .collect();
+        form[field] = Value::Array(items);
+    }
+}
+
 /// Parses `multipart/form-data` (fields `image` / `image[]`, `mask`, and OpenAI's text fields) or
 /// JSON naming stored assets (`images: [{"file_id"}]`, `mask: {"file_id"}`).
 // Long: the two body forms (multipart, JSON) share their checks; each branch reads straight.
@@ -51,6 +63,7 @@ pub async fn edit(
         }
         let form = multipart::parse(req, FILE_FIELDS, MAX_INLINE_IMAGE_BYTES).await?;
         let mut text = form.text_json(INTEGER_FIELDS, BOOLEAN_FIELDS)?;
+        comma_list(&mut text, "provenance_include");
         if !with_prompt {
             if text.get("prompt").is_some() {
                 return Err(ApiError::invalid("prompt", "variations take no prompt"));
@@ -232,16 +245,8 @@ pub async fn video(req: &Request, max_json: usize) -> Result<ParsedVideo, ApiErr
         }
         let form = multipart::parse(req, &["input_reference"], MAX_INLINE_IMAGE_BYTES).await?;
         let mut text = form.text_json(&["seed"], &["dry_run"])?;
+        comma_list(&mut text, "webhook_events_filter");
         let obj = text.as_object_mut().expect("a form is an object");
-        // A form has no arrays: the events are comma-separated.
-        if let Some(Value::String(events)) = obj.get("webhook_events_filter") {
-            let events: Vec<Value> = events
-                .split(',')
-                .map(|e| Value::String(e.trim().to_string()))
-                .filter(|e| e.as_str() != Some(""))
-                .collect();
-            obj.insert("webhook_events_filter".into(), Value::Array(events));
-        }
         // The SDK writes a reference object as bracketed fields.
         let mut reference = serde_json::Map::new();
         for field in ["file_id", "image_url"] {

@@ -12,6 +12,9 @@ pub struct Deps<S, B> {
     pub blobs: B,
     #[cfg(feature = "images")]
     pub providers: crate::providers::Providers,
+    /// The Content Credentials signer, made on first use.
+    #[cfg(feature = "provenance")]
+    pub credentials: crate::usecases::provenance::Credentials,
     /// Addresses over the failed-authentication limit, as this instance has seen them.
     pub failed_auth: FailedAuth,
     /// API keys this instance has looked up (liveness is checked on every request).

@@ -41,7 +41,7 @@ pub async fn generate<S: Store, B: Blobs>(
     waiting: Waiting<'_>,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(None);
-    run(deps, who, &plan, lineage, claim, waiting, |call| {
+    run(deps, who, &plan, (lineage, None), claim, waiting, |call| {
         deps.providers.generate_within(&plan, None, None, call)
     })
     .await
@@ -61,10 +61,19 @@ pub async fn edit<S: Store, B: Blobs>(
     let lineage = lineage.unwrap_or_else(|| {
         Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
     });
-    run(deps, who, &plan, lineage, claim, waiting, |call| {
-        deps.providers
-            .generate_within(&plan, Some(&inputs), None, call)
-    })
+    let parent = inputs.images.first();
+    run(
+        deps,
+        who,
+        &plan,
+        (lineage, parent),
+        claim,
+        waiting,
+        |call| {
+            deps.providers
+                .generate_within(&plan, Some(&inputs), None, call)
+        },
+    )
     .await
 }
 
@@ -77,10 +86,18 @@ pub async fn variation<S: Store, B: Blobs>(
     answer_by: Instant,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(input.asset_id.clone());
-    run(deps, who, &plan, lineage, claim, answer_by.into(), |call| {
-        deps.providers
-            .generate_within(&plan, None, Some(&input), call)
-    })
+    run(
+        deps,
+        who,
+        &plan,
+        (lineage, Some(&input)),
+        claim,
+        answer_by.into(),
+        |call| {
+            deps.providers
+                .generate_within(&plan, None, Some(&input), call)
+        },
+    )
     .await
 }
 
@@ -94,13 +111,14 @@ pub fn store_reserve(plan: &GenerationPlan) -> Duration {
 /// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
 /// post-processing and storage, with refund and quota release on any failure. `claim` is the
 /// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
+/// `made_of` is the outputs' lineage and the input their credentials name as their parent.
 // Long: the steps of a paid request in their order, each undone on a failure after it.
 #[allow(clippy::too_many_arguments)]
 async fn run<'d, S, B, F, Fut>(
     deps: &'d Deps<S, B>,
     who: &Principal,
     plan: &GenerationPlan,
-    lineage: Lineage,
+    made_of: (Lineage, Option<&InputImage>),
     claim: Option<KeyClaim>,
     waiting: Waiting<'d>,
     produce: F,
@@ -151,9 +169,10 @@ where
             let stored = store_results(
                 deps,
                 plan,
-                &lineage,
+                &made_of.0,
                 &ids,
                 images,
+                made_of.1,
                 &hold,
                 job,
                 Some(answer_by),

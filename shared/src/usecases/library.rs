@@ -207,7 +207,18 @@ pub async fn new_version_from<S: Store, B: Blobs>(
     .await
     .map_err(ApiError::internal)?
     .map_err(|e| unreadable("image_id", e))?;
-    let fresh = ImageRecord::new(
+    let image_id = crate::domain::new_id("img");
+    let bytes = crate::usecases::provenance::sign_output(
+        deps,
+        bytes.clone(),
+        source.format,
+        image_id.clone(),
+        ::provenance::Made::Opened,
+        Some((bytes, Some(source.id.clone()))),
+    )
+    .await?;
+    let fresh = ImageRecord::with_id(
+        image_id,
         &who.user_id,
         current.kind,
         source.format,

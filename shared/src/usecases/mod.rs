@@ -17,6 +17,8 @@ pub mod jobs;
 pub mod library;
 #[cfg(feature = "prompts")]
 pub mod prompts;
+#[cfg(feature = "provenance")]
+pub mod provenance;
 pub mod referrals;
 #[cfg(feature = "oidc")]
 pub mod signin;

@@ -3,11 +3,14 @@
 
 use crate::domain::accounts::Principal;
 use crate::domain::assets::{AssetKind, ImageRecord, Lineage, OutputFormat};
+use crate::domain::new_id;
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
 use crate::usecases::Deps;
 use crate::usecases::library::{Processed, asset_bytes, store_asset, unreadable};
+use crate::usecases::provenance;
 use crate::wire::{SkippedOperation, TransformedImage};
+use ::provenance::Made;
 use imaging::transform::{Op, Transform, apply};
 
 pub async fn transform<S: Store, B: Blobs>(
@@ -38,7 +41,9 @@ pub async fn transform<S: Store, B: Blobs>(
     let raster = format.raster().unwrap_or(imaging::Format::Png);
     let quality = spec.quality;
     let ops = spec.ops;
-    let (processed, prevented) = tokio::task::spawn_blocking(move || {
+    let description = transform_description(body);
+    let source_bytes = bytes.clone();
+    let (mut processed, prevented) = tokio::task::spawn_blocking(move || {
         let rgba = imaging::decode_rgba(&bytes).map_err(|e| unreadable("id", e))?;
         let applied = apply(rgba, &ops)?;
         let out = applied.image;
@@ -56,11 +61,22 @@ pub async fn transform<S: Store, B: Blobs>(
     })
     .await
     .map_err(ApiError::internal)??;
+    let image_id = new_id("img");
+    processed.bytes = provenance::sign_output(
+        deps,
+        processed.bytes,
+        format,
+        image_id.clone(),
+        Made::Edited { description },
+        Some((source_bytes, Some(source.id.clone()))),
+    )
+    .await?;
     let record = ImageRecord {
         prompt: source.prompt.clone(),
         model: Some("transform".into()),
         output_compression: quality,
-        ..ImageRecord::new(
+        ..ImageRecord::with_id(
+            image_id,
             &who.user_id,
             AssetKind::Image,
             format,
@@ -80,4 +96,15 @@ pub async fn transform<S: Store, B: Blobs>(
         })
         .collect();
     Ok(TransformedImage { image, skipped })
+}
+
+/// What a transform did, for its Content Credentials: its operations in order.
+fn transform_description(body: &serde_json::Value) -> String {
+    let ops: Vec<&str> = body["operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|op| op["op"].as_str())
+        .collect();
+    format!("transformed: {}", ops.join(", "))
 }

@@ -198,6 +198,52 @@ pub struct VersionList {
     pub data: Vec<ImageInfo>,
 }
 
+/// An asset's Content Credentials (C2PA), validated: what made it and what it was made from.
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ImageProvenance {
+    /// `image.provenance`
+    pub object: String,
+    pub id: String,
+    /// `Trusted` (signed by a certificate whose root this deployment trusts), `Valid` (intact,
+    /// signer not trusted: a self-made chain), `Invalid` (changed since it was signed, or a
+    /// bad signature) or `None` (no credentials: an upload, or stored before signing began).
+    #[schema(pattern = "^(Trusted|Valid|Invalid|None)$")]
+    pub validation_state: String,
+    /// Whether the credentials say a model or an algorithm made or changed the content.
+    pub made_with_ai: bool,
+    /// "Made with AI: <model> via <vendor>", from the newest step naming a model.
+    pub summary: Option<String>,
+    /// The signer's certificate name and issuer.
+    pub signer: Option<ProvenanceSigner>,
+    /// What happened, newest first, down the parents' credentials.
+    pub history: Vec<ProvenanceStep>,
+    /// The manifest store as the C2PA SDK reads it: `active_manifest`, `manifests` (with their
+    /// assertions and ingredients) and `validation_results`.
+    #[schema(value_type = Option<Object>)]
+    pub manifest_store: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug)]
+pub struct ProvenanceSigner {
+    pub common_name: Option<String>,
+    pub issuer: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Debug, PartialEq)]
+pub struct ProvenanceStep {
+    /// The asset the step made (the manifest's title).
+    pub asset: Option<String>,
+    /// `c2pa.created`, `c2pa.edited`, or `c2pa.opened` (a new version of another asset).
+    pub action: String,
+    /// RFC 3339.
+    pub when: Option<String>,
+    pub model: Option<String>,
+    pub vendor: Option<String>,
+    /// The IPTC digital source type URI.
+    pub digital_source_type: Option<String>,
+    pub description: Option<String>,
+}
+
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
 pub struct ImageList {
     pub object: String,
@@ -312,6 +358,10 @@ pub struct EditImageForm {
     background: Option<String>,
     user: Option<String>,
     /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    /// What the outputs' Content Credentials may also disclose: `prompt`, `author`, or both
+    /// comma-separated.
+    #[schema(pattern = "^(prompt|author)(,(prompt|author))?$")]
+    provenance_include: Option<String>,
     dry_run: Option<bool>,
 }
 
@@ -352,6 +402,9 @@ pub struct EditImageJson {
     output_format: Option<String>,
     background: Option<String>,
     /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    /// What the outputs' Content Credentials may also disclose.
+    #[schema(value_type = Option<Vec<crate::domain::generation::ProvenanceItem>>)]
+    provenance_include: Option<Vec<String>>,
     dry_run: Option<bool>,
 }
 
@@ -369,6 +422,10 @@ pub struct VariationForm {
     response_format: Option<String>,
     user: Option<String>,
     /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
+    /// What the outputs' Content Credentials may also disclose: `prompt`, `author`, or both
+    /// comma-separated.
+    #[schema(pattern = "^(prompt|author)(,(prompt|author))?$")]
+    provenance_include: Option<String>,
     dry_run: Option<bool>,
 }
 

@@ -6,6 +6,7 @@ shared::bootstrap! {
     http: {
         "complete-upload" => complete_upload,
         "create-video" => create_video,
+        "get-provenance" => get_provenance,
         "image-variation" => image_variation,
         "transform-image" => transform_image,
         "update-image" => update_image,

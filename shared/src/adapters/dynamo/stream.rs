@@ -20,8 +20,8 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, ApiError> {
     Ok(
         match (entity.as_deref(), record.event_name.as_str(), new, old) {
             (Some("job"), "INSERT" | "MODIFY", Some(new), old) => Some(Change::Job {
-                old: old.as_ref().map(job_from).transpose()?,
-                new: job_from(&new)?,
+                old: old.as_ref().map(job_from).transpose()?.map(Box::new),
+                new: Box::new(job_from(&new)?),
             }),
             (Some("image"), "INSERT", Some(new), _) => {
                 Some(Change::ImageCreated(image_from(&new)?))

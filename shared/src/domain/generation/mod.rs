@@ -80,6 +80,48 @@ pub struct CreateImageRequest {
     /// Which changes are sent: `started`, `completed` (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_events_filter: Option<Vec<String>>,
+    /// What the outputs' Content Credentials may also say, beyond model, vendor and time:
+    /// `prompt` (the prompt) and `author` (this account's id). Neither unless asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ProvenanceItem>>, example = json!(["prompt"]))]
+    pub provenance_include: Option<Vec<String>>,
+}
+
+/// What Content Credentials may disclose (the schema of `provenance_include`'s items).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ProvenanceItem {
+    Prompt,
+    Author,
+}
+
+/// What a request allowed its outputs' Content Credentials to disclose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disclose {
+    pub prompt: bool,
+    pub author: bool,
+}
+
+impl Disclose {
+    pub fn parse(items: Option<&[String]>) -> Result<Self, ApiError> {
+        let mut d = Self::default();
+        for item in items.unwrap_or_default() {
+            match item.as_str() {
+                "prompt" => d.prompt = true,
+                "author" => d.author = true,
+                other => {
+                    return Err(ApiError::invalid(
+                        "provenance_include",
+                        format!(
+                            "unknown item '{other}': provenance_include takes prompt and author"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(d)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -185,6 +227,7 @@ pub struct GenerationPlan {
     pub seed_set: bool,
     /// Credits for the whole request.
     pub cost: i64,
+    pub disclose: Disclose,
 }
 
 pub const MAX_USER_CHARS: usize = 256;
@@ -298,7 +341,9 @@ impl CreateImageRequest {
             .filter(|s| !s.is_empty())
             .or(self.user.clone());
         let n = n as u8;
+        let disclose = Disclose::parse(self.provenance_include.as_deref())?;
         Ok(GenerationPlan {
+            disclose,
             cost: model.cost(size, quality) * n as i64,
             model,
             routes,

@@ -266,6 +266,18 @@ pub(super) fn download_image() {}
 #[allow(dead_code)]
 pub(super) fn list_versions() {}
 
+#[utoipa::path(get, path = "/v1/images/{id}/provenance", tag = "images", operation_id = "get_provenance",
+    params(("id" = String, Path, description = "Asset id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The asset's Content Credentials, validated (`validation_state` None when it has none)", body = ImageProvenance),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorResponse),
+        (status = 404, description = "Unknown id, or another user's", body = ErrorResponse),
+        (status = 429, description = "Rate limit reached", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+pub(super) fn get_provenance() {}
+
 #[utoipa::path(delete, path = "/v1/images/{id}", tag = "images", operation_id = "delete_image",
     params(
         ("id" = String, Path, description = "Asset id"),

@@ -153,6 +153,11 @@ pub async fn run<S: Store, B: Blobs>(
         Box::pin(job_goes_on(deps, (uid, id, attempt), &progress, 5, 75))
     };
     let call = job_call(deps, &watch);
+    let parent = match &inputs {
+        Inputs::None => None,
+        Inputs::Edit(inputs) => inputs.images.first(),
+        Inputs::Variation(input) => Some(input),
+    };
     let (edit, variation, lineage) = match &inputs {
         Inputs::None => (None, None, Lineage::original(None)),
         Inputs::Edit(inputs) => {
@@ -192,6 +197,7 @@ pub async fn run<S: Store, B: Blobs>(
         &lineage,
         &ids,
         images,
+        parent,
         &hold,
         Some((id, attempt, completed_at)),
         None,

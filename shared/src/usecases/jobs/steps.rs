@@ -10,11 +10,12 @@ use crate::domain::generation::{Background, GenerationPlan, ResponseFormat, refu
 use crate::domain::now_epoch;
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
-use crate::providers::{ProviderError, ProviderImage, ProviderOutput, Served};
+use crate::providers::{InputImage, ProviderError, ProviderImage, ProviderOutput, Served};
 use crate::usecases::Deps;
 use crate::usecases::billing::charges;
 use crate::usecases::billing::charges::Unwound;
 use crate::usecases::library::{Processed, store_objects};
+use crate::usecases::provenance as credentials;
 use crate::wire::{Charge, ImageData, ImagesResponse};
 use base64::Engine;
 use imaging::ImagingError;
@@ -205,9 +206,10 @@ pub async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     }
 }
 
-/// Post-processes, checks what an answer can carry, builds the answer and stores everything in
-/// one settlement, committed by `answer_by` if the answer is synchronous. Long because the
-/// order is the point: nothing may fail after the write.
+/// Post-processes, signs (Content Credentials naming `parent`, an edit's or variation's input),
+/// checks what an answer can carry, builds the answer and stores everything in one settlement,
+/// committed by `answer_by` if the answer is synchronous. Long because the order is the point:
+/// nothing may fail after the write.
 #[allow(clippy::too_many_arguments)]
 pub async fn store_results<S: Store, B: Blobs>(
     deps: &Deps<S, B>,
@@ -215,6 +217,7 @@ pub async fn store_results<S: Store, B: Blobs>(
     lineage: &Lineage,
     ids: &[String],
     served: Served,
+    parent: Option<&InputImage>,
     hold: &Hold,
     job: Option<(&str, u32, i64)>,
     answer_by: Option<Instant>,
@@ -224,25 +227,68 @@ pub async fn store_results<S: Store, B: Blobs>(
     let vendor = vendor_kind.as_str();
     let image_usage: Vec<Option<serde_json::Value>> =
         images.iter().map(|i| i.usage.clone()).collect();
+    let signer = crate::usecases::provenance::signer(deps).await?;
     let (processed, partials) = {
         let plan = plan.clone();
+        let ids = ids.to_vec();
+        let parent = parent.map(|p| (p.bytes.clone(), p.asset_id.clone()));
+        let author = plan.disclose.author.then(|| uid.to_string());
         tokio::task::spawn_blocking(move || {
             let format = plan.output_format.raster().unwrap_or(imaging::Format::Png);
+            let bad_output =
+                |e: ImagingError| ApiError::from(ProviderError::BadOutput(e.to_string()));
             images
                 .into_iter()
-                .map(|mut img| {
+                .zip(&ids)
+                .map(|(mut img, id)| {
                     // Partial images travel in the stream only: encoded, never stored.
                     let partials = std::mem::take(&mut img.partials)
                         .iter()
                         .map(|p| imaging::encode(p, format, plan.output_compression))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok((post_process(img, &plan)?, partials))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(bad_output)?;
+                    // A vendor's own credentials (OpenAI's) stay, as an ingredient of ours.
+                    let vendor_output = match &img.image {
+                        ProviderOutput::Encoded(b) if provenance::may_carry_credentials(b) => {
+                            Some(b.clone())
+                        }
+                        _ => None,
+                    };
+                    let mut processed = post_process(img, &plan).map_err(bad_output)?;
+                    if let Some(signer) = &signer {
+                        let (agent, trained) = credentials::agent(plan.model.id, vendor_kind);
+                        let mut disclosed = Vec::new();
+                        if plan.disclose.prompt && !plan.prompt.is_empty() {
+                            disclosed.push(("prompt", plan.prompt.clone()));
+                        }
+                        if let Some(author) = &author {
+                            disclosed.push(("author", author.clone()));
+                        }
+                        let sources = credentials::Sources {
+                            parent: parent
+                                .as_ref()
+                                .map(|(bytes, asset_id)| credentials::Parent {
+                                    bytes,
+                                    asset_id: asset_id.as_deref(),
+                                }),
+                            vendor_output: vendor_output.as_deref(),
+                        };
+                        processed.bytes = credentials::sign(
+                            signer,
+                            &processed.bytes,
+                            plan.output_format,
+                            id,
+                            provenance::Made::ByModel { agent, trained },
+                            &sources,
+                            disclosed,
+                        )?;
+                    }
+                    Ok((processed, partials))
                 })
-                .collect::<Result<(Vec<_>, Vec<_>), ImagingError>>()
+                .collect::<Result<(Vec<_>, Vec<_>), ApiError>>()
         })
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::from(ProviderError::BadOutput(e.to_string())))?
+        .map_err(ApiError::internal)??
     };
 
     let mut partials = partials;

@@ -14,6 +14,7 @@ use crate::usecases::jobs::{
     Ran, canceled, clear_earlier_attempts, drop_inputs, fail, job_call, job_goes_on, not_stored,
 };
 use crate::usecases::library::{Processed, store_objects};
+use crate::usecases::provenance as credentials;
 use crate::wire::{ImageData, ImagesResponse};
 use futures::future::BoxFuture;
 
@@ -54,7 +55,7 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
             )
             .await;
             match loaded {
-                Ok(mut l) => l.pop().map(|i| i.rgba),
+                Ok(mut l) => l.pop(),
                 Err(e) => return fail(deps, job, attempt, e).await,
             }
         }
@@ -73,14 +74,35 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
     if !deps.store.attach_objects(id, &mine).await? {
         return Ok(Ran::Done);
     }
+    let (parent, picture) = match picture {
+        Some(input) => (
+            Some((input.bytes, request.images[0].asset_id.clone())),
+            Some(input.rgba),
+        ),
+        None => (None, None),
+    };
     let made = if plan.model.provider() == crate::domain::catalog::ProviderKind::Local {
         local_clip(deps, job, &plan, picture).await?
     } else {
         vendor_clip(deps, job, &plan, picture).await?
     };
-    let made = match made {
+    let mut made = match made {
         Ok(made) => made,
         Err(ran) => return Ok(ran),
+    };
+    let (agent, trained) = credentials::agent(plan.model.id, made.vendor);
+    let signed = credentials::sign_output(
+        deps,
+        std::mem::take(&mut made.mp4),
+        OutputFormat::Mp4,
+        asset_id.clone(),
+        provenance::Made::ByModel { agent, trained },
+        parent,
+    )
+    .await;
+    made.mp4 = match signed {
+        Ok(mp4) => mp4,
+        Err(e) => return fail(deps, job, attempt, e).await,
     };
     let record = ImageRecord {
         prompt: Some(plan.prompt.clone()),
