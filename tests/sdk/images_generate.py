@@ -15,6 +15,7 @@ import urllib.request
 
 import openai
 from openai import OpenAI
+from png_pixels import pixels
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -22,18 +23,6 @@ def image_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     return struct.unpack(">II", data[16:24])
 
-
-def pixels(data: bytes) -> bytes:
-    """A PNG's compressed pixels (its IDAT chunks): the same for the same picture, whatever
-    Content Credentials (their own chunk, signed anew each time) the file carries."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    at, out = 8, b""
-    while at < len(data):
-        (length,), kind = struct.unpack(">I", data[at : at + 4]), data[at + 4 : at + 8]
-        if kind == b"IDAT":
-            out += data[at + 8 : at + 8 + length]
-        at += 12 + length
-    return out
 
 
 def main() -> None:

@@ -230,10 +230,7 @@ impl Signer {
                     .map_err(fail)?;
             }
         }
-        let parent_synthetic = claim
-            .parent
-            .as_ref()
-            .is_some_and(|p| is_synthetic(p.bytes, p.mime));
+        let parent_synthetic = claim.parent.as_ref().is_some_and(|p| is_synthetic(p.bytes));
         for action in actions(claim, parent_synthetic) {
             builder.add_action(action).map_err(fail)?;
         }
@@ -265,49 +262,57 @@ pub fn is_synthetic_source(uri: &str) -> bool {
     .any(|s| s.uri() == uri)
 }
 
-/// Whether content says, in its own credentials, that it was made or changed by AI or an
-/// algorithm: an edit of it is then still synthetic, not a composite with a human's work.
-fn is_synthetic(bytes: &[u8], mime: &str) -> bool {
-    if !may_carry_credentials(bytes) {
-        return false;
-    }
-    let Ok(Some(store)) = read(bytes, mime, None) else {
-        return false;
-    };
-    let Some(label) = store["active_manifest"].as_str() else {
-        return false;
-    };
-    // Our transforms and new versions add no source type: the first one found down the
-    // parents says what the content is.
-    let mut manifest = &store["manifests"][label];
-    for _ in 0..64 {
-        let sources: Vec<&str> = manifest["assertions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| {
-                a["label"]
-                    .as_str()
-                    .is_some_and(|l| l.starts_with("c2pa.actions"))
-            })
-            .flat_map(|a| a["data"]["actions"].as_array().into_iter().flatten())
-            .filter_map(|a| a["digitalSourceType"].as_str())
-            .collect();
-        if !sources.is_empty() {
-            return sources.iter().any(|s| is_synthetic_source(s));
-        }
-        let parent = manifest["ingredients"]
+/// Whether content says, in its own credentials, that a model or an algorithm made or changed
+/// it (anywhere in its history): an edit of it is then still synthetic, not a composite with a
+/// person's work. A look for the IPTC terms in the embedded store, not a second validation: the
+/// parent's credentials are validated once, as our ingredient, and a forged claim could only
+/// make its edit read as more AI-made, never less.
+fn is_synthetic(bytes: &[u8]) -> bool {
+    may_carry_credentials(bytes)
+        && [
+            Source::TrainedAlgorithmic,
+            Source::Algorithmic,
+            Source::CompositeWithTrainedAlgorithmic,
+            Source::CompositeSynthetic,
+        ]
+        .iter()
+        .any(|s| memchr::memmem::find(bytes, s.uri().as_bytes()).is_some())
+}
+
+/// The manifests from the active one down its parents (`parentOf` ingredients), newest first.
+fn lineage(store: &Value) -> impl Iterator<Item = &Value> {
+    let first = store["active_manifest"].as_str();
+    let mut seen = Vec::new();
+    std::iter::successors(first.map(|l| (l, &store["manifests"][l])), move |(_, m)| {
+        m["ingredients"]
             .as_array()
             .into_iter()
             .flatten()
             .find(|i| i["relationship"] == "parentOf")
-            .and_then(|i| i["active_manifest"].as_str());
-        match parent {
-            Some(label) => manifest = &store["manifests"][label],
-            None => return false,
-        }
-    }
-    false
+            .and_then(|i| i["active_manifest"].as_str())
+            .map(|l| (l, &store["manifests"][l]))
+    })
+    .take_while(move |(label, _)| {
+        // A store is data from outside: a cycle or an endless chain ends here.
+        let fresh = !seen.contains(label) && seen.len() < 64;
+        seen.push(*label);
+        fresh
+    })
+    .map(|(_, m)| m)
+}
+
+/// The entries of a manifest's actions assertions.
+fn actions_of(manifest: &Value) -> impl Iterator<Item = &Value> {
+    manifest["assertions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            a["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("c2pa.actions"))
+        })
+        .flat_map(|a| a["data"]["actions"].as_array().into_iter().flatten())
 }
 
 /// The actions assertion's entries: `c2pa.created` or `c2pa.opened` first, as C2PA requires.
@@ -409,25 +414,9 @@ pub struct Step {
 /// of its parent's, and so on (`c2pa.opened` steps are where one asset became another).
 pub fn history(store: &Value) -> Vec<Step> {
     let mut steps = Vec::new();
-    let mut label = store["active_manifest"].as_str();
-    let mut seen = Vec::new();
-    while let Some(l) = label {
-        if seen.contains(&l) || seen.len() >= 64 {
-            break;
-        }
-        seen.push(l);
-        let manifest = &store["manifests"][l];
+    for manifest in lineage(store) {
         let title = manifest["title"].as_str().map(str::to_string);
-        let mut actions: Vec<Step> = manifest["assertions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|a| {
-                a["label"]
-                    .as_str()
-                    .is_some_and(|l| l.starts_with("c2pa.actions"))
-            })
-            .flat_map(|a| a["data"]["actions"].as_array().into_iter().flatten())
+        let mut actions: Vec<Step> = actions_of(manifest)
             .filter(|a| a["action"] != "c2pa.opened")
             .map(|a| {
                 let s = |v: &Value| v.as_str().map(str::to_string);
@@ -452,12 +441,6 @@ pub fn history(store: &Value) -> Vec<Step> {
         }
         actions.reverse();
         steps.extend(actions);
-        label = manifest["ingredients"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|i| i["relationship"] == "parentOf")
-            .and_then(|i| i["active_manifest"].as_str());
     }
     steps
 }

@@ -295,3 +295,21 @@ fn the_history_runs_from_the_newest_step_down_the_parents() {
     assert_eq!(steps[1].model.as_deref(), Some("gpt-image-2"));
     assert_eq!(steps[1].vendor.as_deref(), Some("openai"));
 }
+
+#[test]
+fn a_parent_whose_credentials_are_broken_is_still_an_ingredient() {
+    let (s, _) = signer();
+    let mut parent = s.sign(&png(3), "image/png", &created(vec![])).unwrap();
+    // One byte inside the parent's manifest (its caBX chunk): its signature no longer holds.
+    let at = memchr::memmem::find(&parent, b"caBX").unwrap();
+    parent[at + 200] ^= 0x01;
+    let signed = s
+        .sign(&png(9), "image/png", &edit_of(&parent, None))
+        .unwrap();
+    let store = read(&signed, "image/png", None).unwrap().unwrap();
+    let manifest = active(&store);
+    assert_eq!(manifest["ingredients"][0]["relationship"], "parentOf");
+    // Our own manifest still validates; the parent's failure is recorded, not hidden.
+    assert_ne!(store["validation_state"], "Invalid", "{store:#}");
+    assert!(store.to_string().contains("ingredient"), "{store:#}");
+}
