@@ -78,7 +78,6 @@ impl Secret {
         })
     }
 
-    /// Whether the value is in memory (a plain value always is; a managed one once read).
     /// The value given in the configuration itself (not from Secrets Manager), to check at
     /// cold start.
     pub fn plain_value(&self) -> Option<&[u8]> {
@@ -88,6 +87,7 @@ impl Secret {
         }
     }
 
+    /// Whether the value is in memory (a plain value always is; a managed one once read).
     pub fn is_loaded(&self) -> bool {
         self.value.initialized()
     }

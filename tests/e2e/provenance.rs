@@ -318,6 +318,7 @@ async fn vendor_signing(png: Vec<u8>) -> (wiremock::MockServer, Vec<u8>) {
         },
         when: "2026-12-06T00:00:00Z".into(),
         parent: None,
+        components: vec![],
         vendor_output: None,
         disclosed: vec![],
     };
@@ -436,4 +437,43 @@ async fn webp_animated_gif_and_svg_outputs_carry_credentials_too() {
         assert_eq!(store["validation_state"], "Trusted", "{format}: {store:#}");
         assert_eq!(actions(active(&store))[0]["action"], "c2pa.created");
     }
+}
+
+#[tokio::test]
+async fn an_upload_with_damaged_credentials_reads_as_invalid_not_as_a_failure() {
+    let t = start().await;
+    let (_, s) = t.new_user().await;
+    // A file whose credentials were signed elsewhere, then damaged inside the manifest.
+    let chain = provenance::generate_chain("Elsewhere", false).unwrap();
+    let other =
+        provenance::Signer::from_pem(chain.chain_pem.as_bytes(), chain.key_pem.as_bytes()).unwrap();
+    let picture = e2e_tests::fixtures::png(&object_on_background(64, 64));
+    let claim = provenance::Claim {
+        title: "camera.png".into(),
+        made: provenance::Made::Edited {
+            description: "a photograph".into(),
+        },
+        when: "2026-12-06T00:00:00Z".into(),
+        parent: Some(provenance::Ingredient {
+            title: "raw".into(),
+            bytes: &picture,
+            mime: "image/png",
+        }),
+        components: vec![],
+        vendor_output: None,
+        disclosed: vec![],
+    };
+    let mut damaged = other.sign(&picture, "image/png", &claim).unwrap();
+    let at = damaged.windows(4).position(|w| w == b"caBX").unwrap();
+    for b in &mut damaged[at + 100..at + 140] {
+        *b ^= 0x5a;
+    }
+    let id = uploaded(&t, &s.access, damaged).await;
+    let p = t
+        .get(&format!("/v1/images/{id}/provenance"), Some(&s.access))
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(p.body["validation_state"], "Invalid", "{}", p.text);
+    assert_eq!(p.body["made_with_ai"], false);
+    assert!(p.body["summary"].is_null());
 }

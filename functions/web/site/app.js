@@ -563,8 +563,8 @@ function provenanceView(p) {
   if (p.validation_state === 'None') return [el('p', {}, 'No Content Credentials: this asset was stored as it was sent.')];
   const states = {
     Trusted: 'Signed by a certificate this deployment trusts.',
-    Valid: 'Intact; the signer is not on a trust list (a self-made certificate).',
-    Invalid: 'Changed since it was signed: these credentials do not hold.',
+    Valid: 'Intact; the signer is not on this deployment\'s trust list.',
+    Invalid: `These credentials do not hold: the file changed since it was signed, or they are damaged${p.error ? ` (${p.error})` : ''}.`,
   };
   const actionNames = { 'c2pa.created': 'Created', 'c2pa.edited': 'Edited', 'c2pa.opened': 'Saved as' };
   const steps = el('ol', { class: 'history', 'aria-label': 'History' }, ...p.history.map((h) => el('li', {},
@@ -573,7 +573,8 @@ function provenanceView(p) {
     h.model ? ` — ${h.model}${h.vendor ? ` via ${h.vendor}` : ''}` : (h.description ? ` — ${h.description}` : ''),
     h.when ? ` — ${new Date(h.when).toLocaleString()}` : '')));
   return [
-    el('p', { class: `badge ${p.made_with_ai ? 'ai' : ''}` }, p.summary || 'Not made with AI'),
+    el('p', { class: `badge ${p.made_with_ai ? 'ai' : ''}` },
+      p.summary || (p.validation_state === 'Invalid' ? 'Unverified' : 'Not made with AI')),
     el('p', {}, `${states[p.validation_state] || p.validation_state}${p.signer && p.signer.common_name ? ` Signer: ${p.signer.common_name}.` : ''}`),
     steps,
   ];

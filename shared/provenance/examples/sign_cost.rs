@@ -31,6 +31,7 @@ fn claim<'a>(parent: Option<Ingredient<'a>>) -> Claim<'a> {
         },
         when: "2026-12-06T00:00:00Z".into(),
         parent,
+        components: vec![],
         vendor_output: None,
         disclosed: vec![],
     }

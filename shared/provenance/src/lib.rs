@@ -59,7 +59,7 @@ impl Source {
         }
     }
 
-    /// What a model makes of `parent_is_synthetic` content: still synthetic, or a composite.
+    /// What a model makes of its inputs: still synthetic when they all are, else a composite.
     pub fn edited_by(trained: bool, parent_is_synthetic: bool) -> Self {
         match (parent_is_synthetic, trained) {
             (true, t) => Self::made_by(t),
@@ -102,6 +102,8 @@ pub struct Claim<'a> {
     /// RFC 3339, UTC.
     pub when: String,
     pub parent: Option<Ingredient<'a>>,
+    /// The other inputs of an edit (`componentOf`): more images it was made of.
+    pub components: Vec<Ingredient<'a>>,
     /// The vendor's own signed output (`componentOf`): its credentials stay in the store.
     pub vendor_output: Option<Ingredient<'a>>,
     /// Disclosed only when the user asked: (`prompt` | `author`, value).
@@ -214,24 +216,41 @@ impl Signer {
                 .as_str(),
             )
             .map_err(fail)?;
-        let ingredients = [
-            (&claim.parent, "parentOf", PARENT),
-            (&claim.vendor_output, "componentOf", VENDOR),
-        ];
-        for (ingredient, relationship, label) in ingredients {
-            if let Some(i) = ingredient {
-                builder
-                    .add_ingredient_from_stream(
-                        json!({"title": i.title, "relationship": relationship, "label": label})
-                            .to_string(),
-                        i.mime,
-                        &mut Cursor::new(i.bytes),
-                    )
-                    .map_err(fail)?;
-            }
+        let labels = component_labels(claim);
+        let ingredients = claim
+            .parent
+            .iter()
+            .map(|i| (i, "parentOf", PARENT.to_string()))
+            .chain(
+                claim
+                    .components
+                    .iter()
+                    .zip(labels)
+                    .map(|(i, l)| (i, "componentOf", l)),
+            )
+            .chain(
+                claim
+                    .vendor_output
+                    .iter()
+                    .map(|i| (i, "componentOf", VENDOR.to_string())),
+            );
+        for (i, relationship, label) in ingredients {
+            builder
+                .add_ingredient_from_stream(
+                    json!({"title": i.title, "relationship": relationship, "label": label})
+                        .to_string(),
+                    i.mime,
+                    &mut Cursor::new(i.bytes),
+                )
+                .map_err(fail)?;
         }
-        let parent_synthetic = claim.parent.as_ref().is_some_and(|p| is_synthetic(p.bytes));
-        for action in actions(claim, parent_synthetic) {
+        // Content a person made, in any input, makes the result a composite.
+        let inputs_synthetic = claim
+            .parent
+            .iter()
+            .chain(&claim.components)
+            .all(|i| is_synthetic(i.bytes, i.mime));
+        for action in actions(claim, inputs_synthetic) {
             builder.add_action(action).map_err(fail)?;
         }
         let mut out = Cursor::new(Vec::with_capacity(asset.len() + 32 * 1024));
@@ -250,6 +269,13 @@ impl Signer {
 const PARENT: &str = "parent";
 const VENDOR: &str = "vendor";
 
+/// `input_1`, `input_2`, …: the labels of an edit's other inputs.
+fn component_labels(claim: &Claim) -> Vec<String> {
+    (1..=claim.components.len())
+        .map(|n| format!("input_{n}"))
+        .collect()
+}
+
 /// Whether an IPTC digital source type says a model or an algorithm made the content.
 pub fn is_synthetic_source(uri: &str) -> bool {
     [
@@ -262,21 +288,25 @@ pub fn is_synthetic_source(uri: &str) -> bool {
     .any(|s| s.uri() == uri)
 }
 
-/// Whether content says, in its own credentials, that a model or an algorithm made or changed
-/// it (anywhere in its history): an edit of it is then still synthetic, not a composite with a
-/// person's work. A look for the IPTC terms in the embedded store, not a second validation: the
-/// parent's credentials are validated once, as our ingredient, and a forged claim could only
-/// make its edit read as more AI-made, never less.
-fn is_synthetic(bytes: &[u8]) -> bool {
-    may_carry_credentials(bytes)
-        && [
-            Source::TrainedAlgorithmic,
-            Source::Algorithmic,
-            Source::CompositeWithTrainedAlgorithmic,
-            Source::CompositeSynthetic,
-        ]
-        .iter()
-        .any(|s| memchr::memmem::find(bytes, s.uri().as_bytes()).is_some())
+/// Whether content says, in its own validated credentials, that a model or an algorithm made
+/// it: the source type of its newest step that names one, down its parents (our transforms and
+/// new versions name none). A composite (a person's picture changed by AI) is not: an edit of it
+/// is a composite too.
+fn is_synthetic(bytes: &[u8], mime: &str) -> bool {
+    if !may_carry_credentials(bytes) {
+        return false;
+    }
+    let Ok(Some(store)) = read(bytes, mime, None) else {
+        return false;
+    };
+    if store["validation_state"] == "Invalid" {
+        return false;
+    }
+    lineage(&store)
+        .find_map(|m| actions_of(m).find_map(|a| a["digitalSourceType"].as_str()))
+        .is_some_and(|uri| {
+            uri == Source::TrainedAlgorithmic.uri() || uri == Source::Algorithmic.uri()
+        })
 }
 
 /// The manifests from the active one down its parents (`parentOf` ingredients), newest first.
@@ -316,9 +346,12 @@ fn actions_of(manifest: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// The actions assertion's entries: `c2pa.created` or `c2pa.opened` first, as C2PA requires.
-fn actions(claim: &Claim, parent_synthetic: bool) -> Vec<Value> {
+fn actions(claim: &Claim, inputs_synthetic: bool) -> Vec<Value> {
     let parent = claim.parent.is_some().then_some(PARENT);
-    let vendor = claim.vendor_output.is_some().then_some(VENDOR);
+    let used: Vec<String> = component_labels(claim)
+        .into_iter()
+        .chain(claim.vendor_output.is_some().then(|| VENDOR.to_string()))
+        .collect();
     let agent_params = |agent: &Agent| {
         let mut p = json!({"model": agent.model, "vendor": agent.vendor});
         for (name, value) in &claim.disclosed {
@@ -328,8 +361,8 @@ fn actions(claim: &Claim, parent_synthetic: bool) -> Vec<Value> {
     };
     let by = |action: &str, agent: &Agent, source: Source| {
         let mut params = agent_params(agent);
-        if let Some(label) = vendor {
-            params["ingredientIds"] = json!([label]);
+        if !used.is_empty() {
+            params["ingredientIds"] = json!(used);
         }
         json!({
             "action": action,
@@ -356,7 +389,7 @@ fn actions(claim: &Claim, parent_synthetic: bool) -> Vec<Value> {
             by(
                 "c2pa.edited",
                 agent,
-                Source::edited_by(*trained, parent_synthetic),
+                Source::edited_by(*trained, inputs_synthetic),
             ),
         ],
         (Made::Edited { description }, _) => vec![

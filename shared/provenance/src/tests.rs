@@ -35,6 +35,7 @@ fn created(disclosed: Vec<(&'static str, String)>) -> Claim<'static> {
         },
         when: "2026-12-06T17:00:00Z".into(),
         parent: None,
+        components: vec![],
         vendor_output: None,
         disclosed,
     }
@@ -105,6 +106,7 @@ fn an_edit_keeps_its_parents_credentials_as_its_ingredients() {
             bytes: &parent,
             mime: "image/png",
         }),
+        components: vec![],
         vendor_output: None,
         disclosed: vec![],
     };
@@ -147,6 +149,7 @@ fn edit_of<'a>(parent: &'a [u8], vendor_output: Option<&'a [u8]>) -> Claim<'a> {
             bytes: parent,
             mime: "image/png",
         }),
+        components: vec![],
         vendor_output: vendor_output.map(|bytes| Ingredient {
             title: "vendor output".into(),
             bytes,
@@ -271,6 +274,7 @@ fn the_history_runs_from_the_newest_step_down_the_parents() {
             bytes: &parent,
             mime: "image/png",
         }),
+        components: vec![],
         vendor_output: None,
         disclosed: vec![],
     };
@@ -312,4 +316,46 @@ fn a_parent_whose_credentials_are_broken_is_still_an_ingredient() {
     // Our own manifest still validates; the parent's failure is recorded, not hidden.
     assert_ne!(store["validation_state"], "Invalid", "{store:#}");
     assert!(store.to_string().contains("ingredient"), "{store:#}");
+}
+
+#[test]
+fn an_edit_of_a_composite_stays_a_composite_and_a_persons_second_input_makes_one() {
+    let (s, _) = signer();
+    let upload = png(7);
+    let composite = s
+        .sign(&png(9), "image/png", &edit_of(&upload, None))
+        .unwrap();
+    let again = s
+        .sign(&png(11), "image/png", &edit_of(&composite, None))
+        .unwrap();
+    let store = read(&again, "image/png", None).unwrap().unwrap();
+    assert_eq!(
+        actions_of(active(&store))[1]["digitalSourceType"],
+        Source::CompositeWithTrainedAlgorithmic.uri()
+    );
+    // An AI-made first input, and a person's picture as the second: a composite, both named.
+    let generated = s.sign(&png(3), "image/png", &created(vec![])).unwrap();
+    let mut claim = edit_of(&generated, None);
+    claim.components = vec![Ingredient {
+        title: "photo".into(),
+        bytes: &upload,
+        mime: "image/png",
+    }];
+    let mixed = s.sign(&png(13), "image/png", &claim).unwrap();
+    let store = read(&mixed, "image/png", None).unwrap().unwrap();
+    let manifest = active(&store);
+    assert_eq!(
+        actions_of(manifest)[1]["digitalSourceType"],
+        Source::CompositeWithTrainedAlgorithmic.uri()
+    );
+    // The edit names the ingredient it placed (its label resolved to the ingredient's URI).
+    let used = actions_of(manifest)[1]["parameters"]["ingredients"].clone();
+    assert_eq!(used.as_array().map(Vec::len), Some(1), "{used:#}");
+    let relationships: Vec<&str> = manifest["ingredients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["relationship"].as_str().unwrap())
+        .collect();
+    assert_eq!(relationships, ["parentOf", "componentOf"]);
 }

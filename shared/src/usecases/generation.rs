@@ -41,7 +41,7 @@ pub async fn generate<S: Store, B: Blobs>(
     waiting: Waiting<'_>,
 ) -> Result<ImagesResponse, ApiError> {
     let lineage = Lineage::original(None);
-    run(deps, who, &plan, (lineage, None), claim, waiting, |call| {
+    run(deps, who, &plan, (lineage, &[]), claim, waiting, |call| {
         deps.providers.generate_within(&plan, None, None, call)
     })
     .await
@@ -61,12 +61,11 @@ pub async fn edit<S: Store, B: Blobs>(
     let lineage = lineage.unwrap_or_else(|| {
         Lineage::original(inputs.images.first().and_then(|i| i.asset_id.clone()))
     });
-    let parent = inputs.images.first();
     run(
         deps,
         who,
         &plan,
-        (lineage, parent),
+        (lineage, &inputs.images),
         claim,
         waiting,
         |call| {
@@ -90,7 +89,7 @@ pub async fn variation<S: Store, B: Blobs>(
         deps,
         who,
         &plan,
-        (lineage, Some(&input)),
+        (lineage, std::slice::from_ref(&input)),
         claim,
         answer_by.into(),
         |call| {
@@ -111,14 +110,14 @@ pub fn store_reserve(plan: &GenerationPlan) -> Duration {
 /// The unit of work every paid operation shares: moderation, daily quota, debit, `produce`,
 /// post-processing and storage, with refund and quota release on any failure. `claim` is the
 /// request's Idempotency-Key claim (from `idempotent`): its answer is recorded with the images.
-/// `made_of` is the outputs' lineage and the input their credentials name as their parent.
+/// `made_of` is the outputs' lineage and the inputs their credentials name (the first as parent).
 // Long: the steps of a paid request in their order, each undone on a failure after it.
 #[allow(clippy::too_many_arguments)]
 async fn run<'d, S, B, F, Fut>(
     deps: &'d Deps<S, B>,
     who: &Principal,
     plan: &GenerationPlan,
-    made_of: (Lineage, Option<&InputImage>),
+    made_of: (Lineage, &[InputImage]),
     claim: Option<KeyClaim>,
     waiting: Waiting<'d>,
     produce: F,
@@ -143,6 +142,8 @@ where
     if vendor_by <= Instant::now() + Duration::from_secs(1) {
         return Err(ApiError::out_of_time());
     }
+    // A deployment that cannot sign finds out before anything is taken or sent to a vendor.
+    crate::usecases::provenance::signer(deps).await?;
     let generation_id = new_id("gen");
     // The images' ids, and so their objects, are chosen now: the hold lists the objects before
     // anything is taken, so a Lambda killed from here on leaves nothing the sweeper cannot find.

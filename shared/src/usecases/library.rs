@@ -215,6 +215,7 @@ pub async fn new_version_from<S: Store, B: Blobs>(
         image_id.clone(),
         ::provenance::Made::Opened,
         Some((bytes, Some(source.id.clone()))),
+        false,
     )
     .await?;
     let fresh = ImageRecord::with_id(

@@ -57,6 +57,8 @@ pub struct Sources<'a> {
     /// The asset or input it was made from (`parentOf`): an edit's first image, a variation's
     /// input, a transform's or a new version's source.
     pub parent: Option<Parent<'a>>,
+    /// An edit's other input images (`componentOf`).
+    pub components: Vec<Parent<'a>>,
     /// The vendor's own output when it carries credentials (OpenAI's do): kept as an ingredient.
     pub vendor_output: Option<&'a [u8]>,
 }
@@ -78,11 +80,15 @@ pub fn sign(
     sources: &Sources,
     disclosed: Vec<(&'static str, String)>,
 ) -> Result<Vec<u8>, ApiError> {
-    let parent = sources.parent.as_ref().map(|p| Ingredient {
-        title: p.asset_id.unwrap_or("input image").to_string(),
-        bytes: p.bytes,
-        mime: sniff(p.bytes),
-    });
+    fn ingredient<'a>(p: &Parent<'a>) -> Ingredient<'a> {
+        Ingredient {
+            title: p.asset_id.unwrap_or("input image").to_string(),
+            bytes: p.bytes,
+            mime: sniff(p.bytes),
+        }
+    }
+    let parent = sources.parent.as_ref().map(ingredient);
+    let components = sources.components.iter().map(ingredient).collect();
     let vendor_output = sources.vendor_output.map(|bytes| Ingredient {
         title: "vendor output".to_string(),
         bytes,
@@ -93,6 +99,7 @@ pub fn sign(
         made,
         when: rfc3339_now(),
         parent,
+        components,
         vendor_output,
         disclosed,
     };
@@ -101,7 +108,8 @@ pub fn sign(
         .map_err(|e| ApiError::internal(format!("content credentials: {e}")))
 }
 
-/// The media type of an input by its first bytes (an ingredient's reader needs it).
+/// The media type of an input by its first bytes (an ingredient's reader needs it). Not
+/// imaging's sniffer: `get-provenance` reads credentials without linking the codecs.
 fn sniff(bytes: &[u8]) -> &'static str {
     match bytes {
         [0x89, b'P', b'N', b'G', ..] => "image/png",
@@ -158,9 +166,16 @@ pub async fn provenance_of<S: Store, B: Blobs>(
     let store =
         tokio::task::spawn_blocking(move || provenance::read(&bytes, mime, anchors.as_deref()))
             .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(described(record.id, store))
+            .map_err(ApiError::internal)?;
+    Ok(match store {
+        Ok(store) => described(record.id, store),
+        // Credentials that cannot even be read (an upload's, say) are not valid ones.
+        Err(e) => ImageProvenance {
+            validation_state: "Invalid".into(),
+            error: Some(e.to_string()),
+            ..described(record.id, None)
+        },
+    })
 }
 
 /// The wire form of a manifest store (`None`: the asset carries no credentials).
@@ -175,6 +190,7 @@ fn described(id: String, store: Option<serde_json::Value>) -> ImageProvenance {
             signer: None,
             history: Vec::new(),
             manifest_store: None,
+            error: None,
         };
     };
     let state = store
@@ -194,11 +210,13 @@ fn described(id: String, store: Option<serde_json::Value>) -> ImageProvenance {
             description: s.description,
         })
         .collect();
-    let made_with_ai = history.iter().any(|s| {
-        s.digital_source_type
-            .as_deref()
-            .is_some_and(provenance::is_synthetic_source)
-    });
+    // Credentials that fail validation prove nothing: their claims are shown, not stated.
+    let made_with_ai = state != "Invalid"
+        && history.iter().any(|s| {
+            s.digital_source_type
+                .as_deref()
+                .is_some_and(provenance::is_synthetic_source)
+        });
     let summary = history
         .iter()
         .find(|s| s.model.is_some() && s.digital_source_type.is_some())
@@ -226,11 +244,13 @@ fn described(id: String, store: Option<serde_json::Value>) -> ImageProvenance {
         signer,
         history,
         manifest_store: Some(store),
+        error: None,
     }
 }
 
 /// Signs one output off the async threads; as it is when Content Credentials are off. `parent`
-/// is the asset it was made from: its bytes and id.
+/// is the asset it was made from (its bytes and id); `vendor_output` says the bytes are a
+/// vendor's own file, whose credentials, if it has any, are kept as an ingredient.
 pub async fn sign_output<S, B>(
     deps: &Deps<S, B>,
     bytes: Vec<u8>,
@@ -238,6 +258,7 @@ pub async fn sign_output<S, B>(
     title: String,
     made: Made,
     parent: Option<(Vec<u8>, Option<String>)>,
+    vendor_output: bool,
 ) -> Result<Vec<u8>, ApiError> {
     let Some(signer) = signer(deps).await? else {
         return Ok(bytes);
@@ -248,7 +269,9 @@ pub async fn sign_output<S, B>(
                 bytes,
                 asset_id: asset_id.as_deref(),
             }),
-            vendor_output: None,
+            components: Vec::new(),
+            vendor_output: (vendor_output && provenance::may_carry_credentials(&bytes))
+                .then_some(bytes.as_slice()),
         };
         sign(&signer, &bytes, format, &title, made, &sources, Vec::new())
     })

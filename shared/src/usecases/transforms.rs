@@ -69,6 +69,7 @@ pub async fn transform<S: Store, B: Blobs>(
         image_id.clone(),
         Made::Edited { description },
         Some((source_bytes, Some(source.id.clone()))),
+        false,
     )
     .await?;
     let record = ImageRecord {

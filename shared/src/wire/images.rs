@@ -221,6 +221,9 @@ pub struct ImageProvenance {
     /// assertions and ingredients) and `validation_results`.
     #[schema(value_type = Option<Object>)]
     pub manifest_store: Option<serde_json::Value>,
+    /// Why the credentials could not be read at all (`validation_state` is then `Invalid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Debug)]
@@ -357,11 +360,11 @@ pub struct EditImageForm {
     output_compression: Option<u8>,
     background: Option<String>,
     user: Option<String>,
-    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     /// What the outputs' Content Credentials may also disclose: `prompt`, `author`, or both
     /// comma-separated.
     #[schema(pattern = "^(prompt|author)(,(prompt|author))?$")]
     provenance_include: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     dry_run: Option<bool>,
 }
 
@@ -401,10 +404,10 @@ pub struct EditImageJson {
     response_format: Option<String>,
     output_format: Option<String>,
     background: Option<String>,
-    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     /// What the outputs' Content Credentials may also disclose.
     #[schema(value_type = Option<Vec<crate::domain::generation::ProvenanceItem>>)]
     provenance_include: Option<Vec<String>>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     dry_run: Option<bool>,
 }
 
@@ -421,11 +424,11 @@ pub struct VariationForm {
     model: Option<String>,
     response_format: Option<String>,
     user: Option<String>,
-    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     /// What the outputs' Content Credentials may also disclose: `prompt`, `author`, or both
     /// comma-separated.
     #[schema(pattern = "^(prompt|author)(,(prompt|author))?$")]
     provenance_include: Option<String>,
+    /// `true`: a quote of the request (`Quote`); nothing is charged, stored or sent to a vendor.
     dry_run: Option<bool>,
 }
 

@@ -153,11 +153,15 @@ pub async fn run<S: Store, B: Blobs>(
         Box::pin(job_goes_on(deps, (uid, id, attempt), &progress, 5, 75))
     };
     let call = job_call(deps, &watch);
-    let parent = match &inputs {
-        Inputs::None => None,
-        Inputs::Edit(inputs) => inputs.images.first(),
-        Inputs::Variation(input) => Some(input),
+    let made_of: &[InputImage] = match &inputs {
+        Inputs::None => &[],
+        Inputs::Edit(inputs) => &inputs.images,
+        Inputs::Variation(input) => std::slice::from_ref(input),
     };
+    // A deployment that cannot sign finds out before the vendor is paid for work it would lose.
+    if let Err(e) = crate::usecases::provenance::signer(deps).await {
+        return fail(deps, &job, attempt, e).await;
+    }
     let (edit, variation, lineage) = match &inputs {
         Inputs::None => (None, None, Lineage::original(None)),
         Inputs::Edit(inputs) => {
@@ -197,7 +201,7 @@ pub async fn run<S: Store, B: Blobs>(
         &lineage,
         &ids,
         images,
-        parent,
+        made_of,
         &hold,
         Some((id, attempt, completed_at)),
         None,

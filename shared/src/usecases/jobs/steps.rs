@@ -206,7 +206,7 @@ pub async fn undo<S: Store, B: Blobs>(deps: &Deps<S, B>, hold: &Hold) {
     }
 }
 
-/// Post-processes, signs (Content Credentials naming `parent`, an edit's or variation's input),
+/// Post-processes, signs (Content Credentials naming `inputs`, an edit's or variation's images),
 /// checks what an answer can carry, builds the answer and stores everything in one settlement,
 /// committed by `answer_by` if the answer is synchronous. Long because the order is the point:
 /// nothing may fail after the write.
@@ -217,7 +217,7 @@ pub async fn store_results<S: Store, B: Blobs>(
     lineage: &Lineage,
     ids: &[String],
     served: Served,
-    parent: Option<&InputImage>,
+    inputs: &[InputImage],
     hold: &Hold,
     job: Option<(&str, u32, i64)>,
     answer_by: Option<Instant>,
@@ -231,7 +231,10 @@ pub async fn store_results<S: Store, B: Blobs>(
     let (processed, partials) = {
         let plan = plan.clone();
         let ids = ids.to_vec();
-        let parent = parent.map(|p| (p.bytes.clone(), p.asset_id.clone()));
+        let inputs: Vec<(Vec<u8>, Option<String>)> = inputs
+            .iter()
+            .map(|i| (i.bytes.clone(), i.asset_id.clone()))
+            .collect();
         let author = plan.disclose.author.then(|| uid.to_string());
         tokio::task::spawn_blocking(move || {
             let format = plan.output_format.raster().unwrap_or(imaging::Format::Png);
@@ -264,13 +267,14 @@ pub async fn store_results<S: Store, B: Blobs>(
                         if let Some(author) = &author {
                             disclosed.push(("author", author.clone()));
                         }
+                        let mut parents =
+                            inputs.iter().map(|(bytes, asset_id)| credentials::Parent {
+                                bytes,
+                                asset_id: asset_id.as_deref(),
+                            });
                         let sources = credentials::Sources {
-                            parent: parent
-                                .as_ref()
-                                .map(|(bytes, asset_id)| credentials::Parent {
-                                    bytes,
-                                    asset_id: asset_id.as_deref(),
-                                }),
+                            parent: parents.next(),
+                            components: parents.collect(),
                             vendor_output: vendor_output.as_deref(),
                         };
                         processed.bytes = credentials::sign(

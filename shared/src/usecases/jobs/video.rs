@@ -81,6 +81,9 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
         ),
         None => (None, None),
     };
+    if let Err(e) = credentials::signer(deps).await {
+        return fail(deps, job, attempt, e).await;
+    }
     let made = if plan.model.provider() == crate::domain::catalog::ProviderKind::Local {
         local_clip(deps, job, &plan, picture).await?
     } else {
@@ -98,6 +101,7 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
         asset_id.clone(),
         provenance::Made::ByModel { agent, trained },
         parent,
+        made.vendor != crate::domain::catalog::ProviderKind::Local,
     )
     .await;
     made.mp4 = match signed {
