@@ -297,6 +297,49 @@ async fn the_prompt_and_author_are_disclosed_only_when_asked() {
         bad.text
     );
     assert!(bad.text.contains("prompt and author"), "{}", bad.text);
+
+    // A video too, and its refusal names the field as well.
+    let v = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "a slow pan", "seconds": "4", "size": "1280x720", "provenance_include": ["prompt"]}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    let id = v.body["id"].as_str().unwrap();
+    assert_eq!(
+        until_over(&t, &s.access, id).await.body["status"],
+        "completed"
+    );
+    let mp4 = t
+        .http
+        .get(t.url(&format!("/v1/videos/{id}/content")))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let store = t.c2pa_verified(&mp4, "video/mp4").await;
+    let created = &actions(active(&store))[0];
+    assert_eq!(created["action"], "c2pa.created", "{store:#}");
+    assert_eq!(created["parameters"]["prompt"], "a slow pan");
+    assert!(created["parameters"].get("author").is_none());
+    let bad = t
+        .post(
+            "/v1/videos",
+            json!({"prompt": "x", "provenance_include": ["face"]}),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.param()),
+        (StatusCode::BAD_REQUEST, Some("provenance_include")),
+        "{}",
+        bad.text
+    );
 }
 
 /// A fake OpenAI whose images carry the vendor's own credentials, as OpenAI's do.

@@ -218,6 +218,10 @@ pub struct CreateVideoRequest {
     /// Which changes are sent: `started`, `completed` (the default).
     #[serde(default)]
     pub webhook_events_filter: Option<Vec<String>>,
+    /// What the video's Content Credentials may also disclose: `prompt`, `author`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<crate::domain::generation::ProvenanceItem>>)]
+    pub provenance_include: Option<Vec<String>>,
     /// A quote only (`Quote`): nothing is charged, queued or sent to a vendor.
     #[serde(default)]
     pub dry_run: Option<bool>,
@@ -240,6 +244,7 @@ impl CreateVideoRequest {
     /// Checks every field against the model; each refusal names its `param`. `serves` says
     /// which vendors this deployment has.
     pub fn plan(&self, serves: impl Fn(ProviderKind) -> bool) -> Result<VideoPlan, ApiError> {
+        crate::domain::generation::Disclose::parse(self.provenance_include.as_deref())?;
         let model_id = self.model.as_deref().unwrap_or(LOCAL_VIDEO_MODEL);
         let served = |m: &&VideoModel| m.vendors.iter().any(|r| serves(r.vendor));
         let model = find(model_id).filter(served).ok_or_else(|| {
@@ -357,6 +362,7 @@ impl CreateVideoRequest {
                 .then_some(plan.seed),
             webhook: self.webhook.clone(),
             webhook_events_filter: self.webhook_events_filter.clone(),
+            provenance_include: self.provenance_include.clone(),
             ..Default::default()
         }
     }

@@ -246,6 +246,7 @@ pub async fn video(req: &Request, max_json: usize) -> Result<ParsedVideo, ApiErr
         let form = multipart::parse(req, &["input_reference"], MAX_INLINE_IMAGE_BYTES).await?;
         let mut text = form.text_json(&["seed"], &["dry_run"])?;
         comma_list(&mut text, "webhook_events_filter");
+        comma_list(&mut text, "provenance_include");
         let obj = text.as_object_mut().expect("a form is an object");
         // The SDK writes a reference object as bracketed fields.
         let mut reference = serde_json::Map::new();

@@ -213,9 +213,12 @@ pub async fn new_version_from<S: Store, B: Blobs>(
         bytes.clone(),
         source.format,
         image_id.clone(),
-        ::provenance::Made::Opened,
-        Some((bytes, Some(source.id.clone()))),
-        false,
+        crate::usecases::provenance::Making {
+            made: ::provenance::Made::Opened,
+            parent: Some((bytes, Some(source.id.clone()))),
+            vendor_output: false,
+            disclosed: Vec::new(),
+        },
     )
     .await?;
     let fresh = ImageRecord::with_id(

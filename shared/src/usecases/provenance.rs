@@ -248,22 +248,35 @@ fn described(id: String, store: Option<serde_json::Value>) -> ImageProvenance {
     }
 }
 
-/// Signs one output off the async threads; as it is when Content Credentials are off. `parent`
-/// is the asset it was made from (its bytes and id); `vendor_output` says the bytes are a
-/// vendor's own file, whose credentials, if it has any, are kept as an ingredient.
+/// How one output was made, for [`sign_output`].
+pub struct Making {
+    pub made: Made,
+    /// The asset it was made from: its bytes and id.
+    pub parent: Option<(Vec<u8>, Option<String>)>,
+    /// The bytes are a vendor's own file, whose credentials, if any, stay as an ingredient.
+    pub vendor_output: bool,
+    /// What the user asked to disclose: the prompt, the author.
+    pub disclosed: Vec<(&'static str, String)>,
+}
+
+/// Signs one output off the async threads; as it is when Content Credentials are off.
 pub async fn sign_output<S, B>(
     deps: &Deps<S, B>,
     bytes: Vec<u8>,
     format: OutputFormat,
     title: String,
-    made: Made,
-    parent: Option<(Vec<u8>, Option<String>)>,
-    vendor_output: bool,
+    making: Making,
 ) -> Result<Vec<u8>, ApiError> {
     let Some(signer) = signer(deps).await? else {
         return Ok(bytes);
     };
     tokio::task::spawn_blocking(move || {
+        let Making {
+            made,
+            parent,
+            vendor_output,
+            disclosed,
+        } = making;
         let sources = Sources {
             parent: parent.as_ref().map(|(bytes, asset_id)| Parent {
                 bytes,
@@ -273,7 +286,7 @@ pub async fn sign_output<S, B>(
             vendor_output: (vendor_output && provenance::may_carry_credentials(&bytes))
                 .then_some(bytes.as_slice()),
         };
-        sign(&signer, &bytes, format, &title, made, &sources, Vec::new())
+        sign(&signer, &bytes, format, &title, made, &sources, disclosed)
     })
     .await
     .map_err(ApiError::internal)?

@@ -67,9 +67,12 @@ pub async fn transform<S: Store, B: Blobs>(
         processed.bytes,
         format,
         image_id.clone(),
-        Made::Edited { description },
-        Some((source_bytes, Some(source.id.clone()))),
-        false,
+        provenance::Making {
+            made: Made::Edited { description },
+            parent: Some((source_bytes, Some(source.id.clone()))),
+            vendor_output: false,
+            disclosed: Vec::new(),
+        },
     )
     .await?;
     let record = ImageRecord {

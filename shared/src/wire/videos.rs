@@ -82,6 +82,10 @@ pub struct CreateVideoForm {
     webhook: Option<String>,
     /// `started`, `completed` or both, comma-separated.
     webhook_events_filter: Option<String>,
+    /// What the video's Content Credentials may also disclose: `prompt`, `author`, or both
+    /// comma-separated.
+    #[schema(pattern = "^(prompt|author)(,(prompt|author))?$")]
+    provenance_include: Option<String>,
     /// `true`: a quote of the request (`Quote`); nothing is charged, queued or sent to a vendor.
     dry_run: Option<bool>,
 }

@@ -18,6 +18,21 @@ use crate::usecases::provenance as credentials;
 use crate::wire::{ImageData, ImagesResponse};
 use futures::future::BoxFuture;
 
+/// What the user asked the video's credentials to disclose (checked when it was submitted).
+fn disclosed(request: &JobRequest, prompt: &str, uid: &str) -> Vec<(&'static str, String)> {
+    let asked =
+        crate::domain::generation::Disclose::parse(request.fields.provenance_include.as_deref())
+            .unwrap_or_default();
+    let mut out = Vec::new();
+    if asked.prompt && !prompt.is_empty() {
+        out.push(("prompt", prompt.to_string()));
+    }
+    if asked.author {
+        out.push(("author", uid.to_string()));
+    }
+    out
+}
+
 /// Runs a video job: a clip over its picture (or the prompt's scene), encoded a second at a
 /// time with a checkpoint between (progress, cancel, lease), and stored as one asset of kind
 /// `video` in the transaction that settles the hold and succeeds the job.
@@ -99,9 +114,12 @@ pub(super) async fn run_video<S: Store, B: Blobs>(
         std::mem::take(&mut made.mp4),
         OutputFormat::Mp4,
         asset_id.clone(),
-        provenance::Made::ByModel { agent, trained },
-        parent,
-        made.vendor != crate::domain::catalog::ProviderKind::Local,
+        credentials::Making {
+            made: provenance::Made::ByModel { agent, trained },
+            parent,
+            vendor_output: made.vendor != crate::domain::catalog::ProviderKind::Local,
+            disclosed: disclosed(&request, &plan.prompt, uid),
+        },
     )
     .await;
     made.mp4 = match signed {
