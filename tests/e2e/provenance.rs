@@ -57,33 +57,10 @@ fn ingredient<'a>(
     (i, &store["manifests"][label])
 }
 
-/// An upload's asset id (`POST /v1/uploads`, the PUT, then complete).
+/// An upload's asset id, made as a client makes it.
 async fn uploaded(t: &TestStack, token: &str, bytes: Vec<u8>) -> String {
-    let up = t
-        .post(
-            "/v1/uploads",
-            json!({"content_type": "image/png", "bytes": bytes.len()}),
-            Some(token),
-        )
-        .await;
-    assert_eq!(up.status, StatusCode::CREATED, "{}", up.text);
-    let put = t
-        .http
-        .put(up.body["upload_url"].as_str().unwrap())
-        .header("content-type", "image/png")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
-    let id = up.body["id"].as_str().unwrap();
-    let done = t
-        .post(
-            &format!("/v1/uploads/{id}/complete"),
-            json!({}),
-            Some(token),
-        )
-        .await;
+    let len = bytes.len();
+    let (_, done) = crate::assets::upload(t, token, bytes, len, "image/png").await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.text);
     done.body["id"].as_str().unwrap().to_string()
 }
@@ -235,15 +212,7 @@ async fn every_kind_of_output_carries_credentials_the_official_sdk_validates() {
     let video_id = v.body["id"].as_str().unwrap();
     let over = until_over(&t, &s.access, video_id).await;
     assert_eq!(over.body["status"], "completed", "{}", over.text);
-    let resp = t
-        .http
-        .get(t.url(&format!("/v1/videos/{video_id}/content")))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mp4 = resp.bytes().await.unwrap();
+    let mp4 = t.video_content(video_id, &s.access).await;
     let store = t.c2pa_verified(&mp4, "video/mp4").await;
     assert_eq!(store["validation_state"], "Trusted", "{store:#}");
     let manifest = active(&store);
@@ -312,16 +281,7 @@ async fn the_prompt_and_author_are_disclosed_only_when_asked() {
         until_over(&t, &s.access, id).await.body["status"],
         "completed"
     );
-    let mp4 = t
-        .http
-        .get(t.url(&format!("/v1/videos/{id}/content")))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let mp4 = t.video_content(id, &s.access).await;
     let store = t.c2pa_verified(&mp4, "video/mp4").await;
     let created = &actions(active(&store))[0];
     assert_eq!(created["action"], "c2pa.created", "{store:#}");

@@ -607,15 +607,7 @@ async fn kling_videos_come_from_fal_when_replicate_is_down_and_keep_the_vendors_
     assert_eq!(job.body["provider"], "fal", "{}", job.text);
 
     // The vendor's MP4 as it came, a real H.264 clip.
-    let got = t
-        .http
-        .get(t.url(&format!("/v1/videos/{id}/content")))
-        .bearer_auth(&s.access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.status(), StatusCode::OK);
-    let got = got.bytes().await.unwrap();
+    let got = t.video_content(&id, &s.access).await;
     assert_eq!(
         mdat(&got),
         mdat(&mp4),

@@ -262,6 +262,19 @@ impl TestStack {
         resp.bytes().await.unwrap().to_vec()
     }
 
+    /// A finished video's MP4, as `GET /v1/videos/{id}/content` gives it (asserting a 200).
+    pub async fn video_content(&self, id: &str, token: &str) -> Vec<u8> {
+        let resp = self
+            .http
+            .get(self.url(&format!("/v1/videos/{id}/content")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{id}");
+        resp.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn generate(&self, token: &str, body: Value) -> Reply {
         self.post("/v1/images/generations", body, Some(token)).await
     }
