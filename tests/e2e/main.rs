@@ -20,6 +20,7 @@ mod jobs;
 mod keys;
 mod layers;
 mod library;
+mod mcp;
 mod openai_sdk;
 mod openapi_fuzz;
 mod prism_conformance;

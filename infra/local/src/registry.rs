@@ -97,6 +97,17 @@ pub fn http_handlers() -> BTreeMap<&'static str, HttpHandler> {
         ("list-videos", with_deps!(list_videos)),
         ("delete-video", with_deps!(delete_video)),
         ("video-content", with_deps!(video_content)),
+        ("oauth-metadata", with_config!(oauth_metadata)),
+        ("oauth-register", with_deps!(oauth_register)),
+        ("oauth-authorize", with_deps!(oauth_authorize)),
+        ("oauth-token", with_deps!(oauth_token)),
+        (
+            "mcp",
+            Arc::new(|deps: Arc<Deps>, req: Request| {
+                Box::pin(async move { Reply::Whole(mcp::handler(deps, req).await) })
+                    as BoxFuture<'static, _>
+            }) as HttpHandler,
+        ),
         ("doc", without_deps!(doc)),
         ("not-found", without_deps!(not_found)),
     ])

@@ -100,6 +100,10 @@ pub struct KeyPolicy {
     pub rate_limit_per_hour: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The one resource this key works at (RFC 8707): the MCP endpoint's URL, for the keys
+    /// OAuth issues to MCP clients. Set only by the token endpoint, never by a PATCH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 pub const MAX_KEY_MODELS: usize = 50;
@@ -419,6 +423,7 @@ mod tests {
             }),
             rate_limit_per_hour: Some(10),
             expires_at: Some(NOW + 60),
+            resource: None,
         };
         assert!(ok.validate(100, NOW).is_ok());
         assert!(ok.allows(Scope::LibraryRead) && !ok.allows(Scope::Generate));

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod generation;
 pub mod jobs;
 pub mod key_policy;
+pub mod oauth;
 pub mod prompts;
 pub mod signin;
 pub mod videos;

@@ -52,6 +52,22 @@ impl Ctx {
         req: &Request,
         scope: Scope,
     ) -> Result<Principal, ApiError> {
+        // A tool call of the MCP endpoint, admitted there once for the whole call.
+        if let Some(Admitted(principal)) = req.extensions().get::<Admitted>() {
+            principal.require(scope)?;
+            return Ok(principal.clone());
+        }
+        let principal = self.admit(deps, req).await?;
+        principal.require(scope)?;
+        Ok(principal)
+    }
+
+    /// `authenticate` short of a scope: the caller, admitted, whatever it may do.
+    pub async fn admit<S: Store, B>(
+        &self,
+        deps: &Deps<S, B>,
+        req: &Request,
+    ) -> Result<Principal, ApiError> {
         let token = bearer_token(req)?;
         let mut principal = match self.identify(deps, token, false).await {
             // Only failures that cost a lookup count: a token whose signature fails costs
@@ -67,6 +83,20 @@ impl Ctx {
             other => other?,
         };
         tracing::Span::current().record("user_id", principal.user_id.as_str());
+        if let Credential::ApiKey { policy, .. } = &principal.credential
+            && let Some(bound) = &policy.resource
+            && req
+                .extensions()
+                .get::<Resource>()
+                .is_none_or(|r| &r.0 != bound)
+        {
+            return Err(ApiError::Unauthorized {
+                message: format!(
+                    "this token was issued to an MCP client for {bound} and works only there"
+                ),
+                code: "invalid_audience",
+            });
+        }
         let now = now_epoch();
         let limit = deps.config.limits.rate_limit_per_hour;
         let mut reread = false;
@@ -121,7 +151,6 @@ impl Ctx {
                         code: "api_key_expired",
                     });
                 }
-                principal.require(scope)?;
                 Ok(principal)
             }
             Admission::Limited(window) => Err(refused(
@@ -320,6 +349,16 @@ pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
 
 /// The token from `Authorization: Bearer <token>`.
+/// The resource a request was made at, set by a function that serves one (the MCP endpoint's
+/// URL): a key bound to a resource works only where this names it. Clients cannot set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource(pub String);
+
+/// A principal already admitted for this request (one MCP tool call, counted once at `/mcp`):
+/// the handlers it reaches check only its scope. Clients cannot set it.
+#[derive(Debug, Clone)]
+pub struct Admitted(pub Principal);
+
 pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
     let header = req
         .headers()

@@ -230,6 +230,28 @@ pub fn json_text(status: StatusCode, json: String) -> Result<Response<Body>, Api
         .map_err(ApiError::internal)
 }
 
+/// An OAuth endpoint's answer (RFC 6749 §5.1, §5.2): JSON that no one may cache; an error is
+/// `{error, error_description}`, as OAuth clients read it.
+pub fn oauth_answer<T: Serialize>(
+    status: StatusCode,
+    result: Result<T, crate::usecases::oauth::OAuthError>,
+) -> Response<Body> {
+    let (status, text) = match result {
+        Ok(v) => (status, serde_json::to_string(&v)),
+        Err(e) => (
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            serde_json::to_string(&e),
+        ),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .header("pragma", "no-cache")
+        .body(Body::Text(text.unwrap_or_default()))
+        .expect("static status and headers are valid")
+}
+
 pub fn error_response(e: &ApiError) -> Response<Body> {
     let mut builder = Response::builder()
         .status(e.status())

@@ -42,6 +42,7 @@ pub fn policy_of<S: Store, B: Blobs>(
         budget: body.budget,
         rate_limit_per_hour: body.rate_limit_per_hour.map(hourly_limit).transpose()?,
         expires_at: body.expires_at.map(|w| w.0),
+        resource: None,
     };
     policy.validate(deps.config.limits.rate_limit_per_hour, now_epoch())?;
     Ok(policy)

@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod jobs;
 pub mod library;
+pub mod oauth;
 #[cfg(feature = "prompts")]
 pub mod prompts;
 #[cfg(feature = "provenance")]

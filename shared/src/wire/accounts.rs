@@ -197,6 +197,10 @@ pub struct ApiKeyLimits {
     pub budget: Option<Budget>,
     pub rate_limit_per_hour: Option<u32>,
     pub expires_at: Option<i64>,
+    /// The only URL the key works at: the MCP endpoint, for a key an MCP client was given
+    /// through OAuth (its name is the client's). Absent for keys made here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl From<&KeyPolicy> for ApiKeyLimits {
@@ -207,6 +211,7 @@ impl From<&KeyPolicy> for ApiKeyLimits {
             budget: p.budget,
             rate_limit_per_hour: p.rate_limit_per_hour,
             expires_at: p.expires_at,
+            resource: p.resource.clone(),
         }
     }
 }

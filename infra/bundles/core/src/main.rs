@@ -28,6 +28,9 @@ shared::bootstrap! {
         "list-videos" => list_videos,
         "login" => login,
         "me" => me,
+        "oauth-authorize" => oauth_authorize,
+        "oauth-register" => oauth_register,
+        "oauth-token" => oauth_token,
         "random-prompts" => random_prompts,
         "referral-link" => referral_link,
         "refresh-token" => refresh_token,
@@ -52,6 +55,7 @@ shared::bootstrap! {
         "model-info" => model_info,
         "models" => models,
         "not-found" => not_found,
+        "oauth-metadata" => oauth_metadata,
         "sweep-holds" => sweep_holds,
     },
 }

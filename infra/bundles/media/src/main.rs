@@ -16,6 +16,7 @@ shared::bootstrap! {
         "generate-image" => generate_image,
     },
     own: {
+        "mcp" => mcp,
         "worker" => worker,
     },
 }

@@ -32,7 +32,7 @@ use paths::*;
         complete_upload, list_models, get_model, credit, referral_link, random_prompts, get_job, list_jobs, cancel_job,
         create_video, get_video, list_videos, delete_video, video_content,
         admin_list_users, admin_get_user, admin_grant_credits, admin_disable_user, admin_enable_user,
-        admin_set_role, admin_usage, signin, signin_start, signin_callback, signin_callback_post, doc
+        admin_set_role, admin_usage, signin, signin_start, signin_callback, signin_callback_post, oauth_authorize, doc
     ),
     components(schemas(
         RegisterRequest, LoginRequest, RefreshRequest, SignoutRequest, TokenResponse, UserResponse,
@@ -50,7 +50,9 @@ use paths::*;
         crate::domain::videos::CreateVideoRequest, crate::domain::videos::InputReference,
         AdminUser, AdminUserList, AdminUserDetail, GrantCreditsRequest, CreditGrant, SetRoleRequest,
         UsageDay, UsageReport, UsageTotal, ServedDay, AccountUsage, AccountUsageDay, UsageShare, crate::domain::admin::AuditEntry,
-        crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer
+        crate::domain::admin::AuditAction, SigninRequest, SigninStarted, SigninAnswer,
+        crate::usecases::oauth::AuthorizeRequest, crate::usecases::oauth::AuthorizeAnswer,
+        crate::usecases::oauth::ConsentScope, crate::usecases::oauth::Decision
     )),
     modifiers(&BearerAuth, &CommonErrors, &LoginNames),
     tags(
@@ -64,6 +66,7 @@ use paths::*;
         (name = "credits", description = "Balance, ledger and spend reports; every paid answer carries `x-credits-charged` and `x-credits-remaining`"),
         (name = "prompts", description = "Random prompt ideas"),
         (name = "signin", description = "Sign-in with Google, Microsoft and Apple (OpenID Connect): for apps (`POST /v1/signin`) and for the web pages (`GET /v1/signin/{provider}`). An identity is its provider's `sub`, never an email: a first sign-in creates an account, and linking to an existing account needs that account signed in"),
+        (name = "mcp", description = "The API as a remote MCP server for agents: `POST /mcp` (Streamable HTTP, stateless; protocol 2026-07-28 and earlier revisions) with tools for models, credits, generation, edits, variations, transforms, the library, videos and jobs, the library as `library://` resources, and prompt ideas. A bearer is an API key (its scopes choose the tools) or an OAuth token: `/.well-known/oauth-protected-resource/mcp` (RFC 9728), `/.well-known/oauth-authorization-server` (RFC 8414), `POST /oauth/register` (RFC 7591), the consent page `/app/authorize` (authorization code with PKCE S256, `resource` per RFC 8707) and `POST /oauth/token`. A token is an API key bound to `/mcp`, named after the client; revoke it with the other keys"),
         (name = "admin", description = "Accounts, credits and usage, for users with the `admin` role only (403 for everyone else); every change leaves an audit entry"),
         (name = "meta", description = "This document")
     )

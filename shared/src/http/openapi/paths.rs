@@ -652,3 +652,14 @@ pub(super) fn delete_video() {}
     ))]
 #[allow(dead_code)]
 pub(super) fn video_content() {}
+
+#[utoipa::path(post, path = "/v1/oauth/authorize", tag = "mcp", operation_id = "oauth_authorize",
+    security(("bearer" = [])),
+    request_body = crate::usecases::oauth::AuthorizeRequest,
+    responses(
+        (status = 200, description = "What the client asks for; with `decision` allow or deny, `redirect_to`: the client's redirect URI with the code (or the error), `state` and `iss`. A mistake the client made (PKCE, scope, resource) also comes back as `redirect_to`, for the client to read", body = crate::usecases::oauth::AuthorizeAnswer),
+        (status = 400, description = "Unknown client, or a redirect URI it did not register: nothing is sent to it", body = ErrorResponse),
+        (status = 403, description = "An API key: only a signed-in session may authorize a client", body = ErrorResponse),
+    ))]
+#[allow(dead_code)]
+pub(super) fn oauth_authorize() {}
