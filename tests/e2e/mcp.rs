@@ -523,10 +523,15 @@ async fn the_authorization_server_refuses_what_oauth_2_1_refuses() {
         meta.body["code_challenge_methods_supported"],
         json!(["S256"])
     );
-    assert_eq!(
-        t.http.get(t.url("/mcp")).send().await.unwrap().status(),
-        StatusCode::METHOD_NOT_ALLOWED
-    );
+    let get = t
+        .http
+        .get(t.url("/mcp"))
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get.headers()["allow"], "POST");
 
     // Registration: only redirect URIs that cannot leak a code elsewhere.
     for bad in [
@@ -662,5 +667,52 @@ async fn the_authorization_server_refuses_what_oauth_2_1_refuses() {
             .as_str()
             .unwrap()
             .contains("already used")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_signs_in_and_consents_on_the_web_page_in_chromium() {
+    let t = start().await;
+    let (username, s) = t.new_user().await;
+    // Signed out in the browser: the consent page sends the person to sign in and back.
+    let report = python(
+        &t,
+        "oauth-browser",
+        &[
+            ("USERNAME", &username),
+            ("PASSWORD", PASSWORD),
+            ("GRANT", "library:read"),
+            (
+                "SCREENSHOTS",
+                workspace_root()
+                    .join("target/screenshots")
+                    .to_str()
+                    .unwrap(),
+            ),
+        ],
+        json!([{"op": "list_tools"}, {"op": "call", "name": "list_images", "args": {}}]),
+    )
+    .await;
+    let shown = report["consent_text"].as_str().unwrap();
+    assert!(
+        shown.contains("Allow Test agent to use your account?"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Make images and videos, spending your credits"),
+        "{shown}"
+    );
+    // Unticked on the page: the token may only read the library.
+    assert_eq!(report["scope"], "library:read");
+    assert_eq!(
+        report["results"][0]["names"],
+        json!(["list_models", "list_images", "get_image"])
+    );
+    assert_eq!(report["results"][1]["is_error"], false);
+    let keys = t.get("/v1/api-keys", Some(&s.access)).await;
+    assert_eq!(
+        keys.body["data"][0]["name"], "Test agent (MCP)",
+        "{}",
+        keys.text
     );
 }

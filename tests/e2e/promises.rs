@@ -145,6 +145,12 @@ async fn every_authenticated_route_counts_the_request_and_refuses_a_signed_out_s
         "/app/{proxy+}",
         "/assets/{file}",
         "/favicon.ico",
+        // OAuth for MCP clients: what a client reads and sends before it has a token.
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/oauth/register",
+        "/oauth/token",
     ];
     let signing_out = ["/v1/signout", "/v1/auth/logout"];
     let routes: Vec<_> = Template::load(&workspace_root().join("template.yaml"))

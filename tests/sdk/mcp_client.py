@@ -1,7 +1,8 @@
 """The official MCP Python SDK (`mcp`) as a client of /mcp, for tests/e2e/mcp.rs.
 
 `session`: connects with MCP_TOKEN as a bearer and runs the STEPS (JSON) one after another,
-printing what each returned as JSON. `oauth`: signs in through the server's OAuth flow (the
+printing what each returned as JSON. `oauth-browser`: the same after signing in through the
+consent page in headless Chromium. `oauth`: signs in through the server's OAuth flow (the
 browser's part played by HTTP calls the consent page makes), then runs the STEPS with the token.
 """
 
@@ -120,13 +121,51 @@ class Memory:
         self.client = info
 
 
-async def oauth():
+def consent_in_chromium(authorize_url, box):
+    """The person's part in a real browser: the consent page sends them to sign in, brings them
+    back, and they untick all but GRANT's scopes and allow."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "browser"))
+    from chromium import browser
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser()
+    try:
+        d.get(authorize_url)
+        wait = WebDriverWait(d, 20)
+        wait.until(ec.presence_of_element_located((By.NAME, "login"))).send_keys(os.environ["USERNAME"])
+        d.find_element(By.NAME, "password").send_keys(os.environ["PASSWORD"])
+        d.find_element(By.CSS_SELECTOR, "form[aria-labelledby=signin-h] button[type=submit]").click()
+        allow = wait.until(ec.element_to_be_clickable((By.ID, "allow")))
+        box["consent_text"] = d.find_element(By.ID, "consent-h").text + "\n" + d.find_element(By.CSS_SELECTOR, "ul.consent").text
+        granted = os.environ["GRANT"].split()
+        for b in d.find_elements(By.CSS_SELECTOR, "input[name=scope]"):
+            if (b.get_attribute("value") in granted) != b.is_selected():
+                b.click()
+        if os.environ.get("SCREENSHOTS"):
+            os.makedirs(os.environ["SCREENSHOTS"], exist_ok=True)
+            d.save_screenshot(os.path.join(os.environ["SCREENSHOTS"], "consent.png"))
+        allow.click()
+        # The client's redirect URI: nothing listens there; its address is what the client reads.
+        wait.until(lambda d: d.current_url.startswith("http://127.0.0.1:53682/"))
+        return d.current_url
+    finally:
+        d.quit()
+
+
+async def oauth(in_browser=False):
     api, box, store = os.environ["API_URL"], {}, Memory()
 
     async def redirect_handler(authorize_url: str):
         # What /app/authorize does for a signed-in person who clicks Allow.
         u = urlparse(authorize_url)
         box["authorize_path"], box["authorize_url"] = u.path, authorize_url
+        if in_browser:
+            back = await asyncio.to_thread(consent_in_chromium, authorize_url, box)
+            q = {k: v[0] for k, v in parse_qs(urlparse(back).query).items()}
+            box["result"] = AuthorizationCodeResult(code=q["code"], state=q.get("state"), iss=q.get("iss"))
+            return
         params = {k: v[0] for k, v in parse_qs(u.query).items()}
         async with httpx2.AsyncClient() as b:
             r = await b.post(f"{api}/v1/auth/login", json={"username": os.environ["USERNAME"], "password": os.environ["PASSWORD"]})
@@ -158,10 +197,12 @@ async def oauth():
             "token": store.tokens.access_token,
             "scope": store.tokens.scope,
             "client_id": store.client.client_id,
-            "consent": {k: v for k, v in box["consent"].items() if k != "redirect_to"},
+            "consent": {k: v for k, v in box.get("consent", {}).items() if k != "redirect_to"},
+            "consent_text": box.get("consent_text"),
             "asked": parse_qs(urlparse(box["authorize_url"]).query).get("scope", [""])[0],
             "authorize_path": box["authorize_path"],
         }))
 
 
-asyncio.run({"session": session, "oauth": oauth}[sys.argv[1]]())
+modes = {"session": session, "oauth": oauth, "oauth-browser": lambda: oauth(in_browser=True)}
+asyncio.run(modes[sys.argv[1]]())

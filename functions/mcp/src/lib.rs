@@ -54,24 +54,30 @@ impl From<Arc<Deps>> for SharedDeps {
     }
 }
 
-pub async fn handler(deps: impl Into<SharedDeps>, mut req: Request) -> Response<Body> {
-    let deps = deps.into();
+pub async fn handler(deps: impl Into<SharedDeps>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "mcp");
-    // The stateless transport has only POST; rmcp would say so too, but after authentication.
+    ctx.run(serve_mcp(deps.into(), &ctx, req)).await
+}
+
+async fn serve_mcp(
+    deps: SharedDeps,
+    ctx: &Ctx,
+    mut req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let origin = public_origin(&deps.config, &req);
+    req.extensions_mut().insert(Resource(resource_of(&origin)));
+    let who = match ctx.admit(&deps, &req).await {
+        Ok(who) => who,
+        Err(e) => return Ok(refused(&e, &origin)),
+    };
+    // The stateless transport has only POST (no stream to GET, no session to DELETE).
     if req.method() != http::Method::POST {
         return Response::builder()
             .status(StatusCode::METHOD_NOT_ALLOWED)
             .header("allow", "POST")
             .body(Body::Empty)
-            .expect("static response");
+            .map_err(ApiError::internal);
     }
-    let origin = public_origin(&deps.config, &req);
-    req.extensions_mut().insert(Resource(resource_of(&origin)));
-    let who = match ctx.admit(&deps, &req).await {
-        Ok(who) => who,
-        Err(e) => return refused(&e, &origin),
-    };
-    tracing::info!(user_id = %who.user_id, "mcp request admitted");
     req.extensions_mut().insert(Admitted(who));
     let service = StreamableHttpService::new(
         {
@@ -105,7 +111,7 @@ pub async fn handler(deps: impl Into<SharedDeps>, mut req: Request) -> Response<
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    Response::from_parts(parts, body)
+    Ok(Response::from_parts(parts, body))
 }
 
 /// A refused credential, with what an MCP client needs to sign in (RFC 9728 §5.1).

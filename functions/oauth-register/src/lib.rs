@@ -11,7 +11,13 @@ use shared::usecases::oauth::{OAuthError, RegisteredClient, RegistrationRequest,
 
 pub async fn handler<S: Store, B>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "oauth-register");
-    oauth_answer(StatusCode::CREATED, registered(deps, &ctx, &req).await)
+    ctx.run(async {
+        Ok(oauth_answer(
+            StatusCode::CREATED,
+            registered(deps, &ctx, &req).await,
+        ))
+    })
+    .await
 }
 
 async fn registered<S: Store, B>(

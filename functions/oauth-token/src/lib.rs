@@ -10,7 +10,8 @@ use shared::usecases::oauth::{OAuthError, TokenAnswer, TokenRequest, exchange};
 
 pub async fn handler<S: Store, B: Blobs>(deps: &Deps<S, B>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "oauth-token");
-    oauth_answer(StatusCode::OK, token(deps, &ctx, &req).await)
+    ctx.run(async { Ok(oauth_answer(StatusCode::OK, token(deps, &ctx, &req).await)) })
+        .await
 }
 
 async fn token<S: Store, B: Blobs>(

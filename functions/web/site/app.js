@@ -156,6 +156,13 @@ function field(label, input, hint) {
 
 // ---- sign in / sign up ----------------------------------------------------------------------
 
+/** The page that sent the person to sign in (the consent page), taken once. */
+function afterSignin() {
+  const next = sessionStorage.getItem('after-signin');
+  sessionStorage.removeItem('after-signin');
+  return next && next.startsWith('/app/') ? next : null;
+}
+
 function signinView() {
   nav.hidden = true;
   const providers = (document.body.dataset.providers || '').split(',').filter(Boolean);
@@ -825,7 +832,7 @@ async function accountView() {
     for (const k of list.data) names[k.id] = k.name;
     keys.replaceChildren(...list.data.map((k) => {
       const item = el('li', { 'data-key': k.name },
-        el('code', {}, `${k.prefix}…`), ` ${k.name} · made ${day(k.created_at)} · `,
+        el('code', {}, `${k.prefix}…`), ` ${k.name} · ${k.resource ? 'MCP client, connected' : 'made'} ${day(k.created_at)} · `,
         k.last_used_at ? `last used ${day(k.last_used_at)}` : 'never used',
         ` · spent ${k.spend.day} today, ${k.spend.month} this month · `,
         el('span', { class: 'limits' }, limitsText(k)), ' ',
@@ -855,7 +862,9 @@ async function accountView() {
         listKeys();
       } catch (err) { say(err.message); }
     },
-  }, el('h2', { id: 'keys-h' }, 'API keys'), keys, field('New key name', keyName),
+  }, el('h2', { id: 'keys-h' }, 'API keys'),
+  el('p', { class: 'hint' }, `Agents connect to ${location.origin}/mcp (MCP): with a key as a bearer, or by signing in here, which adds their key below.`),
+  keys, field('New key name', keyName),
   el('details', {}, el('summary', {}, 'Limits of the new key'), newLimits.nodes),
   el('button', { type: 'submit' }, 'Create a key'), shown);
 
@@ -1009,13 +1018,66 @@ async function adminView() {
   } catch (e) { usage.append(el('p', { class: 'error' }, e.message)); }
 }
 
+// ---- an MCP client asks for access (OAuth consent) ---------------------------------------------
+
+async function authorizeView() {
+  const asked = Object.fromEntries(new URLSearchParams(location.search));
+  const error = el('p', { class: 'error', role: 'alert' });
+  const decide = async (decision, grant) => {
+    const a = await api('/v1/oauth/authorize', { method: 'POST', body: { ...asked, decision, grant } });
+    location.assign(a.redirect_to);
+  };
+  let a;
+  try {
+    a = await api('/v1/oauth/authorize', { method: 'POST', body: { ...asked, decision: 'preview' } });
+  } catch (e) {
+    // An unknown client or redirect URI: nothing may be sent anywhere, only shown here.
+    return page('Connect an app', el('section', { class: 'panel' }, el('h2', {}, 'This request cannot be used'),
+      el('p', { class: 'error', role: 'alert' }, e.message)));
+  }
+  if (a.redirect_to) {
+    return page('Connect an app', el('section', { class: 'panel' }, el('h2', {}, `${a.client_name} sent a request this API cannot grant`),
+      el('p', {}, 'It will be told why when you go back.'),
+      el('a', { href: a.redirect_to, id: 'back-to-client' }, `Back to ${a.redirect_origin}`)));
+  }
+  const boxes = a.scopes.map((s) => el('input', { type: 'checkbox', name: 'scope', value: s.scope, checked: true, id: `grant-${s.scope}` }));
+  const form = el('form', {
+    class: 'panel', 'aria-labelledby': 'consent-h',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      const grant = boxes.filter((b) => b.checked).map((b) => b.value).join(' ');
+      if (!grant) { error.textContent = 'Leave at least one permission ticked, or deny.'; return; }
+      try { await decide('allow', grant); } catch (err) { error.textContent = err.message; }
+    },
+  }, el('h2', { id: 'consent-h' }, `Allow ${a.client_name} to use your account?`),
+  el('p', {}, `${a.client_name} is an MCP client (an agent or an app). It asks to:`),
+  el('ul', { class: 'consent' }, a.scopes.map((s, i) => el('li', {}, el('label', { for: boxes[i].id }, boxes[i], ` ${s.description}`)))),
+  el('p', { class: 'hint' }, `You will be sent back to ${a.redirect_origin}. Its access works only at ${a.resource}, lasts 90 days, and is listed under API keys on your Account page, where you can revoke it.`),
+  el('div', { class: 'row' },
+    el('button', { type: 'submit', id: 'allow' }, 'Allow'),
+    el('button', {
+      type: 'button', class: 'secondary', id: 'deny',
+      onclick: async () => { try { await decide('deny'); } catch (err) { error.textContent = err.message; } },
+    }, 'Deny')),
+  error);
+  page('Connect an app', form);
+}
+
 // ---- routing ----------------------------------------------------------------------------------
 
 async function route() {
   say('');
   const path = location.pathname;
   if (path === '/app/signin') return signinView();
-  if (!state.access && !(await refresh())) return go('/app/signin');
+  if (!state.access && !(await refresh())) {
+    // The consent page comes back after the sign-in, its query (the client's request) intact.
+    if (path === '/app/authorize') sessionStorage.setItem('after-signin', path + location.search);
+    return go('/app/signin');
+  }
+  // Signed in (with a password or a provider): back to the page that asked for it.
+  const next = afterSignin();
+  if (next) return go(next);
   nav.hidden = false;
   showCredits();
   if (!state.me) state.me = await api('/v1/me').catch(() => null);
@@ -1023,6 +1085,7 @@ async function route() {
   if (path === '/app/admin') return adminView();
   if (path === '/app/generate') return generateView();
   if (path === '/app/account') return accountView();
+  if (path === '/app/authorize') return authorizeView();
   if (path.startsWith('/app/assets/')) return assetView(decodeURIComponent(path.slice('/app/assets/'.length)));
   return libraryView();
 }

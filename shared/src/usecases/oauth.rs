@@ -273,11 +273,11 @@ pub enum Decision {
 
 /// The authorization request's parameters as the client sent them (the query of
 /// `/app/authorize`), and the person's decision.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
+    pub client_id: String,
+    pub redirect_uri: String,
     pub response_type: Option<String>,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
@@ -346,20 +346,14 @@ pub async fn authorize(
     req: AuthorizeRequest,
     now: i64,
 ) -> Result<AuthorizeAnswer, ApiError> {
-    let client_id = req
-        .client_id
-        .as_deref()
-        .ok_or_else(|| ApiError::missing("client_id"))?;
+    let client_id = req.client_id.as_str();
     let client = client(config, issuer, client_id).await?.ok_or_else(|| {
         ApiError::invalid(
             "client_id",
             "this client is not registered here; the MCP client must register again (POST /oauth/register)",
         )
     })?;
-    let redirect_uri = req
-        .redirect_uri
-        .as_deref()
-        .ok_or_else(|| ApiError::missing("redirect_uri"))?;
+    let redirect_uri = req.redirect_uri.as_str();
     if !oauth::redirect_matches(&client.redirect_uris, redirect_uri) {
         return Err(ApiError::invalid(
             "redirect_uri",
