@@ -660,6 +660,11 @@ async fn the_authorization_server_refuses_what_oauth_2_1_refuses() {
     let ok = t.send(exchange(verifier, redirect)).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert_eq!(ok.body["token_type"], "Bearer");
+    let token = ok.body["access_token"].as_str().unwrap().to_string();
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let works = mcp_post(&t, Some(&token), list.clone()).await;
+    assert_eq!(works.status(), StatusCode::OK);
+    // The code again (it leaked): refused, and the token it gave is revoked.
     let again = t.send(exchange(verifier, redirect)).await;
     assert_eq!(again.body["error"], "invalid_grant", "{}", again.text);
     assert!(
@@ -668,6 +673,8 @@ async fn the_authorization_server_refuses_what_oauth_2_1_refuses() {
             .unwrap()
             .contains("already used")
     );
+    let revoked = mcp_post(&t, Some(&token), list).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread")]

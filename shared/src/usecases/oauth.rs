@@ -6,8 +6,8 @@
 
 use crate::domain::accounts::{ApiKeyRecord, Principal};
 use crate::domain::key_policy::{KeyPolicy, Scope};
+use crate::domain::now_epoch;
 use crate::domain::oauth::{self, MAX_CLIENT_NAME, MAX_REDIRECT_URIS};
-use crate::domain::{new_id, now_epoch};
 use crate::error::ApiError;
 use crate::ports::{Blobs, Store};
 use crate::usecases::Deps;
@@ -561,12 +561,20 @@ pub async fn exchange<S: Store, B: Blobs>(
     if !oauth::pkce_matches(&verifier, &claims.challenge) {
         return Err(invalid("code_verifier does not match the code_challenge"));
     }
+    // The key's id follows from the code: a code presented again (it leaked) revokes the
+    // token it was spent for (OAuth 2.1 §4.1.3).
+    let key_id = format!("key_{}", &token_hash(&claims.jti)[..32]);
     if !deps
         .store
         .spend_once(&token_hash(&claims.jti), claims.exp)
         .await?
     {
-        return Err(invalid("the code was already used"));
+        if deps.store.revoke_key(&claims.sub, &key_id).await? {
+            tracing::warn!(user_id = %claims.sub, key_id = %key_id, "oauth code reused: its token revoked");
+        }
+        return Err(invalid(
+            "the code was already used; the token it gave was revoked",
+        ));
     }
     let user = deps
         .store
@@ -581,7 +589,7 @@ pub async fn exchange<S: Store, B: Blobs>(
         .take(crate::domain::accounts::API_KEY_NAME_MAX)
         .collect();
     let record = ApiKeyRecord {
-        id: new_id("key"),
+        id: key_id,
         user_id: user.id.clone(),
         role: user.role,
         name,
