@@ -32,6 +32,11 @@ async fn python(t: &TestStack, mode: &str, env: &[(&str, &str)], steps: Value) -
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
 
+/// `python(.., "session", ..)` as `token`.
+async fn session(t: &TestStack, token: &str, steps: Value) -> Value {
+    python(t, "session", &[("MCP_TOKEN", token)], steps).await
+}
+
 fn texts(result: &Value) -> String {
     result["content"]
         .as_array()
@@ -57,11 +62,7 @@ async fn the_python_sdk_generates_reads_the_library_and_follows_a_video_to_the_e
     let (_, s) = t.new_user().await;
     let (key_id, key) = t.api_key(&s.access).await;
     let before = t.credits(&s.access).await["available"].as_i64().unwrap();
-    let report = python(
-        &t,
-        "session",
-        &[("MCP_TOKEN", &key)],
-        json!([
+    let report = session(&t, &key, json!([
             {"op": "list_tools"},
             {"op": "call", "name": "generate_image", "args": {"prompt": "a lighthouse at dusk", "size": SMALL}},
             {"op": "read", "uri": "$last_link"},
@@ -209,11 +210,7 @@ async fn every_tool_reaches_the_route_it_stands_for() {
     };
     let mask = fixtures::png(&fixtures::mask_over_object(64, 48));
     let (picture, mask) = (data_url(&picture), data_url(&mask));
-    let report = python(
-        &t,
-        "session",
-        &[("MCP_TOKEN", &key)],
-        json!([
+    let report = session(&t, &key, json!([
             {"op": "call", "name": "list_models", "args": {}},
             {"op": "call", "name": "edit_image", "args": {"prompt": "make it blue", "images": [picture], "mask": mask}},
             {"op": "call", "name": "transform_image", "args": {"image_id": "$last_link", "operations": [{"op": "flip"}, {"op": "grayscale"}], "output_format": "jpeg"}},
@@ -269,11 +266,7 @@ async fn bad_arguments_a_refused_scope_and_an_exhausted_budget_come_back_as_tool
     let (_, s) = t.new_user().await;
     let (_, key) = t.api_key(&s.access).await;
     let before = t.credits(&s.access).await["available"].as_i64().unwrap();
-    let report = python(
-        &t,
-        "session",
-        &[("MCP_TOKEN", &key)],
-        json!([
+    let report = session(&t, &key, json!([
             {"op": "call", "name": "generate_image", "args": {"prompt": "a fox", "size": "13x13"}},
             {"op": "call", "name": "generate_image", "args": {"prompt": 5}},
             {"op": "call", "name": "generate_image", "args": {"prompt": "a fox", "colour": "red"}},
@@ -311,10 +304,9 @@ async fn bad_arguments_a_refused_scope_and_an_exhausted_budget_come_back_as_tool
         )
         .await;
     let read_only = r.body["key"].as_str().unwrap().to_string();
-    let report = python(
+    let report = session(
         &t,
-        "session",
-        &[("MCP_TOKEN", &read_only)],
+        &read_only,
         json!([
             {"op": "list_tools"},
             {"op": "call", "name": "generate_image", "args": {"prompt": "a fox", "size": SMALL}},
@@ -340,11 +332,7 @@ async fn bad_arguments_a_refused_scope_and_an_exhausted_budget_come_back_as_tool
         )
         .await;
     let tight = r.body["key"].as_str().unwrap().to_string();
-    let report = python(
-        &t,
-        "session",
-        &[("MCP_TOKEN", &tight)],
-        json!([{"op": "call", "name": "generate_image", "args": {"prompt": "a fox", "size": SMALL, "n": 2}}]),
+    let report = session(&t, &tight, json!([{"op": "call", "name": "generate_image", "args": {"prompt": "a fox", "size": SMALL, "n": 2}}]),
     )
     .await;
     let refused = &report["results"][0];

@@ -2,7 +2,6 @@
 //! request context, and its answer as MCP content: previews sized for a conversation, links to
 //! the stored assets, and errors an agent can act on.
 
-use crate::tools::{Edit, Input, Variation, Video, input};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::{Body, Request, RequestExt};
@@ -71,62 +70,9 @@ impl Call {
         self
     }
 
-    pub fn edit(e: Edit) -> Result<Self, String> {
-        let fields = [
-            ("prompt", Some(e.prompt)),
-            ("model", e.model),
-            ("size", e.size),
-            ("quality", e.quality),
-            ("n", e.n.map(|n| n.to_string())),
-            ("output_format", e.output_format),
-            ("dry_run", e.dry_run.map(|d| d.to_string())),
-        ];
-        let mut files = Vec::new();
-        files.extend(e.images.iter().map(|i| ("images", "image[]", input(i))));
-        files.extend(e.mask.as_deref().map(|m| ("mask", "mask", input(m))));
-        Self::inputs(Route::Edit, "/v1/images/edits", &fields, files)
-    }
-
-    pub fn variation(v: Variation) -> Result<Self, String> {
-        let fields = [
-            ("model", v.model),
-            ("size", v.size),
-            ("n", v.n.map(|n| n.to_string())),
-            ("dry_run", v.dry_run.map(|d| d.to_string())),
-        ];
-        Self::inputs(
-            Route::Variation,
-            "/v1/images/variations",
-            &fields,
-            vec![("image", "image", input(&v.image))],
-        )
-    }
-
-    pub fn video(v: Video) -> Result<Self, String> {
-        let reference = match v.image.as_deref().map(input) {
-            None => Value::Null,
-            Some(Input::Asset(id)) => json!({ "file_id": id }),
-            Some(Input::Inline(url)) => json!({ "image_url": url }),
-        };
-        let mut body = serde_json::Map::new();
-        for (k, val) in [
-            ("prompt", json!(v.prompt)),
-            ("model", json!(v.model)),
-            ("seconds", json!(v.seconds)),
-            ("size", json!(v.size)),
-            ("input_reference", reference),
-            ("dry_run", json!(v.dry_run)),
-        ] {
-            if !val.is_null() {
-                body.insert(k.into(), val);
-            }
-        }
-        Ok(Self::json(Route::Video, "/v1/videos", Value::Object(body)))
-    }
-
     /// An edit or variation: JSON naming library assets, or a multipart form carrying the
     /// images the agent was given (as the OpenAI SDKs send them).
-    fn inputs(
+    pub fn inputs(
         route: Route,
         path: &'static str,
         fields: &[(&str, Option<String>)],
@@ -171,7 +117,7 @@ impl Call {
             }
             return Ok(Self::json(route, path, Value::Object(body)));
         }
-        let boundary = format!("mcp-{}", uuid_like());
+        let boundary = shared::domain::new_id("mcp-form");
         let mut out = Vec::new();
         for (k, v) in fields {
             if let Some(v) = v {
@@ -205,14 +151,6 @@ impl Call {
     }
 }
 
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{:x}{:x}", t.as_secs(), t.subsec_nanos())
-}
-
 /// `data:<mime>;base64,<bytes>`.
 fn data_url(url: &str) -> Result<(String, Vec<u8>), String> {
     let rest = url.trim().strip_prefix("data:").ok_or("not a data URL")?;
@@ -229,6 +167,22 @@ fn data_url(url: &str) -> Result<(String, Vec<u8>), String> {
         .decode(data.trim())
         .map_err(|e| format!("the data is not valid base64: {e}"))?;
     Ok((mime.to_string(), bytes))
+}
+
+/// An image argument: a library id, or an inline data URL.
+pub enum Input {
+    Asset(String),
+    Inline(String),
+}
+
+/// An image argument: a library id, the `library://` link a tool answered with, or a data URL.
+pub fn input(raw: &str) -> Input {
+    let raw = raw.trim();
+    if raw.starts_with("data:") {
+        Input::Inline(raw.to_string())
+    } else {
+        Input::Asset(id_of(raw).unwrap_or(raw).to_string())
+    }
 }
 
 /// A route's answer, with what it charged (the `x-credits-*` headers).

@@ -58,9 +58,19 @@ impl ImageMcp {
             _ if answer.status == 202 || j["object"] == "job" || j["object"] == "video" => {
                 let id = j["id"].as_str().unwrap_or_default();
                 let status = j["status"].as_str().unwrap_or("queued");
-                out.push(ContentBlock::text(format!(
-                    "Job {id} is {status}. Call get_job with id \"{id}\" to follow it; it is charged now and refunded if it fails."
-                )));
+                let progress = j["progress"].as_u64().unwrap_or(0);
+                let next = match status {
+                    "succeeded" | "completed" => "Its result follows.".to_string(),
+                    "failed" | "canceled" => format!(
+                        "{} What it was charged has been refunded.",
+                        j["error"]["message"].as_str().unwrap_or("")
+                    ),
+                    _ => format!(
+                        "{progress}% done. Call get_job with id \"{id}\" to follow it; its credits are held, and refunded if it fails."
+                    ),
+                };
+                out.push(ContentBlock::text(format!("Job {id} is {status}. {next}")));
+                out.push(api::text(j));
                 if status == "succeeded" || status == "completed" {
                     self.finished(parts, j, &mut out).await;
                 }

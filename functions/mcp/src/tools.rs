@@ -1,7 +1,7 @@
 //! The tools: what each takes (a JSON Schema from the argument type), which scope it needs,
 //! and the REST call it stands for.
 
-use crate::api::{Call, Route};
+use crate::api::{Call, Input, Route, input};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -172,20 +172,57 @@ fn body(pairs: &[(&str, Value)]) -> Value {
     )
 }
 
-/// An image argument: a library id, or an inline data URL.
-pub enum Input {
-    Asset(String),
-    Inline(String),
+fn edit(e: Edit) -> Result<Call, String> {
+    let fields = [
+        ("prompt", Some(e.prompt)),
+        ("model", e.model),
+        ("size", e.size),
+        ("quality", e.quality),
+        ("n", e.n.map(|n| n.to_string())),
+        ("output_format", e.output_format),
+        ("dry_run", e.dry_run.map(|d| d.to_string())),
+    ];
+    let mut files = Vec::new();
+    files.extend(e.images.iter().map(|i| ("images", "image[]", input(i))));
+    files.extend(e.mask.as_deref().map(|m| ("mask", "mask", input(m))));
+    Call::inputs(Route::Edit, "/v1/images/edits", &fields, files)
 }
 
-/// An image argument: a library id, the `library://` link a tool answered with, or a data URL.
-pub fn input(raw: &str) -> Input {
-    let raw = raw.trim();
-    if raw.starts_with("data:") {
-        Input::Inline(raw.to_string())
-    } else {
-        Input::Asset(crate::api::id_of(raw).unwrap_or(raw).to_string())
+fn variation(v: Variation) -> Result<Call, String> {
+    let fields = [
+        ("model", v.model),
+        ("size", v.size),
+        ("n", v.n.map(|n| n.to_string())),
+        ("dry_run", v.dry_run.map(|d| d.to_string())),
+    ];
+    Call::inputs(
+        Route::Variation,
+        "/v1/images/variations",
+        &fields,
+        vec![("image", "image", input(&v.image))],
+    )
+}
+
+fn video(v: Video) -> Result<Call, String> {
+    let reference = match v.image.as_deref().map(input) {
+        None => Value::Null,
+        Some(Input::Asset(id)) => json!({ "file_id": id }),
+        Some(Input::Inline(url)) => json!({ "image_url": url }),
+    };
+    let mut body = serde_json::Map::new();
+    for (k, val) in [
+        ("prompt", json!(v.prompt)),
+        ("model", json!(v.model)),
+        ("seconds", json!(v.seconds)),
+        ("size", json!(v.size)),
+        ("input_reference", reference),
+        ("dry_run", json!(v.dry_run)),
+    ] {
+        if !val.is_null() {
+            body.insert(k.into(), val);
+        }
     }
+    Ok(Call::json(Route::Video, "/v1/videos", Value::Object(body)))
 }
 
 pub const TOOLS: &[Spec] = &[
@@ -247,7 +284,7 @@ pub const TOOLS: &[Spec] = &[
         schema: schema::<Edit>,
         call: |a| {
             let e: Edit = args(a)?;
-            Call::edit(e)
+            edit(e)
         },
     },
     Spec {
@@ -259,7 +296,7 @@ pub const TOOLS: &[Spec] = &[
         schema: schema::<Variation>,
         call: |a| {
             let v: Variation = args(a)?;
-            Call::variation(v)
+            variation(v)
         },
     },
     Spec {
@@ -330,7 +367,7 @@ pub const TOOLS: &[Spec] = &[
         schema: schema::<Video>,
         call: |a| {
             let v: Video = args(a)?;
-            Call::video(v)
+            video(v)
         },
     },
     Spec {

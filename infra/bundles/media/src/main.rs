@@ -16,7 +16,6 @@ shared::bootstrap! {
         "generate-image" => generate_image,
     },
     own: {
-        "mcp" => mcp,
         "worker" => worker,
     },
 }

@@ -13,6 +13,7 @@ use crate::providers::{Call, EditInputs, InputImage, ProviderError};
 use crate::usecases::Deps;
 use crate::usecases::edit_inputs::{ImageSource, load_all};
 use crate::usecases::jobs::steps::{image_keys, store_results};
+#[cfg(feature = "video")]
 use crate::usecases::jobs::video::run_video;
 use crate::usecases::jobs::{LEASE_SECONDS, end, failure_of, give_back};
 use futures::future::BoxFuture;
