@@ -348,7 +348,6 @@ pub const ACCOUNT_WIDE_FACTOR: u32 = 10;
 /// Window of the per-account sign-in limit.
 pub const LOGIN_WINDOW_SECS: i64 = 15 * 60;
 
-/// The token from `Authorization: Bearer <token>`.
 /// The resource a request was made at, set by a function that serves one (the MCP endpoint's
 /// URL): a key bound to a resource works only where this names it. Clients cannot set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +358,7 @@ pub struct Resource(pub String);
 #[derive(Debug, Clone)]
 pub struct Admitted(pub Principal);
 
+/// The token from `Authorization: Bearer <token>`.
 pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
     let header = req
         .headers()
