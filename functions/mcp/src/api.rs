@@ -160,8 +160,15 @@ fn data_url(url: &str) -> Result<(String, Vec<u8>), String> {
     let mime = meta
         .strip_suffix(";base64")
         .ok_or("only base64 data URLs are taken (data:image/png;base64,...)")?;
-    if !mime.starts_with("image/") {
-        return Err(format!("'{mime}' is not an image type"));
+    // It becomes a part's Content-Type: a media type's characters only.
+    let plain = mime
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b));
+    if !mime.starts_with("image/") || !plain {
+        return Err(format!(
+            "'{}' is not an image type",
+            mime.chars().take(40).collect::<String>()
+        ));
     }
     let bytes = B64
         .decode(data.trim())
@@ -169,7 +176,7 @@ fn data_url(url: &str) -> Result<(String, Vec<u8>), String> {
     Ok((mime.to_string(), bytes))
 }
 
-/// An image argument: a library id, or an inline data URL.
+/// Where an image argument's bytes are.
 pub enum Input {
     Asset(String),
     Inline(String),
