@@ -592,6 +592,17 @@ async fn the_authorization_server_refuses_what_oauth_2_1_refuses() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // Scopes of others (`offline_access`) are ignored; ours are asked for.
+    let r = t
+        .post(
+            "/v1/oauth/authorize",
+            ask(json!({"scope": "offline_access generate"})),
+            Some(&s.access),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["scopes"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(r.body["scopes"][0]["scope"], "generate");
     // The person declines.
     let r = t
         .post(

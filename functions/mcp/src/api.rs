@@ -363,13 +363,15 @@ pub async fn asset(deps: &Deps, parts: &http::request::Parts, id: &str) -> Optio
         .map(|(_, bytes)| bytes)
 }
 
-/// What an answer made (`data`, all in `format`), each previewed and linked; `b64_json` is
-/// used where the answer carries it, else the stored asset is read. A video is linked only.
+/// What an answer made (`data`, all in `format`), each linked and (with `previews`) previewed;
+/// `b64_json` is used where the answer carries it, else the stored asset is read. A video is
+/// linked only.
 pub async fn images(
     deps: &Deps,
     parts: &http::request::Parts,
     data: &[Value],
     format: &str,
+    previews: bool,
     out: &mut Vec<ContentBlock>,
 ) {
     for item in data {
@@ -377,6 +379,7 @@ pub async fn images(
             continue;
         };
         let bytes = match item["b64_json"].as_str() {
+            _ if !previews => None,
             Some(b64) => B64.decode(b64).ok(),
             None if format == "mp4" => None,
             None => asset(deps, parts, id).await,

@@ -56,13 +56,15 @@ impl From<Arc<Deps>> for SharedDeps {
 
 pub async fn handler(deps: impl Into<SharedDeps>, req: Request) -> Response<Body> {
     let ctx = Ctx::new(&req, "mcp");
-    ctx.run(serve_mcp(deps.into(), &ctx, req)).await
+    ctx.run(serve_mcp(deps.into(), &ctx, req, std::time::Instant::now()))
+        .await
 }
 
 async fn serve_mcp(
     deps: SharedDeps,
     ctx: &Ctx,
     mut req: Request,
+    started: std::time::Instant,
 ) -> Result<Response<Body>, ApiError> {
     let origin = public_origin(&deps.config, &req);
     req.extensions_mut().insert(Resource(resource_of(&origin)));
@@ -82,7 +84,7 @@ async fn serve_mcp(
     let service = StreamableHttpService::new(
         {
             let deps = deps.clone();
-            move || Ok(ImageMcp::new(deps.clone()))
+            move || Ok(ImageMcp::new(deps.clone(), started))
         },
         Arc::new(NeverSessionManager::default()),
         StreamableHttpServerConfig::default()

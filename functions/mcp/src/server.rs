@@ -19,11 +19,20 @@ const IDEAS: &str = "image_ideas";
 #[derive(Clone)]
 pub struct ImageMcp {
     deps: SharedDeps,
+    /// When the request came: previews are made only while the answer is not yet due.
+    started: std::time::Instant,
 }
 
 impl ImageMcp {
-    pub fn new(deps: SharedDeps) -> Self {
-        Self { deps }
+    pub fn new(deps: SharedDeps, started: std::time::Instant) -> Self {
+        Self { deps, started }
+    }
+
+    /// Whether there is still time for previews: the route took its own share (it answers by
+    /// `SYNC_ANSWER_SECONDS`); past that, what was made is answered with links only, so the
+    /// call never times out after it was charged.
+    fn time_for_previews(&self) -> bool {
+        self.started.elapsed() < self.deps.config.vendors.sync_answer_within
     }
 }
 
@@ -65,8 +74,11 @@ impl ImageMcp {
                         "{} What it was charged has been refunded.",
                         j["error"]["message"].as_str().unwrap_or("")
                     ),
-                    _ => format!(
+                    _ if may(parts, Some(Scope::Jobs)) => format!(
                         "{progress}% done. Call get_job with id \"{id}\" to follow it; its credits are held, and refunded if it fails."
+                    ),
+                    _ => format!(
+                        "{progress}% done. This key may not follow jobs (it lacks the 'jobs' scope): what it makes will be in the library; its credits are held, and refunded if it fails."
                     ),
                 };
                 out.push(ContentBlock::text(format!("Job {id} is {status}. {next}")));
@@ -93,7 +105,15 @@ impl ImageMcp {
                         .join(", ")
                 )));
                 let format = j["output_format"].as_str().unwrap_or("png");
-                api::images(&self.deps, parts, &data, format, &mut out).await;
+                api::images(
+                    &self.deps,
+                    parts,
+                    &data,
+                    format,
+                    self.time_for_previews(),
+                    &mut out,
+                )
+                .await;
             }
             // A transform answers the new asset itself (and what it skipped).
             Route::Transform | Route::GetImage => {
@@ -138,7 +158,15 @@ impl ImageMcp {
         let result = &job["result"];
         let data = result["data"].as_array().cloned().unwrap_or_default();
         let format = result["output_format"].as_str().unwrap_or("png");
-        api::images(&self.deps, parts, &data, format, out).await;
+        api::images(
+            &self.deps,
+            parts,
+            &data,
+            format,
+            self.time_for_previews(),
+            out,
+        )
+        .await;
     }
 }
 
@@ -290,7 +318,7 @@ impl ServerHandler for ImageMcp {
             }
             v.push(ResourceContents::text(
                 format!(
-                    "The file is {} bytes; this is a preview. The whole file: GET /v1/images/{id}/content",
+                    "The file is {} bytes, more than one answer carries; this is a preview. The whole file is in the library (the web pages' asset page).",
                     bytes.len()
                 ),
                 request.uri.clone(),

@@ -135,9 +135,10 @@ pub struct Spec {
 
 impl Spec {
     pub fn tool(&self) -> Tool {
+        // Cancelling is the one tool that undoes work (a job's result never comes).
         let annotations = ToolAnnotations::with_title(self.title)
             .read_only(self.read_only)
-            .destructive(false);
+            .destructive(self.name == "cancel_job");
         Tool::new(self.name, self.description, (self.schema)())
             .with_title(self.title)
             .with_annotations(annotations)

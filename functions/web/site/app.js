@@ -156,11 +156,13 @@ function field(label, input, hint) {
 
 // ---- sign in / sign up ----------------------------------------------------------------------
 
-/** The page that sent the person to sign in (the consent page), taken once. */
+/** The page that sent the person to sign in (the consent page), taken once, if recent. */
 function afterSignin() {
-  const next = sessionStorage.getItem('after-signin');
+  const saved = sessionStorage.getItem('after-signin');
   sessionStorage.removeItem('after-signin');
-  return next && next.startsWith('/app/') ? next : null;
+  const [at, next] = (saved || '').split(' ');
+  const fresh = Date.now() - Number(at) < 15 * 60 * 1000;
+  return fresh && next && next.startsWith('/app/') ? next : null;
 }
 
 function signinView() {
@@ -1021,7 +1023,11 @@ async function adminView() {
 // ---- an MCP client asks for access (OAuth consent) ---------------------------------------------
 
 async function authorizeView() {
-  const asked = Object.fromEntries(new URLSearchParams(location.search));
+  // The parameters this server acts on; others (a `prompt`, a `nonce`) are ignored, as RFC 6749
+  // asks of an authorization server.
+  const known = ['client_id', 'redirect_uri', 'response_type', 'state', 'code_challenge', 'code_challenge_method', 'scope', 'resource'];
+  const query = new URLSearchParams(location.search);
+  const asked = Object.fromEntries(known.filter((k) => query.has(k)).map((k) => [k, query.get(k)]));
   const error = el('p', { class: 'error', role: 'alert' });
   const decide = async (decision, grant) => {
     const a = await api('/v1/oauth/authorize', { method: 'POST', body: { ...asked, decision, grant } });
@@ -1072,7 +1078,7 @@ async function route() {
   if (path === '/app/signin') return signinView();
   if (!state.access && !(await refresh())) {
     // The consent page comes back after the sign-in, its query (the client's request) intact.
-    if (path === '/app/authorize') sessionStorage.setItem('after-signin', path + location.search);
+    if (path === '/app/authorize') sessionStorage.setItem('after-signin', `${Date.now()} ${path}${location.search}`);
     return go('/app/signin');
   }
   // Signed in (with a password or a provider): back to the page that asked for it.

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 pub const MAX_REDIRECT_URIS: usize = 10;
 pub const MAX_REDIRECT_URI_LEN: usize = 512;
+pub const MAX_REDIRECT_URIS_BYTES: usize = 2048;
 pub const MAX_CLIENT_NAME: usize = 80;
 
 /// A redirect URI a client may register: absolute, without a fragment; `https`, `http` on a
@@ -64,6 +65,23 @@ pub fn redirect_matches(registered: &[String], presented: &str) -> bool {
                     && p.fragment().is_none()
             })
     })
+}
+
+/// The scopes of ours an authorization request names, others (`offline_access`, `openid`)
+/// ignored as RFC 6749 §3.3 allows; none named: every scope. Naming only others is an error.
+pub fn requested_scopes(raw: Option<&str>) -> Result<Vec<Scope>, String> {
+    let ours: Vec<&str> = raw
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|n| Scope::ALL.iter().any(|s| s.as_str() == *n))
+        .collect();
+    if ours.is_empty() && raw.is_some_and(|r| !r.trim().is_empty()) {
+        return Err(format!(
+            "none of these scopes is this server's; its scopes are: {}",
+            scope_string(&Scope::ALL)
+        ));
+    }
+    parse_scopes(Some(&ours.join(" ")))
 }
 
 /// The scopes a request names (space-separated); none named: every scope.
@@ -176,6 +194,12 @@ mod tests {
             vec![Scope::LibraryRead, Scope::Generate]
         );
         assert!(parse_scopes(Some("openid")).unwrap_err().contains("openid"));
+        assert_eq!(
+            requested_scopes(Some("offline_access generate")).unwrap(),
+            vec![Scope::Generate]
+        );
+        assert!(requested_scopes(Some("offline_access")).is_err());
+        assert_eq!(requested_scopes(None).unwrap(), Scope::ALL.to_vec());
     }
 
     #[test]

@@ -144,10 +144,18 @@ impl Ctx {
                 if let Credential::ApiKey { key_id, policy, .. } = &principal.credential
                     && let Some(at) = policy.expires_at.filter(|_| policy.expired(now))
                 {
-                    return Err(ApiError::Unauthorized {
-                        message: format!(
+                    let message = if policy.resource.is_some() {
+                        // An MCP client's token: the client signs in again by itself.
+                        format!(
+                            "this token expired at {at} (Unix seconds); the MCP client must sign in again"
+                        )
+                    } else {
+                        format!(
                             "this API key expired at {at} (Unix seconds); extend it with PATCH /v1/api-keys/{key_id} from a signed-in session, or create another"
-                        ),
+                        )
+                    };
+                    return Err(ApiError::Unauthorized {
+                        message,
                         code: "api_key_expired",
                     });
                 }

@@ -2,7 +2,7 @@
 //! the client's name and redirect URIs.
 
 use super::{CLIENT_AUDIENCE, OAuthError, sign, verify};
-use crate::domain::oauth::{self, MAX_CLIENT_NAME, MAX_REDIRECT_URIS};
+use crate::domain::oauth::{self, MAX_CLIENT_NAME, MAX_REDIRECT_URIS, MAX_REDIRECT_URIS_BYTES};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +14,6 @@ pub struct RegistrationRequest {
     pub grant_types: Option<Vec<String>>,
     pub response_types: Option<Vec<String>>,
     pub token_endpoint_auth_method: Option<String>,
-    pub scope: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -28,8 +27,6 @@ pub struct RegisteredClient {
     /// Always `none`: every client is public, proven by PKCE (a secret in a desktop app is no
     /// secret). RFC 7591 lets the server say so in place of what was asked.
     pub token_endpoint_auth_method: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +61,13 @@ pub async fn register(
     for uri in &uris {
         oauth::check_redirect_uri(uri).map_err(|e| OAuthError::new("invalid_redirect_uri", e))?;
     }
+    // They travel in the client id, which travels in every authorization request's URL.
+    if uris.iter().map(String::len).sum::<usize>() > MAX_REDIRECT_URIS_BYTES {
+        return Err(OAuthError::new(
+            "invalid_redirect_uri",
+            format!("redirect_uris may hold at most {MAX_REDIRECT_URIS_BYTES} characters together"),
+        ));
+    }
     if let Some(types) = &body.grant_types
         && !types.iter().any(|t| t == "authorization_code")
     {
@@ -80,13 +84,6 @@ pub async fn register(
             "response_types may only be [\"code\"]",
         ));
     }
-    let scope = match body.scope.as_deref() {
-        Some(s) => Some(oauth::scope_string(
-            &oauth::parse_scopes(Some(s))
-                .map_err(|e| OAuthError::new("invalid_client_metadata", e))?,
-        )),
-        None => None,
-    };
     let name = body
         .client_name
         .as_deref()
@@ -114,7 +111,6 @@ pub async fn register(
         grant_types: vec!["authorization_code".into()],
         response_types: vec!["code".into()],
         token_endpoint_auth_method: "none".into(),
-        scope,
     })
 }
 

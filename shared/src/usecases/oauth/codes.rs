@@ -98,7 +98,7 @@ pub async fn authorize(
     let client = client(config, issuer, client_id).await?.ok_or_else(|| {
         ApiError::invalid(
             "client_id",
-            "this client is not registered here; the MCP client must register again (POST /oauth/register)",
+            "this client is not registered here (or was, before the server's signing secret changed): connect it again from the app, which registers it anew",
         )
     })?;
     let redirect_uri = req.redirect_uri.as_str();
@@ -164,7 +164,7 @@ pub async fn authorize(
         answer.redirect_to = Some(refusal(error, description));
         return Ok(answer);
     }
-    let scopes = match oauth::parse_scopes(req.scope.as_deref()) {
+    let scopes = match oauth::requested_scopes(req.scope.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             answer.redirect_to = Some(refusal("invalid_scope", &e));

@@ -55,14 +55,21 @@ impl OAuthError {
 impl From<ApiError> for OAuthError {
     fn from(e: ApiError) -> Self {
         let status = e.status().as_u16();
-        Self {
-            status,
-            error: if status == 429 {
-                "slow_down"
-            } else {
-                "server_error"
+        match e {
+            ApiError::Internal(source) => {
+                tracing::error!(error = %source, "oauth request failed");
+                Self {
+                    status: 500,
+                    error: "server_error",
+                    error_description: "the server failed; try again".into(),
+                }
+            }
+            // RFC 6749's registry has no rate limit: the nearest, with its own status.
+            other => Self {
+                status,
+                error: "temporarily_unavailable",
+                error_description: other.to_string(),
             },
-            error_description: e.to_string(),
         }
     }
 }

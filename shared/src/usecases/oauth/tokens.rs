@@ -64,9 +64,11 @@ pub async fn exchange<S: Store, B: Blobs>(
     let invalid = |why: &str| OAuthError::new("invalid_grant", why.to_string());
     let client = client(&deps.config, issuer, &client_id)
         .await?
-        .ok_or_else(|| OAuthError {
-            status: 401,
-            ..OAuthError::new("invalid_client", "this client is not registered here")
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_client",
+                "this client is not registered here; register it again",
+            )
         })?;
     let claims: CodeClaims = verify(&deps.config, &code, issuer, CODE_AUDIENCE, true)
         .await?
@@ -93,18 +95,21 @@ pub async fn exchange<S: Store, B: Blobs>(
         return Err(invalid("code_verifier does not match the code_challenge"));
     }
     // The key's id follows from the code: a code presented again (it leaked) revokes the
-    // token it was spent for (OAuth 2.1 §4.1.3).
+    // token it was spent for (OAuth 2.1 §4.1.3). The second presentation also leaves a mark
+    // the first checks once its key exists, so whichever comes first, the key does not live.
     let key_id = format!("key_{}", &token_hash(&claims.jti)[..32]);
+    let reused_mark = token_hash(&format!("reused:{}", claims.jti));
     if !deps
         .store
         .spend_once(&token_hash(&claims.jti), claims.exp)
         .await?
     {
+        deps.store.spend_once(&reused_mark, claims.exp).await?;
         if deps.store.revoke_key(&claims.sub, &key_id).await? {
             tracing::warn!(user_id = %claims.sub, key_id = %key_id, "oauth code reused: its token revoked");
         }
         return Err(invalid(
-            "the code was already used; the token it gave was revoked",
+            "the code was already used; the token it was spent for no longer works",
         ));
     }
     let user = deps
@@ -139,6 +144,12 @@ pub async fn exchange<S: Store, B: Blobs>(
         spent_month: 0,
     };
     deps.store.create_key(&record).await?;
+    if !deps.store.spend_once(&reused_mark, claims.exp).await? {
+        deps.store.revoke_key(&record.user_id, &record.id).await?;
+        return Err(invalid(
+            "the code was presented twice at once; neither presentation gets a token",
+        ));
+    }
     tracing::info!(user_id = %user.id, key_id = %record.id, client = %client.name, "oauth token issued");
     Ok(TokenAnswer {
         access_token: key,
