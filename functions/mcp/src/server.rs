@@ -42,6 +42,13 @@ fn parts(cx: &RequestContext<RoleServer>) -> Result<&http::request::Parts, Error
         .ok_or_else(|| ErrorData::internal_error("the HTTP request is missing", None))
 }
 
+/// Whether the client speaks a revision whose lists say how they may be cached (2026-07-28):
+/// ours depend on the credential, so they are private and never fresh for long.
+fn cache_hints(cx: &RequestContext<RoleServer>) -> bool {
+    cx.protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
+}
+
 fn principal(parts: &http::request::Parts) -> Option<&Principal> {
     parts.extensions.get::<Admitted>().map(|a| &a.0)
 }
@@ -84,7 +91,7 @@ impl ImageMcp {
                 out.push(ContentBlock::text(format!("Job {id} is {status}. {next}")));
                 out.push(api::text(j));
                 if status == "succeeded" || status == "completed" {
-                    self.finished(parts, j, &mut out).await;
+                    self.made(parts, &j["result"], &mut out).await;
                 }
             }
             Route::Generate | Route::Edit | Route::Variation if j["object"] != "quote" => {
@@ -104,16 +111,7 @@ impl ImageMcp {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));
-                let format = j["output_format"].as_str().unwrap_or("png");
-                api::images(
-                    &self.deps,
-                    parts,
-                    &data,
-                    format,
-                    self.time_for_previews(),
-                    &mut out,
-                )
-                .await;
+                self.made(parts, j, &mut out).await;
             }
             // A transform answers the new asset itself (and what it skipped).
             Route::Transform | Route::GetImage => {
@@ -148,25 +146,18 @@ impl ImageMcp {
         out.push(api::link(info));
     }
 
-    /// A finished job: what it made (images, or a video).
-    async fn finished(
+    /// What an ImagesResponse made (a synchronous answer, or a finished job's result: images,
+    /// or a video), linked and previewed.
+    async fn made(
         &self,
         parts: &http::request::Parts,
-        job: &Value,
+        response: &Value,
         out: &mut Vec<ContentBlock>,
     ) {
-        let result = &job["result"];
-        let data = result["data"].as_array().cloned().unwrap_or_default();
-        let format = result["output_format"].as_str().unwrap_or("png");
-        api::images(
-            &self.deps,
-            parts,
-            &data,
-            format,
-            self.time_for_previews(),
-            out,
-        )
-        .await;
+        let data = response["data"].as_array().cloned().unwrap_or_default();
+        let format = response["output_format"].as_str().unwrap_or("png");
+        let previews = self.time_for_previews();
+        api::images(&self.deps, parts, &data, format, previews, out).await;
     }
 }
 
@@ -201,10 +192,7 @@ impl ServerHandler for ImageMcp {
             .collect();
         // The list depends on the credential's scopes: no shared cache may keep it.
         let mut result = ListToolsResult::with_all_items(tools);
-        if cx
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
-        {
+        if cache_hints(&cx) {
             result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
         }
         Ok(result)
@@ -262,10 +250,7 @@ impl ServerHandler for ImageMcp {
             .collect();
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = answer.json["next_cursor"].as_str().map(Into::into);
-        if cx
-            .protocol_version()
-            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28)
-        {
+        if cache_hints(&cx) {
             result = result.with_ttl_ms(0).with_cache_scope(CacheScope::Private);
         }
         Ok(result)
@@ -284,23 +269,20 @@ impl ServerHandler for ImageMcp {
             )
         };
         let id = api::id_of(&request.uri).ok_or_else(not_found)?;
-        // The read is a GET of the asset: its scope and its 404 for another user's id.
-        let info = api::send(
-            &self.deps,
-            parts,
-            Call::get(Route::GetImage, "/v1/images/{id}").with_id(id.to_string()),
-        )
-        .await;
-        if info.status == 404 {
-            return Err(not_found());
-        }
-        if info.status >= 400 {
-            return Err(protocol_error(&info));
-        }
-        let bytes = api::asset(&self.deps, parts, id)
-            .await
-            .ok_or_else(not_found)?;
-        let mime = api::mime_of(info.json["format"].as_str().unwrap_or("png"));
+        // The library:read scope, as GET /v1/images/{id} asks; another user's id is not found.
+        let who = principal(parts).ok_or_else(not_found)?;
+        who.require(Scope::LibraryRead)
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+        let (record, bytes) =
+            shared::usecases::library::asset_bytes(&self.deps, &who.user_id, id, "uri")
+                .await
+                .map_err(|e| match e {
+                    shared::ApiError::Internal(_) => {
+                        ErrorData::internal_error("the asset could not be read", None)
+                    }
+                    _ => not_found(),
+                })?;
+        let mime = api::mime_of(record.format.as_str());
         let b64 = base64::engine::general_purpose::STANDARD;
         let contents = if bytes.len() <= MAX_READ_BYTES {
             vec![
